@@ -1,0 +1,186 @@
+/**
+ * The durable call: what is stored, what an attempt records, and what the engine decides.
+ *
+ * States and transitions (ARCHITECTURE.md section 3); every transition is one store write:
+ *
+ *   queued  -> running                 claimed by an engine (lease + fencing token)
+ *   running -> waiting                 retry scheduled (runAt, reason)
+ *   waiting -> running                 due again, claimed
+ *   running -> succeeded | failed      attempt decided the end
+ *   running -> queued | waiting        lease released on graceful shutdown, or expired and reclaimed
+ *   queued | waiting | running -> cancelled
+ *   failed  -> queued                  redrive (POST /v1/calls/:id/retry)
+ *   waiting -> waiting (runAt = now)   retry now (POST /v1/calls/:id/retry)
+ */
+import type { CallId, TenantId } from "./ids.ts";
+
+/** Every status a call can have. */
+export const CallStatuses = [
+  "queued",
+  "running",
+  "waiting",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const;
+/** One of `CallStatuses`. */
+export type CallStatus = (typeof CallStatuses)[number];
+/** Statuses from which a call does not move on its own. */
+export const TerminalStatuses: ReadonlySet<CallStatus> = new Set([
+  "succeeded",
+  "failed",
+  "cancelled",
+]);
+
+/** How the delay between attempts grows. */
+export type BackoffKind = "exponential" | "linear" | "fixed";
+/** One rule of `retry.retryOn`: an exact status, any 5xx, or any network error. */
+export type RetryOnRule = number | "5xx" | "network";
+
+/** A fully defaulted retry policy. */
+export interface RetryPolicy {
+  /** Attempts in all, the first included. Default 5. */
+  maxAttempts: number;
+  /** Default `exponential`, with full jitter. */
+  backoff: BackoffKind;
+  /** Base delay in ms. Default 1,000. */
+  initialDelayMs: number;
+  /** Cap on any one delay in ms, `Retry-After` included. Default 60,000. */
+  maxDelayMs: number;
+  /** What is retried. `undefined` means the defaults of ARCHITECTURE.md section 4. */
+  retryOn?: readonly RetryOnRule[];
+}
+
+/** Per-attempt timeouts, in ms. */
+export interface TimeoutPolicy {
+  /** Time to open the connection (TCP and TLS). Default 10,000. */
+  connectMs: number;
+  /** Longest silence while waiting for response headers or body bytes. Default 30,000. */
+  readMs: number;
+  /** Whole attempt, connect to last body byte. Default 60,000. */
+  totalMs: number;
+}
+
+/** The outgoing HTTP request as stored. JSON bodies are stored already serialised. */
+export interface CallRequest {
+  url: string;
+  /** Upper-case method. */
+  method: string;
+  /** Header names lower-cased. */
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** Everything the engine needs to execute a call, defaults applied. */
+export interface CallSpec {
+  request: CallRequest;
+  retry: RetryPolicy;
+  timeout: TimeoutPolicy;
+  /** Deadline for the whole call, relative to acceptance (or redrive), in ms. */
+  deadlineMs?: number;
+  /** Where the signed end-of-call notification goes. */
+  callbackUrl?: string;
+}
+
+/**
+ * `call`: a user's durable call. `callback`: the internal call that delivers a parent call's
+ * signed notification; it reuses the engine's retries and is hidden from listings.
+ */
+export type CallKind = "call" | "callback";
+
+/** An upstream response as stored. */
+export interface StoredResponse {
+  status: number;
+  /** Header names lower-cased. */
+  headers: Record<string, string>;
+  /** The body, as text when it decodes as UTF-8, otherwise base64. */
+  body: string;
+  bodyEncoding: "utf8" | "base64";
+  /** True when the body was longer than the capture cap and was cut. */
+  bodyTruncated: boolean;
+  /** Bytes received (at least the cap when truncated). */
+  bodyBytes: number;
+}
+
+/** Why a call ended without success, or why an attempt failed. */
+export interface CallError {
+  code: string;
+  message: string;
+}
+
+/** A call as the store holds it. */
+export interface CallRecord {
+  id: CallId;
+  tenantId: TenantId;
+  kind: CallKind;
+  /** For `callback` calls: the call whose end is being notified. */
+  parentId?: CallId;
+  status: CallStatus;
+  spec: CallSpec;
+  /** The client's `Idempotency-Key`, while it is retained. */
+  idempotencyKey?: string;
+  /** SHA-256 over the canonical JSON of the request that created the call. */
+  fingerprint?: string;
+  /** The `Idempotency-Key` forwarded upstream on every attempt. */
+  forwardedKey: string;
+  /** Attempts made so far, over the call's whole life. */
+  attempts: number;
+  /** Value of `attempts` when the call was last redriven; `maxAttempts` counts from here. */
+  attemptBase: number;
+  /** When the next attempt is due (queued and waiting calls). */
+  runAt?: number;
+  /** Why the call waits, while it waits. */
+  waitReason?: string;
+  /** Absolute deadline (epoch ms), from `spec.deadlineMs`. */
+  deadlineAt?: number;
+  response?: StoredResponse;
+  error?: CallError;
+  createdAt: number;
+  updatedAt: number;
+  completedAt?: number;
+}
+
+/** Transport-level failure codes (ARCHITECTURE.md section 3). */
+export const TransportErrorCodes = [
+  "dns",
+  "connect_refused",
+  "connect_timeout",
+  "read_timeout",
+  "total_timeout",
+  "reset",
+  "tls",
+  "blocked_destination",
+  "invalid_response",
+  "aborted",
+  "unknown",
+] as const;
+/** One of `TransportErrorCodes`. */
+export type TransportErrorCode = (typeof TransportErrorCodes)[number];
+
+/** What one attempt produced. */
+export type AttemptOutcome =
+  | { type: "response"; status: number }
+  | { type: "error"; code: TransportErrorCode; message: string };
+
+/** What the engine decided after an attempt. */
+export type AttemptDecision =
+  | { type: "retry"; delayMs: number; reason: string }
+  | { type: "succeed" }
+  | { type: "fail"; reason: string };
+
+/** One attempt, as recorded. */
+export interface AttemptRecord {
+  callId: CallId;
+  /** 1-based, over the call's whole life. */
+  number: number;
+  startedAt: number;
+  durationMs: number;
+  /** Time to an open connection, when known. */
+  connectMs?: number;
+  /** Time to the first response byte, when known. */
+  firstByteMs?: number;
+  outcome: AttemptOutcome;
+  /** False only when the request certainly did not reach the upstream. */
+  sent: boolean;
+  decision: AttemptDecision;
+}

@@ -1,0 +1,165 @@
+/**
+ * The `Store` port: everything the engine, the API and the CLI persist. `SqliteStore` and
+ * `PostgresStore` implement it and pass one contract suite (`describeStoreContract`).
+ *
+ * Time is always passed in (`now`, epoch ms): a store never reads a clock, so the contract suite
+ * is deterministic. Writes that return are committed (durable); implementations are free to group
+ * concurrent writes into one transaction (group commit) as long as each caller's promise resolves
+ * only after its write is durable, and one failing write does not fail the others.
+ */
+import type { CallId, TenantId, WorkerId } from "./ids.ts";
+import type {
+  AttemptRecord,
+  CallError,
+  CallKind,
+  CallRecord,
+  CallSpec,
+  CallStatus,
+  StoredResponse,
+} from "./call.ts";
+
+/** A call to create. */
+export interface NewCall {
+  id: CallId;
+  tenantId: TenantId;
+  kind: CallKind;
+  parentId?: CallId;
+  spec: CallSpec;
+  idempotencyKey?: string;
+  fingerprint?: string;
+  forwardedKey: string;
+  /** When the first attempt is due (`createdAt + delayMs`). */
+  runAt: number;
+  deadlineAt?: number;
+  createdAt: number;
+}
+
+/**
+ * Result of `createCall`. When a live call of the same tenant already holds the idempotency key,
+ * nothing is written and that call comes back with `created: false`; the caller compares
+ * fingerprints.
+ */
+export type CreateCallResult =
+  { created: true; call: CallRecord } | { created: false; call: CallRecord };
+
+/** A claimed call: the engine owns it until `leaseExpiresAt`, proven by `leaseToken`. */
+export interface Claim {
+  call: CallRecord;
+  /** Fencing token: every write about this claim is conditional on it. */
+  leaseToken: number;
+  leaseExpiresAt: number;
+}
+
+/** Identifies a claim in conditional writes. */
+export interface ClaimRef {
+  callId: CallId;
+  leaseToken: number;
+}
+
+/** Where a call goes after an attempt. */
+export type CallTransition =
+  | { status: "waiting"; runAt: number; reason: string }
+  | { status: "succeeded"; response: StoredResponse; idempotencyExpiresAt: number }
+  | { status: "failed"; error: CallError; response?: StoredResponse; idempotencyExpiresAt: number };
+
+/** One attempt's outcome, committed atomically with the call's transition. */
+export interface AttemptCommit extends ClaimRef {
+  attempt: AttemptRecord;
+  transition: CallTransition;
+  now: number;
+  /** Created in the same transaction when the call ends (its callback delivery). */
+  followUp?: NewCall;
+}
+
+/** Result of a cancel or redrive request. */
+export type ControlResult =
+  | { type: "ok"; call: CallRecord }
+  | { type: "not_found" }
+  | { type: "invalid_state"; call: CallRecord };
+
+/** Query for `listCalls`. Newest first. */
+export interface ListCallsQuery {
+  status?: CallStatus;
+  /** Defaults to `call`: callback deliveries are internal. */
+  kind?: CallKind;
+  limit: number;
+  /** Return calls strictly older (smaller id) than this one. */
+  before?: CallId;
+}
+
+/** The persistence port. */
+export interface Store {
+  /** `sqlite` or `postgres`. */
+  readonly dialect: string;
+
+  /** Applies pending migrations. Idempotent. */
+  migrate(): Promise<void>;
+  /** Flushes pending writes and releases the connection. */
+  close(): Promise<void>;
+
+  /** Stores an API key's SHA-256 hash (hex) for a tenant, creating the tenant if needed. */
+  addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void>;
+  /** The tenant owning this key hash, if any. */
+  findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined>;
+  /** How many API keys exist (zero on a fresh database). */
+  countApiKeys(): Promise<number>;
+  /**
+   * The tenant's webhook signing secret. When none is set yet, stores `candidate` and returns it
+   * (first writer wins, so concurrent callers agree).
+   */
+  ensureSigningSecret(tenantId: TenantId, candidate: string, now: number): Promise<string>;
+
+  /** Creates a call, or returns the live call already holding its idempotency key. */
+  createCall(call: NewCall): Promise<CreateCallResult>;
+  /** Creates many calls in one transaction (benchmarks, bulk submit). Same semantics per call. */
+  createCalls(calls: readonly NewCall[]): Promise<CreateCallResult[]>;
+  /** A tenant's call by id. */
+  getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined>;
+  /** A tenant's calls, newest first. */
+  listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]>;
+  /** A tenant call's attempts in order, or `undefined` when the call is not the tenant's. */
+  listAttempts(tenantId: TenantId, id: CallId): Promise<AttemptRecord[] | undefined>;
+
+  /**
+   * Claims up to `limit` due calls: queued or waiting with `runAt <= now`, or running with an
+   * expired lease. Each claim increments the call's lease token and sets it `running`.
+   * Earliest `runAt` first.
+   */
+  claimDue(query: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    workerId: WorkerId;
+  }): Promise<Claim[]>;
+  /** Earliest time any call becomes claimable (a due `runAt` or a lease expiry), if any. */
+  nextWakeAt(): Promise<number | undefined>;
+  /**
+   * Records an attempt and moves the call, only if `leaseToken` still owns it. Returns false (and
+   * writes nothing) when the lease was lost: the call was cancelled or another engine took it over.
+   */
+  commitAttempt(commit: AttemptCommit): Promise<boolean>;
+  /** Extends leases still held. Returns the refs that are no longer held. */
+  renewLeases(refs: readonly ClaimRef[], leaseExpiresAt: number, now: number): Promise<ClaimRef[]>;
+  /** Gives claims back without an attempt (graceful shutdown): they become due at `now`. */
+  releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void>;
+
+  /** Cancels a queued, waiting or running call (a running one's lease is revoked). */
+  cancelCall(
+    tenantId: TenantId,
+    id: CallId,
+    now: number,
+    idempotencyExpiresAt: number,
+  ): Promise<ControlResult>;
+  /**
+   * Redrives a failed call (back to `queued`, a fresh attempt budget and deadline) or makes a
+   * waiting call due now. Other states are `invalid_state`.
+   */
+  retryCall(
+    tenantId: TenantId,
+    id: CallId,
+    now: number,
+    deadlineAt: number | undefined,
+  ): Promise<ControlResult>;
+  /** Releases idempotency keys whose retention ended before `now`. Returns how many. */
+  purgeExpiredIdempotencyKeys(now: number): Promise<number>;
+}

@@ -166,7 +166,14 @@ export type AttemptOutcome =
 export type AttemptDecision =
   | { type: "retry"; delayMs: number; reason: string }
   | { type: "succeed" }
-  | { type: "fail"; reason: string };
+  | { type: "fail"; code: FailCode; reason: string };
+
+/**
+ * Why a call ended failed: the outcome is not retryable, the attempts are used up, the deadline
+ * passed, or retrying a non-idempotent request without a key could repeat its effect.
+ */
+export type FailCode =
+  "not_retryable" | "attempts_exhausted" | "deadline_exceeded" | "unsafe_to_retry";
 
 /** One attempt, as recorded. */
 export interface AttemptRecord {

@@ -1,0 +1,153 @@
+import type { AttemptRecord, CallRecord, CallStatus, StoredResponse } from "./call.ts";
+
+/** Shown in place of a secret. */
+export const REDACTED = "[redacted]";
+
+// Header names that carry credentials, and name fragments that usually do.
+const SECRET_HEADERS = new Set([
+  "authorization",
+  "proxy-authorization",
+  "cookie",
+  "set-cookie",
+  "x-api-key",
+  "api-key",
+  "apikey",
+]);
+const SECRET_FRAGMENTS = /(secret|token|password|passwd|api[-_]?key|signature|credential|session)/i;
+
+/** True when a header or query parameter of this name should never be shown. */
+export function isSecretName(name: string): boolean {
+  return SECRET_HEADERS.has(name.toLowerCase()) || SECRET_FRAGMENTS.test(name);
+}
+
+/** A copy of `headers` with credential-bearing values replaced by `[redacted]`. */
+export function redactHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(headers))
+    out[name] = isSecretName(name) ? REDACTED : value;
+  return out;
+}
+
+/** `url` with user info and credential-bearing query parameters redacted. */
+export function redactUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return url;
+  }
+  let changed = false;
+  if (parsed.username !== "" || parsed.password !== "") {
+    parsed.username = REDACTED;
+    parsed.password = "";
+    changed = true;
+  }
+  for (const name of [...parsed.searchParams.keys()]) {
+    if (isSecretName(name) || name.toLowerCase() === "key") {
+      parsed.searchParams.set(name, REDACTED);
+      changed = true;
+    }
+  }
+  return changed ? parsed.toString() : url;
+}
+
+/** A response as the API shows it. */
+export interface ResponseView {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** Present when the body is base64 (it was not UTF-8 text). */
+  bodyEncoding?: "base64";
+  /** Present when the stored body was cut at the capture limit. */
+  bodyTruncated?: true;
+  bodyBytes: number;
+}
+
+/** A call as `GET /v1/calls/:id` shows it (ARCHITECTURE.md section 5). */
+export interface CallView {
+  id: string;
+  status: CallStatus;
+  request: { url: string; method: string; headers: Record<string, string>; body?: string };
+  attempts: number;
+  nextAttemptAt?: string;
+  waitingFor?: { reason: string; until: string };
+  response?: ResponseView;
+  error?: { code: string; message: string };
+  idempotencyKey?: string;
+  callbackUrl?: string;
+  createdAt: string;
+  updatedAt: string;
+  completedAt?: string;
+}
+
+/** An attempt as `GET /v1/calls/:id/attempts` shows it (ARCHITECTURE.md section 3). */
+export interface AttemptView {
+  number: number;
+  startedAt: string;
+  durationMs: number;
+  connectMs?: number;
+  firstByteMs?: number;
+  outcome: AttemptRecord["outcome"];
+  sent: boolean;
+  decision: AttemptRecord["decision"];
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** The response as shown, secrets in headers redacted. */
+export function toResponseView(response: StoredResponse): ResponseView {
+  const view: ResponseView = {
+    status: response.status,
+    headers: redactHeaders(response.headers),
+    body: response.body,
+    bodyBytes: response.bodyBytes,
+  };
+  if (response.bodyEncoding === "base64") view.bodyEncoding = "base64";
+  if (response.bodyTruncated) view.bodyTruncated = true;
+  return view;
+}
+
+/** The public view of a call: ISO timestamps, secrets redacted (ARCHITECTURE.md section 6). */
+export function toCallView(call: CallRecord): CallView {
+  const { request } = call.spec;
+  const view: CallView = {
+    id: call.id,
+    status: call.status,
+    request: {
+      url: redactUrl(request.url),
+      method: request.method,
+      headers: redactHeaders(request.headers),
+    },
+    attempts: call.attempts,
+    createdAt: iso(call.createdAt),
+    updatedAt: iso(call.updatedAt),
+  };
+  if (request.body !== undefined) view.request.body = request.body;
+  if ((call.status === "queued" || call.status === "waiting") && call.runAt !== undefined) {
+    view.nextAttemptAt = iso(call.runAt);
+    if (call.status === "waiting" && call.waitReason !== undefined) {
+      view.waitingFor = { reason: call.waitReason, until: iso(call.runAt) };
+    }
+  }
+  if (call.response !== undefined) view.response = toResponseView(call.response);
+  if (call.error !== undefined) view.error = call.error;
+  if (call.idempotencyKey !== undefined) view.idempotencyKey = call.idempotencyKey;
+  if (call.spec.callbackUrl !== undefined) view.callbackUrl = redactUrl(call.spec.callbackUrl);
+  if (call.completedAt !== undefined) view.completedAt = iso(call.completedAt);
+  return view;
+}
+
+/** The public view of an attempt. */
+export function toAttemptView(attempt: AttemptRecord): AttemptView {
+  const view: AttemptView = {
+    number: attempt.number,
+    startedAt: iso(attempt.startedAt),
+    durationMs: attempt.durationMs,
+    outcome: attempt.outcome,
+    sent: attempt.sent,
+    decision: attempt.decision,
+  };
+  if (attempt.connectMs !== undefined) view.connectMs = attempt.connectMs;
+  if (attempt.firstByteMs !== undefined) view.firstByteMs = attempt.firstByteMs;
+  return view;
+}

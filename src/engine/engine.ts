@@ -1,0 +1,351 @@
+/**
+ * The engine: claims due calls and runs their attempts with bounded concurrency.
+ *
+ * Scheduling, with no polling on the hot path:
+ *   - `notify(runAt)` after a commit (a new call, a redrive) wakes the pump at once when the work
+ *     is due, or re-arms the one timer when it is due sooner than the timer;
+ *   - the pump claims as many due calls as there are free slots, in batches (group commit);
+ *   - a finished attempt frees a slot and wakes the pump;
+ *   - when nothing more is due, one timer sleeps until the store's `nextWakeAt` (the next retry,
+ *     delayed call or lease expiry), so a dead process's calls are taken over when its lease ends.
+ * Leases are renewed every `leaseMs / 3` for calls in flight; a call whose lease is lost (cancelled
+ * or taken over) has its request aborted and writes nothing (fencing).
+ */
+import type { AttemptRecord, CallRecord } from "../core/call.ts";
+import type { CallId, WorkerId } from "../core/ids.ts";
+import type { Clock, Random } from "../core/ports.ts";
+import type { Claim, ClaimRef, Store } from "../core/store.ts";
+import type { OutgoingRequest, Transport } from "../core/transport.ts";
+import { buildCallbackRequest } from "./callback-request.ts";
+import type { FaultInjector } from "./fault-points.ts";
+import { runAttempt, type AttemptContext } from "./run-attempt.ts";
+import { TypedEvents } from "./typed-events.ts";
+
+/** The logger shape the engine needs (pino's). */
+export interface EngineLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+/** Events the engine emits, named noun:verb. */
+export interface EngineEvents extends Record<string, unknown> {
+  "attempt:recorded": { call: CallRecord; attempt: AttemptRecord };
+  "call:retry-scheduled": { call: CallRecord; attempt: AttemptRecord; runAt: number };
+  "call:ended": { call: CallRecord };
+  "lease:lost": { callId: CallId };
+}
+
+/** Options of `Engine`. */
+export interface EngineOptions {
+  store: Store;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  /** Written on claims, for diagnostics. Default a random id. */
+  workerId?: string;
+  /** Attempts in flight at once. Default 256. */
+  concurrency?: number;
+  /** How long a claim is held without renewal, ms. Default 30,000. */
+  leaseMs?: number;
+  /** Response body bytes kept per attempt. Default 1 MiB. */
+  maxResponseBytes?: number;
+  /** How long an idempotency key is kept after its call ends, ms. Default 24 h. */
+  idempotencyTtlMs?: number;
+  /** On `stop`, how long in-flight attempts may finish before they are aborted and released, ms. Default 10,000. */
+  shutdownGraceMs?: number;
+  /** How often expired idempotency keys are purged, ms. Default 60,000. */
+  purgeIntervalMs?: number;
+  faults?: FaultInjector;
+  logger?: EngineLogger;
+}
+
+interface InFlight {
+  ref: ClaimRef;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+const noopLogger: EngineLogger = { info() {}, warn() {}, error() {} };
+
+/**
+ * Executes durable calls from a `Store`. Any number of engines may share one store: claims and
+ * leases keep them from running a call twice at once, fencing keeps a stale one from committing.
+ *
+ * @example
+ * const engine = new Engine({ store, transport, clock: new SystemClock(), random: new CryptoRandom() });
+ * engine.start();
+ * // ... later
+ * await engine.stop();
+ */
+export class Engine {
+  readonly events = new TypedEvents<EngineEvents>();
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #logger: EngineLogger;
+  readonly #workerId: WorkerId;
+  readonly #concurrency: number;
+  readonly #leaseMs: number;
+  readonly #shutdownGraceMs: number;
+  readonly #purgeIntervalMs: number;
+  readonly #ctx: AttemptContext;
+  readonly #inFlight = new Map<CallId, InFlight>();
+  readonly #waiters = new Map<CallId, Set<() => void>>();
+  #state: "idle" | "running" | "stopping" | "stopped" = "idle";
+  #pumping = false;
+  #pumpAgain = false;
+  #timer: { at: number; controller: AbortController } | undefined;
+  #loops = new AbortController();
+  #background: Promise<void>[] = [];
+
+  constructor(options: EngineOptions) {
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#logger = options.logger ?? noopLogger;
+    this.#workerId = (options.workerId ??
+      `worker_${Math.floor(options.random.next() * 2 ** 48).toString(36)}`) as WorkerId;
+    this.#concurrency = options.concurrency ?? 256;
+    this.#leaseMs = options.leaseMs ?? 30_000;
+    this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
+    this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    const signingSecrets = new Map<string, Promise<string>>();
+    this.#ctx = {
+      store: options.store,
+      transport: options.transport,
+      clock: options.clock,
+      random: options.random,
+      maxResponseBytes: options.maxResponseBytes ?? 1_048_576,
+      idempotencyTtlMs: options.idempotencyTtlMs ?? 86_400_000,
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
+      callbackRequest: (call, now): Promise<OutgoingRequest | undefined> =>
+        buildCallbackRequest(
+          { store: options.store, random: options.random, signingSecrets },
+          call,
+          now,
+        ),
+    };
+  }
+
+  /** Attempts currently in flight. */
+  get inFlight(): number {
+    return this.#inFlight.size;
+  }
+
+  /** This engine's worker id, as written on its claims. */
+  get workerId(): WorkerId {
+    return this.#workerId;
+  }
+
+  /** Starts claiming work. Calls whose lease expired (a crashed process's) are taken over when due. */
+  start(): void {
+    if (this.#state !== "idle") return;
+    this.#state = "running";
+    this.#background.push(
+      this.#every(Math.max(10, Math.floor(this.#leaseMs / 3)), () => this.#renewLeases()),
+    );
+    this.#background.push(this.#every(this.#purgeIntervalMs, () => this.#purge()));
+    this.#wake();
+  }
+
+  /**
+   * Tells the engine that work was committed, due at `runAt` (epoch ms): wakes it at once when due,
+   * else makes sure the timer fires by then.
+   */
+  notify(runAt: number): void {
+    if (this.#state !== "running") return;
+    if (runAt <= this.#clock.now()) this.#wake();
+    else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
+  }
+
+  /** Resolves when this engine commits the end of call `id`, or after `timeoutMs`. */
+  waitForEnd(id: CallId, timeoutMs: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const controller = new AbortController();
+      let set = this.#waiters.get(id);
+      if (set === undefined) {
+        set = new Set();
+        this.#waiters.set(id, set);
+      }
+      const waiters = set;
+      const done = (): void => {
+        waiters.delete(done);
+        if (waiters.size === 0) this.#waiters.delete(id);
+        controller.abort();
+        resolve();
+      };
+      waiters.add(done);
+      this.#clock.sleep(timeoutMs, controller.signal).then(done, () => {});
+    });
+  }
+
+  /**
+   * Stops gracefully: claims nothing more, lets attempts in flight finish for up to
+   * `shutdownGraceMs`, then aborts the rest and gives their claims back (they run again, with the
+   * same forwarded idempotency key, on the next engine).
+   */
+  async stop(): Promise<void> {
+    if (this.#state === "stopped" || this.#state === "stopping") return;
+    this.#state = "stopping";
+    this.#timer?.controller.abort();
+    this.#timer = undefined;
+    const pending = [...this.#inFlight.values()].map((f) => f.done);
+    if (pending.length > 0) {
+      const grace = new AbortController();
+      await Promise.race([
+        Promise.all(pending),
+        this.#clock.sleep(this.#shutdownGraceMs, grace.signal).catch(() => {}),
+      ]);
+      grace.abort();
+      for (const flight of this.#inFlight.values())
+        flight.controller.abort(new Error("engine stopping"));
+      await Promise.all(pending);
+    }
+    this.#loops.abort();
+    await Promise.all(this.#background);
+    for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done();
+    this.#state = "stopped";
+  }
+
+  #wake(): void {
+    if (this.#state !== "running") return;
+    if (this.#pumping) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = true;
+    this.#pump().then(
+      () => {
+        this.#pumping = false;
+        if (this.#pumpAgain) this.#wake();
+      },
+      (error: unknown) => {
+        this.#pumping = false;
+        this.#logger.error({ err: error }, "claiming due calls failed; trying again in 1 s");
+        this.#arm(this.#clock.now() + 1_000);
+      },
+    );
+  }
+
+  async #pump(): Promise<void> {
+    for (;;) {
+      this.#pumpAgain = false;
+      while (this.#state === "running") {
+        const free = this.#concurrency - this.#inFlight.size;
+        if (free <= 0) break;
+        const claims = await this.#store.claimDue({
+          now: this.#clock.now(),
+          limit: free,
+          leaseMs: this.#leaseMs,
+          workerId: this.#workerId,
+        });
+        for (const claim of claims) this.#launch(claim);
+        if (claims.length < free) break;
+      }
+      if (!this.#pumpAgain || this.#state !== "running") break;
+    }
+    if (this.#state !== "running" || this.#inFlight.size >= this.#concurrency) return;
+    const next = await this.#store.nextWakeAt();
+    if (next === undefined) return;
+    if (next <= this.#clock.now()) this.#pumpAgain = true;
+    else this.#arm(next);
+  }
+
+  #arm(at: number): void {
+    if (this.#state !== "running") return;
+    this.#timer?.controller.abort();
+    const controller = new AbortController();
+    this.#timer = { at, controller };
+    this.#clock.sleep(Math.max(0, at - this.#clock.now()), controller.signal).then(
+      () => {
+        if (this.#timer?.controller === controller) this.#timer = undefined;
+        this.#wake();
+      },
+      () => {},
+    );
+  }
+
+  #launch(claim: Claim): void {
+    const controller = new AbortController();
+    const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
+    const flight: InFlight = { ref, controller, done: Promise.resolve() };
+    this.#inFlight.set(claim.call.id, flight);
+    flight.done = this.#execute(claim, controller.signal)
+      .catch((error: unknown) => {
+        this.#logger.error(
+          { err: error, callId: claim.call.id },
+          "attempt failed inside the engine; the call is retried when its lease expires",
+        );
+      })
+      .finally(() => {
+        this.#inFlight.delete(claim.call.id);
+        this.#wake();
+      });
+  }
+
+  async #execute(claim: Claim, signal: AbortSignal): Promise<void> {
+    const result = await runAttempt(this.#ctx, claim, signal);
+    if (result.type === "aborted") {
+      if (this.#state === "stopping")
+        await this.#store.releaseClaims(
+          [{ callId: claim.call.id, leaseToken: claim.leaseToken }],
+          this.#clock.now(),
+        );
+      return;
+    }
+    if (result.type === "fenced") {
+      this.events.emit("lease:lost", { callId: claim.call.id });
+      return;
+    }
+    const { call, attempt, transition } = result;
+    this.events.emit("attempt:recorded", { call, attempt });
+    if (transition.status === "waiting") {
+      this.events.emit("call:retry-scheduled", { call, attempt, runAt: transition.runAt });
+      this.notify(transition.runAt);
+    } else {
+      this.events.emit("call:ended", { call });
+      const waiters = this.#waiters.get(call.id);
+      if (waiters !== undefined) for (const done of [...waiters]) done();
+    }
+    if (result.followUp !== undefined) this.notify(result.followUp.runAt);
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#inFlight.size === 0) return;
+    const now = this.#clock.now();
+    const lost = await this.#store.renewLeases(
+      [...this.#inFlight.values()].map((f) => f.ref),
+      now + this.#leaseMs,
+      now,
+    );
+    for (const ref of lost) {
+      const flight = this.#inFlight.get(ref.callId);
+      if (flight?.ref.leaseToken === ref.leaseToken)
+        flight.controller.abort(new Error("lease lost"));
+      this.events.emit("lease:lost", { callId: ref.callId });
+    }
+  }
+
+  async #purge(): Promise<void> {
+    const purged = await this.#store.purgeExpiredIdempotencyKeys(this.#clock.now());
+    if (purged > 0) this.#logger.info({ purged }, "released expired idempotency keys");
+  }
+
+  async #every(intervalMs: number, task: () => Promise<void>): Promise<void> {
+    const signal = this.#loops.signal;
+    while (!signal.aborted) {
+      try {
+        await this.#clock.sleep(intervalMs, signal);
+      } catch {
+        return;
+      }
+      try {
+        await task();
+      } catch (error) {
+        this.#logger.warn(
+          { err: error },
+          "engine maintenance task failed; it runs again next interval",
+        );
+      }
+    }
+  }
+}

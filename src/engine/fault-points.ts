@@ -1,0 +1,48 @@
+/**
+ * Named crash windows (STYLE.md, "Tests"). A test, or `STEADFAST_FAULTS` in a crash test's child
+ * process, can stop the engine exactly at one of these points.
+ *
+ * - `after-claim`: the call is claimed (lease held) and nothing was sent.
+ * - `after-request-sent`: the upstream has answered; the attempt is not yet committed.
+ * - `after-attempt-commit`: the attempt and the call's transition are committed.
+ */
+export const FaultPoints = ["after-claim", "after-request-sent", "after-attempt-commit"] as const;
+/** One of `FaultPoints`. */
+export type FaultPoint = (typeof FaultPoints)[number];
+
+/** Called at each fault point; may pause (return a promise) or end the process. */
+export interface FaultInjector {
+  hit(point: FaultPoint): void | Promise<void>;
+}
+
+/**
+ * Parses `STEADFAST_FAULTS`, a list like `after-request-sent@500`: at the 500th time the engine
+ * passes that point, the process kills itself with SIGKILL (no cleanup, like a power cut).
+ * Returns `undefined` when the variable is empty.
+ */
+export function faultsFromEnv(value: string | undefined): FaultInjector | undefined {
+  if (value === undefined || value.trim() === "") return undefined;
+  const triggers = new Map<FaultPoint, number>();
+  for (const part of value.split(",")) {
+    const [point, countText] = part.trim().split("@");
+    if (
+      !(FaultPoints as readonly string[]).includes(point ?? "") ||
+      !/^\d+$/.test(countText ?? "")
+    ) {
+      throw new Error(
+        `STEADFAST_FAULTS: "${part}" is not <point>@<count>; points are ${FaultPoints.join(", ")}`,
+      );
+    }
+    triggers.set(point as FaultPoint, Number(countText));
+  }
+  const seen = new Map<FaultPoint, number>();
+  return {
+    hit(point) {
+      const at = triggers.get(point);
+      if (at === undefined) return;
+      const count = (seen.get(point) ?? 0) + 1;
+      seen.set(point, count);
+      if (count >= at) process.kill(process.pid, "SIGKILL");
+    },
+  };
+}

@@ -1,0 +1,238 @@
+import type { AttemptOutcome, AttemptRecord, CallRecord, CallSpec } from "../core/call.ts";
+import { decideAttempt } from "../core/decide-attempt.ts";
+import { newCallId } from "../core/ids.ts";
+import type { Clock, Random } from "../core/ports.ts";
+import type { CallTransition, Claim, NewCall, Store } from "../core/store.ts";
+import type { OutgoingRequest, SendResult, Transport } from "../core/transport.ts";
+import type { FaultInjector } from "./fault-points.ts";
+import { toStoredResponse } from "./stored-response.ts";
+
+/** What `runAttempt` needs from the engine. */
+export interface AttemptContext {
+  store: Store;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  maxResponseBytes: number;
+  idempotencyTtlMs: number;
+  faults?: FaultInjector;
+  /** Builds the signed request of a `callback` call from its parent's final state. */
+  callbackRequest(call: CallRecord, now: number): Promise<OutgoingRequest | undefined>;
+}
+
+/** What happened to a claimed call. */
+export type AttemptResult =
+  | {
+      type: "committed";
+      call: CallRecord;
+      attempt: AttemptRecord;
+      transition: CallTransition;
+      followUp?: NewCall;
+    }
+  /** The lease was lost (cancelled, or taken over): nothing was written. */
+  | { type: "fenced" }
+  /** The send was aborted (shutdown or lost lease) before an outcome: nothing was written. */
+  | { type: "aborted" };
+
+/** Retry policy of callback deliveries: about a day of tries, as Standard Webhooks senders do. */
+const CALLBACK_SPEC: Omit<CallSpec, "request"> = {
+  retry: { maxAttempts: 10, backoff: "exponential", initialDelayMs: 5_000, maxDelayMs: 3_600_000 },
+  timeout: { connectMs: 10_000, readMs: 15_000, totalMs: 30_000 },
+  deadlineMs: 86_400_000,
+};
+
+/**
+ * Runs one attempt of a claimed call and commits it with the call's next state, conditional on
+ * the claim's lease token: send, classify, decide (retry with backoff, succeed, fail), then one
+ * store write holding the attempt, the transition and, when a call with a callback ends, the
+ * callback delivery.
+ */
+export async function runAttempt(
+  ctx: AttemptContext,
+  claim: Claim,
+  signal: AbortSignal,
+): Promise<AttemptResult> {
+  const { call } = claim;
+  await ctx.faults?.hit("after-claim");
+  const startedAt = ctx.clock.now();
+  const number = call.attempts + 1;
+  const { spec } = call;
+  const remainingMs =
+    call.deadlineAt === undefined ? Number.POSITIVE_INFINITY : call.deadlineAt - startedAt;
+
+  let result: SendResult;
+  if (remainingMs <= 0) {
+    result = syntheticError(
+      startedAt,
+      "total_timeout",
+      `the call's deadline passed before attempt ${number} could start`,
+    );
+  } else {
+    const request =
+      call.kind === "callback" ? await ctx.callbackRequest(call, startedAt) : userRequest(call);
+    result =
+      request === undefined
+        ? syntheticError(
+            startedAt,
+            "invalid_response",
+            `the call ${call.parentId ?? "?"} this callback reports on no longer exists`,
+          )
+        : await ctx.transport.send(request, {
+            connectTimeoutMs: spec.timeout.connectMs,
+            readTimeoutMs: spec.timeout.readMs,
+            totalTimeoutMs: Math.min(spec.timeout.totalMs, remainingMs),
+            maxResponseBytes: ctx.maxResponseBytes,
+            signal,
+          });
+  }
+  if (signal.aborted) return { type: "aborted" };
+  await ctx.faults?.hit("after-request-sent");
+
+  const now = ctx.clock.now();
+  const outcome: AttemptOutcome =
+    result.type === "response"
+      ? { type: "response", status: result.status }
+      : { type: "error", code: result.code, message: result.message };
+  const sent = result.type === "response" || result.sent;
+  const decision =
+    remainingMs <= 0
+      ? {
+          type: "fail" as const,
+          code: "deadline_exceeded" as const,
+          reason: `the deadline passed before attempt ${number} could start`,
+        }
+      : decideAttempt(
+          {
+            outcome,
+            sent,
+            ...(result.type === "response" ? { responseHeaders: result.headers } : {}),
+            method: spec.request.method,
+            idempotencyKeySent: true,
+            retry: spec.retry,
+            attemptsUsed: number - call.attemptBase,
+            now,
+            ...(call.deadlineAt === undefined ? {} : { deadlineAt: call.deadlineAt }),
+          },
+          ctx.random,
+        );
+  const attempt: AttemptRecord = {
+    callId: call.id,
+    number,
+    startedAt: result.timings.startedAt,
+    durationMs: result.timings.durationMs,
+    ...(result.timings.connectMs === undefined ? {} : { connectMs: result.timings.connectMs }),
+    ...(result.timings.firstByteMs === undefined
+      ? {}
+      : { firstByteMs: result.timings.firstByteMs }),
+    outcome,
+    sent,
+    decision,
+  };
+  const response = result.type === "response" ? toStoredResponse(result) : undefined;
+  const idempotencyExpiresAt = now + ctx.idempotencyTtlMs;
+  let transition: CallTransition;
+  if (decision.type === "retry") {
+    transition = {
+      status: "waiting",
+      runAt: now + decision.delayMs,
+      reason: `retry after attempt ${number}: ${decision.reason}`,
+    };
+  } else if (decision.type === "succeed" && response !== undefined) {
+    transition = { status: "succeeded", response, idempotencyExpiresAt };
+  } else {
+    const code = decision.type === "fail" ? decision.code : "not_retryable";
+    const message = decision.type === "fail" ? decision.reason : "unexpected outcome";
+    transition = {
+      status: "failed",
+      error: { code, message },
+      idempotencyExpiresAt,
+      ...(response === undefined ? {} : { response }),
+    };
+  }
+  const followUp =
+    transition.status !== "waiting" && call.kind === "call" && spec.callbackUrl !== undefined
+      ? callbackCall(call, spec.callbackUrl, now, ctx.random)
+      : undefined;
+
+  const committed = await ctx.store.commitAttempt({
+    callId: call.id,
+    leaseToken: claim.leaseToken,
+    attempt,
+    transition,
+    now,
+    ...(followUp === undefined ? {} : { followUp }),
+  });
+  if (!committed) return { type: "fenced" };
+  await ctx.faults?.hit("after-attempt-commit");
+  const ended: CallRecord = applyTransition(call, attempt, transition, now);
+  return {
+    type: "committed",
+    call: ended,
+    attempt,
+    transition,
+    ...(followUp === undefined ? {} : { followUp }),
+  };
+}
+
+function userRequest(call: CallRecord): OutgoingRequest {
+  const { request } = call.spec;
+  const headers = { ...request.headers, "idempotency-key": call.forwardedKey };
+  return request.body === undefined
+    ? { url: request.url, method: request.method, headers }
+    : { url: request.url, method: request.method, headers, body: request.body };
+}
+
+function syntheticError(
+  now: number,
+  code: "total_timeout" | "invalid_response",
+  message: string,
+): SendResult {
+  return { type: "error", code, message, sent: false, timings: { startedAt: now, durationMs: 0 } };
+}
+
+function callbackCall(parent: CallRecord, url: string, now: number, random: Random): NewCall {
+  const id = newCallId(now, random);
+  return {
+    id,
+    tenantId: parent.tenantId,
+    kind: "callback",
+    parentId: parent.id,
+    spec: {
+      ...CALLBACK_SPEC,
+      request: { url, method: "POST", headers: { "content-type": "application/json" } },
+    },
+    forwardedKey: `msg_${id.slice("call_".length)}`,
+    runAt: now,
+    deadlineAt: now + (CALLBACK_SPEC.deadlineMs ?? 0),
+    createdAt: now,
+  };
+}
+
+/** The call as the committed transition left it (what the store now holds). */
+function applyTransition(
+  call: CallRecord,
+  attempt: AttemptRecord,
+  transition: CallTransition,
+  now: number,
+): CallRecord {
+  const next: CallRecord = {
+    ...call,
+    status: transition.status,
+    attempts: attempt.number,
+    updatedAt: now,
+  };
+  delete next.waitReason;
+  delete next.runAt;
+  if (transition.status === "waiting") {
+    next.runAt = transition.runAt;
+    next.waitReason = transition.reason;
+  } else {
+    next.completedAt = now;
+    if (transition.status === "succeeded") next.response = transition.response;
+    else {
+      next.error = transition.error;
+      if (transition.response !== undefined) next.response = transition.response;
+    }
+  }
+  return next;
+}

@@ -1,0 +1,29 @@
+/**
+ * Steadfast: durable execution for API calls. The package entry exports the in-process API
+ * (`createSteadfast`), the call types and the error tree.
+ */
+export {
+  createSteadfast,
+  DEFAULT_DB,
+  type CallHandle,
+  type CallOptions,
+  type Steadfast,
+  type SteadfastOptions,
+} from "./steadfast.ts";
+export type { CallView, AttemptView, ResponseView } from "./core/call-view.ts";
+export type { FetchInput } from "./core/fetch-input.ts";
+export type {
+  CallStatus,
+  RetryPolicy,
+  TimeoutPolicy,
+  AttemptDecision,
+  AttemptOutcome,
+} from "./core/call.ts";
+export type { Clock, Random } from "./core/ports.ts";
+export {
+  SteadfastError,
+  TerminalError,
+  RetryableError,
+  isSteadfastError,
+  type ErrorCode,
+} from "./core/errors.ts";

@@ -1,0 +1,218 @@
+/**
+ * The in-process API and composition root: chooses the concrete store, transport and clock, wires
+ * the engine and the calls service. `steadfast serve` builds on the same function.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import type { CallStatus } from "./core/call.ts";
+import { TerminalStatuses } from "./core/call.ts";
+import { toAttemptView, toCallView, type AttemptView, type CallView } from "./core/call-view.ts";
+import { TerminalError } from "./core/errors.ts";
+import { parseFetchInput, type FetchInput } from "./core/fetch-input.ts";
+import { tenantId as toTenantId, type CallId, type TenantId } from "./core/ids.ts";
+import type { Clock, Random } from "./core/ports.ts";
+import type { Store } from "./core/store.ts";
+import type { Transport } from "./core/transport.ts";
+import { CallsService } from "./engine/calls-service.ts";
+import { Engine, type EngineLogger } from "./engine/engine.ts";
+import type { FaultInjector } from "./engine/fault-points.ts";
+import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
+import { createDestinationGuard } from "./http/destination-guard.ts";
+import { UndiciTransport } from "./http/undici-transport.ts";
+import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
+
+/** Where the embedded database lives unless `db` says otherwise. */
+export const DEFAULT_DB = "sqlite:./.steadfast/steadfast.db";
+
+/** Options of `createSteadfast`. */
+export interface SteadfastOptions {
+  /** `sqlite:<path>`, a bare file path, or `:memory:`. Default `sqlite:./.steadfast/steadfast.db`. */
+  db?: string;
+  /** SQLite `synchronous`: `FULL` (default: every commit survives power loss) or `NORMAL`. */
+  sqliteSynchronous?: "FULL" | "NORMAL";
+  /** Allow destinations on private, loopback and link-local addresses. Default false. */
+  allowPrivateNetworks?: boolean;
+  /** CIDR ranges allowed even when private, e.g. `10.1.0.0/16`. */
+  allowedCidrs?: readonly string[];
+  /** Attempts in flight at once. Default 256. */
+  concurrency?: number;
+  /** Claim lease, ms. Default 30,000. */
+  leaseMs?: number;
+  /** How long idempotency keys are kept after their call ends, ms. Default 24 h. */
+  idempotencyTtlMs?: number;
+  /** Response body bytes stored per attempt. Default 1 MiB. */
+  maxResponseBytes?: number;
+  /** On `close`, how long attempts in flight may finish, ms. Default 10,000. */
+  shutdownGraceMs?: number;
+  /** Default `SystemClock`. */
+  clock?: Clock;
+  /** Default a CSPRNG-backed random. */
+  random?: Random;
+  logger?: EngineLogger;
+  /** Run the engine in this process. Default true. */
+  startEngine?: boolean;
+  /** Crash windows for tests (`STEADFAST_FAULTS`). */
+  faults?: FaultInjector;
+  /** Replace the HTTP transport (tests, custom agents). Default `UndiciTransport`. */
+  transport?: Transport;
+}
+
+/** Options of `Steadfast.fetch`. */
+export interface CallOptions {
+  /** The same key and request return the same call; a different request with it is refused. */
+  idempotencyKey?: string;
+  /** Default `default`. */
+  tenantId?: string;
+}
+
+/** A submitted call. */
+export interface CallHandle {
+  readonly id: CallId;
+  /** True when this submit created the call; false when an idempotency key matched an existing one. */
+  readonly created: boolean;
+  /** The call's current status. */
+  status(): Promise<CallStatus>;
+  /** The call as `GET /v1/calls/:id` shows it. */
+  call(): Promise<CallView>;
+  /** Its attempts so far. */
+  attempts(): Promise<AttemptView[]>;
+  /** Resolves with the call once it has ended (succeeded, failed or cancelled). */
+  result(options?: { timeoutMs?: number }): Promise<CallView>;
+}
+
+/** A running Steadfast: engine, store and the calls service. */
+export interface Steadfast {
+  readonly calls: CallsService;
+  readonly store: Store;
+  readonly engine: Engine;
+  readonly clock: Clock;
+  readonly random: Random;
+  /** Submits a durable call, committed before this resolves. */
+  fetch(input: FetchInput, options?: CallOptions): Promise<CallHandle>;
+  /** Stops the engine gracefully and closes the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens (and migrates) the database and starts the engine.
+ *
+ * @example
+ * const steadfast = await createSteadfast({ db: "sqlite:./data/steadfast.db" });
+ * const call = await steadfast.fetch({ url: "https://api.example.com/v1/charges", method: "POST", body: { amount: 2000 } }, { idempotencyKey: "order-42" });
+ * const done = await call.result(); // { status: "succeeded", response: { status: 200, ... } }
+ */
+export async function createSteadfast(options: SteadfastOptions = {}): Promise<Steadfast> {
+  const clock = options.clock ?? new SystemClock();
+  const random = options.random ?? new CryptoRandom();
+  const store = openStore(options.db ?? DEFAULT_DB, options.sqliteSynchronous);
+  await store.migrate();
+  const guard = createDestinationGuard({
+    allowPrivateNetworks: options.allowPrivateNetworks ?? false,
+    allowCidrs: options.allowedCidrs ?? [],
+  });
+  const transport = options.transport ?? new UndiciTransport({ clock, guard });
+  const engine = new Engine({
+    store,
+    transport,
+    clock,
+    random,
+    ...pick(options, [
+      "concurrency",
+      "leaseMs",
+      "maxResponseBytes",
+      "idempotencyTtlMs",
+      "shutdownGraceMs",
+      "faults",
+      "logger",
+    ]),
+  });
+  const calls = new CallsService({
+    store,
+    engine,
+    clock,
+    random,
+    guard,
+    ...(options.idempotencyTtlMs === undefined
+      ? {}
+      : { idempotencyTtlMs: options.idempotencyTtlMs }),
+  });
+  if (options.startEngine !== false) engine.start();
+  let closed: Promise<void> | undefined;
+
+  return {
+    calls,
+    store,
+    engine,
+    clock,
+    random,
+    async fetch(input, callOptions = {}) {
+      const tenant = toTenantId(callOptions.tenantId ?? "default");
+      const parsed = parseFetchInput(input);
+      const { call, created } = await calls.submit(
+        tenant,
+        parsed,
+        callOptions.idempotencyKey === undefined
+          ? {}
+          : { idempotencyKey: callOptions.idempotencyKey },
+      );
+      return handle(calls, tenant, call.id, created);
+    },
+    close() {
+      closed ??= (async () => {
+        await engine.stop();
+        await transport.close();
+        await store.close();
+      })();
+      return closed;
+    },
+  };
+}
+
+function handle(calls: CallsService, tenant: TenantId, id: CallId, created: boolean): CallHandle {
+  return {
+    id,
+    created,
+    async status() {
+      return (await calls.get(tenant, id)).status;
+    },
+    async call() {
+      return toCallView(await calls.get(tenant, id));
+    },
+    async attempts() {
+      return (await calls.attempts(tenant, id)).map(toAttemptView);
+    },
+    async result(resultOptions = {}) {
+      const timeoutMs = resultOptions.timeoutMs ?? Number.MAX_SAFE_INTEGER;
+      const call = await calls.waitForEnd(tenant, id, timeoutMs);
+      if (!TerminalStatuses.has(call.status)) {
+        throw new TerminalError(
+          "timeout",
+          `Call ${id} is still ${call.status} after ${timeoutMs} ms; call result() again to keep waiting`,
+        );
+      }
+      return toCallView(call);
+    },
+  };
+}
+
+/** Opens the store named by `db`. */
+export function openStore(db: string, synchronous?: "FULL" | "NORMAL"): Store {
+  if (/^postgres(ql)?:\/\//.test(db)) {
+    throw new TerminalError(
+      "invalid_request",
+      `STEADFAST_DB=${db.replace(/\/\/[^@]*@/, "//***@")}: the PostgreSQL store is not available yet; use sqlite:<path>`,
+    );
+  }
+  const path =
+    db === ":memory:"
+      ? ":memory:"
+      : resolve(db.startsWith("sqlite:") ? db.slice("sqlite:".length) : db);
+  if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+  return SqliteStore.open({ path, ...(synchronous === undefined ? {} : { synchronous }) });
+}
+
+function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {
+  const out = {} as Pick<T, K>;
+  for (const key of keys) if (source[key] !== undefined) out[key] = source[key];
+  return out;
+}

@@ -1,0 +1,189 @@
+/**
+ * Maps what undici and Node's sockets throw to the transport error codes of ARCHITECTURE.md
+ * section 3, and says whether the request may have reached the upstream. One pure function, so
+ * every branch can be tested on a synthetic error.
+ */
+import type { TransportErrorCode } from "../core/call.ts";
+import { BlockedDestinationError } from "./guarded-connector.ts";
+
+/** A classified transport failure. */
+export interface TransportFailure {
+  code: TransportErrorCode;
+  /** False only when the request certainly did not reach the upstream. */
+  sent: boolean;
+  /** What happened, naming the origin, and what to check. */
+  message: string;
+}
+
+/** What the classifier needs to know about the exchange that failed. */
+export interface FailureContext {
+  /** `scheme://host:port` of the request. */
+  origin: string;
+  /**
+   * True once undici handed the request to a connection (from then on it may have been sent).
+   * Before that nothing of the request was written, so `sent` is false whatever the error.
+   */
+  connected: boolean;
+  /** The read timeout in ms, for the message of `read_timeout`. */
+  readTimeoutMs?: number;
+}
+
+const DNS_CODES: ReadonlySet<string> = new Set([
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "EAI_FAIL",
+  "EAI_NODATA",
+  "EAI_NONAME",
+]);
+
+const RESET_CODES: ReadonlySet<string> = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ECONNABORTED",
+  "UND_ERR_SOCKET",
+  "UND_ERR_INFO",
+]);
+
+/** OpenSSL certificate verification codes (node:tls `err.code`) and TLS protocol failures. */
+const TLS_CODES: ReadonlySet<string> = new Set([
+  "EPROTO",
+  "CERT_HAS_EXPIRED",
+  "CERT_NOT_YET_VALID",
+  "CERT_REVOKED",
+  "CERT_UNTRUSTED",
+  "CERT_REJECTED",
+  "CERT_SIGNATURE_FAILURE",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_DECRYPT_CERT_SIGNATURE",
+  "UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY",
+  "INVALID_CA",
+  "PATH_LENGTH_EXCEEDED",
+  "INVALID_PURPOSE",
+  "HOSTNAME_MISMATCH",
+]);
+
+const INVALID_RESPONSE_CODES: ReadonlySet<string> = new Set([
+  "UND_ERR_RES_CONTENT_LENGTH_MISMATCH",
+  "UND_ERR_HEADERS_OVERFLOW",
+]);
+
+const ABORT_CODES: ReadonlySet<string> = new Set([
+  "UND_ERR_ABORTED",
+  "UND_ERR_ABORT",
+  "UND_ERR_CLOSED",
+  "UND_ERR_DESTROYED",
+  "ABORT_ERR",
+]);
+
+/**
+ * Classifies `error`, raised while sending to `context.origin`.
+ *
+ * - DNS failure (`ENOTFOUND`, `EAI_AGAIN`): `dns`. `ECONNREFUSED`: `connect_refused`. undici's
+ *   connect timeout or a kernel `ETIMEDOUT` before connecting: `connect_timeout`. Certificate and
+ *   handshake errors: `tls`. A guard refusal after DNS resolution: `blocked_destination`.
+ * - undici's headers or body timeout: `read_timeout`. `ECONNRESET`, `EPIPE`, "other side
+ *   closed": `reset`. A response that is not HTTP/1.1: `invalid_response`. Cancellation or a
+ *   closed transport: `aborted`. Anything else: `unknown`.
+ *
+ * `sent` is `context.connected`: connect-phase failures always happen before undici hands the
+ * request to a connection, so they come out `sent: false`.
+ */
+export function classifyTransportError(error: unknown, context: FailureContext): TransportFailure {
+  const { origin, connected } = context;
+  const sent = connected;
+  if (error instanceof BlockedDestinationError) {
+    return { code: "blocked_destination", sent: false, message: error.message };
+  }
+  const code = errorCode(error);
+  const detail = errorMessage(error);
+  if (DNS_CODES.has(code)) {
+    return {
+      code: "dns",
+      sent: false,
+      message: `DNS lookup of ${hostOf(origin)} failed (${code}): check the host name; ${code === "EAI_AGAIN" ? "the resolver did not answer in time" : "the name does not resolve"}`,
+    };
+  }
+  if (code === "ECONNREFUSED") {
+    return {
+      code: "connect_refused",
+      sent: false,
+      message: `${origin} refused the connection (ECONNREFUSED): check that the upstream listens on that host and port`,
+    };
+  }
+  if (code === "UND_ERR_CONNECT_TIMEOUT" || (code === "ETIMEDOUT" && !connected)) {
+    return {
+      code: "connect_timeout",
+      sent: false,
+      message: `connecting to ${origin} timed out (${code}): the host may be down or a firewall drops the packets`,
+    };
+  }
+  if (TLS_CODES.has(code) || code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_")) {
+    return {
+      code: "tls",
+      sent,
+      message: `TLS with ${origin} failed (${code}): ${detail}; check the certificate and that the port speaks TLS`,
+    };
+  }
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") {
+    const what = code === "UND_ERR_HEADERS_TIMEOUT" ? "response headers" : "further body bytes";
+    const limit = context.readTimeoutMs === undefined ? "" : ` within ${context.readTimeoutMs} ms`;
+    return {
+      code: "read_timeout",
+      sent: true,
+      message: `${origin} sent no ${what}${limit} (read timeout); raise timeout.readMs if the upstream is slow`,
+    };
+  }
+  if (RESET_CODES.has(code) || (code === "ETIMEDOUT" && connected)) {
+    const when = connected ? "after the request was handed to it" : "before the request was sent";
+    return {
+      code: "reset",
+      sent,
+      message: `the connection to ${origin} was closed or reset ${when} (${code}: ${detail})`,
+    };
+  }
+  if (
+    code.startsWith("HPE_") ||
+    INVALID_RESPONSE_CODES.has(code) ||
+    errorName(error) === "HTTPParserError"
+  ) {
+    return {
+      code: "invalid_response",
+      sent: true,
+      message: `${origin} answered with something that is not a valid HTTP/1.1 response (${code || "parse error"}: ${detail})`,
+    };
+  }
+  if (ABORT_CODES.has(code) || errorName(error) === "AbortError") {
+    return { code: "aborted", sent, message: `the request to ${origin} was aborted: ${detail}` };
+  }
+  return {
+    code: "unknown",
+    sent,
+    message: `the request to ${origin} failed${code === "" ? "" : ` (${code})`}: ${detail}`,
+  };
+}
+
+function errorCode(error: unknown): string {
+  if (typeof error !== "object" || error === null) return "";
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string") return code;
+  const cause = (error as { cause?: unknown }).cause;
+  return cause === undefined || cause === error ? "" : errorCode(cause);
+}
+
+function errorMessage(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : "";
+}
+
+function hostOf(origin: string): string {
+  const start = origin.indexOf("//");
+  return start === -1 ? origin : origin.slice(start + 2);
+}

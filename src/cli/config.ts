@@ -1,0 +1,477 @@
+/**
+ * Resolves CLI configuration from flags and `STEADFAST_*` environment variables: a flag wins over
+ * its variable, the variable over the default. Every value is validated; a bad one is a `CliError`
+ * whose one-line message names the flag or variable, the value, and what is expected.
+ */
+import { isIP } from "node:net";
+import { isAbsolute, join, resolve } from "node:path";
+import { CallStatuses, type CallStatus } from "../core/call.ts";
+import { CliError } from "./cli-error.ts";
+
+/** Environment variables, as `process.env` holds them. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** One configuration setting, for help texts and docs/cli.md. */
+export interface SettingDoc {
+  /** Environment variable. */
+  env: string;
+  /** Flag, without its value placeholder; absent for settings only the environment sets. */
+  flag?: string;
+  /** Default, as shown to users. */
+  defaultText: string;
+  /** What it controls. */
+  meaning: string;
+}
+
+/** The settings of `steadfast serve`, in the order the docs list them. */
+export const SERVE_SETTINGS = {
+  port: {
+    env: "STEADFAST_PORT",
+    flag: "--port",
+    defaultText: "7480",
+    meaning: "TCP port to listen on; 0 picks a free one",
+  },
+  host: {
+    env: "STEADFAST_HOST",
+    flag: "--host",
+    defaultText: "127.0.0.1",
+    meaning: "Address to bind; 0.0.0.0 exposes the server to the network",
+  },
+  db: {
+    env: "STEADFAST_DB",
+    flag: "--db",
+    defaultText: "sqlite:<data-dir>/steadfast.db",
+    meaning: "Database URL: sqlite:<path> (postgres://... is reserved for a later release)",
+  },
+  dataDir: {
+    env: "STEADFAST_DATA_DIR",
+    flag: "--data-dir",
+    defaultText: "./.steadfast",
+    meaning: "Directory for the SQLite file and the generated api-key file",
+  },
+  apiKeys: {
+    env: "STEADFAST_API_KEYS",
+    defaultText: "(generated once, written to <data-dir>/api-key)",
+    meaning: "API keys as tenant:key,tenant:key; environment only, so keys stay out of `ps`",
+  },
+  allowPrivateNetworks: {
+    env: "STEADFAST_ALLOW_PRIVATE_NETWORKS",
+    flag: "--allow-private-networks",
+    defaultText: "false",
+    meaning: "Allow calls to private, loopback, link-local and metadata addresses",
+  },
+  allowedCidrs: {
+    env: "STEADFAST_ALLOWED_CIDRS",
+    flag: "--allowed-cidrs",
+    defaultText: "(none)",
+    meaning: "Comma-separated CIDRs allowed even though private, e.g. 10.1.0.0/16,fd00::/8",
+  },
+  concurrency: {
+    env: "STEADFAST_CONCURRENCY",
+    flag: "--concurrency",
+    defaultText: "256",
+    meaning: "Most upstream requests in flight at once",
+  },
+  maxBodyBytes: {
+    env: "STEADFAST_MAX_BODY_BYTES",
+    flag: "--max-body-bytes",
+    defaultText: "1048576",
+    meaning: "Largest request body the API accepts, in bytes (larger: 413)",
+  },
+  leaseMs: {
+    env: "STEADFAST_LEASE_MS",
+    flag: "--lease-ms",
+    defaultText: "30000",
+    meaning: "How long a claim on a call lasts before another worker may take it over, ms",
+  },
+  logLevel: {
+    env: "STEADFAST_LOG_LEVEL",
+    flag: "--log-level",
+    defaultText: "info",
+    meaning: "One of trace, debug, info, warn, error, fatal, silent",
+  },
+} as const satisfies Record<string, SettingDoc>;
+
+/** The settings of the client commands (`fetch`, `calls ...`). */
+export const CLIENT_SETTINGS = {
+  url: {
+    env: "STEADFAST_URL",
+    flag: "--url",
+    defaultText: "http://127.0.0.1:7480",
+    meaning: "Base URL of the Steadfast server",
+  },
+  apiKey: {
+    env: "STEADFAST_API_KEY",
+    flag: "--api-key",
+    defaultText: "(read from <data-dir>/api-key if it exists)",
+    meaning: "API key sent as Authorization: Bearer <key>",
+  },
+  dataDir: {
+    env: "STEADFAST_DATA_DIR",
+    flag: "--data-dir",
+    defaultText: "./.steadfast",
+    meaning: "Where to look for the api-key file `steadfast serve` wrote",
+  },
+} as const satisfies Record<string, SettingDoc>;
+
+/** `(env X, default Y)`: the help-text suffix for a setting. */
+export function settingHint(setting: SettingDoc): string {
+  return `(env ${setting.env}, default ${setting.defaultText})`;
+}
+
+/** Log levels `--log-level` accepts (pino's). */
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+/** Flags of `steadfast serve` as commander parses them: strings, unvalidated. */
+export interface ServeFlags {
+  port?: string;
+  host?: string;
+  db?: string;
+  dataDir?: string;
+  concurrency?: string;
+  allowPrivateNetworks?: boolean;
+  allowedCidrs?: string;
+  maxBodyBytes?: string;
+  leaseMs?: string;
+  logLevel?: string;
+}
+
+/** The validated configuration `steadfast serve` hands to `startServer`. */
+export interface ServeConfig {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Address to bind. */
+  host: string;
+  /** `sqlite:<absolute path>` (or `sqlite::memory:`). */
+  db: string;
+  /** Absolute path of the data directory. */
+  dataDir: string;
+  /** `tenant:key,...`, when set; otherwise the server generates a key. */
+  apiKeys?: string;
+  allowPrivateNetworks: boolean;
+  allowedCidrs: string[];
+  concurrency: number;
+  /** Bytes. */
+  maxBodyBytes: number;
+  /** Claim lease, ms. */
+  leaseMs: number;
+  logLevel: string;
+}
+
+/** Where a raw value came from, for error messages. */
+interface Raw {
+  value: string;
+  /** The flag (`--port`) or the variable (`STEADFAST_PORT`). */
+  source: string;
+  fromEnv: boolean;
+}
+
+/** `--port "x"` or `STEADFAST_PORT="x"`; `shown` replaces the value when it holds a secret. */
+function labelOf(raw: Raw, shown: string = raw.value): string {
+  return raw.fromEnv
+    ? `${raw.source}=${JSON.stringify(shown)}`
+    : `${raw.source} ${JSON.stringify(shown)}`;
+}
+
+function pick(flagValue: string | undefined, setting: SettingDoc, env: Env): Raw | undefined {
+  if (flagValue !== undefined) {
+    return { value: flagValue, source: setting.flag ?? setting.env, fromEnv: false };
+  }
+  const envValue = env[setting.env];
+  // An empty variable counts as unset, as shells make `FOO= cmd` easy to type by accident.
+  if (envValue === undefined || envValue.trim() === "") return undefined;
+  return { value: envValue, source: setting.env, fromEnv: true };
+}
+
+function invalid(raw: Raw, expected: string): CliError {
+  return new CliError(`${labelOf(raw)} is not valid: expected ${expected}`);
+}
+
+/**
+ * Parses a whole number in `[min, max]`. Digits only (underscores allowed as separators, as in
+ * `1_048_576`); no signs, decimals or units.
+ */
+function integer(raw: Raw, min: number, max: number, expected: string): number {
+  const text = raw.value.trim().replaceAll("_", "");
+  if (!/^\d+$/.test(text)) throw invalid(raw, expected);
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw invalid(raw, expected);
+  return value;
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off"]);
+
+function boolean(raw: Raw): boolean {
+  const text = raw.value.trim().toLowerCase();
+  if (TRUE.has(text)) return true;
+  if (FALSE.has(text)) return false;
+  throw invalid(raw, "true or false");
+}
+
+const HOSTNAME =
+  /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+function host(raw: Raw): string {
+  let text = raw.value.trim();
+  if (text.startsWith("[") && text.endsWith("]")) text = text.slice(1, -1);
+  if (isIP(text) !== 0 || HOSTNAME.test(text)) return text;
+  throw invalid(raw, "an IP address or host name, such as 127.0.0.1, 0.0.0.0, ::1 or localhost");
+}
+
+/** Validates one CIDR such as `10.0.0.0/8` or `fd00::/8`; returns it trimmed. */
+function cidr(text: string): string | undefined {
+  const slash = text.indexOf("/");
+  if (slash < 0) return undefined;
+  const address = text.slice(0, slash);
+  const prefix = text.slice(slash + 1);
+  const family = isIP(address);
+  if (family === 0 || !/^\d{1,3}$/.test(prefix)) return undefined;
+  return Number(prefix) <= (family === 4 ? 32 : 128) ? text : undefined;
+}
+
+function cidrList(raw: Raw): string[] {
+  const out: string[] = [];
+  for (const part of raw.value.split(",")) {
+    const text = part.trim();
+    if (text === "") continue;
+    const checked = cidr(text);
+    if (checked === undefined) {
+      throw new CliError(
+        `${labelOf(raw)} is not valid: "${text}" is not a CIDR; expected a comma-separated list such as 10.0.0.0/8,fd00::/8`,
+      );
+    }
+    out.push(checked);
+  }
+  return out;
+}
+
+const TENANT = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+// The keys themselves never appear in a message: only the entry's position and the tenant.
+function apiKeys(value: string, envName: string): string {
+  const entries = value
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter((entry) => entry !== "");
+  if (entries.length === 0) {
+    throw new CliError(`${envName} is not valid: expected tenant:key,tenant:key (got no entries)`);
+  }
+  entries.forEach((entry, index) => {
+    const colon = entry.indexOf(":");
+    const tenant = colon < 0 ? "" : entry.slice(0, colon);
+    const key = colon < 0 ? "" : entry.slice(colon + 1);
+    if (colon < 0 || !TENANT.test(tenant) || key.trim() === "" || /\s/.test(key)) {
+      throw new CliError(
+        `${envName} entry ${index + 1} is not valid: expected tenant:key, where tenant is letters, digits, ".", "_" or "-" and key is non-empty without spaces (the value is not shown, it is a secret)`,
+      );
+    }
+  });
+  return entries.join(",");
+}
+
+function redactDbUrl(text: string): string {
+  return text.replace(/\/\/([^/@]*)@/, "//[redacted]@");
+}
+
+function db(raw: Raw, cwd: string): string {
+  const text = raw.value.trim();
+  if (/^postgres(ql)?:\/\//i.test(text)) {
+    throw new CliError(
+      `${labelOf(raw, redactDbUrl(raw.value))} is not supported yet: PostgreSQL is reserved for a later release; use sqlite:<path>`,
+    );
+  }
+  if (!text.startsWith("sqlite:") || text.length === "sqlite:".length) {
+    throw invalid(raw, "sqlite:<path>, such as sqlite:./.steadfast/steadfast.db");
+  }
+  const path = text.slice("sqlite:".length);
+  if (path === ":memory:") return text;
+  return `sqlite:${isAbsolute(path) ? path : resolve(cwd, path)}`;
+}
+
+function dataDir(raw: Raw | undefined, cwd: string): string {
+  if (raw === undefined) return resolve(cwd, ".steadfast");
+  if (raw.value.trim() === "") throw invalid(raw, "a directory path");
+  return resolve(cwd, raw.value);
+}
+
+/**
+ * The configuration of `steadfast serve` from its flags and the environment. Relative paths
+ * resolve against `cwd`. Throws `CliError` naming the first bad value.
+ *
+ * @example
+ * resolveServeConfig({ port: "8080" }, { STEADFAST_LOG_LEVEL: "debug" }, "/srv")
+ * // { port: 8080, host: "127.0.0.1", db: "sqlite:/srv/.steadfast/steadfast.db", logLevel: "debug", ... }
+ */
+export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): ServeConfig {
+  const s = SERVE_SETTINGS;
+  const port = pick(flags.port, s.port, env);
+  const hostRaw = pick(flags.host, s.host, env);
+  const dbRaw = pick(flags.db, s.db, env);
+  const dir = dataDir(pick(flags.dataDir, s.dataDir, env), cwd);
+  const privateRaw =
+    flags.allowPrivateNetworks === undefined
+      ? pick(undefined, s.allowPrivateNetworks, env)
+      : undefined;
+  const cidrs = pick(flags.allowedCidrs, s.allowedCidrs, env);
+  const concurrency = pick(flags.concurrency, s.concurrency, env);
+  const maxBody = pick(flags.maxBodyBytes, s.maxBodyBytes, env);
+  const lease = pick(flags.leaseMs, s.leaseMs, env);
+  const level = pick(flags.logLevel, s.logLevel, env);
+  const keys = env[s.apiKeys.env];
+
+  const config: ServeConfig = {
+    port:
+      port === undefined
+        ? 7480
+        : integer(port, 0, 65_535, "a port from 0 to 65535 (0 picks a free port)"),
+    host: hostRaw === undefined ? "127.0.0.1" : host(hostRaw),
+    db: dbRaw === undefined ? `sqlite:${join(dir, "steadfast.db")}` : db(dbRaw, cwd),
+    dataDir: dir,
+    allowPrivateNetworks:
+      flags.allowPrivateNetworks ?? (privateRaw === undefined ? false : boolean(privateRaw)),
+    allowedCidrs: cidrs === undefined ? [] : cidrList(cidrs),
+    concurrency:
+      concurrency === undefined
+        ? 256
+        : integer(concurrency, 1, 100_000, "a whole number from 1 to 100000"),
+    maxBodyBytes:
+      maxBody === undefined
+        ? 1_048_576
+        : integer(
+            maxBody,
+            1_024,
+            1_073_741_824,
+            "a number of bytes from 1024 to 1073741824 (1 GiB)",
+          ),
+    leaseMs:
+      lease === undefined
+        ? 30_000
+        : integer(lease, 1_000, 3_600_000, "milliseconds from 1000 to 3600000 (1 hour)"),
+    logLevel: level === undefined ? "info" : logLevel(level),
+  };
+  if (keys !== undefined && keys.trim() !== "") config.apiKeys = apiKeys(keys, s.apiKeys.env);
+  return config;
+}
+
+function logLevel(raw: Raw): string {
+  const text = raw.value.trim().toLowerCase();
+  if ((LOG_LEVELS as readonly string[]).includes(text)) return text;
+  throw invalid(raw, `one of ${LOG_LEVELS.join(", ")}`);
+}
+
+/** Flags the client commands share, as commander parses them. */
+export interface ClientFlags {
+  url?: string;
+  apiKey?: string;
+  dataDir?: string;
+}
+
+/** The validated connection settings of a client command. */
+export interface ClientConfig {
+  /** Base URL of the server. */
+  baseUrl: string;
+  apiKey: string;
+  /** Where the key came from: `--api-key`, `STEADFAST_API_KEY` or the key file's path. */
+  apiKeySource: string;
+}
+
+/**
+ * The server URL and API key for a client command. The key comes from `--api-key`, else
+ * `STEADFAST_API_KEY`, else the `api-key` file in the data directory (`--data-dir`,
+ * `STEADFAST_DATA_DIR`, default `./.steadfast`). `readFile` returns `undefined` for a missing file.
+ * Throws `CliError` naming the bad value, or listing the three places a key can come from.
+ */
+export function resolveClientConfig(
+  flags: ClientFlags,
+  env: Env,
+  cwd: string,
+  readFile: (path: string) => string | undefined,
+): ClientConfig {
+  const s = CLIENT_SETTINGS;
+  const urlRaw = pick(flags.url, s.url, env);
+  const baseUrl = urlRaw === undefined ? "http://127.0.0.1:7480" : serverUrl(urlRaw);
+
+  if (flags.apiKey !== undefined) {
+    if (flags.apiKey.trim() === "")
+      throw new CliError("--api-key is empty: pass the key, or leave the flag out");
+    return { baseUrl, apiKey: flags.apiKey.trim(), apiKeySource: "--api-key" };
+  }
+  const envKey = env[s.apiKey.env];
+  if (envKey !== undefined && envKey.trim() !== "") {
+    return { baseUrl, apiKey: envKey.trim(), apiKeySource: s.apiKey.env };
+  }
+  const dir = dataDir(pick(flags.dataDir, s.dataDir, env), cwd);
+  const keyPath = join(dir, "api-key");
+  const fileKey = readKeyFile(readFile, keyPath);
+  if (fileKey !== undefined) return { baseUrl, apiKey: fileKey, apiKeySource: keyPath };
+  throw new CliError(
+    `no API key: pass --api-key, set STEADFAST_API_KEY, or run this where \`steadfast serve\` wrote ${keyPath} (see --data-dir)`,
+  );
+}
+
+// The file holds the key on its first non-empty line; `tenant:key` lines (the STEADFAST_API_KEYS
+// form) are not expected there, so the line is taken whole.
+function readKeyFile(
+  readFile: (path: string) => string | undefined,
+  path: string,
+): string | undefined {
+  let text: string | undefined;
+  try {
+    text = readFile(path);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    throw new CliError(
+      `cannot read the API key file ${path}${typeof code === "string" ? ` (${code})` : ""}: check its permissions, or pass --api-key`,
+      { cause: error },
+    );
+  }
+  if (text === undefined) return undefined;
+  const line = text
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .find((l) => l !== "" && !l.startsWith("#"));
+  if (line === undefined) {
+    throw new CliError(
+      `the API key file ${path} is empty: pass --api-key, or delete the file and restart \`steadfast serve\``,
+    );
+  }
+  return line;
+}
+
+function serverUrl(raw: Raw): string {
+  const text = raw.value.trim();
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw invalid(raw, "an http(s) URL such as http://127.0.0.1:7480");
+  }
+  if (
+    (url.protocol !== "http:" && url.protocol !== "https:") ||
+    url.search !== "" ||
+    url.hash !== ""
+  ) {
+    throw invalid(raw, "an http(s) URL such as http://127.0.0.1:7480, without query or fragment");
+  }
+  return text.replace(/\/+$/, "");
+}
+
+/** Parses `--status`: one of the call statuses. */
+export function parseStatus(value: string): CallStatus {
+  const text = value.trim().toLowerCase();
+  if ((CallStatuses as readonly string[]).includes(text)) return text as CallStatus;
+  throw new CliError(
+    `--status ${JSON.stringify(value)} is not valid: expected one of ${CallStatuses.join(", ")}`,
+  );
+}
+
+/** Parses a whole-number flag such as `--limit` or `--retries`, in `[min, max]`. */
+export function parseIntegerFlag(flag: string, value: string, min: number, max: number): number {
+  return integer(
+    { value, source: flag, fromEnv: false },
+    min,
+    max,
+    `a whole number from ${min} to ${max}`,
+  );
+}

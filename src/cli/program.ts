@@ -1,0 +1,54 @@
+import { Command } from "commander";
+import packageJson from "../../package.json" with { type: "json" };
+import { registerCallsCommand } from "./calls-command.ts";
+import type { CliIo } from "./cli-io.ts";
+import { registerFetchCommand } from "./fetch-command.ts";
+import { registerServe, type StartServer } from "./serve.ts";
+
+/** Options of `buildProgram`. */
+export interface ProgramOptions {
+  /** Replaces the real `startServer` (tests). */
+  startServer?: StartServer;
+}
+
+/**
+ * The `steadfast` commander program: `serve`, `fetch`, `calls ...`. Errors are not printed
+ * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
+ * instead of exiting (`exitOverride`) so `main` picks the exit code.
+ *
+ * @example
+ * await buildProgram(processIo()).parseAsync(["node", "steadfast", "calls", "list"]);
+ */
+export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
+  const program = new Command("steadfast")
+    .description("Durable execution for API calls: persisted, retried, recorded, never lost.")
+    .version(packageJson.version, "-v, --version", "print the version")
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => io.out(text),
+      writeErr: (text) => io.err(text),
+      outputError: (text, write) => write(oneLine(text)),
+    });
+  registerServe(program, io, options.startServer);
+  registerFetchCommand(program, io);
+  registerCallsCommand(program, io);
+  program.addHelpText(
+    "after",
+    `
+Client commands (fetch, calls) find the server through --url or STEADFAST_URL
+(default http://127.0.0.1:7480) and the API key through --api-key, STEADFAST_API_KEY,
+or the <data-dir>/api-key file \`steadfast serve\` writes. See docs/cli.md.`,
+  );
+  return program;
+}
+
+// Commander writes "error: unknown option '--prot'\n(Did you mean --port?)\n": make it one line.
+function oneLine(text: string): string {
+  const joined = text
+    .trim()
+    .replace(/^error:\s*/i, "")
+    .replace(/\s*\n\s*\(Did you mean/g, " (did you mean")
+    .replace(/\s*\n\s*/g, "; ");
+  return `steadfast: ${joined}\n`;
+}

@@ -1,0 +1,276 @@
+import type { CallStatus } from "../core/call.ts";
+import type { AttemptView, CallView } from "../core/call-view.ts";
+import type { FetchInput } from "../core/fetch-input.ts";
+import { SteadfastApiError, SteadfastConnectionError, type ProblemDetails } from "./errors.ts";
+
+/** Where `steadfast serve` listens unless configured otherwise. */
+export const DEFAULT_BASE_URL = "http://127.0.0.1:7480";
+
+/** Options of `createClient`. */
+export interface ClientOptions {
+  /** Base URL of the Steadfast server. Default `http://127.0.0.1:7480`. */
+  baseUrl?: string;
+  /** An API key; sent as `Authorization: Bearer <key>`. It selects the tenant. */
+  apiKey: string;
+  /** The `fetch` to use. Default: the global `fetch`. */
+  fetch?: typeof fetch;
+}
+
+/** Options of `SteadfastClient.fetch`. */
+export interface SubmitOptions {
+  /**
+   * Sent as `Idempotency-Key`: the same key with the same request returns the same call; the
+   * same key with a different request is refused with `422`.
+   */
+  idempotencyKey?: string;
+  /**
+   * Sent as `Prefer: wait=<seconds>`: the server holds the answer until the call ends or this
+   * many seconds pass, whichever is first. Whole seconds; fractions are rounded up.
+   */
+  waitSeconds?: number;
+  /** Aborts the request (not the call: an accepted call keeps running). */
+  signal?: AbortSignal;
+}
+
+/** Options of the read and command methods. */
+export interface RequestOptions {
+  /** Aborts the HTTP request. */
+  signal?: AbortSignal;
+}
+
+/** Query of `SteadfastClient.list`. */
+export interface ListQuery {
+  /** Only calls in this status; `failed` is the dead-letter list. */
+  status?: CallStatus;
+  /** Page size, 1 to 500. Default (server side) 50. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of `SteadfastClient.list`, newest first. */
+export interface CallPage {
+  calls: CallView[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** A typed client for the durable call API (ARCHITECTURE.md section 5). */
+export interface SteadfastClient {
+  /** The base URL requests go to, without a trailing slash. */
+  readonly baseUrl: string;
+  /**
+   * Submits a durable call (`POST /v1/fetch`). Resolves once the server has committed it: with the
+   * call as accepted, or, with `waitSeconds`, as it is when it ended or the wait ran out.
+   */
+  fetch(input: FetchInput, options?: SubmitOptions): Promise<CallView>;
+  /** One call (`GET /v1/calls/:id`). Throws `SteadfastApiError` with code `not_found` for an unknown id. */
+  get(id: string, options?: RequestOptions): Promise<CallView>;
+  /** The attempts of a call, oldest first (`GET /v1/calls/:id/attempts`). */
+  attempts(id: string, options?: RequestOptions): Promise<AttemptView[]>;
+  /** One page of calls, newest first (`GET /v1/calls`). */
+  list(query?: ListQuery, options?: RequestOptions): Promise<CallPage>;
+  /**
+   * Every call matching `query`, newest first, fetching page after page as the loop asks for more.
+   * `query.limit` is the page size.
+   */
+  listAll(query?: Omit<ListQuery, "cursor">, options?: RequestOptions): AsyncGenerator<CallView>;
+  /** Cancels a call that has not ended (`POST /v1/calls/:id/cancel`). */
+  cancel(id: string, options?: RequestOptions): Promise<CallView>;
+  /** Redrives a failed call, or makes a waiting call due now (`POST /v1/calls/:id/retry`). */
+  retry(id: string, options?: RequestOptions): Promise<CallView>;
+}
+
+/**
+ * Creates a client for a Steadfast server. It makes exactly one HTTP request per method call: no
+ * retries of its own. Errors are `SteadfastApiError` (the server answered with a problem) or
+ * `SteadfastConnectionError` (the server could not be reached).
+ *
+ * @example
+ * import { createClient } from "steadfast/client";
+ *
+ * const steadfast = createClient({ apiKey: process.env.STEADFAST_API_KEY! });
+ * const call = await steadfast.fetch(
+ *   { url: "https://api.example.com/orders", method: "POST", body: { sku: "A-1" } },
+ *   { idempotencyKey: "order-42", waitSeconds: 10 },
+ * );
+ * console.log(call.id, call.status, call.response?.status);
+ */
+export function createClient(options: ClientOptions): SteadfastClient {
+  const baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
+  if (typeof options.apiKey !== "string" || options.apiKey === "") {
+    throw new TypeError(
+      "createClient: apiKey is required; pass the key `steadfast serve` printed (or one of STEADFAST_API_KEYS)",
+    );
+  }
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  const authorization = `Bearer ${options.apiKey}`;
+
+  async function request<T>(
+    method: "GET" | "POST",
+    path: string,
+    init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined },
+  ): Promise<T> {
+    const headers: Record<string, string> = {
+      accept: "application/json, application/problem+json",
+      authorization,
+      ...init.headers,
+    };
+    const requestInit: RequestInit = { method, headers };
+    if (init.body !== undefined) {
+      headers["content-type"] = "application/json";
+      requestInit.body = JSON.stringify(init.body);
+    }
+    if (init.signal !== undefined) requestInit.signal = init.signal;
+    let response: Response;
+    try {
+      response = await fetchImpl(`${baseUrl}${path}`, requestInit);
+    } catch (error) {
+      if (init.signal?.aborted === true) throw error;
+      throw new SteadfastConnectionError(baseUrl, error);
+    }
+    const text = await response.text();
+    if (!response.ok) throw new SteadfastApiError(toProblem(response, text));
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new SteadfastApiError({
+        status: response.status,
+        code: "invalid_response",
+        title: "Invalid response",
+        detail: `${method} ${baseUrl}${path} answered ${response.status} with a body that is not JSON; is ${baseUrl} a Steadfast server?`,
+      });
+    }
+  }
+
+  const callPath = (id: string, suffix = ""): string =>
+    `/v1/calls/${encodeURIComponent(id)}${suffix}`;
+
+  const client: SteadfastClient = {
+    baseUrl,
+
+    async fetch(input, submitOptions = {}) {
+      const headers: Record<string, string> = {};
+      if (submitOptions.idempotencyKey !== undefined) {
+        headers["idempotency-key"] = submitOptions.idempotencyKey;
+      }
+      if (submitOptions.waitSeconds !== undefined) {
+        const seconds = submitOptions.waitSeconds;
+        if (!Number.isFinite(seconds) || seconds < 0) {
+          throw new RangeError(`waitSeconds must be a number of seconds >= 0; got ${seconds}`);
+        }
+        headers.prefer = `wait=${Math.ceil(seconds)}`;
+      }
+      return await request<CallView>("POST", "/v1/fetch", {
+        body: input,
+        headers,
+        signal: submitOptions.signal,
+      });
+    },
+
+    get(id, requestOptions = {}) {
+      return request<CallView>("GET", callPath(id), { signal: requestOptions.signal });
+    },
+
+    async attempts(id, requestOptions = {}) {
+      const body = await request<AttemptView[] | { attempts: AttemptView[] }>(
+        "GET",
+        callPath(id, "/attempts"),
+        { signal: requestOptions.signal },
+      );
+      return Array.isArray(body) ? body : body.attempts;
+    },
+
+    list(query = {}, requestOptions = {}) {
+      const params = new URLSearchParams();
+      if (query.status !== undefined) params.set("status", query.status);
+      if (query.limit !== undefined) params.set("limit", String(query.limit));
+      if (query.cursor !== undefined) params.set("cursor", query.cursor);
+      const search = params.size > 0 ? `?${params.toString()}` : "";
+      return request<CallPage>("GET", `/v1/calls${search}`, { signal: requestOptions.signal });
+    },
+
+    async *listAll(query = {}, requestOptions = {}) {
+      let cursor: string | undefined;
+      do {
+        const page = await client.list(
+          cursor === undefined ? query : { ...query, cursor },
+          requestOptions,
+        );
+        yield* page.calls;
+        cursor = page.nextCursor;
+      } while (cursor !== undefined);
+    },
+
+    cancel(id, requestOptions = {}) {
+      return request<CallView>("POST", callPath(id, "/cancel"), { signal: requestOptions.signal });
+    },
+
+    retry(id, requestOptions = {}) {
+      return request<CallView>("POST", callPath(id, "/retry"), { signal: requestOptions.signal });
+    },
+  };
+  return client;
+}
+
+function normaliseBaseUrl(value: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new TypeError(
+      `createClient: baseUrl "${value}" is not a URL; expected something like ${DEFAULT_BASE_URL}`,
+    );
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new TypeError(
+      `createClient: baseUrl "${value}" must use http or https; expected something like ${DEFAULT_BASE_URL}`,
+    );
+  }
+  if (url.search !== "" || url.hash !== "") {
+    throw new TypeError(`createClient: baseUrl "${value}" must not have a query or fragment`);
+  }
+  return url.toString().replace(/\/+$/, "");
+}
+
+// An error answer that is not problem details (a proxy's HTML page, say) still becomes a
+// SteadfastApiError, with code `http_<status>`.
+function toProblem(response: Response, text: string): ProblemDetails {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    parsed = undefined;
+  }
+  const fallbackTitle =
+    response.statusText === "" ? `HTTP ${response.status}` : response.statusText;
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    const snippet = text.trim().slice(0, 200);
+    return {
+      status: response.status,
+      code: `http_${response.status}`,
+      title: fallbackTitle,
+      ...(snippet === "" ? {} : { detail: `${fallbackTitle}: ${snippet}` }),
+    };
+  }
+  const body = parsed as Record<string, unknown>;
+  const problem: ProblemDetails = {
+    ...body,
+    status: response.status,
+    code: typeof body.code === "string" ? body.code : `http_${response.status}`,
+    title: typeof body.title === "string" ? body.title : fallbackTitle,
+  };
+  if (typeof body.detail !== "string") delete problem.detail;
+  const errors = Array.isArray(body.errors) ? body.errors.filter(isFieldError) : [];
+  if (errors.length > 0) problem.errors = errors;
+  else delete problem.errors;
+  const correlationId = body.correlationId ?? body.requestId ?? body.instance;
+  if (typeof correlationId === "string") problem.correlationId = correlationId;
+  return problem;
+}
+
+function isFieldError(value: unknown): value is { field: string; message: string } {
+  if (typeof value !== "object" || value === null) return false;
+  const record = value as Record<string, unknown>;
+  return typeof record.field === "string" && typeof record.message === "string";
+}

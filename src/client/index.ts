@@ -1,0 +1,31 @@
+/**
+ * `steadfast/client`: a typed client for the Steadfast durable call API.
+ *
+ * @example
+ * import { createClient } from "steadfast/client";
+ *
+ * const steadfast = createClient({ baseUrl: "http://127.0.0.1:7480", apiKey: "..." });
+ * const call = await steadfast.fetch({ url: "https://api.example.com/ping" }, { waitSeconds: 5 });
+ * for await (const failed of steadfast.listAll({ status: "failed" })) console.log(failed.id);
+ */
+export {
+  createClient,
+  DEFAULT_BASE_URL,
+  type CallPage,
+  type ClientOptions,
+  type ListQuery,
+  type RequestOptions,
+  type SteadfastClient,
+  type SubmitOptions,
+} from "./client.ts";
+export {
+  isSteadfastApiError,
+  isSteadfastConnectionError,
+  SteadfastApiError,
+  SteadfastConnectionError,
+  type ProblemDetails,
+  type ProblemFieldError,
+} from "./errors.ts";
+export type { AttemptView, CallView, ResponseView } from "../core/call-view.ts";
+export type { AttemptDecision, AttemptOutcome, CallStatus } from "../core/call.ts";
+export type { FetchInput } from "../core/fetch-input.ts";

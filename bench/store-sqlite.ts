@@ -1,0 +1,119 @@
+// Micro-benchmark of SqliteStore on a temp file: createCall throughput with 1,000 concurrent
+// promises, and claim + commitAttempt cycles, with synchronous FULL and NORMAL.
+// Prints figures only; never fails on time. Run: node bench/store-sqlite.ts [calls]
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { CallSpec } from "../src/core/call.ts";
+import { newCallId, tenantId, type WorkerId } from "../src/core/ids.ts";
+import type { NewCall } from "../src/core/store.ts";
+import { SqliteStore } from "../src/store/sqlite/sqlite-store.ts";
+import { SeededRandom } from "../src/testing/seeded-random.ts";
+
+const TOTAL = Number(process.argv[2] ?? 200_000);
+const CONCURRENCY = 1_000;
+const CLAIM_BATCH = 512;
+const T0 = 1_700_000_000_000;
+const tenant = tenantId("bench");
+const workerId = "bench-worker" as WorkerId;
+
+const spec: CallSpec = {
+  request: {
+    url: "https://api.example.com/v1/orders",
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: "Bearer sk_test_123" },
+    body: JSON.stringify({ orderId: 12345, items: [{ sku: "A-1", quantity: 2 }], note: "bench" }),
+  },
+  retry: { maxAttempts: 5, backoff: "exponential", initialDelayMs: 1_000, maxDelayMs: 60_000 },
+  timeout: { connectMs: 10_000, readMs: 30_000, totalMs: 60_000 },
+};
+
+function makeCalls(count: number): NewCall[] {
+  const random = new SeededRandom(7);
+  return Array.from({ length: count }, (_, i) => {
+    const createdAt = T0 + Math.floor(i / 100);
+    const id = newCallId(createdAt, random);
+    return {
+      id,
+      tenantId: tenant,
+      kind: "call",
+      spec,
+      idempotencyKey: `key-${i}`,
+      forwardedKey: id,
+      runAt: createdAt,
+      createdAt,
+    };
+  });
+}
+
+async function benchCreates(store: SqliteStore, calls: NewCall[]): Promise<number> {
+  const started = performance.now();
+  for (let i = 0; i < calls.length; i += CONCURRENCY) {
+    await Promise.all(calls.slice(i, i + CONCURRENCY).map((call) => store.createCall(call)));
+  }
+  return calls.length / ((performance.now() - started) / 1_000);
+}
+
+async function benchClaimCommit(store: SqliteStore, count: number): Promise<number> {
+  const now = T0 + 10_000_000;
+  let done = 0;
+  const started = performance.now();
+  while (done < count) {
+    const claims = await store.claimDue({ now, limit: CLAIM_BATCH, leaseMs: 30_000, workerId });
+    if (claims.length === 0) break;
+    const results = await Promise.all(
+      claims.map((claim) =>
+        store.commitAttempt({
+          callId: claim.call.id,
+          leaseToken: claim.leaseToken,
+          now,
+          attempt: {
+            callId: claim.call.id,
+            number: claim.call.attempts + 1,
+            startedAt: now - 40,
+            durationMs: 40,
+            connectMs: 5,
+            firstByteMs: 35,
+            outcome: { type: "response", status: 200 },
+            sent: true,
+            decision: { type: "succeed" },
+          },
+          transition: {
+            status: "succeeded",
+            response: {
+              status: 200,
+              headers: { "content-type": "application/json" },
+              body: '{"ok":true}',
+              bodyEncoding: "utf8",
+              bodyTruncated: false,
+              bodyBytes: 11,
+            },
+            idempotencyExpiresAt: now + 86_400_000,
+          },
+        }),
+      ),
+    );
+    done += results.filter(Boolean).length;
+  }
+  return done / ((performance.now() - started) / 1_000);
+}
+
+for (const synchronous of ["FULL", "NORMAL"] as const) {
+  const dir = mkdtempSync(join(tmpdir(), "steadfast-bench-"));
+  try {
+    const store = SqliteStore.open({ path: join(dir, "bench.db"), synchronous });
+    await store.migrate();
+    const calls = makeCalls(TOTAL);
+    const creates = await benchCreates(store, calls);
+    const cycles = await benchClaimCommit(store, TOTAL);
+    await store.close();
+    console.log(
+      `synchronous=${synchronous.padEnd(6)} createCall: ${Math.round(creates).toLocaleString("en")}/s` +
+        ` (${TOTAL.toLocaleString("en")} calls, ${CONCURRENCY} concurrent)` +
+        `  claim+commit: ${Math.round(cycles).toLocaleString("en")}/s (claims of ${CLAIM_BATCH})`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,99 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+
+/** The SQLite migrations shipped with Steadfast: `src/store/migrations/sqlite/`. */
+export const SQLITE_MIGRATIONS_DIR = join(import.meta.dirname, "..", "migrations", "sqlite");
+
+/** One migration file: `0001_init.sql` is version 1, named `init`. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+const FILE_PATTERN = /^(\d+)_([a-z0-9_]+)\.sql$/;
+
+/**
+ * Reads the numbered migrations in `directory`, in version order. Files that do not look like
+ * `NNNN_name.sql` are ignored; two files with the same number are an error.
+ */
+export function readMigrations(directory: string): Migration[] {
+  const migrations: Migration[] = [];
+  for (const file of readdirSync(directory)) {
+    const match = FILE_PATTERN.exec(file);
+    if (match === null) continue;
+    migrations.push({
+      version: Number(match[1]),
+      name: match[2]!,
+      sql: readFileSync(join(directory, file), "utf8"),
+    });
+  }
+  migrations.sort((a, b) => a.version - b.version);
+  for (let i = 1; i < migrations.length; i++) {
+    if (migrations[i]!.version === migrations[i - 1]!.version) {
+      throw new Error(
+        `Two migrations share version ${migrations[i]!.version} in ${directory}: ` +
+          `${migrations[i - 1]!.name} and ${migrations[i]!.name}. Renumber the newer one.`,
+      );
+    }
+  }
+  return migrations;
+}
+
+/**
+ * Applies the migrations of `directory` that `schema_migrations` does not list yet, in version
+ * order, each in its own `BEGIN IMMEDIATE` transaction together with its `schema_migrations` row,
+ * so a crash leaves either the whole migration or none of it. Idempotent; safe when several
+ * processes migrate one file at once (the write lock serialises them and each re-checks).
+ * Returns the versions applied by this call.
+ *
+ * Throws when the database records a version this directory does not contain (a newer Steadfast
+ * migrated it), since running older code against a newer schema is unsafe.
+ */
+export function applyMigrations(db: DatabaseSync, directory = SQLITE_MIGRATIONS_DIR): number[] {
+  const migrations = readMigrations(directory);
+  db.exec(
+    "CREATE TABLE IF NOT EXISTS schema_migrations (" +
+      "version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL) STRICT",
+  );
+  const known = new Set(migrations.map((m) => m.version));
+  const recorded = db.prepare("SELECT version FROM schema_migrations ORDER BY version");
+  for (const row of recorded.all()) {
+    const version = Number(row.version);
+    if (!known.has(version)) {
+      throw new Error(
+        `The database has schema version ${version}, which this Steadfast does not know ` +
+          `(migrations in ${directory} go up to ${migrations.at(-1)?.version ?? 0}). ` +
+          `Upgrade Steadfast, or point it at another data directory.`,
+      );
+    }
+  }
+  const isApplied = db.prepare("SELECT 1 AS applied FROM schema_migrations WHERE version = ?");
+  // applied_at is diagnostic only, so SQLite's clock is good enough here.
+  const record = db.prepare(
+    "INSERT INTO schema_migrations (version, name, applied_at) " +
+      "VALUES (?, ?, CAST(unixepoch('subsec') * 1000 AS INTEGER))",
+  );
+  const applied: number[] = [];
+  for (const migration of migrations) {
+    if (isApplied.get(migration.version) !== undefined) continue;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      // Re-checked under the write lock: another process may have applied it meanwhile.
+      if (isApplied.get(migration.version) === undefined) {
+        db.exec(migration.sql);
+        record.run(migration.version, migration.name);
+        applied.push(migration.version);
+      }
+      db.exec("COMMIT");
+    } catch (error) {
+      if (db.isTransaction) db.exec("ROLLBACK");
+      throw new Error(
+        `Migration ${migration.version}_${migration.name} failed: ${String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+  return applied;
+}

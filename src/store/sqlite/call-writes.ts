@@ -1,0 +1,148 @@
+// The engine's writes on calls: create, claim, commit an attempt, renew and release leases.
+// Each function is synchronous and runs inside the group-commit transaction (see
+// group-commit.ts), so its statements are atomic together.
+//
+// Fencing: every claim increments calls.lease_token; every write about a claim is conditional
+// on status = 'running' AND lease_token = the claim's token.
+import type { WorkerId } from "../../core/ids.ts";
+import type {
+  AttemptCommit,
+  Claim,
+  ClaimRef,
+  CreateCallResult,
+  NewCall,
+} from "../../core/store.ts";
+import {
+  attemptInsertParams,
+  CALL_INSERT_COLUMNS,
+  callFromRow,
+  callInsertParams,
+  newCallRecord,
+} from "./row-mapping.ts";
+import type { Prepare } from "./statement-cache.ts";
+
+const INSERT_CALL =
+  `INSERT INTO calls (${CALL_INSERT_COLUMNS.join(", ")}) ` +
+  `VALUES (${CALL_INSERT_COLUMNS.map(() => "?").join(", ")}) ` +
+  // Only a held idempotency key is tolerated; a duplicate id still fails.
+  "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING";
+
+const SELECT_BY_KEY = "SELECT * FROM calls WHERE tenant_id = ? AND idempotency_key = ?";
+
+/** Inserts `call` as queued, or returns the call already holding its idempotency key. */
+export function insertCall(sql: Prepare, call: NewCall): CreateCallResult {
+  const { changes } = sql(INSERT_CALL).run(...callInsertParams(call));
+  if (Number(changes) === 1) return { created: true, call: newCallRecord(call) };
+  const existing = sql(SELECT_BY_KEY).get(call.tenantId, call.idempotencyKey ?? null);
+  if (existing === undefined) {
+    throw new Error(`Call ${call.id} was neither inserted nor found by its idempotency key.`);
+  }
+  return { created: false, call: callFromRow(existing) };
+}
+
+// Due queued/waiting calls by run_at, and running calls whose lease expired by expiry time,
+// merged on that due time. Each branch walks its partial index.
+const SELECT_DUE =
+  "SELECT id FROM (" +
+  "SELECT id, due FROM (SELECT id, run_at AS due FROM calls " +
+  "WHERE status IN ('queued', 'waiting') AND run_at <= ?1 ORDER BY run_at LIMIT ?2) " +
+  "UNION ALL " +
+  "SELECT id, due FROM (SELECT id, lease_expires_at AS due FROM calls " +
+  "WHERE status = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2)" +
+  ") ORDER BY due, id LIMIT ?2";
+
+const CLAIM =
+  "UPDATE calls SET status = 'running', lease_token = lease_token + 1, lease_expires_at = ?, " +
+  "worker_id = ?, wait_reason = NULL, updated_at = ? WHERE id = ? RETURNING *";
+
+/** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
+export function claimDue(
+  sql: Prepare,
+  query: { now: number; limit: number; leaseMs: number; workerId: WorkerId },
+): Claim[] {
+  if (query.limit <= 0) return [];
+  const due = sql(SELECT_DUE).all(query.now, query.limit);
+  const leaseExpiresAt = query.now + query.leaseMs;
+  const claim = sql(CLAIM);
+  const claims: Claim[] = [];
+  for (const { id } of due) {
+    const row = claim.get(leaseExpiresAt, query.workerId, query.now, id!)!;
+    claims.push({ call: callFromRow(row), leaseToken: row.lease_token as number, leaseExpiresAt });
+  }
+  return claims;
+}
+
+const COMMIT_TRANSITION =
+  "UPDATE calls SET status = ?, attempts = ?, run_at = ?, wait_reason = ?, response = ?, " +
+  "error = ?, completed_at = ?, idempotency_expires_at = ?, lease_expires_at = NULL, " +
+  "worker_id = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_token = ?";
+
+const INSERT_ATTEMPT =
+  "INSERT INTO attempts (call_id, number, started_at, duration_ms, connect_ms, first_byte_ms, " +
+  "outcome, sent, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+
+/** Records an attempt and applies its transition if the lease is still held. */
+export function commitAttempt(sql: Prepare, commit: AttemptCommit): boolean {
+  const { attempt, transition, now } = commit;
+  if (attempt.callId !== commit.callId) {
+    throw new Error(
+      `Attempt ${attempt.number} names call ${attempt.callId} but is committed for ` +
+        `${commit.callId}: pass the same call id in both.`,
+    );
+  }
+  const waiting = transition.status === "waiting";
+  const { changes } = sql(COMMIT_TRANSITION).run(
+    transition.status,
+    attempt.number,
+    waiting ? transition.runAt : null,
+    waiting ? transition.reason : null,
+    !waiting && transition.response !== undefined ? JSON.stringify(transition.response) : null,
+    transition.status === "failed" ? JSON.stringify(transition.error) : null,
+    waiting ? null : now,
+    waiting ? null : transition.idempotencyExpiresAt,
+    now,
+    commit.callId,
+    commit.leaseToken,
+  );
+  if (Number(changes) === 0) return false;
+  sql(INSERT_ATTEMPT).run(...attemptInsertParams(attempt));
+  if (commit.followUp !== undefined) insertCall(sql, commit.followUp);
+  return true;
+}
+
+const RENEW =
+  "UPDATE calls SET lease_expires_at = ? WHERE id = ? AND status = 'running' AND lease_token = ?";
+
+/**
+ * Extends the leases of `refs` to `leaseExpiresAt`. A lease is held while the call is running
+ * under the same token, even past its expiry if no other engine has claimed it meanwhile (the
+ * token, not the clock, decides ownership). Returns the refs no longer held.
+ */
+export function renewLeases(
+  sql: Prepare,
+  refs: readonly ClaimRef[],
+  leaseExpiresAt: number,
+): ClaimRef[] {
+  const renew = sql(RENEW);
+  const lost: ClaimRef[] = [];
+  for (const ref of refs) {
+    const { changes } = renew.run(leaseExpiresAt, ref.callId, ref.leaseToken);
+    if (Number(changes) === 0) lost.push(ref);
+  }
+  return lost;
+}
+
+const RELEASE =
+  "UPDATE calls SET status = CASE WHEN attempts > 0 THEN 'waiting' ELSE 'queued' END, " +
+  "wait_reason = CASE WHEN attempts > 0 THEN 'lease released' ELSE NULL END, " +
+  "run_at = ?, lease_expires_at = NULL, worker_id = NULL, updated_at = ? " +
+  "WHERE id = ? AND status = 'running' AND lease_token = ?";
+
+/**
+ * Gives claims back, due at `now`: `queued` when no attempt was made yet, else `waiting` with
+ * reason `lease released`. Refs no longer held are ignored.
+ */
+export function releaseClaims(sql: Prepare, refs: readonly ClaimRef[], now: number): void {
+  const release = sql(RELEASE);
+  for (const ref of refs) release.run(now, now, ref.callId, ref.leaseToken);
+}

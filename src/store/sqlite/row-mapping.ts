@@ -1,0 +1,134 @@
+// Mapping between SQLite rows (snake_case columns, JSON as TEXT) and the camelCase records of
+// src/core. SQL names stop here.
+import type { SQLInputValue, SQLOutputValue } from "node:sqlite";
+import type {
+  AttemptDecision,
+  AttemptOutcome,
+  AttemptRecord,
+  CallError,
+  CallKind,
+  CallRecord,
+  CallSpec,
+  CallStatus,
+  StoredResponse,
+} from "../../core/call.ts";
+import type { CallId, TenantId } from "../../core/ids.ts";
+import type { NewCall } from "../../core/store.ts";
+
+/** A row as `node:sqlite` returns it. */
+export type Row = Record<string, SQLOutputValue>;
+
+/** Columns of `calls` in the order `callInsertParams` binds them. */
+export const CALL_INSERT_COLUMNS = [
+  "id",
+  "tenant_id",
+  "kind",
+  "parent_id",
+  "status",
+  "spec",
+  "idempotency_key",
+  "fingerprint",
+  "forwarded_key",
+  "run_at",
+  "deadline_at",
+  "created_at",
+  "updated_at",
+] as const;
+
+/** Parameters for inserting `call` as a queued call, in `CALL_INSERT_COLUMNS` order. */
+export function callInsertParams(call: NewCall): SQLInputValue[] {
+  return [
+    call.id,
+    call.tenantId,
+    call.kind,
+    call.parentId ?? null,
+    "queued",
+    JSON.stringify(call.spec),
+    call.idempotencyKey ?? null,
+    call.fingerprint ?? null,
+    call.forwardedKey,
+    call.runAt,
+    call.deadlineAt ?? null,
+    call.createdAt,
+    call.createdAt,
+  ];
+}
+
+/** The record of a call just inserted from `call`, without reading it back. */
+export function newCallRecord(call: NewCall): CallRecord {
+  const record: CallRecord = {
+    id: call.id,
+    tenantId: call.tenantId,
+    kind: call.kind,
+    status: "queued",
+    spec: call.spec,
+    forwardedKey: call.forwardedKey,
+    attempts: 0,
+    attemptBase: 0,
+    runAt: call.runAt,
+    createdAt: call.createdAt,
+    updatedAt: call.createdAt,
+  };
+  if (call.parentId !== undefined) record.parentId = call.parentId;
+  if (call.idempotencyKey !== undefined) record.idempotencyKey = call.idempotencyKey;
+  if (call.fingerprint !== undefined) record.fingerprint = call.fingerprint;
+  if (call.deadlineAt !== undefined) record.deadlineAt = call.deadlineAt;
+  return record;
+}
+
+/** A `calls` row as a `CallRecord`. Absent optional fields are omitted, not `undefined`. */
+export function callFromRow(row: Row): CallRecord {
+  const record: CallRecord = {
+    id: row.id as CallId,
+    tenantId: row.tenant_id as TenantId,
+    kind: row.kind as CallKind,
+    status: row.status as CallStatus,
+    spec: JSON.parse(row.spec as string) as CallSpec,
+    forwardedKey: row.forwarded_key as string,
+    attempts: row.attempts as number,
+    attemptBase: row.attempt_base as number,
+    createdAt: row.created_at as number,
+    updatedAt: row.updated_at as number,
+  };
+  if (row.parent_id !== null) record.parentId = row.parent_id as CallId;
+  if (row.idempotency_key !== null) record.idempotencyKey = row.idempotency_key as string;
+  if (row.fingerprint !== null) record.fingerprint = row.fingerprint as string;
+  if (row.run_at !== null) record.runAt = row.run_at as number;
+  if (row.wait_reason !== null) record.waitReason = row.wait_reason as string;
+  if (row.deadline_at !== null) record.deadlineAt = row.deadline_at as number;
+  if (row.response !== null) record.response = JSON.parse(row.response as string) as StoredResponse;
+  if (row.error !== null) record.error = JSON.parse(row.error as string) as CallError;
+  if (row.completed_at !== null) record.completedAt = row.completed_at as number;
+  return record;
+}
+
+/** Parameters for inserting `attempt`, in the column order of the `attempts` table. */
+export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
+  return [
+    attempt.callId,
+    attempt.number,
+    attempt.startedAt,
+    attempt.durationMs,
+    attempt.connectMs ?? null,
+    attempt.firstByteMs ?? null,
+    JSON.stringify(attempt.outcome),
+    attempt.sent ? 1 : 0,
+    JSON.stringify(attempt.decision),
+  ];
+}
+
+/** An `attempts` row as an `AttemptRecord`. */
+export function attemptFromRow(row: Row): AttemptRecord {
+  const record: AttemptRecord = {
+    callId: row.call_id as CallId,
+    number: row.number as number,
+    startedAt: row.started_at as number,
+    durationMs: row.duration_ms as number,
+    outcome: JSON.parse(row.outcome as string) as AttemptOutcome,
+    sent: row.sent === 1,
+    decision: JSON.parse(row.decision as string) as AttemptDecision,
+  };
+  if (row.connect_ms !== null) record.connectMs = row.connect_ms as number;
+  if (row.first_byte_ms !== null) record.firstByteMs = row.first_byte_ms as number;
+  return record;
+}

@@ -1,0 +1,245 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { AttemptRecord, CallRecord } from "../../core/call.ts";
+import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import type {
+  AttemptCommit,
+  Claim,
+  ClaimRef,
+  ControlResult,
+  CreateCallResult,
+  ListCallsQuery,
+  NewCall,
+  Store,
+} from "../../core/store.ts";
+import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
+import * as calls from "./call-writes.ts";
+import * as control from "./control-writes.ts";
+import { GroupCommit } from "./group-commit.ts";
+import { attemptFromRow, callFromRow } from "./row-mapping.ts";
+import { StatementCache, type Prepare } from "./statement-cache.ts";
+
+/** Options of `SqliteStore.open`. */
+export interface SqliteStoreOptions {
+  /** Database file (its directory is created if missing), or `:memory:`. */
+  path: string;
+  /**
+   * `FULL` (default): a write is on disk when its promise resolves, even if the machine loses
+   * power. `NORMAL`: in WAL mode a process crash loses nothing, but a power loss or OS crash may
+   * lose the last transactions; faster, since commits do not wait for fsync (checkpoints do).
+   */
+  synchronous?: "FULL" | "NORMAL";
+  /** How long a write waits for another process's write lock, in ms. Default 5,000. */
+  busyTimeoutMs?: number;
+  /** Where the migration files are. Default: the shipped `src/store/migrations/sqlite/`. */
+  migrationsDir?: string;
+}
+
+/**
+ * The embedded `Store`: one SQLite file through Node's built-in `node:sqlite`, in WAL mode.
+ *
+ * Writes are group-committed: every write method queues its work, and one flush per event loop
+ * turn runs all queued writes in a single transaction (each in its own savepoint, so one failing
+ * write rejects alone). A write's promise resolves only after that transaction committed. Reads
+ * run directly and see committed data.
+ *
+ * @example
+ * const store = SqliteStore.open({ path: ".steadfast/steadfast.db" });
+ * await store.migrate();
+ * const { call } = await store.createCall(newCall);
+ * await store.close();
+ */
+export class SqliteStore implements Store {
+  /** Always `sqlite`. */
+  readonly dialect = "sqlite";
+  #db: DatabaseSync;
+  #sql: Prepare;
+  #writes: GroupCommit;
+  #migrationsDir: string;
+
+  /** Opens (creating if needed) the database at `options.path`. Call `migrate()` before use. */
+  static open(options: SqliteStoreOptions): SqliteStore {
+    return new SqliteStore(options);
+  }
+
+  /** Same as `SqliteStore.open`. */
+  constructor(options: SqliteStoreOptions) {
+    const { path } = options;
+    if (path !== ":memory:" && !path.startsWith("file:")) {
+      mkdirSync(dirname(path), { recursive: true });
+    }
+    const synchronous = options.synchronous ?? "FULL";
+    if (synchronous !== "FULL" && synchronous !== "NORMAL") {
+      throw new Error(`synchronous must be "FULL" or "NORMAL", got ${String(synchronous)}.`);
+    }
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
+    this.#db = new DatabaseSync(path, { timeout: busyTimeoutMs });
+    this.#db.exec(
+      "PRAGMA journal_mode = WAL;" +
+        `PRAGMA synchronous = ${synchronous};` +
+        `PRAGMA busy_timeout = ${Math.floor(busyTimeoutMs)};` +
+        "PRAGMA foreign_keys = ON;" +
+        // 64 MiB of page cache (default 2 MiB): index inserts at random keys stay in memory.
+        "PRAGMA cache_size = -65536;" +
+        // Savepoint sub-journals (the replay path of GroupCommit) in memory, not temp files.
+        "PRAGMA temp_store = MEMORY;",
+    );
+    this.#sql = new StatementCache(this.#db).get;
+    this.#writes = new GroupCommit(this.#db);
+    this.#migrationsDir = options.migrationsDir ?? SQLITE_MIGRATIONS_DIR;
+  }
+
+  /** Applies pending migrations from the migrations directory. Idempotent. */
+  migrate(): Promise<void> {
+    return this.#read(() => {
+      // Migrations take their own transactions: commit queued writes first.
+      this.#writes.flush();
+      applyMigrations(this.#db, this.#migrationsDir);
+    });
+  }
+
+  /** Commits queued writes, then closes the database. Later calls reject. Idempotent. */
+  close(): Promise<void> {
+    if (!this.#db.isOpen) return Promise.resolve();
+    return this.#read(() => {
+      this.#writes.close();
+      this.#db.close();
+    });
+  }
+
+  addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {
+    return this.#write(() => control.addApiKey(this.#sql, tenantId, keyHash, now));
+  }
+
+  findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
+    return this.#read(() => {
+      const row = this.#sql("SELECT tenant_id FROM api_keys WHERE key_hash = ?").get(keyHash);
+      return row === undefined ? undefined : (row.tenant_id as TenantId);
+    });
+  }
+
+  countApiKeys(): Promise<number> {
+    return this.#read(() => Number(this.#sql("SELECT count(*) AS n FROM api_keys").get()!.n));
+  }
+
+  ensureSigningSecret(tenantId: TenantId, candidate: string, now: number): Promise<string> {
+    return this.#write(() => control.ensureSigningSecret(this.#sql, tenantId, candidate, now));
+  }
+
+  createCall(call: NewCall): Promise<CreateCallResult> {
+    return this.#write(() => calls.insertCall(this.#sql, call));
+  }
+
+  /** All or nothing: if one call cannot be inserted (e.g. a duplicate id), none is. */
+  createCalls(newCalls: readonly NewCall[]): Promise<CreateCallResult[]> {
+    return this.#write(() => newCalls.map((call) => calls.insertCall(this.#sql, call)));
+  }
+
+  getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined> {
+    return this.#read(() => {
+      const row = this.#sql("SELECT * FROM calls WHERE id = ? AND tenant_id = ?").get(id, tenantId);
+      return row === undefined ? undefined : callFromRow(row);
+    });
+  }
+
+  listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]> {
+    return this.#read(() => {
+      let sql = "SELECT * FROM calls WHERE tenant_id = ? AND kind = ?";
+      const params: (string | number)[] = [tenantId, query.kind ?? "call"];
+      if (query.status !== undefined) {
+        sql += " AND status = ?";
+        params.push(query.status);
+      }
+      if (query.before !== undefined) {
+        sql += " AND id < ?";
+        params.push(query.before);
+      }
+      sql += " ORDER BY id DESC LIMIT ?";
+      params.push(Math.max(0, Math.floor(query.limit)));
+      return this.#sql(sql).all(...params).map(callFromRow);
+    });
+  }
+
+  listAttempts(tenantId: TenantId, id: CallId): Promise<AttemptRecord[] | undefined> {
+    return this.#read(() => {
+      const owned = this.#sql("SELECT 1 AS owned FROM calls WHERE id = ? AND tenant_id = ?");
+      if (owned.get(id, tenantId) === undefined) return undefined;
+      const rows = this.#sql("SELECT * FROM attempts WHERE call_id = ? ORDER BY number").all(id);
+      return rows.map(attemptFromRow);
+    });
+  }
+
+  claimDue(query: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    workerId: WorkerId;
+  }): Promise<Claim[]> {
+    return this.#write(() => calls.claimDue(this.#sql, query));
+  }
+
+  nextWakeAt(): Promise<number | undefined> {
+    return this.#read(() => {
+      const due = this.#sql(
+        "SELECT min(run_at) AS at FROM calls WHERE status IN ('queued', 'waiting')",
+      ).get()!.at;
+      const expiry = this.#sql(
+        "SELECT min(lease_expires_at) AS at FROM calls WHERE status = 'running'",
+      ).get()!.at;
+      const times = [due, expiry].filter((t): t is number => typeof t === "number");
+      return times.length === 0 ? undefined : Math.min(...times);
+    });
+  }
+
+  commitAttempt(commit: AttemptCommit): Promise<boolean> {
+    return this.#write(() => calls.commitAttempt(this.#sql, commit));
+  }
+
+  /** See `Store.renewLeases`. A lease past its expiry is still renewed if nobody reclaimed it. */
+  renewLeases(refs: readonly ClaimRef[], leaseExpiresAt: number, _now: number): Promise<ClaimRef[]> {
+    return this.#write(() => calls.renewLeases(this.#sql, refs, leaseExpiresAt));
+  }
+
+  releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void> {
+    return this.#write(() => calls.releaseClaims(this.#sql, refs, now));
+  }
+
+  cancelCall(
+    tenantId: TenantId,
+    id: CallId,
+    now: number,
+    idempotencyExpiresAt: number,
+  ): Promise<ControlResult> {
+    return this.#write(() =>
+      control.cancelCall(this.#sql, tenantId, id, now, idempotencyExpiresAt),
+    );
+  }
+
+  retryCall(
+    tenantId: TenantId,
+    id: CallId,
+    now: number,
+    deadlineAt: number | undefined,
+  ): Promise<ControlResult> {
+    return this.#write(() => control.retryCall(this.#sql, tenantId, id, now, deadlineAt));
+  }
+
+  purgeExpiredIdempotencyKeys(now: number): Promise<number> {
+    return this.#write(() => control.purgeExpiredIdempotencyKeys(this.#sql, now));
+  }
+
+  #write<T>(run: () => T): Promise<T> {
+    return this.#writes.enqueue(run);
+  }
+
+  // Runs synchronous work now, turning a throw into a rejection.
+  #read<T>(run: () => T): Promise<T> {
+    try {
+      if (!this.#db.isOpen) throw new Error("The SQLite store is closed.");
+      return Promise.resolve(run());
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+  }
+}

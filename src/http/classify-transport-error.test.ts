@@ -1,0 +1,90 @@
+import { errors } from "undici";
+import { describe, expect, it } from "vitest";
+import { classifyTransportError } from "./classify-transport-error.ts";
+import { BlockedDestinationError } from "./guarded-connector.ts";
+
+const origin = "https://api.example.com";
+
+function withCode(code: string, message = code): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+describe("classifyTransportError", () => {
+  it.each([
+    [withCode("ENOTFOUND", "getaddrinfo ENOTFOUND api.example.com"), "dns"],
+    [withCode("EAI_AGAIN"), "dns"],
+    [withCode("ECONNREFUSED"), "connect_refused"],
+    [new errors.ConnectTimeoutError(), "connect_timeout"],
+    [withCode("ETIMEDOUT"), "connect_timeout"],
+    [withCode("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"), "tls"],
+    [withCode("CERT_HAS_EXPIRED"), "tls"],
+    [withCode("ERR_TLS_CERT_ALTNAME_INVALID"), "tls"],
+    [withCode("ERR_SSL_WRONG_VERSION_NUMBER"), "tls"],
+    [withCode("EPROTO"), "tls"],
+    [
+      new BlockedDestinationError("api.example.com", ["10.0.0.1"], "private (RFC 1918)"),
+      "blocked_destination",
+    ],
+    [withCode("EHOSTUNREACH"), "unknown"],
+    [new errors.InvalidArgumentError("invalid header"), "unknown"],
+  ] as const)("maps %s before connecting to %s, sent false", (error, code) => {
+    expect(classifyTransportError(error, { origin, connected: false })).toMatchObject({
+      code,
+      sent: false,
+    });
+  });
+
+  it.each([
+    [new errors.HeadersTimeoutError(), "read_timeout"],
+    [new errors.BodyTimeoutError(), "read_timeout"],
+    [withCode("ECONNRESET"), "reset"],
+    [withCode("EPIPE"), "reset"],
+    [withCode("ETIMEDOUT"), "reset"],
+    [new errors.SocketError("other side closed"), "reset"],
+    [
+      withCode("HPE_INVALID_CONSTANT", "Response does not match the HTTP/1.1 protocol"),
+      "invalid_response",
+    ],
+    [
+      new errors.HTTPParserError("Response does not match the HTTP/1.1 protocol"),
+      "invalid_response",
+    ],
+    [new errors.ResponseContentLengthMismatchError(), "invalid_response"],
+    [new errors.HeadersOverflowError(), "invalid_response"],
+    [new errors.RequestAbortedError(), "aborted"],
+    [new errors.ClientDestroyedError(), "aborted"],
+    [new Error("something odd"), "unknown"],
+    ["a string", "unknown"],
+  ] as const)("maps %s after connecting to %s, sent true", (error, code) => {
+    expect(classifyTransportError(error, { origin, connected: true })).toMatchObject({
+      code,
+      sent: true,
+    });
+  });
+
+  it("reports a reset before the request was handed to a connection as not sent", () => {
+    const failure = classifyTransportError(withCode("ECONNRESET"), { origin, connected: false });
+    expect(failure).toMatchObject({ code: "reset", sent: false });
+    expect(failure.message).toContain("before the request was sent");
+  });
+
+  it("writes messages that name the origin and what to check", () => {
+    const dns = classifyTransportError(withCode("ENOTFOUND"), { origin, connected: false });
+    expect(dns.message).toMatch(/api\.example\.com.*ENOTFOUND.*check the host name/);
+    const refused = classifyTransportError(withCode("ECONNREFUSED"), { origin, connected: false });
+    expect(refused.message).toContain(origin);
+    const read = classifyTransportError(new errors.HeadersTimeoutError(), {
+      origin,
+      connected: true,
+      readTimeoutMs: 2_500,
+    });
+    expect(read.message).toMatch(/no response headers within 2500 ms.*timeout\.readMs/);
+  });
+
+  it("finds the code on a wrapped cause", () => {
+    const wrapped = new Error("fetch failed", { cause: withCode("ECONNREFUSED") });
+    expect(classifyTransportError(wrapped, { origin, connected: false }).code).toBe(
+      "connect_refused",
+    );
+  });
+});

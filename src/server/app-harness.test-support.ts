@@ -1,0 +1,113 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Hono } from "hono";
+import type { Registry } from "prom-client";
+import { tenantId } from "../core/ids.ts";
+import { CallsService } from "../engine/calls-service.ts";
+import { hashApiKey } from "../engine/fingerprint.ts";
+import { createDestinationGuard } from "../http/destination-guard.ts";
+import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
+import { FakeClock } from "../testing/fake-clock.ts";
+import { SeededRandom } from "../testing/seeded-random.ts";
+import { createApp, type AppOptions } from "./app.ts";
+import type { ServerEnv } from "./server-env.ts";
+
+/** Tenant `acme`'s key. */
+export const KEY_ACME = "acme_key_0123456789abcdef";
+/** Tenant `other`'s key. */
+export const KEY_OTHER = "other_key_0123456789abcdef";
+
+/** The app over a real SqliteStore on a temp file and a CallsService with no engine running. */
+export interface AppHarness {
+  app: Hono<ServerEnv>;
+  store: SqliteStore;
+  calls: CallsService;
+  clock: FakeClock;
+  /** `app.request` with tenant acme's key (override with `authorization`). */
+  request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  /** POST /v1/fetch with a JSON body. */
+  submit(body: unknown, headers?: Record<string, string>): Promise<Response>;
+  close(): Promise<void>;
+}
+
+/** Builds an `AppHarness`. Destinations: private networks refused (the production default). */
+export async function appHarness(
+  options: Partial<Omit<AppOptions, "calls">> & { metrics?: Registry } = {},
+): Promise<AppHarness> {
+  const dir = mkdtempSync(join(tmpdir(), "steadfast-server-"));
+  const store = SqliteStore.open({ path: join(dir, "steadfast.db") });
+  await store.migrate();
+  const clock = new FakeClock(Date.parse("2026-01-01T00:00:00Z"));
+  const calls = new CallsService({
+    store,
+    // No engine: nothing runs, and a Prefer: wait sleeps on the fake clock.
+    engine: { notify() {}, waitForEnd: (_id, ms) => clock.sleep(ms) },
+    clock,
+    random: new SeededRandom(7),
+    guard: createDestinationGuard({ allowPrivateNetworks: false }),
+  });
+  await store.addApiKey(tenantId("acme"), hashApiKey(KEY_ACME), clock.now());
+  await store.addApiKey(tenantId("other"), hashApiKey(KEY_OTHER), clock.now());
+  let n = 0;
+  const app = createApp({ calls, newRequestId: () => `req-${++n}`, ...options });
+  const request = (
+    path: string,
+    init: RequestInit & { key?: string | null } = {},
+  ): Promise<Response> => {
+    const { key, ...rest } = init;
+    const headers = new Headers(rest.headers);
+    if (key !== null && !headers.has("authorization"))
+      headers.set("authorization", `Bearer ${key ?? KEY_ACME}`);
+    return Promise.resolve(app.request(path, { ...rest, headers }));
+  };
+  return {
+    app,
+    store,
+    calls,
+    clock,
+    request,
+    submit: (body, headers = {}) =>
+      request("/v1/fetch", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify(body),
+      }),
+    async close() {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Checks `response` is `application/problem+json` with this status and code; returns its body. */
+export async function expectProblem(
+  response: Response,
+  status: number,
+  code: string,
+): Promise<{
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  code: string;
+  correlationId: string;
+  instance: string;
+  errors?: { field: string; message: string }[];
+}> {
+  const text = await response.text();
+  const where = `${response.status} ${text}`;
+  if (response.status !== status) throw new Error(`expected status ${status}, got ${where}`);
+  if (response.headers.get("content-type") !== "application/problem+json") {
+    throw new Error(
+      `expected application/problem+json, got ${response.headers.get("content-type")}: ${where}`,
+    );
+  }
+  const body = JSON.parse(text) as Awaited<ReturnType<typeof expectProblem>>;
+  if (body.code !== code) throw new Error(`expected code ${code}, got ${where}`);
+  if (body.status !== status || body.type !== `https://steadfast.dev/problems/${code}`)
+    throw new Error(`inconsistent problem: ${where}`);
+  if (body.correlationId !== response.headers.get("x-request-id"))
+    throw new Error(`correlationId does not match X-Request-Id: ${where}`);
+  return body;
+}

@@ -1,0 +1,154 @@
+import { Hono } from "hono";
+import pino, { type Logger } from "pino";
+import { Registry } from "prom-client";
+import { TerminalError } from "../core/errors.ts";
+import type { CallsService } from "../engine/calls-service.ts";
+import { registerCallsRoutes } from "./calls-routes.ts";
+import { registerFetchRoute } from "./fetch-route.ts";
+import { countAccepted, observeHttp } from "./metrics.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+import { handleError, handleNotFound, problemResponse } from "./problem.ts";
+import { DEFAULT_MAX_BODY_BYTES } from "./read-json-body.ts";
+import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
+import { requestId } from "./request-id.ts";
+import { requireApiKey } from "./require-api-key.ts";
+import type { ServerEnv } from "./server-env.ts";
+
+/** What `GET /healthz` reports. */
+export interface HealthStatus {
+  /** False answers `503`. */
+  ok: boolean;
+  /** Anything worth showing an operator (store dialect, calls in flight). */
+  details?: Record<string, unknown>;
+}
+
+/** Options of `createApp`. */
+export interface AppOptions {
+  /** The use cases the routes expose. */
+  calls: CallsService;
+  /** Largest request body accepted, bytes; larger is `413`. Default 1 MiB (1,048,576). */
+  maxBodyBytes?: number;
+  /** Served at `GET /metrics` (see `createMetrics`). Default: a registry with HTTP metrics only. */
+  metrics?: Registry;
+  /** Errors and (at debug level) every request are logged here. Default: silent. */
+  logger?: Logger;
+  /** Readiness for `GET /healthz`. Default: always ok while `signal` is not aborted. */
+  health?: () => HealthStatus | Promise<HealthStatus>;
+  /**
+   * Aborted when the server shuts down: `/v1` requests then get `503 shutting_down`, `/healthz`
+   * answers `503`, and `Prefer: wait` answers in progress return at once.
+   */
+  signal?: AbortSignal;
+  /** Cap on `Prefer: wait`, seconds. Default 60. */
+  maxWaitSeconds?: number;
+  /** Makes correlation ids for requests without a usable `X-Request-Id`. Default `crypto.randomUUID`. */
+  newRequestId?: () => string;
+}
+
+/**
+ * Creates the HTTP API (ARCHITECTURE.md section 5) as a Hono app: a thin layer over
+ * `CallsService`. Every error is `application/problem+json` (RFC 9457); every response carries
+ * `X-Request-Id`. `/v1` routes need `Authorization: Bearer <key>`; `/healthz`, `/metrics` and
+ * `/openapi.json` do not.
+ *
+ * Routes: `POST /v1/fetch` (202, or 200 with `Prefer: wait`), `GET /v1/calls`,
+ * `GET /v1/calls/:id`, `GET /v1/calls/:id/attempts`, `POST /v1/calls/:id/cancel` (200),
+ * `POST /v1/calls/:id/retry` (202), `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
+ * Unknown routes answer `404`, known routes with a wrong method `405` with `Allow`.
+ *
+ * @example
+ * const app = createApp({ calls: steadfast.calls, metrics: createMetrics({ events: steadfast.engine.events }).registry });
+ * serve({ fetch: app.fetch, port: 7480, hostname: "127.0.0.1" });
+ * // or, in a test:
+ * const res = await app.request("/v1/calls", { headers: { authorization: `Bearer ${key}` } });
+ */
+export function createApp(options: AppOptions): Hono<ServerEnv> {
+  const logger = options.logger ?? pino({ level: "silent" });
+  const registry = options.metrics ?? new Registry();
+  const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const { signal } = options;
+  let openApi: string | undefined;
+
+  const app = new Hono<ServerEnv>();
+  app.onError(handleError(logger));
+  app.notFound(handleNotFound);
+
+  app.use(requestId(options.newRequestId));
+  app.use(observeHttp(registry));
+  app.use(async (c, next) => {
+    const started = performance.now();
+    await next();
+    logger.debug(
+      {
+        requestId: c.get("requestId"),
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        durationMs: performance.now() - started,
+      },
+      "request",
+    );
+  });
+
+  app.get("/healthz", async (c) => {
+    const status: HealthStatus = signal?.aborted
+      ? { ok: false, details: { reason: "shutting down" } }
+      : ((await options.health?.()) ?? { ok: true });
+    c.header("Cache-Control", "no-store");
+    return c.json(status, status.ok ? 200 : 503);
+  });
+  app.get("/metrics", async (c) =>
+    c.body(await registry.metrics(), 200, {
+      "Content-Type": registry.contentType,
+      "Cache-Control": "no-store",
+    }),
+  );
+  app.get("/openapi.json", (c) => {
+    openApi ??= JSON.stringify(buildOpenApiDocument({ maxBodyBytes }));
+    return c.body(openApi, 200, { "Content-Type": "application/json" });
+  });
+
+  app.use("/v1/*", async (_c, next) => {
+    if (signal?.aborted)
+      throw new TerminalError(
+        "shutting_down",
+        "The server is shutting down; retry in a few seconds, or against another instance",
+      );
+    await next();
+  });
+  app.use("/v1/*", requireApiKey(options.calls));
+  registerFetchRoute(app, {
+    calls: options.calls,
+    maxBodyBytes,
+    maxWaitSeconds: options.maxWaitSeconds ?? MAX_PREFER_WAIT_SECONDS,
+    onAccepted: countAccepted(registry),
+    ...(signal === undefined ? {} : { signal }),
+  });
+  registerCallsRoutes(app, options.calls);
+  answerWrongMethods(app);
+  return app;
+}
+
+/**
+ * Adds, after every route, a catch-all per route path that answers `405 method_not_allowed` with
+ * the `Allow` header (RFC 9110 section 15.5.6) for methods the path does not have.
+ */
+function answerWrongMethods(app: Hono<ServerEnv>): void {
+  const methodsByPath = new Map<string, Set<string>>();
+  for (const route of app.routes) {
+    if (route.method === "ALL") continue;
+    const methods = methodsByPath.get(route.path) ?? new Set<string>();
+    methods.add(route.method);
+    if (route.method === "GET") methods.add("HEAD");
+    methodsByPath.set(route.path, methods);
+  }
+  for (const [path, methods] of methodsByPath) {
+    const allow = [...methods].join(", ");
+    app.all(path, (c) =>
+      problemResponse(c, "method_not_allowed", {
+        detail: `${c.req.method} is not allowed on ${path}; use ${allow}`,
+        headers: { Allow: allow },
+      }),
+    );
+  }
+}

@@ -1,0 +1,209 @@
+import type { MiddlewareHandler } from "hono";
+import { matchedRoutes } from "hono/route";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { AttemptRecord, CallRecord } from "../core/call.ts";
+import type { ServerEnv } from "./server-env.ts";
+
+/**
+ * The engine events the metrics follow, and their payloads. Accepted calls are counted where they
+ * are accepted, by `POST /v1/fetch` (`countAccepted`), as the engine does not see submissions.
+ */
+export interface MetricsEvents {
+  "attempt:recorded": { call: CallRecord; attempt: AttemptRecord };
+  "call:ended": { call: CallRecord };
+}
+
+/**
+ * An emitter of `MetricsEvents`, by structure (the engine's `events`). `on` may return an
+ * unsubscribe function, which `Metrics.close` calls.
+ */
+export interface MetricsEventSource {
+  on<K extends keyof MetricsEvents>(
+    event: K,
+    listener: (payload: MetricsEvents[K]) => void,
+  ): unknown;
+}
+
+/** Options of `createMetrics`. */
+export interface MetricsOptions {
+  /** Engine events to count; without it only HTTP and process metrics are collected. */
+  events?: MetricsEventSource;
+  /** Attempts running right now, read at each scrape (the engine's `inFlight`). */
+  inFlight?: () => number;
+  /** Collect Node process metrics (CPU, memory, event loop lag, GC). Default true. */
+  processMetrics?: boolean;
+}
+
+/** The server's metrics: a fresh prom-client `Registry` and a way to stop following the engine. */
+export interface Metrics {
+  registry: Registry;
+  /** Removes the engine listeners. */
+  close(): void;
+}
+
+/**
+ * Attempt duration buckets, seconds: about 1.5x apart from 1 ms to 60 s, so p95 and p99 stay within
+ * one bucket's width for latencies anywhere in that range.
+ */
+export const ATTEMPT_DURATION_BUCKETS = [
+  0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 1,
+  1.5, 2.5, 4, 6, 10, 15, 25, 40, 60,
+];
+
+/** HTTP server request duration buckets, seconds (up to the longest `Prefer: wait`). */
+export const HTTP_DURATION_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+];
+
+const HTTP_DURATION = "steadfast_http_request_duration_seconds";
+// Any other method is labelled `other`, so a client cannot create label values at will.
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/** The label of an attempt's outcome: its status class (`2xx`, `5xx`) or its error code (`connect_refused`). */
+export function outcomeLabel(attempt: AttemptRecord): string {
+  return attempt.outcome.type === "response"
+    ? `${Math.floor(attempt.outcome.status / 100)}xx`
+    : attempt.outcome.code;
+}
+
+/**
+ * Registers Steadfast's metrics on a fresh registry and keeps them current from engine events:
+ *
+ * - `steadfast_calls_accepted_total`: calls created through `POST /v1/fetch` (`countAccepted`;
+ *   idempotent replays are not counted);
+ * - `steadfast_calls_ended_total{status}`: user calls (callback deliveries are internal and not
+ *   counted here);
+ * - `steadfast_attempts_total{outcome,decision}`, `steadfast_attempt_duration_seconds{outcome}`,
+ *   `steadfast_retries_scheduled_total`: every attempt, callback deliveries included;
+ * - `steadfast_calls_in_flight`: attempts running now, read at scrape time;
+ * - `steadfast_http_request_duration_seconds{method,route,status}`: filled by `observeHttp`;
+ * - Node process metrics (`process_*`, `nodejs_*`) unless `processMetrics: false`.
+ *
+ * @example
+ * const metrics = createMetrics({ events: engine.events, inFlight: () => engine.inFlight });
+ * const app = createApp({ calls, metrics: metrics.registry });
+ */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+  if (options.processMetrics !== false) collectDefaultMetrics({ register: registry });
+  httpDuration(registry);
+
+  acceptedCounter(registry);
+  const ended = new Counter({
+    name: "steadfast_calls_ended_total",
+    help: "Durable calls that ended, by final status.",
+    labelNames: ["status"] as const,
+    registers,
+  });
+  const attempts = new Counter({
+    name: "steadfast_attempts_total",
+    help: "Attempts made, by outcome (status class or transport error code) and the decision taken after them.",
+    labelNames: ["outcome", "decision"] as const,
+    registers,
+  });
+  const duration = new Histogram({
+    name: "steadfast_attempt_duration_seconds",
+    help: "Duration of attempts, connect to last body byte, by outcome.",
+    labelNames: ["outcome"] as const,
+    buckets: ATTEMPT_DURATION_BUCKETS,
+    registers,
+  });
+  const retries = new Counter({
+    name: "steadfast_retries_scheduled_total",
+    help: "Retries scheduled after an attempt.",
+    registers,
+  });
+  const inFlight = options.inFlight;
+  new Gauge({
+    name: "steadfast_calls_in_flight",
+    help: "Attempts running in this process now.",
+    registers,
+    collect() {
+      this.set(inFlight === undefined ? 0 : inFlight());
+    },
+  });
+
+  const unsubscribes: (() => unknown)[] = [];
+  const track = (unsubscribe: unknown): void => {
+    if (typeof unsubscribe === "function") unsubscribes.push(unsubscribe as () => unknown);
+  };
+  const events = options.events;
+  if (events !== undefined) {
+    track(
+      events.on("call:ended", ({ call }) => {
+        if (call.kind === "call") ended.inc({ status: call.status });
+      }),
+    );
+    track(
+      events.on("attempt:recorded", ({ attempt }) => {
+        const outcome = outcomeLabel(attempt);
+        attempts.inc({ outcome, decision: attempt.decision.type });
+        duration.observe({ outcome }, attempt.durationMs / 1_000);
+        if (attempt.decision.type === "retry") retries.inc();
+      }),
+    );
+  }
+  return {
+    registry,
+    close() {
+      for (const unsubscribe of unsubscribes.splice(0)) unsubscribe();
+    },
+  };
+}
+
+const ACCEPTED = "steadfast_calls_accepted_total";
+
+/** `steadfast_calls_accepted_total` of `registry`, registered on first use. */
+function acceptedCounter(registry: Registry): Counter {
+  const existing = registry.getSingleMetric(ACCEPTED);
+  if (existing !== undefined) return existing as Counter;
+  return new Counter({
+    name: ACCEPTED,
+    help: "Durable calls accepted (committed) by this server's API.",
+    registers: [registry],
+  });
+}
+
+/** A function that counts one accepted call in `registry`'s `steadfast_calls_accepted_total`. */
+export function countAccepted(registry: Registry): () => void {
+  const counter = acceptedCounter(registry);
+  return () => counter.inc();
+}
+
+/** The HTTP request duration histogram of `registry`, registered on first use. */
+function httpDuration(registry: Registry): Histogram<"method" | "route" | "status"> {
+  const existing = registry.getSingleMetric(HTTP_DURATION);
+  if (existing !== undefined) return existing as Histogram<"method" | "route" | "status">;
+  return new Histogram({
+    name: HTTP_DURATION,
+    help: "HTTP API request duration, by method, route pattern and response status.",
+    labelNames: ["method", "route", "status"] as const,
+    buckets: HTTP_DURATION_BUCKETS,
+    registers: [registry],
+  });
+}
+
+/**
+ * Middleware that records each request in `steadfast_http_request_duration_seconds`, labelled
+ * with the route pattern (`/v1/calls/:id`, never the raw path, so label values stay few) or
+ * `unmatched` for unknown routes. `now` returns milliseconds (default `performance.now`).
+ */
+export function observeHttp(
+  registry: Registry,
+  now: () => number = () => performance.now(),
+): MiddlewareHandler<ServerEnv> {
+  const histogram = httpDuration(registry);
+  return async (c, next) => {
+    const started = now();
+    try {
+      await next();
+    } finally {
+      const route = c.get("unmatched")
+        ? "unmatched"
+        : (matchedRoutes(c).at(-1)?.path ?? "unmatched");
+      const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : "other";
+      histogram.observe({ method, route, status: String(c.res.status) }, (now() - started) / 1_000);
+    }
+  };
+}

@@ -1,0 +1,260 @@
+/**
+ * The OpenAPI 3.1 document served at `GET /openapi.json`, built from the same zod schemas that
+ * validate requests (`FetchInputSchema`, `ListCallsQuerySchema`) and describe responses
+ * (`schemas.ts`). OpenAPI 3.1 uses JSON Schema 2020-12, which is what `z.toJSONSchema` emits.
+ */
+import { z } from "zod";
+import { FetchInputSchema } from "../core/fetch-input.ts";
+import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from "./problem.ts";
+import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
+import {
+  AttemptListSchema,
+  AttemptViewSchema,
+  CallPageSchema,
+  CallViewSchema,
+  HealthSchema,
+  ListCallsQuerySchema,
+  ProblemSchema,
+  ResponseViewSchema,
+} from "./schemas.ts";
+
+/** Options of `buildOpenApiDocument`. */
+export interface OpenApiOptions {
+  /** `info.version`. Default `0.1.0`. */
+  version?: string;
+  /** Request body limit stated in the document, bytes. */
+  maxBodyBytes?: number;
+}
+
+type JsonObject = Record<string, unknown>;
+
+const ref = (name: string): JsonObject => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonObject): JsonObject => ({ "application/json": { schema } });
+
+function withoutMeta(schema: JsonObject): JsonObject {
+  const { $schema: _schema, $id: _id, ...rest } = schema;
+  return rest;
+}
+
+/** The `components.schemas` of the document, with `$ref`s between them. */
+function componentSchemas(): Record<string, JsonObject> {
+  const registry = z.registry<{ id: string }>();
+  registry.add(FetchInputSchema, { id: "FetchInput" });
+  registry.add(CallViewSchema, { id: "CallView" });
+  registry.add(ResponseViewSchema, { id: "ResponseView" });
+  registry.add(AttemptViewSchema, { id: "AttemptView" });
+  registry.add(CallPageSchema, { id: "CallPage" });
+  registry.add(AttemptListSchema, { id: "AttemptList" });
+  registry.add(ProblemSchema, { id: "Problem" });
+  registry.add(HealthSchema, { id: "Health" });
+  const { schemas } = z.toJSONSchema(registry, {
+    uri: (id) => `#/components/schemas/${id}`,
+    io: "input",
+  });
+  return Object.fromEntries(
+    Object.entries(schemas).map(([id, schema]) => [id, withoutMeta(schema as JsonObject)]),
+  );
+}
+
+/** A problem response for each of `codes`, grouped by status. */
+function problems(...codes: (keyof typeof PROBLEM_KINDS)[]): Record<string, JsonObject> {
+  const byStatus = new Map<number, string[]>();
+  for (const code of [...codes, "internal" as const]) {
+    const { status } = PROBLEM_KINDS[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  const out: Record<string, JsonObject> = {};
+  for (const [status, list] of byStatus) {
+    out[String(status)] = {
+      description: `Problem details; code ${list.join(" or ")}.`,
+      content: { [PROBLEM_CONTENT_TYPE]: { schema: ref("Problem") } },
+    };
+  }
+  return out;
+}
+
+const idParam = {
+  name: "id",
+  in: "path",
+  required: true,
+  schema: { type: "string" },
+  description: "Call id (call_...).",
+};
+const callResponse = (description: string): JsonObject => ({
+  description,
+  headers: { Location: { schema: { type: "string" }, description: "/v1/calls/<id>" } },
+  content: json(ref("CallView")),
+});
+const authed = ["unauthorized", "shutting_down"] as const;
+
+/**
+ * Builds the OpenAPI 3.1 document of the HTTP API (ARCHITECTURE.md section 5). Every `/v1` route
+ * requires `Authorization: Bearer <key>`; `/healthz`, `/metrics` and `/openapi.json` do not.
+ */
+export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
+  const query = ListCallsQuerySchema.shape;
+  const queryParam = (name: keyof typeof query): JsonObject => {
+    const schema = withoutMeta(z.toJSONSchema(query[name], { io: "input" }));
+    const { description, ...rest } = schema;
+    return { name, in: "query", required: false, description, schema: rest };
+  };
+  const limitNote =
+    options.maxBodyBytes === undefined ? "" : ` Bodies over ${options.maxBodyBytes} bytes get 413.`;
+  return {
+    openapi: "3.1.0",
+    info: {
+      title: "Steadfast durable call API",
+      version: options.version ?? "0.1.0",
+      description:
+        "Durable HTTP calls: accepted calls are persisted, retried with backoff and recorded attempt by attempt. " +
+        "Errors are application/problem+json (RFC 9457); every response carries X-Request-Id.",
+    },
+    security: [{ bearer: [] }],
+    components: {
+      securitySchemes: {
+        bearer: {
+          type: "http",
+          scheme: "bearer",
+          description: "An API key: Authorization: Bearer <key>.",
+        },
+      },
+      schemas: componentSchemas(),
+    },
+    paths: {
+      "/v1/fetch": {
+        post: {
+          operationId: "submitCall",
+          summary: "Accept a durable call",
+          description: `Persists the call and answers once it is committed.${limitNote}`,
+          parameters: [
+            {
+              name: "Idempotency-Key",
+              in: "header",
+              required: false,
+              schema: { type: "string", minLength: 1, maxLength: 255 },
+              description:
+                "Same key and same request: the same call is returned (Idempotent-Replayed: true). Same key, different request: 422.",
+            },
+            {
+              name: "Prefer",
+              in: "header",
+              required: false,
+              schema: { type: "string", examples: ["wait=10"] },
+              description: `wait=<seconds> (RFC 7240), at most ${MAX_PREFER_WAIT_SECONDS}: hold the answer until the call ends (200) or the wait runs out (202).`,
+            },
+          ],
+          requestBody: { required: true, content: json(ref("FetchInput")) },
+          responses: {
+            "200": callResponse("The call ended within the Prefer: wait time; the final call."),
+            "202": callResponse("The call is accepted (committed)."),
+            ...problems(
+              "invalid_json",
+              "unsupported_media_type",
+              "payload_too_large",
+              "invalid_request",
+              "invalid_url",
+              "blocked_destination",
+              "idempotency_key_reused",
+              ...authed,
+            ),
+          },
+        },
+      },
+      "/v1/calls": {
+        get: {
+          operationId: "listCalls",
+          summary: "List calls, newest first",
+          parameters: [queryParam("status"), queryParam("limit"), queryParam("cursor")],
+          responses: {
+            "200": { description: "A page of calls.", content: json(ref("CallPage")) },
+            ...problems("invalid_request", ...authed),
+          },
+        },
+      },
+      "/v1/calls/{id}": {
+        get: {
+          operationId: "getCall",
+          summary: "Read a call",
+          parameters: [idParam],
+          responses: {
+            "200": { description: "The call.", content: json(ref("CallView")) },
+            ...problems("not_found", ...authed),
+          },
+        },
+      },
+      "/v1/calls/{id}/attempts": {
+        get: {
+          operationId: "listAttempts",
+          summary: "Read a call's attempts",
+          parameters: [idParam],
+          responses: {
+            "200": {
+              description: "The attempts, oldest first.",
+              content: json(ref("AttemptList")),
+            },
+            ...problems("not_found", ...authed),
+          },
+        },
+      },
+      "/v1/calls/{id}/cancel": {
+        post: {
+          operationId: "cancelCall",
+          summary: "Cancel a call that has not ended",
+          parameters: [idParam],
+          responses: {
+            "200": { description: "The cancelled call.", content: json(ref("CallView")) },
+            ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/v1/calls/{id}/retry": {
+        post: {
+          operationId: "retryCall",
+          summary: "Redrive a failed call, or retry a waiting one now",
+          parameters: [idParam],
+          responses: {
+            "202": callResponse("The call is queued again."),
+            ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/healthz": {
+        get: {
+          operationId: "health",
+          summary: "Liveness and readiness",
+          security: [],
+          responses: {
+            "200": { description: "Serving.", content: json(ref("Health")) },
+            "503": {
+              description: "Not serving (starting or shutting down).",
+              content: json(ref("Health")),
+            },
+          },
+        },
+      },
+      "/metrics": {
+        get: {
+          operationId: "metrics",
+          summary: "Prometheus metrics",
+          security: [],
+          responses: {
+            "200": {
+              description: "Prometheus text exposition format.",
+              content: { "text/plain": { schema: { type: "string" } } },
+            },
+          },
+        },
+      },
+      "/openapi.json": {
+        get: {
+          operationId: "openapi",
+          summary: "This document",
+          security: [],
+          responses: {
+            "200": { description: "OpenAPI 3.1 document.", content: json({ type: "object" }) },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * Problem details (RFC 9457): the one table mapping an error `code` to its HTTP status, title and
+ * type URI, and the one error handler that answers every error as `application/problem+json`.
+ */
+import type { Context, ErrorHandler, NotFoundHandler } from "hono";
+import { HTTPException } from "hono/http-exception";
+import type { Logger } from "pino";
+import { isSteadfastError, type ErrorCode, type FieldIssue } from "../core/errors.ts";
+import type { ServerEnv } from "./server-env.ts";
+
+/** Every `code` the API answers with: the core's `ErrorCode`s plus HTTP-level ones. */
+export type ProblemCode = ErrorCode | "method_not_allowed";
+
+/** Status and title of one problem type. */
+export interface ProblemKind {
+  status: number;
+  title: string;
+}
+
+/** The one table: problem code to HTTP status and title. */
+export const PROBLEM_KINDS = {
+  invalid_json: { status: 400, title: "Malformed JSON" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  not_acceptable: { status: 406, title: "Not acceptable" },
+  invalid_state: { status: 409, title: "Invalid state" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  invalid_request: { status: 422, title: "Invalid request" },
+  idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
+  invalid_url: { status: 422, title: "Invalid URL" },
+  blocked_destination: { status: 422, title: "Blocked destination" },
+  internal: { status: 500, title: "Internal server error" },
+  shutting_down: { status: 503, title: "Shutting down" },
+  timeout: { status: 504, title: "Timeout" },
+} as const satisfies Record<ProblemCode, ProblemKind>;
+
+/** Media type of every error answer (RFC 9457 section 3). */
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** Base of the problem type URIs: `https://steadfast.dev/problems/<code>`. */
+export const PROBLEM_TYPE_BASE = "https://steadfast.dev/problems/";
+
+/** An `application/problem+json` body as the API sends it. */
+export interface Problem {
+  /** `https://steadfast.dev/problems/<code>`. */
+  type: string;
+  title: string;
+  status: number;
+  /** What went wrong with this request, and usually the fix. */
+  detail: string;
+  code: ProblemCode;
+  /** The request path the problem occurred on. */
+  instance: string;
+  /** This request's id (also its `X-Request-Id` header); quote it when reporting a problem. */
+  correlationId: string;
+  /** One entry per invalid field, for validation problems. */
+  errors?: FieldIssue[];
+}
+
+/** What `problemResponse` needs beyond the code. */
+export interface ProblemInit {
+  detail: string;
+  issues?: readonly FieldIssue[];
+  headers?: Record<string, string>;
+}
+
+/** Builds the problem body for `code` in the context of request `c`. */
+export function problemBody(
+  c: Context<ServerEnv>,
+  code: ProblemCode,
+  detail: string,
+  issues: readonly FieldIssue[] = [],
+): Problem {
+  const kind: ProblemKind = PROBLEM_KINDS[code];
+  const body: Problem = {
+    type: PROBLEM_TYPE_BASE + code,
+    title: kind.title,
+    status: kind.status,
+    detail,
+    code,
+    instance: c.req.path,
+    correlationId: c.get("requestId"),
+  };
+  if (issues.length > 0) body.errors = issues.map((i) => ({ field: i.field, message: i.message }));
+  return body;
+}
+
+/** An `application/problem+json` response for `code`. */
+export function problemResponse(
+  c: Context<ServerEnv>,
+  code: ProblemCode,
+  init: ProblemInit,
+): Response {
+  const body = problemBody(c, code, init.detail, init.issues);
+  const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE, ...init.headers };
+  if (code === "unauthorized") {
+    // RFC 6750 section 3: a 401 names the scheme; `invalid_token` when a key was sent but is wrong.
+    headers["www-authenticate"] ??= 'Bearer realm="steadfast"';
+  }
+  return new Response(JSON.stringify(body), { status: body.status, headers });
+}
+
+/** The code of a problem for an HTTP status raised outside our own errors (Hono's `HTTPException`). */
+function codeForStatus(status: number): ProblemCode {
+  for (const [code, kind] of Object.entries(PROBLEM_KINDS) as [ProblemCode, ProblemKind][]) {
+    if (kind.status === status) return code;
+  }
+  return status >= 500 ? "internal" : "invalid_request";
+}
+
+/**
+ * The error handler (`app.onError`): a `SteadfastError` is answered with its code's status and its
+ * message and field issues; anything else is a `500 internal` whose details (stack included) go to
+ * the log only, under the request's correlation id.
+ */
+export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
+  return (error, c) => {
+    if (isSteadfastError(error)) {
+      const code: ProblemCode = error.code;
+      if (PROBLEM_KINDS[code].status >= 500)
+        logger.error({ err: error, requestId: c.get("requestId") }, error.message);
+      const headers: Record<string, string> = {};
+      if (code === "shutting_down") headers["retry-after"] = "5";
+      return problemResponse(c, code, { detail: error.message, issues: error.issues, headers });
+    }
+    if (error instanceof HTTPException && error.status < 500) {
+      return problemResponse(c, codeForStatus(error.status), {
+        detail: error.message || PROBLEM_KINDS[codeForStatus(error.status)].title,
+      });
+    }
+    const requestId = c.get("requestId");
+    logger.error(
+      { err: error, requestId, method: c.req.method, path: c.req.path },
+      "unhandled error",
+    );
+    return problemResponse(c, "internal", {
+      detail: `The server failed to handle this request. It has been logged; quote correlation id ${requestId} when reporting it.`,
+    });
+  };
+}
+
+/** The handler for unknown routes (`app.notFound`): a `404 not_found` problem. */
+export const handleNotFound: NotFoundHandler<ServerEnv> = (c) => {
+  c.set("unmatched", true);
+  return problemResponse(c, "not_found", {
+    detail: `No route ${c.req.method} ${c.req.path}; see GET /openapi.json for the routes this server has`,
+  });
+};

@@ -1,0 +1,110 @@
+import { TerminalError } from "../core/errors.ts";
+
+/** Default request body limit: 1 MiB. */
+export const DEFAULT_MAX_BODY_BYTES = 1_048_576;
+
+/**
+ * True for a JSON media type: `application/json` or any `+json` suffix type (RFC 6839), with
+ * parameters allowed. A `charset` other than UTF-8 is refused (RFC 8259 section 8.1).
+ */
+function isJsonMediaType(contentType: string): boolean {
+  const [essence = "", ...params] = contentType.split(";").map((part) => part.trim().toLowerCase());
+  if (essence !== "application/json" && !/^application\/[a-z0-9!#$&^_.-]+\+json$/.test(essence))
+    return false;
+  const charset = params
+    .find((p) => p.startsWith("charset="))
+    ?.slice("charset=".length)
+    .replace(/"/g, "");
+  return charset === undefined || charset === "utf-8" || charset === "utf8";
+}
+
+/** Human size of a byte count, for messages. */
+function describeBytes(bytes: number): string {
+  if (bytes >= 1_048_576 && bytes % 1_048_576 === 0)
+    return `${bytes} bytes (${bytes / 1_048_576} MiB)`;
+  if (bytes >= 1_024 && bytes % 1_024 === 0) return `${bytes} bytes (${bytes / 1_024} KiB)`;
+  return `${bytes} bytes`;
+}
+
+function tooLarge(maxBytes: number): TerminalError {
+  return new TerminalError(
+    "payload_too_large",
+    `Request body is larger than this server's limit of ${describeBytes(maxBytes)}; send a smaller body or raise the server's maxBodyBytes setting`,
+  );
+}
+
+/** Where `JSON.parse` failed, as `line L, column C`, from the position in V8's message. */
+function describeJsonError(text: string, error: SyntaxError): string {
+  const position = error.message.startsWith("Unexpected end")
+    ? String(text.length)
+    : /at position (\d+)/.exec(error.message)?.[1];
+  const plain = error.message
+    .replace(/ in JSON at position \d+.*$/, "")
+    .replace(/, ".*" is not valid JSON$/s, "");
+  if (position === undefined) return plain;
+  const before = text.slice(0, Number(position));
+  const line = before.split("\n").length;
+  const column = Number(position) - before.lastIndexOf("\n");
+  return `${plain} at line ${line}, column ${column}`;
+}
+
+/**
+ * Reads a request body as JSON, enforcing `maxBytes` twice: from `Content-Length` before reading,
+ * and by counting the bytes actually streamed (a chunked body has no length; a lying one is cut).
+ *
+ * Throws a `TerminalError`: `payload_too_large` (413) over the limit, `unsupported_media_type`
+ * (415) when `Content-Type` is present and not JSON (a missing one is read as JSON),
+ * `invalid_json` (400) for an empty body, invalid UTF-8 or malformed JSON (naming line and column).
+ */
+export async function readJsonBody(
+  request: Request,
+  maxBytes: number = DEFAULT_MAX_BODY_BYTES,
+): Promise<unknown> {
+  const contentType = request.headers.get("content-type");
+  if (contentType !== null && !isJsonMediaType(contentType)) {
+    throw new TerminalError(
+      "unsupported_media_type",
+      `Content-Type "${contentType.slice(0, 100)}" is not supported; send the body as application/json (UTF-8)`,
+    );
+  }
+  const declared = request.headers.get("content-length");
+  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
+
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (request.body !== null) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(Buffer.concat(chunks, total));
+  } catch {
+    throw new TerminalError(
+      "invalid_json",
+      "Request body is not valid UTF-8; send JSON encoded as UTF-8",
+    );
+  }
+  if (text.trim() === "") {
+    throw new TerminalError(
+      "invalid_json",
+      'Request body is empty; send a JSON object such as {"url": "https://api.example.com/"}',
+    );
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    const where =
+      error instanceof SyntaxError ? describeJsonError(text, error) : "could not be parsed";
+    throw new TerminalError("invalid_json", `Request body is not valid JSON: ${where}`);
+  }
+}

@@ -1,0 +1,42 @@
+import type { MiddlewareHandler } from "hono";
+import type { CallsService } from "../engine/calls-service.ts";
+import { problemResponse } from "./problem.ts";
+import type { ServerEnv } from "./server-env.ts";
+
+// RFC 6750 section 2.1: `Bearer` then a token68; the scheme is case-insensitive (RFC 9110 11.1).
+const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+
+/**
+ * Authenticates `Authorization: Bearer <key>` through `calls.authenticate` and sets the key's
+ * tenant on the context as `tenantId`. A missing or malformed header, or an unknown key, is a
+ * `401 unauthorized` problem with `WWW-Authenticate: Bearer`.
+ */
+export function requireApiKey(
+  calls: Pick<CallsService, "authenticate">,
+): MiddlewareHandler<ServerEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization");
+    if (header === undefined || header.trim() === "") {
+      return problemResponse(c, "unauthorized", {
+        detail: "Missing API key: send it as `Authorization: Bearer <key>`",
+      });
+    }
+    const key = BEARER.exec(header)?.[1];
+    if (key === undefined) {
+      return problemResponse(c, "unauthorized", {
+        detail: "Malformed Authorization header: expected `Authorization: Bearer <key>`",
+        headers: { "www-authenticate": 'Bearer realm="steadfast", error="invalid_request"' },
+      });
+    }
+    const tenantId = await calls.authenticate(key);
+    if (tenantId === undefined) {
+      return problemResponse(c, "unauthorized", {
+        detail:
+          "Unknown API key: check the key (a server that generated one prints where its key file is when it starts)",
+        headers: { "www-authenticate": 'Bearer realm="steadfast", error="invalid_token"' },
+      });
+    }
+    c.set("tenantId", tenantId);
+    await next();
+  };
+}

@@ -1,0 +1,149 @@
+/**
+ * Zod schemas of the API's response shapes and query parameters. The query schema validates
+ * requests; all of them feed `openapi.json`, and the tests check real responses against them, so
+ * the document cannot drift from what the server does.
+ */
+import { z } from "zod";
+import { CallStatuses, TransportErrorCodes } from "../core/call.ts";
+import { ErrorCodes } from "../core/errors.ts";
+
+const isoTime = z.iso.datetime().describe("ISO 8601 time, UTC.");
+const nonNegativeInt = z.number().int().min(0);
+
+/** An upstream response as the API shows it. */
+export const ResponseViewSchema = z
+  .strictObject({
+    status: z.number().int().min(100).max(599),
+    headers: z
+      .record(z.string(), z.string())
+      .describe("Header names lower-cased; credentials redacted."),
+    body: z.string().describe("The body as text, or base64 when `bodyEncoding` is `base64`."),
+    bodyEncoding: z
+      .literal("base64")
+      .optional()
+      .describe("Present when the body was not UTF-8 text."),
+    bodyTruncated: z
+      .literal(true)
+      .optional()
+      .describe("Present when the body was cut at the capture limit."),
+    bodyBytes: nonNegativeInt.describe("Body bytes received."),
+  })
+  .describe("The upstream's response.");
+
+/** A call as `GET /v1/calls/:id` shows it. */
+export const CallViewSchema = z
+  .strictObject({
+    id: z.string().regex(/^call_[0-9A-HJKMNP-TV-Z]{26}$/),
+    status: z.enum(CallStatuses),
+    request: z.strictObject({
+      url: z.string().describe("Credentials in the URL are redacted."),
+      method: z.string(),
+      headers: z
+        .record(z.string(), z.string())
+        .describe("Header names lower-cased; credentials redacted."),
+      body: z.string().optional(),
+    }),
+    attempts: nonNegativeInt.describe("Attempts made so far."),
+    nextAttemptAt: isoTime
+      .optional()
+      .describe("When the next attempt is due (queued and waiting calls)."),
+    waitingFor: z
+      .strictObject({ reason: z.string(), until: isoTime })
+      .optional()
+      .describe("Why a waiting call waits."),
+    response: ResponseViewSchema.optional(),
+    error: z
+      .strictObject({ code: z.string(), message: z.string() })
+      .optional()
+      .describe("Why the call failed."),
+    idempotencyKey: z.string().optional(),
+    callbackUrl: z.string().optional(),
+    createdAt: isoTime,
+    updatedAt: isoTime,
+    completedAt: isoTime.optional(),
+  })
+  .describe("A durable call.");
+
+/** One attempt as `GET /v1/calls/:id/attempts` shows it (ARCHITECTURE.md section 3). */
+export const AttemptViewSchema = z
+  .strictObject({
+    number: z.number().int().min(1).describe("1-based, over the call's whole life."),
+    startedAt: isoTime,
+    durationMs: z.number().min(0),
+    connectMs: z.number().min(0).optional(),
+    firstByteMs: z.number().min(0).optional(),
+    outcome: z.discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("response"), status: z.number().int() }),
+      z.strictObject({
+        type: z.literal("error"),
+        code: z.enum(TransportErrorCodes),
+        message: z.string(),
+      }),
+    ]),
+    sent: z.boolean().describe("False only when the request certainly did not reach the upstream."),
+    decision: z.discriminatedUnion("type", [
+      z.strictObject({ type: z.literal("retry"), delayMs: nonNegativeInt, reason: z.string() }),
+      z.strictObject({ type: z.literal("succeed") }),
+      z.strictObject({ type: z.literal("fail"), code: z.string(), reason: z.string() }),
+    ]),
+  })
+  .describe("One attempt and the decision taken after it.");
+
+/** The answer of `GET /v1/calls`. */
+export const CallPageSchema = z
+  .strictObject({
+    calls: z.array(CallViewSchema),
+    nextCursor: z
+      .string()
+      .optional()
+      .describe("Pass as `cursor` for the next page; absent on the last page."),
+  })
+  .describe("A page of calls, newest first.");
+
+/** The answer of `GET /v1/calls/:id/attempts`. */
+export const AttemptListSchema = z
+  .strictObject({ attempts: z.array(AttemptViewSchema) })
+  .describe("A call's attempts, oldest first.");
+
+/** Every problem `code` the API can answer with. */
+export const ProblemCodes = [...ErrorCodes, "method_not_allowed"] as const;
+
+/** An `application/problem+json` body (RFC 9457). */
+export const ProblemSchema = z
+  .strictObject({
+    type: z.string().describe("URI of the problem type: https://steadfast.dev/problems/<code>."),
+    title: z.string(),
+    status: z.number().int().min(400).max(599),
+    detail: z.string().describe("What went wrong with this request, and usually the fix."),
+    code: z.enum(ProblemCodes),
+    instance: z.string().describe("The request path."),
+    correlationId: z.string().describe("This request's id, also sent as X-Request-Id."),
+    errors: z
+      .array(z.strictObject({ field: z.string(), message: z.string() }))
+      .optional()
+      .describe("One entry per invalid field (dotted path, such as retry.maxAttempts)."),
+  })
+  .describe("Problem details (RFC 9457).");
+
+/** The answer of `GET /healthz`. */
+export const HealthSchema = z
+  .strictObject({ ok: z.boolean(), details: z.record(z.string(), z.unknown()).optional() })
+  .describe("200 with ok true when the server can serve; 503 with ok false otherwise.");
+
+const LIMIT_MESSAGE = "must be an integer from 1 to 500";
+
+/** Query parameters of `GET /v1/calls`. Unknown parameters are refused, so a typo is not ignored. */
+export const ListCallsQuerySchema = z.strictObject({
+  status: z
+    .enum(CallStatuses, { error: `must be one of ${CallStatuses.join(", ")}` })
+    .optional()
+    .describe("Only calls in this status; failed is the dead-letter list."),
+  limit: z.coerce
+    .number({ error: LIMIT_MESSAGE })
+    .int({ error: LIMIT_MESSAGE })
+    .min(1, { error: LIMIT_MESSAGE })
+    .max(500, { error: LIMIT_MESSAGE })
+    .optional()
+    .describe("Page size, 1 to 500. Default 50."),
+  cursor: z.string().min(1).max(64).optional().describe("The nextCursor of the previous page."),
+});

@@ -1,0 +1,195 @@
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { serve } from "@hono/node-server";
+import pino, { type Logger } from "pino";
+import type { Clock, Random } from "../core/ports.ts";
+import { createSteadfast, type Steadfast } from "../steadfast.ts";
+import { bootstrapApiKeys } from "./api-keys.ts";
+import { createApp } from "./app.ts";
+import { createMetrics } from "./metrics.ts";
+
+/** Configuration of `steadfast serve` (the CLI resolves flags and `STEADFAST_*` variables into it). */
+export interface ServerConfig {
+  /** TCP port; 0 picks a free one. Conventional default 7480. */
+  port: number;
+  /** Address to bind. Conventional default `127.0.0.1` (ARCHITECTURE.md section 6). */
+  host: string;
+  /** Database: `sqlite:<path>` or `:memory:`. Conventional default `sqlite:./.steadfast/steadfast.db`. */
+  db: string;
+  /** Directory for the generated `api-key` file. Conventional default `./.steadfast`. */
+  dataDir: string;
+  /** Raw `STEADFAST_API_KEYS` (`tenant:key,tenant:key`). Without it a key is generated on first start. */
+  apiKeys?: string;
+  /** Allow calls to private, loopback, link-local and metadata addresses. */
+  allowPrivateNetworks: boolean;
+  /** CIDRs allowed even though private. */
+  allowedCidrs: string[];
+  /** Attempts in flight at once. Conventional default 256. */
+  concurrency: number;
+  /** Largest request body, bytes; larger is `413`. Conventional default 1,048,576. */
+  maxBodyBytes: number;
+  /** Claim lease, ms. Default 30,000. */
+  leaseMs?: number;
+  /** pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
+  logLevel: string;
+  /** On `close`, how long open HTTP requests may finish before their connections are cut, ms. Default 10,000. */
+  shutdownGraceMs?: number;
+}
+
+/** Dependencies `startServer` would otherwise make itself. */
+export interface ServerDeps {
+  /** Default `SystemClock`. */
+  clock?: Clock;
+  /** Default a CSPRNG-backed random. */
+  random?: Random;
+  /** Default pino writing JSON to stdout at `config.logLevel`. */
+  logger?: Logger;
+  /** Where operator lines (the generated key) go. Default stdout. */
+  print?: (line: string) => void;
+}
+
+/** A listening server. */
+export interface RunningServer {
+  /** `http://<host>:<port>`. */
+  url: string;
+  /** The bound port (useful with `port: 0`). */
+  port: number;
+  steadfast: Steadfast;
+  /**
+   * Graceful stop: `/v1` requests get `503`, waits answer at once, the listener stops accepting,
+   * open requests get `shutdownGraceMs` to finish, then the engine stops and the store closes.
+   * Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts Steadfast with its HTTP API: opens and migrates the database, starts the engine, makes
+ * sure API keys exist (`bootstrapApiKeys`), and listens with keep-alive. The CLI's
+ * `steadfast serve` calls this and `close()` on SIGTERM or SIGINT.
+ *
+ * @example
+ * const server = await startServer({
+ *   port: 7480, host: "127.0.0.1", db: "sqlite:./.steadfast/steadfast.db", dataDir: "./.steadfast",
+ *   allowPrivateNetworks: false, allowedCidrs: [], concurrency: 256, maxBodyBytes: 1_048_576, logLevel: "info",
+ * });
+ * console.log(server.url); // http://127.0.0.1:7480
+ * process.once("SIGTERM", () => void server.close());
+ */
+export async function startServer(
+  config: ServerConfig,
+  deps: ServerDeps = {},
+): Promise<RunningServer> {
+  const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: "steadfast" } });
+  const print = deps.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const steadfast = await createSteadfast({
+    db: config.db,
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    allowedCidrs: config.allowedCidrs,
+    concurrency: config.concurrency,
+    logger: logger.child({ component: "engine" }),
+    ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    ...(deps.random === undefined ? {} : { random: deps.random }),
+  });
+  const metrics = createMetrics({
+    events: steadfast.engine.events,
+    inFlight: () => steadfast.engine.inFlight,
+  });
+  const shutdown = new AbortController();
+  let server: Server;
+  try {
+    await bootstrapApiKeys(steadfast.store, {
+      ...(config.apiKeys === undefined ? {} : { apiKeys: config.apiKeys }),
+      dataDir: config.dataDir,
+      now: steadfast.clock.now(),
+      print,
+    });
+    const app = createApp({
+      calls: steadfast.calls,
+      maxBodyBytes: config.maxBodyBytes,
+      metrics: metrics.registry,
+      logger: logger.child({ component: "http" }),
+      signal: shutdown.signal,
+      health: () => ({
+        ok: true,
+        details: { store: steadfast.store.dialect, inFlight: steadfast.engine.inFlight },
+      }),
+    });
+    server = await listen(app.fetch, config);
+  } catch (error) {
+    metrics.close();
+    await steadfast.close();
+    throw error;
+  }
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(":") ? `[${config.host}]` : config.host}:${port}`;
+  logger.info({ url, db: steadfast.store.dialect }, "steadfast listening");
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    steadfast,
+    close() {
+      closing ??= (async () => {
+        logger.info("steadfast shutting down");
+        shutdown.abort();
+        await closeHttp(server, config.shutdownGraceMs ?? 10_000);
+        metrics.close();
+        await steadfast.close();
+        logger.info("steadfast stopped");
+      })();
+      return closing;
+    },
+  };
+}
+
+/** Listens on `config.host:config.port`; rejects with an actionable message when it cannot. */
+function listen(
+  fetch: (request: Request) => Response | Promise<Response>,
+  config: ServerConfig,
+): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const server = serve({
+      fetch,
+      port: config.port,
+      hostname: config.host,
+      // Longer than the usual 60 s idle timeout of load balancers, so they close first (no
+      // request lands on a connection the server is closing). Node enables keep-alive by default.
+      serverOptions: { keepAliveTimeout: 65_000 },
+    }) as Server;
+    server.once("listening", () => resolve(server));
+    server.once("error", (error: NodeJS.ErrnoException) => {
+      const where = `${config.host}:${config.port}`;
+      if (error.code === "EADDRINUSE") {
+        reject(
+          new Error(
+            `Cannot listen on ${where}: the port is in use; stop the other process or choose another port (--port, STEADFAST_PORT)`,
+            { cause: error },
+          ),
+        );
+      } else if (error.code === "EACCES") {
+        reject(
+          new Error(`Cannot listen on ${where}: permission denied; use a port above 1023`, {
+            cause: error,
+          }),
+        );
+      } else {
+        reject(new Error(`Cannot listen on ${where}: ${error.message}`, { cause: error }));
+      }
+    });
+  });
+}
+
+/** Stops accepting connections, lets open requests finish for `graceMs`, then cuts what is left. */
+async function closeHttp(server: Server, graceMs: number): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  try {
+    await closed;
+  } finally {
+    clearTimeout(timer);
+  }
+}

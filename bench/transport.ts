@@ -80,6 +80,9 @@ async function main(): Promise<void> {
     `UndiciTransport.send:  ${transportRates.map(format).join(", ")} req/s (best ${format(transportBest)})`,
   );
   console.log(`ratio (best / best): ${((transportBest / bareBest) * 100).toFixed(1)}%`);
+  console.log(
+    `ratio (median / median): ${((median(transportRates) / median(bareRates)) * 100).toFixed(1)}%`,
+  );
 
   await agent.close();
   await transport.close();
@@ -98,6 +101,12 @@ async function run(once: () => Promise<void>, total: number): Promise<number> {
   const t0 = performance.now();
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
   return total / ((performance.now() - t0) / 1000);
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
 function format(rate: number): string {

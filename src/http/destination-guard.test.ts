@@ -195,3 +195,18 @@ describe("checkUrl", () => {
     expect(guard.checkUrl("http://internal.corp.example/").ok).toBe(true);
   });
 });
+
+describe("refusal messages", () => {
+  it("tells how to open a metadata address, which allowPrivateNetworks does not", () => {
+    const open = createDestinationGuard({ allowPrivateNetworks: true });
+    const check = open.checkUrl("http://169.254.169.254/latest/meta-data/");
+    expect(check).toMatchObject({ ok: false, code: "blocked_destination" });
+    if (!check.ok) {
+      expect(check.message).toContain("cloud metadata");
+      expect(check.message).toContain("STEADFAST_ALLOWED_CIDRS");
+      expect(check.message).not.toContain("STEADFAST_ALLOW_PRIVATE_NETWORKS=true");
+    }
+    const listed = createDestinationGuard({ allowCidrs: ["169.254.169.254/32"] });
+    expect(listed.checkUrl("http://169.254.169.254/latest/meta-data/").ok).toBe(true);
+  });
+});

@@ -48,6 +48,16 @@ const RANGE_LABELS: Readonly<Record<string, string>> = {
   metadata: "cloud metadata",
 };
 
+/**
+ * The fix to quote when an address is refused for `reason` (a `blockedReason` result): metadata
+ * addresses open only through the allowlist, the rest also through `allowPrivateNetworks`.
+ */
+export function howToAllow(reason: string): string {
+  return reason === RANGE_LABELS.metadata
+    ? "add the address to STEADFAST_ALLOWED_CIDRS to allow it (STEADFAST_ALLOW_PRIVATE_NETWORKS does not open metadata services)"
+    : HOW_TO_ALLOW;
+}
+
 /** The result of `DestinationGuard.checkUrl`. */
 export type UrlCheck =
   | { ok: true; url: URL }
@@ -139,7 +149,7 @@ export function createDestinationGuard(options: DestinationGuardOptions = {}): D
     if (ipaddr.isValid(literal)) {
       const reason = blockedReason(literal);
       if (reason === undefined) return { ok: true, url };
-      return blocked(`destination ${literal} is a ${reason} address; ${HOW_TO_ALLOW}`);
+      return blocked(`destination ${literal} is a ${reason} address; ${howToAllow(reason)}`);
     }
     const name = host.toLowerCase();
     if (METADATA_HOSTNAMES.has(name)) {

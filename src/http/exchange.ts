@@ -106,7 +106,8 @@ export class Exchange implements Dispatcher.DispatchHandler {
       const kept = size <= room ? chunk : chunk.subarray(0, room);
       this.#chunks.push(kept);
       this.#keptBytes += kept.length;
-    } else if (this.#receivedBytes - this.#options.maxResponseBytes > MAX_DISCARDED_BYTES) {
+    }
+    if (this.#receivedBytes - this.#options.maxResponseBytes > MAX_DISCARDED_BYTES) {
       this.#respond();
       controller.abort(new ExchangeStopped("response body over the capture cap"));
     }

@@ -8,7 +8,7 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "nod
 import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import { buildConnector } from "undici";
-import type { DestinationGuard } from "./destination-guard.ts";
+import { howToAllow, type DestinationGuard } from "./destination-guard.ts";
 
 /** Raised inside the connector when the guard refuses every address of a destination. */
 export class BlockedDestinationError extends Error {
@@ -22,9 +22,7 @@ export class BlockedDestinationError extends Error {
   constructor(host: string, addresses: readonly string[], reason: string) {
     const shown = addresses.join(", ");
     const target = host === shown ? host : `${host} (resolved to ${shown})`;
-    super(
-      `blocked destination: ${target} is a ${reason} address; set STEADFAST_ALLOW_PRIVATE_NETWORKS=true or add the range to STEADFAST_ALLOWED_CIDRS`,
-    );
+    super(`blocked destination: ${target} is a ${reason} address; ${howToAllow(reason)}`);
     this.name = "BlockedDestinationError";
     this.host = host;
     this.addresses = addresses;

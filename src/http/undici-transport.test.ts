@@ -278,6 +278,13 @@ describe("UndiciTransport connection errors", () => {
     expect(result).toMatchObject({ type: "error", code: "invalid_response", sent: true });
   });
 
+  it("reports a failed TLS handshake as tls, not sent", async () => {
+    const upstream = await http((_request, response) => response.end("plain http"));
+    const result = await transport().send(get(`https://127.0.0.1:${upstream.port}/`), roomy);
+    expect(result).toMatchObject({ type: "error", code: "tls", sent: false });
+    expect(upstream.requests).toBe(0);
+  });
+
   it("reports a closed port as connect_refused, not sent", async () => {
     const port = await closedPort();
     const result = await transport().send(get(`http://127.0.0.1:${port}/`), roomy);

@@ -40,8 +40,11 @@ export interface UndiciTransportOptions {
  * certainly did not reach the upstream. Redirects are not followed (a 3xx is a response).
  *
  * Timeouts per send: `connectTimeoutMs` until undici hands the request to a connection (a new one
- * or a pooled one), `readTimeoutMs` as undici's headers and body timeouts, `totalTimeoutMs` for
- * the whole exchange. The first and last share one timer.
+ * or a pooled one; a request still waiting for a free pooled connection when it runs out gets
+ * `connect_timeout` too, unsent), `readTimeoutMs` as undici's headers and body timeouts (undici
+ * runs those on a coarse clock: they fire up to about one second late), `totalTimeoutMs` for the
+ * whole exchange. The first and last share one timer. One TCP and TLS connect attempt is also
+ * capped at 60 s, whatever a longer `connectTimeoutMs` asks.
  *
  * @example
  * const transport = new UndiciTransport({ clock: new SystemClock(), guard: createDestinationGuard() });

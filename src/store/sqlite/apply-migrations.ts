@@ -9,6 +9,8 @@ export const SQLITE_MIGRATIONS_DIR = join(import.meta.dirname, "..", "migrations
 export interface Migration {
   version: number;
   name: string;
+  /** The file name, e.g. `0001_init.sql`. */
+  file: string;
   sql: string;
 }
 
@@ -26,6 +28,7 @@ export function readMigrations(directory: string): Migration[] {
     migrations.push({
       version: Number(match[1]),
       name: match[2]!,
+      file,
       sql: readFileSync(join(directory, file), "utf8"),
     });
   }
@@ -34,7 +37,7 @@ export function readMigrations(directory: string): Migration[] {
     if (migrations[i]!.version === migrations[i - 1]!.version) {
       throw new Error(
         `Two migrations share version ${migrations[i]!.version} in ${directory}: ` +
-          `${migrations[i - 1]!.name} and ${migrations[i]!.name}. Renumber the newer one.`,
+          `${migrations[i - 1]!.file} and ${migrations[i]!.file}. Renumber the newer one.`,
       );
     }
   }
@@ -89,10 +92,9 @@ export function applyMigrations(db: DatabaseSync, directory = SQLITE_MIGRATIONS_
       db.exec("COMMIT");
     } catch (error) {
       if (db.isTransaction) db.exec("ROLLBACK");
-      throw new Error(
-        `Migration ${migration.version}_${migration.name} failed: ${String(error)}`,
-        { cause: error },
-      );
+      throw new Error(`Migration ${migration.file} failed and was rolled back: ${String(error)}`, {
+        cause: error,
+      });
     }
   }
   return applied;

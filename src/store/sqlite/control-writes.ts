@@ -54,7 +54,9 @@ export function retryCall(
 
 function notChanged(sql: Prepare, tenantId: TenantId, id: CallId): ControlResult {
   const row = sql(SELECT_CALL).get(id, tenantId);
-  return row === undefined ? { type: "not_found" } : { type: "invalid_state", call: callFromRow(row) };
+  return row === undefined
+    ? { type: "not_found" }
+    : { type: "invalid_state", call: callFromRow(row) };
 }
 
 const PURGE_KEYS =
@@ -66,7 +68,8 @@ export function purgeExpiredIdempotencyKeys(sql: Prepare, now: number): number {
   return Number(sql(PURGE_KEYS).run(now).changes);
 }
 
-const INSERT_TENANT = "INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING";
+const INSERT_TENANT =
+  "INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING";
 const INSERT_KEY =
   "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?, ?, ?) " +
   "ON CONFLICT (key_hash) DO NOTHING";

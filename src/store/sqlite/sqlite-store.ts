@@ -157,7 +157,9 @@ export class SqliteStore implements Store {
       }
       sql += " ORDER BY id DESC LIMIT ?";
       params.push(Math.max(0, Math.floor(query.limit)));
-      return this.#sql(sql).all(...params).map(callFromRow);
+      return this.#sql(sql)
+        .all(...params)
+        .map(callFromRow);
     });
   }
 
@@ -197,7 +199,11 @@ export class SqliteStore implements Store {
   }
 
   /** See `Store.renewLeases`. A lease past its expiry is still renewed if nobody reclaimed it. */
-  renewLeases(refs: readonly ClaimRef[], leaseExpiresAt: number, _now: number): Promise<ClaimRef[]> {
+  renewLeases(
+    refs: readonly ClaimRef[],
+    leaseExpiresAt: number,
+    _now: number,
+  ): Promise<ClaimRef[]> {
     return this.#write(() => calls.renewLeases(this.#sql, refs, leaseExpiresAt));
   }
 
@@ -239,7 +245,7 @@ export class SqliteStore implements Store {
       if (!this.#db.isOpen) throw new Error("The SQLite store is closed.");
       return Promise.resolve(run());
     } catch (error) {
-      return Promise.reject(error as Error);
+      return Promise.reject(error);
     }
   }
 }

@@ -1,0 +1,74 @@
+import { afterEach, beforeEach, describe } from "vitest";
+import type { Store } from "../../core/store.ts";
+import { describeCallContract } from "./call-contract.ts";
+import { describeClaimContract } from "./claim-contract.ts";
+import { describeControlContract } from "./control-contract.ts";
+import { CallFactory } from "./fixtures.ts";
+import { describeTenantContract } from "./tenant-contract.ts";
+
+/** A store under test and how to dispose of it. */
+export interface StoreUnderTest {
+  /** A store on an empty database. The suite calls `migrate()` itself. */
+  store: Store;
+  /** Closes the store if still open (some tests close it) and removes its database. */
+  cleanup: () => Promise<void>;
+}
+
+/** What each test of the suite works with; valid only inside a test. */
+export interface ContractContext {
+  /** A fresh, migrated store. */
+  readonly store: Store;
+  /** Deterministic calls for this test. */
+  readonly calls: CallFactory;
+}
+
+/** Hands the current test's context to the `describeXxxContract` helpers. */
+export type GetContext = () => ContractContext;
+
+/**
+ * Declares the dialect-neutral `Store` contract: the vitest `describe`/`it` blocks every `Store`
+ * implementation must pass (ARCHITECTURE.md section 2). Each test gets a fresh store from
+ * `makeStore`, works only through the `Store` interface, passes time explicitly and draws ids
+ * from a seeded random, so results never depend on the dialect, the clock or the run.
+ *
+ * @example
+ * describeStoreContract("SqliteStore", async () => {
+ *   const dir = mkdtempSync(join(tmpdir(), "steadfast-"));
+ *   const store = SqliteStore.open({ path: join(dir, "test.db") });
+ *   return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true }); } };
+ * });
+ */
+export function describeStoreContract(
+  name: string,
+  makeStore: () => Promise<StoreUnderTest>,
+): void {
+  describe(`Store contract: ${name}`, () => {
+    let current: StoreUnderTest | undefined;
+    let calls: CallFactory | undefined;
+
+    beforeEach(async () => {
+      current = await makeStore();
+      await current.store.migrate();
+      calls = new CallFactory(1);
+    });
+
+    afterEach(async () => {
+      const finished = current;
+      current = undefined;
+      calls = undefined;
+      await finished?.cleanup();
+    });
+
+    const context: GetContext = () => {
+      if (current === undefined || calls === undefined) {
+        throw new Error("The store contract context is only available inside a test.");
+      }
+      return { store: current.store, calls };
+    };
+
+    describeTenantContract(context);
+    describeCallContract(context);
+    describeClaimContract(context);
+    describeControlContract(context);
+  });
+}

@@ -1,0 +1,165 @@
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { WorkerId } from "../../core/ids.ts";
+import { describeStoreContract } from "../contract/store-contract.ts";
+import { CallFactory, claimOne, commitOf, succeeded, T0, TENANT_A } from "../contract/fixtures.ts";
+import { applyMigrations, readMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
+import { SqliteStore } from "./sqlite-store.ts";
+
+function tempDir(): string {
+  return mkdtempSync(join(tmpdir(), "steadfast-sqlite-"));
+}
+
+describeStoreContract("SqliteStore (temp file)", () => {
+  const dir = tempDir();
+  const store = SqliteStore.open({ path: join(dir, "contract.db") });
+  return Promise.resolve({
+    store,
+    cleanup: async () => {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  });
+});
+
+describe("SqliteStore", () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = tempDir();
+  });
+  afterEach(() => {
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates the parent directory of the database file", async () => {
+    const path = join(dir, "nested", "deeper", "steadfast.db");
+    const store = SqliteStore.open({ path, synchronous: "NORMAL" });
+    await store.migrate();
+    await store.close();
+    expect(existsSync(path)).toBe(true);
+  });
+
+  it("records each migration once, however often migrate() runs", async () => {
+    const path = join(dir, "steadfast.db");
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    await store.migrate();
+    await store.close();
+    const again = SqliteStore.open({ path });
+    await again.migrate();
+    await again.close();
+
+    const db = new DatabaseSync(path);
+    const rows = db.prepare("SELECT version, name FROM schema_migrations ORDER BY version").all();
+    db.close();
+    const shipped = readMigrations(SQLITE_MIGRATIONS_DIR);
+    expect(shipped[0]).toMatchObject({ version: 1, name: "init" });
+    expect(rows.map((r) => ({ ...r }))).toEqual(
+      shipped.map((m) => ({ version: m.version, name: m.name })),
+    );
+  });
+
+  it("applies appended migrations in order, and refuses a schema newer than it knows", () => {
+    const migrations = join(dir, "migrations");
+    const db = new DatabaseSync(join(dir, "steadfast.db"));
+    try {
+      copyDir(SQLITE_MIGRATIONS_DIR, migrations);
+      expect(applyMigrations(db, migrations)).toEqual([1]);
+      writeFileSync(join(migrations, "0003_third.sql"), "ALTER TABLE t2 ADD COLUMN c INTEGER;");
+      writeFileSync(join(migrations, "0002_second.sql"), "CREATE TABLE t2 (a INTEGER);");
+      writeFileSync(join(migrations, "README.md"), "not a migration");
+      expect(applyMigrations(db, migrations)).toEqual([2, 3]);
+      expect(applyMigrations(db, migrations)).toEqual([]);
+      expect(() => applyMigrations(db, SQLITE_MIGRATIONS_DIR)).toThrow(/schema version 2/);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("rolls back a failing migration entirely", () => {
+    const migrations = join(dir, "migrations");
+    copyDir(SQLITE_MIGRATIONS_DIR, migrations);
+    writeFileSync(join(migrations, "0002_broken.sql"), "CREATE TABLE t2 (a); SELECT * FROM nope;");
+    const db = new DatabaseSync(join(dir, "steadfast.db"));
+    try {
+      expect(() => applyMigrations(db, migrations)).toThrow(/0002_broken/);
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE name = 't2'").all();
+      expect(tables).toEqual([]);
+      const versions = db.prepare("SELECT version FROM schema_migrations").all();
+      expect(versions.map((r) => r.version)).toEqual([1]);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("keeps committed data across close and reopen", async () => {
+    const path = join(dir, "steadfast.db");
+    const calls = new CallFactory(3);
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    const done = calls.call({ idempotencyKey: "k" });
+    const pending = calls.call();
+    await store.createCalls([done, pending]);
+    const claim = await claimOne(store, done.createdAt);
+    await store.commitAttempt(commitOf(claim, T0 + 50, succeeded(T0 + 50)));
+    await store.addApiKey(TENANT_A, "a".repeat(64), T0);
+    const secret = await store.ensureSigningSecret(TENANT_A, "whsec_1", T0);
+    const before = await store.listCalls(TENANT_A, { limit: 10 });
+    const attempts = await store.listAttempts(TENANT_A, done.id);
+    await store.close();
+
+    const reopened = SqliteStore.open({ path });
+    await reopened.migrate();
+    expect(await reopened.listCalls(TENANT_A, { limit: 10 })).toStrictEqual(before);
+    expect(await reopened.listAttempts(TENANT_A, done.id)).toStrictEqual(attempts);
+    expect(await reopened.findTenantByKeyHash("a".repeat(64))).toBe(TENANT_A);
+    expect(await reopened.ensureSigningSecret(TENANT_A, "whsec_2", T0)).toBe(secret);
+    await reopened.close();
+  });
+
+  it("commits a large burst of concurrent writes (more than one batch) without loss", async () => {
+    const store = SqliteStore.open({ path: join(dir, "steadfast.db"), synchronous: "NORMAL" });
+    await store.migrate();
+    const calls = new CallFactory(9);
+    const burst = Array.from({ length: 12_000 }, (_, i) =>
+      calls.call(i % 3 === 0 ? { idempotencyKey: `key-${i % 1_000}` } : {}),
+    );
+    const results = await Promise.all(burst.map((call) => store.createCall(call)));
+    const created = results.filter((r) => r.created).length;
+    expect(created).toBe(8_000 + 1_000);
+    const claims = await store.claimDue({
+      now: T0 + 1_000_000,
+      limit: 20_000,
+      leaseMs: 1_000,
+      workerId: "bench" as WorkerId,
+    });
+    expect(claims).toHaveLength(created);
+    await store.close();
+  });
+
+  it("works in memory and rejects use after close", async () => {
+    const store = SqliteStore.open({ path: ":memory:" });
+    await store.migrate();
+    const calls = new CallFactory(5);
+    const call = calls.call();
+    expect((await store.createCall(call)).created).toBe(true);
+    await store.close();
+    await store.close();
+    await expect(store.createCall(calls.call())).rejects.toThrow(/closed/);
+    await expect(store.getCall(TENANT_A, call.id)).rejects.toThrow(/closed/);
+  });
+
+  it("rejects an invalid synchronous option", () => {
+    expect(() =>
+      SqliteStore.open({ path: ":memory:", synchronous: "OFF" as unknown as "FULL" }),
+    ).toThrow(/synchronous/);
+  });
+});
+
+function copyDir(from: string, to: string): void {
+  rmSync(to, { recursive: true, force: true });
+  cpSync(from, to, { recursive: true });
+}

@@ -1,6 +1,8 @@
 import type { Command } from "commander";
+import type { CallView } from "../core/call-view.ts";
+import type { SteadfastClient } from "../client/index.ts";
 import type { CliIo } from "./cli-io.ts";
-import { addClientOptions, clientFrom } from "./client-options.ts";
+import { addClientOptions, withClient } from "./client-options.ts";
 import { parseIntegerFlag, parseStatus, type ClientFlags } from "./config.ts";
 import { attemptsTable, callDetail, callSummary, callsTable, json } from "./format.ts";
 
@@ -15,6 +17,29 @@ interface ListFlags extends ClientFlags {
 /** Flags of the `calls` commands that take an id. */
 interface IdFlags extends ClientFlags {
   json?: boolean;
+}
+
+/** Adds a `calls <name> <id>` command that runs `act` and prints the call it answers. */
+function callCommand(
+  calls: Command,
+  io: CliIo,
+  name: string,
+  description: string,
+  act: (client: SteadfastClient, id: string) => Promise<CallView>,
+  print: (call: CallView) => string,
+): void {
+  addClientOptions(
+    calls
+      .command(name)
+      .description(description)
+      .argument("<id>", "call id (call_...)")
+      .option("--json", "print the call as JSON"),
+  ).action((id: string, flags: IdFlags) =>
+    withClient(flags, io, async (client) => {
+      const call = await act(client, id);
+      io.out(flags.json === true ? json(call) : print(call));
+    }),
+  );
 }
 
 /** Registers `steadfast calls list | show | attempts | cancel | retry`. */
@@ -32,7 +57,7 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
       .option("--limit <n>", "calls per page, 1 to 500 (default 50)")
       .option("--cursor <cursor>", "continue after a previous page (its nextCursor)")
       .option("--json", "print the page as JSON: { calls, nextCursor? }"),
-  ).action(async (flags: ListFlags) => {
+  ).action((flags: ListFlags) => {
     const query = {
       ...(flags.status === undefined ? {} : { status: parseStatus(flags.status) }),
       ...(flags.limit === undefined
@@ -40,29 +65,29 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
         : { limit: parseIntegerFlag("--limit", flags.limit, 1, 500) }),
       ...(flags.cursor === undefined ? {} : { cursor: flags.cursor }),
     };
-    const page = await clientFrom(flags, io).list(query);
-    if (flags.json === true) {
-      io.out(json(page));
-      return;
-    }
-    io.out(page.calls.length === 0 ? "no calls\n" : callsTable(page.calls));
-    if (page.nextCursor !== undefined) {
-      io.out(
-        `more: steadfast calls list --cursor ${page.nextCursor}${flags.status === undefined ? "" : ` --status ${flags.status}`}\n`,
-      );
-    }
+    return withClient(flags, io, async (client) => {
+      const page = await client.list(query);
+      if (flags.json === true) {
+        io.out(json(page));
+        return;
+      }
+      io.out(page.calls.length === 0 ? "no calls\n" : callsTable(page.calls));
+      if (page.nextCursor !== undefined) {
+        const status = query.status === undefined ? "" : ` --status ${query.status}`;
+        const limit = query.limit === undefined ? "" : ` --limit ${query.limit}`;
+        io.out(`more: steadfast calls list${status}${limit} --cursor ${page.nextCursor}\n`);
+      }
+    });
   });
 
-  addClientOptions(
-    calls
-      .command("show")
-      .description("show one call: request, status, response or error")
-      .argument("<id>", "call id (call_...)")
-      .option("--json", "print the call as JSON"),
-  ).action(async (id: string, flags: IdFlags) => {
-    const call = await clientFrom(flags, io).get(id);
-    io.out(flags.json === true ? json(call) : callDetail(call));
-  });
+  callCommand(
+    calls,
+    io,
+    "show",
+    "show one call: request, status, response or error",
+    (client, id) => client.get(id),
+    callDetail,
+  );
 
   addClientOptions(
     calls
@@ -72,31 +97,28 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
       )
       .argument("<id>", "call id (call_...)")
       .option("--json", "print the attempts as JSON"),
-  ).action(async (id: string, flags: IdFlags) => {
-    const attempts = await clientFrom(flags, io).attempts(id);
-    if (flags.json === true) io.out(json(attempts));
-    else io.out(attempts.length === 0 ? "no attempts yet\n" : attemptsTable(attempts));
-  });
+  ).action((id: string, flags: IdFlags) =>
+    withClient(flags, io, async (client) => {
+      const attempts = await client.attempts(id);
+      if (flags.json === true) io.out(json(attempts));
+      else io.out(attempts.length === 0 ? "no attempts yet\n" : attemptsTable(attempts));
+    }),
+  );
 
-  addClientOptions(
-    calls
-      .command("cancel")
-      .description("cancel a call that has not ended")
-      .argument("<id>", "call id (call_...)")
-      .option("--json", "print the call as JSON"),
-  ).action(async (id: string, flags: IdFlags) => {
-    const call = await clientFrom(flags, io).cancel(id);
-    io.out(flags.json === true ? json(call) : callSummary(call));
-  });
-
-  addClientOptions(
-    calls
-      .command("retry")
-      .description("redrive a failed call (fresh attempts), or make a waiting call due now")
-      .argument("<id>", "call id (call_...)")
-      .option("--json", "print the call as JSON"),
-  ).action(async (id: string, flags: IdFlags) => {
-    const call = await clientFrom(flags, io).retry(id);
-    io.out(flags.json === true ? json(call) : callSummary(call));
-  });
+  callCommand(
+    calls,
+    io,
+    "cancel",
+    "cancel a call that has not ended",
+    (client, id) => client.cancel(id),
+    callSummary,
+  );
+  callCommand(
+    calls,
+    io,
+    "retry",
+    "redrive a failed call (fresh attempts), or make a waiting call due now",
+    (client, id) => client.retry(id),
+    callSummary,
+  );
 }

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
-import { createClient, type SteadfastClient } from "../client/index.ts";
+import { createClient, isSteadfastApiError, type SteadfastClient } from "../client/index.ts";
+import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { CLIENT_SETTINGS, resolveClientConfig, settingHint, type ClientFlags } from "./config.ts";
 
@@ -18,8 +19,15 @@ export function addClientOptions(command: Command): Command {
     );
 }
 
-/** A REST client configured from a command's flags and the environment. */
-export function clientFrom(flags: ClientFlags, io: CliIo): SteadfastClient {
+/**
+ * Runs `action` with a REST client configured from a command's flags and the environment. A `401`
+ * answer is reported with where the key came from (`--api-key`, `STEADFAST_API_KEY` or the file).
+ */
+export async function withClient(
+  flags: ClientFlags,
+  io: CliIo,
+  action: (client: SteadfastClient) => Promise<void>,
+): Promise<void> {
   const config = resolveClientConfig(flags, io.env, io.cwd, (path) => {
     try {
       return io.readFile(path);
@@ -28,5 +36,15 @@ export function clientFrom(flags: ClientFlags, io: CliIo): SteadfastClient {
       throw error;
     }
   });
-  return createClient({ baseUrl: config.baseUrl, apiKey: config.apiKey });
+  const client = createClient({ baseUrl: config.baseUrl, apiKey: config.apiKey });
+  try {
+    await action(client);
+  } catch (error) {
+    if (isSteadfastApiError(error) && error.status === 401) {
+      throw new CliError(`${error.message}; the key used came from ${config.apiKeySource}`, {
+        cause: error,
+      });
+    }
+    throw error;
+  }
 }

@@ -2,7 +2,7 @@ import type { Command } from "commander";
 import type { FetchInput } from "../core/fetch-input.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
-import { addClientOptions, clientFrom } from "./client-options.ts";
+import { addClientOptions, withClient } from "./client-options.ts";
 import { parseIntegerFlag, type ClientFlags } from "./config.ts";
 import { callSummary, json } from "./format.ts";
 
@@ -79,6 +79,11 @@ export function buildFetchRequest(
         "--idempotency-key is empty: pass a key of 1 to 255 characters, or leave the flag out",
       );
     }
+    if (!/^[\x20-\x7e]+$/.test(flags.idempotencyKey)) {
+      throw new CliError(
+        `--idempotency-key ${JSON.stringify(flags.idempotencyKey)} is not valid: expected printable ASCII (it travels in an HTTP header)`,
+      );
+    }
     result.idempotencyKey = flags.idempotencyKey;
   }
   if (flags.wait !== undefined) {
@@ -139,14 +144,15 @@ export function registerFetchCommand(program: Command, io: CliIo): void {
       `wait up to this many seconds for the call to end (default ${DEFAULT_WAIT_SECONDS} when given without a value)`,
     )
     .option("--json", "print the whole call as JSON");
-  addClientOptions(command).action(async (url: string, flags: FetchFlags) => {
+  addClientOptions(command).action((url: string, flags: FetchFlags) => {
     const request = buildFetchRequest(url, flags, io.readFile);
-    const client = clientFrom(flags, io);
-    const call = await client.fetch(request.input, {
-      ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
-      ...(request.waitSeconds === undefined ? {} : { waitSeconds: request.waitSeconds }),
+    return withClient(flags, io, async (client) => {
+      const call = await client.fetch(request.input, {
+        ...(request.idempotencyKey === undefined ? {} : { idempotencyKey: request.idempotencyKey }),
+        ...(request.waitSeconds === undefined ? {} : { waitSeconds: request.waitSeconds }),
+      });
+      io.out(flags.json === true ? json(call) : callSummary(call));
     });
-    io.out(flags.json === true ? json(call) : callSummary(call));
   });
   command.addHelpText(
     "after",

@@ -35,15 +35,7 @@ function report(error: unknown, io: CliIo): number {
     io.err(`steadfast: ${error.message}\n`);
     return error.exitCode;
   }
-  if (isSteadfastApiError(error)) {
-    const hint =
-      error.status === 401
-        ? "; check the API key (--api-key, STEADFAST_API_KEY or <data-dir>/api-key)"
-        : "";
-    io.err(`steadfast: ${error.message}${hint}\n`);
-    return 1;
-  }
-  if (isSteadfastConnectionError(error) || isSteadfastError(error)) {
+  if (isSteadfastApiError(error) || isSteadfastConnectionError(error) || isSteadfastError(error)) {
     io.err(`steadfast: ${error.message}\n`);
     return 1;
   }

@@ -9,7 +9,7 @@ import {
   type ServeFlags,
 } from "./config.ts";
 
-/** What `steadfast serve` needs of a running server. */
+/** What `steadfast serve` needs of a running server (`startServer`'s answer has more). */
 export interface RunningServer {
   url: string;
   port: number;
@@ -17,15 +17,20 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-/** Starts the server; `src/server/start-server.ts` in production. */
+/** Starts the server; `startServer` of `src/server/start-server.ts` unless a test replaces it. */
 export type StartServer = (config: ServeConfig) => Promise<RunningServer>;
+
+/** Checks `STEADFAST_API_KEYS` entries; throws an `Error` naming the entry (never the key). */
+type CheckApiKeys = (raw: string) => unknown;
 
 // Loaded only when `serve` runs, so `--help` and the client commands do not pay for the server,
 // the engine and the store.
-async function loadStartServer(): Promise<StartServer> {
-  const specifier = "../server/start-server.ts";
-  const module = (await import(specifier)) as { startServer: StartServer };
-  return module.startServer;
+async function loadServer(): Promise<{ startServer: StartServer; checkApiKeys: CheckApiKeys }> {
+  const [{ startServer }, { parseApiKeys }] = await Promise.all([
+    import("../server/start-server.ts"),
+    import("../server/api-keys.ts"),
+  ]);
+  return { startServer: (config) => startServer(config), checkApiKeys: parseApiKeys };
 }
 
 /** Registers `steadfast serve`. `start` replaces the real server (tests). */
@@ -73,15 +78,24 @@ SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); a s
     );
   command.action(async (flags: ServeFlags) => {
     const config = resolveServeConfig(flags, io.env, io.cwd);
-    const startServer = start ?? (await loadStartServer());
-    let server: RunningServer;
-    try {
-      server = await startServer(config);
-    } catch (error) {
-      throw describeStartError(error, config);
+    const server = start === undefined ? await loadServer() : { startServer: start };
+    if (config.apiKeys !== undefined && "checkApiKeys" in server) {
+      try {
+        server.checkApiKeys(config.apiKeys);
+      } catch (error) {
+        throw new CliError(error instanceof Error ? error.message : String(error), {
+          cause: error,
+        });
+      }
     }
-    io.out(`listening on ${server.url}\n`);
-    await untilStopped(server, io);
+    let running: RunningServer;
+    try {
+      running = await server.startServer(config);
+    } catch (error) {
+      throw startError(error, config);
+    }
+    io.out(`listening on ${running.url}\n`);
+    await untilStopped(running, io);
   });
 }
 
@@ -96,6 +110,7 @@ function untilStopped(server: RunningServer, io: CliIo): Promise<void> {
       if (stopping) {
         io.err(`steadfast: ${signal} again, exiting without waiting for in-flight work\n`);
         io.exit(1);
+        return;
       }
       stopping = true;
       io.err(`steadfast: ${signal}, shutting down (send it again to exit at once)\n`);
@@ -114,25 +129,12 @@ function untilStopped(server: RunningServer, io: CliIo): Promise<void> {
   });
 }
 
-function describeStartError(error: unknown, config: ServeConfig): unknown {
-  const code = (error as { code?: unknown }).code;
-  const where = `${config.host}:${config.port}`;
-  if (code === "EADDRINUSE") {
-    return new CliError(
-      `cannot listen on ${where}: the address is in use (another steadfast serve?); pick another --port or STEADFAST_PORT`,
-      { cause: error },
-    );
-  }
-  if (code === "EACCES") {
-    return new CliError(`cannot listen on ${where}: permission denied; use a port above 1023`, {
-      cause: error,
-    });
-  }
-  if (code === "EADDRNOTAVAIL") {
-    return new CliError(
-      `cannot listen on ${where}: no such address on this machine; check --host or STEADFAST_HOST`,
-      { cause: error },
-    );
-  }
-  return error;
+// The server's start-up errors are written for operators (port in use, database unreadable): one
+// line, unless the log level asks for detail, then the stack too.
+function startError(error: unknown, config: ServeConfig): unknown {
+  if (config.logLevel === "debug" || config.logLevel === "trace") return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new CliError(`cannot start: ${message} (--log-level debug shows the stack)`, {
+    cause: error,
+  });
 }

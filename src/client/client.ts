@@ -152,7 +152,13 @@ export function createClient(options: ClientOptions): SteadfastClient {
     async fetch(input, submitOptions = {}) {
       const headers: Record<string, string> = {};
       if (submitOptions.idempotencyKey !== undefined) {
-        headers["idempotency-key"] = submitOptions.idempotencyKey;
+        const key = submitOptions.idempotencyKey;
+        if (!/^[\x20-\x7e]{1,255}$/.test(key)) {
+          throw new TypeError(
+            `idempotencyKey must be 1 to 255 printable ASCII characters (it travels in an HTTP header); got ${JSON.stringify(key)}`,
+          );
+        }
+        headers["idempotency-key"] = key;
       }
       if (submitOptions.waitSeconds !== undefined) {
         const seconds = submitOptions.waitSeconds;
@@ -264,7 +270,7 @@ function toProblem(response: Response, text: string): ProblemDetails {
   const errors = Array.isArray(body.errors) ? body.errors.filter(isFieldError) : [];
   if (errors.length > 0) problem.errors = errors;
   else delete problem.errors;
-  const correlationId = body.correlationId ?? body.requestId ?? body.instance;
+  const correlationId = body.correlationId ?? body.requestId;
   if (typeof correlationId === "string") problem.correlationId = correlationId;
   return problem;
 }

@@ -245,7 +245,7 @@ export class SqliteStore implements Store {
       if (!this.#db.isOpen) throw new Error("The SQLite store is closed.");
       return Promise.resolve(run());
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
 }

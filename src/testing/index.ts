@@ -1,3 +1,9 @@
 /** Test helpers: deterministic time and randomness. */
 export { FakeClock } from "./fake-clock.ts";
 export { SeededRandom } from "./seeded-random.ts";
+export {
+  startFlakyUpstream,
+  type FlakyUpstream,
+  type UpstreamBehaviour,
+  type ReceivedRequest,
+} from "./flaky-upstream.ts";

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { EngineEvents } from "./engine.ts";
+import { createSteadfast, type Steadfast, type SteadfastOptions } from "../steadfast.ts";
+import { FakeClock } from "../testing/fake-clock.ts";
+import {
+  startFlakyUpstream,
+  type FlakyUpstream,
+  type ReceivedRequest,
+  type UpstreamBehaviour,
+} from "../testing/flaky-upstream.ts";
+import { SeededRandom } from "../testing/seeded-random.ts";
+
+/** A Steadfast on a temp SQLite file with a fake clock, and one scripted upstream. */
+export interface Harness {
+  sf: Steadfast;
+  clock: FakeClock;
+  upstream: FlakyUpstream;
+  dir: string;
+  /** Resolves with the next `event` whose payload matches. */
+  next<K extends keyof EngineEvents>(
+    event: K,
+    match?: (payload: EngineEvents[K]) => boolean,
+  ): Promise<EngineEvents[K]>;
+  cleanup(): Promise<void>;
+}
+
+export async function harness(
+  script: readonly UpstreamBehaviour[] | ((request: ReceivedRequest) => UpstreamBehaviour),
+  options: SteadfastOptions = {},
+): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "steadfast-engine-"));
+  const clock = new FakeClock(Date.parse("2026-01-01T00:00:00Z"));
+  const upstream = await startFlakyUpstream(script);
+  const sf = await createSteadfast({
+    db: `sqlite:${join(dir, "steadfast.db")}`,
+    clock,
+    random: new SeededRandom(1),
+    allowPrivateNetworks: true,
+    ...options,
+  });
+  return {
+    sf,
+    clock,
+    upstream,
+    dir,
+    next(event, match) {
+      return new Promise((resolve) => {
+        const off = sf.engine.events.on(event, (payload) => {
+          if (match !== undefined && !match(payload)) return;
+          off();
+          resolve(payload);
+        });
+      });
+    },
+    async cleanup() {
+      // Upstream first: requests it holds fail at once, so the engine's graceful stop (whose grace
+      // timer runs on the fake clock) has nothing left to wait for.
+      await upstream.close();
+      await sf.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Lets pending I/O callbacks and promise chains run (not a timer wait). */
+export async function settle(turns = 20): Promise<void> {
+  for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { tenantId } from "../core/ids.ts";
+import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
+import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.cleanup();
+  h = undefined;
+});
+
+describe("engine", () => {
+  it("retries 503 twice and succeeds on the third attempt, forwarding one key", async () => {
+    h = await harness([{ status: 503 }, { status: 503 }, { status: 200, body: "done" }]);
+    const call = await h.sf.fetch(
+      { url: `${h.upstream.url}/charge`, method: "POST", body: { amount: 1 } },
+      { idempotencyKey: "order-42" },
+    );
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const { attempt: recorded } = await h.next(
+        "attempt:recorded",
+        (p) => p.attempt.number === attempt,
+      );
+      expect(recorded.decision.type).toBe("retry");
+      if (recorded.decision.type === "retry") await h.clock.advance(recorded.decision.delayMs);
+    }
+    const final = await call.result();
+    expect(final).toMatchObject({
+      status: "succeeded",
+      attempts: 3,
+      response: { status: 200, body: "done" },
+    });
+    const attempts = await call.attempts();
+    expect(attempts.map((a) => a.decision.type)).toEqual(["retry", "retry", "succeed"]);
+    expect(new Set(h.upstream.requests.map((r) => r.headers["idempotency-key"]))).toEqual(
+      new Set(["order-42"]),
+    );
+    expect(h.upstream.requests[0]?.body).toBe('{"amount":1}');
+  });
+
+  it("fails a 400 after one attempt", async () => {
+    h = await harness([{ status: 400, body: "bad" }]);
+    const call = await h.sf.fetch({ url: h.upstream.url, method: "POST" });
+    const final = await call.result();
+    expect(final).toMatchObject({
+      status: "failed",
+      attempts: 1,
+      error: { code: "not_retryable" },
+      response: { status: 400, body: "bad" },
+    });
+  });
+
+  it("does not retry a 429 with Retry-After: 2 before two seconds", async () => {
+    h = await harness([{ status: 429, headers: { "retry-after": "2" } }, { status: 200 }]);
+    const call = await h.sf.fetch({ url: h.upstream.url });
+    const { attempt } = await h.next("attempt:recorded");
+    expect(attempt.decision).toMatchObject({ type: "retry", delayMs: 2_000 });
+    await h.clock.advance(1_999);
+    await settle();
+    expect(h.upstream.requests).toHaveLength(1);
+    expect(await call.status()).toBe("waiting");
+    await h.clock.advance(1);
+    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
+  });
+
+  it("retries a POST whose read timed out after sending, with the same forwarded key", async () => {
+    h = await harness(["hang", { status: 201 }]);
+    const call = await h.sf.fetch(
+      { url: h.upstream.url, method: "POST", body: "x", timeout: { readMs: 100 } },
+      { idempotencyKey: "pay-1" },
+    );
+    const { attempt } = await h.next("attempt:recorded");
+    expect(attempt).toMatchObject({
+      sent: true,
+      outcome: { type: "error", code: "read_timeout" },
+      decision: { type: "retry" },
+    });
+    if (attempt.decision.type === "retry") await h.clock.advance(attempt.decision.delayMs);
+    expect(await call.result()).toMatchObject({ status: "succeeded" });
+    expect(h.upstream.requests.map((r) => r.headers["idempotency-key"])).toEqual([
+      "pay-1",
+      "pay-1",
+    ]);
+  });
+
+  it("derives a stable key when the client sends none", async () => {
+    h = await harness([{ status: 500 }, { status: 200 }]);
+    const call = await h.sf.fetch({ url: h.upstream.url, method: "POST" });
+    const { attempt } = await h.next("attempt:recorded");
+    if (attempt.decision.type === "retry") await h.clock.advance(attempt.decision.delayMs);
+    await call.result();
+    const keys = h.upstream.requests.map((r) => r.headers["idempotency-key"]);
+    expect(keys[0]).toBe(`steadfast-${call.id}`);
+    expect(keys[1]).toBe(keys[0]);
+  });
+
+  it("keeps serving other calls while an upstream hangs, resets or answers garbage", async () => {
+    h = await harness((r) => (r.n <= 3 ? "hang" : { status: 200 }), { concurrency: 8 });
+    const hanging = await Promise.all(
+      [1, 2, 3].map(() => h!.sf.fetch({ url: h!.upstream.url, timeout: { readMs: 60_000 } })),
+    );
+    await h.upstream.waitForRequests(3);
+    const fast = await h.sf.fetch({ url: h.upstream.url });
+    expect(await fast.result()).toMatchObject({ status: "succeeded" });
+    for (const call of hanging) expect(await call.status()).toBe("running");
+    for (const behaviour of ["reset", "garbage"] as const) {
+      const bad = await startBad(behaviour);
+      const call = await h.sf.fetch({ url: bad.url, retry: { maxAttempts: 1 } });
+      const final = await call.result();
+      expect(final.status).toBe("failed");
+      expect(final.error?.code).toBe("attempts_exhausted");
+      await bad.close();
+    }
+  });
+
+  it("fails with deadline_exceeded rather than retry past the deadline", async () => {
+    h = await harness([{ status: 503 }]);
+    const call = await h.sf.fetch({
+      url: h.upstream.url,
+      deadlineMs: 1_500,
+      retry: { backoff: "fixed", initialDelayMs: 1_000, maxAttempts: 10 },
+    });
+    await h.next("attempt:recorded");
+    await h.clock.advance(1_000);
+    const final = await call.result();
+    expect(final).toMatchObject({
+      status: "failed",
+      attempts: 2,
+      error: { code: "deadline_exceeded" },
+    });
+  });
+
+  it("cancels a waiting call and redrives a failed one with a fresh budget", async () => {
+    h = await harness((r) =>
+      r.n === 1 || r.path === "/again" ? { status: 503 } : { status: 200 },
+    );
+    const call = await h.sf.fetch({ url: h.upstream.url, retry: { maxAttempts: 1 } });
+    expect(await call.result()).toMatchObject({ status: "failed", attempts: 1 });
+    await h.sf.calls.retry(tenantId("default"), call.id);
+    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect((await call.attempts()).map((a) => a.number)).toEqual([1, 2]);
+
+    const waiting = await h.sf.fetch({ url: `${h.upstream.url}/again`, retry: { maxAttempts: 5 } });
+    await h.next("attempt:recorded", (p) => p.call.id === waiting.id);
+    await h.sf.calls.cancel(tenantId("default"), waiting.id);
+    await h.clock.advance(120_000);
+    await settle();
+    expect(await waiting.call()).toMatchObject({ status: "cancelled", attempts: 1 });
+  });
+
+  it("lets a call in flight finish on graceful close", async () => {
+    h = await harness([{ status: 200, delayMs: 100 }]);
+    const call = await h.sf.fetch({ url: h.upstream.url });
+    await h.upstream.waitForRequests(1);
+    const store = h.sf.store;
+    await h.sf.engine.stop();
+    const row = await store.getCall(tenantId("default"), call.id);
+    expect(row?.status).toBe("succeeded");
+  });
+});
+
+function startBad(behaviour: "reset" | "garbage") {
+  return startFlakyUpstream([behaviour]);
+}

@@ -1,0 +1,108 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+
+/** What the upstream does with one request. */
+export type UpstreamBehaviour =
+  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  /** Reads the request, never answers (until the upstream closes). */
+  | "hang"
+  /** Destroys the connection without an answer. */
+  | "reset"
+  /** Answers bytes that are not HTTP. */
+  | "garbage";
+
+/** One request the upstream received. */
+export interface ReceivedRequest {
+  /** 1-based arrival order. */
+  n: number;
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** A real HTTP server on 127.0.0.1 with a scripted behaviour per request. */
+export interface FlakyUpstream {
+  /** `http://127.0.0.1:<port>`. */
+  readonly url: string;
+  readonly requests: ReceivedRequest[];
+  /** Resolves when the upstream has received `count` requests in all. */
+  waitForRequests(count: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an upstream on 127.0.0.1, port 0. `script` decides each request's behaviour from its
+ * arrival number and content; a fixed array is played in order, its last entry repeating.
+ *
+ * @example
+ * const upstream = await startFlakyUpstream([{ status: 503 }, { status: 503 }, { status: 200, body: "ok" }]);
+ */
+export async function startFlakyUpstream(
+  script: readonly UpstreamBehaviour[] | ((request: ReceivedRequest) => UpstreamBehaviour),
+): Promise<FlakyUpstream> {
+  const requests: ReceivedRequest[] = [];
+  const sockets = new Set<Socket>();
+  const waiters: { count: number; resolve: () => void }[] = [];
+  const pick =
+    typeof script === "function"
+      ? script
+      : (request: ReceivedRequest): UpstreamBehaviour =>
+          script[Math.min(request.n, script.length) - 1] ?? { status: 200 };
+
+  const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (chunk: Buffer) => chunks.push(chunk));
+    req.on("end", () => {
+      const received: ReceivedRequest = {
+        n: requests.length + 1,
+        method: req.method ?? "",
+        path: req.url ?? "",
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString("utf8"),
+      };
+      requests.push(received);
+      for (const waiter of [...waiters]) {
+        if (requests.length >= waiter.count) {
+          waiters.splice(waiters.indexOf(waiter), 1);
+          waiter.resolve();
+        }
+      }
+      const behaviour = pick(received);
+      if (behaviour === "hang") return;
+      if (behaviour === "reset") {
+        req.socket.destroy();
+        return;
+      }
+      if (behaviour === "garbage") {
+        req.socket.end("NOT HTTP AT ALL\r\n\r\n");
+        return;
+      }
+      const answer = (): void => {
+        res.writeHead(behaviour.status, { "content-type": "text/plain", ...behaviour.headers });
+        res.end(behaviour.body ?? "");
+      };
+      if (behaviour.delayMs === undefined) answer();
+      else setTimeout(answer, behaviour.delayMs);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    waitForRequests(count) {
+      if (requests.length >= count) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ count, resolve }));
+    },
+    async close() {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,99 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { once } from "node:events";
+import { join } from "node:path";
+import { Pool } from "undici";
+
+const root = join(import.meta.dirname, "..");
+
+/** A `steadfast serve` child process. */
+export interface ServerProcess {
+  child: ChildProcess;
+  url: string;
+  /** Everything the process printed so far. */
+  output(): string;
+  /** SIGKILL, then wait for the exit. */
+  kill9(): Promise<void>;
+  /** SIGTERM, then wait for the exit code. */
+  terminate(): Promise<number | null>;
+}
+
+/** Starts `node bin/steadfast.js serve` on port 0 and resolves once it prints its URL. */
+export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(root, "bin/steadfast.js"), "serve"], {
+    cwd: root,
+    env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  const url = await new Promise<string>((resolve, reject) => {
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
+      if (match?.[1] !== undefined) resolve(match[1].replace(/\/$/, ""));
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.once("exit", (code) =>
+      reject(new Error(`steadfast serve exited with ${code} before listening:\n${output}`)),
+    );
+  });
+  return {
+    child,
+    url,
+    output: () => output,
+    async kill9() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = once(child, "exit");
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async terminate() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = once(child, "exit");
+      child.kill("SIGTERM");
+      const [code] = (await exited) as [number | null];
+      return code;
+    },
+  };
+}
+
+/** A keep-alive JSON client for one server. */
+export function apiClient(url: string, apiKey: string) {
+  const pool = new Pool(url, { connections: 64 });
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ) {
+    const response = await pool.request({
+      method: method,
+      path,
+      headers: {
+        authorization: `Bearer ${apiKey}`,
+        "content-type": "application/json",
+        ...headers,
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.body.text();
+    return {
+      status: response.statusCode,
+      body: text === "" ? undefined : (JSON.parse(text) as Record<string, unknown>),
+    };
+  }
+  return { call, close: () => pool.close() };
+}
+
+/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
+export async function until(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

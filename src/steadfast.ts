@@ -15,7 +15,7 @@ import type { Store } from "./core/store.ts";
 import type { Transport } from "./core/transport.ts";
 import { CallsService } from "./engine/calls-service.ts";
 import { Engine, type EngineLogger } from "./engine/engine.ts";
-import type { FaultInjector } from "./engine/fault-points.ts";
+import { faultsFromEnv, type FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
 import { createDestinationGuard } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
@@ -51,7 +51,7 @@ export interface SteadfastOptions {
   logger?: EngineLogger;
   /** Run the engine in this process. Default true. */
   startEngine?: boolean;
-  /** Crash windows for tests (`STEADFAST_FAULTS`). */
+  /** Crash windows for tests. Default: read from `STEADFAST_FAULTS` (see `faultsFromEnv`). */
   faults?: FaultInjector;
   /** Replace the HTTP transport (tests, custom agents). Default `UndiciTransport`. */
   transport?: Transport;
@@ -111,8 +111,10 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     allowCidrs: options.allowedCidrs ?? [],
   });
   const transport = options.transport ?? new UndiciTransport({ clock, guard });
+  const faults = options.faults ?? faultsFromEnv(process.env.STEADFAST_FAULTS);
   const engine = new Engine({
     store,
+    ...(faults === undefined ? {} : { faults }),
     transport,
     clock,
     random,

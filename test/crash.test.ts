@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startFlakyUpstream, type FlakyUpstream } from "../src/testing/flaky-upstream.ts";
 import { apiClient, startServerProcess, until, type ServerProcess } from "./process-harness.ts";
 
-const KEY = "crash-test-key";
+const KEY = "crash-test-key-0123456789";
 let dir: string;
 let upstream: FlakyUpstream | undefined;
 let servers: ServerProcess[] = [];
@@ -89,8 +89,11 @@ describe("crash safety", () => {
     const submitting = submitAll(first.url, 1_000, (key, id) => accepted.set(key, id));
     await upstream.waitForRequests(300);
     await first.kill9();
+    const seenAtKill = new Set(upstream.requests.map((r) => r.headers["idempotency-key"])).size;
     await submitting;
     expect(accepted.size).toBeGreaterThan(300);
+    // The kill really came mid-run: accepted work was left for the second process.
+    expect(seenAtKill).toBeLessThan(accepted.size);
 
     const second = await startServerProcess(env());
     servers.push(second);

@@ -22,7 +22,7 @@ const KEY = /^[A-Za-z0-9._~+/=-]+$/;
 
 /**
  * Parses `STEADFAST_API_KEYS`: comma-separated `tenant:key` pairs (`acme:sk_live_...,beta:...`).
- * The key is everything after the first colon. Tenants are 1 to 64 letters, digits, `_`, `.`, `-`;
+ * The tenant ends at the first colon. Tenants are 1 to 64 letters, digits, `_`, `.`, `-`;
  * keys are at least 16 characters of the Bearer token alphabet (RFC 6750). Empty entries are
  * skipped. Throws an `Error` naming the entry by position (never echoing a key) and the fix.
  *

@@ -3,7 +3,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Hono } from "hono";
 import type { Registry } from "prom-client";
-import { tenantId } from "../core/ids.ts";
+import type { AttemptRecord } from "../core/call.ts";
+import { tenantId, type WorkerId } from "../core/ids.ts";
+import type { CallTransition } from "../core/store.ts";
 import { CallsService } from "../engine/calls-service.ts";
 import { hashApiKey } from "../engine/fingerprint.ts";
 import { createDestinationGuard } from "../http/destination-guard.ts";
@@ -26,6 +28,15 @@ export interface AppHarness {
   clock: FakeClock;
   /** `app.request` with tenant acme's key (override with `authorization`). */
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
+  /** Runs one attempt of call `id` through the real store, as an engine would: claim, then commit. */
+  recordAttempt(
+    id: string,
+    outcome: AttemptRecord["outcome"],
+    decision: AttemptRecord["decision"],
+    transition: CallTransition,
+  ): Promise<void>;
+  /** Records a `400` attempt that fails call `id`. */
+  failCall(id: string): Promise<void>;
   /** POST /v1/fetch with a JSON body. */
   submit(body: unknown, headers?: Record<string, string>): Promise<Response>;
   close(): Promise<void>;
@@ -61,8 +72,59 @@ export async function appHarness(
       headers.set("authorization", `Bearer ${key ?? KEY_ACME}`);
     return Promise.resolve(app.request(path, { ...rest, headers }));
   };
+  const recordAttempt: AppHarness["recordAttempt"] = async (id, outcome, decision, transition) => {
+    const now = clock.now();
+    const claims = await store.claimDue({
+      now,
+      limit: 100,
+      leaseMs: 30_000,
+      workerId: "test" as WorkerId,
+    });
+    const claim = claims.find((c) => c.call.id === id);
+    await store.releaseClaims(
+      claims
+        .filter((c) => c !== claim)
+        .map((c) => ({ callId: c.call.id, leaseToken: c.leaseToken })),
+      now,
+    );
+    if (claim === undefined) throw new Error(`call ${id} was not due`);
+    const attempt: AttemptRecord = {
+      callId: claim.call.id,
+      number: claim.call.attempts + 1,
+      startedAt: now,
+      durationMs: 12.5,
+      connectMs: 1,
+      firstByteMs: 10,
+      outcome,
+      sent: true,
+      decision,
+    };
+    if (
+      !(await store.commitAttempt({
+        callId: claim.call.id,
+        leaseToken: claim.leaseToken,
+        now,
+        attempt,
+        transition,
+      }))
+    ) {
+      throw new Error(`lost the lease of ${id}`);
+    }
+  };
   return {
     app,
+    recordAttempt,
+    failCall: (id) =>
+      recordAttempt(
+        id,
+        { type: "response", status: 400 },
+        { type: "fail", code: "not_retryable", reason: "400 is not retried" },
+        {
+          status: "failed",
+          error: { code: "http_400", message: "upstream answered 400" },
+          idempotencyExpiresAt: clock.now() + 86_400_000,
+        },
+      ),
     store,
     calls,
     clock,

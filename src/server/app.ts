@@ -74,6 +74,11 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
   app.notFound(handleNotFound);
 
   app.use(requestId(options.newRequestId));
+  app.use(async (c, next) => {
+    await next();
+    // While shutting down, tell clients not to reuse the connection (RFC 9112 section 9.6).
+    if (signal?.aborted) c.res.headers.set("Connection", "close");
+  });
   app.use(observeHttp(registry));
   app.use(async (c, next) => {
     const started = performance.now();

@@ -42,11 +42,11 @@ export interface Metrics {
 }
 
 /**
- * Attempt duration buckets, seconds: about 1.5x apart from 1 ms to 60 s, so p95 and p99 stay within
- * one bucket's width for latencies anywhere in that range.
+ * Attempt duration buckets, seconds: 1.5 to 1.67 times apart from 1 ms to 60 s, so an estimated
+ * p95 or p99 is off by at most one bucket's width (under 67%) for latencies anywhere in that range.
  */
 export const ATTEMPT_DURATION_BUCKETS = [
-  0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 1,
+  0.001, 0.0015, 0.0025, 0.004, 0.006, 0.01, 0.015, 0.025, 0.04, 0.06, 0.1, 0.15, 0.25, 0.4, 0.6, 1,
   1.5, 2.5, 4, 6, 10, 15, 25, 40, 60,
 ];
 

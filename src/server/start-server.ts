@@ -182,14 +182,20 @@ function listen(
   });
 }
 
-/** Stops accepting connections, lets open requests finish for `graceMs`, then cuts what is left. */
+/**
+ * Stops accepting connections and lets open requests finish for `graceMs`, then cuts what is
+ * left. A keep-alive connection that goes idle after `close()` is not closed by Node itself, so
+ * idle connections are closed again until the server is down.
+ */
 async function closeHttp(server: Server, graceMs: number): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeIdleConnections();
-  const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+  const sweep = setInterval(() => server.closeIdleConnections(), 25);
+  const cut = setTimeout(() => server.closeAllConnections(), graceMs);
   try {
     await closed;
   } finally {
-    clearTimeout(timer);
+    clearInterval(sweep);
+    clearTimeout(cut);
   }
 }

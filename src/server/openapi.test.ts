@@ -1,0 +1,228 @@
+import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
+import { z } from "zod";
+import type { AttemptView, CallView } from "../core/call-view.ts";
+import { FetchInputSchema } from "../core/fetch-input.ts";
+import { appHarness, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
+import { buildOpenApiDocument } from "./openapi.ts";
+import { PROBLEM_KINDS, type Problem } from "./problem.ts";
+import type { AttemptViewSchema, CallViewSchema, ProblemSchema } from "./schemas.ts";
+import { ProblemCodes } from "./schemas.ts";
+
+interface Document {
+  openapi: string;
+  paths: Record<
+    string,
+    Record<
+      string,
+      { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }
+    >
+  >;
+  components: { schemas: Record<string, object>; securitySchemes: Record<string, object> };
+}
+
+const doc = buildOpenApiDocument() as unknown as Document;
+
+/** A validator built from the document alone (its JSON Schemas read back), not from our zod code. */
+function documentSchema(ref: string): z.ZodType {
+  const defs = JSON.parse(
+    JSON.stringify(doc.components.schemas).replaceAll("#/components/schemas/", "#/$defs/"),
+  ) as object;
+  return z.fromJSONSchema({
+    $schema: "https://json-schema.org/draft/2020-12/schema",
+    $defs: defs,
+    $ref: ref.replace("#/components/schemas/", "#/$defs/"),
+  } as never);
+}
+
+/** Checks a real response against the schema the document gives for its route, method and status. */
+async function expectDocumented(res: Response, path: string, method: string): Promise<void> {
+  const operation = doc.paths[path]?.[method];
+  if (operation === undefined) throw new Error(`${method} ${path} is not in the document`);
+  const documented = operation.responses[String(res.status)];
+  if (documented === undefined)
+    throw new Error(`${method} ${path} answered ${res.status}, which the document does not list`);
+  const mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!;
+  const schema = documented.content?.[mediaType]?.schema;
+  if (schema?.$ref === undefined)
+    throw new Error(`${method} ${path} ${res.status}: no schema for ${mediaType}`);
+  const result = documentSchema(schema.$ref).safeParse(await res.json());
+  if (!result.success)
+    throw new Error(
+      `${method} ${path} ${res.status} does not match ${schema.$ref}: ${JSON.stringify(result.error.issues)}`,
+    );
+}
+
+let h: AppHarness;
+beforeEach(async () => {
+  h = await appHarness({ maxBodyBytes: 4_096 });
+});
+afterEach(async () => {
+  await h.close();
+});
+
+describe("openapi.json", () => {
+  it("is an OpenAPI 3.1 document with bearer security, served as JSON without auth", async () => {
+    const res = await h.request("/openapi.json", { key: null });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("application/json");
+    const served = (await res.json()) as Document;
+    expect(served.openapi).toBe("3.1.0");
+    expect(served.components.securitySchemes.bearer).toMatchObject({
+      type: "http",
+      scheme: "bearer",
+    });
+    expect(served).toEqual(
+      JSON.parse(JSON.stringify(buildOpenApiDocument({ maxBodyBytes: 4_096 }))) as Document,
+    );
+  });
+
+  it("documents exactly the routes the app has", () => {
+    const routes = new Set(
+      h.app.routes
+        .filter((r) => r.method !== "ALL")
+        .map((r) => `${r.method} ${r.path.replace(/:(\w+)/g, "{$1}")}`),
+    );
+    const documented = new Set(
+      Object.entries(doc.paths).flatMap(([path, ops]) =>
+        Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`),
+      ),
+    );
+    expect(documented).toEqual(routes);
+  });
+
+  it("describes the request body with the schema that validates it", () => {
+    const { $schema: _s, ...direct } = z.toJSONSchema(FetchInputSchema, { io: "input" });
+    expect(doc.components.schemas.FetchInput).toEqual(direct);
+    const validator = documentSchema("#/components/schemas/FetchInput");
+    for (const body of [
+      { url: "https://a.example/" },
+      { url: "x", retyr: 1 },
+      { url: "x", retry: { maxAttempts: 0 } },
+      { url: "x", body: [1, { a: null }] },
+    ]) {
+      expect(validator.safeParse(body).success).toBe(FetchInputSchema.safeParse(body).success);
+    }
+  });
+
+  it("lists a documented problem type for every code", () => {
+    expect(new Set(ProblemCodes)).toEqual(new Set(Object.keys(PROBLEM_KINDS)));
+  });
+
+  it("matches real responses: calls, pages, attempts and problems", async () => {
+    const accepted = await h.submit({
+      url: "https://api.example.com/",
+      method: "POST",
+      body: { a: 1 },
+      callback: { url: "https://hooks.example.com/x?token=t" },
+    });
+    const id = ((await accepted.clone().json()) as { id: string }).id;
+    await expectDocumented(accepted, "/v1/fetch", "post");
+    await h.recordAttempt(
+      id,
+      { type: "error", code: "read_timeout", message: "no bytes for 30000 ms" },
+      { type: "retry", delayMs: 1_000, reason: "read_timeout is retried" },
+      { status: "waiting", runAt: h.clock.now() + 1_000, reason: "retry after read_timeout" },
+    );
+    await expectDocumented(await h.request(`/v1/calls/${id}`), "/v1/calls/{id}", "get");
+    await h.clock.advance(1_000);
+    await h.recordAttempt(
+      id,
+      { type: "response", status: 200 },
+      { type: "succeed" },
+      {
+        status: "succeeded",
+        response: {
+          status: 200,
+          headers: { "set-cookie": "s=1", "content-type": "text/plain" },
+          body: "aGk=",
+          bodyEncoding: "base64",
+          bodyTruncated: true,
+          bodyBytes: 2,
+        },
+        idempotencyExpiresAt: h.clock.now() + 86_400_000,
+      },
+    );
+    await expectDocumented(await h.request(`/v1/calls/${id}`), "/v1/calls/{id}", "get");
+    await expectDocumented(
+      await h.request(`/v1/calls/${id}/attempts`),
+      "/v1/calls/{id}/attempts",
+      "get",
+    );
+    await expectDocumented(await h.request("/v1/calls?limit=1"), "/v1/calls", "get");
+    await expectDocumented(
+      await h.request(`/v1/calls/${id}/cancel`, { method: "POST" }),
+      "/v1/calls/{id}/cancel",
+      "post",
+    );
+    const second = (
+      (await (await h.submit({ url: "https://api.example.com/2" })).json()) as { id: string }
+    ).id;
+    await expectDocumented(
+      await h.request(`/v1/calls/${second}/cancel`, { method: "POST" }),
+      "/v1/calls/{id}/cancel",
+      "post",
+    );
+    await h.failCall(
+      ((await (await h.submit({ url: "https://api.example.com/3" })).json()) as { id: string }).id,
+    );
+    const failed = (
+      (await (await h.request("/v1/calls?status=failed")).json()) as { calls: { id: string }[] }
+    ).calls[0]!.id;
+    await expectDocumented(
+      await h.request(`/v1/calls/${failed}/retry`, { method: "POST" }),
+      "/v1/calls/{id}/retry",
+      "post",
+    );
+    await expectDocumented(await h.request("/healthz"), "/healthz", "get");
+
+    const post = (
+      body: string,
+      headers: Record<string, string> = {},
+      key?: string,
+    ): Promise<Response> =>
+      h.request("/v1/fetch", {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body,
+        ...(key === undefined ? {} : { key }),
+      });
+    await expectDocumented(await post("{"), "/v1/fetch", "post");
+    await expectDocumented(await post("{}", { "content-type": "text/csv" }), "/v1/fetch", "post");
+    await expectDocumented(
+      await post(JSON.stringify({ url: "x".repeat(5_000) })),
+      "/v1/fetch",
+      "post",
+    );
+    await expectDocumented(await post(JSON.stringify({ url: 1 })), "/v1/fetch", "post");
+    await expectDocumented(await post(JSON.stringify({ url: "gopher://x" })), "/v1/fetch", "post");
+    await expectDocumented(
+      await post(JSON.stringify({ url: "http://10.1.2.3/" })),
+      "/v1/fetch",
+      "post",
+    );
+    await post(JSON.stringify({ url: "https://a.example/" }), { "idempotency-key": "k" });
+    await expectDocumented(
+      await post(JSON.stringify({ url: "https://b.example/" }), { "idempotency-key": "k" }),
+      "/v1/fetch",
+      "post",
+    );
+    await expectDocumented(await post("{}", {}, "wrong_wrong_wrong_wrong"), "/v1/fetch", "post");
+    await expectDocumented(
+      await h.request(`/v1/calls/${id}`, { key: KEY_OTHER }),
+      "/v1/calls/{id}",
+      "get",
+    );
+    await expectDocumented(
+      await h.request(`/v1/calls/${id}/retry`, { method: "POST" }),
+      "/v1/calls/{id}/retry",
+      "post",
+    );
+    await expectDocumented(await h.request("/v1/calls?status=nope"), "/v1/calls", "get");
+  });
+
+  it("has response schemas that accept exactly the core view types", () => {
+    expectTypeOf<CallView>().toExtend<z.infer<typeof CallViewSchema>>();
+    expectTypeOf<AttemptView>().toExtend<z.infer<typeof AttemptViewSchema>>();
+    expectTypeOf<Problem>().toExtend<z.infer<typeof ProblemSchema>>();
+  });
+});

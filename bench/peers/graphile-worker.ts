@@ -1,0 +1,94 @@
+// graphile-worker on the local PostgreSQL, producer and worker in this process.
+import {
+  Logger,
+  makeWorkerUtils,
+  run,
+  runMigrations,
+  type Runner,
+  type WorkerUtils,
+} from "graphile-worker";
+import { randomUUID } from "node:crypto";
+import {
+  deliver,
+  measureDrain,
+  measureEnqueue,
+  measureLatency,
+  type BenchJob,
+  type DrainOptions,
+  type EnqueueOptions,
+  type EnqueueResult,
+  type LatencyOptions,
+  type LatencyResult,
+  type Peer,
+  type PeerSession,
+} from "../lib/peer.ts";
+import { dropSchema, ensureDatabase, vacuumAnalyzeSchema } from "../lib/postgres.ts";
+import type { Upstream } from "../lib/upstream.ts";
+
+const DATABASE = "bench_graphile";
+const CONCURRENCY = 50;
+const TASK = "call";
+const quiet = new Logger(() => () => {});
+
+/**
+ * graphile-worker as a competent user runs it: migrations run and tables `VACUUM ANALYZE`d before
+ * use, `concurrency: 50` with `maxPoolSize: 52` (its docs: `concurrentJobs + 2`), default
+ * `pollInterval` with LISTEN/NOTIFY waking the worker (on by default), `addJobs` for batches. Each
+ * session gets a fresh schema in the `bench_graphile` database, dropped on close.
+ */
+export const graphileWorker: Peer = {
+  name: "graphile-worker",
+  settings:
+    "concurrency 50, maxPoolSize 52, default pollInterval + LISTEN/NOTIFY, no localQueue batching; fresh schema, migrated and VACUUM ANALYZEd; addJobs for batches",
+  open: openGraphileWorker,
+};
+
+async function openGraphileWorker({ upstreamUrl }: { upstreamUrl: string }): Promise<PeerSession> {
+  const connectionString = await ensureDatabase(DATABASE);
+  const schema = `gw_${randomUUID().slice(0, 8)}`;
+  const shared = { connectionString, schema, logger: quiet };
+  await runMigrations(shared);
+  await vacuumAnalyzeSchema(connectionString, schema);
+  const utils: WorkerUtils = await makeWorkerUtils(shared);
+  let runner: Runner | undefined;
+  return {
+    addBatch: async (jobs) => {
+      await utils.addJobs(jobs.map((payload) => ({ identifier: TASK, payload })));
+    },
+    add: async (job) => {
+      await utils.addJob(TASK, job);
+    },
+    startWorker: async () => {
+      runner = await run({
+        ...shared,
+        concurrency: CONCURRENCY,
+        maxPoolSize: CONCURRENCY + 2,
+        noHandleSignals: true,
+        taskList: { [TASK]: (payload) => deliver(upstreamUrl, payload as BenchJob) },
+      });
+    },
+    close: async () => {
+      await runner?.stop();
+      await utils.release();
+      await dropSchema(connectionString, schema);
+    },
+  };
+}
+
+/** Enqueue throughput of graphile-worker (addJobs, and addJob() with 64 in flight). */
+export async function enqueueThroughput(options?: EnqueueOptions): Promise<EnqueueResult> {
+  return await measureEnqueue(graphileWorker, options);
+}
+
+/** Deliveries per second draining 10,000 (default) queued jobs at concurrency 50. */
+export async function drainThroughput(upstream: Upstream, options?: DrainOptions): Promise<number> {
+  return await measureDrain(graphileWorker, upstream, options);
+}
+
+/** Accept-to-delivered latency at 200 jobs/s (default) for 10 s (default). */
+export async function latency(
+  upstream: Upstream,
+  options?: LatencyOptions,
+): Promise<LatencyResult> {
+  return await measureLatency(graphileWorker, upstream, options);
+}

@@ -56,8 +56,11 @@ export function duration(ms: number): string {
   return `${Math.floor(totalMinutes / 60)}h${String(totalMinutes % 60).padStart(2, "0")}m`;
 }
 
-/** One line about a call: `call_01J...  succeeded  HTTP 200` or with the error that ended it. */
-export function callSummary(call: CallView): string {
+/**
+ * One line about a call: `call_01J...  succeeded  HTTP 200`, with the error that ended it, or when
+ * a waiting (or delayed) call is due. `nowMs` decides whether a queued call is delayed.
+ */
+export function callSummary(call: CallView, nowMs: number = Date.now()): string {
   const parts = [call.id, call.status];
   if (call.response !== undefined) parts.push(`HTTP ${call.response.status}`);
   if (call.error !== undefined)
@@ -66,10 +69,15 @@ export function callSummary(call: CallView): string {
     parts.push(
       `${printable(call.waitingFor.reason, 80)} until ${shortTime(call.waitingFor.until)}`,
     );
-  } else if (call.nextAttemptAt !== undefined && call.status !== "running") {
+  } else if (call.nextAttemptAt !== undefined && isLater(call.nextAttemptAt, nowMs)) {
     parts.push(`next attempt ${shortTime(call.nextAttemptAt)}`);
   }
   return parts.join("  ") + "\n";
+}
+
+// A queued call is due "now" unless it was delayed; a second of slack absorbs clock skew.
+function isLater(iso: string, nowMs: number): boolean {
+  return Date.parse(iso) > nowMs + 1_000;
 }
 
 /** The table of `steadfast calls list`. */

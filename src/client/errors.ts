@@ -114,12 +114,14 @@ export function isSteadfastConnectionError(value: unknown): value is SteadfastCo
 
 /**
  * The message of a `SteadfastApiError`: the detail (or title), each field problem the detail does
- * not already mention, then the status and code, and the correlation id for server-side errors.
+ * not already mention, then the status and code, and the correlation id for server-side errors:
+ * `No call call_01J... for this API key (HTTP 404 not_found)`.
  */
 function apiErrorMessage(problem: ProblemDetails): string {
   let text = problem.detail ?? problem.title;
+  // The server's detail usually already names each field; only what it leaves out is added.
   const missing = (problem.errors ?? []).filter(
-    (issue) => !text.includes(`${issue.field}: ${issue.message}`),
+    (issue) => !text.includes(issue.field) && !text.includes(issue.message),
   );
   if (missing.length > 0) {
     text += `: ${missing.map((issue) => `${issue.field}: ${issue.message}`).join("; ")}`;

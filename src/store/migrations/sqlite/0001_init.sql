@@ -49,9 +49,10 @@ CREATE TABLE calls (
 CREATE UNIQUE INDEX calls_idempotency_key ON calls (tenant_id, idempotency_key)
   WHERE idempotency_key IS NOT NULL;
 
--- Purging expired idempotency keys.
+-- Purging expired idempotency keys. Only ended calls have an expiry, so creating a call does
+-- not touch this index.
 CREATE INDEX calls_idempotency_expiry ON calls (idempotency_expires_at)
-  WHERE idempotency_key IS NOT NULL;
+  WHERE idempotency_key IS NOT NULL AND idempotency_expires_at IS NOT NULL;
 
 -- Claiming: due calls by run_at, and running calls by lease expiry.
 CREATE INDEX calls_due ON calls (run_at) WHERE status IN ('queued', 'waiting');

@@ -142,6 +142,22 @@ describe("GET /healthz", () => {
   });
 });
 
+describe("GET /healthz failures", () => {
+  it("answers 503 when the health function throws", async () => {
+    h = await appHarness({
+      health: () => {
+        throw new Error("store unreachable");
+      },
+    });
+    const res = await h.request("/healthz", { key: null });
+    expect(res.status).toBe(503);
+    expect(HealthSchema.parse(await res.json())).toEqual({
+      ok: false,
+      details: { reason: "health check failed" },
+    });
+  });
+});
+
 describe("GET /metrics", () => {
   it("serves Prometheus text with accepted calls and HTTP durations by route pattern", async () => {
     const metrics = createMetrics({ processMetrics: false });

@@ -96,9 +96,15 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
   });
 
   app.get("/healthz", async (c) => {
-    const status: HealthStatus = signal?.aborted
-      ? { ok: false, details: { reason: "shutting down" } }
-      : ((await options.health?.()) ?? { ok: true });
+    let status: HealthStatus;
+    try {
+      status = signal?.aborted
+        ? { ok: false, details: { reason: "shutting down" } }
+        : ((await options.health?.()) ?? { ok: true });
+    } catch (error) {
+      logger.error({ err: error, requestId: c.get("requestId") }, "health check failed");
+      status = { ok: false, details: { reason: "health check failed" } };
+    }
     c.header("Cache-Control", "no-store");
     return c.json(status, status.ok ? 200 : 503);
   });

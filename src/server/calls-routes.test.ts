@@ -212,6 +212,26 @@ describe("POST /v1/calls/:id/retry", () => {
     expect(CallViewSchema.parse(await res.json()).status).toBe("queued");
   });
 
+  it("makes a waiting call due now: 202, still waiting, next attempt now", async () => {
+    const id = await submit();
+    await attempt(
+      id,
+      { type: "response", status: 503 },
+      { type: "retry", delayMs: 60_000, reason: "503 is retried" },
+      { status: "waiting", runAt: h.clock.now() + 60_000, reason: "retry after 503" },
+    );
+    const before = CallViewSchema.parse(await (await h.request(`/v1/calls/${id}`)).json());
+    expect(before.waitingFor).toEqual({
+      reason: "retry after 503",
+      until: "2026-01-01T00:01:00.000Z",
+    });
+    await h.clock.advance(5_000);
+    const res = await h.request(`/v1/calls/${id}/retry`, { method: "POST" });
+    expect(res.status).toBe(202);
+    const call = CallViewSchema.parse(await res.json());
+    expect(call.nextAttemptAt).toBe("2026-01-01T00:00:05.000Z");
+  });
+
   it("answers 409 for a queued or cancelled call", async () => {
     const id = await submit();
     await expectProblem(

@@ -63,6 +63,13 @@ describe("readJsonBody", () => {
     expect(error.message).toContain("UTF-8");
   });
 
+  it("explains the form type curl -d sends", async () => {
+    const error = await errorOf(
+      readJsonBody(post("{}", { "content-type": "application/x-www-form-urlencoded" })),
+    );
+    expect(error.message).toContain("add -H 'content-type: application/json'");
+  });
+
   it("accepts JSON media types and a missing Content-Type; refuses others", async () => {
     expect(
       await readJsonBody(post("{}", { "content-type": "application/json; charset=UTF-8" })),

@@ -62,9 +62,13 @@ export async function readJsonBody(
 ): Promise<unknown> {
   const contentType = request.headers.get("content-type");
   if (contentType !== null && !isJsonMediaType(contentType)) {
+    // `curl -d` sends this type unless told otherwise: the commonest way to get here.
+    const hint = contentType.toLowerCase().startsWith("application/x-www-form-urlencoded")
+      ? " (curl -d sends that type; add -H 'content-type: application/json')"
+      : "";
     throw new TerminalError(
       "unsupported_media_type",
-      `Content-Type "${contentType.slice(0, 100)}" is not supported; send the body as application/json (UTF-8)`,
+      `Content-Type "${contentType.slice(0, 100)}" is not supported; send the body as application/json (UTF-8)${hint}`,
     );
   }
   const declared = request.headers.get("content-length");

@@ -26,7 +26,7 @@ export const DEFAULT_DB = "sqlite:./.steadfast/steadfast.db";
 
 /** Options of `createSteadfast`. */
 export interface SteadfastOptions {
-  /** `sqlite:<path>`, a bare file path, or `:memory:`. Default `sqlite:./.steadfast/steadfast.db`. */
+  /** `sqlite:<path>`, a bare file path, or `:memory:` (also `sqlite::memory:`). Default `sqlite:./.steadfast/steadfast.db`. */
   db?: string;
   /** SQLite `synchronous`: `FULL` (default: every commit survives power loss) or `NORMAL`. */
   sqliteSynchronous?: "FULL" | "NORMAL";
@@ -205,10 +205,8 @@ export function openStore(db: string, synchronous?: "FULL" | "NORMAL"): Store {
       `STEADFAST_DB=${db.replace(/\/\/[^@]*@/, "//***@")}: the PostgreSQL store is not available yet; use sqlite:<path>`,
     );
   }
-  const path =
-    db === ":memory:"
-      ? ":memory:"
-      : resolve(db.startsWith("sqlite:") ? db.slice("sqlite:".length) : db);
+  const location = db.startsWith("sqlite:") ? db.slice("sqlite:".length) : db;
+  const path = location === ":memory:" ? ":memory:" : resolve(location);
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   return SqliteStore.open({ path, ...(synchronous === undefined ? {} : { synchronous }) });
 }

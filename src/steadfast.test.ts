@@ -1,0 +1,64 @@
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { isSteadfastError } from "./core/errors.ts";
+import { createSteadfast, openStore, type Steadfast } from "./steadfast.ts";
+import { startFlakyUpstream, type FlakyUpstream } from "./testing/flaky-upstream.ts";
+
+let sf: Steadfast | undefined;
+let upstream: FlakyUpstream | undefined;
+const cwd = process.cwd();
+afterEach(async () => {
+  await sf?.close();
+  await upstream?.close();
+  sf = undefined;
+  upstream = undefined;
+  process.chdir(cwd);
+});
+
+describe("createSteadfast", () => {
+  it("runs a durable call in-process and returns its handle", async () => {
+    upstream = await startFlakyUpstream([{ status: 200, body: "pong" }]);
+    sf = await createSteadfast({ db: ":memory:", allowPrivateNetworks: true });
+    const call = await sf.fetch({ url: `${upstream.url}/ping` }, { idempotencyKey: "ping-1" });
+    expect(call.created).toBe(true);
+    expect(await call.result()).toMatchObject({
+      status: "succeeded",
+      response: { status: 200, body: "pong" },
+    });
+    const again = await sf.fetch({ url: `${upstream.url}/ping` }, { idempotencyKey: "ping-1" });
+    expect(again).toMatchObject({ id: call.id, created: false });
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it("refuses a private destination unless allowed, and invalid input, with field names", async () => {
+    sf = await createSteadfast({ db: ":memory:", startEngine: false });
+    const refused = await sf.fetch({ url: "http://127.0.0.1:9/x" }).catch((e: unknown) => e);
+    expect(isSteadfastError(refused) && refused.code).toBe("blocked_destination");
+    const invalid = await sf
+      .fetch({ url: "https://example.com", retry: { maxAttempts: -1 } })
+      .catch((e: unknown) => e);
+    expect(isSteadfastError(invalid) && invalid.issues.map((i) => i.field)).toEqual([
+      "retry.maxAttempts",
+    ]);
+  });
+
+  it("opens sqlite:<path>, a bare path and both spellings of memory", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "steadfast-open-"));
+    process.chdir(dir);
+    for (const db of [":memory:", "sqlite::memory:"]) {
+      const store = openStore(db);
+      await store.migrate();
+      await store.close();
+    }
+    expect(existsSync(join(dir, ":memory:"))).toBe(false);
+    const store = openStore(`sqlite:${join(dir, "nested/dir/a.db")}`);
+    await store.migrate();
+    await store.close();
+    expect(existsSync(join(dir, "nested/dir/a.db"))).toBe(true);
+    expect(() => openStore("postgres://u:secret@localhost/db")).toThrow(/not available yet/);
+    process.chdir(cwd);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

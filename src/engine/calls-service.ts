@@ -18,8 +18,11 @@ export interface UrlCheck {
 export interface EngineHooks {
   /** New work is due at `runAt` (epoch ms). */
   notify(runAt: number): void;
-  /** Resolves when this process sees the call end, or after `timeoutMs`. */
-  waitForEnd(id: CallId, timeoutMs: number): Promise<void>;
+  /**
+   * Resolves `"ended"` when this process sees the call end, `"timeout"` after `timeoutMs`, or
+   * `"stopped"` when the engine is shutting down.
+   */
+  waitForEnd(id: CallId, timeoutMs: number): Promise<"ended" | "timeout" | "stopped">;
 }
 
 /** Options of `CallsService`. */
@@ -207,14 +210,19 @@ export class CallsService {
     return result.call;
   }
 
-  /** The call once it has ended, or as it is after `timeoutMs`. Throws `not_found`. */
+  /**
+   * The call once it has ended, or as it is after `timeoutMs` (or when the engine stops). Throws
+   * `not_found`. The store is read again at least every second, so a call ended by another
+   * process is seen too.
+   */
   async waitForEnd(tenantId: TenantId, id: string, timeoutMs: number): Promise<CallRecord> {
     const deadline = this.#clock.now() + timeoutMs;
     for (;;) {
       const call = await this.get(tenantId, id);
       const remaining = deadline - this.#clock.now();
       if (TerminalStatuses.has(call.status) || remaining <= 0) return call;
-      await this.#engine.waitForEnd(call.id, remaining);
+      const why = await this.#engine.waitForEnd(call.id, Math.min(remaining, 1_000));
+      if (why === "stopped") return await this.get(tenantId, id);
     }
   }
 

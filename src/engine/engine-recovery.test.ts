@@ -105,3 +105,29 @@ describe("engine recovery and callbacks", () => {
     expect(page.calls.map((c) => c.id)).toEqual([call.id]);
   });
 });
+
+describe("waiting for a call's end", () => {
+  it("returns at once when the engine stops, and sees an end it did not commit itself", async () => {
+    h = await harness(["hang"], { startEngine: false });
+    const call = await h.sf.fetch({ url: h.upstream.url });
+    const tenant = tenantId("default");
+    // Another process ends the call: this engine is not running, so only the store knows.
+    const [claim] = await h.sf.store.claimDue({
+      now: h.clock.now(),
+      limit: 1,
+      leaseMs: 30_000,
+      workerId: "other" as WorkerId,
+    });
+    await h.sf.store.cancelCall(tenant, call.id, h.clock.now(), h.clock.now() + 1);
+    expect(claim).toBeDefined();
+    const waited = h.sf.calls.waitForEnd(tenant, call.id, 60_000);
+    await h.clock.advance(1_000);
+    expect((await waited).status).toBe("cancelled");
+
+    const second = await h.sf.fetch({ url: h.upstream.url });
+    const pending = h.sf.calls.waitForEnd(tenant, second.id, 60_000);
+    await settle();
+    await h.sf.engine.stop();
+    expect((await pending).status).toBe("queued");
+  });
+});

@@ -90,7 +90,7 @@ export class Engine {
   readonly #purgeIntervalMs: number;
   readonly #ctx: AttemptContext;
   readonly #inFlight = new Map<CallId, InFlight>();
-  readonly #waiters = new Map<CallId, Set<() => void>>();
+  readonly #waiters = new Map<CallId, Set<(why: "ended" | "timeout" | "stopped") => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #pumping = false;
   #pumpAgain = false;
@@ -157,9 +157,13 @@ export class Engine {
     else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
   }
 
-  /** Resolves when this engine commits the end of call `id`, or after `timeoutMs`. */
-  waitForEnd(id: CallId, timeoutMs: number): Promise<void> {
-    return new Promise<void>((resolve) => {
+  /**
+   * Resolves `"ended"` when this engine commits the end of call `id`, `"timeout"` after
+   * `timeoutMs`, or `"stopped"` at once when the engine is stopping (nothing more will end here).
+   */
+  waitForEnd(id: CallId, timeoutMs: number): Promise<"ended" | "timeout" | "stopped"> {
+    if (this.#state === "stopping" || this.#state === "stopped") return Promise.resolve("stopped");
+    return new Promise((resolve) => {
       const controller = new AbortController();
       let set = this.#waiters.get(id);
       if (set === undefined) {
@@ -167,14 +171,17 @@ export class Engine {
         this.#waiters.set(id, set);
       }
       const waiters = set;
-      const done = (): void => {
+      const done = (why: "ended" | "timeout" | "stopped"): void => {
         waiters.delete(done);
         if (waiters.size === 0) this.#waiters.delete(id);
         controller.abort();
-        resolve();
+        resolve(why);
       };
       waiters.add(done);
-      this.#clock.sleep(timeoutMs, controller.signal).then(done, () => {});
+      this.#clock.sleep(timeoutMs, controller.signal).then(
+        () => done("timeout"),
+        () => {},
+      );
     });
   }
 
@@ -186,6 +193,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
+    for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#timer?.controller.abort();
     this.#timer = undefined;
     const pending = [...this.#inFlight.values()].map((f) => f.done);
@@ -202,7 +210,7 @@ export class Engine {
     }
     this.#loops.abort();
     await Promise.all(this.#background);
-    for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done();
+    for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#state = "stopped";
   }
 
@@ -304,7 +312,7 @@ export class Engine {
     } else {
       this.events.emit("call:ended", { call });
       const waiters = this.#waiters.get(call.id);
-      if (waiters !== undefined) for (const done of [...waiters]) done();
+      if (waiters !== undefined) for (const done of [...waiters]) done("ended");
     }
     if (result.followUp !== undefined) this.notify(result.followUp.runAt);
   }

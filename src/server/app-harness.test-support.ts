@@ -53,7 +53,10 @@ export async function appHarness(
   const calls = new CallsService({
     store,
     // No engine: nothing runs, and a Prefer: wait sleeps on the fake clock.
-    engine: { notify() {}, waitForEnd: (_id, ms) => clock.sleep(ms) },
+    engine: {
+      notify() {},
+      waitForEnd: (_id, ms) => clock.sleep(ms).then(() => "timeout" as const),
+    },
     clock,
     random: new SeededRandom(7),
     guard: createDestinationGuard({ allowPrivateNetworks: false }),

@@ -69,11 +69,16 @@ export function signingSecret(
 ): Promise<string> {
   let secret = deps.signingSecrets.get(tenantId);
   if (secret === undefined) {
-    const bytes = new Uint8Array(32);
-    for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(deps.random.next() * 256);
-    secret = deps.store.ensureSigningSecret(tenantId, generateSigningSecret(bytes), now);
+    secret = deps.store.ensureSigningSecret(tenantId, newSigningSecret(deps.random), now);
     secret.catch(() => deps.signingSecrets.delete(tenantId));
     deps.signingSecrets.set(tenantId, secret);
   }
   return secret;
+}
+
+/** A fresh `whsec_` secret of 32 bytes drawn from `random` (a CSPRNG in production). */
+export function newSigningSecret(random: Random): string {
+  const bytes = new Uint8Array(32);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Math.floor(random.next() * 256);
+  return generateSigningSecret(bytes);
 }

@@ -5,6 +5,7 @@ import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { Store } from "../core/store.ts";
+import { newSigningSecret } from "./callback-request.ts";
 import { fingerprint, hashApiKey } from "./fingerprint.ts";
 
 /** Checks a destination URL before a call is accepted (the http layer's `DestinationGuard`). */
@@ -224,6 +225,18 @@ export class CallsService {
       const why = await this.#engine.waitForEnd(call.id, Math.min(remaining, 1_000));
       if (why === "stopped") return await this.get(tenantId, id);
     }
+  }
+
+  /**
+   * The secret that signs the tenant's callbacks (Standard Webhooks `whsec_...`), created on first
+   * use; the engine signs with the same one.
+   */
+  signingSecret(tenantId: TenantId): Promise<string> {
+    return this.#store.ensureSigningSecret(
+      tenantId,
+      newSigningSecret(this.#random),
+      this.#clock.now(),
+    );
   }
 
   /** The tenant an API key belongs to, if any. Results are cached for 5 s. */

@@ -5,7 +5,12 @@ import {
   KEY_OTHER,
   type AppHarness,
 } from "./app-harness.test-support.ts";
-import { AttemptListSchema, CallPageSchema, CallViewSchema } from "./schemas.ts";
+import {
+  AttemptListSchema,
+  CallPageSchema,
+  CallViewSchema,
+  SigningSecretSchema,
+} from "./schemas.ts";
 
 let h: AppHarness;
 beforeEach(async () => {
@@ -244,6 +249,23 @@ describe("POST /v1/calls/:id/retry", () => {
       await h.request(`/v1/calls/${id}/retry`, { method: "POST" }),
       409,
       "invalid_state",
+    );
+  });
+});
+
+describe("GET /v1/signing-secret", () => {
+  it("answers one stable secret per tenant, different across tenants", async () => {
+    const first = SigningSecretSchema.parse(await (await h.request("/v1/signing-secret")).json());
+    const again = SigningSecretSchema.parse(await (await h.request("/v1/signing-secret")).json());
+    const other = SigningSecretSchema.parse(
+      await (await h.request("/v1/signing-secret", { key: KEY_OTHER })).json(),
+    );
+    expect(again.secret).toBe(first.secret);
+    expect(other.secret).not.toBe(first.secret);
+    await expectProblem(
+      await h.request("/v1/signing-secret", { key: "nope-nope-nope-nope" }),
+      401,
+      "unauthorized",
     );
   });
 });

@@ -16,7 +16,8 @@ import type { ServerEnv } from "./server-env.ts";
  * - `GET /v1/calls/:id/attempts`: `200 { attempts }`, oldest first, `404`;
  * - `POST /v1/calls/:id/cancel`: `200` the cancelled call, `404`, `409` when it has ended;
  * - `POST /v1/calls/:id/retry`: `202` the call queued again (with `Location`), `404`, `409`
- *   unless it is failed or waiting.
+ *   unless it is failed or waiting;
+ * - `GET /v1/signing-secret`: `200 { secret }`, the key that signs the tenant's callbacks.
  */
 export function registerCallsRoutes(app: Hono<ServerEnv>, calls: CallsService): void {
   app.get("/v1/calls", async (c) => {
@@ -52,6 +53,11 @@ export function registerCallsRoutes(app: Hono<ServerEnv>, calls: CallsService): 
   app.post("/v1/calls/:id/cancel", async (c) =>
     c.json(toCallView(await calls.cancel(c.get("tenantId"), c.req.param("id")))),
   );
+
+  app.get("/v1/signing-secret", async (c) => {
+    c.header("Cache-Control", "no-store");
+    return c.json({ secret: await calls.signingSecret(c.get("tenantId")) });
+  });
 
   app.post("/v1/calls/:id/retry", async (c) => {
     const call = await calls.retry(c.get("tenantId"), c.req.param("id"));

@@ -9,6 +9,7 @@ import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from "./problem.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
 import {
   AttemptListSchema,
+  SigningSecretSchema,
   AttemptViewSchema,
   CallPageSchema,
   CallViewSchema,
@@ -45,6 +46,7 @@ function componentSchemas(): Record<string, JsonObject> {
   registry.add(AttemptViewSchema, { id: "AttemptView" });
   registry.add(CallPageSchema, { id: "CallPage" });
   registry.add(AttemptListSchema, { id: "AttemptList" });
+  registry.add(SigningSecretSchema, { id: "SigningSecret" });
   registry.add(ProblemSchema, { id: "Problem" });
   registry.add(HealthSchema, { id: "Health" });
   const { schemas } = z.toJSONSchema(registry, {
@@ -215,6 +217,16 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           responses: {
             "202": callResponse("The call is queued again."),
             ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/v1/signing-secret": {
+        get: {
+          operationId: "getSigningSecret",
+          summary: "The secret that signs this tenant's callbacks (Standard Webhooks)",
+          responses: {
+            "200": { description: "The signing secret.", content: json(ref("SigningSecret")) },
+            ...problems(...authed),
           },
         },
       },

@@ -105,6 +105,16 @@ export const AttemptListSchema = z
   .strictObject({ attempts: z.array(AttemptViewSchema) })
   .describe("A call's attempts, oldest first.");
 
+/** The answer of `GET /v1/signing-secret`. */
+export const SigningSecretSchema = z
+  .strictObject({
+    secret: z
+      .string()
+      .regex(/^whsec_[A-Za-z0-9+/=]+$/)
+      .describe("Standard Webhooks secret: whsec_ followed by base64 of 32 bytes."),
+  })
+  .describe("The key that signs this tenant's callbacks.");
+
 /** Every problem `code` the API can answer with. */
 export const ProblemCodes = [...ErrorCodes, "method_not_allowed"] as const;
 

@@ -14,6 +14,8 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export interface GroupCommitOptions {
   /** Most writes committed in one transaction; the rest go in the next one. Default 10,000. */
   maxBatchSize?: number;
+  /** Called after each successful COMMIT (e.g. to schedule a WAL checkpoint). */
+  onCommit?: () => void;
 }
 
 /**
@@ -36,6 +38,7 @@ export interface GroupCommitOptions {
 export class GroupCommit {
   #db: DatabaseSync;
   #maxBatchSize: number;
+  #onCommit: (() => void) | undefined;
   #queue: PendingWrite[] = [];
   #scheduled: NodeJS.Immediate | undefined;
   #closed = false;
@@ -49,6 +52,7 @@ export class GroupCommit {
   constructor(db: DatabaseSync, options: GroupCommitOptions = {}) {
     this.#db = db;
     this.#maxBatchSize = options.maxBatchSize ?? 10_000;
+    this.#onCommit = options.onCommit;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
@@ -131,12 +135,7 @@ export class GroupCommit {
       if (this.#db.isTransaction) this.#rollback.run();
       return undefined;
     }
-    try {
-      this.#commit.run();
-    } catch (error) {
-      if (this.#db.isTransaction) this.#rollback.run();
-      failRange(outcomes, 0, batch.length, error);
-    }
+    this.#tryCommit(outcomes, 0);
     return outcomes;
   }
 
@@ -169,15 +168,20 @@ export class GroupCommit {
         }
       }
     }
-    if (inTx) {
-      try {
-        this.#commit.run();
-      } catch (error) {
-        if (this.#db.isTransaction) this.#rollback.run();
-        failRange(outcomes, txStart, batch.length, error);
-      }
-    }
+    if (inTx) this.#tryCommit(outcomes, txStart);
     return outcomes;
+  }
+
+  // Commits; if that fails, every write of the transaction (from `txStart`) fails with it.
+  #tryCommit(outcomes: Outcome[], txStart: number): void {
+    try {
+      this.#commit.run();
+    } catch (error) {
+      if (this.#db.isTransaction) this.#rollback.run();
+      failRange(outcomes, txStart, outcomes.length, error);
+      return;
+    }
+    this.#onCommit?.();
   }
 
   #tryBegin(batch: PendingWrite[], outcomes: Outcome[], from: number): boolean {

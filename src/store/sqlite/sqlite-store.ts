@@ -19,6 +19,7 @@ import * as control from "./control-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { attemptFromRow, callFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
+import { WalCheckpointer } from "./wal-checkpointer.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -34,6 +35,11 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Where the migration files are. Default: the shipped `src/store/migrations/sqlite/`. */
   migrationsDir?: string;
+  /**
+   * Checkpoint the WAL from a worker thread instead of inside COMMIT on the event loop (see
+   * `WalCheckpointer`). Default true; ignored for `:memory:`.
+   */
+  backgroundCheckpoint?: boolean;
 }
 
 /**
@@ -57,6 +63,7 @@ export class SqliteStore implements Store {
   #sql: Prepare;
   #writes: GroupCommit;
   #migrationsDir: string;
+  #checkpointer: WalCheckpointer | undefined;
 
   /** Opens (creating if needed) the database at `options.path`. Call `migrate()` before use. */
   static open(options: SqliteStoreOptions): SqliteStore {
@@ -83,10 +90,21 @@ export class SqliteStore implements Store {
         // 64 MiB of page cache (default 2 MiB): index inserts at random keys stay in memory.
         "PRAGMA cache_size = -65536;" +
         // Savepoint sub-journals (the replay path of GroupCommit) in memory, not temp files.
-        "PRAGMA temp_store = MEMORY;",
+        "PRAGMA temp_store = MEMORY;" +
+        // Truncate the WAL file back to 64 MiB when it restarts after a burst.
+        "PRAGMA journal_size_limit = 67108864;",
     );
+    if (options.backgroundCheckpoint !== false && path !== ":memory:") {
+      // 40 MiB backstop: the main connection checkpoints itself only if the worker lags.
+      this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
+      this.#checkpointer = new WalCheckpointer({ path, synchronous, busyTimeoutMs });
+    }
+    const checkpointer = this.#checkpointer;
     this.#sql = new StatementCache(this.#db).get;
-    this.#writes = new GroupCommit(this.#db);
+    this.#writes = new GroupCommit(
+      this.#db,
+      checkpointer === undefined ? {} : { onCommit: () => checkpointer.afterCommit() },
+    );
     this.#migrationsDir = options.migrationsDir ?? SQLITE_MIGRATIONS_DIR;
   }
 
@@ -100,12 +118,12 @@ export class SqliteStore implements Store {
   }
 
   /** Commits queued writes, then closes the database. Later calls reject. Idempotent. */
-  close(): Promise<void> {
-    if (!this.#db.isOpen) return Promise.resolve();
-    return this.#read(() => {
-      this.#writes.close();
-      this.#db.close();
-    });
+  async close(): Promise<void> {
+    if (!this.#db.isOpen) return;
+    this.#writes.close();
+    // The worker's connection first, so that closing the last connection checkpoints fully.
+    await this.#checkpointer?.close();
+    if (this.#db.isOpen) this.#db.close();
   }
 
   addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {

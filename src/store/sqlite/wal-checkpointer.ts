@@ -53,6 +53,7 @@ export class WalCheckpointer {
   #closed = false;
   #timer: NodeJS.Timeout | undefined;
   #lastError: string | undefined;
+  #replies: ((error: Error | undefined) => void)[] = [];
 
   constructor(options: WalCheckpointerOptions) {
     this.#intervalMs = options.intervalMs ?? 100;
@@ -68,13 +69,17 @@ export class WalCheckpointer {
     this.#worker.unref();
     this.#worker.on("message", (result: { ok: boolean; error?: string }) => {
       this.#lastError = result.ok ? undefined : result.error;
-      this.#timer = setTimeout(this.#onIntervalEnd, this.#intervalMs);
-      this.#timer.unref();
+      // The worker answers requests in order.
+      this.#replies.shift()?.(result.ok ? undefined : new Error(result.error));
     });
     this.#worker.on("error", (error) => {
       // The backstop checkpoint of the main connection takes over.
       this.#lastError = String(error);
       this.#closed = true;
+    });
+    this.#worker.on("exit", () => {
+      this.#closed = true;
+      for (const reply of this.#replies.splice(0)) reply(new Error("The WAL checkpointer exited."));
     });
   }
 
@@ -102,9 +107,25 @@ export class WalCheckpointer {
     await exited;
   }
 
+  /** Runs a checkpoint now; resolves when it is done (for tests and backups). */
+  checkpointNow(): Promise<void> {
+    if (this.#closed) return Promise.reject(new Error("The WAL checkpointer is closed."));
+    return new Promise((resolve, reject) => {
+      this.#request((error) => (error === undefined ? resolve() : reject(error)));
+    });
+  }
+
   #start(): void {
     this.#busy = true;
     this.#dirty = false;
+    this.#request(() => {
+      this.#timer = setTimeout(this.#onIntervalEnd, this.#intervalMs);
+      this.#timer.unref();
+    });
+  }
+
+  #request(onReply: (error: Error | undefined) => void): void {
+    this.#replies.push(onReply);
     this.#worker.postMessage("checkpoint");
   }
 

@@ -106,7 +106,8 @@ export interface DrainOptions {
 
 /**
  * Drain throughput: fills the queue with `total` jobs (not timed), then starts the worker and
- * times until the upstream has counted `total` deliveries. Resolves to deliveries per second.
+ * times until the upstream has seen all `total` job ids (a duplicate delivery does not count).
+ * Resolves to deliveries per second.
  */
 export async function measureDrain(
   peer: Peer,
@@ -122,8 +123,8 @@ export async function measureDrain(
     const started = performance.now();
     await session.startWorker();
     await waitUntil(
-      () => upstream.count() >= total,
-      () => `${peer.name} delivered ${upstream.count()} of ${total}`,
+      () => upstream.arrivals.size >= total,
+      () => `${peer.name} delivered ${upstream.arrivals.size} of ${total}`,
     );
     return total / ((performance.now() - started) / 1000);
   });

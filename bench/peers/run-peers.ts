@@ -4,7 +4,7 @@
 // Run: node_modules/.bin/node bench/peers/run-peers.ts [--quick] [--rounds N] [--baseline NAME]
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { formatTable, median, type Row } from "../lib/stats.ts";
+import { formatNumber, formatTable, median, type Row } from "../lib/stats.ts";
 import { startUpstream } from "../lib/upstream.ts";
 import { FULL_SIZES, QUICK_SIZES, measureCeilings, measurePeer, peers } from "./measure-peers.ts";
 
@@ -41,17 +41,19 @@ try {
 console.log(`load average after: ${formatLoad()}\n`);
 console.log(formatTable(medians(samples), values.baseline));
 
-/** One row per (name, metric) with the median value over rounds. */
+/** One row per (name, metric) with the median value over rounds, and the range when rounds > 1. */
 function medians(rows: readonly Row[]): Row[] {
   const groups = new Map<string, Row[]>();
   for (const row of rows) {
     const key = `${row.metric}\u0000${row.name}`;
     groups.set(key, [...(groups.get(key) ?? []), row]);
   }
-  return [...groups.values()].map((group) => ({
-    ...group[0]!,
-    value: median(group.map((row) => row.value)),
-  }));
+  return [...groups.values()].map((group) => {
+    const values = group.map((row) => row.value);
+    const range = `range ${formatNumber(Math.min(...values))}-${formatNumber(Math.max(...values))}`;
+    const note = [group[0]!.note, group.length > 1 ? range : undefined].filter(Boolean).join("; ");
+    return { ...group[0]!, value: median(values), note };
+  });
 }
 
 function formatLoad(): string {

@@ -35,7 +35,11 @@ export type GetContext = () => ContractContext;
  * describeStoreContract("SqliteStore", async () => {
  *   const dir = mkdtempSync(join(tmpdir(), "steadfast-"));
  *   const store = SqliteStore.open({ path: join(dir, "test.db") });
- *   return { store, cleanup: async () => { await store.close(); rmSync(dir, { recursive: true }); } };
+ *   const cleanup = async () => {
+ *     await store.close();
+ *     rmSync(dir, { recursive: true, force: true });
+ *   };
+ *   return { store, cleanup };
  * });
  */
 export function describeStoreContract(

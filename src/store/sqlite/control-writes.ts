@@ -94,7 +94,8 @@ export function addApiKey(sql: Prepare, tenantId: TenantId, keyHash: string, now
 
 const ENSURE_SECRET =
   "INSERT INTO tenants (id, signing_secret, created_at) VALUES (?, ?, ?) " +
-  "ON CONFLICT (id) DO UPDATE SET signing_secret = coalesce(signing_secret, excluded.signing_secret) " +
+  "ON CONFLICT (id) DO UPDATE " +
+  "SET signing_secret = coalesce(signing_secret, excluded.signing_secret) " +
   "RETURNING signing_secret";
 
 /** The tenant's signing secret, storing `candidate` if it has none (first writer wins). */

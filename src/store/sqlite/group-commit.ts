@@ -27,9 +27,11 @@ export interface GroupCommitOptions {
  * A write that throws is rolled back alone and rejects only its own promise: the batch first runs
  * without savepoints (fast), and if any write throws it is rolled back and replayed with a
  * SAVEPOINT around each write. Writes must therefore be deterministic functions of the database
- * and their arguments, with no side effects outside it. Promises settle after COMMIT returns, so a resolved write is durable (to
- * the extent of the connection's `synchronous` setting). If SQLite aborts the whole transaction
- * (disk full, I/O error) or COMMIT fails, every write of that transaction rejects.
+ * and their arguments, with no side effects outside it.
+ *
+ * Promises settle after COMMIT returns, so a resolved write is durable (to the extent of the
+ * connection's `synchronous` setting). If SQLite aborts the whole transaction (disk full, I/O
+ * error) or COMMIT fails, every write of that transaction rejects.
  *
  * @example
  * const writes = new GroupCommit(db);

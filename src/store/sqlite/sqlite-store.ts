@@ -23,7 +23,7 @@ import { WalCheckpointer } from "./wal-checkpointer.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
-  /** Database file (its directory is created if missing), or `:memory:`. */
+  /** Database file (its directory is created if missing), or `:memory:` for a private one. */
   path: string;
   /**
    * `FULL` (default): a write is on disk when its promise resolves, even if the machine loses
@@ -37,7 +37,8 @@ export interface SqliteStoreOptions {
   migrationsDir?: string;
   /**
    * Checkpoint the WAL from a worker thread instead of inside COMMIT on the event loop (see
-   * `WalCheckpointer`). Default true; ignored for `:memory:`.
+   * `WalCheckpointer`). Default true; ignored for `:memory:`. When false, SQLite checkpoints
+   * inside COMMIT every 1,000 pages, as it does by default.
    */
   backgroundCheckpoint?: boolean;
 }
@@ -45,10 +46,12 @@ export interface SqliteStoreOptions {
 /**
  * The embedded `Store`: one SQLite file through Node's built-in `node:sqlite`, in WAL mode.
  *
- * Writes are group-committed: every write method queues its work, and one flush per event loop
- * turn runs all queued writes in a single transaction (each in its own savepoint, so one failing
- * write rejects alone). A write's promise resolves only after that transaction committed. Reads
- * run directly and see committed data.
+ * Writes are group-committed (`GroupCommit`): every write method queues its work, and one flush
+ * per event loop turn runs all queued writes in a single `BEGIN IMMEDIATE ... COMMIT`, so a burst
+ * of writes costs one fsync. A write that throws is rolled back alone and rejects alone (the batch
+ * is replayed with a savepoint per write). A write's promise resolves only after COMMIT returned.
+ * Reads run directly and see committed data. WAL checkpoints run in a worker thread
+ * (`WalCheckpointer`), so the event loop only appends to the WAL.
  *
  * @example
  * const store = SqliteStore.open({ path: ".steadfast/steadfast.db" });
@@ -73,9 +76,8 @@ export class SqliteStore implements Store {
   /** Same as `SqliteStore.open`. */
   constructor(options: SqliteStoreOptions) {
     const { path } = options;
-    if (path !== ":memory:" && !path.startsWith("file:")) {
-      mkdirSync(dirname(path), { recursive: true });
-    }
+    const inMemory = path === ":memory:" || path === "";
+    if (!inMemory) mkdirSync(dirname(path), { recursive: true });
     const synchronous = options.synchronous ?? "FULL";
     if (synchronous !== "FULL" && synchronous !== "NORMAL") {
       throw new Error(`synchronous must be "FULL" or "NORMAL", got ${String(synchronous)}.`);
@@ -94,7 +96,7 @@ export class SqliteStore implements Store {
         // Truncate the WAL file back to 64 MiB when it restarts after a burst.
         "PRAGMA journal_size_limit = 67108864;",
     );
-    if (options.backgroundCheckpoint !== false && path !== ":memory:") {
+    if (options.backgroundCheckpoint !== false && !inMemory) {
       // 40 MiB backstop: the main connection checkpoints itself only if the worker lags.
       this.#db.exec("PRAGMA wal_autocheckpoint = 10000");
       this.#checkpointer = new WalCheckpointer({ path, synchronous, busyTimeoutMs });
@@ -126,10 +128,15 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
   }
 
+  /**
+   * See `Store.addApiKey`. Re-adding a tenant's own key is a no-op; a key that another tenant
+   * holds is refused.
+   */
   addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {
     return this.#write(() => control.addApiKey(this.#sql, tenantId, keyHash, now));
   }
 
+  /** See `Store.findTenantByKeyHash`. */
   findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
     return this.#read(() => {
       const row = this.#sql("SELECT tenant_id FROM api_keys WHERE key_hash = ?").get(keyHash);
@@ -137,14 +144,17 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** See `Store.countApiKeys`. */
   countApiKeys(): Promise<number> {
     return this.#read(() => Number(this.#sql("SELECT count(*) AS n FROM api_keys").get()!.n));
   }
 
+  /** See `Store.ensureSigningSecret`. */
   ensureSigningSecret(tenantId: TenantId, candidate: string, now: number): Promise<string> {
     return this.#write(() => control.ensureSigningSecret(this.#sql, tenantId, candidate, now));
   }
 
+  /** See `Store.createCall`. Rejects on a duplicate id. */
   createCall(call: NewCall): Promise<CreateCallResult> {
     return this.#write(() => calls.insertCall(this.#sql, call));
   }
@@ -154,6 +164,7 @@ export class SqliteStore implements Store {
     return this.#write(() => newCalls.map((call) => calls.insertCall(this.#sql, call)));
   }
 
+  /** See `Store.getCall`. */
   getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined> {
     return this.#read(() => {
       const row = this.#sql("SELECT * FROM calls WHERE id = ? AND tenant_id = ?").get(id, tenantId);
@@ -161,6 +172,7 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** See `Store.listCalls`. */
   listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]> {
     return this.#read(() => {
       let sql = "SELECT * FROM calls WHERE tenant_id = ? AND kind = ?";
@@ -181,6 +193,7 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** See `Store.listAttempts`. */
   listAttempts(tenantId: TenantId, id: CallId): Promise<AttemptRecord[] | undefined> {
     return this.#read(() => {
       const owned = this.#sql("SELECT 1 AS owned FROM calls WHERE id = ? AND tenant_id = ?");
@@ -190,6 +203,7 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** See `Store.claimDue`. An expired lease counts as due at its expiry time. */
   claimDue(query: {
     now: number;
     limit: number;
@@ -199,6 +213,7 @@ export class SqliteStore implements Store {
     return this.#write(() => calls.claimDue(this.#sql, query));
   }
 
+  /** See `Store.nextWakeAt`. */
   nextWakeAt(): Promise<number | undefined> {
     return this.#read(() => {
       const due = this.#sql(
@@ -212,6 +227,7 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** See `Store.commitAttempt`. Rejects (writing nothing) if the attempt number is taken. */
   commitAttempt(commit: AttemptCommit): Promise<boolean> {
     return this.#write(() => calls.commitAttempt(this.#sql, commit));
   }
@@ -225,10 +241,15 @@ export class SqliteStore implements Store {
     return this.#write(() => calls.renewLeases(this.#sql, refs, leaseExpiresAt));
   }
 
+  /**
+   * See `Store.releaseClaims`. A released call that had attempts waits, with reason
+   * `lease released`.
+   */
   releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void> {
     return this.#write(() => calls.releaseClaims(this.#sql, refs, now));
   }
 
+  /** See `Store.cancelCall`. */
   cancelCall(
     tenantId: TenantId,
     id: CallId,
@@ -240,6 +261,7 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** See `Store.retryCall`. */
   retryCall(
     tenantId: TenantId,
     id: CallId,
@@ -249,6 +271,7 @@ export class SqliteStore implements Store {
     return this.#write(() => control.retryCall(this.#sql, tenantId, id, now, deadlineAt));
   }
 
+  /** See `Store.purgeExpiredIdempotencyKeys`. */
   purgeExpiredIdempotencyKeys(now: number): Promise<number> {
     return this.#write(() => control.purgeExpiredIdempotencyKeys(this.#sql, now));
   }

@@ -1,0 +1,56 @@
+/**
+ * The shape every policy shares. `execute` is what callers use; `run` is what `pipeline` uses to
+ * nest one policy inside another within the same execution.
+ */
+import { Context, type ExecuteOptions, type PolicyContext } from "./context.ts";
+
+/** The function a policy runs. It may return a value or a promise. */
+export type Operation<T> = (context: PolicyContext) => T | PromiseLike<T>;
+
+/** A resilience policy. */
+export interface Policy {
+  /**
+   * Runs `fn` under this policy.
+   *
+   * @example
+   * const user = await policy.execute(({ signal }) => fetchUser(id, { signal }));
+   */
+  execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T>;
+  /**
+   * Runs `fn` within an existing execution (`pipeline` calls it with the context of the policy
+   * outside this one). Prefer `execute`.
+   */
+  run<T>(fn: Operation<T>, context: PolicyContext): Promise<T>;
+}
+
+/** `execute` in terms of `run`: a root context, and sync throws turned into rejections. */
+export function executeWith<T>(
+  policy: Policy,
+  fn: Operation<T>,
+  options: ExecuteOptions | undefined,
+): Promise<T> {
+  try {
+    return policy.run(fn, Context.root(options));
+  } catch (error) {
+    return rejected(error);
+  }
+}
+
+/** A promise rejected with `reason` as it is: what user code threw passes through untouched. */
+export function rejected(reason: unknown): Promise<never> {
+  // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- pass-through of a thrown value
+  return Promise.reject(reason);
+}
+
+/** The internal context behind a `PolicyContext` handed to `run`. */
+export function internal(context: PolicyContext): Context {
+  if (context instanceof Context) return context;
+  throw new TypeError(
+    "run() needs the context a steadfast policy created; call execute() to start an execution",
+  );
+}
+
+/** Rejects with a `RangeError` naming the option, the value and the rule. */
+export function check(condition: boolean, policy: string, message: string): void {
+  if (!condition) throw new RangeError(`${policy}: ${message}`);
+}

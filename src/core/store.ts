@@ -2,8 +2,8 @@
  * The `Store` port: everything the engine, the API and the CLI persist. `SqliteStore` and
  * `PostgresStore` implement it and pass one contract suite (`describeStoreContract`).
  *
- * Time is always passed in (`now`, epoch ms): a store never reads a clock, so the contract suite
- * is deterministic. Writes that return are committed (durable); implementations are free to group
+ * Time is always passed in (`now`, `runAt`...: whole epoch milliseconds): a store never reads a
+ * clock, so the contract suite is deterministic. Writes that return are committed (durable); implementations are free to group
  * concurrent writes into one transaction (group commit) as long as each caller's promise resolves
  * only after its write is durable, and one failing write does not fail the others.
  */
@@ -138,7 +138,11 @@ export interface Store {
    * writes nothing) when the lease was lost: the call was cancelled or another engine took it over.
    */
   commitAttempt(commit: AttemptCommit): Promise<boolean>;
-  /** Extends leases still held. Returns the refs that are no longer held. */
+  /**
+   * Extends leases still held: a lease whose token still matches is renewed even past its expiry,
+   * as long as no one has reclaimed the call (the token, not the time, decides ownership).
+   * Returns the refs that are no longer held.
+   */
   renewLeases(refs: readonly ClaimRef[], leaseExpiresAt: number, now: number): Promise<ClaimRef[]>;
   /** Gives claims back without an attempt (graceful shutdown): they become due at `now`. */
   releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void>;
@@ -162,4 +166,17 @@ export interface Store {
   ): Promise<ControlResult>;
   /** Releases idempotency keys whose retention ended before `now`. Returns how many. */
   purgeExpiredIdempotencyKeys(now: number): Promise<number>;
+
+  /**
+   * Subscribes to work committed by other processes sharing this store (PostgreSQL
+   * LISTEN/NOTIFY): `listener` gets the earliest `runAt` of the new work, so an idle engine starts
+   * it within milliseconds. Optional: a store only one process uses need not implement it.
+   * Returns a function that unsubscribes.
+   */
+  subscribe?(listener: (runAt: number) => void): () => void;
+  /**
+   * Whether the store can serve now (false while a lost database connection is being re-opened).
+   * Optional: absent means always ready. Feeds `/healthz`.
+   */
+  isReady?(): boolean;
 }

@@ -96,6 +96,7 @@ export class Engine {
   #pumpAgain = false;
   #timer: { at: number; controller: AbortController } | undefined;
   #loops = new AbortController();
+  #unsubscribe: (() => void) | undefined;
   #background: Promise<void>[] = [];
 
   constructor(options: EngineOptions) {
@@ -140,6 +141,7 @@ export class Engine {
   start(): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
+    this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
     this.#background.push(
       this.#every(Math.max(10, Math.floor(this.#leaseMs / 3)), () => this.#renewLeases()),
     );
@@ -193,6 +195,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
+    this.#unsubscribe?.();
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#timer?.controller.abort();
     this.#timer = undefined;

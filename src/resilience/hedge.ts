@@ -231,7 +231,11 @@ class HedgeRace<T> implements WatchEntry {
     const lost = hedgeLostError();
     // The winner is left alone: its result (a response body, say) may still be being read.
     for (const scope of this.#scopes) {
-      if (scope !== winner) scope.abort(lost);
+      if (scope === winner) continue;
+      // Aborted for good: unlink it from the caller's signal now, not when it gets round to
+      // settling (it may never).
+      scope.abort(lost);
+      scope.dispose();
     }
   }
 }

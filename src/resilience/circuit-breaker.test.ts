@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "../testing/fake-clock.ts";
 import { consecutiveFailures, failureRate } from "./breaker-strategies.ts";
-import { circuitBreaker, type BreakerEvents, type BreakerSnapshot } from "./circuit-breaker.ts";
+import type { BreakerSnapshot } from "./breaker-state.ts";
+import { circuitBreaker, type BreakerEvents } from "./circuit-breaker.ts";
 import { BulkheadRejectedError, isBrokenCircuitError } from "./errors.ts";
 import { pipeline } from "./pipeline.ts";
 import { timeout } from "./timeout.ts";

@@ -15,31 +15,20 @@
  * The state is plain data and can be exported and restored (`exportState`, `state` option).
  */
 import type { Clock, Random } from "../core/ports.ts";
-import { classifyError, classifyResult, type Outcome } from "./classify.ts";
+import { classifyResult, type Outcome } from "./classify.ts";
 import type { Context, ExecuteOptions, PolicyContext } from "./context.ts";
-import { BrokenCircuitError, isResilienceError, type TripReason } from "./errors.ts";
-import { failureRate, type BreakerStrategy, type StrategySnapshot } from "./breaker-strategies.ts";
+import { BrokenCircuitError, type TripReason } from "./errors.ts";
+import { failureRate, type BreakerStrategy } from "./breaker-strategies.ts";
+import {
+  breakerVerdictOfError,
+  isBreakerState,
+  type BreakerSnapshot,
+  type BreakerState,
+  type BreakerVerdict,
+} from "./breaker-state.ts";
 import { Emitter, type EventSource } from "./events.ts";
 import { check, executeWith, internal, rejected, type Operation, type Policy } from "./policy.ts";
 import { mathRandom, systemClock } from "./system.ts";
-
-/** The breaker's state, one branch per state, each with only its own fields. */
-export type BreakerState =
-  | { state: "closed" }
-  | { state: "open"; openedAt: number; openUntil: number; reason: TripReason }
-  | { state: "half-open"; since: number; probesInFlight: number; probesSucceeded: number };
-
-/** An exported breaker, plain JSON. */
-export interface BreakerSnapshot {
-  version: 1;
-  state: BreakerState;
-  /** Opens since the breaker last closed (drives the growing open duration). */
-  consecutiveOpens: number;
-  strategy: StrategySnapshot;
-}
-
-/** How the breaker counts an outcome. */
-export type BreakerVerdict = "success" | "failure" | "ignore";
 
 /** Options of `circuitBreaker()`. */
 export interface CircuitBreakerOptions {
@@ -396,43 +385,6 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
       retryAfterMs,
       reason: open ? state.reason : { strategy: "half-open-probe-failed" },
     });
-  }
-}
-
-/** The default breaker verdict for a thrown error. */
-export function breakerVerdictOfError(error: unknown, clock: Clock): BreakerVerdict {
-  if (
-    isResilienceError(error) &&
-    error.kind !== "TimeoutError" &&
-    error.kind !== "DeadlineExceededError"
-  ) {
-    return "ignore";
-  }
-  if (
-    typeof error === "object" &&
-    error !== null &&
-    (error as { name?: unknown }).name === "AbortError"
-  ) {
-    return "ignore";
-  }
-  return classifyError(error, clock.now()).failure ? "failure" : "success";
-}
-
-function isBreakerState(value: unknown): value is BreakerState {
-  if (typeof value !== "object" || value === null) return false;
-  const state = value as Record<string, unknown>;
-  switch (state.state) {
-    case "closed":
-      return true;
-    case "open":
-      return (
-        typeof state.openedAt === "number" &&
-        (typeof state.openUntil === "number" || state.openUntil === null)
-      );
-    case "half-open":
-      return true;
-    default:
-      return false;
   }
 }
 

@@ -111,12 +111,13 @@ export interface DeadlineEvents {
 }
 
 /** A policy that gives each execution an end-to-end `Deadline`. */
-export class DeadlinePolicy implements Policy, EventSource<DeadlineEvents>, ExpiryOwner {
+export class DeadlinePolicy implements Policy, EventSource<DeadlineEvents> {
   readonly totalMs: number;
   readonly minAttemptMs: number;
   readonly #clock: Clock;
   readonly #watchdog: Watchdog;
   readonly #events = new Emitter<DeadlineEvents>();
+  readonly #owner: ExpiryOwner = { expired: (call) => this.#expired(call) };
 
   constructor(options: DeadlinePolicyOptions) {
     check(
@@ -153,11 +154,11 @@ export class DeadlinePolicy implements Policy, EventSource<DeadlineEvents>, Expi
       scope.expiresAt = deadline.expiresAt;
       scope.clock = deadline.clock;
     }
-    return runUntil(fn, scope, deadline.expiresAt, 0, this.#watchdog, this);
+    return runUntil(fn, scope, deadline.expiresAt, 0, this.#watchdog, this.#owner);
   }
 
-  /** @internal Called by the watchdog when an execution passes its deadline. */
-  expired(call: WatchedCall<unknown>): unknown {
+  /** The watchdog calls this when an execution passes its deadline. */
+  #expired(call: WatchedCall<unknown>): unknown {
     const deadline = call.scope.deadline!;
     if (this.#events.has("deadline:exceeded")) {
       this.#events.emit("deadline:exceeded", {

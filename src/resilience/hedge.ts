@@ -49,11 +49,7 @@ export function hedgeLostError(): DOMException {
 export class HedgePolicy implements Policy, EventSource<HedgeEvents> {
   readonly delayMs: number;
   readonly maxHedges: number;
-  readonly #budget: RetryBudget | undefined;
-  readonly #idempotent: boolean | undefined;
-  readonly #clock: Clock;
-  readonly #watchdog: Watchdog;
-  readonly #events = new Emitter<HedgeEvents>();
+  readonly #settings: HedgeSettings;
 
   constructor(options: HedgeOptions) {
     this.delayMs = options.delayMs;
@@ -68,13 +64,19 @@ export class HedgePolicy implements Policy, EventSource<HedgeEvents> {
       "hedge",
       `maxHedges must be an integer >= 0, got ${this.maxHedges}`,
     );
-    this.#budget = options.budget;
-    this.#idempotent = options.idempotent;
-    this.#clock = options.clock ?? systemClock;
-    this.#watchdog = Watchdog.for(this.#clock);
+    const clock = options.clock ?? systemClock;
+    this.#settings = {
+      delayMs: this.delayMs,
+      maxHedges: this.maxHedges,
+      budget: options.budget,
+      idempotent: options.idempotent,
+      clock,
+      watchdog: Watchdog.for(clock),
+      events: new Emitter<HedgeEvents>(),
+    };
   }
 
-  on: EventSource<HedgeEvents>["on"] = (name, listener) => this.#events.on(name, listener);
+  on: EventSource<HedgeEvents>["on"] = (name, listener) => this.#settings.events.on(name, listener);
 
   execute<T>(fn: Operation<T>, options?: ExecuteOptions): Promise<T> {
     return executeWith(this, fn, options);
@@ -82,38 +84,29 @@ export class HedgePolicy implements Policy, EventSource<HedgeEvents> {
 
   run<T>(fn: Operation<T>, context: PolicyContext): Promise<T> {
     const parent = internal(context);
-    this.#budget?.recordRequestOnce(parent);
+    this.#settings.budget?.recordRequestOnce(parent);
     return new Promise<T>((resolve, reject) => {
-      new HedgeRace(this, fn, parent, resolve, reject).start();
+      new HedgeRace(this.#settings, fn, parent, resolve, reject).start();
     });
   }
+}
 
-  /** @internal */
-  mayHedge(context: Context): boolean {
-    if (context.idempotencyKey !== undefined) return true;
-    if (this.#idempotent !== undefined) return this.#idempotent;
-    return context.method === undefined || isIdempotentMethod(context.method);
-  }
+/** What a race needs from its policy. */
+interface HedgeSettings {
+  readonly delayMs: number;
+  readonly maxHedges: number;
+  readonly budget: RetryBudget | undefined;
+  readonly idempotent: boolean | undefined;
+  readonly clock: Clock;
+  readonly watchdog: Watchdog;
+  readonly events: Emitter<HedgeEvents>;
+}
 
-  /** @internal */
-  get watchdog(): Watchdog {
-    return this.#watchdog;
-  }
-
-  /** @internal */
-  get budget(): RetryBudget | undefined {
-    return this.#budget;
-  }
-
-  /** @internal */
-  get events(): Emitter<HedgeEvents> {
-    return this.#events;
-  }
-
-  /** @internal */
-  get clock(): Clock {
-    return this.#clock;
-  }
+/** Whether two copies of the request may be in flight: as `retry` decides repeating. */
+function mayHedge(settings: HedgeSettings, context: Context): boolean {
+  if (context.idempotencyKey !== undefined) return true;
+  if (settings.idempotent !== undefined) return settings.idempotent;
+  return context.method === undefined || isIdempotentMethod(context.method);
 }
 
 /** One execution of a hedge policy: its attempts and its timer. */
@@ -121,7 +114,7 @@ class HedgeRace<T> implements WatchEntry {
   dueAt = 0;
   index = -1;
   seq = 0;
-  readonly #policy: HedgePolicy;
+  readonly #policy: HedgeSettings;
   readonly #fn: Operation<T>;
   readonly #parent: Context;
   readonly #resolve: (value: T) => void;
@@ -133,7 +126,7 @@ class HedgeRace<T> implements WatchEntry {
   #startedAt = 0;
 
   constructor(
-    policy: HedgePolicy,
+    policy: HedgeSettings,
     fn: Operation<T>,
     parent: Context,
     resolve: (value: T) => void,
@@ -157,7 +150,7 @@ class HedgeRace<T> implements WatchEntry {
     if (this.#settled) return;
     const policy = this.#policy;
     const hedge = this.#scopes.length;
-    if (!policy.mayHedge(this.#parent)) {
+    if (!mayHedge(policy, this.#parent)) {
       this.#skipped("not-idempotent");
       return;
     }

@@ -70,10 +70,8 @@ export {
   CircuitBreakerPolicy,
   type CircuitBreakerOptions,
   type BreakerEvents,
-  type BreakerState,
-  type BreakerSnapshot,
-  type BreakerVerdict,
 } from "./circuit-breaker.ts";
+export type { BreakerState, BreakerSnapshot, BreakerVerdict } from "./breaker-state.ts";
 export {
   consecutiveFailures,
   failureRate,

@@ -17,7 +17,7 @@ import { TimeoutError } from "./errors.ts";
 import { Emitter, type EventSource } from "./events.ts";
 import { check, executeWith, internal, type Operation, type Policy } from "./policy.ts";
 import { systemClock } from "./system.ts";
-import { TimeoutWheel, type TimeoutOwner } from "./timeout-wheel.ts";
+import { TimeoutWheel } from "./timeout-wheel.ts";
 import { Watchdog, runUntil, type ExpiryOwner, type WatchedCall } from "./watchdog.ts";
 
 /** Options of `timeout()`. */
@@ -35,13 +35,12 @@ export interface TimeoutEvents {
 }
 
 /** A per-attempt timeout. */
-export class TimeoutPolicy
-  implements Policy, EventSource<TimeoutEvents>, ExpiryOwner, TimeoutOwner
-{
+export class TimeoutPolicy implements Policy, EventSource<TimeoutEvents> {
   readonly timeoutMs: number;
   readonly #clock: Clock;
   readonly #watchdog: Watchdog;
   readonly #wheel: TimeoutWheel;
+  readonly #carvedOwner: ExpiryOwner;
   readonly #events = new Emitter<TimeoutEvents>();
 
   constructor(options: TimeoutOptions) {
@@ -53,7 +52,10 @@ export class TimeoutPolicy
     this.timeoutMs = options.timeoutMs;
     this.#clock = options.clock ?? systemClock;
     this.#watchdog = Watchdog.for(this.#clock);
-    this.#wheel = new TimeoutWheel(this.#clock, this.timeoutMs, this);
+    this.#wheel = new TimeoutWheel(this.#clock, this.timeoutMs, {
+      expiredAttempt: (_scope, stampedAt) => this.#expiredAttempt(stampedAt),
+    });
+    this.#carvedOwner = { expired: (call) => this.#expiredCarved(call) };
   }
 
   /** How late an attempt may be abandoned, in ms: 1/20 of `timeoutMs`, within [1, 100]. */
@@ -103,11 +105,11 @@ export class TimeoutPolicy
       scope.expiresAt = dueAt;
       scope.clock = this.#clock;
     }
-    return runUntil(fn, scope, dueAt, startedAt, this.#watchdog, this, byDeadline);
+    return runUntil(fn, scope, dueAt, startedAt, this.#watchdog, this.#carvedOwner, byDeadline);
   }
 
-  /** @internal Called by the wheel when an attempt passes `timeoutMs`. */
-  expiredAttempt(_scope: Context, stampedAt: number): unknown {
+  /** The wheel calls this when an attempt passes `timeoutMs`. */
+  #expiredAttempt(stampedAt: number): unknown {
     const elapsedMs = this.#clock.now() - stampedAt;
     if (this.#events.has("timeout:fired")) {
       this.#events.emit("timeout:fired", {
@@ -119,8 +121,8 @@ export class TimeoutPolicy
     return new TimeoutError({ timeoutMs: this.timeoutMs, elapsedMs });
   }
 
-  /** @internal Called by the watchdog when a deadline-carved attempt passes its limit. */
-  expired(call: WatchedCall<unknown>): unknown {
+  /** The watchdog calls this when a deadline-carved attempt passes its limit. */
+  #expiredCarved(call: WatchedCall<unknown>): unknown {
     const { scope, startedAt, dueAt, flag: byDeadline } = call;
     const elapsedMs = this.#clock.now() - startedAt;
     const limitMs = dueAt - startedAt;

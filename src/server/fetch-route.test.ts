@@ -302,7 +302,9 @@ describe("POST /v1/fetch", () => {
 });
 
 async function waitUntil(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 1_000 && !condition(); i++)
-    await new Promise((resolve) => setImmediate(resolve));
-  if (!condition()) throw new Error("condition not reached");
+  // Waits on I/O (the commit's fsync runs on libuv's thread pool), not on a retry timer.
+  const deadline = Date.now() + 5_000;
+  while (!condition() && Date.now() < deadline)
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  if (!condition()) throw new Error("condition not reached within 5 s");
 }

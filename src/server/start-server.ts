@@ -29,6 +29,8 @@ export interface ServerConfig {
   /** Largest request body, bytes; larger is `413`. Conventional default 1,048,576. */
   maxBodyBytes: number;
   /** Claim lease, ms. Default 30,000. */
+  /** Run the engine in this process (default true); false serves the API only. */
+  startEngine?: boolean;
   leaseMs?: number;
   /** pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
   logLevel: string;
@@ -89,6 +91,7 @@ export async function startServer(
     concurrency: config.concurrency,
     logger: logger.child({ component: "engine" }),
     ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+    ...(config.startEngine === undefined ? {} : { startEngine: config.startEngine }),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
   });

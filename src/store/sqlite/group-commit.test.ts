@@ -97,4 +97,54 @@ describe("GroupCommit", () => {
     await expect(pending).resolves.toBe(1);
     await expect(writes.enqueue(insert("y", 2))).rejects.toThrow(/closed/);
   });
+
+  it("acknowledges a write only after a sync that began after its commit; later commits share the next sync", async () => {
+    const syncs: { resolve: () => void; reject: (e: Error) => void }[] = [];
+    const writes = new GroupCommit(db, {
+      sync: () => new Promise<void>((resolve, reject) => syncs.push({ resolve, reject })),
+    });
+    let firstDone = false;
+    const first = writes.enqueue(insert("a", 1)).then(() => (firstDone = true));
+    writes.flush();
+    expect(seenByOthers("a")).toBe(1);
+    expect(syncs).toHaveLength(1);
+    const second = writes.enqueue(insert("b", 2));
+    const third = writes.enqueue(insert("c", 3));
+    writes.flush();
+    // Committed while the first sync runs: no second sync starts until it ends.
+    expect(syncs).toHaveLength(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(firstDone).toBe(false);
+    syncs[0]!.resolve();
+    await first;
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(syncs).toHaveLength(2);
+    syncs[1]!.resolve();
+    expect(await Promise.all([second, third])).toEqual([1, 1]);
+    await writes.settled();
+  });
+
+  it("rejects committed writes whose sync failed instead of acknowledging them", async () => {
+    const writes = new GroupCommit(db, { sync: () => Promise.reject(new Error("EIO")) });
+    const write = writes.enqueue(insert("a", 1));
+    writes.flush();
+    await expect(write).rejects.toThrow(/fsync of the SQLite WAL failed: Error: EIO/);
+    await writes.settled();
+  });
+
+  it("resolves non-durable writes at COMMIT while durable ones wait for the sync", async () => {
+    let release: () => void = () => {};
+    const writes = new GroupCommit(db, {
+      sync: () => new Promise<void>((resolve) => (release = resolve)),
+    });
+    let durableDone = false;
+    const durable = writes.enqueue(insert("a", 1)).then(() => (durableDone = true));
+    const claim = writes.enqueue(insert("b", 2), { durable: false });
+    writes.flush();
+    expect(await claim).toBe(1);
+    expect(durableDone).toBe(false);
+    release();
+    await durable;
+    await writes.settled();
+  });
 });

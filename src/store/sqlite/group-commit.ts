@@ -3,8 +3,16 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 /** A queued write: runs synchronously inside the batch transaction. */
 interface PendingWrite {
   run: () => unknown;
+  /** Whether its promise waits for the sync (see `GroupCommitOptions.sync`). */
+  durable: boolean;
   resolve: (value: unknown) => void;
   reject: (error: unknown) => void;
+}
+
+/** A committed batch: `settle` resolves or rejects each write; `fail` rejects them all. */
+interface CommittedBatch {
+  settle: () => void;
+  fail: (error: unknown) => void;
 }
 
 /** How a write of the batch ended, before the batch commits. */
@@ -16,6 +24,13 @@ export interface GroupCommitOptions {
   maxBatchSize?: number;
   /** Called after each successful COMMIT (e.g. to schedule a WAL checkpoint). */
   onCommit?: () => void;
+  /**
+   * Makes committed transactions durable (an fsync of the WAL file, off the event loop). When
+   * given, a durable write's promise resolves only after a `sync()` that began after its COMMIT
+   * has resolved. One sync runs at a time; transactions committed meanwhile share the next one, so
+   * a slow disk groups more writes per fsync instead of stalling the event loop.
+   */
+  sync?: () => Promise<void>;
 }
 
 /**
@@ -41,6 +56,10 @@ export class GroupCommit {
   #db: DatabaseSync;
   #maxBatchSize: number;
   #onCommit: (() => void) | undefined;
+  #sync: (() => Promise<void>) | undefined;
+  /** Committed batches waiting for the next sync. */
+  #unsynced: CommittedBatch[] = [];
+  #syncing: Promise<void> | undefined;
   #queue: PendingWrite[] = [];
   #scheduled: NodeJS.Immediate | undefined;
   #closed = false;
@@ -55,6 +74,7 @@ export class GroupCommit {
     this.#db = db;
     this.#maxBatchSize = options.maxBatchSize ?? 10_000;
     this.#onCommit = options.onCommit;
+    this.#sync = options.sync;
     this.#begin = db.prepare("BEGIN IMMEDIATE");
     this.#commit = db.prepare("COMMIT");
     this.#rollback = db.prepare("ROLLBACK");
@@ -70,13 +90,15 @@ export class GroupCommit {
 
   /**
    * Queues `run` for the next batch transaction. `run` must be synchronous and touch only this
-   * connection. Resolves with its result once the batch has committed; rejects with what it threw
+   * connection. With `durable: false` its promise resolves at COMMIT without waiting for the sync
+   * (for writes whose loss in a power cut is harmless, such as claims: the call is claimed again). Resolves with its result once the batch has committed; rejects with what it threw
    * (its own changes rolled back), or when the batch as a whole could not commit.
    */
-  enqueue<T>(run: () => T): Promise<T> {
+  enqueue<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("The SQLite store is closed."));
+    const durable = options.durable ?? true;
     return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ run, resolve: resolve as (value: unknown) => void, reject });
+      this.#queue.push({ run, durable, resolve: resolve as (value: unknown) => void, reject });
       this.#scheduled ??= setImmediate(this.#onImmediate);
     });
   }
@@ -94,6 +116,11 @@ export class GroupCommit {
   close(): void {
     this.flush();
     this.#closed = true;
+  }
+
+  /** Resolves once every committed write has been synced and settled. */
+  async settled(): Promise<void> {
+    while (this.#syncing !== undefined) await this.#syncing;
   }
 
   #onImmediate = (): void => {
@@ -114,11 +141,45 @@ export class GroupCommit {
 
   #runBatch(batch: PendingWrite[]): void {
     const outcomes = this.#runOptimistic(batch) ?? this.#runIsolated(batch);
+    const sync = this.#sync;
+    const durable: number[] = [];
     for (let i = 0; i < batch.length; i++) {
       const outcome = outcomes[i]!;
-      if (outcome.ok) batch[i]!.resolve(outcome.value);
-      else batch[i]!.reject(outcome.error);
+      if (!outcome.ok) batch[i]!.reject(outcome.error);
+      else if (sync !== undefined && batch[i]!.durable) durable.push(i);
+      else batch[i]!.resolve(outcome.value);
     }
+    if (sync === undefined || durable.length === 0) return;
+    const settle = (): void => {
+      for (const i of durable) batch[i]!.resolve((outcomes[i] as { value: unknown }).value);
+    };
+    const fail = (error: unknown): void => {
+      for (const i of durable) batch[i]!.reject(error);
+    };
+    this.#unsynced.push({ settle, fail });
+    this.#syncing ??= this.#runSyncs(sync);
+  }
+
+  // Syncs until nothing committed is left unsynced. Each round settles exactly the writes that
+  // were committed before its sync began.
+  async #runSyncs(sync: () => Promise<void>): Promise<void> {
+    while (this.#unsynced.length > 0) {
+      const waiting = this.#unsynced;
+      this.#unsynced = [];
+      try {
+        await sync();
+      } catch (error) {
+        // The transactions are committed but their durability is unknown: fail them loudly
+        // rather than acknowledge what a power cut could take back.
+        const failure = new Error(`fsync of the SQLite WAL failed: ${String(error)}`, {
+          cause: error,
+        });
+        for (const committed of waiting) committed.fail(failure);
+        continue;
+      }
+      for (const committed of waiting) committed.settle();
+    }
+    this.#syncing = undefined;
   }
 
   // Fast path: the whole batch without savepoints. A savepoint makes SQLite copy every page the

@@ -116,16 +116,14 @@ export async function measureDrain(
 ): Promise<number> {
   const total = options.total ?? 10_000;
   return await withSession(peer, upstream.url, async (session) => {
-    for (const batch of chunk(stamp(makeJobs(total)), options.batchSize ?? 1_000)) {
+    const jobs = stamp(makeJobs(total));
+    for (const batch of chunk(jobs, options.batchSize ?? 1_000)) {
       await session.addBatch(batch);
     }
     upstream.reset();
     const started = performance.now();
     await session.startWorker();
-    await waitUntil(
-      () => upstream.arrivals.size >= total,
-      () => `${peer.name} delivered ${upstream.arrivals.size} of ${total}`,
-    );
+    await waitForArrivals(upstream, jobs, peer.name);
     return total / ((performance.now() - started) / 1000);
   });
 }
@@ -159,12 +157,14 @@ export async function measureLatency(
   const rate = options.ratePerSecond ?? 200;
   return await withSession(peer, upstream.url, async (session) => {
     await session.startWorker();
-    await offerAtRate(session, upstream, rate, rate);
-    return await offerAtRate(session, upstream, rate, Math.round(rate * (options.seconds ?? 10)));
+    await offerAtRate(peer.name, session, upstream, rate, rate);
+    const total = Math.round(rate * (options.seconds ?? 10));
+    return await offerAtRate(peer.name, session, upstream, rate, total);
   });
 }
 
 async function offerAtRate(
+  peerName: string,
   session: PeerSession,
   upstream: Upstream,
   rate: number,
@@ -179,15 +179,32 @@ async function offerAtRate(
     await session.add(job);
     acceptedAt.set(job.id, epochMs());
   });
-  await waitUntil(
-    () => upstream.arrivals.size >= total,
-    () => `${upstream.arrivals.size} of ${total} arrivals`,
-  );
+  await waitForArrivals(upstream, jobs, peerName);
   const arrival = (job: BenchJob): number => upstream.arrivals.get(job.id)!;
   return {
     fromEnqueue: summarizeLatency(jobs.map((job) => arrival(job) - job.enqueuedAt)),
     fromAccepted: summarizeLatency(jobs.map((job) => arrival(job) - acceptedAt.get(job.id)!)),
   };
+}
+
+/**
+ * Resolves once the upstream has seen every job of `jobs`. Counts this measurement's own ids rather
+ * than `arrivals.size`, so a late arrival from an earlier measurement cannot end the wait early.
+ */
+async function waitForArrivals(
+  upstream: Upstream,
+  jobs: readonly BenchJob[],
+  peerName: string,
+): Promise<void> {
+  const arrived = (): number => {
+    let count = 0;
+    for (const job of jobs) if (upstream.arrivals.has(job.id)) count++;
+    return count;
+  };
+  await waitUntil(
+    () => arrived() === jobs.length,
+    () => `${peerName} delivered ${arrived()} of ${jobs.length}`,
+  );
 }
 
 function stamp(jobs: BenchJob[]): BenchJob[] {

@@ -49,7 +49,8 @@ function describeJsonError(text: string, error: SyntaxError): string {
 }
 
 /**
- * Reads a request body as JSON, enforcing `maxBytes` twice: from `Content-Length` before reading,
+ * Reads a request body as JSON (from `incoming`, the Node request, when the server runs on
+ * node:http; else from the web `Request`), enforcing `maxBytes` twice: from `Content-Length` before reading,
  * and by counting the bytes actually streamed (a chunked body has no length; a lying one is cut).
  *
  * Throws a `TerminalError`: `payload_too_large` (413) over the limit, `unsupported_media_type`
@@ -59,6 +60,7 @@ function describeJsonError(text: string, error: SyntaxError): string {
 export async function readJsonBody(
   request: Request,
   maxBytes: number = DEFAULT_MAX_BODY_BYTES,
+  incoming?: AsyncIterable<Uint8Array>,
 ): Promise<unknown> {
   const contentType = request.headers.get("content-type");
   if (contentType !== null && !isJsonMediaType(contentType)) {
@@ -76,7 +78,15 @@ export async function readJsonBody(
 
   const chunks: Uint8Array[] = [];
   let total = 0;
-  if (request.body !== null) {
+  if (incoming !== undefined) {
+    // The Node request itself (@hono/node-server's `c.env.incoming`): reading it directly skips
+    // building a web ReadableStream per request, a measurable share of the accept path's CPU.
+    for await (const chunk of incoming) {
+      total += chunk.byteLength;
+      if (total > maxBytes) throw tooLarge(maxBytes);
+      chunks.push(chunk);
+    }
+  } else if (request.body !== null) {
     const reader = request.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();

@@ -67,7 +67,8 @@ describe("format", () => {
           attempts: 1,
           nextAttemptAt: "2025-06-01T12:00:02.000Z",
           waitingFor: {
-            reason: "retry after attempt 1: status 503",
+            reason: "retry_scheduled",
+            message: "retry after attempt 1: status 503",
             until: "2025-06-01T12:00:02.000Z",
           },
         },
@@ -75,6 +76,24 @@ describe("format", () => {
       ),
     ).toBe(
       "call_01JD6Z2K8Q7X1Y0ZV3R5T9W2MN  waiting  retry after attempt 1: status 503 until 2025-06-01T12:00:02Z\n",
+    );
+    expect(
+      callSummary(
+        {
+          ...base,
+          status: "waiting",
+          nextAttemptAt: "2025-06-01T12:04:31.000Z",
+          waitingFor: {
+            reason: "circuit_open",
+            message: "circuit open for api.example.com:443 until 12:04:31Z",
+            destination: "https://api.example.com",
+            until: "2025-06-01T12:04:31.000Z",
+          },
+        },
+        now,
+      ),
+    ).toBe(
+      "call_01JD6Z2K8Q7X1Y0ZV3R5T9W2MN  waiting  circuit_open: circuit open for api.example.com:443 until 12:04:31Z\n",
     );
     expect(
       callSummary({

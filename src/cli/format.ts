@@ -3,7 +3,7 @@
  * that came from an upstream or a user passes through `printable`, so a response body cannot
  * send escape sequences to the terminal.
  */
-import type { AttemptView, CallView } from "../core/call-view.ts";
+import type { AttemptView, CallView, WaitingForView } from "../core/call-view.ts";
 
 /**
  * `text` with control characters shown as escapes (`\n`, `\x1b`) and cut to `max` characters
@@ -65,14 +65,22 @@ export function callSummary(call: CallView, nowMs: number = Date.now()): string 
   if (call.response !== undefined) parts.push(`HTTP ${call.response.status}`);
   if (call.error !== undefined)
     parts.push(printable(`${call.error.code}: ${call.error.message}`, 200));
-  if (call.waitingFor !== undefined) {
-    parts.push(
-      `${printable(call.waitingFor.reason, 80)} until ${shortTime(call.waitingFor.until)}`,
-    );
-  } else if (call.nextAttemptAt !== undefined && isLater(call.nextAttemptAt, nowMs)) {
+  if (call.waitingFor !== undefined) parts.push(waitingText(call.waitingFor, 120));
+  else if (call.nextAttemptAt !== undefined && isLater(call.nextAttemptAt, nowMs)) {
     parts.push(`next attempt ${shortTime(call.nextAttemptAt)}`);
   }
   return parts.join("  ") + "\n";
+}
+
+/**
+ * Why a call waits, in one phrase: the message of a retry backoff with its time
+ * (`retry after attempt 1: status 503 until 2025-06-01T12:00:02Z`), or the code and message of a
+ * hold by the call's destination (`circuit_open: circuit open for api.example.com:443 until ...`).
+ */
+export function waitingText(waiting: WaitingForView, max = Number.POSITIVE_INFINITY): string {
+  return waiting.reason === "retry_scheduled"
+    ? `${printable(waiting.message, max)} until ${shortTime(waiting.until)}`
+    : printable(`${waiting.reason}: ${waiting.message}`, max);
 }
 
 // A queued call is due "now" unless it was delayed; a second of slack absorbs clock skew.
@@ -140,10 +148,7 @@ export function callDetail(call: CallView): string {
   if (call.request.body !== undefined) rows.push(["  body", printable(call.request.body, 200)]);
   rows.push(["attempts", String(call.attempts)]);
   if (call.waitingFor !== undefined) {
-    rows.push([
-      "waiting",
-      `${printable(call.waitingFor.reason)} until ${shortTime(call.waitingFor.until)}`,
-    ]);
+    rows.push(["waiting", waitingText(call.waitingFor)]);
   } else if (call.nextAttemptAt !== undefined) {
     rows.push(["next attempt", shortTime(call.nextAttemptAt)]);
   }

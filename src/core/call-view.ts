@@ -1,4 +1,4 @@
-import type { AttemptRecord, CallRecord, CallStatus, StoredResponse } from "./call.ts";
+import type { AttemptRecord, CallRecord, CallStatus, StoredResponse, WaitCode } from "./call.ts";
 
 /** Shown in place of a secret. */
 export const REDACTED = "[redacted]";
@@ -63,6 +63,18 @@ export interface ResponseView {
   bodyBytes: number;
 }
 
+/** Why a waiting call waits, as `GET /v1/calls/:id` shows it. */
+export interface WaitingForView {
+  /** A short code: `retry_scheduled`, `circuit_open`, `destination_paused`... */
+  reason: WaitCode;
+  /** For people: `circuit open for api.example.com:443 until 12:04:31Z (...)`. */
+  message: string;
+  /** The destination origin holding the call, when its protection does. */
+  destination?: string;
+  /** When the call is due again. */
+  until: string;
+}
+
 /** A call as `GET /v1/calls/:id` shows it (ARCHITECTURE.md section 5). */
 export interface CallView {
   id: string;
@@ -70,7 +82,7 @@ export interface CallView {
   request: { url: string; method: string; headers: Record<string, string>; body?: string };
   attempts: number;
   nextAttemptAt?: string;
-  waitingFor?: { reason: string; until: string };
+  waitingFor?: WaitingForView;
   response?: ResponseView;
   error?: { code: string; message: string };
   idempotencyKey?: string;
@@ -126,7 +138,13 @@ export function toCallView(call: CallRecord): CallView {
   if ((call.status === "queued" || call.status === "waiting") && call.runAt !== undefined) {
     view.nextAttemptAt = iso(call.runAt);
     if (call.status === "waiting" && call.waitReason !== undefined) {
-      view.waitingFor = { reason: call.waitReason, until: iso(call.runAt) };
+      // A wait without a code is a retry backoff (stores write codes only for held calls).
+      view.waitingFor = {
+        reason: call.waitCode ?? "retry_scheduled",
+        message: call.waitReason,
+        ...(call.waitDestination === undefined ? {} : { destination: call.waitDestination }),
+        until: iso(call.runAt),
+      };
     }
   }
   if (call.response !== undefined) view.response = toResponseView(call.response);

@@ -5,6 +5,8 @@
  *
  *   queued  -> running                 claimed by an engine (lease + fencing token)
  *   running -> waiting                 retry scheduled (runAt, reason)
+ *   running -> waiting                 held by its destination's protection, no attempt made
+ *                                      (circuit open, paused, rate or concurrency limit, budget)
  *   waiting -> running                 due again, claimed
  *   running -> succeeded | failed      attempt decided the end
  *   running -> queued | waiting        lease released on graceful shutdown, or expired and reclaimed
@@ -108,6 +110,36 @@ export interface CallError {
   message: string;
 }
 
+/**
+ * Why a waiting call waits, as a short code (ARCHITECTURE.md section 4): its retry backoff, or its
+ * destination's protection holding it without an attempt.
+ *
+ * - `retry_scheduled`: an attempt failed and the next one is due at `runAt`;
+ * - `circuit_open`: the destination's circuit breaker is open (or half-open, a probe deciding);
+ * - `destination_paused`: the destination answered 429 or 503 with `Retry-After`;
+ * - `rate_limited`, `concurrency_limited`: the destination's limits;
+ * - `retry_budget_exhausted`: retries to the destination are over its retry budget.
+ */
+export const WaitCodes = [
+  "retry_scheduled",
+  "circuit_open",
+  "destination_paused",
+  "rate_limited",
+  "concurrency_limited",
+  "retry_budget_exhausted",
+] as const;
+/** One of `WaitCodes`. */
+export type WaitCode = (typeof WaitCodes)[number];
+
+/** Why a call waits, as written when its destination's protection holds it. */
+export interface WaitingFor {
+  reason: WaitCode;
+  /** For people: `circuit open for api.example.com:443 until 12:04:31Z (...)`. */
+  message: string;
+  /** The destination origin holding the call (`https://api.example.com`), when one does. */
+  destination?: string;
+}
+
 /** A call as the store holds it. */
 export interface CallRecord {
   id: CallId;
@@ -129,8 +161,15 @@ export interface CallRecord {
   attemptBase: number;
   /** When the next attempt is due (queued and waiting calls). */
   runAt?: number;
-  /** Why the call waits, while it waits. */
+  /** Why the call waits, while it waits: a message for people. */
   waitReason?: string;
+  /**
+   * The code of the wait, when its destination's protection holds the call (`deferCall`). Absent
+   * for a retry backoff (`retry_scheduled`).
+   */
+  waitCode?: WaitCode;
+  /** The destination origin holding the call, with `waitCode`. */
+  waitDestination?: string;
   /** Absolute deadline (epoch ms), from `spec.deadlineMs`. */
   deadlineAt?: number;
   response?: StoredResponse;

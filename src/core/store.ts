@@ -16,6 +16,7 @@ import type {
   CallSpec,
   CallStatus,
   StoredResponse,
+  WaitingFor,
 } from "./call.ts";
 
 /** A call to create. */
@@ -85,6 +86,37 @@ export interface ListCallsQuery {
   limit: number;
   /** Return calls strictly older (smaller id) than this one. */
   before?: CallId;
+}
+
+/**
+ * Optional limits of one destination, set by operators (`PUT /v1/destinations/:destination`).
+ * Absent means unlimited.
+ */
+export interface DestinationLimits {
+  /** Requests per second, > 0. */
+  rateLimitPerSecond?: number;
+  /** Requests in flight at once, an integer >= 1. */
+  maxConcurrency?: number;
+}
+
+/** What is saved for a destination: its protection state and its limits. */
+export interface DestinationDocument {
+  /**
+   * The protection state (breaker, pause) as the engine writes it: a JSON value the store keeps
+   * as is and never interprets.
+   */
+  state: unknown;
+  limits: DestinationLimits;
+}
+
+/** A saved destination. */
+export interface StoredDestination extends DestinationDocument {
+  /** The origin, `scheme://host[:port]` as `URL.origin` writes it (`https://api.example.com`). */
+  destination: string;
+  /** 1 on the first save, incremented by each save (optimistic concurrency). */
+  version: number;
+  /** Epoch ms of the last save. */
+  updatedAt: number;
 }
 
 /** The persistence port. */
@@ -166,6 +198,37 @@ export interface Store {
   ): Promise<ControlResult>;
   /** Releases idempotency keys whose retention ended before `now`. Returns how many. */
   purgeExpiredIdempotencyKeys(now: number): Promise<number>;
+
+  /**
+   * Holds a claimed call without an attempt (its destination's breaker is open, it is paused, or
+   * a limit or the retry budget holds it): `running -> waiting` until `runAt`, with `waitingFor`
+   * as its wait code, message and destination. Records no attempt and leaves `attempts` as is;
+   * the lease ends. Only if `ref.leaseToken` still owns the running call; returns false (writing
+   * nothing) otherwise.
+   */
+  deferCall(ref: ClaimRef, runAt: number, waitingFor: WaitingFor, now: number): Promise<boolean>;
+  /**
+   * Makes every call that `deferCall` holds for `destination` (waiting, with that
+   * `waitDestination`) due at `now`, if it was due later: the destination recovered or was reset.
+   * Retry backoffs are not touched. Returns how many calls were woken.
+   */
+  wakeDestination(destination: string, now: number): Promise<number>;
+  /** A saved destination, if any. */
+  getDestination(destination: string): Promise<StoredDestination | undefined>;
+  /** Every saved destination, ordered by `destination`. */
+  listDestinations(): Promise<StoredDestination[]>;
+  /**
+   * Saves a destination's document if its version is still `expectedVersion` (0: not saved yet),
+   * making it `expectedVersion + 1`; a compare-and-set, so processes sharing one database agree
+   * on every transition (only one wins the election of a half-open probe). Returns false, writing
+   * nothing, when the version differs.
+   */
+  saveDestination(
+    destination: string,
+    document: DestinationDocument,
+    expectedVersion: number,
+    now: number,
+  ): Promise<boolean>;
 
   /**
    * Subscribes to work committed by other processes sharing this store (PostgreSQL

@@ -3,6 +3,7 @@ import type { Store } from "../../core/store.ts";
 import { describeCallContract } from "./call-contract.ts";
 import { describeClaimContract } from "./claim-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
+import { describeDestinationContract } from "./destination-contract.ts";
 import { CallFactory } from "./fixtures.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
 
@@ -74,5 +75,6 @@ export function describeStoreContract(
     describeCallContract(context);
     describeClaimContract(context);
     describeControlContract(context);
+    describeDestinationContract(context);
   });
 }

@@ -53,7 +53,8 @@ const SELECT_DUE =
 
 const CLAIM =
   "UPDATE calls SET status = 'running', lease_token = lease_token + 1, lease_expires_at = ?, " +
-  "worker_id = ?, wait_reason = NULL, updated_at = ? WHERE id = ? RETURNING *";
+  "worker_id = ?, wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = ? " +
+  "WHERE id = ? RETURNING *";
 
 /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
 export function claimDue(
@@ -73,7 +74,8 @@ export function claimDue(
 }
 
 const COMMIT_TRANSITION =
-  "UPDATE calls SET status = ?, attempts = ?, run_at = ?, wait_reason = ?, response = ?, " +
+  "UPDATE calls SET status = ?, attempts = ?, run_at = ?, wait_reason = ?, wait_code = NULL, " +
+  "wait_destination = NULL, response = ?, " +
   "error = ?, completed_at = ?, idempotency_expires_at = ?, lease_expires_at = NULL, " +
   "worker_id = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_token = ?";
 
@@ -135,6 +137,7 @@ export function renewLeases(
 const RELEASE =
   "UPDATE calls SET status = CASE WHEN attempts > 0 THEN 'waiting' ELSE 'queued' END, " +
   "wait_reason = CASE WHEN attempts > 0 THEN 'lease released' ELSE NULL END, " +
+  "wait_code = NULL, wait_destination = NULL, " +
   "run_at = ?, lease_expires_at = NULL, worker_id = NULL, updated_at = ? " +
   "WHERE id = ? AND status = 'running' AND lease_token = ?";
 

@@ -10,7 +10,8 @@ const SELECT_CALL = "SELECT * FROM calls WHERE id = ? AND tenant_id = ?";
 // Incrementing lease_token fences the attempt in flight, if any.
 const CANCEL =
   "UPDATE calls SET status = 'cancelled', lease_token = lease_token + 1, run_at = NULL, " +
-  "wait_reason = NULL, lease_expires_at = NULL, worker_id = NULL, completed_at = ?, " +
+  "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, lease_expires_at = NULL, " +
+  "worker_id = NULL, completed_at = ?, " +
   "idempotency_expires_at = ?, updated_at = ? " +
   "WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'waiting', 'running') RETURNING *";
 
@@ -29,7 +30,8 @@ export function cancelCall(
 
 const REDRIVE =
   "UPDATE calls SET status = 'queued', run_at = ?, attempt_base = attempts, deadline_at = ?, " +
-  "wait_reason = NULL, response = NULL, error = NULL, completed_at = NULL, " +
+  "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, response = NULL, " +
+  "error = NULL, completed_at = NULL, " +
   "idempotency_expires_at = NULL, updated_at = ? " +
   "WHERE id = ? AND tenant_id = ? AND status = 'failed' RETURNING *";
 

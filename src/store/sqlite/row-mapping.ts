@@ -11,9 +11,10 @@ import type {
   CallSpec,
   CallStatus,
   StoredResponse,
+  WaitCode,
 } from "../../core/call.ts";
 import type { CallId, TenantId } from "../../core/ids.ts";
-import type { NewCall } from "../../core/store.ts";
+import type { NewCall, StoredDestination } from "../../core/store.ts";
 
 /** A row as `node:sqlite` returns it. */
 export type Row = Record<string, SQLOutputValue>;
@@ -95,6 +96,8 @@ export function callFromRow(row: Row): CallRecord {
   if (row.fingerprint !== null) record.fingerprint = row.fingerprint as string;
   if (row.run_at !== null) record.runAt = row.run_at as number;
   if (row.wait_reason !== null) record.waitReason = row.wait_reason as string;
+  if (row.wait_code !== null) record.waitCode = row.wait_code as WaitCode;
+  if (row.wait_destination !== null) record.waitDestination = row.wait_destination as string;
   if (row.deadline_at !== null) record.deadlineAt = row.deadline_at as number;
   if (row.response !== null) record.response = JSON.parse(row.response as string) as StoredResponse;
   if (row.error !== null) record.error = JSON.parse(row.error as string) as CallError;
@@ -131,4 +134,15 @@ export function attemptFromRow(row: Row): AttemptRecord {
   if (row.connect_ms !== null) record.connectMs = row.connect_ms as number;
   if (row.first_byte_ms !== null) record.firstByteMs = row.first_byte_ms as number;
   return record;
+}
+
+/** A `destinations` row as a `StoredDestination`. */
+export function destinationFromRow(row: Row): StoredDestination {
+  return {
+    destination: row.destination as string,
+    state: JSON.parse(row.state as string) as unknown,
+    limits: JSON.parse(row.limits as string) as StoredDestination["limits"],
+    version: row.version as number,
+    updatedAt: row.updated_at as number,
+  };
 }

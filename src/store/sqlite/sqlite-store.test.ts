@@ -65,15 +65,21 @@ describe("SqliteStore", () => {
   it("applies appended migrations in order, and refuses a schema newer than it knows", () => {
     const migrations = join(dir, "migrations");
     const db = new DatabaseSync(join(dir, "steadfast.db"));
+    const shipped = readMigrations(SQLITE_MIGRATIONS_DIR).map((m) => m.version);
+    const last = shipped.at(-1)!;
+    const file = (version: number, name: string): string =>
+      join(migrations, `${String(version).padStart(4, "0")}_${name}.sql`);
     try {
       copyDir(SQLITE_MIGRATIONS_DIR, migrations);
-      expect(applyMigrations(db, migrations)).toEqual([1]);
-      writeFileSync(join(migrations, "0003_third.sql"), "ALTER TABLE t2 ADD COLUMN c INTEGER;");
-      writeFileSync(join(migrations, "0002_second.sql"), "CREATE TABLE t2 (a INTEGER);");
+      expect(applyMigrations(db, migrations)).toEqual(shipped);
+      writeFileSync(file(last + 2, "third"), "ALTER TABLE t2 ADD COLUMN c INTEGER;");
+      writeFileSync(file(last + 1, "second"), "CREATE TABLE t2 (a INTEGER);");
       writeFileSync(join(migrations, "README.md"), "not a migration");
-      expect(applyMigrations(db, migrations)).toEqual([2, 3]);
+      expect(applyMigrations(db, migrations)).toEqual([last + 1, last + 2]);
       expect(applyMigrations(db, migrations)).toEqual([]);
-      expect(() => applyMigrations(db, SQLITE_MIGRATIONS_DIR)).toThrow(/schema version 2/);
+      expect(() => applyMigrations(db, SQLITE_MIGRATIONS_DIR)).toThrow(
+        new RegExp(`schema version ${last + 1}`),
+      );
     } finally {
       db.close();
     }
@@ -82,14 +88,16 @@ describe("SqliteStore", () => {
   it("rolls back a failing migration entirely", () => {
     const migrations = join(dir, "migrations");
     copyDir(SQLITE_MIGRATIONS_DIR, migrations);
-    writeFileSync(join(migrations, "0002_broken.sql"), "CREATE TABLE t2 (a); SELECT * FROM nope;");
+    const shipped = readMigrations(SQLITE_MIGRATIONS_DIR).map((m) => m.version);
+    const broken = `${String(shipped.at(-1)! + 1).padStart(4, "0")}_broken`;
+    writeFileSync(join(migrations, `${broken}.sql`), "CREATE TABLE t2 (a); SELECT * FROM nope;");
     const db = new DatabaseSync(join(dir, "steadfast.db"));
     try {
-      expect(() => applyMigrations(db, migrations)).toThrow(/0002_broken/);
+      expect(() => applyMigrations(db, migrations)).toThrow(new RegExp(broken));
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE name = 't2'").all();
       expect(tables).toEqual([]);
       const versions = db.prepare("SELECT version FROM schema_migrations").all();
-      expect(versions.map((r) => r.version)).toEqual([1]);
+      expect(versions.map((r) => r.version)).toEqual(shipped);
     } finally {
       db.close();
     }

@@ -1,7 +1,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { AttemptRecord, CallRecord } from "../../core/call.ts";
+import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import type {
   AttemptCommit,
@@ -9,15 +9,18 @@ import type {
   ClaimRef,
   ControlResult,
   CreateCallResult,
+  DestinationDocument,
   ListCallsQuery,
   NewCall,
   Store,
+  StoredDestination,
 } from "../../core/store.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import * as calls from "./call-writes.ts";
 import * as control from "./control-writes.ts";
+import * as destinations from "./destination-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { attemptFromRow, callFromRow } from "./row-mapping.ts";
+import { attemptFromRow, callFromRow, destinationFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -289,6 +292,43 @@ export class SqliteStore implements Store {
   /** See `Store.purgeExpiredIdempotencyKeys`. */
   purgeExpiredIdempotencyKeys(now: number): Promise<number> {
     return this.#write(() => control.purgeExpiredIdempotencyKeys(this.#sql, now));
+  }
+
+  /** See `Store.deferCall`. */
+  deferCall(ref: ClaimRef, runAt: number, waitingFor: WaitingFor, now: number): Promise<boolean> {
+    return this.#write(() => destinations.deferCall(this.#sql, ref, runAt, waitingFor, now));
+  }
+
+  /** See `Store.wakeDestination`. */
+  wakeDestination(destination: string, now: number): Promise<number> {
+    return this.#write(() => destinations.wakeDestination(this.#sql, destination, now));
+  }
+
+  /** See `Store.getDestination`. */
+  getDestination(destination: string): Promise<StoredDestination | undefined> {
+    return this.#read(() => {
+      const row = this.#sql("SELECT * FROM destinations WHERE destination = ?").get(destination);
+      return row === undefined ? undefined : destinationFromRow(row);
+    });
+  }
+
+  /** See `Store.listDestinations`. */
+  listDestinations(): Promise<StoredDestination[]> {
+    return this.#read(() =>
+      this.#sql("SELECT * FROM destinations ORDER BY destination").all().map(destinationFromRow),
+    );
+  }
+
+  /** See `Store.saveDestination`. */
+  saveDestination(
+    destination: string,
+    document: DestinationDocument,
+    expectedVersion: number,
+    now: number,
+  ): Promise<boolean> {
+    return this.#write(() =>
+      destinations.saveDestination(this.#sql, destination, document, expectedVersion, now),
+    );
   }
 
   #write<T>(run: () => T): Promise<T> {

@@ -1,0 +1,257 @@
+// Store contract: per-destination protection. Holding a claimed call without an attempt
+// (deferCall), waking the calls a destination holds, and destination documents saved with
+// compare-and-set on a version.
+import { describe, expect, it } from "vitest";
+import type { WaitingFor } from "../../core/call.ts";
+import type { DestinationDocument } from "../../core/store.ts";
+import {
+  claimAll,
+  claimOne,
+  commitOf,
+  LEASE_MS,
+  RETENTION_MS,
+  succeeded,
+  T0,
+  TENANT_A,
+  waiting,
+} from "./fixtures.ts";
+import type { GetContext } from "./store-contract.ts";
+
+const API = "https://api.example.com";
+const OTHER = "http://127.0.0.1:8080";
+
+const HELD: WaitingFor = {
+  reason: "circuit_open",
+  message: "circuit open for api.example.com:443 until 00:00:05Z",
+  destination: API,
+};
+
+const OPEN: DestinationDocument = {
+  state: {
+    breaker: { state: "open", openedAt: T0, openUntil: T0 + 5_000, reason: { n: [1, null] } },
+    consecutiveOpens: 1,
+  },
+  limits: { rateLimitPerSecond: 2.5, maxConcurrency: 4 },
+};
+
+/** Declares the destination tests of the store contract. */
+export function describeDestinationContract(context: GetContext): void {
+  describe("deferCall", () => {
+    it("holds a running call until runAt without an attempt, keeping its attempt count", async () => {
+      const { store, calls } = context();
+      const call = calls.call();
+      await store.createCall(call);
+      const claim = await claimOne(store, T0 + 10);
+      const ref = { callId: call.id, leaseToken: claim.leaseToken };
+
+      expect(await store.deferCall(ref, T0 + 5_000, HELD, T0 + 20)).toBe(true);
+      const held = await store.getCall(TENANT_A, call.id);
+      expect(held).toMatchObject({
+        status: "waiting",
+        attempts: 0,
+        runAt: T0 + 5_000,
+        waitReason: HELD.message,
+        waitCode: "circuit_open",
+        waitDestination: API,
+        updatedAt: T0 + 20,
+      });
+      expect(await store.listAttempts(TENANT_A, call.id)).toEqual([]);
+      expect(await store.nextWakeAt()).toBe(T0 + 5_000);
+      // The lease ended: it can neither be renewed nor committed.
+      expect(await store.renewLeases([ref], T0 + LEASE_MS, T0 + 30)).toEqual([ref]);
+      expect(await store.commitAttempt(commitOf(claim, T0 + 40, succeeded(T0 + 40)))).toBe(false);
+
+      await claimAll(store, T0 + 4_999, 0);
+      const again = await claimOne(store, T0 + 5_000);
+      expect(again.call).toMatchObject({ id: call.id, status: "running", attempts: 0 });
+      expect(again.call.waitReason).toBeUndefined();
+      expect(again.call.waitCode).toBeUndefined();
+      expect(again.call.waitDestination).toBeUndefined();
+    });
+
+    it("keeps the attempts of a call that already made some", async () => {
+      const { store, calls } = context();
+      await store.createCall(calls.call());
+      const first = await claimOne(store, T0 + 10);
+      await store.commitAttempt(commitOf(first, T0 + 20, waiting(T0 + 100)));
+      const second = await claimOne(store, T0 + 100);
+      const ref = { callId: second.call.id, leaseToken: second.leaseToken };
+      const paused: WaitingFor = {
+        reason: "destination_paused",
+        message: "paused",
+        destination: API,
+      };
+      expect(await store.deferCall(ref, T0 + 2_000, paused, T0 + 110)).toBe(true);
+      const held = await store.getCall(TENANT_A, second.call.id);
+      expect(held).toMatchObject({
+        status: "waiting",
+        attempts: 1,
+        waitCode: "destination_paused",
+      });
+      expect(await store.listAttempts(TENANT_A, second.call.id)).toHaveLength(1);
+    });
+
+    it("records a wait without a destination", async () => {
+      const { store, calls } = context();
+      await store.createCall(calls.call());
+      const claim = await claimOne(store, T0 + 10);
+      const ref = { callId: claim.call.id, leaseToken: claim.leaseToken };
+      const limited: WaitingFor = { reason: "rate_limited", message: "slot at 1 s" };
+      expect(await store.deferCall(ref, T0 + 1_000, limited, T0 + 20)).toBe(true);
+      const held = await store.getCall(TENANT_A, claim.call.id);
+      expect(held?.waitCode).toBe("rate_limited");
+      expect(held?.waitDestination).toBeUndefined();
+    });
+
+    it("refuses a stale lease token, a reclaimed call and a cancelled call", async () => {
+      const { store, calls } = context();
+      const call = calls.call();
+      await store.createCall(call);
+      const stale = await claimOne(store, T0 + 10);
+      const fresh = await claimOne(store, stale.leaseExpiresAt);
+      const staleRef = { callId: call.id, leaseToken: stale.leaseToken };
+      expect(await store.deferCall(staleRef, T0 + 99_000, HELD, T0 + 50_000)).toBe(false);
+      expect((await store.getCall(TENANT_A, call.id))?.status).toBe("running");
+
+      await store.cancelCall(TENANT_A, call.id, T0 + 50_001, T0 + RETENTION_MS);
+      const freshRef = { callId: call.id, leaseToken: fresh.leaseToken };
+      expect(await store.deferCall(freshRef, T0 + 99_000, HELD, T0 + 50_002)).toBe(false);
+      const cancelled = await store.getCall(TENANT_A, call.id);
+      expect(cancelled?.status).toBe("cancelled");
+      expect(cancelled?.waitCode).toBeUndefined();
+    });
+
+    it("clears the wait code when a held call is cancelled", async () => {
+      const { store, calls } = context();
+      await store.createCall(calls.call());
+      const claim = await claimOne(store, T0 + 10);
+      const ref = { callId: claim.call.id, leaseToken: claim.leaseToken };
+      await store.deferCall(ref, T0 + 5_000, HELD, T0 + 20);
+      const result = await store.cancelCall(TENANT_A, claim.call.id, T0 + 30, T0 + 30);
+      expect(result.type).toBe("ok");
+      const cancelled = await store.getCall(TENANT_A, claim.call.id);
+      expect(cancelled?.waitCode).toBeUndefined();
+      expect(cancelled?.waitDestination).toBeUndefined();
+      expect(cancelled?.waitReason).toBeUndefined();
+    });
+  });
+
+  describe("wakeDestination", () => {
+    it("makes the calls held for one destination due now, and nothing else", async () => {
+      const { store, calls } = context();
+      const ids = [];
+      for (let i = 0; i < 5; i++) {
+        const call = calls.call();
+        ids.push(call.id);
+        await store.createCall(call);
+      }
+      const claims = await claimAll(store, T0 + 10, 5);
+      const [a, b, c, d, e] = claims.map((claim) => ({
+        callId: claim.call.id,
+        leaseToken: claim.leaseToken,
+      }));
+      await store.deferCall(a!, T0 + 60_000, HELD, T0 + 20);
+      await store.deferCall(b!, T0 + 60_000, { ...HELD, reason: "rate_limited" }, T0 + 20);
+      await store.deferCall(c!, T0 + 60_000, { ...HELD, destination: OTHER }, T0 + 20);
+      // Already due: left as it is.
+      await store.deferCall(d!, T0 + 15, HELD, T0 + 20);
+      // A retry backoff is not the destination's to wake.
+      await store.commitAttempt(commitOf(claims[4]!, T0 + 20, waiting(T0 + 60_000)));
+      expect(e).toBeDefined();
+
+      expect(await store.wakeDestination(API, T0 + 1_000)).toBe(2);
+      const runAt = async (i: number): Promise<number | undefined> =>
+        (await store.getCall(TENANT_A, claims[i]!.call.id))?.runAt;
+      expect(await runAt(0)).toBe(T0 + 1_000);
+      expect(await runAt(1)).toBe(T0 + 1_000);
+      expect(await runAt(2)).toBe(T0 + 60_000);
+      expect(await runAt(3)).toBe(T0 + 15);
+      expect(await runAt(4)).toBe(T0 + 60_000);
+      expect((await store.getCall(TENANT_A, claims[0]!.call.id))?.status).toBe("waiting");
+      expect(await store.wakeDestination(API, T0 + 1_000)).toBe(0);
+      expect(await store.wakeDestination("https://unknown.example", T0 + 1_000)).toBe(0);
+      expect(ids).toHaveLength(5);
+    });
+  });
+
+  describe("destinations", () => {
+    it("has none on a fresh database", async () => {
+      const { store } = context();
+      expect(await store.getDestination(API)).toBeUndefined();
+      expect(await store.listDestinations()).toEqual([]);
+    });
+
+    it("saves a new destination at version 1 and returns its document as saved", async () => {
+      const { store } = context();
+      expect(await store.saveDestination(API, OPEN, 0, T0 + 5)).toBe(true);
+      expect(await store.getDestination(API)).toStrictEqual({
+        destination: API,
+        ...OPEN,
+        version: 1,
+        updatedAt: T0 + 5,
+      });
+    });
+
+    it("saves only over the version it expects (compare-and-set)", async () => {
+      const { store } = context();
+      await store.saveDestination(API, OPEN, 0, T0);
+      const closed: DestinationDocument = {
+        state: { breaker: { state: "closed" }, consecutiveOpens: 0 },
+        limits: {},
+      };
+      expect(await store.saveDestination(API, closed, 0, T0 + 1)).toBe(false);
+      expect(await store.saveDestination(API, closed, 2, T0 + 1)).toBe(false);
+      expect((await store.getDestination(API))?.version).toBe(1);
+      expect(await store.saveDestination(API, closed, 1, T0 + 2)).toBe(true);
+      expect(await store.getDestination(API)).toStrictEqual({
+        destination: API,
+        ...closed,
+        version: 2,
+        updatedAt: T0 + 2,
+      });
+      expect(await store.saveDestination(API, OPEN, 1, T0 + 3)).toBe(false);
+      expect((await store.getDestination(API))?.state).toStrictEqual(closed.state);
+    });
+
+    it("lets exactly one of concurrent savers of the same version win", async () => {
+      const { store } = context();
+      await store.saveDestination(API, OPEN, 0, T0);
+      const results = await Promise.all(
+        ["w1", "w2", "w3", "w4"].map((owner) =>
+          store.saveDestination(
+            API,
+            { state: { breaker: { state: "half-open", owner } }, limits: {} },
+            1,
+            T0 + 1,
+          ),
+        ),
+      );
+      expect(results.filter(Boolean)).toHaveLength(1);
+      const winner = ["w1", "w2", "w3", "w4"][results.indexOf(true)];
+      expect(await store.getDestination(API)).toMatchObject({
+        version: 2,
+        state: { breaker: { owner: winner } },
+      });
+      const inserts = await Promise.all(
+        [1, 2, 3].map((n) => store.saveDestination(OTHER, { state: { n }, limits: {} }, 0, T0 + 2)),
+      );
+      expect(inserts.filter(Boolean)).toHaveLength(1);
+    });
+
+    it("lists every saved destination, ordered by destination", async () => {
+      const { store } = context();
+      await store.saveDestination("https://b.example", OPEN, 0, T0);
+      await store.saveDestination(OTHER, { state: null, limits: {} }, 0, T0 + 1);
+      await store.saveDestination(API, OPEN, 0, T0 + 2);
+      const listed = await store.listDestinations();
+      expect(listed.map((d) => d.destination)).toEqual([OTHER, API, "https://b.example"]);
+      expect(listed[0]).toStrictEqual({
+        destination: OTHER,
+        state: null,
+        limits: {},
+        version: 1,
+        updatedAt: T0 + 1,
+      });
+    });
+  });
+}

@@ -1,0 +1,66 @@
+// Writes of per-destination protection: holding a claimed call without an attempt, waking the
+// calls a destination holds, and saving a destination's document with compare-and-set. Each
+// function is synchronous and runs inside the group-commit transaction (group-commit.ts).
+import type { WaitingFor } from "../../core/call.ts";
+import type { ClaimRef, DestinationDocument } from "../../core/store.ts";
+import type { Prepare } from "./statement-cache.ts";
+
+// Fenced like every write about a claim: status = 'running' AND the claim's lease token.
+const DEFER =
+  "UPDATE calls SET status = 'waiting', run_at = ?, wait_reason = ?, wait_code = ?, " +
+  "wait_destination = ?, lease_expires_at = NULL, worker_id = NULL, updated_at = ? " +
+  "WHERE id = ? AND status = 'running' AND lease_token = ?";
+
+/** Holds a claimed call until `runAt` without an attempt. See `Store.deferCall`. */
+export function deferCall(
+  sql: Prepare,
+  ref: ClaimRef,
+  runAt: number,
+  waitingFor: WaitingFor,
+  now: number,
+): boolean {
+  const { changes } = sql(DEFER).run(
+    runAt,
+    waitingFor.message,
+    waitingFor.reason,
+    waitingFor.destination ?? null,
+    now,
+    ref.callId,
+    ref.leaseToken,
+  );
+  return Number(changes) === 1;
+}
+
+const WAKE =
+  "UPDATE calls SET run_at = ?, updated_at = ? " +
+  "WHERE status = 'waiting' AND wait_destination = ? AND run_at > ?";
+
+/** Makes the calls held for `destination` due at `now`. See `Store.wakeDestination`. */
+export function wakeDestination(sql: Prepare, destination: string, now: number): number {
+  return Number(sql(WAKE).run(now, now, destination, now).changes);
+}
+
+const INSERT_DESTINATION =
+  "INSERT INTO destinations (destination, state, limits, version, updated_at) " +
+  "VALUES (?, ?, ?, 1, ?) ON CONFLICT (destination) DO NOTHING";
+
+const UPDATE_DESTINATION =
+  "UPDATE destinations SET state = ?, limits = ?, version = version + 1, updated_at = ? " +
+  "WHERE destination = ? AND version = ?";
+
+/** Saves `document` if the version is still `expectedVersion`. See `Store.saveDestination`. */
+export function saveDestination(
+  sql: Prepare,
+  destination: string,
+  document: DestinationDocument,
+  expectedVersion: number,
+  now: number,
+): boolean {
+  const state = JSON.stringify(document.state ?? null);
+  const limits = JSON.stringify(document.limits);
+  const { changes } =
+    expectedVersion === 0
+      ? sql(INSERT_DESTINATION).run(destination, state, limits, now)
+      : sql(UPDATE_DESTINATION).run(state, limits, now, destination, expectedVersion);
+  return Number(changes) === 1;
+}

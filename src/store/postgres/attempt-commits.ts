@@ -1,0 +1,187 @@
+// Committing attempts in batches: one statement records every attempt of the batch whose lease
+// is still held, moves those calls, and creates their follow-up calls.
+//
+// Fencing: a commit applies only if the call is running under the commit's lease token. The
+// UPDATE returns the commits that applied; the attempt rows and follow-ups are inserted for
+// those only, so a fenced commit writes nothing.
+import type { AttemptCommit } from "../../core/store.ts";
+import type { PostgresConnection } from "./postgres-connection.ts";
+import { isConnectionError } from "./postgres-errors.ts";
+import { columnsOf, NEW_CALL_UNNEST, newCallRow } from "./row-mapping.ts";
+import type { SchemaNames } from "./schema-names.ts";
+import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
+
+// The unnest() of the commits: the call's new state, then the attempt row.
+const COMMIT_COLUMNS = [
+  ["call_id", "text[]"],
+  ["lease_token", "bigint[]"],
+  ["status", "text[]"],
+  ["number", "integer[]"],
+  ["run_at", "bigint[]"],
+  ["wait_reason", "text[]"],
+  ["response", "text[]"],
+  ["error", "text[]"],
+  ["completed_at", "bigint[]"],
+  ["idempotency_expires_at", "bigint[]"],
+  ["now", "bigint[]"],
+  ["started_at", "bigint[]"],
+  ["duration_ms", "double precision[]"],
+  ["connect_ms", "double precision[]"],
+  ["first_byte_ms", "double precision[]"],
+  ["outcome", "text[]"],
+  ["sent", "boolean[]"],
+  ["decision", "text[]"],
+] as const;
+
+interface EncodedCommit {
+  values: unknown[];
+  followUp: unknown[] | undefined;
+}
+
+/** Commits attempts for `PostgresStore`, as the `run` of a `WriteBatcher`. */
+export class AttemptCommits {
+  readonly #db: PostgresConnection;
+  readonly #channel: string;
+  readonly #sql: string;
+
+  constructor(db: PostgresConnection, names: SchemaNames) {
+    this.#db = db;
+    this.#channel = names.channel;
+    const n = COMMIT_COLUMNS.length;
+    const commitParams = COMMIT_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(", ");
+    const commitNames = COMMIT_COLUMNS.map(([name]) => name).join(", ");
+    const followParams = NEW_CALL_UNNEST.types.map((type, i) => `$${n + 2 + i}::${type}`);
+    const channelParam = `$${n + 2 + NEW_CALL_UNNEST.types.length}`;
+    this.#sql =
+      `WITH v AS (SELECT * FROM unnest(${commitParams}) WITH ORDINALITY AS v(${commitNames}, i)), ` +
+      `done AS (UPDATE ${names.calls} c SET status = v.status, attempts = v.number, ` +
+      "run_at = v.run_at, wait_reason = v.wait_reason, wait_code = NULL, wait_destination = NULL, " +
+      "response = v.response, error = v.error, " +
+      "completed_at = v.completed_at, idempotency_expires_at = v.idempotency_expires_at, " +
+      "lease_expires_at = NULL, worker_id = NULL, updated_at = v.now FROM v " +
+      "WHERE c.id = v.call_id AND c.status = 'running' AND c.lease_token = v.lease_token " +
+      "RETURNING v.i), " +
+      `recorded AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
+      "connect_ms, first_byte_ms, outcome, sent, decision) SELECT v.call_id, v.number, " +
+      "v.started_at, v.duration_ms, v.connect_ms, v.first_byte_ms, v.outcome, v.sent, " +
+      "v.decision FROM v JOIN done ON done.i = v.i), " +
+      `follow AS (INSERT INTO ${names.calls} (id, tenant_id, kind, parent_id, status, spec, ` +
+      "idempotency_key, fingerprint, forwarded_key, run_at, deadline_at, created_at, " +
+      "updated_at) SELECT f.id, f.tenant_id, f.kind, f.parent_id, 'queued', f.spec, " +
+      "f.idempotency_key, f.fingerprint, f.forwarded_key, f.run_at, f.deadline_at, " +
+      `f.created_at, f.created_at FROM unnest($${n + 1}::bigint[], ${followParams.join(", ")}) ` +
+      `AS f(commit_i, ${NEW_CALL_UNNEST.columns}) JOIN done ON done.i = f.commit_i ` +
+      "ORDER BY f.commit_i " +
+      "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING " +
+      "RETURNING run_at), " +
+      // Follow-ups are new due work: wake the listeners of other processes, at commit.
+      `note AS (SELECT pg_notify(${channelParam}, min(run_at)::text) AS sent FROM follow ` +
+      "HAVING count(*) > 0) " +
+      "SELECT done.i, note.sent FROM done LEFT JOIN note ON true";
+  }
+
+  /**
+   * `WriteBatcher` run for `commitAttempt`: resolves `true` for each commit applied, `false` for
+   * each fenced one. An invalid commit fails alone; a statement error (a duplicate attempt
+   * number, a duplicate follow-up id) replays the batch commit by commit so that only the
+   * faulty one fails; a connection error fails the batch (whether it committed is unknown).
+   * Two commits for one call in a batch go in successive statements, in order.
+   */
+  run = async (commits: AttemptCommit[]): Promise<BatchOutcome<boolean>[]> => {
+    const outcomes: BatchOutcome<boolean>[] = new Array<BatchOutcome<boolean>>(commits.length);
+    const encoded: (EncodedCommit | undefined)[] = commits.map((commit, i) => {
+      try {
+        return encodeCommit(commit);
+      } catch (error) {
+        outcomes[i] = { ok: false, error };
+        return undefined;
+      }
+    });
+    const valid = commits.flatMap((_, i) => (encoded[i] === undefined ? [] : [i]));
+    for (const round of roundsByKey(valid, (i) => commits[i]!.callId)) {
+      await this.#runRound(round, encoded, outcomes);
+    }
+    return outcomes;
+  };
+
+  async #runRound(
+    round: number[],
+    encoded: (EncodedCommit | undefined)[],
+    outcomes: BatchOutcome<boolean>[],
+  ): Promise<void> {
+    const rows = round.map((i) => encoded[i]!);
+    try {
+      const applied = await this.#commit(rows);
+      for (const [k, i] of round.entries()) outcomes[i] = { ok: true, value: applied.has(k) };
+    } catch (error) {
+      if (round.length === 1 || isConnectionError(error)) {
+        for (const i of round) outcomes[i] = { ok: false, error };
+        return;
+      }
+      const alone = await oneByOne(rows, async (row) => (await this.#commit([row])).has(0));
+      for (const [k, i] of round.entries()) outcomes[i] = alone[k]!;
+    }
+  }
+
+  // Runs the statement; returns the positions (0-based) of the commits applied.
+  async #commit(rows: readonly EncodedCommit[]): Promise<Set<number>> {
+    const followUps: unknown[][] = [];
+    const followUpOf: number[] = [];
+    for (const [k, row] of rows.entries()) {
+      if (row.followUp === undefined) continue;
+      followUps.push(row.followUp);
+      // WITH ORDINALITY counts from 1.
+      followUpOf.push(k + 1);
+    }
+    const { rows: done } = await this.#db.query({
+      name: "steadfast_commit_attempts",
+      text: this.#sql,
+      values: [
+        ...columnsOf(
+          rows.map((row) => row.values),
+          COMMIT_COLUMNS.length,
+        ),
+        followUpOf,
+        ...columnsOf(followUps, NEW_CALL_UNNEST.types.length),
+        this.#channel,
+      ],
+    });
+    return new Set(done.map((row) => (row.i as number) - 1));
+  }
+}
+
+// The commit's values in COMMIT_COLUMNS order, and its follow-up call's. Throws on a commit
+// that could never apply, so that it fails alone before the batch is sent.
+function encodeCommit(commit: AttemptCommit): EncodedCommit {
+  const { attempt, transition, now } = commit;
+  if (attempt.callId !== commit.callId) {
+    throw new Error(
+      `Attempt ${attempt.number} names call ${attempt.callId} but is committed for ` +
+        `${commit.callId}: pass the same call id in both.`,
+    );
+  }
+  const waiting = transition.status === "waiting";
+  return {
+    values: [
+      commit.callId,
+      commit.leaseToken,
+      transition.status,
+      attempt.number,
+      waiting ? transition.runAt : null,
+      waiting ? transition.reason : null,
+      !waiting && transition.response !== undefined ? JSON.stringify(transition.response) : null,
+      transition.status === "failed" ? JSON.stringify(transition.error) : null,
+      waiting ? null : now,
+      waiting ? null : transition.idempotencyExpiresAt,
+      now,
+      attempt.startedAt,
+      attempt.durationMs,
+      attempt.connectMs ?? null,
+      attempt.firstByteMs ?? null,
+      JSON.stringify(attempt.outcome),
+      attempt.sent,
+      JSON.stringify(attempt.decision),
+    ],
+    followUp: commit.followUp === undefined ? undefined : newCallRow(commit.followUp),
+  };
+}

@@ -1,0 +1,182 @@
+// Creating calls: many rows per INSERT through unnest() arrays, held idempotency keys resolved
+// to the call holding them, and one NOTIFY per statement for the processes sharing the store.
+import type { CreateCallResult, NewCall } from "../../core/store.ts";
+import type { PostgresConnection } from "./postgres-connection.ts";
+import { isConnectionError } from "./postgres-errors.ts";
+import {
+  callColumns,
+  callFromRow,
+  NEW_CALL_UNNEST,
+  newCallArrays,
+  newCallRecord,
+  type Row,
+} from "./row-mapping.ts";
+import type { SchemaNames } from "./schema-names.ts";
+import { oneByOne, type BatchOutcome } from "./write-batcher.ts";
+
+// How often a call whose key holder vanished (its key purged between our INSERT and SELECT) is
+// inserted again before giving up.
+const MAX_KEY_RACES = 3;
+
+// The INSERT of `NewCall`s from unnest() arrays, in input order so that the first of several
+// calls with one idempotency key wins; a held key skips the row (DO NOTHING), a duplicate id
+// fails the statement.
+function insertCallsSql(names: SchemaNames): string {
+  const params = NEW_CALL_UNNEST.types.map((type, i) => `$${i + 1}::${type}`).join(", ");
+  return (
+    `INSERT INTO ${names.calls} (id, tenant_id, kind, parent_id, status, spec, ` +
+    "idempotency_key, fingerprint, forwarded_key, run_at, deadline_at, created_at, updated_at) " +
+    "SELECT id, tenant_id, kind, parent_id, 'queued', spec, idempotency_key, fingerprint, " +
+    "forwarded_key, run_at, deadline_at, created_at, created_at " +
+    `FROM unnest(${params}) WITH ORDINALITY AS v(${NEW_CALL_UNNEST.columns}, n) ORDER BY n ` +
+    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+  );
+}
+
+/** Inserts calls for `PostgresStore`: directly (`insert`) or as a `WriteBatcher` (`runBatch`). */
+export class CallInserts {
+  readonly #db: PostgresConnection;
+  readonly #channel: string;
+  readonly #insert: string;
+  readonly #holders: string;
+
+  constructor(db: PostgresConnection, names: SchemaNames) {
+    this.#db = db;
+    this.#channel = names.channel;
+    this.#insert =
+      `WITH ins AS (${insertCallsSql(names)} RETURNING id, run_at), ` +
+      // Listeners wake with the earliest runAt created, at commit: once the calls are visible.
+      "note AS (SELECT pg_notify($12, min(run_at)::text) AS sent FROM ins HAVING count(*) > 0) " +
+      // Selecting note.sent makes the notification part of the statement's result.
+      "SELECT ins.id, note.sent FROM ins LEFT JOIN note ON true";
+    this.#holders =
+      `SELECT ${callColumns()} FROM ${names.calls} WHERE (tenant_id, idempotency_key) IN ` +
+      "(SELECT * FROM unnest($1::text[], $2::text[]))";
+  }
+
+  /**
+   * Creates `calls` in one statement (all or none: a duplicate id rejects them all). A call whose
+   * idempotency key a live call holds is not created; that call comes back instead.
+   */
+  async insert(calls: readonly NewCall[]): Promise<CreateCallResult[]> {
+    if (calls.length === 0) return [];
+    const outcomes = await this.#complete(calls, await this.#insertRows(calls));
+    return outcomes.map((outcome) => {
+      if (!outcome.ok) throw outcome.error;
+      return outcome.value;
+    });
+  }
+
+  /**
+   * `WriteBatcher` run for `createCall`: the batch as one statement. When the statement fails
+   * because of its data (a duplicate id, a deadlock between key holders, a value PostgreSQL
+   * refuses), each call is inserted alone, so that only the faulty one fails. A connection error
+   * fails the whole batch: whether the statement committed is unknown, and a replay could
+   * create calls twice.
+   */
+  runBatch = async (calls: NewCall[]): Promise<BatchOutcome<CreateCallResult>[]> => {
+    let inserted: Set<string>;
+    try {
+      inserted = await this.#insertRows(calls);
+    } catch (error) {
+      if (calls.length === 1 || isConnectionError(error)) {
+        return calls.map(() => ({ ok: false, error }));
+      }
+      return oneByOne(calls, async (call) => (await this.insert([call]))[0]!);
+    }
+    return this.#complete(calls, inserted);
+  };
+
+  // Runs the INSERT; returns the ids created.
+  async #insertRows(calls: readonly NewCall[]): Promise<Set<string>> {
+    try {
+      const { rows } = await this.#db.query({
+        name: "steadfast_insert_calls",
+        text: this.#insert,
+        values: [...newCallArrays(calls), this.#channel],
+      });
+      return new Set(rows.map((row) => row.id as string));
+    } catch (error) {
+      throw explainDuplicate(error);
+    }
+  }
+
+  // The result of each call: created, or skipped because a live call holds its key. The holder
+  // is read after the INSERT committed (so a concurrent holder is visible); if the key was
+  // released in between, the call is inserted again. Only the calls whose holder could not be
+  // read fail if that read fails: the others are committed.
+  async #complete(
+    calls: readonly NewCall[],
+    inserted: Set<string>,
+  ): Promise<BatchOutcome<CreateCallResult>[]> {
+    const outcomes: (BatchOutcome<CreateCallResult> | undefined)[] = calls.map((call) =>
+      inserted.has(call.id)
+        ? { ok: true, value: { created: true, call: newCallRecord(call) } }
+        : undefined,
+    );
+    for (let race = 0; race < MAX_KEY_RACES; race++) {
+      const missing = calls.flatMap((call, i) => (outcomes[i] === undefined ? [i] : []));
+      if (missing.length === 0) break;
+      let holders: Map<string, Row>;
+      try {
+        holders = await this.#readHolders(missing.map((i) => calls[i]!));
+      } catch (error) {
+        for (const i of missing) outcomes[i] = { ok: false, error };
+        break;
+      }
+      for (const i of missing) {
+        const call = calls[i]!;
+        const holder = holders.get(holderKey(call.tenantId, call.idempotencyKey));
+        if (holder !== undefined) {
+          outcomes[i] = { ok: true, value: { created: false, call: callFromRow(holder) } };
+        } else if (race < MAX_KEY_RACES - 1) {
+          try {
+            if ((await this.#insertRows([call])).has(call.id)) {
+              outcomes[i] = { ok: true, value: { created: true, call: newCallRecord(call) } };
+            }
+          } catch (error) {
+            outcomes[i] = { ok: false, error };
+          }
+        }
+      }
+    }
+    return outcomes.map(
+      (outcome, i) =>
+        outcome ?? {
+          ok: false,
+          error: new Error(
+            `Call ${calls[i]!.id} was neither inserted nor found by its idempotency key.`,
+          ),
+        },
+    );
+  }
+
+  async #readHolders(calls: readonly NewCall[]): Promise<Map<string, Row>> {
+    const { rows } = await this.#db.query({
+      name: "steadfast_select_key_holders",
+      text: this.#holders,
+      values: [
+        calls.map((call) => call.tenantId),
+        calls.map((call) => call.idempotencyKey ?? null),
+      ],
+    });
+    return new Map(rows.map((row) => [holderKey(row.tenant_id, row.idempotency_key), row]));
+  }
+}
+
+function holderKey(tenantId: unknown, key: unknown): string {
+  return `${String(tenantId)}\u0000${String(key)}`;
+}
+
+// PostgreSQL's "duplicate key value violates unique constraint calls_pkey" names neither the
+// id nor the fix.
+function explainDuplicate(error: unknown): unknown {
+  const e = error as { code?: unknown; constraint?: unknown; detail?: unknown };
+  if (e.code !== "23505" || e.constraint !== "calls_pkey") return error;
+  const id = /\(id\)=\(([^)]*)\)/.exec(String(e.detail))?.[1] ?? "(unknown)";
+  const explained = new Error(`Call ${id} already exists: every call needs a new id (newCallId).`, {
+    cause: error,
+  });
+  // Still a statement error to the batcher: replaying the batch one by one isolates it.
+  return Object.assign(explained, { code: e.code });
+}

@@ -1,0 +1,122 @@
+// Claims and leases: claiming due calls, renewing and releasing leases, and the next wake-up.
+//
+// Fencing: every claim increments calls.lease_token; every write about a claim is conditional
+// on status = 'running' AND lease_token = the claim's token.
+//
+// Many processes claim at once: the rows are chosen and locked with FOR UPDATE SKIP LOCKED, so
+// a claimer skips rows another is claiming instead of waiting for it, and a row claimed (and
+// committed) since the statement began fails the re-check of its WHERE clause on the new
+// version (READ COMMITTED), so no call is claimed twice.
+import type { WorkerId } from "../../core/ids.ts";
+import type { Claim, ClaimRef } from "../../core/store.ts";
+import type { PostgresConnection } from "./postgres-connection.ts";
+import { callColumns, callFromRow } from "./row-mapping.ts";
+import type { SchemaNames } from "./schema-names.ts";
+
+/**
+ * When a call becomes claimable: its `run_at` when queued or waiting, its lease expiry when
+ * running. Spelled exactly as in the `calls_claimable` index so that the planner uses it.
+ */
+export const DUE_AT = "(CASE WHEN status = 'running' THEN lease_expires_at ELSE run_at END)";
+const CLAIMABLE = "status IN ('queued', 'waiting', 'running')";
+
+/** Claim, lease renewal, lease release and wake-up queries of `PostgresStore`. */
+export class ClaimWrites {
+  readonly #db: PostgresConnection;
+  readonly #claim: string;
+  readonly #renew: string;
+  readonly #release: string;
+  readonly #nextWake: string;
+  readonly #channel: string;
+
+  constructor(db: PostgresConnection, names: SchemaNames) {
+    this.#db = db;
+    this.#channel = names.channel;
+    // One statement: choose, lock and update. RETURNING order is not the ORDER BY's, so the
+    // due time comes back for sorting.
+    this.#claim =
+      `UPDATE ${names.calls} c SET status = 'running', lease_token = c.lease_token + 1, ` +
+      "lease_expires_at = $2, worker_id = $3, wait_reason = NULL, wait_code = NULL, " +
+      "wait_destination = NULL, updated_at = $1 " +
+      `FROM (SELECT id, ${DUE_AT} AS due_at FROM ${names.calls} ` +
+      `WHERE ${CLAIMABLE} AND ${DUE_AT} <= $1 ORDER BY ${DUE_AT} LIMIT $4 ` +
+      "FOR UPDATE SKIP LOCKED) due " +
+      `WHERE c.id = due.id RETURNING ${callColumns("c")}, due.due_at`;
+    this.#renew =
+      `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
+      "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
+      "WHERE c.id = v.id AND c.status = 'running' AND c.lease_token = v.lease_token " +
+      "RETURNING c.id, c.lease_token";
+    this.#release =
+      `WITH released AS (UPDATE ${names.calls} c SET ` +
+      "status = CASE WHEN c.attempts > 0 THEN 'waiting' ELSE 'queued' END, " +
+      "wait_reason = CASE WHEN c.attempts > 0 THEN 'lease released' ELSE NULL END, " +
+      "wait_code = NULL, wait_destination = NULL, " +
+      "run_at = $1, lease_expires_at = NULL, worker_id = NULL, updated_at = $1 " +
+      "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
+      "WHERE c.id = v.id AND c.status = 'running' AND c.lease_token = v.lease_token " +
+      "RETURNING c.id) " +
+      "SELECT pg_notify($4, $1::text) AS sent FROM released HAVING count(*) > 0";
+    this.#nextWake = `SELECT min(${DUE_AT}) AS at FROM ${names.calls} WHERE ${CLAIMABLE}`;
+  }
+
+  /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
+  async claimDue(query: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    workerId: WorkerId;
+  }): Promise<Claim[]> {
+    const limit = Math.floor(query.limit);
+    if (!(limit > 0)) return [];
+    const leaseExpiresAt = query.now + query.leaseMs;
+    const { rows } = await this.#db.query({
+      name: "steadfast_claim_due",
+      text: this.#claim,
+      values: [query.now, leaseExpiresAt, query.workerId, limit],
+    });
+    rows.sort(
+      (a, b) =>
+        (a.due_at as number) - (b.due_at as number) ||
+        ((a.id as string) < (b.id as string) ? -1 : 1),
+    );
+    return rows.map((row) => ({
+      call: callFromRow(row),
+      leaseToken: row.lease_token as number,
+      leaseExpiresAt,
+    }));
+  }
+
+  /** See `Store.renewLeases`: the token, not the clock, decides whether a lease is held. */
+  async renewLeases(refs: readonly ClaimRef[], leaseExpiresAt: number): Promise<ClaimRef[]> {
+    if (refs.length === 0) return [];
+    const { rows } = await this.#db.query({
+      name: "steadfast_renew_leases",
+      text: this.#renew,
+      values: [leaseExpiresAt, refs.map((r) => r.callId), refs.map((r) => r.leaseToken)],
+    });
+    const held = new Set(rows.map((row) => `${row.id as string}/${row.lease_token as number}`));
+    return refs.filter((ref) => !held.has(`${ref.callId}/${ref.leaseToken}`));
+  }
+
+  /**
+   * See `Store.releaseClaims`: released calls are due at `now` (`queued` before any attempt,
+   * else `waiting` with reason `lease released`), and listeners are woken. Refs no longer held
+   * are ignored.
+   */
+  async releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void> {
+    if (refs.length === 0) return;
+    await this.#db.query({
+      name: "steadfast_release_claims",
+      text: this.#release,
+      values: [now, refs.map((r) => r.callId), refs.map((r) => r.leaseToken), this.#channel],
+    });
+  }
+
+  /** See `Store.nextWakeAt`: one ordered index probe. */
+  async nextWakeAt(): Promise<number | undefined> {
+    const { rows } = await this.#db.query({ name: "steadfast_next_wake", text: this.#nextWake });
+    const at = rows[0]?.at;
+    return typeof at === "number" ? at : undefined;
+  }
+}

@@ -1,0 +1,60 @@
+// Telling errors about the connection (the database is unreachable, or the connection broke)
+// from errors about a statement (a constraint, bad data, a deadlock). The first make the store
+// not ready and fail a whole batch; the second fail only the write that caused them, so a
+// batch that hit one is replayed write by write.
+
+// Node socket and DNS errors seen when PostgreSQL cannot be reached.
+const NETWORK_CODES = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "EPIPE",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+]);
+
+// SQLSTATEs that mean the server went away (PostgreSQL appendix A): admin_shutdown,
+// crash_shutdown, cannot_connect_now; class 08 is checked separately.
+const SHUTDOWN_STATES = new Set(["57P01", "57P02", "57P03"]);
+
+const SQLSTATE = /^[0-9A-Z]{5}$/;
+
+function codeOf(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null || !("code" in error)) return undefined;
+  return typeof error.code === "string" ? error.code : undefined;
+}
+
+/**
+ * True when PostgreSQL rejected a statement (it has a SQLSTATE outside the connection classes):
+ * the connection is fine, and retrying the other writes of a batch one by one can succeed.
+ */
+export function isStatementError(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code === undefined || !SQLSTATE.test(code)) return false;
+  return !code.startsWith("08") && !SHUTDOWN_STATES.has(code);
+}
+
+/**
+ * True when `error` says the database could not be reached or the connection broke: socket
+ * errors, connection-class SQLSTATEs, server shutdown, and the pool's and client's own
+ * connection messages (which carry no code).
+ */
+export function isConnectionError(error: unknown): boolean {
+  const code = codeOf(error);
+  if (code !== undefined) {
+    if (NETWORK_CODES.has(code)) return true;
+    if (SQLSTATE.test(code)) return code.startsWith("08") || SHUTDOWN_STATES.has(code);
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return /connection|terminated|timeout exceeded when trying to connect|not queryable/i.test(
+    message,
+  );
+}
+
+/** `error` as an `Error`, so that rejections always carry a stack and a message. */
+export function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

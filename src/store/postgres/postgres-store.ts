@@ -1,0 +1,415 @@
+import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
+import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import type {
+  AttemptCommit,
+  Claim,
+  ClaimRef,
+  ControlResult,
+  CreateCallResult,
+  DestinationDocument,
+  ListCallsQuery,
+  NewCall,
+  Store,
+  StoredDestination,
+} from "../../core/store.ts";
+import { applyMigrations, POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
+import { AttemptCommits } from "./attempt-commits.ts";
+import { CallInserts } from "./call-inserts.ts";
+import { ClaimWrites } from "./claim-writes.ts";
+import { ControlWrites } from "./control-writes.ts";
+import { DestinationWrites, type Deferral } from "./destination-writes.ts";
+import { PostgresConnection } from "./postgres-connection.ts";
+import { attemptFromRow, callColumns, callFromRow } from "./row-mapping.ts";
+import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts";
+import { WorkListener } from "./work-listener.ts";
+import { WriteBatcher } from "./write-batcher.ts";
+
+/** Options of `PostgresStore.connect`. */
+export interface PostgresStoreOptions {
+  /** A libpq-style URL, e.g. `postgres://user:password@host:5432/database`. */
+  connectionString: string;
+  /**
+   * The schema holding every table; created by `migrate()` if missing. Lower-case letters,
+   * digits and underscores. Default `steadfast`.
+   */
+  schema?: string;
+  /** Most pooled connections (the LISTEN connection comes on top). Default 10. */
+  poolSize?: number;
+  /** Shown in `pg_stat_activity.application_name`. Default `steadfast`. */
+  applicationName?: string;
+  /** How long opening a connection may take before the operation fails, in ms. Default 5,000. */
+  connectTimeoutMs?: number;
+  /** How often the database is probed while unreachable (see `isReady`), in ms. Default 1,000. */
+  healthCheckIntervalMs?: number;
+  /**
+   * Most batches of one kind of write (creates, attempt commits) in flight at once. Default:
+   * half the pool, at least 1, so that claims and reads keep connections.
+   */
+  maxBatchesInFlight?: number;
+  /** Most writes per batch statement. Default 1,000. */
+  maxBatchSize?: number;
+  /** Where the migration files are. Default: the shipped `src/store/migrations/postgres/`. */
+  migrationsDir?: string;
+  /** Told about LISTEN connection errors, which are retried. Default: ignored. */
+  onListenError?: (error: Error) => void;
+}
+
+/**
+ * The scale-out `Store`: PostgreSQL through a `pg.Pool`, shared by any number of processes
+ * (ARCHITECTURE.md section 2). Every table lives in one schema (`steadfast` by default).
+ *
+ * - Claims are one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` statement, so processes
+ *   claim concurrently without blocking each other or claiming a call twice; each claim
+ *   increments the call's lease token, and every write about a claim is conditional on it.
+ * - Group commit: `createCall` and `commitAttempt` queue their writes, and the writes of one
+ *   event loop turn go out as one multi-row statement (`WriteBatcher`), several batches in
+ *   flight at once. A write's promise resolves after its statement committed; a write that
+ *   PostgreSQL refuses fails alone (the batch is replayed write by write).
+ * - Wake-ups: writes that create due work send `NOTIFY` in their transaction, and `subscribe`
+ *   listens on a dedicated connection (reconnecting with backoff), so an idle engine in another
+ *   process starts new work within milliseconds.
+ * - Outages: a lost database never crashes the process; operations reject meanwhile,
+ *   `isReady()` turns false until a probe gets through, and everything works again once the
+ *   database is back.
+ *
+ * @example
+ * const store = await PostgresStore.connect({ connectionString: "postgres://localhost/app" });
+ * await store.migrate();
+ * const { call } = await store.createCall(newCall);
+ * await store.close();
+ */
+export class PostgresStore implements Store {
+  /** Always `postgres`. */
+  readonly dialect = "postgres";
+  readonly #db: PostgresConnection;
+  readonly #names: SchemaNames;
+  readonly #migrationsDir: string;
+  readonly #inserts: CallInserts;
+  readonly #claims: ClaimWrites;
+  readonly #control: ControlWrites;
+  readonly #destinations: DestinationWrites;
+  readonly #creates: WriteBatcher<NewCall, CreateCallResult>;
+  readonly #commits: WriteBatcher<AttemptCommit, boolean>;
+  readonly #deferrals: WriteBatcher<Deferral, boolean>;
+  readonly #listener: WorkListener;
+  readonly #selectCall: string;
+  readonly #listAttempts: string;
+  #closed = false;
+
+  /**
+   * Opens a pool on `options.connectionString` and checks that the database answers, so that a
+   * wrong URL fails here with a clear message. Call `migrate()` before use.
+   */
+  static async connect(options: PostgresStoreOptions): Promise<PostgresStore> {
+    const store = new PostgresStore(options);
+    try {
+      await store.#db.query({ text: "SELECT 1" });
+    } catch (error) {
+      await store.close();
+      throw new Error(
+        `Cannot reach PostgreSQL at ${redact(options.connectionString)}: ${String(error)}. ` +
+          "Check that it is running and that the URL (STEADFAST_DB) is right.",
+        { cause: error },
+      );
+    }
+    return store;
+  }
+
+  private constructor(options: PostgresStoreOptions) {
+    this.#names = schemaNames(options.schema ?? DEFAULT_SCHEMA);
+    const poolSize = Math.max(1, Math.floor(options.poolSize ?? 10));
+    this.#db = new PostgresConnection({
+      connectionString: options.connectionString,
+      poolSize,
+      applicationName: options.applicationName ?? "steadfast",
+      connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
+      healthCheckIntervalMs: options.healthCheckIntervalMs ?? 1_000,
+    });
+    this.#migrationsDir = options.migrationsDir ?? POSTGRES_MIGRATIONS_DIR;
+    this.#inserts = new CallInserts(this.#db, this.#names);
+    this.#claims = new ClaimWrites(this.#db, this.#names);
+    this.#control = new ControlWrites(this.#db, this.#names);
+    this.#destinations = new DestinationWrites(this.#db, this.#names);
+    const commits = new AttemptCommits(this.#db, this.#names);
+    const batching = {
+      maxInFlight: options.maxBatchesInFlight ?? Math.max(1, Math.floor(poolSize / 2)),
+      maxBatchSize: options.maxBatchSize ?? 1_000,
+    };
+    this.#creates = new WriteBatcher({ run: this.#inserts.runBatch, ...batching });
+    this.#commits = new WriteBatcher({ run: commits.run, ...batching });
+    this.#deferrals = new WriteBatcher({ run: this.#destinations.runDeferrals, ...batching });
+    this.#listener = new WorkListener({
+      clientConfig: {
+        ...this.#db.clientConfig,
+        application_name: `${options.applicationName ?? "steadfast"} listener`,
+      },
+      channel: this.#names.channel,
+      isOwnBackend: (pid) => this.#db.isOwnBackend(pid),
+      catchUp: () => this.#claims.nextWakeAt(),
+      ...(options.onListenError === undefined ? {} : { onError: options.onListenError }),
+    });
+    const { calls, attempts } = this.#names;
+    this.#selectCall = `SELECT ${callColumns()} FROM ${calls} WHERE id = $1 AND tenant_id = $2`;
+    // A LEFT JOIN tells "no attempts" (one row of NULLs) from "not this tenant's" (no row).
+    this.#listAttempts =
+      `SELECT a.* FROM ${calls} c LEFT JOIN ${attempts} a ON a.call_id = c.id ` +
+      "WHERE c.id = $1 AND c.tenant_id = $2 ORDER BY a.number";
+  }
+
+  /** The schema holding the tables. */
+  get schema(): string {
+    return this.#names.schema;
+  }
+
+  /**
+   * Applies pending migrations, creating the schema if needed. Idempotent, and safe when many
+   * processes start at once: an advisory lock lets exactly one migrate.
+   */
+  async migrate(): Promise<void> {
+    this.#assertOpen();
+    await applyMigrations(this.#db, this.#names, this.#migrationsDir);
+  }
+
+  /**
+   * Commits queued writes, waits for operations in flight, stops listening and closes every
+   * connection. Later calls reject. Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#listener.stop();
+    await Promise.all([this.#creates.drain(), this.#commits.drain(), this.#deferrals.drain()]);
+    await this.#db.close();
+  }
+
+  /**
+   * Whether the database is reachable: false from a connection error until a statement or a
+   * `SELECT 1` probe (every `healthCheckIntervalMs`) succeeds again. See `Store.isReady`.
+   */
+  isReady(): boolean {
+    return !this.#closed && this.#db.isReady();
+  }
+
+  /**
+   * See `Store.subscribe`. `listener` gets the earliest `runAt` of work committed by other
+   * processes (this store's own writes are not echoed back: their caller already knows), and,
+   * after each (re)connection of the LISTEN connection, the next wake-up time. The first
+   * subscriber opens the connection, the last unsubscribe closes it.
+   */
+  subscribe(listener: (runAt: number) => void): () => void {
+    if (this.#closed) return () => {};
+    return this.#listener.add(listener);
+  }
+
+  /**
+   * See `Store.addApiKey`. Re-adding a tenant's own key is a no-op; a key that another tenant
+   * holds is refused.
+   */
+  addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {
+    return this.#open(() => this.#control.addApiKey(tenantId, keyHash, now));
+  }
+
+  /** See `Store.findTenantByKeyHash`. */
+  findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
+    return this.#open(async () => {
+      const { rows } = await this.#db.query({
+        name: "steadfast_find_tenant",
+        text: `SELECT tenant_id FROM ${this.#names.apiKeys} WHERE key_hash = $1`,
+        values: [keyHash],
+      });
+      return rows[0]?.tenant_id as TenantId | undefined;
+    });
+  }
+
+  /** See `Store.countApiKeys`. */
+  countApiKeys(): Promise<number> {
+    return this.#open(async () => {
+      const { rows } = await this.#db.query({
+        text: `SELECT count(*)::integer AS n FROM ${this.#names.apiKeys}`,
+      });
+      return rows[0]!.n as number;
+    });
+  }
+
+  /** See `Store.ensureSigningSecret`. */
+  ensureSigningSecret(tenantId: TenantId, candidate: string, now: number): Promise<string> {
+    return this.#open(() => this.#control.ensureSigningSecret(tenantId, candidate, now));
+  }
+
+  /**
+   * See `Store.createCall`. Group-committed with the other creates of this event loop turn.
+   * Rejects on a duplicate id.
+   */
+  createCall(call: NewCall): Promise<CreateCallResult> {
+    return this.#open(() => this.#creates.enqueue(call));
+  }
+
+  /** All or nothing, in one statement: if one call cannot be inserted (a duplicate id), none is. */
+  createCalls(calls: readonly NewCall[]): Promise<CreateCallResult[]> {
+    return this.#open(() => this.#inserts.insert(calls));
+  }
+
+  /** See `Store.getCall`. */
+  getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined> {
+    return this.#open(async () => {
+      const { rows } = await this.#db.query({
+        name: "steadfast_get_call",
+        text: this.#selectCall,
+        values: [id, tenantId],
+      });
+      return rows[0] === undefined ? undefined : callFromRow(rows[0]);
+    });
+  }
+
+  /** See `Store.listCalls`. */
+  listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]> {
+    return this.#open(async () => {
+      const values: unknown[] = [tenantId, query.kind ?? "call"];
+      let text = `SELECT ${callColumns()} FROM ${this.#names.calls} WHERE tenant_id = $1 AND kind = $2`;
+      if (query.status !== undefined) {
+        values.push(query.status);
+        text += ` AND status = $${values.length}`;
+      }
+      if (query.before !== undefined) {
+        values.push(query.before);
+        text += ` AND id < $${values.length}`;
+      }
+      values.push(Math.max(0, Math.floor(query.limit)));
+      text += ` ORDER BY id DESC LIMIT $${values.length}`;
+      const { rows } = await this.#db.query({ text, values });
+      return rows.map(callFromRow);
+    });
+  }
+
+  /** See `Store.listAttempts`. */
+  listAttempts(tenantId: TenantId, id: CallId): Promise<AttemptRecord[] | undefined> {
+    return this.#open(async () => {
+      const { rows } = await this.#db.query({
+        name: "steadfast_list_attempts",
+        text: this.#listAttempts,
+        values: [id, tenantId],
+      });
+      if (rows.length === 0) return undefined;
+      return rows.filter((row) => row.call_id !== null).map(attemptFromRow);
+    });
+  }
+
+  /** See `Store.claimDue`. An expired lease counts as due at its expiry time. */
+  claimDue(query: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    workerId: WorkerId;
+  }): Promise<Claim[]> {
+    return this.#open(() => this.#claims.claimDue(query));
+  }
+
+  /** See `Store.nextWakeAt`. */
+  nextWakeAt(): Promise<number | undefined> {
+    return this.#open(() => this.#claims.nextWakeAt());
+  }
+
+  /**
+   * See `Store.commitAttempt`. Group-committed with the other commits of this event loop turn.
+   * Rejects (writing nothing) if the attempt number is taken.
+   */
+  commitAttempt(commit: AttemptCommit): Promise<boolean> {
+    return this.#open(() => this.#commits.enqueue(commit));
+  }
+
+  /** See `Store.renewLeases`. A lease past its expiry is still renewed if nobody reclaimed it. */
+  renewLeases(
+    refs: readonly ClaimRef[],
+    leaseExpiresAt: number,
+    _now: number,
+  ): Promise<ClaimRef[]> {
+    return this.#open(() => this.#claims.renewLeases(refs, leaseExpiresAt));
+  }
+
+  /**
+   * See `Store.releaseClaims`. A released call that had attempts waits, with reason
+   * `lease released`.
+   */
+  releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void> {
+    return this.#open(() => this.#claims.releaseClaims(refs, now));
+  }
+
+  /** See `Store.cancelCall`. */
+  cancelCall(
+    tenantId: TenantId,
+    id: CallId,
+    now: number,
+    idempotencyExpiresAt: number,
+  ): Promise<ControlResult> {
+    return this.#open(() => this.#control.cancelCall(tenantId, id, now, idempotencyExpiresAt));
+  }
+
+  /** See `Store.retryCall`. */
+  retryCall(
+    tenantId: TenantId,
+    id: CallId,
+    now: number,
+    deadlineAt: number | undefined,
+  ): Promise<ControlResult> {
+    return this.#open(() => this.#control.retryCall(tenantId, id, now, deadlineAt));
+  }
+
+  /** See `Store.purgeExpiredIdempotencyKeys`. */
+  purgeExpiredIdempotencyKeys(now: number): Promise<number> {
+    return this.#open(() => this.#control.purgeExpiredIdempotencyKeys(now));
+  }
+
+  /**
+   * See `Store.deferCall`. Group-committed with the other deferrals of this event loop turn (a
+   * breaker opening holds many calls at once).
+   */
+  deferCall(ref: ClaimRef, runAt: number, waitingFor: WaitingFor, now: number): Promise<boolean> {
+    return this.#open(() => this.#deferrals.enqueue({ ref, runAt, waitingFor, now }));
+  }
+
+  /** See `Store.wakeDestination`. Wakes the listeners of other processes when calls were woken. */
+  wakeDestination(destination: string, now: number): Promise<number> {
+    return this.#open(() => this.#destinations.wakeDestination(destination, now));
+  }
+
+  /** See `Store.getDestination`. */
+  getDestination(destination: string): Promise<StoredDestination | undefined> {
+    return this.#open(() => this.#destinations.getDestination(destination));
+  }
+
+  /** See `Store.listDestinations`. */
+  listDestinations(): Promise<StoredDestination[]> {
+    return this.#open(() => this.#destinations.listDestinations());
+  }
+
+  /** See `Store.saveDestination`. */
+  saveDestination(
+    destination: string,
+    document: DestinationDocument,
+    expectedVersion: number,
+    now: number,
+  ): Promise<boolean> {
+    return this.#open(() =>
+      this.#destinations.saveDestination(destination, document, expectedVersion, now),
+    );
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new Error("The PostgreSQL store is closed.");
+  }
+
+  // Runs `operation` unless the store is closed, turning a synchronous throw into a rejection.
+  #open<T>(operation: () => Promise<T>): Promise<T> {
+    try {
+      this.#assertOpen();
+      return operation();
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+}
+
+// The URL without its password, for error messages.
+function redact(connectionString: string): string {
+  return connectionString.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}

@@ -1,0 +1,59 @@
+import { createHash } from "node:crypto";
+import pg from "pg";
+
+/** The schema `PostgresStore` uses unless told otherwise. */
+export const DEFAULT_SCHEMA = "steadfast";
+
+// Lower case so that quoted and unquoted spellings name the same schema; 63 bytes is
+// PostgreSQL's identifier limit (NAMEDATALEN - 1).
+const SCHEMA_PATTERN = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * Everything named after the store's schema: the qualified table names its SQL uses, the
+ * LISTEN/NOTIFY channel, and the advisory lock key that serialises migrations.
+ */
+export interface SchemaNames {
+  /** The schema, e.g. `steadfast`. */
+  schema: string;
+  /** The schema as a quoted identifier, e.g. `"steadfast"`. */
+  quoted: string;
+  /** Qualified table names, e.g. `"steadfast".calls`. */
+  calls: string;
+  attempts: string;
+  tenants: string;
+  apiKeys: string;
+  destinations: string;
+  /**
+   * The NOTIFY channel for new work: `steadfast_work` for the default schema, else
+   * `steadfast_work.<schema>` (channels are per database, not per schema, so stores in two
+   * schemas of one database do not wake each other). Hashed when that would be too long.
+   */
+  channel: string;
+  /** Key of the transaction-level advisory lock held while migrating, as a bigint literal. */
+  migrationLockKey: string;
+}
+
+/** The names derived from `schema`. Throws on a name that is not a plain lower-case identifier. */
+export function schemaNames(schema: string): SchemaNames {
+  if (!SCHEMA_PATTERN.test(schema)) {
+    throw new Error(
+      `PostgreSQL schema ${JSON.stringify(schema)} is not a plain identifier: use lower-case ` +
+        `letters, digits and underscores, starting with a letter or underscore (at most 63).`,
+    );
+  }
+  const quoted = pg.escapeIdentifier(schema);
+  const digest = (text: string) => createHash("sha256").update(text).digest();
+  let channel = schema === DEFAULT_SCHEMA ? "steadfast_work" : `steadfast_work.${schema}`;
+  if (channel.length > 63) channel = `steadfast_work.${digest(schema).toString("hex", 0, 16)}`;
+  return {
+    schema,
+    quoted,
+    calls: `${quoted}.calls`,
+    attempts: `${quoted}.attempts`,
+    tenants: `${quoted}.tenants`,
+    apiKeys: `${quoted}.api_keys`,
+    destinations: `${quoted}.destinations`,
+    channel,
+    migrationLockKey: digest(`steadfast:migrate:${schema}`).readBigInt64BE(0).toString(),
+  };
+}

@@ -30,11 +30,14 @@ const WARMUP_CALLS = 200_000;
 const PROCESSES = 5;
 
 const contenders = {
-  bare: "the function alone",
-  steadfast: "pipeline(retry(), circuitBreaker(), timeout(1000)), defaults",
+  bare: "await fn()",
+  steadfast: "pipeline(retry(), circuitBreaker(), timeout(1000)).execute(fn), all defaults",
   "steadfast (reads signal)": "the same, with a function that reads context.signal",
-  cockatiel: "wrap(retry, circuitBreaker, timeout) as below",
-  opossum: "new CircuitBreaker(fn, { timeout: 1000 }) in a 3-attempt retry loop",
+  cockatiel:
+    "wrap(retry(handleAll, { maxAttempts: 3, backoff: new ExponentialBackoff() }), " +
+    "circuitBreaker(handleAll, { halfOpenAfter: 10_000, breaker: new ConsecutiveBreaker(5) }), " +
+    "timeout(1000, TimeoutStrategy.Cooperative)).execute(fn)",
+  opossum: "new CircuitBreaker(fn, { timeout: 1000 }).fire() in a 3-attempt retry loop",
 } as const;
 type Contender = keyof typeof contenders;
 
@@ -129,18 +132,32 @@ function parent(): void {
   console.log(`node ${process.version}, ${cpu}, ${cpus().length} CPUs\n`);
   for (const key of ["wallNsPerCall", "cpuNsPerCall"] as const) {
     const bare = med("bare", key);
-    const ours = med("steadfast", key) - bare;
+    const oursNs = med("steadfast", key);
+    const ours = oursNs - bare;
     console.log(key === "wallNsPerCall" ? "Wall time (hrtime):" : "CPU time (cpuUsage):");
-    console.log(
-      `${"contender".padEnd(26)}${"ns/call".padStart(10)}${"overhead ns".padStart(13)}${"overhead vs steadfast".padStart(23)}`,
-    );
+    const header = [
+      "contender".padEnd(26),
+      "ns/call".padStart(9),
+      "min-max".padStart(14),
+      "overhead ns".padStart(13),
+      "ns/call vs steadfast".padStart(22),
+      "overhead vs steadfast".padStart(23),
+    ];
+    console.log(header.join(""));
     for (const name of names) {
+      const values = samples.get(name)!.map((sample) => sample[key]);
       const ns = med(name, key);
       const overhead = ns - bare;
-      const ratio = name === "bare" ? "-" : `${(overhead / ours).toFixed(2)}x`;
-      console.log(
-        `${name.padEnd(26)}${ns.toFixed(0).padStart(10)}${overhead.toFixed(0).padStart(13)}${ratio.padStart(23)}`,
-      );
+      const range = `${Math.min(...values).toFixed(0)}-${Math.max(...values).toFixed(0)}`;
+      const row = [
+        name.padEnd(26),
+        ns.toFixed(0).padStart(9),
+        range.padStart(14),
+        overhead.toFixed(0).padStart(13),
+        `${(ns / oursNs).toFixed(2)}x`.padStart(22),
+        (name === "bare" ? "-" : `${(overhead / ours).toFixed(2)}x`).padStart(23),
+      ];
+      console.log(row.join(""));
     }
     console.log("");
   }

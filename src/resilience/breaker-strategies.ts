@@ -19,6 +19,7 @@ export type StrategySnapshot =
 
 /** Decides, from the outcomes seen while closed, when the breaker opens. */
 export interface BreakerStrategy {
+  /** The strategy, as named in trip reasons and snapshots. */
   readonly name: StrategySnapshot["strategy"];
   /** True when `record` needs a real `nowMs`. */
   readonly needsClock: boolean;

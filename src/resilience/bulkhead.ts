@@ -35,7 +35,9 @@ interface Waiter {
 
 /** The bulkhead policy. */
 export class BulkheadPolicy implements Policy, EventSource<BulkheadEvents> {
+  /** Calls allowed to run at once. */
   readonly maxConcurrent: number;
+  /** Calls allowed to wait for a slot. */
   readonly maxQueue: number;
   #executing = 0;
   readonly #queue: Waiter[] = [];

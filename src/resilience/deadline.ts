@@ -112,7 +112,9 @@ export interface DeadlineEvents {
 
 /** A policy that gives each execution an end-to-end `Deadline`. */
 export class DeadlinePolicy implements Policy, EventSource<DeadlineEvents> {
+  /** Time each execution may take, in ms. */
   readonly totalMs: number;
+  /** Least time an attempt needs, in ms. */
   readonly minAttemptMs: number;
   readonly #clock: Clock;
   readonly #watchdog: Watchdog;

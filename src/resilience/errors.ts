@@ -110,7 +110,9 @@ export class BrokenCircuitError extends ResilienceError implements BrokenCircuit
 
 /** Fields of a `BulkheadRejectedError`. */
 export interface BulkheadRejectedDetails {
+  /** Calls the bulkhead runs at once. */
   maxConcurrent: number;
+  /** Calls it lets wait. */
   maxQueue: number;
   /** Calls running when this one was refused. */
   executing: number;
@@ -176,7 +178,10 @@ export class RateLimitedError extends ResilienceError implements RateLimitedDeta
 export interface TimeoutDetails {
   /** The limit that applied to this attempt, in ms. */
   timeoutMs: number;
-  /** Time the attempt had run when abandoned, in ms. */
+  /**
+   * Time the attempt had run when abandoned, in ms, measured from the first clock reading known
+   * to follow its start (so it may under-count by up to the timeout's `resolutionMs`).
+   */
   elapsedMs: number;
 }
 
@@ -202,6 +207,7 @@ export interface RetryBudgetDetails {
   ratio: number;
   /** Retries always allowed per second, whatever the traffic. */
   minRetriesPerSecond: number;
+  /** The window the figures cover, in ms. */
   windowMs: number;
   /** Requests seen in the window. */
   requests: number;

@@ -47,7 +47,9 @@ export function hedgeLostError(): DOMException {
 
 /** The hedge policy. */
 export class HedgePolicy implements Policy, EventSource<HedgeEvents> {
+  /** Wait before each extra attempt, in ms. */
   readonly delayMs: number;
+  /** Extra attempts at most. */
   readonly maxHedges: number;
   readonly #settings: HedgeSettings;
 

@@ -42,9 +42,13 @@ export interface RateLimiterEvents {
 
 /** The rate limiter policy. */
 export class RateLimiterPolicy implements Policy, EventSource<RateLimiterEvents> {
+  /** Refill rate, tokens per second. */
   readonly tokensPerSecond: number;
+  /** Bucket size. */
   readonly burst: number;
+  /** Longest a call may wait for a token, in ms. */
   readonly maxWaitMs: number;
+  /** Cap on a pause taken from `Retry-After`, in ms. */
   readonly maxPauseMs: number;
   readonly #pauseOnRetryAfter: boolean;
   readonly #clock: Clock;

@@ -165,8 +165,11 @@ export function decideRetry<S>(input: RetryDecisionInput<S>): RetryDecision<S> {
 
 /** The retry policy. */
 export class RetryPolicy implements Policy, EventSource<RetryEvents> {
+  /** Attempts in all, the first included. */
   readonly maxAttempts: number;
+  /** Cap on any wait, in ms, `Retry-After` included. */
   readonly maxDelayMs: number;
+  /** The backoff in use. */
   readonly backoff: Backoff;
   readonly #retryOn: RetryPredicate | undefined;
   readonly #idempotent: boolean | undefined;

@@ -36,6 +36,7 @@ export interface TimeoutEvents {
 
 /** A per-attempt timeout. */
 export class TimeoutPolicy implements Policy, EventSource<TimeoutEvents> {
+  /** Longest an attempt may run, in ms. */
   readonly timeoutMs: number;
   readonly #clock: Clock;
   readonly #watchdog: Watchdog;

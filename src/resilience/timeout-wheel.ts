@@ -34,15 +34,15 @@ class Link {
 /** An attempt under a coarse timeout. */
 class TimedCall<T> extends Link {
   readonly scope: Context;
-  readonly #wheel: TimeoutWheel;
+  readonly #owner: TimeoutOwner;
   #settled = false;
   #resolve: (value: T) => void = noop;
   #reject: (error: unknown) => void = noop;
 
-  constructor(scope: Context, wheel: TimeoutWheel) {
+  constructor(scope: Context, owner: TimeoutOwner) {
     super();
     this.scope = scope;
-    this.#wheel = wheel;
+    this.#owner = owner;
   }
 
   settleWith(resolve: (value: T) => void, reject: (error: unknown) => void): void {
@@ -54,7 +54,7 @@ class TimedCall<T> extends Link {
     if (this.#settled) return;
     this.#settled = true;
     this.#unlink();
-    const error = this.#wheel.owner.expiredAttempt(this.scope, stampedAt);
+    const error = this.#owner.expiredAttempt(this.scope, stampedAt);
     this.scope.abort(error);
     this.scope.dispose();
     this.#reject(error);
@@ -114,11 +114,12 @@ class Bucket extends Link implements WatchEntry {
   }
 }
 
-/** Coarse per-attempt timeouts of one length. */
+const wheels = new WeakMap<Clock, Map<number, TimeoutWheel>>();
+
+/** Coarse per-attempt timeouts of one length, shared by every timeout of that length on a clock. */
 export class TimeoutWheel {
   readonly timeoutMs: number;
   readonly resolutionMs: number;
-  readonly owner: TimeoutOwner;
   /** A clock reading at most `resolutionMs` old while the ticker runs; `-Infinity` before. */
   lastTickAt = Number.NEGATIVE_INFINITY;
   readonly #clock: Clock;
@@ -131,17 +132,34 @@ export class TimeoutWheel {
   readonly #maxIdleTicks: number;
   readonly #sleep: (ms: number) => Promise<void>;
 
-  constructor(clock: Clock, timeoutMs: number, owner: TimeoutOwner) {
+  private constructor(clock: Clock, timeoutMs: number) {
     this.timeoutMs = timeoutMs;
     // 1/20 of the timeout, between 1 ms and 100 ms: at most 5 % late, 20 ticks per timeout.
     this.resolutionMs = Math.min(100, Math.max(1, Math.floor(timeoutMs / 20)));
-    this.owner = owner;
     this.#clock = clock;
     this.#watchdog = Watchdog.for(clock);
     // Keep ticking through a quiet spell as long as a timeout, so steady light traffic does
     // not restart the ticker on every call.
     this.#maxIdleTicks = Math.ceil(timeoutMs / this.resolutionMs);
     this.#sleep = isUnrefClock(clock) ? (ms) => clock.sleepUnref(ms) : (ms) => clock.sleep(ms);
+  }
+
+  /**
+   * The wheel for timeouts of `timeoutMs` on `clock`. Shared, so policies created per call (an
+   * anti-pattern, but a common one) do not each start a ticker.
+   */
+  static for(clock: Clock, timeoutMs: number): TimeoutWheel {
+    let byLength = wheels.get(clock);
+    if (byLength === undefined) {
+      byLength = new Map();
+      wheels.set(clock, byLength);
+    }
+    let wheel = byLength.get(timeoutMs);
+    if (wheel === undefined) {
+      wheel = new TimeoutWheel(clock, timeoutMs);
+      byLength.set(timeoutMs, wheel);
+    }
+    return wheel;
   }
 
   /**
@@ -163,7 +181,11 @@ export class TimeoutWheel {
    * Runs `fn(scope)`; abandons it (scope aborted, promise rejected with the owner's error) once
    * `timeoutMs` has passed, at most `resolutionMs` late. Call `now()` first.
    */
-  run<T>(fn: (context: Context) => T | PromiseLike<T>, scope: Context): Promise<T> {
+  run<T>(
+    fn: (context: Context) => T | PromiseLike<T>,
+    scope: Context,
+    owner: TimeoutOwner,
+  ): Promise<T> {
     const exact = this.#exact;
     this.#exact = false;
     let result: T | PromiseLike<T>;
@@ -177,7 +199,7 @@ export class TimeoutWheel {
       scope.dispose();
       return Promise.resolve(result);
     }
-    const call = new TimedCall<T>(scope, this);
+    const call = new TimedCall<T>(scope, owner);
     capturing = call as TimedCall<unknown>;
     const promise = new Promise<T>(capture as (resolve: (value: T) => void) => void);
     this.#busy = true;

@@ -178,6 +178,19 @@ describe("timeout", () => {
     expect(result.value).toEqual({ "x-request-timeout-ms": "1500" });
   });
 
+  it("shares one wheel among timeouts of one length, each keeping its own events", async () => {
+    const clock = new FakeClock(0);
+    const a = timeout({ timeoutMs: 100, clock });
+    const b = timeout({ timeoutMs: 100, clock });
+    const fired: string[] = [];
+    a.on("timeout:fired", () => fired.push("a"));
+    b.on("timeout:fired", () => fired.push("b"));
+    const results = [track(clock, a.execute(hang)), track(clock, b.execute(hang))];
+    await clock.advance(100 + a.resolutionMs);
+    expect(fired.sort()).toEqual(["a", "b"]);
+    expect(results.every((r) => r.error instanceof TimeoutError)).toBe(true);
+  });
+
   it("rejects options that are not a usable timer", () => {
     expect(() => timeout(0)).toThrow(/timeoutMs must be > 0/);
     expect(() => timeout(2 ** 31)).toThrow(/2147483647/);

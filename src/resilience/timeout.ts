@@ -17,7 +17,7 @@ import { TimeoutError } from "./errors.ts";
 import { Emitter, type EventSource } from "./events.ts";
 import { check, executeWith, internal, type Operation, type Policy } from "./policy.ts";
 import { systemClock } from "./system.ts";
-import { TimeoutWheel } from "./timeout-wheel.ts";
+import { TimeoutWheel, type TimeoutOwner } from "./timeout-wheel.ts";
 import { Watchdog, runUntil, type ExpiryOwner, type WatchedCall } from "./watchdog.ts";
 
 /** Options of `timeout()`. */
@@ -41,6 +41,7 @@ export class TimeoutPolicy implements Policy, EventSource<TimeoutEvents> {
   readonly #clock: Clock;
   readonly #watchdog: Watchdog;
   readonly #wheel: TimeoutWheel;
+  readonly #wheelOwner: TimeoutOwner;
   readonly #carvedOwner: ExpiryOwner;
   readonly #events = new Emitter<TimeoutEvents>();
 
@@ -53,9 +54,10 @@ export class TimeoutPolicy implements Policy, EventSource<TimeoutEvents> {
     this.timeoutMs = options.timeoutMs;
     this.#clock = options.clock ?? systemClock;
     this.#watchdog = Watchdog.for(this.#clock);
-    this.#wheel = new TimeoutWheel(this.#clock, this.timeoutMs, {
+    this.#wheel = TimeoutWheel.for(this.#clock, this.timeoutMs);
+    this.#wheelOwner = {
       expiredAttempt: (_scope, stampedAt) => this.#expiredAttempt(stampedAt),
-    });
+    };
     this.#carvedOwner = { expired: (call) => this.#expiredCarved(call) };
   }
 
@@ -84,7 +86,7 @@ export class TimeoutPolicy implements Policy, EventSource<TimeoutEvents> {
         scope.expiresAt = now + this.timeoutMs;
         scope.clock = this.#clock;
       }
-      return this.#wheel.run(fn, scope);
+      return this.#wheel.run(fn, scope, this.#wheelOwner);
     }
     return this.#runCarved(fn, parent, parent.deadline);
   }

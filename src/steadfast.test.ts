@@ -4,6 +4,11 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isSteadfastError } from "./core/errors.ts";
 import { createSteadfast, openStore, type Steadfast } from "./steadfast.ts";
+import {
+  dropSchema,
+  TEST_DATABASE_URL,
+  testSchemaName,
+} from "./store/postgres/test-database.test-support.ts";
 import { startFlakyUpstream, type FlakyUpstream } from "./testing/flaky-upstream.ts";
 
 let sf: Steadfast | undefined;
@@ -44,21 +49,54 @@ describe("createSteadfast", () => {
     ]);
   });
 
-  it("opens sqlite:<path>, a bare path and both spellings of memory", async () => {
+  it("opens sqlite:<path>, a bare path, both spellings of memory, and says when PostgreSQL is unreachable", async () => {
     const dir = mkdtempSync(join(tmpdir(), "steadfast-open-"));
     process.chdir(dir);
     for (const db of [":memory:", "sqlite::memory:"]) {
-      const store = openStore(db);
+      const store = await openStore(db);
       await store.migrate();
       await store.close();
     }
     expect(existsSync(join(dir, ":memory:"))).toBe(false);
-    const store = openStore(`sqlite:${join(dir, "nested/dir/a.db")}`);
+    const store = await openStore(`sqlite:${join(dir, "nested/dir/a.db")}`);
     await store.migrate();
     await store.close();
     expect(existsSync(join(dir, "nested/dir/a.db"))).toBe(true);
-    expect(() => openStore("postgres://u:secret@localhost/db")).toThrow(/not available yet/);
+    await expect(openStore("postgres://postgres@127.0.0.1:1/nowhere")).rejects.toThrow();
     process.chdir(cwd);
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("runs the same durable call on PostgreSQL with only the database URL changed", async () => {
+    const schema = testSchemaName();
+    upstream = await startFlakyUpstream([{ status: 503 }, { status: 200, body: "pg" }]);
+    sf = await createSteadfast({
+      db: `${TEST_DATABASE_URL}?schema=${schema}`,
+      allowPrivateNetworks: true,
+    });
+    try {
+      expect(sf.store.dialect).toBe("postgres");
+      const call = await sf.fetch(
+        { url: upstream.url, retry: { initialDelayMs: 1, maxDelayMs: 1 } },
+        { idempotencyKey: "pg-1" },
+      );
+      expect(await call.result({ timeoutMs: 20_000 })).toMatchObject({
+        status: "succeeded",
+        attempts: 2,
+        response: { body: "pg" },
+      });
+      expect(
+        (
+          await sf.fetch(
+            { url: upstream.url, retry: { initialDelayMs: 1, maxDelayMs: 1 } },
+            { idempotencyKey: "pg-1" },
+          )
+        ).id,
+      ).toBe(call.id);
+    } finally {
+      await sf.close();
+      sf = undefined;
+      await dropSchema(schema);
+    }
   });
 });

@@ -14,11 +14,14 @@ import type { Clock, Random } from "./core/ports.ts";
 import type { Store } from "./core/store.ts";
 import type { Transport } from "./core/transport.ts";
 import { CallsService } from "./engine/calls-service.ts";
+import type { DestinationSettings } from "./engine/destinations/destination-settings.ts";
+import { DestinationsService } from "./engine/destinations/destinations-service.ts";
 import { Engine, type EngineLogger } from "./engine/engine.ts";
 import { faultsFromEnv, type FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
 import { createDestinationGuard } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
+import { PostgresStore } from "./store/postgres/postgres-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
 
 /** Where the embedded database lives unless `db` says otherwise. */
@@ -26,7 +29,10 @@ export const DEFAULT_DB = "sqlite:./.steadfast/steadfast.db";
 
 /** Options of `createSteadfast`. */
 export interface SteadfastOptions {
-  /** `sqlite:<path>`, a bare file path, or `:memory:` (also `sqlite::memory:`). Default `sqlite:./.steadfast/steadfast.db`. */
+  /**
+   * `postgres://user:password@host:5432/database`, `sqlite:<path>`, a bare file path, or
+   * `:memory:` (also `sqlite::memory:`). Default `sqlite:./.steadfast/steadfast.db`.
+   */
   db?: string;
   /** SQLite `synchronous`: `FULL` (default: every commit survives power loss) or `NORMAL`. */
   sqliteSynchronous?: "FULL" | "NORMAL";
@@ -55,6 +61,11 @@ export interface SteadfastOptions {
   faults?: FaultInjector;
   /** Replace the HTTP transport (tests, custom agents). Default `UndiciTransport`. */
   transport?: Transport;
+  /**
+   * Per-destination protection: when breakers open and for how long, pauses, retry budget, the
+   * share of `concurrency` one destination may use. See docs/destinations.md for the defaults.
+   */
+  destinations?: Partial<DestinationSettings>;
 }
 
 /** Options of `Steadfast.fetch`. */
@@ -83,6 +94,8 @@ export interface CallHandle {
 /** A running Steadfast: engine, store and the calls service. */
 export interface Steadfast {
   readonly calls: CallsService;
+  /** Destinations: their breakers, pauses, limits and health (not scoped to a tenant). */
+  readonly destinations: DestinationsService;
   readonly store: Store;
   readonly engine: Engine;
   readonly clock: Clock;
@@ -104,7 +117,7 @@ export interface Steadfast {
 export async function createSteadfast(options: SteadfastOptions = {}): Promise<Steadfast> {
   const clock = options.clock ?? new SystemClock();
   const random = options.random ?? new CryptoRandom();
-  const store = openStore(options.db ?? DEFAULT_DB, options.sqliteSynchronous);
+  const store = await openStore(options.db ?? DEFAULT_DB, options.sqliteSynchronous);
   await store.migrate();
   const guard = createDestinationGuard({
     allowPrivateNetworks: options.allowPrivateNetworks ?? false,
@@ -126,6 +139,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       "shutdownGraceMs",
       "faults",
       "logger",
+      "destinations",
     ]),
   });
   const calls = new CallsService({
@@ -138,11 +152,13 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       ? {}
       : { idempotencyTtlMs: options.idempotencyTtlMs }),
   });
+  const destinations = new DestinationsService({ gate: engine.destinations, clock });
   if (options.startEngine !== false) engine.start();
   let closed: Promise<void> | undefined;
 
   return {
     calls,
+    destinations,
     store,
     engine,
     clock,
@@ -197,13 +213,21 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
   };
 }
 
-/** Opens the store named by `db`. */
-export function openStore(db: string, synchronous?: "FULL" | "NORMAL"): Store {
-  if (/^postgres(ql)?:\/\//.test(db)) {
-    throw new TerminalError(
-      "invalid_request",
-      `STEADFAST_DB=${db.replace(/\/\/[^@]*@/, "//***@")}: the PostgreSQL store is not available yet; use sqlite:<path>`,
-    );
+/**
+ * Opens the store named by `db`: `postgres://...[?schema=name]` (a `PostgresStore`, schema
+ * `steadfast` unless named),
+ * `sqlite:<path>`, a bare path, or `:memory:`.
+ */
+export async function openStore(db: string, synchronous?: "FULL" | "NORMAL"): Promise<Store> {
+  if (/^postgres(ql)?:\/\//i.test(db)) {
+    // `?schema=name` chooses the schema (default `steadfast`); pg never sees the parameter.
+    const url = new URL(db);
+    const schema = url.searchParams.get("schema");
+    url.searchParams.delete("schema");
+    return await PostgresStore.connect({
+      connectionString: url.toString(),
+      ...(schema === null ? {} : { schema }),
+    });
   }
   const location = db.startsWith("sqlite:") ? db.slice("sqlite:".length) : db;
   const path = location === ":memory:" ? ":memory:" : resolve(location);

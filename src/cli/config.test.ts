@@ -115,6 +115,11 @@ describe("resolveServeConfig", () => {
     });
   });
 
+  it("takes a PostgreSQL URL as it is", () => {
+    const url = "postgres://postgres@127.0.0.1:5432/test";
+    expect(resolveServeConfig({}, { STEADFAST_DB: url }, cwd).db).toBe(url);
+  });
+
   it("puts the default database in the configured data directory", () => {
     expect(resolveServeConfig({ dataDir: "/data" }, {}, cwd).db).toBe("sqlite:/data/steadfast.db");
     expect(resolveServeConfig({}, { STEADFAST_DATA_DIR: "rel" }, cwd).db).toBe(
@@ -182,9 +187,9 @@ describe("resolveServeConfig", () => {
         'STEADFAST_DB="sqlite:" is not valid: expected sqlite:<path>',
       ],
       [
-        { db: "postgres://u:hunter2@db/steadfast" },
+        { db: "postgres://u:hunter2@[::1/steadfast" },
         {},
-        '--db "postgres://[redacted]@db/steadfast" is not supported yet',
+        '--db "postgres://[redacted]@[::1/steadfast" is not valid: expected postgres://',
       ],
       [
         {},

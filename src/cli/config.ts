@@ -41,7 +41,8 @@ export const SERVE_SETTINGS = {
     env: "STEADFAST_DB",
     flag: "--db",
     defaultText: "sqlite:<data-dir>/steadfast.db",
-    meaning: "Database URL: sqlite:<path> (postgres://... is reserved for a later release)",
+    meaning:
+      "Database URL: sqlite:<path>, :memory:, or postgres://user:password@host:5432/database",
   },
   dataDir: {
     env: "STEADFAST_DATA_DIR",
@@ -268,9 +269,14 @@ function db(raw: Raw, cwd: string): string {
   // An in-memory database lasts as long as the process: for demos and tests.
   if (text === ":memory:" || text === "sqlite::memory:") return ":memory:";
   if (/^postgres(ql)?:\/\//i.test(text)) {
-    throw new CliError(
-      `${labelOf(raw, redactDbUrl(raw.value))} is not supported yet: PostgreSQL is reserved for a later release; use sqlite:<path>`,
-    );
+    try {
+      new URL(text);
+    } catch {
+      throw new CliError(
+        `${labelOf(raw, redactDbUrl(raw.value))} is not valid: expected postgres://user:password@host:5432/database`,
+      );
+    }
+    return text;
   }
   if (!text.startsWith("sqlite:") || text.length === "sqlite:".length) {
     throw invalid(raw, "sqlite:<path>, such as sqlite:./.steadfast/steadfast.db, or :memory:");

@@ -114,8 +114,10 @@ export async function startServer(
       metrics: metrics.registry,
       logger: logger.child({ component: "http" }),
       signal: shutdown.signal,
+      // Unready while the database is unreachable (PostgreSQL reconnecting): a load balancer
+      // sends requests elsewhere meanwhile; accepted work is never lost.
       health: () => ({
-        ok: true,
+        ok: steadfast.store.isReady?.() ?? true,
         details: { store: steadfast.store.dialect, inFlight: steadfast.engine.inFlight },
       }),
     });

@@ -18,8 +18,22 @@ export interface ServerProcess {
 }
 
 /** Starts `node bin/steadfast.js serve` on port 0 and resolves once it prints its URL. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(root, "bin/steadfast.js"), "serve"], {
+export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  return startSteadfastProcess("serve", env, /listening on (http:\/\/[^\s"]+)/);
+}
+
+/** Starts `node bin/steadfast.js worker` and resolves once it says it runs. */
+export function startWorkerProcess(env: Record<string, string>): Promise<ServerProcess> {
+  return startSteadfastProcess("worker", env, /worker (\S+) running/);
+}
+
+/** Starts `steadfast <command>` and resolves once its output matches `ready` (group 1 kept as `url`). */
+async function startSteadfastProcess(
+  command: string,
+  env: Record<string, string>,
+  ready: RegExp,
+): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(root, "bin/steadfast.js"), command], {
     cwd: root,
     env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -28,13 +42,13 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
   const url = await new Promise<string>((resolve, reject) => {
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      const match = /listening on (http:\/\/[^\s"]+)/.exec(output);
+      const match = ready.exec(output);
       if (match?.[1] !== undefined) resolve(match[1].replace(/\/$/, ""));
     };
     child.stdout.on("data", onData);
     child.stderr.on("data", onData);
     child.once("exit", (code) =>
-      reject(new Error(`steadfast serve exited with ${code} before listening:\n${output}`)),
+      reject(new Error(`steadfast ${command} exited with ${code} before it was ready:\n${output}`)),
     );
   });
   return {

@@ -4,6 +4,7 @@ import { registerCallsCommand } from "./calls-command.ts";
 import type { CliIo } from "./cli-io.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
+import { registerWorkerCommands } from "./worker-command.ts";
 
 /** Options of `buildProgram`. */
 export interface ProgramOptions {
@@ -31,6 +32,7 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
       outputError: (text, write) => write(oneLine(text)),
     });
   registerServe(program, io, options.startServer);
+  registerWorkerCommands(program, io);
   registerFetchCommand(program, io);
   registerCallsCommand(program, io);
   program.addHelpText(

@@ -103,7 +103,7 @@ SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); a s
  * Resolves after the first SIGTERM or SIGINT has closed the server; exits the process with 0 then
  * (1 if closing failed). A second signal while closing exits at once with 1.
  */
-function untilStopped(server: RunningServer, io: CliIo): Promise<void> {
+export function untilStopped(server: Pick<RunningServer, "close">, io: CliIo): Promise<void> {
   return new Promise<void>(() => {
     let stopping = false;
     const onSignal = (signal: NodeJS.Signals): void => {
@@ -131,7 +131,7 @@ function untilStopped(server: RunningServer, io: CliIo): Promise<void> {
 
 // The server's start-up errors are written for operators (port in use, database unreadable): one
 // line, unless the log level asks for detail, then the stack too.
-function startError(error: unknown, config: ServeConfig): unknown {
+export function startError(error: unknown, config: Pick<ServeConfig, "logLevel">): unknown {
   if (config.logLevel === "debug" || config.logLevel === "trace") return error;
   const message = error instanceof Error ? error.message : String(error);
   return new CliError(`cannot start: ${message} (--log-level debug shows the stack)`, {

@@ -19,6 +19,36 @@ export interface ReceivedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: string;
+  /** When the request had been read (ms, `performance.now()` of the upstream's process). */
+  receivedAt: number;
+  /** When its answer finished or its connection closed; absent while in flight. */
+  finishedAt?: number;
+}
+
+/**
+ * Pairs of requests carrying the same `header` value whose executions overlapped in time (the
+ * second arrived before the first was answered): what two processes running one call at once
+ * would leave behind.
+ */
+export function overlappingRequests(
+  requests: readonly ReceivedRequest[],
+  header: string,
+): [ReceivedRequest, ReceivedRequest][] {
+  const byValue = new Map<string, ReceivedRequest[]>();
+  for (const request of requests) {
+    const value = String(request.headers[header] ?? "");
+    byValue.set(value, [...(byValue.get(value) ?? []), request]);
+  }
+  const overlaps: [ReceivedRequest, ReceivedRequest][] = [];
+  for (const group of byValue.values()) {
+    group.sort((a, b) => a.receivedAt - b.receivedAt);
+    for (let i = 1; i < group.length; i++) {
+      const before = group[i - 1]!;
+      if (group[i]!.receivedAt < (before.finishedAt ?? Number.POSITIVE_INFINITY))
+        overlaps.push([before, group[i]!]);
+    }
+  }
+  return overlaps;
 }
 
 /** A real HTTP server on 127.0.0.1 with a scripted behaviour per request. */
@@ -60,7 +90,13 @@ export async function startFlakyUpstream(
         path: req.url ?? "",
         headers: req.headers,
         body: Buffer.concat(chunks).toString("utf8"),
+        receivedAt: performance.now(),
       };
+      const finish = (): void => {
+        received.finishedAt ??= performance.now();
+      };
+      res.once("finish", finish);
+      res.once("close", finish);
       requests.push(received);
       for (const waiter of [...waiters]) {
         if (requests.length >= waiter.count) {

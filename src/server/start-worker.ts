@@ -1,0 +1,67 @@
+import { pino, type Logger } from "pino";
+import type { Clock, Random } from "../core/ports.ts";
+import { createSteadfast, type Steadfast } from "../steadfast.ts";
+import type { ServerConfig } from "./start-server.ts";
+
+/** What `startWorker` needs: the engine settings of `ServerConfig` (no port, host or keys). */
+export type WorkerConfig = Pick<
+  ServerConfig,
+  "db" | "allowPrivateNetworks" | "allowedCidrs" | "concurrency" | "leaseMs" | "logLevel"
+>;
+
+/** A running engine-only process. */
+export interface RunningWorker {
+  steadfast: Steadfast;
+  /** The worker id written on this engine's claims. */
+  workerId: string;
+  /** Graceful stop: claims nothing more, finishes or releases in-flight work, closes the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts an engine without the HTTP API (`steadfast worker`): it executes calls that any
+ * `steadfast serve` or in-process `createSteadfast` sharing the same database accepted. Useful
+ * with PostgreSQL, where any number of workers share one database.
+ *
+ * @example
+ * const worker = await startWorker({ db: "postgres://localhost/steadfast", allowPrivateNetworks: false, allowedCidrs: [], concurrency: 256, logLevel: "info" });
+ * process.once("SIGTERM", () => void worker.close());
+ */
+export async function startWorker(
+  config: WorkerConfig,
+  deps: { clock?: Clock; random?: Random; logger?: Logger } = {},
+): Promise<RunningWorker> {
+  const logger =
+    deps.logger ?? pino({ level: config.logLevel, base: { service: "steadfast-worker" } });
+  const steadfast = await createSteadfast({
+    db: config.db,
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    allowedCidrs: config.allowedCidrs,
+    concurrency: config.concurrency,
+    logger: logger.child({ component: "engine" }),
+    ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    ...(deps.random === undefined ? {} : { random: deps.random }),
+  });
+  logger.info(
+    { workerId: steadfast.engine.workerId, db: steadfast.store.dialect },
+    "steadfast worker running",
+  );
+  return {
+    steadfast,
+    workerId: steadfast.engine.workerId,
+    close: () => steadfast.close(),
+  };
+}
+
+/** Applies pending migrations to `db` and closes it (`steadfast migrate`). */
+export async function migrateDatabase(db: string): Promise<{ dialect: string }> {
+  const { openStore } = await import("../steadfast.ts");
+  const store = await openStore(db);
+  try {
+    await store.migrate();
+    return { dialect: store.dialect };
+  } finally {
+    await store.close();
+  }
+}

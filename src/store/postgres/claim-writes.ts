@@ -13,13 +13,6 @@ import type { PostgresConnection } from "./postgres-connection.ts";
 import { callColumns, callFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
-/**
- * When a call becomes claimable: its `run_at` when queued or waiting, its lease expiry when
- * running. Spelled exactly as in the `calls_claimable` index so that the planner uses it.
- */
-export const DUE_AT = "(CASE WHEN status = 'running' THEN lease_expires_at ELSE run_at END)";
-const CLAIMABLE = "status IN ('queued', 'waiting', 'running')";
-
 /** Claim, lease renewal, lease release and wake-up queries of `PostgresStore`. */
 export class ClaimWrites {
   readonly #db: PostgresConnection;
@@ -38,9 +31,9 @@ export class ClaimWrites {
       `UPDATE ${names.calls} c SET status = 'running', lease_token = c.lease_token + 1, ` +
       "lease_expires_at = $2, worker_id = $3, wait_reason = NULL, wait_code = NULL, " +
       "wait_destination = NULL, updated_at = $1 " +
-      `FROM (SELECT id, ${DUE_AT} AS due_at FROM ${names.calls} ` +
-      `WHERE ${CLAIMABLE} AND ${DUE_AT} <= $1 ORDER BY ${DUE_AT} LIMIT $4 ` +
-      "FOR UPDATE SKIP LOCKED) due " +
+      // due_at is generated: run_at while queued or waiting, the lease expiry while running.
+      `FROM (SELECT id, due_at FROM ${names.calls} WHERE due_at <= $1 ORDER BY due_at ` +
+      "LIMIT $4 FOR UPDATE SKIP LOCKED) due " +
       `WHERE c.id = due.id RETURNING ${callColumns("c")}, due.due_at`;
     this.#renew =
       `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
@@ -57,7 +50,7 @@ export class ClaimWrites {
       "WHERE c.id = v.id AND c.status = 'running' AND c.lease_token = v.lease_token " +
       "RETURNING c.id) " +
       "SELECT pg_notify($4, $1::text) AS sent FROM released HAVING count(*) > 0";
-    this.#nextWake = `SELECT min(${DUE_AT}) AS at FROM ${names.calls} WHERE ${CLAIMABLE}`;
+    this.#nextWake = `SELECT min(due_at) AS at FROM ${names.calls}`;
   }
 
   /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */

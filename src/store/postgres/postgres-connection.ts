@@ -34,11 +34,12 @@ const PROBE = { text: "SELECT 1", query_timeout: 5_000 } as Statement;
 // bigint columns hold epoch milliseconds and lease tokens, both far below 2^53: read them as
 // numbers rather than pg's default strings. Scoped to this pool, so other pg users in the
 // process keep their parsers.
-const TYPES: pg.CustomTypesConfig = {
-  getTypeParser: ((oid: number, format?: "text" | "binary") =>
+const parseInt8 = (value: string): number => Number(value);
+const TYPES = {
+  getTypeParser: (oid: number, format?: "text" | "binary"): ((value: string) => unknown) =>
     oid === INT8_OID && format !== "binary"
-      ? (value: string) => Number(value)
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+      ? parseInt8
+      : (pg.types.getTypeParser(oid, format ?? "text") as (value: string) => unknown),
 };
 
 /**

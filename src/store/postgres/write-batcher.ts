@@ -128,7 +128,9 @@ export async function oneByOne<T, R>(
 ): Promise<BatchOutcome<R>[]> {
   const settled = await Promise.allSettled(items.map((item) => write(item)));
   return settled.map((s) =>
-    s.status === "fulfilled" ? { ok: true, value: s.value } : { ok: false, error: s.reason },
+    s.status === "fulfilled"
+      ? { ok: true, value: s.value }
+      : { ok: false, error: s.reason as unknown },
   );
 }
 

@@ -15,7 +15,9 @@ type ChildMessage =
  * stamped in the child and reach `arrivals` within about 5 ms; `reset()` clears both sides.
  */
 export async function startUpstreamProcess(): Promise<Upstream & { resetAsync(): Promise<void> }> {
-  const child = fork(join(import.meta.dirname, "upstream-child.ts"), [], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const child = fork(join(import.meta.dirname, "upstream-child.ts"), [], {
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
   const arrivals = new Map<string, number>();
   let requests = 0;
   const [first] = (await once(child, "message")) as [ChildMessage];

@@ -10,13 +10,19 @@
  *     delayed call or lease expiry), so a dead process's calls are taken over when its lease ends.
  * Leases are renewed every `leaseMs / 3` for calls in flight; a call whose lease is lost (cancelled
  * or taken over) has its request aborted and writes nothing (fencing).
+ *
+ * Before each attempt, the call's destination decides (`DestinationGate`): send now, or hold the
+ * call until a time without an attempt (`Store.deferCall`): breaker open, paused by `Retry-After`,
+ * a rate or concurrency limit, or the retry budget spent.
  */
-import type { AttemptRecord, CallRecord } from "../core/call.ts";
+import type { AttemptRecord, CallRecord, WaitingFor } from "../core/call.ts";
 import type { CallId, WorkerId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { Claim, ClaimRef, Store } from "../core/store.ts";
 import type { OutgoingRequest, Transport } from "../core/transport.ts";
 import { buildCallbackRequest } from "./callback-request.ts";
+import { DestinationGate, type DestinationEvents } from "./destinations/destination-gate.ts";
+import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { runAttempt, type AttemptContext } from "./run-attempt.ts";
 import { TypedEvents } from "./typed-events.ts";
@@ -28,10 +34,12 @@ export interface EngineLogger {
   error(obj: object, msg?: string): void;
 }
 
-/** Events the engine emits, named noun:verb. */
-export interface EngineEvents extends Record<string, unknown> {
+/** Events the engine emits, named noun:verb (the destination events of `DestinationGate` included). */
+export interface EngineEvents extends Record<string, unknown>, DestinationEvents {
   "attempt:recorded": { call: CallRecord; attempt: AttemptRecord };
   "call:retry-scheduled": { call: CallRecord; attempt: AttemptRecord; runAt: number };
+  /** The call's destination held it until `runAt`, without an attempt. */
+  "call:held": { call: CallRecord; waitingFor: WaitingFor; runAt: number };
   "call:ended": { call: CallRecord };
   "lease:lost": { callId: CallId };
 }
@@ -58,6 +66,8 @@ export interface EngineOptions {
   purgeIntervalMs?: number;
   faults?: FaultInjector;
   logger?: EngineLogger;
+  /** Per-destination protection: breaker, pauses, retry budget, share of concurrency. */
+  destinations?: Partial<DestinationSettings>;
 }
 
 interface InFlight {
@@ -80,6 +90,8 @@ const noopLogger: EngineLogger = { info() {}, warn() {}, error() {} };
  */
 export class Engine {
   readonly events = new TypedEvents<EngineEvents>();
+  /** The per-destination protection every attempt passes (and its state, for the API). */
+  readonly destinations: DestinationGate;
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #logger: EngineLogger;
@@ -109,6 +121,17 @@ export class Engine {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    this.destinations = new DestinationGate({
+      store: options.store,
+      clock: options.clock,
+      random: options.random,
+      owner: this.#workerId,
+      engineConcurrency: this.#concurrency,
+      events: this.events,
+      logger: this.#logger,
+      onWake: (runAt) => this.notify(runAt),
+      ...(options.destinations === undefined ? {} : { settings: options.destinations }),
+    });
     const signingSecrets = new Map<string, Promise<string>>();
     this.#ctx = {
       store: options.store,
@@ -146,6 +169,9 @@ export class Engine {
       this.#every(Math.max(10, Math.floor(this.#leaseMs / 3)), () => this.#renewLeases()),
     );
     this.#background.push(this.#every(this.#purgeIntervalMs, () => this.#purge()));
+    this.#background.push(
+      this.#every(this.destinations.settings.refreshIntervalMs, () => this.destinations.refresh()),
+    );
     this.#wake();
   }
 
@@ -211,6 +237,7 @@ export class Engine {
         flight.controller.abort(new Error("engine stopping"));
       await Promise.all(pending);
     }
+    await this.destinations.idle();
     this.#loops.abort();
     await Promise.all(this.#background);
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
@@ -238,6 +265,8 @@ export class Engine {
   }
 
   async #pump(): Promise<void> {
+    // Saved breakers, pauses and limits first: a restart must not send what they hold.
+    await this.destinations.load();
     for (;;) {
       this.#pumpAgain = false;
       while (this.#state === "running") {
@@ -294,7 +323,21 @@ export class Engine {
   }
 
   async #execute(claim: Claim, signal: AbortSignal): Promise<void> {
-    const result = await runAttempt(this.#ctx, claim, signal);
+    const gate = this.destinations;
+    const admission = await gate.admit(claim.call, this.#clock.now());
+    if (admission.type === "hold") {
+      await this.#hold(claim, admission.until, admission.waitingFor);
+      return;
+    }
+    const { ticket } = admission;
+    let result: Awaited<ReturnType<typeof runAttempt>>;
+    try {
+      result = await runAttempt(this.#ctx, claim, signal, (sent, now) =>
+        gate.observe(ticket, sent, now),
+      );
+    } finally {
+      gate.release(ticket);
+    }
     if (result.type === "aborted") {
       if (this.#state === "stopping")
         await this.#store.releaseClaims(
@@ -318,6 +361,27 @@ export class Engine {
       if (waiters !== undefined) for (const done of [...waiters]) done("ended");
     }
     if (result.followUp !== undefined) this.notify(result.followUp.runAt);
+  }
+
+  /** Holds a claimed call until `runAt` without an attempt, as its destination decided. */
+  async #hold(claim: Claim, runAt: number, waitingFor: WaitingFor): Promise<void> {
+    const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
+    const now = this.#clock.now();
+    if (!(await this.#store.deferCall(ref, runAt, waitingFor, now))) {
+      this.events.emit("lease:lost", { callId: claim.call.id });
+      return;
+    }
+    const call: CallRecord = {
+      ...claim.call,
+      status: "waiting",
+      runAt,
+      waitReason: waitingFor.message,
+      waitCode: waitingFor.reason,
+      updatedAt: now,
+    };
+    if (waitingFor.destination !== undefined) call.waitDestination = waitingFor.destination;
+    this.events.emit("call:held", { call, waitingFor, runAt });
+    this.notify(runAt);
   }
 
   async #renewLeases(): Promise<void> {

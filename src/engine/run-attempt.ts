@@ -45,12 +45,14 @@ const CALLBACK_SPEC: Omit<CallSpec, "request"> = {
  * Runs one attempt of a claimed call and commits it with the call's next state, conditional on
  * the claim's lease token: send, classify, decide (retry with backoff, succeed, fail), then one
  * store write holding the attempt, the transition and, when a call with a callback ends, the
- * callback delivery.
+ * callback delivery. `onSent` sees the transport's result of a real send (not of an attempt
+ * failed without one, such as a passed deadline), before anything is decided or written.
  */
 export async function runAttempt(
   ctx: AttemptContext,
   claim: Claim,
   signal: AbortSignal,
+  onSent?: (result: SendResult, now: number) => void,
 ): Promise<AttemptResult> {
   const { call } = claim;
   await ctx.faults?.hit("after-claim");
@@ -70,20 +72,22 @@ export async function runAttempt(
   } else {
     const request =
       call.kind === "callback" ? await ctx.callbackRequest(call, startedAt) : userRequest(call);
-    result =
-      request === undefined
-        ? syntheticError(
-            startedAt,
-            "invalid_response",
-            `the call ${call.parentId ?? "?"} this callback reports on no longer exists`,
-          )
-        : await ctx.transport.send(request, {
-            connectTimeoutMs: spec.timeout.connectMs,
-            readTimeoutMs: spec.timeout.readMs,
-            totalTimeoutMs: Math.min(spec.timeout.totalMs, remainingMs),
-            maxResponseBytes: ctx.maxResponseBytes,
-            signal,
-          });
+    if (request === undefined) {
+      result = syntheticError(
+        startedAt,
+        "invalid_response",
+        `the call ${call.parentId ?? "?"} this callback reports on no longer exists`,
+      );
+    } else {
+      result = await ctx.transport.send(request, {
+        connectTimeoutMs: spec.timeout.connectMs,
+        readTimeoutMs: spec.timeout.readMs,
+        totalTimeoutMs: Math.min(spec.timeout.totalMs, remainingMs),
+        maxResponseBytes: ctx.maxResponseBytes,
+        signal,
+      });
+      onSent?.(result, ctx.clock.now());
+    }
   }
   if (signal.aborted) return { type: "aborted" };
   await ctx.faults?.hit("after-request-sent");

@@ -1,0 +1,84 @@
+/**
+ * One destination as the engine holds it in memory: the protection state it believes current
+ * (changes are applied here first, then saved), the stored version that state builds on, the
+ * limits, and the per-process counters (failure strategy, retry budget, health, attempts in
+ * flight, rate schedule). The gate (destination-gate.ts) owns every change.
+ */
+import type { Clock } from "../../core/ports.ts";
+import type { DestinationLimits } from "../../core/store.ts";
+import type { BreakerStrategy } from "../../resilience/breaker-strategies.ts";
+import { RetryBudget } from "../../resilience/retry-budget.ts";
+import { DestinationHealth } from "./destination-health.ts";
+import type { DestinationSettings } from "./destination-settings.ts";
+import { INITIAL_PROTECTION, type ProtectionState } from "./protection-state.ts";
+import { RateSchedule } from "./rate-schedule.ts";
+
+/** A destination's in-memory record. */
+export class DestinationEntry {
+  readonly destination: string;
+  /** The state as this process believes it: saved, or about to be. */
+  state: ProtectionState = INITIAL_PROTECTION;
+  /** The limits in force. */
+  limits: DestinationLimits = {};
+  /** The stored version `state` and `limits` build on (0: never saved). */
+  version = 0;
+  /** The state and limits as last saved or read, to skip saving what is saved already. */
+  saved: { state: ProtectionState; limits: DestinationLimits } = {
+    state: INITIAL_PROTECTION,
+    limits: {},
+  };
+  readonly strategy: BreakerStrategy;
+  readonly budget: RetryBudget;
+  readonly health: DestinationHealth;
+  rate: RateSchedule | undefined;
+  /** Attempts in flight to this destination in this process. */
+  inFlight = 0;
+  /** True while this process is electing a probe (one election at a time). */
+  electing = false;
+  /** The deadline of the probe being elected, while `electing`. */
+  electingUntil = 0;
+  /** Saves of this destination, one after the other. */
+  chain: Promise<void> = Promise.resolve();
+  /** Saves queued or running. */
+  pendingSaves = 0;
+  /** Last time a call went through the gate (eviction of idle entries). */
+  lastUsedAt: number;
+
+  constructor(destination: string, settings: DestinationSettings, clock: Clock) {
+    this.destination = destination;
+    this.strategy = settings.strategy();
+    this.budget = new RetryBudget({
+      ratio: settings.retryBudgetRatio,
+      minRetriesPerSecond: settings.retryBudgetMinPerSecond,
+      windowMs: settings.retryBudgetWindowMs,
+      clock,
+    });
+    this.health = new DestinationHealth(settings.healthWindowMs);
+    this.lastUsedAt = clock.now();
+  }
+
+  /** Replaces the limits; a changed rate starts a new schedule. */
+  setLimits(limits: DestinationLimits): void {
+    if (limits.rateLimitPerSecond !== this.limits.rateLimitPerSecond) {
+      this.rate =
+        limits.rateLimitPerSecond === undefined
+          ? undefined
+          : new RateSchedule(limits.rateLimitPerSecond);
+    }
+    this.limits = limits;
+  }
+
+  /** True when nothing distinguishes this destination from one never seen (it may be dropped). */
+  isDefault(now: number): boolean {
+    return (
+      this.state.breaker.state === "closed" &&
+      (this.state.pause === undefined || this.state.pause.until <= now) &&
+      this.limits.rateLimitPerSecond === undefined &&
+      this.limits.maxConcurrency === undefined &&
+      this.inFlight === 0 &&
+      !this.electing &&
+      this.pendingSaves === 0 &&
+      (this.rate?.reserved ?? 0) === 0
+    );
+  }
+}

@@ -1,0 +1,456 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { CallRecord } from "../../core/call.ts";
+import { tenantId, type CallId } from "../../core/ids.ts";
+import type { SendResult } from "../../core/transport.ts";
+import { consecutiveFailures } from "../../resilience/breaker-strategies.ts";
+import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
+import { FakeClock } from "../../testing/fake-clock.ts";
+import { SeededRandom } from "../../testing/seeded-random.ts";
+import {
+  DestinationGate,
+  type Admission,
+  type DestinationEvents,
+  type DestinationGateOptions,
+  type Ticket,
+} from "./destination-gate.ts";
+import type { DestinationSettings } from "./destination-settings.ts";
+
+const API = "https://api.example.com";
+const T0 = Date.parse("2026-01-01T12:00:00Z");
+
+let store: SqliteStore;
+let clock: FakeClock;
+let events: { name: keyof DestinationEvents; payload: unknown }[];
+let woken: number[];
+
+beforeEach(async () => {
+  store = SqliteStore.open({ path: ":memory:" });
+  await store.migrate();
+  clock = new FakeClock(T0);
+  events = [];
+  woken = [];
+});
+afterEach(async () => {
+  await store.close();
+});
+
+const SETTINGS: Partial<DestinationSettings> = {
+  strategy: () => consecutiveFailures({ threshold: 3 }),
+  openDurationMs: 5_000,
+  openDurationJitter: 0,
+  maxOpenDurationMs: 60_000,
+};
+
+function gate(
+  settings: Partial<DestinationSettings> = {},
+  options: Partial<DestinationGateOptions> = {},
+): DestinationGate {
+  return new DestinationGate({
+    store,
+    clock,
+    random: new SeededRandom(3),
+    owner: "worker-a",
+    engineConcurrency: 10,
+    settings: { ...SETTINGS, ...settings },
+    events: { emit: (name, payload) => void events.push({ name, payload }) },
+    onWake: (at) => void woken.push(at),
+    ...options,
+  });
+}
+
+let n = 0;
+function call(overrides: Partial<CallRecord> = {}, url = `${API}/v1/orders`): CallRecord {
+  n++;
+  return {
+    id: `call_${String(n).padStart(26, "0")}` as CallId,
+    tenantId: tenantId("t"),
+    kind: "call",
+    status: "running",
+    spec: {
+      request: { url, method: "GET", headers: {} },
+      retry: { maxAttempts: 5, backoff: "exponential", initialDelayMs: 1_000, maxDelayMs: 60_000 },
+      timeout: { connectMs: 1_000, readMs: 1_000, totalMs: 5_000 },
+    },
+    forwardedKey: "k",
+    attempts: 0,
+    attemptBase: 0,
+    createdAt: T0,
+    updatedAt: T0,
+    ...overrides,
+  };
+}
+
+function response(status: number, headers: Record<string, string> = {}): SendResult {
+  return {
+    type: "response",
+    status,
+    headers,
+    body: new Uint8Array(),
+    bodyTruncated: false,
+    bodyBytes: 0,
+    timings: { startedAt: clock.now(), durationMs: 12 },
+  };
+}
+
+const refused: SendResult = {
+  type: "error",
+  code: "connect_refused",
+  message: "ECONNREFUSED",
+  sent: false,
+  timings: { startedAt: T0, durationMs: 1 },
+};
+
+/** Admits `c` and, if let through, records `result` and releases it. */
+async function attempt(g: DestinationGate, c: CallRecord, result: SendResult): Promise<Admission> {
+  const admission = await g.admit(c, clock.now());
+  if (admission.type === "proceed") {
+    g.observe(admission.ticket, result, clock.now());
+    g.release(admission.ticket);
+  }
+  return admission;
+}
+
+async function admitAll(g: DestinationGate, count: number): Promise<Ticket[]> {
+  const tickets: Ticket[] = [];
+  for (let i = 0; i < count; i++) {
+    const admission = await g.admit(call(), clock.now());
+    if (admission.type !== "proceed") throw new Error(`call ${i} was held`);
+    tickets.push(admission.ticket);
+  }
+  return tickets;
+}
+
+async function failTimes(g: DestinationGate, times: number): Promise<void> {
+  for (let i = 0; i < times; i++) {
+    expect((await attempt(g, call(), response(503))).type).toBe("proceed");
+  }
+  await g.idle();
+}
+
+describe("DestinationGate", () => {
+  it("lets healthy calls through, counting those in flight", async () => {
+    const g = gate();
+    const first = await g.admit(call(), clock.now());
+    const second = await g.admit(call(), clock.now());
+    expect(first.type).toBe("proceed");
+    expect(second.type).toBe("proceed");
+    expect(g.list()[0]).toMatchObject({ destination: API, inFlight: 2, version: 0 });
+    if (first.type === "proceed") g.release(first.ticket);
+    expect(g.list()[0]?.inFlight).toBe(1);
+    expect(await store.listDestinations()).toEqual([]);
+  });
+
+  it("opens after failures, holds calls until openUntil without sending, and saves the open", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    const held = await g.admit(call(), clock.now());
+    expect(held).toEqual({
+      type: "hold",
+      until: T0 + 5_000,
+      waitingFor: {
+        reason: "circuit_open",
+        message:
+          "circuit open for api.example.com:443 until 12:00:05Z (3 consecutive failures, threshold 3)",
+        destination: API,
+      },
+    });
+    expect(events.map((e) => e.name)).toEqual(["breaker:opened"]);
+    const saved = await store.getDestination(API);
+    expect(saved).toMatchObject({
+      version: 1,
+      state: { breaker: { state: "open", openUntil: T0 + 5_000 }, consecutiveOpens: 1 },
+    });
+  });
+
+  it("counts a 4xx as a success and an aborted send as nothing", async () => {
+    const g = gate();
+    await attempt(g, call(), response(503));
+    await attempt(g, call(), response(503));
+    await attempt(g, call(), response(404));
+    await attempt(g, call(), response(503));
+    await attempt(g, call(), response(503));
+    await attempt(g, call(), { ...refused, code: "aborted" });
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+    await attempt(g, call(), refused);
+    expect((await g.admit(call(), clock.now())).type).toBe("hold");
+  });
+
+  it("elects exactly one probe among concurrent calls once openUntil passes", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    await clock.advance(5_000);
+    const admissions = await Promise.all(
+      Array.from({ length: 10 }, () => Promise.resolve(g.admit(call(), clock.now()))),
+    );
+    const probes = admissions.filter((a) => a.type === "proceed");
+    expect(probes).toHaveLength(1);
+    for (const held of admissions.filter((a) => a.type === "hold")) {
+      expect(held.waitingFor.reason).toBe("circuit_open");
+      expect(held.waitingFor.message).toMatch(/half-open .* one probe is deciding/);
+      expect(held.until).toBe(T0 + 5_000 + 6_000);
+    }
+    expect(await store.getDestination(API)).toMatchObject({
+      version: 2,
+      state: {
+        breaker: { state: "half-open", owner: "worker-a", probeDeadline: T0 + 11_000 },
+      },
+    });
+    expect(events.map((e) => e.name)).toEqual(["breaker:opened", "breaker:half-opened"]);
+  });
+
+  it("closes on a successful probe, and wakes the calls it held", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    await clock.advance(5_000);
+    const probe = await g.admit(call(), clock.now());
+    if (probe.type !== "proceed") throw new Error("expected the probe");
+    g.observe(probe.ticket, response(200), clock.now());
+    g.release(probe.ticket);
+    await g.idle();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(g.list()[0]?.state).toEqual({ breaker: { state: "closed" }, consecutiveOpens: 0 });
+    expect(await store.getDestination(API)).toMatchObject({
+      version: 3,
+      state: { breaker: { state: "closed" } },
+    });
+    expect(events.map((e) => e.name)).toEqual([
+      "breaker:opened",
+      "breaker:half-opened",
+      "breaker:closed",
+    ]);
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  it("re-opens for twice as long when the probe fails", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    await clock.advance(5_000);
+    const probe = await attempt(g, call(), refused);
+    expect(probe.type).toBe("proceed");
+    await g.idle();
+    const state = g.list()[0]!.state;
+    expect(state.consecutiveOpens).toBe(2);
+    expect(state.breaker).toMatchObject({
+      state: "open",
+      openedAt: T0 + 5_000,
+      openUntil: T0 + 15_000,
+      reason: { strategy: "half-open-probe-failed" },
+    });
+    const held = await g.admit(call(), clock.now());
+    expect(held).toMatchObject({ type: "hold", until: T0 + 15_000 });
+  });
+
+  it("probes again at once when a probe ends without a verdict", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    await clock.advance(5_000);
+    const probe = await g.admit(call(), clock.now());
+    if (probe.type !== "proceed") throw new Error("expected the probe");
+    g.observe(probe.ticket, { ...refused, code: "aborted" }, clock.now());
+    g.release(probe.ticket);
+    await g.idle();
+    expect(g.list()[0]?.state.breaker).toMatchObject({ state: "open", openUntil: T0 + 5_000 });
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  it("lets only one of two processes sharing the store send the probe", async () => {
+    const a = gate();
+    const b = gate({}, { owner: "worker-b" });
+    await failTimes(a, 3);
+    await b.refresh();
+    await clock.advance(5_000);
+    const [fromA, fromB] = await Promise.all([
+      a.admit(call(), clock.now()),
+      b.admit(call(), clock.now()),
+    ]);
+    expect([fromA.type, fromB.type].sort()).toEqual(["hold", "proceed"]);
+    const saved = await store.getDestination(API);
+    const winner = fromA.type === "proceed" ? "worker-a" : "worker-b";
+    expect(saved?.state).toMatchObject({ breaker: { state: "half-open", owner: winner } });
+  });
+
+  it("replaces a probe whose process died once its deadline passes", async () => {
+    const a = gate();
+    await failTimes(a, 3);
+    await clock.advance(5_000);
+    expect((await a.admit(call(), clock.now())).type).toBe("proceed");
+    // Process a dies with its probe in flight; process b starts on the same store.
+    const b = gate({}, { owner: "worker-b" });
+    await b.load();
+    expect((await b.admit(call(), clock.now())).type).toBe("hold");
+    await clock.advance(6_000);
+    expect((await b.admit(call(), clock.now())).type).toBe("proceed");
+    expect((await store.getDestination(API))?.state).toMatchObject({
+      breaker: { state: "half-open", owner: "worker-b" },
+    });
+  });
+
+  it("restores an open breaker, a pause and limits in a new process", async () => {
+    const g = gate();
+    const tickets = await admitAll(g, 4);
+    for (const ticket of tickets.slice(0, 3)) g.observe(ticket, response(503), clock.now());
+    g.observe(tickets[3]!, response(503, { "retry-after": "30" }), clock.now());
+    await g.setLimits(API, { maxConcurrency: 3 });
+    await g.idle();
+    const restarted = gate();
+    await restarted.load();
+    const [info] = restarted.list();
+    expect(info?.limits).toEqual({ maxConcurrency: 3 });
+    expect(info?.state.breaker).toMatchObject({ state: "open", openUntil: T0 + 5_000 });
+    expect(info?.state.pause?.until).toBe(T0 + 30_000);
+  });
+
+  it("pauses the whole destination on a 429 with Retry-After, capped at maxPauseMs", async () => {
+    const g = gate({ maxPauseMs: 20_000 });
+    await attempt(g, call(), response(429, { "retry-after": "30" }));
+    const held = await g.admit(call(), clock.now());
+    expect(held).toEqual({
+      type: "hold",
+      until: T0 + 20_000,
+      waitingFor: {
+        reason: "destination_paused",
+        message:
+          "api.example.com:443 paused until 12:00:20Z (status 429 with Retry-After 30 s, capped at 20 s)",
+        destination: API,
+      },
+    });
+    await g.idle();
+    expect(events.map((e) => e.name)).toEqual(["destination:paused"]);
+    expect((await store.getDestination(API))?.state).toMatchObject({
+      pause: { until: T0 + 20_000 },
+    });
+    // Other destinations are not paused.
+    expect((await g.admit(call({}, "http://127.0.0.1:9/x"), clock.now())).type).toBe("proceed");
+    await clock.advance(20_000);
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  it("saves one pause for many answers asking for about the same one", async () => {
+    const g = gate({ strategy: () => consecutiveFailures({ threshold: 100 }) });
+    // All five were in flight before the first answer came back.
+    for (const ticket of await admitAll(g, 5)) {
+      await clock.advance(100);
+      g.observe(ticket, response(503, { "retry-after": "10" }), clock.now());
+    }
+    await g.idle();
+    expect(events.filter((e) => e.name === "destination:paused")).toHaveLength(1);
+    expect((await store.getDestination(API))?.version).toBe(1);
+  });
+
+  it("spaces calls to the rate limit, each held call getting its own slot", async () => {
+    const g = gate();
+    await g.setLimits(API, { rateLimitPerSecond: 2 });
+    const calls = Array.from({ length: 5 }, () => call());
+    const first = await Promise.all(calls.map((c) => Promise.resolve(g.admit(c, clock.now()))));
+    expect(first.map((a) => (a.type === "hold" ? a.until - T0 : 0))).toEqual([
+      0, 0, 500, 1_000, 1_500,
+    ]);
+    expect(first[2]).toMatchObject({
+      waitingFor: {
+        reason: "rate_limited",
+        message: "rate limit 2/s for api.example.com:443: next slot at 12:00:00.500Z",
+      },
+    });
+    await clock.advance(500);
+    // The call whose slot it is goes; a newcomer queues behind the reserved slots.
+    expect((await g.admit(calls[2]!, clock.now())).type).toBe("proceed");
+    expect(await g.admit(call(), clock.now())).toMatchObject({ type: "hold", until: T0 + 2_000 });
+    expect(await g.admit(calls[3]!, clock.now())).toMatchObject({ until: T0 + 1_000 });
+  });
+
+  it("holds calls over maxConcurrency, and by default over half the engine's slots", async () => {
+    const g = gate();
+    const tickets = [];
+    for (let i = 0; i < 5; i++) {
+      const admission = await g.admit(call(), clock.now());
+      expect(admission.type).toBe("proceed");
+      if (admission.type === "proceed") tickets.push(admission.ticket);
+    }
+    const held = await g.admit(call(), clock.now());
+    expect(held).toMatchObject({
+      type: "hold",
+      waitingFor: {
+        reason: "concurrency_limited",
+        message:
+          "api.example.com:443 has 5 attempts in flight, its share of this engine's slots (5)",
+      },
+    });
+    await g.setLimits(API, { maxConcurrency: 6 });
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+    expect(await g.admit(call(), clock.now())).toMatchObject({
+      waitingFor: { message: expect.stringContaining("its limit (maxConcurrency 6)") as string },
+    });
+    g.release(tickets[0]!);
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  it("holds retries over the retry budget, never first attempts", async () => {
+    const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
+    const retry = (): CallRecord => call({ attempts: 1 });
+    expect((await attempt(g, retry(), response(200))).type).toBe("proceed");
+    expect((await attempt(g, retry(), response(200))).type).toBe("proceed");
+    const held = await g.admit(retry(), clock.now());
+    expect(held).toMatchObject({
+      type: "hold",
+      waitingFor: {
+        reason: "retry_budget_exhausted",
+        message: expect.stringContaining(
+          "retry budget of api.example.com:443 spent: 2 retries",
+        ) as string,
+      },
+    });
+    expect((await attempt(g, call(), response(200))).type).toBe("proceed");
+    // A redriven call's first attempt is a first attempt again.
+    expect((await attempt(g, call({ attempts: 3, attemptBase: 3 }), response(200))).type).toBe(
+      "proceed",
+    );
+    await clock.advance(10_000);
+    expect((await attempt(g, retry(), response(200))).type).toBe("proceed");
+  });
+
+  it("holds a call no later than its deadline, and lets a call past it through", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    const soon = await g.admit(call({ deadlineAt: T0 + 2_000 }), clock.now());
+    expect(soon).toMatchObject({ type: "hold", until: T0 + 2_000 });
+    await clock.advance(2_000);
+    expect((await g.admit(call({ deadlineAt: T0 + 2_000 }), clock.now())).type).toBe("proceed");
+  });
+
+  it("resets: closes the breaker, ends the pause, and wakes held calls", async () => {
+    const g = gate();
+    await failTimes(g, 3);
+    await attempt(g, call(), response(503, { "retry-after": "30" }));
+    await g.idle();
+    const info = await g.reset(API);
+    expect(info.state).toEqual({ breaker: { state: "closed" }, consecutiveOpens: 0 });
+    expect((await store.getDestination(API))?.state).toEqual(info.state);
+    expect(events.map((e) => e.name)).toContain("destination:reset");
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  it("sets and removes limits, saved before it resolves", async () => {
+    const g = gate();
+    const set = await g.setLimits(API, { rateLimitPerSecond: 5, maxConcurrency: 2 });
+    expect(set.limits).toEqual({ rateLimitPerSecond: 5, maxConcurrency: 2 });
+    expect((await store.getDestination(API))?.limits).toEqual(set.limits);
+    const removed = await g.setLimits(API, { rateLimitPerSecond: null });
+    expect(removed.limits).toEqual({ maxConcurrency: 2 });
+    expect(await store.getDestination(API)).toMatchObject({
+      version: 2,
+      limits: { maxConcurrency: 2 },
+    });
+  });
+
+  it("adopts changes saved by another process at the next refresh", async () => {
+    const a = gate();
+    const b = gate({}, { owner: "worker-b" });
+    await a.load();
+    await b.setLimits(API, { maxConcurrency: 1 });
+    const first = await a.admit(call(), clock.now());
+    expect(first.type).toBe("proceed");
+    expect((await a.admit(call(), clock.now())).type).toBe("proceed");
+    await a.refresh();
+    expect((await a.admit(call(), clock.now())).type).toBe("hold");
+  });
+});

@@ -1,0 +1,637 @@
+/**
+ * The gate every attempt passes before it is sent (ARCHITECTURE.md section 4, issue 3): per
+ * destination (origin), it lets the attempt go, or holds the call until a time without an attempt
+ * (`Store.deferCall`), because
+ *
+ *   - the destination is paused (it answered 429 or 503 with `Retry-After`),
+ *   - its circuit breaker is open, or half-open with a probe deciding (one probe in all: the
+ *     process that wins the compare-and-set of `open -> half-open` sends it),
+ *   - it has as many attempts in flight as its `maxConcurrency` (default: a share of the engine),
+ *   - the retry budget of the destination is spent (retries only), or
+ *   - its rate limit has no slot now (the call gets the next slot, reserved for it).
+ *
+ * After the send, `observe` feeds the outcome to the breaker's failure strategy and the health
+ * figures, and turns `Retry-After` on a 429 or 503 into a pause of the whole destination.
+ *
+ * The hot path is in memory: a Map lookup and a few comparisons before, a few counter increments
+ * after. Only transitions are written (an open, a probe's election and verdict, a pause, a reset,
+ * new limits), through the entry's save chain, with compare-and-set on the stored version. Error
+ * rate, latency, budget and rate schedule are this process's, in memory.
+ */
+import type { CallRecord, WaitingFor } from "../../core/call.ts";
+import type { Clock, Random } from "../../core/ports.ts";
+import { retryAfterMs } from "../../core/retry-after.ts";
+import type { DestinationLimits, Store, StoredDestination } from "../../core/store.ts";
+import type { SendResult } from "../../core/transport.ts";
+import type { TripReason } from "../../resilience/errors.ts";
+import { DestinationEntry } from "./destination-entry.ts";
+import { destinationOf } from "./destination-key.ts";
+import { destinationSettings, type DestinationSettings } from "./destination-settings.ts";
+import * as messages from "./hold-messages.ts";
+import {
+  abandonProbe,
+  closeBreaker,
+  INITIAL_PROTECTION,
+  isCurrentProbe,
+  parseProtectionState,
+  pauseUntil,
+  resetProtection,
+  startProbe,
+  tripBreaker,
+  type DestinationBreaker,
+  type ProtectionState,
+} from "./protection-state.ts";
+
+/** Events of the gate, named noun:verb; emitted by the process that made the change. */
+export interface DestinationEvents {
+  "breaker:opened": {
+    destination: string;
+    openedAt: number;
+    openUntil: number;
+    reason: TripReason;
+    consecutiveOpens: number;
+  };
+  "breaker:half-opened": { destination: string; at: number; probeDeadline: number };
+  "breaker:closed": { destination: string; at: number };
+  "destination:paused": { destination: string; until: number; reason: string };
+  "destination:reset": { destination: string; at: number };
+}
+
+/** Where the gate emits its events (the engine's `events`). */
+export interface DestinationEventSink {
+  emit<K extends keyof DestinationEvents>(event: K, payload: DestinationEvents[K]): void;
+}
+
+/** An attempt let through: hand it back to `observe` and `release`. */
+export interface Ticket {
+  readonly entry?: DestinationEntry;
+  /** The half-open state this attempt probes, when it is the probe. */
+  readonly probe?: DestinationBreaker;
+  /** Set once the probe's verdict is recorded. */
+  decided: boolean;
+}
+
+/** What the gate decided for a claimed call. */
+export type Admission =
+  { type: "proceed"; ticket: Ticket } | { type: "hold"; until: number; waitingFor: WaitingFor };
+
+/** Options of `DestinationGate`. */
+export interface DestinationGateOptions {
+  store: Store;
+  clock: Clock;
+  random: Random;
+  /** This engine's worker id: the owner of the probes it sends. */
+  owner: string;
+  /** The engine's concurrency, of which one destination gets `shareOfConcurrency` by default. */
+  engineConcurrency: number;
+  settings?: Partial<DestinationSettings>;
+  events?: DestinationEventSink;
+  logger?: { warn(obj: object, msg?: string): void };
+  /** Called when held calls were made due at `runAt` (the engine claims them). */
+  onWake?: (runAt: number) => void;
+}
+
+/** What the API shows of one destination. */
+export interface DestinationInfo {
+  destination: string;
+  state: ProtectionState;
+  limits: DestinationLimits;
+  /** Stored version, 0 when never saved. */
+  version: number;
+  inFlight: number;
+  entry: DestinationEntry;
+}
+
+const PASS_THROUGH: Admission = { type: "proceed", ticket: Object.freeze({ decided: true }) };
+// A non-closed breaker is re-read from the store at most this often before holding a call, so a
+// process sees another's verdict at once rather than at the next refresh.
+const FRESHEN_MS = 500;
+
+/** Per-destination protection in front of every attempt. See the file comment. */
+export class DestinationGate {
+  readonly settings: DestinationSettings;
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #owner: string;
+  readonly #share: number;
+  readonly #events: DestinationEventSink | undefined;
+  readonly #logger: DestinationGateOptions["logger"];
+  readonly #onWake: ((runAt: number) => void) | undefined;
+  readonly #entries = new Map<string, DestinationEntry>();
+  readonly #readAt = new WeakMap<DestinationEntry, number>();
+  #loaded: Promise<void> | undefined;
+
+  constructor(options: DestinationGateOptions) {
+    this.settings = destinationSettings(options.settings);
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#random = options.random;
+    this.#owner = options.owner;
+    this.#share = Math.max(
+      1,
+      Math.floor(options.engineConcurrency * this.settings.shareOfConcurrency),
+    );
+    this.#events = options.events;
+    this.#logger = options.logger;
+    this.#onWake = options.onWake;
+  }
+
+  /** Reads every saved destination into memory (once; again after a failure). */
+  load(): Promise<void> {
+    this.#loaded ??= this.#store.listDestinations().then(
+      (records) => {
+        const now = this.#clock.now();
+        for (const record of records) this.#adopt(this.#entry(record.destination, now), record);
+      },
+      (error: unknown) => {
+        this.#loaded = undefined;
+        throw error;
+      },
+    );
+    return this.#loaded;
+  }
+
+  /** Decides whether `call` may be sent now. Usually synchronous; a probe election is not. */
+  admit(call: CallRecord, now: number): Admission | Promise<Admission> {
+    // A call past its deadline is failed without a send: nothing to protect.
+    if (call.deadlineAt !== undefined && call.deadlineAt <= now) return PASS_THROUGH;
+    let destination: string;
+    try {
+      destination = destinationOf(call.spec.request.url);
+    } catch {
+      return PASS_THROUGH;
+    }
+    const entry = this.#entry(destination, now);
+    entry.lastUsedAt = now;
+    const { pause, breaker } = entry.state;
+    if (breaker.state !== "closed" || (pause !== undefined && pause.until > now))
+      return this.#admitHeld(entry, call, now);
+    return this.#admitClosed(entry, call, now);
+  }
+
+  /** Records what the attempt of `ticket` produced (not called for attempts never sent). */
+  observe(ticket: Ticket, result: SendResult, now: number): void {
+    const entry = ticket.entry;
+    if (entry === undefined) return;
+    const verdict = breakerVerdict(result);
+    if (verdict !== "ignore")
+      entry.health.record(now, result.timings.durationMs, verdict === "failure");
+    if (ticket.probe !== undefined) {
+      if (verdict === "ignore") return;
+      ticket.decided = true;
+      const probe = ticket.probe;
+      if (!isCurrentProbe(entry.state, probe)) return;
+      if (verdict === "success") {
+        entry.strategy.reset();
+        this.#change(
+          entry,
+          now,
+          (s) => (isCurrentProbe(s, probe) ? closeBreaker(s) : undefined),
+          true,
+        );
+      } else {
+        const failed: TripReason = { strategy: "half-open-probe-failed" };
+        this.#change(
+          entry,
+          now,
+          (s) =>
+            isCurrentProbe(s, probe)
+              ? tripBreaker(s, now, failed, this.settings, this.#random)
+              : undefined,
+          true,
+        );
+      }
+    } else if (verdict !== "ignore" && entry.state.breaker.state === "closed") {
+      const trip = entry.strategy.record(verdict === "failure", result.timings.durationMs, now);
+      if (trip !== undefined) {
+        entry.strategy.reset();
+        this.#change(entry, now, (s) =>
+          s.breaker.state === "closed"
+            ? tripBreaker(s, now, trip, this.settings, this.#random)
+            : undefined,
+        );
+      }
+    }
+    if (result.type === "response" && (result.status === 429 || result.status === 503)) {
+      const askedMs = retryAfterMs(result.headers, now);
+      if (askedMs !== undefined && askedMs > 0) {
+        const until = now + Math.min(askedMs, this.settings.maxPauseMs);
+        const current = entry.state.pause;
+        // Many answers asking for about the same pause make one save, not one each.
+        if (current === undefined || current.until <= now || until > current.until + 1_000) {
+          const reason = `status ${result.status} with Retry-After ${Math.round(askedMs / 1_000)} s${askedMs > this.settings.maxPauseMs ? `, capped at ${this.settings.maxPauseMs / 1_000} s` : ""}`;
+          this.#change(entry, now, (s) => pauseUntil(s, until, reason));
+        }
+      }
+    }
+  }
+
+  /** Ends the attempt of `ticket` (in a `finally`): frees its slot; a probe without a verdict is abandoned. */
+  release(ticket: Ticket): void {
+    const entry = ticket.entry;
+    if (entry === undefined) return;
+    entry.inFlight--;
+    const probe = ticket.probe;
+    if (probe !== undefined && !ticket.decided && isCurrentProbe(entry.state, probe)) {
+      const now = this.#clock.now();
+      this.#change(entry, now, (s) =>
+        isCurrentProbe(s, probe) ? abandonProbe(s, now) : undefined,
+      );
+    }
+  }
+
+  /** Re-reads saved destinations (changes by other processes) and drops idle ones from memory. */
+  async refresh(): Promise<void> {
+    const records = await this.#store.listDestinations();
+    const now = this.#clock.now();
+    for (const record of records) {
+      const entry = this.#entry(record.destination, now);
+      if (record.version > entry.version && entry.pendingSaves === 0 && !entry.electing)
+        this.#adopt(entry, record);
+    }
+    for (const [destination, entry] of this.#entries) {
+      entry.rate?.forgetBefore(now - 60_000);
+      if (entry.isDefault(now) && now - entry.lastUsedAt > this.settings.idleEvictMs)
+        this.#entries.delete(destination);
+    }
+  }
+
+  /** Resolves once every save started so far has settled. */
+  async idle(): Promise<void> {
+    await Promise.all([...this.#entries.values()].map((entry) => entry.chain));
+  }
+
+  /** The destinations in memory (known from the store or from calls), ordered by destination. */
+  list(): DestinationInfo[] {
+    return [...this.#entries.values()]
+      .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0))
+      .map((entry) => this.#info(entry));
+  }
+
+  /** One destination, after reading it from the store; `undefined` if neither knows it. */
+  async get(destination: string): Promise<DestinationInfo | undefined> {
+    await this.load();
+    const record = await this.#store.getDestination(destination);
+    const known = this.#entries.get(destination);
+    if (record === undefined && known === undefined) return undefined;
+    const entry = known ?? this.#entry(destination, this.#clock.now());
+    if (record !== undefined && record.version > entry.version && entry.pendingSaves === 0)
+      this.#adopt(entry, record);
+    return this.#info(entry);
+  }
+
+  /**
+   * Sets limits (`null` removes one, absent keeps it), saved before this resolves; calls held by
+   * the destination are woken so they see the new limits.
+   */
+  async setLimits(
+    destination: string,
+    patch: { rateLimitPerSecond?: number | null; maxConcurrency?: number | null },
+  ): Promise<DestinationInfo> {
+    await this.load();
+    const now = this.#clock.now();
+    const entry = this.#entry(destination, now);
+    const apply = (limits: DestinationLimits): DestinationLimits => {
+      const next: DestinationLimits = { ...limits };
+      for (const key of ["rateLimitPerSecond", "maxConcurrency"] as const) {
+        const value = patch[key];
+        if (value === null) delete next[key];
+        else if (value !== undefined) next[key] = value;
+      }
+      return next;
+    };
+    entry.setLimits(apply(entry.limits));
+    await this.#persist(entry, now, undefined, apply);
+    await this.#wake(entry);
+    return this.#info(entry);
+  }
+
+  /** Closes the breaker and ends any pause, saved before this resolves; wakes held calls. */
+  async reset(destination: string): Promise<DestinationInfo> {
+    await this.load();
+    const now = this.#clock.now();
+    const entry = this.#entry(destination, now);
+    entry.strategy.reset();
+    const previous = entry.state;
+    entry.state = resetProtection(previous);
+    if (entry.state !== previous) this.#events?.emit("destination:reset", { destination, at: now });
+    await this.#persist(entry, now, resetProtection);
+    await this.#wake(entry);
+    return this.#info(entry);
+  }
+
+  #admitClosed(entry: DestinationEntry, call: CallRecord, now: number): Admission {
+    const destination = entry.destination;
+    const explicit = entry.limits.maxConcurrency;
+    const limit = explicit ?? this.#share;
+    if (entry.inFlight >= limit) {
+      const typicalMs = entry.health.medianMs(now) ?? 100;
+      const holdMs = Math.min(1_000, Math.max(20, typicalMs)) * (0.5 + this.#random.next());
+      return hold(call, now, now + Math.ceil(holdMs), {
+        reason: "concurrency_limited",
+        message: messages.concurrencyLimitedMessage(
+          destination,
+          entry.inFlight,
+          limit,
+          explicit !== undefined,
+        ),
+        destination,
+      });
+    }
+    const isRetry = call.attempts > call.attemptBase;
+    if (isRetry) {
+      const stats = entry.budget.stats;
+      if (stats.retries >= stats.allowed) {
+        // The budget's window moves in tenths: a tenth from now, some retries have left it.
+        const holdMs = (this.settings.retryBudgetWindowMs / 10) * (0.5 + this.#random.next());
+        return hold(call, now, now + Math.ceil(holdMs), {
+          reason: "retry_budget_exhausted",
+          message: messages.budgetSpentMessage(destination, stats),
+          destination,
+        });
+      }
+    }
+    if (entry.rate !== undefined) {
+      const slot = entry.rate.take(call.id, now);
+      if (slot > now) {
+        return hold(call, now, slot, {
+          reason: "rate_limited",
+          message: messages.rateLimitedMessage(destination, entry.rate.ratePerSecond, slot),
+          destination,
+        });
+      }
+    }
+    if (isRetry) entry.budget.tryAcquire();
+    else entry.budget.recordRequest();
+    entry.inFlight++;
+    return { type: "proceed", ticket: { entry, decided: false } };
+  }
+
+  async #admitHeld(entry: DestinationEntry, call: CallRecord, now: number): Promise<Admission> {
+    if ((this.#readAt.get(entry) ?? Number.NEGATIVE_INFINITY) + FRESHEN_MS <= now) {
+      this.#readAt.set(entry, now);
+      const record = await this.#store.getDestination(entry.destination);
+      if (record !== undefined && record.version > entry.version && entry.pendingSaves === 0)
+        this.#adopt(entry, record);
+    }
+    const destination = entry.destination;
+    const { pause, breaker } = entry.state;
+    if (pause !== undefined && pause.until > now) {
+      return hold(call, now, pause.until, {
+        reason: "destination_paused",
+        message: messages.pausedMessage(destination, pause.until, pause.reason),
+        destination,
+      });
+    }
+    if (breaker.state === "closed") return this.#admitClosed(entry, call, now);
+    if (breaker.state === "open" && now < breaker.openUntil) {
+      return hold(call, now, breaker.openUntil, {
+        reason: "circuit_open",
+        message: messages.circuitOpenMessage(destination, breaker.openUntil, breaker.reason),
+        destination,
+      });
+    }
+    const probeHoldUntil = (): number =>
+      entry.state.breaker.state === "half-open"
+        ? entry.state.breaker.probeDeadline
+        : entry.electing
+          ? entry.electingUntil
+          : now + this.settings.maxProbeMs;
+    const deciding = (until: number): Admission =>
+      hold(call, now, until, {
+        reason: "circuit_open",
+        message: messages.probeDecidingMessage(destination, until),
+        destination,
+      });
+    if (breaker.state === "half-open" && now < breaker.probeDeadline)
+      return deciding(breaker.probeDeadline);
+    if (entry.electing) return deciding(probeHoldUntil());
+    const probeDeadline =
+      now + Math.min(this.settings.maxProbeMs, call.spec.timeout.totalMs + 1_000);
+    const probe = await this.#elect(entry, now, probeDeadline);
+    if (probe !== undefined) {
+      entry.inFlight++;
+      return { type: "proceed", ticket: { entry, probe, decided: false } };
+    }
+    // Lost the election, or the state changed meanwhile: decide again from what it is now.
+    const current = entry.state.breaker;
+    if (current.state === "closed") return this.#admitClosed(entry, call, now);
+    if (current.state === "open" && now < current.openUntil) {
+      return hold(call, now, current.openUntil, {
+        reason: "circuit_open",
+        message: messages.circuitOpenMessage(destination, current.openUntil, current.reason),
+        destination,
+      });
+    }
+    return deciding(probeHoldUntil());
+  }
+
+  /** Elects this process's probe with compare-and-set; the elected half-open state, or `undefined`. */
+  async #elect(
+    entry: DestinationEntry,
+    now: number,
+    probeDeadline: number,
+  ): Promise<DestinationBreaker | undefined> {
+    entry.electing = true;
+    entry.electingUntil = probeDeadline;
+    entry.pendingSaves++;
+    const run = entry.chain.then(async () => {
+      for (let round = 0; round < 5; round++) {
+        const next = startProbe(entry.state, now, this.#owner, probeDeadline);
+        if (next === undefined) return undefined;
+        const document = { state: next, limits: entry.limits };
+        if (await this.#store.saveDestination(entry.destination, document, entry.version, now)) {
+          entry.version++;
+          entry.saved = document;
+          entry.state = next;
+          this.#events?.emit("breaker:half-opened", {
+            destination: entry.destination,
+            at: now,
+            probeDeadline,
+          });
+          return next.breaker;
+        }
+        await this.#reload(entry);
+      }
+      return undefined;
+    });
+    entry.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      return await run;
+    } catch (error) {
+      this.#logger?.warn({ err: error, destination: entry.destination }, "probe election failed");
+      return undefined;
+    } finally {
+      entry.electing = false;
+      entry.pendingSaves--;
+    }
+  }
+
+  /**
+   * Applies `mutate` to the entry's state now (in memory), emits what changed, and saves it.
+   * `wake`: make the calls the destination holds due once saved (its breaker left half-open).
+   */
+  #change(
+    entry: DestinationEntry,
+    now: number,
+    mutate: (state: ProtectionState) => ProtectionState | undefined,
+    wake = false,
+  ): void {
+    const previous = entry.state;
+    const next = mutate(previous);
+    if (next === undefined || next === previous) return;
+    entry.state = next;
+    this.#emitChange(entry.destination, previous, next, now);
+    const saved = this.#persist(entry, now, mutate).then(() =>
+      wake ? this.#wake(entry) : undefined,
+    );
+    saved.catch((error: unknown) =>
+      this.#logger?.warn(
+        { err: error, destination: entry.destination },
+        "saving a destination's state failed; it is kept in memory and saved with the next change",
+      ),
+    );
+  }
+
+  /**
+   * Saves the entry's state and limits after the saves before it, with compare-and-set. On a
+   * conflict, reads the stored document and applies `mutate` (state) and `apply` (limits) to it
+   * again. Rejects when the store fails.
+   */
+  #persist(
+    entry: DestinationEntry,
+    now: number,
+    mutate?: (state: ProtectionState) => ProtectionState | undefined,
+    apply?: (limits: DestinationLimits) => DestinationLimits,
+  ): Promise<void> {
+    entry.pendingSaves++;
+    const run = entry.chain.then(async () => {
+      for (let round = 0; round < 5; round++) {
+        const document = { state: entry.state, limits: entry.limits };
+        if (document.state === entry.saved.state && document.limits === entry.saved.limits) return;
+        if (await this.#store.saveDestination(entry.destination, document, entry.version, now)) {
+          entry.version++;
+          entry.saved = document;
+          return;
+        }
+        await this.#reload(entry);
+        const state = mutate?.(entry.state);
+        if (state !== undefined) entry.state = state;
+        if (apply !== undefined) entry.setLimits(apply(entry.limits));
+      }
+      throw new Error(
+        `Could not save destination ${entry.destination}: its stored version kept changing (5 compare-and-set conflicts in a row)`,
+      );
+    });
+    const settled = run.finally(() => {
+      entry.pendingSaves--;
+    });
+    entry.chain = settled.then(
+      () => undefined,
+      () => undefined,
+    );
+    return settled;
+  }
+
+  async #reload(entry: DestinationEntry): Promise<void> {
+    const record = await this.#store.getDestination(entry.destination);
+    if (record !== undefined) this.#adopt(entry, record);
+  }
+
+  async #wake(entry: DestinationEntry): Promise<void> {
+    const now = this.#clock.now();
+    const woken = await this.#store.wakeDestination(entry.destination, now);
+    if (woken > 0) this.#onWake?.(now);
+  }
+
+  #adopt(entry: DestinationEntry, record: StoredDestination): void {
+    let state = parseProtectionState(record.state);
+    if (state === undefined) {
+      this.#logger?.warn(
+        { destination: record.destination, version: record.version },
+        "a saved destination state is not one this version reads; starting it closed",
+      );
+      state = INITIAL_PROTECTION;
+    }
+    if (state.breaker.state === "closed" && entry.state.breaker.state !== "closed")
+      entry.strategy.reset();
+    entry.state = state;
+    entry.setLimits(record.limits);
+    entry.version = record.version;
+    entry.saved = { state, limits: entry.limits };
+    this.#readAt.set(entry, this.#clock.now());
+  }
+
+  #entry(destination: string, now: number): DestinationEntry {
+    let entry = this.#entries.get(destination);
+    if (entry === undefined) {
+      entry = new DestinationEntry(destination, this.settings, this.#clock);
+      entry.lastUsedAt = now;
+      this.#entries.set(destination, entry);
+    }
+    return entry;
+  }
+
+  #info(entry: DestinationEntry): DestinationInfo {
+    return {
+      destination: entry.destination,
+      state: entry.state,
+      limits: entry.limits,
+      version: entry.version,
+      inFlight: entry.inFlight,
+      entry,
+    };
+  }
+
+  #emitChange(
+    destination: string,
+    previous: ProtectionState,
+    next: ProtectionState,
+    now: number,
+  ): void {
+    const events = this.#events;
+    if (events === undefined) return;
+    const breaker = next.breaker;
+    if (breaker.state === "open" && previous.breaker.state !== "open") {
+      events.emit("breaker:opened", {
+        destination,
+        openedAt: breaker.openedAt,
+        openUntil: breaker.openUntil,
+        reason: breaker.reason,
+        consecutiveOpens: next.consecutiveOpens,
+      });
+    } else if (breaker.state === "closed" && previous.breaker.state !== "closed") {
+      events.emit("breaker:closed", { destination, at: now });
+    }
+    if (next.pause !== undefined && next.pause !== previous.pause) {
+      events.emit("destination:paused", {
+        destination,
+        until: next.pause.until,
+        reason: next.pause.reason,
+      });
+    }
+  }
+}
+
+function hold(call: CallRecord, now: number, until: number, waitingFor: WaitingFor): Admission {
+  // Held past its deadline, the call would only fail later than it must: due at the deadline.
+  const capped = call.deadlineAt === undefined ? until : Math.min(until, call.deadlineAt);
+  return { type: "hold", until: Math.max(now + 1, capped), waitingFor };
+}
+
+/**
+ * How the breaker counts an attempt: 5xx, 429, 408 and network errors are failures; other
+ * responses (4xx included: the destination answered) are successes; an aborted send or a
+ * destination refused before sending says nothing about the destination.
+ */
+export function breakerVerdict(result: SendResult): "success" | "failure" | "ignore" {
+  if (result.type === "response") {
+    const { status } = result;
+    return status >= 500 || status === 429 || status === 408 ? "failure" : "success";
+  }
+  return result.code === "aborted" || result.code === "blocked_destination" ? "ignore" : "failure";
+}

@@ -7,6 +7,8 @@ import type { AttemptRecord } from "../core/call.ts";
 import { tenantId, type WorkerId } from "../core/ids.ts";
 import type { CallTransition } from "../core/store.ts";
 import { CallsService } from "../engine/calls-service.ts";
+import { DestinationGate } from "../engine/destinations/destination-gate.ts";
+import { DestinationsService } from "../engine/destinations/destinations-service.ts";
 import { hashApiKey } from "../engine/fingerprint.ts";
 import { createDestinationGuard } from "../http/destination-guard.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
@@ -25,6 +27,9 @@ export interface AppHarness {
   app: Hono<ServerEnv>;
   store: SqliteStore;
   calls: CallsService;
+  /** The destinations' gate, as an engine would hold it (drive it to open a breaker). */
+  gate: DestinationGate;
+  destinations: DestinationsService;
   clock: FakeClock;
   /** `app.request` with tenant acme's key (override with `authorization`). */
   request(path: string, init?: RequestInit & { key?: string | null }): Promise<Response>;
@@ -63,8 +68,16 @@ export async function appHarness(
   });
   await store.addApiKey(tenantId("acme"), hashApiKey(KEY_ACME), clock.now());
   await store.addApiKey(tenantId("other"), hashApiKey(KEY_OTHER), clock.now());
+  const gate = new DestinationGate({
+    store,
+    clock,
+    random: new SeededRandom(8),
+    owner: "test-engine",
+    engineConcurrency: 16,
+  });
+  const destinations = new DestinationsService({ gate, clock });
   let n = 0;
-  const app = createApp({ calls, newRequestId: () => `req-${++n}`, ...options });
+  const app = createApp({ calls, destinations, newRequestId: () => `req-${++n}`, ...options });
   const request = (
     path: string,
     init: RequestInit & { key?: string | null } = {},
@@ -130,6 +143,8 @@ export async function appHarness(
       ),
     store,
     calls,
+    gate,
+    destinations,
     clock,
     request,
     submit: (body, headers = {}) =>

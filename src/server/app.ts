@@ -3,7 +3,9 @@ import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { TerminalError } from "../core/errors.ts";
 import type { CallsService } from "../engine/calls-service.ts";
+import type { DestinationsService } from "../engine/destinations/destinations-service.ts";
 import { registerCallsRoutes } from "./calls-routes.ts";
+import { registerDestinationsRoutes } from "./destinations-routes.ts";
 import { registerFetchRoute } from "./fetch-route.ts";
 import { countAccepted, observeHttp } from "./metrics.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
@@ -26,6 +28,11 @@ export interface HealthStatus {
 export interface AppOptions {
   /** The use cases the routes expose. */
   calls: CallsService;
+  /**
+   * The destination use cases (`/v1/destinations`). Without it those routes are absent (an
+   * API-only process with no engine has no destination state of its own).
+   */
+  destinations?: DestinationsService;
   /** Largest request body accepted, bytes; larger is `413`. Default 1 MiB (1,048,576). */
   maxBodyBytes?: number;
   /** Served at `GET /metrics` (see `createMetrics`). Default: a registry with HTTP metrics only. */
@@ -53,7 +60,8 @@ export interface AppOptions {
  *
  * Routes: `POST /v1/fetch` (202, or 200 with `Prefer: wait`), `GET /v1/calls`,
  * `GET /v1/calls/:id`, `GET /v1/calls/:id/attempts`, `POST /v1/calls/:id/cancel` (200),
- * `POST /v1/calls/:id/retry` (202), `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
+ * `POST /v1/calls/:id/retry` (202), `GET /v1/destinations`, `GET|PUT /v1/destinations/:destination`,
+ * `POST /v1/destinations/:destination/reset`, `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
  * Unknown routes answer `404`, known routes with a wrong method `405` with `Allow`.
  *
  * @example
@@ -136,6 +144,8 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
     ...(signal === undefined ? {} : { signal }),
   });
   registerCallsRoutes(app, options.calls);
+  if (options.destinations !== undefined)
+    registerDestinationsRoutes(app, options.destinations, maxBodyBytes);
   answerWrongMethods(app);
   return app;
 }

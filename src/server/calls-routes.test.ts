@@ -227,7 +227,8 @@ describe("POST /v1/calls/:id/retry", () => {
     );
     const before = CallViewSchema.parse(await (await h.request(`/v1/calls/${id}`)).json());
     expect(before.waitingFor).toEqual({
-      reason: "retry after 503",
+      reason: "retry_scheduled",
+      message: "retry after 503",
       until: "2026-01-01T00:01:00.000Z",
     });
     await h.clock.advance(5_000);

@@ -87,6 +87,55 @@ describe("createMetrics", () => {
     expect(after).toMatch(/^steadfast_calls_in_flight 0$/m);
   });
 
+  it("counts held calls and breaker changes, and destinations per state at scrape", async () => {
+    const events = new TypedEvents<EngineEvents>();
+    const destinations = [
+      { breaker: "closed", paused: false },
+      { breaker: "open", paused: true },
+      { breaker: "open", paused: false },
+      { breaker: "half-open", paused: false },
+    ];
+    const metrics = createMetrics({
+      events,
+      destinations: () => destinations,
+      processMetrics: false,
+    });
+    const destination = "https://api.example.com";
+    events.emit("call:held", {
+      call: call("waiting"),
+      runAt: 5,
+      waitingFor: { reason: "circuit_open", message: "open", destination },
+    });
+    events.emit("call:held", {
+      call: call("waiting"),
+      runAt: 5,
+      waitingFor: { reason: "rate_limited", message: "slot" },
+    });
+    events.emit("breaker:opened", {
+      destination,
+      openedAt: 0,
+      openUntil: 5_000,
+      reason: { strategy: "half-open-probe-failed" },
+      consecutiveOpens: 1,
+    });
+    events.emit("breaker:half-opened", { destination, at: 5_000, probeDeadline: 6_000 });
+    events.emit("breaker:closed", { destination, at: 5_100 });
+    events.emit("destination:paused", { destination, until: 9_000, reason: "429" });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^steadfast_calls_held_total\{reason="circuit_open"\} 1$/m);
+    expect(text).toMatch(/^steadfast_calls_held_total\{reason="rate_limited"\} 1$/m);
+    for (const to of ["open", "half-open", "closed"])
+      expect(text).toMatch(
+        new RegExp(`^steadfast_breaker_transitions_total\\{to="${to}"\\} 1$`, "m"),
+      );
+    expect(text).toMatch(/^steadfast_destination_pauses_total 1$/m);
+    expect(text).toMatch(/^steadfast_destinations\{state="closed"\} 1$/m);
+    expect(text).toMatch(/^steadfast_destinations\{state="open"\} 2$/m);
+    expect(text).toMatch(/^steadfast_destinations\{state="half-open"\} 1$/m);
+    expect(text).toMatch(/^steadfast_destinations_paused 1$/m);
+    metrics.close();
+  });
+
   it("collects Node process metrics by default, on its own registry", async () => {
     const a = createMetrics();
     const b = createMetrics();

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from "hono";
 import { matchedRoutes } from "hono/route";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { AttemptRecord, CallRecord } from "../core/call.ts";
+import type { AttemptRecord, CallRecord, WaitingFor } from "../core/call.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /**
@@ -11,6 +11,11 @@ import type { ServerEnv } from "./server-env.ts";
 export interface MetricsEvents {
   "attempt:recorded": { call: CallRecord; attempt: AttemptRecord };
   "call:ended": { call: CallRecord };
+  "call:held": { waitingFor: WaitingFor };
+  "breaker:opened": { destination: string };
+  "breaker:half-opened": { destination: string };
+  "breaker:closed": { destination: string };
+  "destination:paused": { destination: string };
 }
 
 /**
@@ -30,6 +35,11 @@ export interface MetricsOptions {
   events?: MetricsEventSource;
   /** Attempts running right now, read at each scrape (the engine's `inFlight`). */
   inFlight?: () => number;
+  /**
+   * The breaker state and pause of every destination this process knows, read at each scrape
+   * (from the engine's `destinations.list()`).
+   */
+  destinations?: () => Iterable<{ breaker: string; paused: boolean }>;
   /** Collect Node process metrics (CPU, memory, event loop lag, GC). Default true. */
   processMetrics?: boolean;
 }
@@ -76,6 +86,14 @@ export function outcomeLabel(attempt: AttemptRecord): string {
  * - `steadfast_attempts_total{outcome,decision}`, `steadfast_attempt_duration_seconds{outcome}`,
  *   `steadfast_retries_scheduled_total`: every attempt, callback deliveries included;
  * - `steadfast_calls_in_flight`: attempts running now, read at scrape time;
+ * - `steadfast_calls_held_total{reason}`: calls held by their destination without an attempt
+ *   (`circuit_open`, `destination_paused`, `rate_limited`, `concurrency_limited`,
+ *   `retry_budget_exhausted`);
+ * - `steadfast_breaker_transitions_total{to}`: breaker state changes this process made (`open`,
+ *   `half-open`, `closed`); `steadfast_destination_pauses_total`: pauses from `Retry-After`;
+ * - `steadfast_destinations{state}`: destinations per breaker state (`closed`, `open`,
+ *   `half-open`), and `steadfast_destinations_paused`, read at scrape time (no label per
+ *   destination, so a client cannot create series at will);
  * - `steadfast_http_request_duration_seconds{method,route,status}`: filled by `observeHttp`;
  * - Node process metrics (`process_*`, `nodejs_*`) unless `processMetrics: false`.
  *
@@ -124,6 +142,46 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
   });
 
+  const held = new Counter({
+    name: "steadfast_calls_held_total",
+    help: "Calls held by their destination's protection, without an attempt, by reason.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  const transitions = new Counter({
+    name: "steadfast_breaker_transitions_total",
+    help: "Circuit breaker state changes made by this process, by the state entered.",
+    labelNames: ["to"] as const,
+    registers,
+  });
+  const pauses = new Counter({
+    name: "steadfast_destination_pauses_total",
+    help: "Destinations paused (or a pause extended) after a 429 or 503 with Retry-After.",
+    registers,
+  });
+  const destinations = options.destinations;
+  new Gauge({
+    name: "steadfast_destinations",
+    help: "Destinations known to this process, by circuit breaker state.",
+    labelNames: ["state"] as const,
+    registers,
+    collect() {
+      const counts: Record<string, number> = { closed: 0, open: 0, "half-open": 0 };
+      for (const d of destinations?.() ?? []) counts[d.breaker] = (counts[d.breaker] ?? 0) + 1;
+      for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+    },
+  });
+  new Gauge({
+    name: "steadfast_destinations_paused",
+    help: "Destinations paused by Retry-After now.",
+    registers,
+    collect() {
+      let paused = 0;
+      for (const d of destinations?.() ?? []) if (d.paused) paused++;
+      this.set(paused);
+    },
+  });
+
   const unsubscribes: (() => unknown)[] = [];
   const track = (unsubscribe: unknown): void => {
     if (typeof unsubscribe === "function") unsubscribes.push(unsubscribe as () => unknown);
@@ -143,6 +201,11 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         if (attempt.decision.type === "retry") retries.inc();
       }),
     );
+    track(events.on("call:held", ({ waitingFor }) => held.inc({ reason: waitingFor.reason })));
+    track(events.on("breaker:opened", () => transitions.inc({ to: "open" })));
+    track(events.on("breaker:half-opened", () => transitions.inc({ to: "half-open" })));
+    track(events.on("breaker:closed", () => transitions.inc({ to: "closed" })));
+    track(events.on("destination:paused", () => pauses.inc()));
   }
   return {
     registry,

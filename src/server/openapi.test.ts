@@ -2,10 +2,17 @@ import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vites
 import { z } from "zod";
 import type { AttemptView, CallView } from "../core/call-view.ts";
 import { FetchInputSchema } from "../core/fetch-input.ts";
+import { tenantId } from "../core/ids.ts";
 import { appHarness, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { PROBLEM_KINDS, type Problem } from "./problem.ts";
-import type { AttemptViewSchema, CallViewSchema, ProblemSchema } from "./schemas.ts";
+import type { DestinationView } from "../engine/destinations/destination-view.ts";
+import type {
+  AttemptViewSchema,
+  CallViewSchema,
+  DestinationViewSchema,
+  ProblemSchema,
+} from "./schemas.ts";
 import { ProblemCodes } from "./schemas.ts";
 
 interface Document {
@@ -220,9 +227,60 @@ describe("openapi.json", () => {
     await expectDocumented(await h.request("/v1/calls?status=nope"), "/v1/calls", "get");
   });
 
+  it("matches real destination responses: list, each breaker state, pause, limits, problems", async () => {
+    const acme = tenantId("acme");
+    const send = async (url: string, status: number, headers: Record<string, string> = {}) => {
+      const { call } = await h.calls.submit(acme, { url });
+      const admission = await h.gate.admit(call, h.clock.now());
+      if (admission.type !== "proceed") return admission.type;
+      h.gate.observe(
+        admission.ticket,
+        {
+          type: "response",
+          status,
+          headers,
+          body: new Uint8Array(),
+          bodyTruncated: false,
+          bodyBytes: 0,
+          timings: { startedAt: h.clock.now(), durationMs: 12 },
+        },
+        h.clock.now(),
+      );
+      h.gate.release(admission.ticket);
+      return admission.type;
+    };
+    for (let i = 0; i < 20; i++) await send("https://down.example/x", 503);
+    await send("https://slow.example/x", 429, { "retry-after": "30" });
+    await h.gate.idle();
+    const path = "/v1/destinations/{destination}";
+    await expectDocumented(await h.request("/v1/destinations"), "/v1/destinations", "get");
+    for (const name of ["down.example", "slow.example"])
+      await expectDocumented(await h.request(`/v1/destinations/${name}`), path, "get");
+    await h.clock.advance(60_000);
+    expect(await send("https://down.example/x", 200)).toBe("proceed");
+    await expectDocumented(await h.request("/v1/destinations/down.example"), path, "get");
+    const put = (name: string, body: string) =>
+      h.request(`/v1/destinations/${name}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    await expectDocumented(await put("a.example", '{"rateLimitPerSecond":5}'), path, "put");
+    await expectDocumented(await put("a.example", '{"maxConcurrency":0}'), path, "put");
+    await expectDocumented(await put("a.example", "{"), path, "put");
+    await expectDocumented(await h.request("/v1/destinations/nope.example"), path, "get");
+    await expectDocumented(await h.request("/v1/destinations/ftp%3A%2F%2Fx"), path, "get");
+    await expectDocumented(
+      await h.request("/v1/destinations/down.example/reset", { method: "POST" }),
+      "/v1/destinations/{destination}/reset",
+      "post",
+    );
+  });
+
   it("has response schemas that accept exactly the core view types", () => {
     expectTypeOf<CallView>().toExtend<z.infer<typeof CallViewSchema>>();
     expectTypeOf<AttemptView>().toExtend<z.infer<typeof AttemptViewSchema>>();
     expectTypeOf<Problem>().toExtend<z.infer<typeof ProblemSchema>>();
+    expectTypeOf<DestinationView>().toExtend<z.infer<typeof DestinationViewSchema>>();
   });
 });

@@ -13,6 +13,9 @@ import {
   AttemptViewSchema,
   CallPageSchema,
   CallViewSchema,
+  DestinationLimitsInputSchema,
+  DestinationListSchema,
+  DestinationViewSchema,
   HealthSchema,
   ListCallsQuerySchema,
   ProblemSchema,
@@ -49,6 +52,9 @@ function componentSchemas(): Record<string, JsonObject> {
   registry.add(SigningSecretSchema, { id: "SigningSecret" });
   registry.add(ProblemSchema, { id: "Problem" });
   registry.add(HealthSchema, { id: "Health" });
+  registry.add(DestinationViewSchema, { id: "DestinationView" });
+  registry.add(DestinationListSchema, { id: "DestinationList" });
+  registry.add(DestinationLimitsInputSchema, { id: "DestinationLimitsInput" });
   const { schemas } = z.toJSONSchema(registry, {
     uri: (id) => `#/components/schemas/${id}`,
     io: "input",
@@ -82,6 +88,18 @@ const idParam = {
   schema: { type: "string" },
   description: "Call id (call_...).",
 };
+const destinationParam = {
+  name: "destination",
+  in: "path",
+  required: true,
+  schema: { type: "string" },
+  description:
+    "An origin, URL-encoded (https%3A%2F%2Fapi.example.com, http%3A%2F%2F127.0.0.1%3A8080), or host[:port], which means https (api.example.com is https://api.example.com).",
+};
+const destinationResponse = (description: string): JsonObject => ({
+  description,
+  content: json(ref("DestinationView")),
+});
 const callResponse = (description: string): JsonObject => ({
   description,
   headers: { Location: { schema: { type: "string" }, description: "/v1/calls/<id>" } },
@@ -227,6 +245,59 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           responses: {
             "200": { description: "The signing secret.", content: json(ref("SigningSecret")) },
             ...problems(...authed),
+          },
+        },
+      },
+      "/v1/destinations": {
+        get: {
+          operationId: "listDestinations",
+          summary: "Every destination's protection and health (operator view, all tenants)",
+          description:
+            "Breaker state, pause, limits, and this process's recent error rate and latency per destination (origin). Any valid API key may read it: destinations are shared by every tenant's calls.",
+          responses: {
+            "200": { description: "The destinations.", content: json(ref("DestinationList")) },
+            ...problems(...authed),
+          },
+        },
+      },
+      "/v1/destinations/{destination}": {
+        get: {
+          operationId: "getDestination",
+          summary: "One destination's protection and health",
+          parameters: [destinationParam],
+          responses: {
+            "200": destinationResponse("The destination."),
+            ...problems("not_found", "invalid_request", ...authed),
+          },
+        },
+        put: {
+          operationId: "setDestinationLimits",
+          summary: "Set or remove a destination's rate and concurrency limits",
+          description: `A number sets a limit, null removes it, an absent field is kept. Saved before the answer; calls the destination holds are woken to see the new limits.${limitNote}`,
+          parameters: [destinationParam],
+          requestBody: { required: true, content: json(ref("DestinationLimitsInput")) },
+          responses: {
+            "200": destinationResponse("The destination with its new limits."),
+            ...problems(
+              "invalid_json",
+              "unsupported_media_type",
+              "payload_too_large",
+              "invalid_request",
+              ...authed,
+            ),
+          },
+        },
+      },
+      "/v1/destinations/{destination}/reset": {
+        post: {
+          operationId: "resetDestination",
+          summary: "Close a destination's breaker and end its pause",
+          description:
+            "For operators who know the destination is back: the calls it holds become due at once.",
+          parameters: [destinationParam],
+          responses: {
+            "200": destinationResponse("The destination, reset."),
+            ...problems("not_found", "invalid_request", ...authed),
           },
         },
       },

@@ -4,7 +4,7 @@
  * the document cannot drift from what the server does.
  */
 import { z } from "zod";
-import { CallStatuses, TransportErrorCodes } from "../core/call.ts";
+import { CallStatuses, TransportErrorCodes, WaitCodes } from "../core/call.ts";
 import { ErrorCodes } from "../core/errors.ts";
 
 const isoTime = z.iso.datetime().describe("ISO 8601 time, UTC.");
@@ -48,7 +48,21 @@ export const CallViewSchema = z
       .optional()
       .describe("When the next attempt is due (queued and waiting calls)."),
     waitingFor: z
-      .strictObject({ reason: z.string(), until: isoTime })
+      .strictObject({
+        reason: z
+          .enum(WaitCodes)
+          .describe(
+            "retry_scheduled: a retry backoff. The others are holds by the call's destination, which cost no attempt: circuit_open, destination_paused (Retry-After), rate_limited, concurrency_limited, retry_budget_exhausted.",
+          ),
+        message: z
+          .string()
+          .describe("For people: circuit open for api.example.com:443 until 12:04:31Z (...)."),
+        destination: z
+          .string()
+          .optional()
+          .describe("The destination origin holding the call (https://api.example.com)."),
+        until: isoTime.describe("When the call is due again."),
+      })
       .optional()
       .describe("Why a waiting call waits."),
     response: ResponseViewSchema.optional(),
@@ -114,6 +128,96 @@ export const SigningSecretSchema = z
       .describe("Standard Webhooks secret: whsec_ followed by base64 of 32 bytes."),
   })
   .describe("The key that signs this tenant's callbacks.");
+
+/** The breaker of a destination as shown. */
+const BreakerViewSchema = z
+  .discriminatedUnion("state", [
+    z.strictObject({ state: z.literal("closed"), consecutiveOpens: nonNegativeInt }),
+    z.strictObject({
+      state: z.literal("open"),
+      openedAt: isoTime,
+      openUntil: isoTime.describe("When a probe may go."),
+      reason: z.string().describe("Why it opened."),
+      consecutiveOpens: nonNegativeInt.describe(
+        "Opens since it last closed; each lasts longer, up to the cap.",
+      ),
+    }),
+    z.strictObject({
+      state: z.literal("half-open"),
+      since: isoTime.describe("When the probe was elected."),
+      probeDeadline: isoTime.describe("When the probe counts as lost if it has not decided."),
+      reason: z.string(),
+      consecutiveOpens: nonNegativeInt,
+    }),
+  ])
+  .describe("closed: calls go; open: calls wait, no attempt spent; half-open: one probe decides.");
+
+/** A destination as `GET /v1/destinations/:destination` shows it. */
+export const DestinationViewSchema = z
+  .strictObject({
+    destination: z.string().describe("The origin: https://api.example.com."),
+    hostPort: z.string().describe("api.example.com:443"),
+    breaker: BreakerViewSchema,
+    pause: z
+      .strictObject({ until: isoTime, reason: z.string() })
+      .optional()
+      .describe("Present while the destination is paused by Retry-After (429 or 503)."),
+    limits: z.strictObject({
+      rateLimitPerSecond: z.number().positive().nullable().describe("null: no rate limit."),
+      maxConcurrency: z
+        .number()
+        .int()
+        .min(1)
+        .nullable()
+        .describe("null: the default share of the engine's concurrency."),
+    }),
+    health: z
+      .strictObject({
+        windowMs: nonNegativeInt,
+        requests: nonNegativeInt,
+        failures: nonNegativeInt,
+        errorRate: z.number().min(0).max(1),
+        latencyMs: z
+          .strictObject({ p50: z.number().min(0), p95: z.number().min(0), p99: z.number().min(0) })
+          .optional()
+          .describe("Estimated from log-spaced buckets, within about 19%."),
+        inFlight: nonNegativeInt,
+      })
+      .describe(
+        "This server process's figures over the last windowMs (kept in memory, not shared between processes).",
+      ),
+    version: nonNegativeInt.describe("Saved version; 0 when nothing was saved for it yet."),
+  })
+  .describe("A destination (origin) and its protection.");
+
+/** The answer of `GET /v1/destinations`. */
+export const DestinationListSchema = z
+  .strictObject({ destinations: z.array(DestinationViewSchema) })
+  .describe("Every known destination, ordered by origin.");
+
+const RATE_MESSAGE = "must be a number of requests per second > 0 (at most 1000000), or null";
+const CONCURRENCY_MESSAGE = "must be an integer from 1 to 100000, or null";
+
+/** The body of `PUT /v1/destinations/:destination`. Absent fields keep their value. */
+export const DestinationLimitsInputSchema = z
+  .strictObject({
+    rateLimitPerSecond: z
+      .number({ error: RATE_MESSAGE })
+      .positive({ error: RATE_MESSAGE })
+      .max(1_000_000, { error: RATE_MESSAGE })
+      .nullable()
+      .optional()
+      .describe("Requests per second (bursts of one second's worth); null removes the limit."),
+    maxConcurrency: z
+      .number({ error: CONCURRENCY_MESSAGE })
+      .int({ error: CONCURRENCY_MESSAGE })
+      .min(1, { error: CONCURRENCY_MESSAGE })
+      .max(100_000, { error: CONCURRENCY_MESSAGE })
+      .nullable()
+      .optional()
+      .describe("Attempts in flight at once; null goes back to the default share."),
+  })
+  .describe("Limits to set: a number sets one, null removes it, an absent field is kept.");
 
 /** Every problem `code` the API can answer with. */
 export const ProblemCodes = [...ErrorCodes, "method_not_allowed"] as const;

@@ -98,6 +98,13 @@ export async function startServer(
   const metrics = createMetrics({
     events: steadfast.engine.events,
     inFlight: () => steadfast.engine.inFlight,
+    destinations: () => {
+      const now = steadfast.clock.now();
+      return steadfast.engine.destinations.list().map(({ state }) => ({
+        breaker: state.breaker.state,
+        paused: state.pause !== undefined && state.pause.until > now,
+      }));
+    },
   });
   const shutdown = new AbortController();
   let server: Server;
@@ -110,6 +117,7 @@ export async function startServer(
     });
     const app = createApp({
       calls: steadfast.calls,
+      destinations: steadfast.destinations,
       maxBodyBytes: config.maxBodyBytes,
       metrics: metrics.registry,
       logger: logger.child({ component: "http" }),

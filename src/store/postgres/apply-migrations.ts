@@ -71,7 +71,7 @@ export async function applyMigrations(
       applied.push(migration.version);
     }
     return applied;
-  });
+  }, true);
 }
 
 // CREATE SCHEMA needs the CREATE privilege on the database even with IF NOT EXISTS; checking

@@ -6,7 +6,7 @@
 // those only, so a fenced commit writes nothing.
 import type { AttemptCommit } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
-import { isConnectionError } from "./postgres-errors.ts";
+import { isStatementError } from "./postgres-errors.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
@@ -84,7 +84,8 @@ export class AttemptCommits {
    * `WriteBatcher` run for `commitAttempt`: resolves `true` for each commit applied, `false` for
    * each fenced one. An invalid commit fails alone; a statement error (a duplicate attempt
    * number, a duplicate follow-up id) replays the batch commit by commit so that only the
-   * faulty one fails; a connection error fails the batch (whether it committed is unknown).
+   * faulty one fails; any other error (a lost connection, a timeout) fails the batch, since
+   * whether it committed is unknown.
    * Two commits for one call in a batch go in successive statements, in order.
    */
   run = async (commits: AttemptCommit[]): Promise<BatchOutcome<boolean>[]> => {
@@ -114,7 +115,7 @@ export class AttemptCommits {
       const applied = await this.#commit(rows);
       for (const [k, i] of round.entries()) outcomes[i] = { ok: true, value: applied.has(k) };
     } catch (error) {
-      if (round.length === 1 || isConnectionError(error)) {
+      if (round.length === 1 || !isStatementError(error)) {
         for (const i of round) outcomes[i] = { ok: false, error };
         return;
       }

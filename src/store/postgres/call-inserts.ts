@@ -2,13 +2,14 @@
 // to the call holding them, and one NOTIFY per statement for the processes sharing the store.
 import type { CreateCallResult, NewCall } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
-import { isConnectionError } from "./postgres-errors.ts";
+import { isStatementError } from "./postgres-errors.ts";
 import {
   callColumns,
   callFromRow,
+  columnsOf,
   NEW_CALL_UNNEST,
-  newCallArrays,
   newCallRecord,
+  newCallRow,
   type Row,
 } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
@@ -60,7 +61,7 @@ export class CallInserts {
    */
   async insert(calls: readonly NewCall[]): Promise<CreateCallResult[]> {
     if (calls.length === 0) return [];
-    const outcomes = await this.#complete(calls, await this.#insertRows(calls));
+    const outcomes = await this.#complete(calls, await this.#insertRows(calls.map(newCallRow)));
     return outcomes.map((outcome) => {
       if (!outcome.ok) throw outcome.error;
       return outcome.value;
@@ -68,34 +69,49 @@ export class CallInserts {
   }
 
   /**
-   * `WriteBatcher` run for `createCall`: the batch as one statement. When the statement fails
-   * because of its data (a duplicate id, a deadlock between key holders, a value PostgreSQL
-   * refuses), each call is inserted alone, so that only the faulty one fails. A connection error
-   * fails the whole batch: whether the statement committed is unknown, and a replay could
-   * create calls twice.
+   * `WriteBatcher` run for `createCall`: the batch as one statement. A call that cannot be
+   * encoded fails alone before it is sent. When PostgreSQL refuses the statement because of
+   * one call (a duplicate id, a value it rejects, a deadlock between key holders), the
+   * statement certainly did not commit, and each call is inserted alone so that only the faulty
+   * one fails. Any other error (a lost connection, a timeout) fails the whole batch: whether
+   * it committed is unknown, and a replay could create calls twice.
    */
-  runBatch = async (calls: NewCall[]): Promise<BatchOutcome<CreateCallResult>[]> => {
-    let inserted: Set<string>;
-    try {
-      inserted = await this.#insertRows(calls);
-    } catch (error) {
-      if (calls.length === 1 || isConnectionError(error)) {
-        return calls.map(() => ({ ok: false, error }));
+  runBatch = async (batch: NewCall[]): Promise<BatchOutcome<CreateCallResult>[]> => {
+    const outcomes = new Array<BatchOutcome<CreateCallResult>>(batch.length);
+    const valid: number[] = [];
+    const rows: unknown[][] = [];
+    for (const [i, call] of batch.entries()) {
+      try {
+        rows.push(newCallRow(call));
+        valid.push(i);
+      } catch (error) {
+        outcomes[i] = { ok: false, error };
       }
-      return oneByOne(calls, async (call) => (await this.insert([call]))[0]!);
     }
-    return this.#complete(calls, inserted);
+    if (valid.length === 0) return outcomes;
+    const calls = valid.map((i) => batch[i]!);
+    let results: BatchOutcome<CreateCallResult>[];
+    try {
+      results = await this.#complete(calls, await this.#insertRows(rows));
+    } catch (error) {
+      results =
+        calls.length === 1 || !isStatementError(error)
+          ? calls.map(() => ({ ok: false, error }))
+          : await oneByOne(calls, async (call) => (await this.insert([call]))[0]!);
+    }
+    for (const [k, i] of valid.entries()) outcomes[i] = results[k]!;
+    return outcomes;
   };
 
-  // Runs the INSERT; returns the ids created.
-  async #insertRows(calls: readonly NewCall[]): Promise<Set<string>> {
+  // Runs the INSERT of encoded calls (`newCallRow`); returns the ids created.
+  async #insertRows(rows: readonly unknown[][]): Promise<Set<string>> {
     try {
-      const { rows } = await this.#db.query({
+      const { rows: inserted } = await this.#db.query({
         name: "steadfast_insert_calls",
         text: this.#insert,
-        values: [...newCallArrays(calls), this.#channel],
+        values: [...columnsOf(rows, NEW_CALL_UNNEST.types.length), this.#channel],
       });
-      return new Set(rows.map((row) => row.id as string));
+      return new Set(inserted.map((row) => row.id as string));
     } catch (error) {
       throw explainDuplicate(error);
     }
@@ -131,7 +147,7 @@ export class CallInserts {
           outcomes[i] = { ok: true, value: { created: false, call: callFromRow(holder) } };
         } else if (race < MAX_KEY_RACES - 1) {
           try {
-            if ((await this.#insertRows([call])).has(call.id)) {
+            if ((await this.#insertRows([newCallRow(call)])).has(call.id)) {
               outcomes[i] = { ok: true, value: { created: true, call: newCallRecord(call) } };
             }
           } catch (error) {

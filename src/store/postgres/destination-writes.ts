@@ -4,8 +4,8 @@
 import type { WaitingFor } from "../../core/call.ts";
 import type { ClaimRef, DestinationDocument, StoredDestination } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
-import { isConnectionError } from "./postgres-errors.ts";
-import { destinationFromRow } from "./row-mapping.ts";
+import { isStatementError } from "./postgres-errors.ts";
+import { DESTINATION_COLUMNS, destinationFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
 
@@ -47,8 +47,8 @@ export class DestinationWrites {
       "WHERE status = 'waiting' AND wait_destination = $1 AND run_at > $2 RETURNING id), " +
       "note AS (SELECT pg_notify($3, $2::text) AS sent FROM woken HAVING count(*) > 0) " +
       "SELECT (SELECT count(*) FROM woken)::integer AS n, (SELECT sent FROM note) AS sent";
-    this.#get = `SELECT * FROM ${names.destinations} WHERE destination = $1`;
-    this.#list = `SELECT * FROM ${names.destinations} ORDER BY destination`;
+    this.#get = `SELECT ${DESTINATION_COLUMNS} FROM ${names.destinations} WHERE destination = $1`;
+    this.#list = `SELECT ${DESTINATION_COLUMNS} FROM ${names.destinations} ORDER BY destination`;
     this.#insert =
       `INSERT INTO ${names.destinations} (destination, state, limits, version, updated_at) ` +
       "VALUES ($1, $2, $3, 1, $4) ON CONFLICT (destination) DO NOTHING";
@@ -59,8 +59,8 @@ export class DestinationWrites {
 
   /**
    * `WriteBatcher` run for `deferCall`: resolves `true` for each call held, `false` when its
-   * lease was lost. Like attempt commits, a statement error replays the batch one by one and a
-   * connection error fails it.
+   * lease was lost. Like attempt commits, a statement error replays the batch one by one and any
+   * other error fails it.
    */
   runDeferrals = async (deferrals: Deferral[]): Promise<BatchOutcome<boolean>[]> => {
     const outcomes = new Array<BatchOutcome<boolean>>(deferrals.length);
@@ -71,7 +71,7 @@ export class DestinationWrites {
         const held = await this.#holdBatch(batch);
         for (const [k, i] of round.entries()) outcomes[i] = { ok: true, value: held.has(k) };
       } catch (error) {
-        if (round.length === 1 || isConnectionError(error)) {
+        if (round.length === 1 || !isStatementError(error)) {
           for (const i of round) outcomes[i] = { ok: false, error };
           continue;
         }

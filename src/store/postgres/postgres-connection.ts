@@ -24,12 +24,14 @@ export interface PostgresConnectionOptions {
   connectTimeoutMs: number;
   /** How often `SELECT 1` probes the database while it is unreachable, in ms. */
   healthCheckIntervalMs: number;
+  /**
+   * How long a statement may go unanswered before it fails and its connection is discarded, in
+   * ms: bounds the wait on a connection whose network died silently.
+   */
+  queryTimeoutMs: number;
 }
 
 const INT8_OID = 20;
-
-// A probe that hangs (a half-open connection) must not hold readiness hostage.
-const PROBE = { text: "SELECT 1", query_timeout: 5_000 } as Statement;
 
 // bigint columns hold epoch milliseconds and lease tokens, both far below 2^53: read them as
 // numbers rather than pg's default strings. Scoped to this pool, so other pg users in the
@@ -57,6 +59,7 @@ export class PostgresConnection {
   readonly #pool: pg.Pool;
   readonly #clientConfig: pg.ClientConfig;
   readonly #healthCheckIntervalMs: number;
+  readonly #queryTimeoutMs: number;
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #ownBackends = new Map<pg.PoolClient, number>();
   #ready = true;
@@ -66,6 +69,7 @@ export class PostgresConnection {
 
   constructor(options: PostgresConnectionOptions) {
     this.#healthCheckIntervalMs = options.healthCheckIntervalMs;
+    this.#queryTimeoutMs = options.queryTimeoutMs;
     this.#clientConfig = {
       connectionString: options.connectionString,
       application_name: options.applicationName,
@@ -105,16 +109,21 @@ export class PostgresConnection {
     return false;
   }
 
-  /** Runs one statement on a pooled connection (autocommit). */
+  /**
+   * Runs one statement on a pooled connection (autocommit). It fails after `queryTimeoutMs`
+   * without an answer, and the pool then discards its connection.
+   */
   query(statement: Statement): Promise<pg.QueryResult<Row>> {
-    return this.#track(() => this.#pool.query<Row>(statement));
+    return this.#track(() => this.#pool.query<Row>(this.#timed(statement, this.#queryTimeoutMs)));
   }
 
   /**
    * Runs `run` inside `BEGIN ... COMMIT` on one connection, rolling back if it throws. The
-   * connection is discarded rather than reused if the rollback itself fails.
+   * connection is discarded rather than reused if the rollback itself fails. Statements fail
+   * after `queryTimeoutMs` unless `untimed` (migrations may legitimately run long).
    */
-  transaction<T>(run: (query: Query) => Promise<T>): Promise<T> {
+  transaction<T>(run: (query: Query) => Promise<T>, untimed = false): Promise<T> {
+    const timeoutMs = untimed ? undefined : this.#queryTimeoutMs;
     return this.#track(async () => {
       const client = await this.#pool.connect();
       // While checked out, a client's connection error has no pool listener.
@@ -123,7 +132,9 @@ export class PostgresConnection {
       let broken: Error | undefined;
       try {
         await client.query("BEGIN");
-        const result = await run((statement) => client.query<Row>(statement));
+        const result = await run((statement) =>
+          client.query<Row>(this.#timed(statement, timeoutMs)),
+        );
         await client.query("COMMIT");
         return result;
       } catch (error) {
@@ -168,6 +179,13 @@ export class PostgresConnection {
     return operation;
   }
 
+  // pg reads query_timeout from each query's config; its types do not declare it.
+  #timed(statement: Statement, timeoutMs: number | undefined): Statement {
+    return timeoutMs === undefined
+      ? statement
+      : ({ ...statement, query_timeout: timeoutMs } as Statement);
+  }
+
   #markDown(error: unknown): void {
     if (this.#closed) return;
     this.#ready = false;
@@ -178,7 +196,8 @@ export class PostgresConnection {
   #scheduleProbe(delayMs: number): void {
     if (this.#probe !== undefined || this.#closed) return;
     this.#probe = setTimeout(() => {
-      const probe = this.#pool.query(PROBE).then(
+      // A probe that hangs (a half-open connection) must not hold readiness hostage.
+      const probe = this.#pool.query(this.#timed({ text: "SELECT 1" }, this.#queryTimeoutMs)).then(
         () => {
           this.#probe = undefined;
           this.#ready = true;

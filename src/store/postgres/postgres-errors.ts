@@ -29,7 +29,9 @@ function codeOf(error: unknown): string | undefined {
 
 /**
  * True when PostgreSQL rejected a statement (it has a SQLSTATE outside the connection classes):
- * the connection is fine, and retrying the other writes of a batch one by one can succeed.
+ * the statement certainly did not commit, so the writes of a failed batch can be replayed one by
+ * one. Any other failure (a lost connection, a timeout) leaves it unknown whether the statement
+ * committed, and a replay could apply writes twice.
  */
 export function isStatementError(error: unknown): boolean {
   const code = codeOf(error);
@@ -49,9 +51,10 @@ export function isConnectionError(error: unknown): boolean {
     if (SQLSTATE.test(code)) return code.startsWith("08") || SHUTDOWN_STATES.has(code);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return /connection|terminated|timeout exceeded when trying to connect|not queryable/i.test(
-    message,
-  );
+  // pg's own messages: "Connection terminated unexpectedly", "timeout exceeded when trying to
+  // connect", "Query read timeout" (a query_timeout on a silent connection), "Client has
+  // encountered a connection error and is not queryable".
+  return /connection|terminated|timeout|not queryable/i.test(message);
 }
 
 /** `error` as an `Error`, so that rejections always carry a stack and a message. */

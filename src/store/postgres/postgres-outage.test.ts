@@ -6,11 +6,16 @@ import { CallFactory, T0, TENANT_A } from "../contract/fixtures.ts";
 import { PostgresStore } from "./postgres-store.ts";
 import { dropSchema, TEST_DATABASE_URL, testSchemaName } from "./test-database.test-support.ts";
 
-/** Forwards a local port to PostgreSQL until `cut()`; `restore()` listens on the same port. */
-class CuttableProxy {
+/**
+ * Forwards a local port to PostgreSQL. `cut()` closes every connection and refuses new ones
+ * (PostgreSQL down); `freeze()` keeps connections open but forwards nothing (a network that died
+ * silently); `restore()` and `thaw()` undo them.
+ */
+class OutageProxy {
   readonly #target: { host: string; port: number };
-  readonly #sockets = new Set<Socket>();
+  readonly #pairs = new Set<[Socket, Socket]>();
   #server: Server | undefined;
+  #frozen = false;
   port = 0;
 
   constructor(target: URL) {
@@ -20,15 +25,16 @@ class CuttableProxy {
   async restore(): Promise<void> {
     const server = createServer((client) => {
       const upstream = connect(this.#target);
-      for (const socket of [client, upstream]) {
-        this.#sockets.add(socket);
-        socket.on("close", () => this.#sockets.delete(socket));
+      const pair: [Socket, Socket] = [client, upstream];
+      this.#pairs.add(pair);
+      for (const socket of pair) {
+        socket.on("close", () => this.#pairs.delete(pair));
         socket.on("error", () => {
           client.destroy();
           upstream.destroy();
         });
       }
-      client.pipe(upstream).pipe(client);
+      if (!this.#frozen) link(pair);
     });
     await new Promise<void>((resolve) => server.listen(this.port, "127.0.0.1", resolve));
     this.port = (server.address() as AddressInfo).port;
@@ -38,9 +44,32 @@ class CuttableProxy {
   async cut(): Promise<void> {
     const server = this.#server;
     this.#server = undefined;
-    for (const socket of this.#sockets) socket.destroy();
+    for (const [client, upstream] of this.#pairs) {
+      client.destroy();
+      upstream.destroy();
+    }
     if (server !== undefined) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+
+  freeze(): void {
+    this.#frozen = true;
+    for (const [client, upstream] of this.#pairs) {
+      client.unpipe(upstream);
+      upstream.unpipe(client);
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  thaw(): void {
+    this.#frozen = false;
+    for (const pair of this.#pairs) link(pair);
+  }
+}
+
+function link([client, upstream]: [Socket, Socket]): void {
+  client.pipe(upstream);
+  upstream.pipe(client);
 }
 
 /** Polls `condition` on real time (the database is real), failing after `timeoutMs`. */
@@ -59,7 +88,7 @@ describe("PostgresStore when the database goes away", () => {
   });
 
   it("rejects operations and is not ready during an outage, and recovers after it", async () => {
-    const proxy = new CuttableProxy(new URL(TEST_DATABASE_URL));
+    const proxy = new OutageProxy(new URL(TEST_DATABASE_URL));
     await proxy.restore();
     cleanups.push(() => proxy.cut());
     const url = new URL(TEST_DATABASE_URL);
@@ -105,6 +134,51 @@ describe("PostgresStore when the database goes away", () => {
     expect((await direct.getCall(TENANT_A, after.id))?.id).toBe(after.id);
 
     // The LISTEN connection came back too: a write from elsewhere reaches the subscriber.
+    await direct.createCall(calls.call({ runAt: T0 + 50 }));
+    await eventually(() => heard.includes(T0 + 50), "the subscriber hears a call again");
+  });
+
+  it("times out on a network that died silently, and recovers when it comes back", async () => {
+    const proxy = new OutageProxy(new URL(TEST_DATABASE_URL));
+    await proxy.restore();
+    cleanups.push(() => proxy.cut());
+    const url = new URL(TEST_DATABASE_URL);
+    url.host = `127.0.0.1:${proxy.port}`;
+    const schema = testSchemaName();
+    cleanups.push(() => dropSchema(schema));
+    const listenErrors: Error[] = [];
+    const store = await PostgresStore.connect({
+      connectionString: url.toString(),
+      schema,
+      poolSize: 2,
+      connectTimeoutMs: 500,
+      queryTimeoutMs: 500,
+      healthCheckIntervalMs: 50,
+      listenHeartbeatMs: 200,
+      onListenError: (error) => listenErrors.push(error),
+    });
+    cleanups.push(() => store.close());
+    const direct = await PostgresStore.connect({ connectionString: TEST_DATABASE_URL, schema });
+    cleanups.push(() => direct.close());
+    await store.migrate();
+    const calls = new CallFactory(23);
+    const heard: number[] = [];
+    const unsubscribe = store.subscribe((runAt) => heard.push(runAt));
+    cleanups.push(() => Promise.resolve(unsubscribe()));
+    await direct.createCall(calls.call({ runAt: T0 + 100 }));
+    await eventually(() => heard.includes(T0 + 100), "the subscriber hears the first call");
+
+    proxy.freeze();
+    // Without a query timeout this would wait for TCP to give up, many minutes from now.
+    await expect(store.getCall(TENANT_A, calls.id(T0))).rejects.toThrow(/timeout/i);
+    expect(store.isReady()).toBe(false);
+    // The silent LISTEN connection is found out by its heartbeat.
+    await eventually(() => listenErrors.length > 0, "the LISTEN heartbeat fails");
+
+    proxy.thaw();
+    await eventually(() => store.isReady(), "the store is ready again");
+    const after = calls.call();
+    expect((await store.createCall(after)).created).toBe(true);
     await direct.createCall(calls.call({ runAt: T0 + 50 }));
     await eventually(() => heard.includes(T0 + 50), "the subscriber hears a call again");
   });

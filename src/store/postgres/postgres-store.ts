@@ -19,7 +19,8 @@ import { ClaimWrites } from "./claim-writes.ts";
 import { ControlWrites } from "./control-writes.ts";
 import { DestinationWrites, type Deferral } from "./destination-writes.ts";
 import { PostgresConnection } from "./postgres-connection.ts";
-import { attemptFromRow, callColumns, callFromRow } from "./row-mapping.ts";
+import { CallReads } from "./call-reads.ts";
+import { newCallWeight } from "./row-mapping.ts";
 import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts";
 import { WorkListener } from "./work-listener.ts";
 import { WriteBatcher } from "./write-batcher.ts";
@@ -41,6 +42,13 @@ export interface PostgresStoreOptions {
   connectTimeoutMs?: number;
   /** How often the database is probed while unreachable (see `isReady`), in ms. Default 1,000. */
   healthCheckIntervalMs?: number;
+  /**
+   * How long a statement may go unanswered before it fails and its connection is discarded, in
+   * ms (migrations excepted). Bounds the wait when the network dies silently. Default 30,000.
+   */
+  queryTimeoutMs?: number;
+  /** How often the idle LISTEN connection is checked, in ms. Default 30,000. */
+  listenHeartbeatMs?: number;
   /**
    * Most batches of one kind of write (creates, attempt commits) in flight at once. Default:
    * half the pool, at least 1, so that claims and reads keep connections.
@@ -92,8 +100,7 @@ export class PostgresStore implements Store {
   readonly #commits: WriteBatcher<AttemptCommit, boolean>;
   readonly #deferrals: WriteBatcher<Deferral, boolean>;
   readonly #listener: WorkListener;
-  readonly #selectCall: string;
-  readonly #listAttempts: string;
+  readonly #reads: CallReads;
   #closed = false;
 
   /**
@@ -124,6 +131,7 @@ export class PostgresStore implements Store {
       applicationName: options.applicationName ?? "steadfast",
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       healthCheckIntervalMs: options.healthCheckIntervalMs ?? 1_000,
+      queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
     });
     this.#migrationsDir = options.migrationsDir ?? POSTGRES_MIGRATIONS_DIR;
     this.#inserts = new CallInserts(this.#db, this.#names);
@@ -135,8 +143,12 @@ export class PostgresStore implements Store {
       maxInFlight: options.maxBatchesInFlight ?? Math.max(1, Math.floor(poolSize / 2)),
       maxBatchSize: options.maxBatchSize ?? 1_000,
     };
-    this.#creates = new WriteBatcher({ run: this.#inserts.runBatch, ...batching });
-    this.#commits = new WriteBatcher({ run: commits.run, ...batching });
+    this.#creates = new WriteBatcher({
+      run: this.#inserts.runBatch,
+      weigh: newCallWeight,
+      ...batching,
+    });
+    this.#commits = new WriteBatcher({ run: commits.run, weigh: commitWeight, ...batching });
     this.#deferrals = new WriteBatcher({ run: this.#destinations.runDeferrals, ...batching });
     this.#listener = new WorkListener({
       clientConfig: {
@@ -146,14 +158,10 @@ export class PostgresStore implements Store {
       channel: this.#names.channel,
       isOwnBackend: (pid) => this.#db.isOwnBackend(pid),
       catchUp: () => this.#claims.nextWakeAt(),
+      heartbeatMs: options.listenHeartbeatMs ?? 30_000,
       ...(options.onListenError === undefined ? {} : { onError: options.onListenError }),
     });
-    const { calls, attempts } = this.#names;
-    this.#selectCall = `SELECT ${callColumns()} FROM ${calls} WHERE id = $1 AND tenant_id = $2`;
-    // A LEFT JOIN tells "no attempts" (one row of NULLs) from "not this tenant's" (no row).
-    this.#listAttempts =
-      `SELECT a.* FROM ${calls} c LEFT JOIN ${attempts} a ON a.call_id = c.id ` +
-      "WHERE c.id = $1 AND c.tenant_id = $2 ORDER BY a.number";
+    this.#reads = new CallReads(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -211,24 +219,12 @@ export class PostgresStore implements Store {
 
   /** See `Store.findTenantByKeyHash`. */
   findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
-    return this.#open(async () => {
-      const { rows } = await this.#db.query({
-        name: "steadfast_find_tenant",
-        text: `SELECT tenant_id FROM ${this.#names.apiKeys} WHERE key_hash = $1`,
-        values: [keyHash],
-      });
-      return rows[0]?.tenant_id as TenantId | undefined;
-    });
+    return this.#open(() => this.#reads.findTenantByKeyHash(keyHash));
   }
 
   /** See `Store.countApiKeys`. */
   countApiKeys(): Promise<number> {
-    return this.#open(async () => {
-      const { rows } = await this.#db.query({
-        text: `SELECT count(*)::integer AS n FROM ${this.#names.apiKeys}`,
-      });
-      return rows[0]!.n as number;
-    });
+    return this.#open(() => this.#reads.countApiKeys());
   }
 
   /** See `Store.ensureSigningSecret`. */
@@ -251,47 +247,17 @@ export class PostgresStore implements Store {
 
   /** See `Store.getCall`. */
   getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined> {
-    return this.#open(async () => {
-      const { rows } = await this.#db.query({
-        name: "steadfast_get_call",
-        text: this.#selectCall,
-        values: [id, tenantId],
-      });
-      return rows[0] === undefined ? undefined : callFromRow(rows[0]);
-    });
+    return this.#open(() => this.#reads.getCall(tenantId, id));
   }
 
   /** See `Store.listCalls`. */
   listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]> {
-    return this.#open(async () => {
-      const values: unknown[] = [tenantId, query.kind ?? "call"];
-      let text = `SELECT ${callColumns()} FROM ${this.#names.calls} WHERE tenant_id = $1 AND kind = $2`;
-      if (query.status !== undefined) {
-        values.push(query.status);
-        text += ` AND status = $${values.length}`;
-      }
-      if (query.before !== undefined) {
-        values.push(query.before);
-        text += ` AND id < $${values.length}`;
-      }
-      values.push(Math.max(0, Math.floor(query.limit)));
-      text += ` ORDER BY id DESC LIMIT $${values.length}`;
-      const { rows } = await this.#db.query({ text, values });
-      return rows.map(callFromRow);
-    });
+    return this.#open(() => this.#reads.listCalls(tenantId, query));
   }
 
   /** See `Store.listAttempts`. */
   listAttempts(tenantId: TenantId, id: CallId): Promise<AttemptRecord[] | undefined> {
-    return this.#open(async () => {
-      const { rows } = await this.#db.query({
-        name: "steadfast_list_attempts",
-        text: this.#listAttempts,
-        values: [id, tenantId],
-      });
-      if (rows.length === 0) return undefined;
-      return rows.filter((row) => row.call_id !== null).map(attemptFromRow);
-    });
+    return this.#open(() => this.#reads.listAttempts(tenantId, id));
   }
 
   /** See `Store.claimDue`. An expired lease counts as due at its expiry time. */
@@ -407,6 +373,15 @@ export class PostgresStore implements Store {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
   }
+}
+
+// Approximate parameter bytes of a commit: the response body and a follow-up's request body.
+function commitWeight(commit: AttemptCommit): number {
+  const { transition, followUp } = commit;
+  const response = transition.status === "waiting" ? undefined : transition.response;
+  return (
+    1_024 + (response?.body.length ?? 0) + (followUp === undefined ? 0 : newCallWeight(followUp))
+  );
 }
 
 // The URL without its password, for error messages.

@@ -70,11 +70,6 @@ export function newCallRow(call: NewCall): unknown[] {
   ];
 }
 
-/** Parameter arrays of `NewCall`s for an `unnest(...)` insert, in `NEW_CALL_UNNEST` order. */
-export function newCallArrays(calls: readonly NewCall[]): unknown[][] {
-  return columnsOf(calls.map(newCallRow), NEW_CALL_UNNEST.types.length);
-}
-
 /** Rows of values turned into one array per column: the parameters of an `unnest(...)`. */
 export function columnsOf(rows: readonly (readonly unknown[])[], width: number): unknown[][] {
   const columns = Array.from({ length: width }, () => new Array<unknown>(rows.length));
@@ -84,7 +79,7 @@ export function columnsOf(rows: readonly (readonly unknown[])[], width: number):
   return columns;
 }
 
-/** The column list and array types matching `newCallArrays`, for `unnest(...) AS v(...)`. */
+/** The column list and array types matching `newCallRow`, for `unnest(...) AS v(...)`. */
 export const NEW_CALL_UNNEST = {
   columns:
     "id, tenant_id, kind, parent_id, spec, idempotency_key, fingerprint, forwarded_key, " +
@@ -179,4 +174,33 @@ export function destinationFromRow(row: Row): StoredDestination {
     version: row.version as number,
     updatedAt: row.updated_at as number,
   };
+}
+
+/** The `attempts` columns `attemptFromRow` reads, each prefixed with `alias.` when given. */
+export function attemptColumns(alias?: string): string {
+  const prefix = alias === undefined ? "" : `${alias}.`;
+  return [
+    "call_id",
+    "number",
+    "started_at",
+    "duration_ms",
+    "connect_ms",
+    "first_byte_ms",
+    "outcome",
+    "sent",
+    "decision",
+  ]
+    .map((name) => prefix + name)
+    .join(", ");
+}
+
+/** The `destinations` columns `destinationFromRow` reads. */
+export const DESTINATION_COLUMNS = "destination, state, limits, version, updated_at";
+
+/**
+ * Approximate parameter bytes of a new call, for batch sizing: its request body, which can be
+ * large, plus a fixed allowance for the rest.
+ */
+export function newCallWeight(call: NewCall): number {
+  return 1_024 + (call.spec.request.body?.length ?? 0);
 }

@@ -3,8 +3,8 @@
 // store listens and hands the runAt to the subscribers.
 //
 // States: stopped (no subscriber) -> connecting -> listening; a dropped connection goes back
-// to connecting after a backoff delay (100 ms doubling to 5 s); the last unsubscribe, or
-// close(), stops it.
+// to connecting after a backoff delay (100 ms doubling to 5 s), and so does one that fails its
+// periodic heartbeat; the last unsubscribe, or close(), stops it.
 import pg from "pg";
 import { asError } from "./postgres-errors.ts";
 
@@ -27,6 +27,12 @@ export interface WorkListenerOptions {
   minReconnectDelayMs?: number;
   /** Longest reconnection delay in ms. Default 5,000. */
   maxReconnectDelayMs?: number;
+  /**
+   * How often the idle LISTEN connection is checked with `SELECT 1`, in ms: a connection whose
+   * network died silently receives nothing and reports nothing, so without a check it would go
+   * deaf until TCP keepalive gives up (minutes). Default 30,000.
+   */
+  heartbeatMs?: number;
 }
 
 /**
@@ -40,6 +46,7 @@ export class WorkListener {
   readonly #subscribers = new Set<(runAt: number) => void>();
   #client: pg.Client | undefined;
   #reconnect: NodeJS.Timeout | undefined;
+  #heartbeat: NodeJS.Timeout | undefined;
   #delayMs: number;
   #generation = 0;
   #listening = false;
@@ -72,6 +79,8 @@ export class WorkListener {
     this.#listening = false;
     clearTimeout(this.#reconnect);
     this.#reconnect = undefined;
+    clearInterval(this.#heartbeat);
+    this.#heartbeat = undefined;
     const client = this.#client;
     this.#client = undefined;
     client?.end().catch(() => {});
@@ -86,6 +95,8 @@ export class WorkListener {
       if (failed || generation !== this.#generation) return;
       failed = true;
       this.#listening = false;
+      clearInterval(this.#heartbeat);
+      this.#heartbeat = undefined;
       this.#client = undefined;
       this.#options.onError?.(asError(error));
       client.end().catch(() => {});
@@ -106,6 +117,11 @@ export class WorkListener {
         if (generation !== this.#generation) return;
         this.#listening = true;
         this.#delayMs = this.#options.minReconnectDelayMs ?? 100;
+        const heartbeatMs = this.#options.heartbeatMs ?? 30_000;
+        this.#heartbeat = setInterval(() => {
+          client.query(heartbeatQuery(heartbeatMs)).catch(fail);
+        }, heartbeatMs);
+        this.#heartbeat.unref();
         // A failed catch-up (the pool is down) leaves a good LISTEN connection in place.
         this.#options.catchUp().then(
           (at) => {
@@ -137,4 +153,9 @@ export class WorkListener {
       }
     }
   }
+}
+
+// The check of the LISTEN connection: an answer within the heartbeat period, or a failure.
+function heartbeatQuery(timeoutMs: number): pg.QueryConfig {
+  return { text: "SELECT 1", query_timeout: timeoutMs } as pg.QueryConfig;
 }

@@ -57,6 +57,16 @@ describe("WriteBatcher", () => {
     expect(await Promise.all(all)).toEqual([10, 20, 30, 40, 50]);
   });
 
+  it("splits by weight, sending an item heavier than the limit alone", async () => {
+    const { batches, run } = controlledRun();
+    const batcher = new WriteBatcher({ run, weigh: (n) => n, maxBatchWeight: 10 });
+    const all = [3, 4, 3, 20, 1, 9, 1].map((n) => batcher.enqueue(n));
+    await turn();
+    expect(batches.map((b) => b.items)).toEqual([[3, 4, 3], [20], [1, 9], [1]]);
+    for (const batch of batches) batch.finish();
+    expect(await Promise.all(all)).toEqual([30, 40, 30, 200, 10, 90, 10]);
+  });
+
   it("settles each write with its own outcome, and fails the batch if run throws", async () => {
     let calls = 0;
     const batcher = new WriteBatcher<number, number>({

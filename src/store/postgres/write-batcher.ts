@@ -13,6 +13,13 @@ export interface WriteBatcherOptions<T, R> {
   maxBatchSize?: number;
   /** Most batches running at once; further items queue meanwhile. Default 4. */
   maxInFlight?: number;
+  /**
+   * An item's approximate size in bytes (its parameters), so that a batch of large items stays
+   * far below PostgreSQL's 1 GiB message limit. Default: every item weighs 1.
+   */
+  weigh?: (item: T) => number;
+  /** Most total weight per batch; a heavier single item still goes, alone. Default 16 MiB. */
+  maxBatchWeight?: number;
 }
 
 interface Pending<T, R> {
@@ -40,6 +47,8 @@ export class WriteBatcher<T, R> {
   readonly #run: (items: T[]) => Promise<BatchOutcome<R>[]>;
   readonly #maxBatchSize: number;
   readonly #maxInFlight: number;
+  readonly #weigh: ((item: T) => number) | undefined;
+  readonly #maxBatchWeight: number;
   #queue: Pending<T, R>[] = [];
   #inFlight = 0;
   #scheduled: NodeJS.Immediate | undefined;
@@ -49,6 +58,8 @@ export class WriteBatcher<T, R> {
     this.#run = options.run;
     this.#maxBatchSize = Math.max(1, options.maxBatchSize ?? 1_000);
     this.#maxInFlight = Math.max(1, options.maxInFlight ?? 4);
+    this.#weigh = options.weigh;
+    this.#maxBatchWeight = options.maxBatchWeight ?? 16 * 1024 * 1024;
   }
 
   /** Items queued and not yet sent. */
@@ -84,10 +95,7 @@ export class WriteBatcher<T, R> {
   #launch = (): void => {
     this.#scheduled = undefined;
     while (this.#inFlight < this.#maxInFlight && this.#queue.length > 0) {
-      const batch =
-        this.#queue.length <= this.#maxBatchSize
-          ? this.#queue.splice(0)
-          : this.#queue.splice(0, this.#maxBatchSize);
+      const batch = this.#queue.splice(0, this.#batchLength());
       this.#inFlight++;
       void this.#runBatch(batch).finally(() => {
         this.#inFlight--;
@@ -97,6 +105,19 @@ export class WriteBatcher<T, R> {
       });
     }
   };
+
+  // How many queued items the next batch takes: up to maxBatchSize, and up to maxBatchWeight
+  // unless the first item alone is heavier.
+  #batchLength(): number {
+    const limit = Math.min(this.#queue.length, this.#maxBatchSize);
+    if (this.#weigh === undefined) return limit;
+    let weight = 0;
+    for (let i = 0; i < limit; i++) {
+      weight += this.#weigh(this.#queue[i]!.item);
+      if (weight > this.#maxBatchWeight) return Math.max(1, i);
+    }
+    return limit;
+  }
 
   async #runBatch(batch: Pending<T, R>[]): Promise<void> {
     let outcomes: BatchOutcome<R>[];

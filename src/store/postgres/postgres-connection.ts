@@ -63,7 +63,6 @@ export class PostgresConnection {
   readonly #inFlight = new Set<Promise<unknown>>();
   readonly #ownBackends = new Map<pg.PoolClient, number>();
   #ready = true;
-  #lastError: Error | undefined;
   #probe: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -80,7 +79,7 @@ export class PostgresConnection {
     this.#pool = new pg.Pool({ ...this.#clientConfig, max: options.poolSize });
     // An idle client whose connection dies emits `error` through the pool; unhandled, it would
     // crash the process. The pool has already discarded that client.
-    this.#pool.on("error", (error) => this.#markDown(error));
+    this.#pool.on("error", () => this.#markDown());
     this.#pool.on("connect", (client) => {
       const pid = (client as unknown as { processID?: number | null }).processID;
       if (typeof pid === "number") this.#ownBackends.set(client, pid);
@@ -96,11 +95,6 @@ export class PostgresConnection {
   /** False from a connection error until a statement or probe succeeds again. */
   isReady(): boolean {
     return this.#ready && !this.#closed;
-  }
-
-  /** The last connection error, while not ready. */
-  get lastError(): Error | undefined {
-    return this.#ready ? undefined : this.#lastError;
   }
 
   /** True when `pid` is the backend process of one of this pool's connections. */
@@ -127,19 +121,20 @@ export class PostgresConnection {
     return this.#track(async () => {
       const client = await this.#pool.connect();
       // While checked out, a client's connection error has no pool listener.
-      const onError = (error: Error) => this.#markDown(error);
+      const onError = () => this.#markDown();
       client.on("error", onError);
       let broken: Error | undefined;
+      const query: Query = (statement) => client.query<Row>(this.#timed(statement, timeoutMs));
       try {
-        await client.query("BEGIN");
-        const result = await run((statement) =>
-          client.query<Row>(this.#timed(statement, timeoutMs)),
-        );
-        await client.query("COMMIT");
+        await query({ text: "BEGIN" });
+        const result = await run(query);
+        await query({ text: "COMMIT" });
         return result;
       } catch (error) {
         try {
-          await client.query("ROLLBACK");
+          // Timed even for migrations: after a statement timed out, the connection may never
+          // answer, and an untimed ROLLBACK queued behind it would wait forever.
+          await client.query(this.#timed({ text: "ROLLBACK" }, this.#queryTimeoutMs));
         } catch (rollbackError) {
           broken = asError(rollbackError);
         }
@@ -169,7 +164,7 @@ export class PostgresConnection {
         return value;
       },
       (error: unknown) => {
-        if (isConnectionError(error)) this.#markDown(error);
+        if (isConnectionError(error)) this.#markDown();
         throw asError(error);
       },
     );
@@ -186,10 +181,9 @@ export class PostgresConnection {
       : ({ ...statement, query_timeout: timeoutMs } as Statement);
   }
 
-  #markDown(error: unknown): void {
+  #markDown(): void {
     if (this.#closed) return;
     this.#ready = false;
-    this.#lastError = asError(error);
     this.#scheduleProbe(0);
   }
 
@@ -202,9 +196,8 @@ export class PostgresConnection {
           this.#probe = undefined;
           this.#ready = true;
         },
-        (error: unknown) => {
+        () => {
           this.#probe = undefined;
-          this.#lastError = asError(error);
           if (!this.#ready) this.#scheduleProbe(this.#healthCheckIntervalMs);
         },
       );

@@ -84,7 +84,11 @@ describe("steadfast (process)", () => {
   it("prints help listing the commands", async () => {
     const run = await steadfast(["--help"]);
     expect(run.code).toBe(0);
-    for (const command of ["serve", "fetch", "calls"]) expect(run.stdout).toContain(command);
+    for (const command of ["serve", "fetch", "calls", "destinations"])
+      expect(run.stdout).toContain(command);
+    const destinations = await steadfast(["destinations", "--help"]);
+    for (const command of ["list", "show", "set", "reset"])
+      expect(destinations.stdout).toContain(command);
     const calls = await steadfast(["calls", "--help"]);
     for (const command of ["list", "show", "attempts", "cancel", "retry"])
       expect(calls.stdout).toContain(command);
@@ -240,6 +244,75 @@ describe("steadfast (process)", () => {
     expectOneLineError(
       await steadfast(["calls", "cancel", waiting]),
       /can no longer be cancelled \(HTTP 409 invalid_state\)$/,
+    );
+  });
+
+  it("destinations list, set, show and reset", async () => {
+    await steadfast(["fetch", `${harness.upstreamUrl}/ok?d=1`, "--wait", "10"]);
+    const origin = harness.upstreamUrl;
+    const list = await steadfast(["destinations", "list"]);
+    expect(list.code).toBe(0);
+    const [header, ...rows] = list.stdout.trimEnd().split("\n");
+    expect(header).toMatch(
+      /^DESTINATION\s+BREAKER\s+ERRORS\s+REQUESTS\s+P50\/P95\/P99 MS\s+LIMITS$/,
+    );
+    expect(rows.find((row) => row.startsWith(origin))).toMatch(
+      /\s+closed\s+[\d.]+%\s+\d+\s+[\d.]+\/[\d.]+\/[\d.]+\s+-$/,
+    );
+
+    const set = await steadfast([
+      "destinations",
+      "set",
+      origin,
+      "--rate",
+      "2.5",
+      "--concurrency",
+      "4",
+    ]);
+    expect(set.stderr).toBe("");
+    expect(set.stdout).toMatch(/^destination\s+http:\/\/127\.0\.0\.1:\d+\n/);
+    expect(set.stdout).toMatch(/^limits\s+2\.5\/s, 4 at once$/m);
+    const shown = await steadfast(["destinations", "show", origin, "--json"]);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      destination: origin,
+      limits: { rateLimitPerSecond: 2.5, maxConcurrency: 4 },
+    });
+    const cleared = await steadfast(["destinations", "set", origin, "--no-rate", "--json"]);
+    expect(JSON.parse(cleared.stdout)).toMatchObject({
+      limits: { rateLimitPerSecond: null, maxConcurrency: 4 },
+    });
+    await steadfast(["destinations", "set", origin, "--no-concurrency"]);
+    const reset = await steadfast(["destinations", "reset", origin]);
+    expect(reset.code).toBe(0);
+    expect(reset.stdout).toMatch(/^breaker\s+closed$/m);
+
+    const byHost = await steadfast([
+      "destinations",
+      "set",
+      "api.example.com",
+      "--concurrency",
+      "2",
+      "--json",
+    ]);
+    expect(JSON.parse(byHost.stdout)).toMatchObject({ destination: "https://api.example.com" });
+  });
+
+  it("destinations explain bad input in one line", async () => {
+    expectOneLineError(
+      await steadfast(["destinations", "set", "api.example.com", "--rate", "fast"]),
+      /--rate "fast" is not valid: expected requests per second/,
+    );
+    expectOneLineError(
+      await steadfast(["destinations", "set", "api.example.com"]),
+      /nothing to set: give --rate <n>, --no-rate, --concurrency <n> or --no-concurrency/,
+    );
+    expectOneLineError(
+      await steadfast(["destinations", "show", "https://unknown.example"]),
+      /No destination https:\/\/unknown\.example.*\(HTTP 404 not_found\)$/,
+    );
+    expectOneLineError(
+      await steadfast(["destinations", "show", "https://a.example/path"]),
+      /only scheme, host and port.*\(HTTP 422 invalid_request\)$/,
     );
   });
 

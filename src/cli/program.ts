@@ -2,6 +2,7 @@ import { Command } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { registerCallsCommand } from "./calls-command.ts";
 import type { CliIo } from "./cli-io.ts";
+import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
 import { registerWorkerCommands } from "./worker-command.ts";
@@ -13,7 +14,7 @@ export interface ProgramOptions {
 }
 
 /**
- * The `steadfast` commander program: `serve`, `fetch`, `calls ...`. Errors are not printed
+ * The `steadfast` commander program: `serve`, `fetch`, `calls ...`, `destinations ...`. Errors are not printed
  * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
  * instead of exiting (`exitOverride`) so `main` picks the exit code.
  *
@@ -35,10 +36,11 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   registerWorkerCommands(program, io);
   registerFetchCommand(program, io);
   registerCallsCommand(program, io);
+  registerDestinationsCommand(program, io);
   program.addHelpText(
     "after",
     `
-Client commands (fetch, calls) find the server through --url or STEADFAST_URL
+Client commands (fetch, calls, destinations) find the server through --url or STEADFAST_URL
 (default http://127.0.0.1:7480) and the API key through --api-key, STEADFAST_API_KEY,
 or the <data-dir>/api-key file \`steadfast serve\` writes. See docs/cli.md.`,
   );

@@ -274,3 +274,49 @@ describe("an unreachable server", () => {
     );
   });
 });
+
+describe("destinations", () => {
+  it("lists, shows, limits and resets destinations, by origin or host[:port]", async () => {
+    const call = await t1.fetch({ url: `${harness.upstreamUrl}/ok` }, { waitSeconds: 10 });
+    expect(call.status).toBe("succeeded");
+    const origin = harness.upstreamUrl;
+    const listed = await t2.destinations();
+    expect(listed.map((d) => d.destination)).toContain(origin);
+    const shown = await t1.destination(origin);
+    expect(shown).toMatchObject({
+      destination: origin,
+      breaker: { state: "closed" },
+      limits: { rateLimitPerSecond: null, maxConcurrency: null },
+    });
+    expect(shown.health.requests).toBeGreaterThanOrEqual(1);
+
+    const limited = await t1.setDestinationLimits(origin, { rateLimitPerSecond: 50 });
+    expect(limited.limits).toEqual({ rateLimitPerSecond: 50, maxConcurrency: null });
+    const cleared = await t1.setDestinationLimits(origin, { rateLimitPerSecond: null });
+    expect(cleared.limits.rateLimitPerSecond).toBeNull();
+    expect((await t1.resetDestination(origin)).breaker.state).toBe("closed");
+
+    const byHost = await t1.setDestinationLimits("api.example.com", { maxConcurrency: 3 });
+    expect(byHost.destination).toBe("https://api.example.com");
+    expect((await t1.destination("https://api.example.com:443")).limits.maxConcurrency).toBe(3);
+  });
+
+  it("throws the API's problems: unknown, not an origin, invalid limits", async () => {
+    expect(await rejection(t1.destination("https://never.example"))).toMatchObject({
+      status: 404,
+      code: "not_found",
+    });
+    expect(await rejection(t1.destination("https://a.example/path"))).toMatchObject({
+      status: 422,
+      errors: [{ field: "destination" }],
+    });
+    const invalid = await rejection(
+      t1.setDestinationLimits("a.example", { maxConcurrency: 0, rateLimitPerSecond: -1 }),
+    );
+    expect(isSteadfastApiError(invalid)).toBe(true);
+    expect((invalid as SteadfastApiError).errors?.map((e) => e.field).sort()).toEqual([
+      "maxConcurrency",
+      "rateLimitPerSecond",
+    ]);
+  });
+});

@@ -1,5 +1,5 @@
 import type { CallStatus } from "../core/call.ts";
-import type { AttemptView, CallView } from "../core/call-view.ts";
+import type { AttemptView, CallView, DestinationView } from "../core/call-view.ts";
 import type { FetchInput } from "../core/fetch-input.ts";
 import { SteadfastApiError, SteadfastConnectionError, type ProblemDetails } from "./errors.ts";
 
@@ -55,6 +55,14 @@ export interface CallPage {
   nextCursor?: string;
 }
 
+/** Limits to set on a destination: a number sets one, `null` removes it, absent keeps it. */
+export interface DestinationLimitsInput {
+  /** Requests per second, > 0. */
+  rateLimitPerSecond?: number | null;
+  /** Attempts in flight at once, an integer >= 1. */
+  maxConcurrency?: number | null;
+}
+
 /** A typed client for the durable call API (ARCHITECTURE.md section 5). */
 export interface SteadfastClient {
   /** The base URL requests go to, without a trailing slash. */
@@ -79,6 +87,24 @@ export interface SteadfastClient {
   cancel(id: string, options?: RequestOptions): Promise<CallView>;
   /** Redrives a failed call, or makes a waiting call due now (`POST /v1/calls/:id/retry`). */
   retry(id: string, options?: RequestOptions): Promise<CallView>;
+  /**
+   * Every destination's breaker, pause, limits and health (`GET /v1/destinations`). The
+   * operator's view: destinations are shared by all tenants.
+   */
+  destinations(options?: RequestOptions): Promise<DestinationView[]>;
+  /**
+   * One destination (`GET /v1/destinations/:destination`). `destination` is an origin
+   * (`https://api.example.com`) or `host[:port]`, meaning https. Throws `not_found` when unknown.
+   */
+  destination(destination: string, options?: RequestOptions): Promise<DestinationView>;
+  /** Sets or removes a destination's limits (`PUT /v1/destinations/:destination`). */
+  setDestinationLimits(
+    destination: string,
+    limits: DestinationLimitsInput,
+    options?: RequestOptions,
+  ): Promise<DestinationView>;
+  /** Closes a destination's breaker and ends its pause (`POST /v1/destinations/:destination/reset`). */
+  resetDestination(destination: string, options?: RequestOptions): Promise<DestinationView>;
 }
 
 /**
@@ -107,7 +133,7 @@ export function createClient(options: ClientOptions): SteadfastClient {
   const authorization = `Bearer ${options.apiKey}`;
 
   async function request<T>(
-    method: "GET" | "POST",
+    method: "GET" | "POST" | "PUT",
     path: string,
     init: { body?: unknown; headers?: Record<string, string>; signal?: AbortSignal | undefined },
   ): Promise<T> {
@@ -145,6 +171,8 @@ export function createClient(options: ClientOptions): SteadfastClient {
 
   const callPath = (id: string, suffix = ""): string =>
     `/v1/calls/${encodeURIComponent(id)}${suffix}`;
+  const destinationPath = (destination: string, suffix = ""): string =>
+    `/v1/destinations/${encodeURIComponent(destination)}${suffix}`;
 
   const client: SteadfastClient = {
     baseUrl,
@@ -214,6 +242,32 @@ export function createClient(options: ClientOptions): SteadfastClient {
 
     retry(id, requestOptions = {}) {
       return request<CallView>("POST", callPath(id, "/retry"), { signal: requestOptions.signal });
+    },
+
+    async destinations(requestOptions = {}) {
+      const body = await request<{ destinations: DestinationView[] }>("GET", "/v1/destinations", {
+        signal: requestOptions.signal,
+      });
+      return body.destinations;
+    },
+
+    destination(destination, requestOptions = {}) {
+      return request<DestinationView>("GET", destinationPath(destination), {
+        signal: requestOptions.signal,
+      });
+    },
+
+    setDestinationLimits(destination, limits, requestOptions = {}) {
+      return request<DestinationView>("PUT", destinationPath(destination), {
+        body: limits,
+        signal: requestOptions.signal,
+      });
+    },
+
+    resetDestination(destination, requestOptions = {}) {
+      return request<DestinationView>("POST", destinationPath(destination, "/reset"), {
+        signal: requestOptions.signal,
+      });
     },
   };
   return client;

@@ -13,6 +13,7 @@ export {
   DEFAULT_BASE_URL,
   type CallPage,
   type ClientOptions,
+  type DestinationLimitsInput,
   type ListQuery,
   type RequestOptions,
   type SteadfastClient,
@@ -26,6 +27,13 @@ export {
   type ProblemDetails,
   type ProblemFieldError,
 } from "./errors.ts";
-export type { AttemptView, CallView, ResponseView } from "../core/call-view.ts";
+export type {
+  AttemptView,
+  BreakerView,
+  CallView,
+  DestinationView,
+  ResponseView,
+  WaitingForView,
+} from "../core/call-view.ts";
 export type { AttemptDecision, AttemptOutcome, CallStatus } from "../core/call.ts";
 export type { FetchInput } from "../core/fetch-input.ts";

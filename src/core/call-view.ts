@@ -169,3 +169,56 @@ export function toAttemptView(attempt: AttemptRecord): AttemptView {
   if (attempt.firstByteMs !== undefined) view.firstByteMs = attempt.firstByteMs;
   return view;
 }
+
+// The destination views of the API (`GET /v1/destinations...`), beside the call's, so the REST
+// client and the engine (destination-view.ts builds them) share one definition.
+
+/** The breaker as shown. Times are ISO 8601, UTC. */
+export type BreakerView =
+  | { state: "closed"; consecutiveOpens: number }
+  | {
+      state: "open";
+      openedAt: string;
+      /** When a probe may go. */
+      openUntil: string;
+      /** Why it opened. */
+      reason: string;
+      /** Opens since it last closed; each lasts longer, up to the cap. */
+      consecutiveOpens: number;
+    }
+  | {
+      state: "half-open";
+      /** When the probe was elected. */
+      since: string;
+      /** When the probe counts as lost if it has not decided. */
+      probeDeadline: string;
+      reason: string;
+      consecutiveOpens: number;
+    };
+
+/** A destination as the API shows it. */
+export interface DestinationView {
+  /** The origin: `https://api.example.com`. */
+  destination: string;
+  /** `api.example.com:443`. */
+  hostPort: string;
+  breaker: BreakerView;
+  /** Present while the destination is paused by `Retry-After`. */
+  pause?: { until: string; reason: string };
+  /** `null`: no limit. */
+  limits: { rateLimitPerSecond: number | null; maxConcurrency: number | null };
+  /** This process's figures over the last `windowMs` (in memory, not shared between processes). */
+  health: {
+    windowMs: number;
+    requests: number;
+    failures: number;
+    /** failures / requests, 0 to 1. */
+    errorRate: number;
+    /** Estimated from log-spaced buckets (within about 19%); absent without requests. */
+    latencyMs?: { p50: number; p95: number; p99: number };
+    /** Attempts in flight now, in this process. */
+    inFlight: number;
+  };
+  /** The saved version (0: never saved; nothing has happened to it but traffic). */
+  version: number;
+}

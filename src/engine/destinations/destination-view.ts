@@ -1,60 +1,14 @@
 /**
  * A destination as `GET /v1/destinations` and `GET /v1/destinations/:destination` show it: its
- * breaker, its pause, its limits and its recent health (this process's, in memory).
+ * breaker, its pause, its limits and its recent health (this process's, in memory). The view
+ * types live in core (call-view.ts), beside the call's, so the REST client shares them.
  */
+import type { BreakerView, DestinationView } from "../../core/call-view.ts";
 import { describeTrip } from "../../resilience/errors.ts";
 import type { DestinationInfo } from "./destination-gate.ts";
 import { hostPort } from "./destination-key.ts";
 
-/** The breaker as shown. Times are ISO 8601, UTC. */
-export type BreakerView =
-  | { state: "closed"; consecutiveOpens: number }
-  | {
-      state: "open";
-      openedAt: string;
-      /** When a probe may go. */
-      openUntil: string;
-      /** Why it opened. */
-      reason: string;
-      /** Opens since it last closed; each lasts longer, up to the cap. */
-      consecutiveOpens: number;
-    }
-  | {
-      state: "half-open";
-      /** When the probe was elected. */
-      since: string;
-      /** When the probe counts as lost if it has not decided. */
-      probeDeadline: string;
-      reason: string;
-      consecutiveOpens: number;
-    };
-
-/** A destination as the API shows it. */
-export interface DestinationView {
-  /** The origin: `https://api.example.com`. */
-  destination: string;
-  /** `api.example.com:443`. */
-  hostPort: string;
-  breaker: BreakerView;
-  /** Present while the destination is paused by `Retry-After`. */
-  pause?: { until: string; reason: string };
-  /** `null`: no limit. */
-  limits: { rateLimitPerSecond: number | null; maxConcurrency: number | null };
-  /** This process's figures over the last `windowMs` (in memory, not shared between processes). */
-  health: {
-    windowMs: number;
-    requests: number;
-    failures: number;
-    /** failures / requests, 0 to 1. */
-    errorRate: number;
-    /** Estimated from log-spaced buckets (within about 19%); absent without requests. */
-    latencyMs?: { p50: number; p95: number; p99: number };
-    /** Attempts in flight now, in this process. */
-    inFlight: number;
-  };
-  /** The saved version (0: never saved; nothing has happened to it but traffic). */
-  version: number;
-}
+export type { BreakerView, DestinationView };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

@@ -1,9 +1,14 @@
 import type { AttemptOutcome, RetryOnRule, TransportErrorCode } from "./call.ts";
 
-/** Statuses retried by default (ARCHITECTURE.md section 4). */
-export const DEFAULT_RETRY_STATUSES: ReadonlySet<number> = new Set([
-  408, 425, 429, 500, 502, 503, 504,
-]);
+/**
+ * True for the statuses retried by default: 408, 425, 429, and 5xx except 501 and 505, which say
+ * the server will never support the request (issue 3, which widened ARCHITECTURE.md section 4's
+ * 500/502/503/504). The engine and `steadfast/resilience` share this one rule.
+ */
+export function isRetryableStatus(status: number): boolean {
+  if (status === 408 || status === 425 || status === 429) return true;
+  return status >= 500 && status <= 599 && status !== 501 && status !== 505;
+}
 
 /** Transport errors that are never worth retrying: the same request would fail the same way. */
 const PERMANENT_ERRORS: ReadonlySet<TransportErrorCode> = new Set(["blocked_destination", "tls"]);
@@ -15,8 +20,8 @@ export type Classification =
   | { kind: "permanent"; reason: string };
 
 /**
- * Classifies an attempt's outcome: 2xx is success; by default network errors and 408, 425, 429,
- * 500, 502, 503, 504 are transient and everything else (other 4xx, 3xx, other 5xx) permanent.
+ * Classifies an attempt's outcome: 2xx is success; by default network errors and the statuses of
+ * `isRetryableStatus` are transient and everything else (other 4xx, 3xx, 501, 505) permanent.
  * `retryOn`, when given, replaces the default set: numbers are exact statuses, `"5xx"` any 500-599,
  * `"network"` any transport error except a blocked destination or a TLS failure.
  *
@@ -37,7 +42,7 @@ export function classifyOutcome(
   const reason = `status ${status}`;
   const transient =
     retryOn === undefined
-      ? DEFAULT_RETRY_STATUSES.has(status)
+      ? isRetryableStatus(status)
       : retryOn.includes(status) || (retryOn.includes("5xx") && status >= 500 && status < 600);
   return transient ? { kind: "transient", reason } : { kind: "permanent", reason };
 }

@@ -22,9 +22,9 @@ const base: DecideAttemptInput = {
 
 describe("classifyOutcome", () => {
   it("retries the transient statuses and network errors by default, nothing else", () => {
-    for (const status of [408, 425, 429, 500, 502, 503, 504])
+    for (const status of [408, 425, 429, 500, 502, 503, 504, 507, 599])
       expect(classifyOutcome({ type: "response", status }).kind).toBe("transient");
-    for (const status of [301, 400, 401, 403, 404, 409, 410, 422, 501])
+    for (const status of [301, 400, 401, 403, 404, 409, 410, 422, 501, 505])
       expect(classifyOutcome({ type: "response", status }).kind).toBe("permanent");
     expect(classifyOutcome({ type: "response", status: 204 }).kind).toBe("success");
     expect(classifyOutcome({ type: "error", code: "reset", message: "x" }).kind).toBe("transient");

@@ -55,7 +55,9 @@ export const RetryInputSchema = z
       .array(z.union([z.number().int().min(100).max(599), z.literal("5xx"), z.literal("network")]))
       .max(50)
       .optional()
-      .describe("What is retried. Default: network errors and 408, 425, 429, 500, 502, 503, 504."),
+      .describe(
+        "What is retried. Default: network errors, 408, 425, 429 and 5xx except 501 and 505.",
+      ),
   })
   .describe("Retry policy.");
 

@@ -11,6 +11,7 @@
  * not transient; pass `retryOn` to widen).
  */
 import type { RetryOnRule } from "../core/call.ts";
+import { isIdempotentMethod, isRetryableStatus } from "../core/classify-outcome.ts";
 import { isSteadfastError } from "../core/errors.ts";
 import { isResilienceError } from "./errors.ts";
 import { retryAfterFromHeaders, type HeadersLike, type RetryAfterHint } from "./retry-after.ts";
@@ -78,26 +79,8 @@ const MAYBE_SENT_CODES: ReadonlySet<string> = new Set([
   "reset",
 ]);
 
-/** RFC 9110 section 9.2.2. */
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set([
-  "GET",
-  "HEAD",
-  "OPTIONS",
-  "TRACE",
-  "PUT",
-  "DELETE",
-]);
-
-/** True for methods RFC 9110 defines as idempotent (GET, HEAD, OPTIONS, TRACE, PUT, DELETE). */
-export function isIdempotentMethod(method: string): boolean {
-  return IDEMPOTENT_METHODS.has(method.toUpperCase());
-}
-
-/** True for the statuses retried by default: 408, 425, 429, and 5xx except 501 and 505. */
-export function isRetryableStatus(status: number): boolean {
-  if (status === 408 || status === 425 || status === 429) return true;
-  return status >= 500 && status <= 599 && status !== 501 && status !== 505;
-}
+// One rule for the engine and the library: both live in core.
+export { isIdempotentMethod, isRetryableStatus };
 
 /** Classifies an outcome. `nowMs` turns HTTP-date `Retry-After` values into delays. */
 export function classify(outcome: Outcome, nowMs: number): Verdict {

@@ -4,6 +4,7 @@ import { serve } from "@hono/node-server";
 import pino, { type Logger } from "pino";
 import type { Clock, Random } from "../core/ports.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
+import { engineOptions } from "./start-worker.ts";
 import { bootstrapApiKeys } from "./api-keys.ts";
 import { createApp } from "./app.ts";
 import { createMetrics } from "./metrics.ts";
@@ -84,17 +85,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: "steadfast" } });
   const print = deps.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
-  const steadfast = await createSteadfast({
-    db: config.db,
-    allowPrivateNetworks: config.allowPrivateNetworks,
-    allowedCidrs: config.allowedCidrs,
-    concurrency: config.concurrency,
-    logger: logger.child({ component: "engine" }),
-    ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
-    ...(config.startEngine === undefined ? {} : { startEngine: config.startEngine }),
-    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-    ...(deps.random === undefined ? {} : { random: deps.random }),
-  });
+  const steadfast = await createSteadfast(engineOptions(config, logger, deps));
   const metrics = createMetrics({
     events: steadfast.engine.events,
     inFlight: () => steadfast.engine.inFlight,

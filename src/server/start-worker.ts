@@ -1,6 +1,6 @@
 import { pino, type Logger } from "pino";
 import type { Clock, Random } from "../core/ports.ts";
-import { createSteadfast, type Steadfast } from "../steadfast.ts";
+import { createSteadfast, type Steadfast, type SteadfastOptions } from "../steadfast.ts";
 import type { ServerConfig } from "./start-server.ts";
 
 /** What `startWorker` needs: the engine settings of `ServerConfig` (no port, host or keys). */
@@ -33,16 +33,7 @@ export async function startWorker(
 ): Promise<RunningWorker> {
   const logger =
     deps.logger ?? pino({ level: config.logLevel, base: { service: "steadfast-worker" } });
-  const steadfast = await createSteadfast({
-    db: config.db,
-    allowPrivateNetworks: config.allowPrivateNetworks,
-    allowedCidrs: config.allowedCidrs,
-    concurrency: config.concurrency,
-    logger: logger.child({ component: "engine" }),
-    ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
-    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-    ...(deps.random === undefined ? {} : { random: deps.random }),
-  });
+  const steadfast = await createSteadfast(engineOptions(config, logger, deps));
   logger.info(
     { workerId: steadfast.engine.workerId, db: steadfast.store.dialect },
     "steadfast worker running",
@@ -51,6 +42,28 @@ export async function startWorker(
     steadfast,
     workerId: steadfast.engine.workerId,
     close: () => steadfast.close(),
+  };
+}
+
+/**
+ * The `createSteadfast` options of an engine process (`serve` or `worker`) from its settings:
+ * one place, so that both kinds of process run the same engine.
+ */
+export function engineOptions(
+  config: WorkerConfig & { startEngine?: boolean },
+  logger: Logger,
+  deps: { clock?: Clock; random?: Random } = {},
+): SteadfastOptions {
+  return {
+    db: config.db,
+    allowPrivateNetworks: config.allowPrivateNetworks,
+    allowedCidrs: config.allowedCidrs,
+    concurrency: config.concurrency,
+    logger: logger.child({ component: "engine" }),
+    ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+    ...(config.startEngine === undefined ? {} : { startEngine: config.startEngine }),
+    ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    ...(deps.random === undefined ? {} : { random: deps.random }),
   };
 }
 

@@ -5,7 +5,14 @@
 // Run: npm run bench -- [--quick] [--rounds N] [--no-peers]
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
-import { measurePeer, measureCeilings, METRICS, FULL_SIZES, QUICK_SIZES, peers } from "./peers/measure-peers.ts";
+import {
+  measurePeer,
+  measureCeilings,
+  METRICS,
+  FULL_SIZES,
+  QUICK_SIZES,
+  peers,
+} from "./peers/measure-peers.ts";
 import { formatNumber, formatTable, median, type Row } from "./lib/stats.ts";
 import { startUpstreamProcess } from "./lib/upstream-process.ts";
 import { measureHttpAccept } from "./steadfast/http-accept.ts";
@@ -21,11 +28,19 @@ const { values } = parseArgs({
 const sizes = values.quick ? QUICK_SIZES : FULL_SIZES;
 const rounds = Number(values.rounds);
 const BASELINE = "steadfast c=256";
-const contenders = [steadfastPeer(256, BASELINE), steadfastPeer(50), ...(values["no-peers"] ? [] : peers)];
+const contenders = [
+  steadfastPeer(256, BASELINE),
+  steadfastPeer(50),
+  ...(values["no-peers"] ? [] : peers),
+];
 const HTTP_ACCEPT = "accept over HTTP POST /v1/fetch (64 in flight)";
 
-console.log(`Node ${process.version}, ${new Date().toISOString()}; load average before: ${formatLoad()}`);
-console.log(`sizes: enqueue ${sizes.enqueueTotal}, drain ${sizes.drainTotal}, latency ${sizes.latencyRatePerSecond}/s for ${sizes.latencySeconds} s; rounds ${rounds}`);
+console.log(
+  `Node ${process.version}, ${new Date().toISOString()}; load average before: ${formatLoad()}`,
+);
+console.log(
+  `sizes: enqueue ${sizes.enqueueTotal}, drain ${sizes.drainTotal}, latency ${sizes.latencyRatePerSecond}/s for ${sizes.latencySeconds} s; rounds ${rounds}`,
+);
 for (const contender of contenders) console.log(`- ${contender.name}: ${contender.settings}`);
 
 const upstream = await startUpstreamProcess();
@@ -34,7 +49,13 @@ try {
   for (let round = 1; round <= rounds; round++) {
     samples.push(...(await measureCeilings(upstream, sizes)));
     const http = await measureHttpAccept(upstream.url, sizes.enqueueTotal);
-    samples.push({ name: BASELINE, metric: HTTP_ACCEPT, value: http, unit: "calls/s", note: "server in a child process, engine off" });
+    samples.push({
+      name: BASELINE,
+      metric: HTTP_ACCEPT,
+      value: http,
+      unit: "calls/s",
+      note: "server in a child process, engine off",
+    });
     for (const contender of contenders) {
       samples.push(...(await measurePeer(contender, upstream, sizes)));
       console.log(`round ${round}: ${contender.name} done`);
@@ -47,12 +68,25 @@ const rows = medians(samples);
 console.log(`load average after: ${formatLoad()}\n`);
 console.log(formatTable(rows, BASELINE));
 console.log("\nTargets (issue 2):");
-const get = (name: string, metric: string): number | undefined => rows.find((r) => r.name === name && r.metric === metric)?.value;
+const get = (name: string, metric: string): number | undefined =>
+  rows.find((r) => r.name === name && r.metric === metric)?.value;
 const drain = get(BASELINE, METRICS.drain) ?? 0;
 const undici = get("bare undici request() x64", METRICS.drain) ?? Number.NaN;
-const bestPeer = Math.max(0, ...rows.filter((r) => r.metric === METRICS.drain && !r.name.startsWith("steadfast") && !r.name.startsWith("bare")).map((r) => r.value));
+const bestPeer = Math.max(
+  0,
+  ...rows
+    .filter(
+      (r) =>
+        r.metric === METRICS.drain && !r.name.startsWith("steadfast") && !r.name.startsWith("bare"),
+    )
+    .map((r) => r.value),
+);
 check("(a) accept over HTTP >= 20,000/s", get(BASELINE, HTTP_ACCEPT) ?? 0, (v) => v >= 20_000);
-check("(a) accept in-process (bulk) >= 60,000/s", get(BASELINE, METRICS.enqueueBatch) ?? 0, (v) => v >= 60_000);
+check(
+  "(a) accept in-process (bulk) >= 60,000/s",
+  get(BASELINE, METRICS.enqueueBatch) ?? 0,
+  (v) => v >= 60_000,
+);
 check("(b) drain >= 8,000/s", drain, (v) => v >= 8_000);
 if (bestPeer > 0) check("(b) drain >= 2x the best peer", drain / bestPeer, (v) => v >= 2, "x");
 check("(b) drain >= 80% of the bare undici loop", (100 * drain) / undici, (v) => v >= 80, "%");
@@ -71,11 +105,20 @@ function medians(all: readonly Row[]): Row[] {
   }
   return [...groups.values()].map((group) => {
     const values = group.map((row) => row.value);
-    const range = group.length > 1 ? `range ${formatNumber(Math.min(...values))}-${formatNumber(Math.max(...values))}` : undefined;
-    return { ...group[0]!, value: median(values), note: [group[0]!.note, range].filter(Boolean).join("; ") };
+    const range =
+      group.length > 1
+        ? `range ${formatNumber(Math.min(...values))}-${formatNumber(Math.max(...values))}`
+        : undefined;
+    return {
+      ...group[0]!,
+      value: median(values),
+      note: [group[0]!.note, range].filter(Boolean).join("; "),
+    };
   });
 }
 
 function formatLoad(): string {
-  return loadavg().map((n) => n.toFixed(2)).join(" ");
+  return loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
 }

@@ -9,7 +9,11 @@ import { runClosedLoop } from "../lib/load.ts";
 const API_KEY = "bench-key-0123456789abcdef";
 
 /** Calls per second answered 202 (committed) over `total` POSTs with `inFlight` at once. */
-export async function measureHttpAccept(upstreamUrl: string, total: number, inFlight = 64): Promise<number> {
+export async function measureHttpAccept(
+  upstreamUrl: string,
+  total: number,
+  inFlight = 64,
+): Promise<number> {
   const child = fork(join(import.meta.dirname, "http-server-child.ts"), [], {
     env: { ...process.env, BENCH_API_KEY: API_KEY },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -25,7 +29,8 @@ export async function measureHttpAccept(upstreamUrl: string, total: number, inFl
       body,
     });
     await response.body.dump();
-    if (response.statusCode !== 202) throw new Error(`POST /v1/fetch answered ${response.statusCode}`);
+    if (response.statusCode !== 202)
+      throw new Error(`POST /v1/fetch answered ${response.statusCode}`);
   };
   try {
     await runClosedLoop(Math.min(2_000, total), inFlight, post);

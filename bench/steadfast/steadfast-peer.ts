@@ -20,7 +20,8 @@ export function steadfastPeer(concurrency: number, name = `steadfast c=${concurr
         startEngine: false,
         concurrency,
       });
-      const submit = (job: BenchJob) => sf.fetch({ url: upstreamUrl, headers: { [BENCH_ID_HEADER]: job.id } });
+      const submit = (job: BenchJob) =>
+        sf.fetch({ url: upstreamUrl, headers: { [BENCH_ID_HEADER]: job.id } });
       return {
         async addBatch(jobs) {
           await Promise.all(jobs.map(submit));

@@ -33,6 +33,8 @@ export class DestinationEntry {
   rate: RateSchedule | undefined;
   /** Attempts in flight to this destination in this process. */
   inFlight = 0;
+  /** When the last call held for a concurrency slot is due back (the end of that queue). */
+  concurrencyQueueAt = 0;
   /** True while this process is electing a probe (one election at a time). */
   electing = false;
   /** The deadline of the probe being elected, while `electing`. */

@@ -7,6 +7,7 @@ import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { FakeClock } from "../../testing/fake-clock.ts";
 import { SeededRandom } from "../../testing/seeded-random.ts";
 import {
+  breakerVerdict,
   DestinationGate,
   type Admission,
   type DestinationEvents,
@@ -173,6 +174,32 @@ describe("DestinationGate", () => {
     expect((await g.admit(call(), clock.now())).type).toBe("proceed");
     await attempt(g, call(), refused);
     expect((await g.admit(call(), clock.now())).type).toBe("hold");
+  });
+
+  it("counts transient outcomes as failures, answers as successes", () => {
+    const verdicts = [200, 404, 408, 425, 429, 500, 501, 503, 505].map((status) =>
+      breakerVerdict(response(status)),
+    );
+    expect(verdicts).toEqual([
+      "success",
+      "success",
+      "failure",
+      "failure",
+      "failure",
+      "failure",
+      "success",
+      "failure",
+      "success",
+    ]);
+    for (const [code, verdict] of [
+      ["connect_refused", "failure"],
+      ["read_timeout", "failure"],
+      ["tls", "failure"],
+      ["aborted", "ignore"],
+      ["blocked_destination", "ignore"],
+    ] as const) {
+      expect(breakerVerdict({ ...refused, code })).toBe(verdict);
+    }
   });
 
   it("elects exactly one probe among concurrent calls once openUntil passes", async () => {
@@ -382,6 +409,32 @@ describe("DestinationGate", () => {
     });
     g.release(tickets[0]!);
     expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  it("queues calls held for a slot at the pace slots free up, not all at once", async () => {
+    const g = gate();
+    await g.setLimits(API, { maxConcurrency: 2 });
+    await admitAll(g, 2);
+    // Nothing has finished yet: a slot is expected every 1 s / 2.
+    const untils = [];
+    for (let i = 0; i < 3; i++) {
+      const held = await g.admit(call(), clock.now());
+      untils.push(held.type === "hold" ? held.until - T0 : 0);
+    }
+    expect(untils).toEqual([500, 1_000, 1_500]);
+    // Once latencies are known (about 12 ms here), the pace follows them: about 6 ms per slot.
+    const other = gate({}, { owner: "worker-b" });
+    await other.setLimits("https://b.example", { maxConcurrency: 2 });
+    const b = (): CallRecord => call({}, "https://b.example/x");
+    for (let i = 0; i < 3; i++) await attempt(other, b(), response(200));
+    await other.admit(b(), clock.now());
+    await other.admit(b(), clock.now());
+    const next = await other.admit(b(), clock.now());
+    expect(next.type).toBe("hold");
+    if (next.type === "hold") {
+      expect(next.until - T0).toBeGreaterThanOrEqual(5);
+      expect(next.until - T0).toBeLessThanOrEqual(7);
+    }
   });
 
   it("holds retries over the retry budget, never first attempts", async () => {

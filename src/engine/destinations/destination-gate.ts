@@ -20,6 +20,7 @@
  */
 import type { CallRecord, WaitingFor } from "../../core/call.ts";
 import type { Clock, Random } from "../../core/ports.ts";
+import { isRetryableStatus } from "../../core/classify-outcome.ts";
 import { retryAfterMs } from "../../core/retry-after.ts";
 import type { DestinationLimits, Store, StoredDestination } from "../../core/store.ts";
 import type { SendResult } from "../../core/transport.ts";
@@ -106,6 +107,8 @@ const PASS_THROUGH: Admission = { type: "proceed", ticket: Object.freeze({ decid
 // A non-closed breaker is re-read from the store at most this often before holding a call, so a
 // process sees another's verdict at once rather than at the next refresh.
 const FRESHEN_MS = 500;
+// The furthest a call is held for a concurrency slot before it is looked at again.
+const MAX_QUEUE_MS = 60_000;
 
 /** Per-destination protection in front of every attempt. See the file comment. */
 export class DestinationGate {
@@ -326,9 +329,14 @@ export class DestinationGate {
     const explicit = entry.limits.maxConcurrency;
     const limit = explicit ?? this.#share;
     if (entry.inFlight >= limit) {
-      const typicalMs = entry.health.medianMs(now) ?? 100;
-      const holdMs = Math.min(1_000, Math.max(20, typicalMs)) * (0.5 + this.#random.next());
-      return hold(call, now, now + Math.ceil(holdMs), {
+      // Held calls queue at the pace the destination frees slots (`limit` per typical latency;
+      // a second when nothing has finished yet), so they come back one after the other instead of
+      // all at once, again and again, while a destination hangs.
+      const typicalMs = entry.health.medianMs(now) ?? 1_000;
+      const spacingMs = Math.max(1, typicalMs / limit);
+      const queuedUntil = Math.max(now, entry.concurrencyQueueAt) + spacingMs;
+      entry.concurrencyQueueAt = Math.min(queuedUntil, now + MAX_QUEUE_MS);
+      return hold(call, now, Math.ceil(entry.concurrencyQueueAt), {
         reason: "concurrency_limited",
         message: messages.concurrencyLimitedMessage(
           destination,
@@ -624,14 +632,12 @@ function hold(call: CallRecord, now: number, until: number, waitingFor: WaitingF
 }
 
 /**
- * How the breaker counts an attempt: 5xx, 429, 408 and network errors are failures; other
- * responses (4xx included: the destination answered) are successes; an aborted send or a
- * destination refused before sending says nothing about the destination.
+ * How the breaker counts an attempt: the transient outcomes are failures (the statuses of
+ * `isRetryableStatus`: 408, 425, 429, 5xx but 501 and 505; and network errors); other responses
+ * (4xx included: the destination answered) are successes; an aborted send, or a destination
+ * refused before sending, says nothing about the destination.
  */
 export function breakerVerdict(result: SendResult): "success" | "failure" | "ignore" {
-  if (result.type === "response") {
-    const { status } = result;
-    return status >= 500 || status === 429 || status === 408 ? "failure" : "success";
-  }
+  if (result.type === "response") return isRetryableStatus(result.status) ? "failure" : "success";
   return result.code === "aborted" || result.code === "blocked_destination" ? "ignore" : "failure";
 }

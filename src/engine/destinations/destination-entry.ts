@@ -35,6 +35,8 @@ export class DestinationEntry {
   inFlight = 0;
   /** When the last call held for a concurrency slot is due back (the end of that queue). */
   concurrencyQueueAt = 0;
+  /** The time between two calls of that queue, ms, as last estimated. */
+  concurrencySpacingMs = 0;
   /** True while this process is electing a probe (one election at a time). */
   electing = false;
   /** The deadline of the probe being elected, while `electing`. */
@@ -43,6 +45,8 @@ export class DestinationEntry {
   chain: Promise<void> = Promise.resolve();
   /** Saves queued or running. */
   pendingSaves = 0;
+  /** When the saved document was last read (a held call re-reads a stale one). */
+  readAt = Number.NEGATIVE_INFINITY;
   /** Last time a call went through the gate (eviction of idle entries). */
   lastUsedAt: number;
 

@@ -414,7 +414,7 @@ describe("DestinationGate", () => {
   it("queues calls held for a slot at the pace slots free up, not all at once", async () => {
     const g = gate();
     await g.setLimits(API, { maxConcurrency: 2 });
-    await admitAll(g, 2);
+    const [first] = await admitAll(g, 2);
     // Nothing has finished yet: a slot is expected every 1 s / 2.
     const untils = [];
     for (let i = 0; i < 3; i++) {
@@ -422,6 +422,12 @@ describe("DestinationGate", () => {
       untils.push(held.type === "hold" ? held.until - T0 : 0);
     }
     expect(untils).toEqual([500, 1_000, 1_500]);
+    // A slot frees up and the first queued call goes ahead: the queue is one shorter.
+    g.release(first!);
+    await clock.advance(500);
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+    const after = await g.admit(call(), clock.now());
+    expect(after).toMatchObject({ type: "hold", until: T0 + 1_500 });
     // Once latencies are known (about 12 ms here), the pace follows them: about 6 ms per slot.
     const other = gate({}, { owner: "worker-b" });
     await other.setLimits("https://b.example", { maxConcurrency: 2 });
@@ -432,8 +438,8 @@ describe("DestinationGate", () => {
     const next = await other.admit(b(), clock.now());
     expect(next.type).toBe("hold");
     if (next.type === "hold") {
-      expect(next.until - T0).toBeGreaterThanOrEqual(5);
-      expect(next.until - T0).toBeLessThanOrEqual(7);
+      expect(next.until - clock.now()).toBeGreaterThanOrEqual(5);
+      expect(next.until - clock.now()).toBeLessThanOrEqual(7);
     }
   });
 

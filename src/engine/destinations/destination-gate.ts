@@ -20,48 +20,33 @@
  */
 import type { CallRecord, WaitingFor } from "../../core/call.ts";
 import type { Clock, Random } from "../../core/ports.ts";
-import { isRetryableStatus } from "../../core/classify-outcome.ts";
 import { retryAfterMs } from "../../core/retry-after.ts";
-import type { DestinationLimits, Store, StoredDestination } from "../../core/store.ts";
+import type { DestinationLimits, Store } from "../../core/store.ts";
 import type { SendResult } from "../../core/transport.ts";
 import type { TripReason } from "../../resilience/errors.ts";
+import { breakerVerdict } from "./breaker-verdict.ts";
 import { DestinationEntry } from "./destination-entry.ts";
 import { destinationOf } from "./destination-key.ts";
 import { destinationSettings, type DestinationSettings } from "./destination-settings.ts";
 import * as messages from "./hold-messages.ts";
 import {
+  ProtectionSaver,
+  type DestinationEventSink,
+  type DestinationEvents,
+} from "./protection-saver.ts";
+import {
   abandonProbe,
   closeBreaker,
-  INITIAL_PROTECTION,
   isCurrentProbe,
-  parseProtectionState,
   pauseUntil,
   resetProtection,
-  startProbe,
   tripBreaker,
   type DestinationBreaker,
   type ProtectionState,
 } from "./protection-state.ts";
 
-/** Events of the gate, named noun:verb; emitted by the process that made the change. */
-export interface DestinationEvents {
-  "breaker:opened": {
-    destination: string;
-    openedAt: number;
-    openUntil: number;
-    reason: TripReason;
-    consecutiveOpens: number;
-  };
-  "breaker:half-opened": { destination: string; at: number; probeDeadline: number };
-  "breaker:closed": { destination: string; at: number };
-  "destination:paused": { destination: string; until: number; reason: string };
-  "destination:reset": { destination: string; at: number };
-}
-
-/** Where the gate emits its events (the engine's `events`). */
-export interface DestinationEventSink {
-  emit<K extends keyof DestinationEvents>(event: K, payload: DestinationEvents[K]): void;
-}
+export type { DestinationEventSink, DestinationEvents };
+export { breakerVerdict };
 
 /** An attempt let through: hand it back to `observe` and `release`. */
 export interface Ticket {
@@ -116,13 +101,10 @@ export class DestinationGate {
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #random: Random;
-  readonly #owner: string;
+  readonly #saver: ProtectionSaver;
   readonly #share: number;
   readonly #events: DestinationEventSink | undefined;
-  readonly #logger: DestinationGateOptions["logger"];
-  readonly #onWake: ((runAt: number) => void) | undefined;
   readonly #entries = new Map<string, DestinationEntry>();
-  readonly #readAt = new WeakMap<DestinationEntry, number>();
   #loaded: Promise<void> | undefined;
 
   constructor(options: DestinationGateOptions) {
@@ -130,14 +112,19 @@ export class DestinationGate {
     this.#store = options.store;
     this.#clock = options.clock;
     this.#random = options.random;
-    this.#owner = options.owner;
     this.#share = Math.max(
       1,
       Math.floor(options.engineConcurrency * this.settings.shareOfConcurrency),
     );
     this.#events = options.events;
-    this.#logger = options.logger;
-    this.#onWake = options.onWake;
+    this.#saver = new ProtectionSaver({
+      store: options.store,
+      clock: options.clock,
+      owner: options.owner,
+      ...(options.events === undefined ? {} : { events: options.events }),
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+      ...(options.onWake === undefined ? {} : { onWake: options.onWake }),
+    });
   }
 
   /** Reads every saved destination into memory (once; again after a failure). */
@@ -145,7 +132,8 @@ export class DestinationGate {
     this.#loaded ??= this.#store.listDestinations().then(
       (records) => {
         const now = this.#clock.now();
-        for (const record of records) this.#adopt(this.#entry(record.destination, now), record);
+        for (const record of records)
+          this.#saver.adopt(this.#entry(record.destination, now), record);
       },
       (error: unknown) => {
         this.#loaded = undefined;
@@ -187,7 +175,7 @@ export class DestinationGate {
       if (!isCurrentProbe(entry.state, probe)) return;
       if (verdict === "success") {
         entry.strategy.reset();
-        this.#change(
+        this.#saver.change(
           entry,
           now,
           (s) => (isCurrentProbe(s, probe) ? closeBreaker(s) : undefined),
@@ -195,7 +183,7 @@ export class DestinationGate {
         );
       } else {
         const failed: TripReason = { strategy: "half-open-probe-failed" };
-        this.#change(
+        this.#saver.change(
           entry,
           now,
           (s) =>
@@ -209,7 +197,7 @@ export class DestinationGate {
       const trip = entry.strategy.record(verdict === "failure", result.timings.durationMs, now);
       if (trip !== undefined) {
         entry.strategy.reset();
-        this.#change(entry, now, (s) =>
+        this.#saver.change(entry, now, (s) =>
           s.breaker.state === "closed"
             ? tripBreaker(s, now, trip, this.settings, this.#random)
             : undefined,
@@ -224,7 +212,7 @@ export class DestinationGate {
         // Many answers asking for about the same pause make one save, not one each.
         if (current === undefined || current.until <= now || until > current.until + 1_000) {
           const reason = `status ${result.status} with Retry-After ${Math.round(askedMs / 1_000)} s${askedMs > this.settings.maxPauseMs ? `, capped at ${this.settings.maxPauseMs / 1_000} s` : ""}`;
-          this.#change(entry, now, (s) => pauseUntil(s, until, reason));
+          this.#saver.change(entry, now, (s) => pauseUntil(s, until, reason));
         }
       }
     }
@@ -238,7 +226,7 @@ export class DestinationGate {
     const probe = ticket.probe;
     if (probe !== undefined && !ticket.decided && isCurrentProbe(entry.state, probe)) {
       const now = this.#clock.now();
-      this.#change(entry, now, (s) =>
+      this.#saver.change(entry, now, (s) =>
         isCurrentProbe(s, probe) ? abandonProbe(s, now) : undefined,
       );
     }
@@ -251,7 +239,7 @@ export class DestinationGate {
     for (const record of records) {
       const entry = this.#entry(record.destination, now);
       if (record.version > entry.version && entry.pendingSaves === 0 && !entry.electing)
-        this.#adopt(entry, record);
+        this.#saver.adopt(entry, record);
     }
     for (const [destination, entry] of this.#entries) {
       entry.rate?.forgetBefore(now - 60_000);
@@ -280,7 +268,7 @@ export class DestinationGate {
     if (record === undefined && known === undefined) return undefined;
     const entry = known ?? this.#entry(destination, this.#clock.now());
     if (record !== undefined && record.version > entry.version && entry.pendingSaves === 0)
-      this.#adopt(entry, record);
+      this.#saver.adopt(entry, record);
     return this.#info(entry);
   }
 
@@ -305,8 +293,9 @@ export class DestinationGate {
       return next;
     };
     entry.setLimits(apply(entry.limits));
-    await this.#persist(entry, now, undefined, apply);
-    await this.#wake(entry);
+    entry.concurrencyQueueAt = 0;
+    await this.#saver.persist(entry, now, undefined, apply);
+    await this.#saver.wake(entry);
     return this.#info(entry);
   }
 
@@ -316,11 +305,12 @@ export class DestinationGate {
     const now = this.#clock.now();
     const entry = this.#entry(destination, now);
     entry.strategy.reset();
+    entry.concurrencyQueueAt = 0;
     const previous = entry.state;
     entry.state = resetProtection(previous);
     if (entry.state !== previous) this.#events?.emit("destination:reset", { destination, at: now });
-    await this.#persist(entry, now, resetProtection);
-    await this.#wake(entry);
+    await this.#saver.persist(entry, now, resetProtection);
+    await this.#saver.wake(entry);
     return this.#info(entry);
   }
 
@@ -334,6 +324,7 @@ export class DestinationGate {
       // all at once, again and again, while a destination hangs.
       const typicalMs = entry.health.medianMs(now) ?? 1_000;
       const spacingMs = Math.max(1, typicalMs / limit);
+      entry.concurrencySpacingMs = spacingMs;
       const queuedUntil = Math.max(now, entry.concurrencyQueueAt) + spacingMs;
       entry.concurrencyQueueAt = Math.min(queuedUntil, now + MAX_QUEUE_MS);
       return hold(call, now, Math.ceil(entry.concurrencyQueueAt), {
@@ -372,16 +363,18 @@ export class DestinationGate {
     }
     if (isRetry) entry.budget.tryAcquire();
     else entry.budget.recordRequest();
+    // A call going ahead took a slot one queued for a slot would have had: the queue is shorter.
+    if (entry.concurrencyQueueAt > now) entry.concurrencyQueueAt -= entry.concurrencySpacingMs;
     entry.inFlight++;
     return { type: "proceed", ticket: { entry, decided: false } };
   }
 
   async #admitHeld(entry: DestinationEntry, call: CallRecord, now: number): Promise<Admission> {
-    if ((this.#readAt.get(entry) ?? Number.NEGATIVE_INFINITY) + FRESHEN_MS <= now) {
-      this.#readAt.set(entry, now);
+    if (entry.readAt + FRESHEN_MS <= now) {
+      entry.readAt = now;
       const record = await this.#store.getDestination(entry.destination);
       if (record !== undefined && record.version > entry.version && entry.pendingSaves === 0)
-        this.#adopt(entry, record);
+        this.#saver.adopt(entry, record);
     }
     const destination = entry.destination;
     const { pause, breaker } = entry.state;
@@ -417,7 +410,7 @@ export class DestinationGate {
     if (entry.electing) return deciding(probeHoldUntil());
     const probeDeadline =
       now + Math.min(this.settings.maxProbeMs, call.spec.timeout.totalMs + 1_000);
-    const probe = await this.#elect(entry, now, probeDeadline);
+    const probe = await this.#saver.elect(entry, now, probeDeadline);
     if (probe !== undefined) {
       entry.inFlight++;
       return { type: "proceed", ticket: { entry, probe, decided: false } };
@@ -433,145 +426,6 @@ export class DestinationGate {
       });
     }
     return deciding(probeHoldUntil());
-  }
-
-  /** Elects this process's probe with compare-and-set; the elected half-open state, or `undefined`. */
-  async #elect(
-    entry: DestinationEntry,
-    now: number,
-    probeDeadline: number,
-  ): Promise<DestinationBreaker | undefined> {
-    entry.electing = true;
-    entry.electingUntil = probeDeadline;
-    entry.pendingSaves++;
-    const run = entry.chain.then(async () => {
-      for (let round = 0; round < 5; round++) {
-        const next = startProbe(entry.state, now, this.#owner, probeDeadline);
-        if (next === undefined) return undefined;
-        const document = { state: next, limits: entry.limits };
-        if (await this.#store.saveDestination(entry.destination, document, entry.version, now)) {
-          entry.version++;
-          entry.saved = document;
-          entry.state = next;
-          this.#events?.emit("breaker:half-opened", {
-            destination: entry.destination,
-            at: now,
-            probeDeadline,
-          });
-          return next.breaker;
-        }
-        await this.#reload(entry);
-      }
-      return undefined;
-    });
-    entry.chain = run.then(
-      () => undefined,
-      () => undefined,
-    );
-    try {
-      return await run;
-    } catch (error) {
-      this.#logger?.warn({ err: error, destination: entry.destination }, "probe election failed");
-      return undefined;
-    } finally {
-      entry.electing = false;
-      entry.pendingSaves--;
-    }
-  }
-
-  /**
-   * Applies `mutate` to the entry's state now (in memory), emits what changed, and saves it.
-   * `wake`: make the calls the destination holds due once saved (its breaker left half-open).
-   */
-  #change(
-    entry: DestinationEntry,
-    now: number,
-    mutate: (state: ProtectionState) => ProtectionState | undefined,
-    wake = false,
-  ): void {
-    const previous = entry.state;
-    const next = mutate(previous);
-    if (next === undefined || next === previous) return;
-    entry.state = next;
-    this.#emitChange(entry.destination, previous, next, now);
-    const saved = this.#persist(entry, now, mutate).then(() =>
-      wake ? this.#wake(entry) : undefined,
-    );
-    saved.catch((error: unknown) =>
-      this.#logger?.warn(
-        { err: error, destination: entry.destination },
-        "saving a destination's state failed; it is kept in memory and saved with the next change",
-      ),
-    );
-  }
-
-  /**
-   * Saves the entry's state and limits after the saves before it, with compare-and-set. On a
-   * conflict, reads the stored document and applies `mutate` (state) and `apply` (limits) to it
-   * again. Rejects when the store fails.
-   */
-  #persist(
-    entry: DestinationEntry,
-    now: number,
-    mutate?: (state: ProtectionState) => ProtectionState | undefined,
-    apply?: (limits: DestinationLimits) => DestinationLimits,
-  ): Promise<void> {
-    entry.pendingSaves++;
-    const run = entry.chain.then(async () => {
-      for (let round = 0; round < 5; round++) {
-        const document = { state: entry.state, limits: entry.limits };
-        if (document.state === entry.saved.state && document.limits === entry.saved.limits) return;
-        if (await this.#store.saveDestination(entry.destination, document, entry.version, now)) {
-          entry.version++;
-          entry.saved = document;
-          return;
-        }
-        await this.#reload(entry);
-        const state = mutate?.(entry.state);
-        if (state !== undefined) entry.state = state;
-        if (apply !== undefined) entry.setLimits(apply(entry.limits));
-      }
-      throw new Error(
-        `Could not save destination ${entry.destination}: its stored version kept changing (5 compare-and-set conflicts in a row)`,
-      );
-    });
-    const settled = run.finally(() => {
-      entry.pendingSaves--;
-    });
-    entry.chain = settled.then(
-      () => undefined,
-      () => undefined,
-    );
-    return settled;
-  }
-
-  async #reload(entry: DestinationEntry): Promise<void> {
-    const record = await this.#store.getDestination(entry.destination);
-    if (record !== undefined) this.#adopt(entry, record);
-  }
-
-  async #wake(entry: DestinationEntry): Promise<void> {
-    const now = this.#clock.now();
-    const woken = await this.#store.wakeDestination(entry.destination, now);
-    if (woken > 0) this.#onWake?.(now);
-  }
-
-  #adopt(entry: DestinationEntry, record: StoredDestination): void {
-    let state = parseProtectionState(record.state);
-    if (state === undefined) {
-      this.#logger?.warn(
-        { destination: record.destination, version: record.version },
-        "a saved destination state is not one this version reads; starting it closed",
-      );
-      state = INITIAL_PROTECTION;
-    }
-    if (state.breaker.state === "closed" && entry.state.breaker.state !== "closed")
-      entry.strategy.reset();
-    entry.state = state;
-    entry.setLimits(record.limits);
-    entry.version = record.version;
-    entry.saved = { state, limits: entry.limits };
-    this.#readAt.set(entry, this.#clock.now());
   }
 
   #entry(destination: string, now: number): DestinationEntry {
@@ -594,50 +448,10 @@ export class DestinationGate {
       entry,
     };
   }
-
-  #emitChange(
-    destination: string,
-    previous: ProtectionState,
-    next: ProtectionState,
-    now: number,
-  ): void {
-    const events = this.#events;
-    if (events === undefined) return;
-    const breaker = next.breaker;
-    if (breaker.state === "open" && previous.breaker.state !== "open") {
-      events.emit("breaker:opened", {
-        destination,
-        openedAt: breaker.openedAt,
-        openUntil: breaker.openUntil,
-        reason: breaker.reason,
-        consecutiveOpens: next.consecutiveOpens,
-      });
-    } else if (breaker.state === "closed" && previous.breaker.state !== "closed") {
-      events.emit("breaker:closed", { destination, at: now });
-    }
-    if (next.pause !== undefined && next.pause !== previous.pause) {
-      events.emit("destination:paused", {
-        destination,
-        until: next.pause.until,
-        reason: next.pause.reason,
-      });
-    }
-  }
 }
 
 function hold(call: CallRecord, now: number, until: number, waitingFor: WaitingFor): Admission {
   // Held past its deadline, the call would only fail later than it must: due at the deadline.
   const capped = call.deadlineAt === undefined ? until : Math.min(until, call.deadlineAt);
   return { type: "hold", until: Math.max(now + 1, capped), waitingFor };
-}
-
-/**
- * How the breaker counts an attempt: the transient outcomes are failures (the statuses of
- * `isRetryableStatus`: 408, 425, 429, 5xx but 501 and 505; and network errors); other responses
- * (4xx included: the destination answered) are successes; an aborted send, or a destination
- * refused before sending, says nothing about the destination.
- */
-export function breakerVerdict(result: SendResult): "success" | "failure" | "ignore" {
-  if (result.type === "response") return isRetryableStatus(result.status) ? "failure" : "success";
-  return result.code === "aborted" || result.code === "blocked_destination" ? "ignore" : "failure";
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { WaitingFor } from "../../core/call.ts";
 import type { WorkerId } from "../../core/ids.ts";
 import { describeStoreContract } from "../contract/store-contract.ts";
 import { CallFactory, claimOne, commitOf, succeeded, T0, TENANT_A } from "../contract/fixtures.ts";
@@ -126,6 +127,40 @@ describe("SqliteStore", () => {
     expect(await reopened.findTenantByKeyHash("a".repeat(64))).toBe(TENANT_A);
     expect(await reopened.ensureSigningSecret(TENANT_A, "whsec_2", T0)).toBe(secret);
     await reopened.close();
+  });
+
+  it("upgrades a database of migration 0001 with its calls to destinations (0002)", async () => {
+    const path = join(dir, "steadfast.db");
+    const first = join(dir, "first");
+    copyDir(SQLITE_MIGRATIONS_DIR, first);
+    for (const m of readMigrations(first)) if (m.version > 1) rmSync(join(first, m.file));
+    const calls = new CallFactory(5);
+    const old = SqliteStore.open({ path, migrationsDir: first });
+    await old.migrate();
+    const call = calls.call();
+    await old.createCall(call);
+    await old.close();
+
+    const upgraded = SqliteStore.open({ path });
+    await upgraded.migrate();
+    expect((await upgraded.getCall(TENANT_A, call.id))?.status).toBe("queued");
+    const claim = await claimOne(upgraded, call.createdAt);
+    const ref = { callId: call.id, leaseToken: claim.leaseToken };
+    const held: WaitingFor = {
+      reason: "circuit_open",
+      message: "open",
+      destination: "https://a.example",
+    };
+    expect(await upgraded.deferCall(ref, T0 + 9_000, held, T0 + 10)).toBe(true);
+    expect(await upgraded.getCall(TENANT_A, call.id)).toMatchObject({
+      status: "waiting",
+      waitCode: "circuit_open",
+      waitDestination: "https://a.example",
+    });
+    expect(
+      await upgraded.saveDestination("https://a.example", { state: {}, limits: {} }, 0, T0),
+    ).toBe(true);
+    await upgraded.close();
   });
 
   it("commits a large burst of concurrent writes (more than one batch) without loss", async () => {

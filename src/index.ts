@@ -27,3 +27,6 @@ export {
   isSteadfastError,
   type ErrorCode,
 } from "./core/errors.ts";
+export type { DestinationView } from "./core/call-view.ts";
+export type { DestinationSettings } from "./engine/destinations/destination-settings.ts";
+export type { DestinationsService } from "./engine/destinations/destinations-service.ts";

@@ -21,7 +21,11 @@ import type { Clock, Random } from "../core/ports.ts";
 import type { Claim, ClaimRef, Store } from "../core/store.ts";
 import type { OutgoingRequest, Transport } from "../core/transport.ts";
 import { buildCallbackRequest } from "./callback-request.ts";
-import { DestinationGate, type DestinationEvents } from "./destinations/destination-gate.ts";
+import {
+  DestinationGate,
+  type Admission,
+  type DestinationEvents,
+} from "./destinations/destination-gate.ts";
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { runAttempt, type AttemptContext } from "./run-attempt.ts";
@@ -105,6 +109,8 @@ export class Engine {
   readonly #waiters = new Map<CallId, Set<(why: "ended" | "timeout" | "stopped") => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #pumping = false;
+  /** Most calls one pump claims; see `#adjustClaimWindow`. */
+  #claimWindow: number;
   #pumpAgain = false;
   #timer: { at: number; controller: AbortController } | undefined;
   #loops = new AbortController();
@@ -118,6 +124,7 @@ export class Engine {
     this.#workerId = (options.workerId ??
       `worker_${Math.floor(options.random.next() * 2 ** 48).toString(36)}`) as WorkerId;
     this.#concurrency = options.concurrency ?? 256;
+    this.#claimWindow = this.#concurrency;
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
@@ -272,14 +279,16 @@ export class Engine {
       while (this.#state === "running") {
         const free = this.#concurrency - this.#inFlight.size;
         if (free <= 0) break;
+        const limit = Math.min(free, Math.ceil(this.#claimWindow));
         const claims = await this.#store.claimDue({
           now: this.#clock.now(),
-          limit: free,
+          limit,
           leaseMs: this.#leaseMs,
           workerId: this.#workerId,
         });
         for (const claim of claims) this.#launch(claim);
-        if (claims.length < free) break;
+        // Narrowed by the window: claim again when attempts end, not at once.
+        if (claims.length < limit || limit < free) break;
       }
       if (!this.#pumpAgain || this.#state !== "running") break;
     }
@@ -325,6 +334,7 @@ export class Engine {
   async #execute(claim: Claim, signal: AbortSignal): Promise<void> {
     const gate = this.destinations;
     const admission = await gate.admit(claim.call, this.#clock.now());
+    this.#adjustClaimWindow(admission);
     if (admission.type === "hold") {
       await this.#hold(claim, admission.until, admission.waitingFor);
       return;
@@ -361,6 +371,24 @@ export class Engine {
       if (waiters !== undefined) for (const done of [...waiters]) done("ended");
     }
     if (result.followUp !== undefined) this.notify(result.followUp.runAt);
+  }
+
+  /**
+   * AIMD on how many calls one pump claims (like TCP's congestion window): a call admitted with
+   * room to spare grows it by one, a call held because its destination's concurrency is full
+   * halves it. When all due
+   * work is for one saturated destination, the engine then claims about as many calls as slots
+   * free up, instead of claiming hundreds only to give them back (two writes each); work for
+   * other destinations is admitted and opens the window again.
+   */
+  #adjustClaimWindow(admission: Admission): void {
+    if (admission.type === "proceed") {
+      // Only an admission that left the destination room says more could have gone ahead.
+      if (admission.atLimit !== true)
+        this.#claimWindow = Math.min(this.#concurrency, this.#claimWindow + 1);
+    } else if (admission.waitingFor.reason === "concurrency_limited") {
+      this.#claimWindow = Math.max(1, this.#claimWindow / 2);
+    }
   }
 
   /** Holds a claimed call until `runAt` without an attempt, as its destination decided. */

@@ -59,7 +59,9 @@ export interface Ticket {
 
 /** What the gate decided for a claimed call. */
 export type Admission =
-  { type: "proceed"; ticket: Ticket } | { type: "hold"; until: number; waitingFor: WaitingFor };
+  /** `atLimit`: this admission took the destination's last concurrency slot. */
+  | { type: "proceed"; ticket: Ticket; atLimit?: boolean }
+  | { type: "hold"; until: number; waitingFor: WaitingFor };
 
 /** Options of `DestinationGate`. */
 export interface DestinationGateOptions {
@@ -366,7 +368,7 @@ export class DestinationGate {
     // A call going ahead took a slot one queued for a slot would have had: the queue is shorter.
     if (entry.concurrencyQueueAt > now) entry.concurrencyQueueAt -= entry.concurrencySpacingMs;
     entry.inFlight++;
-    return { type: "proceed", ticket: { entry, decided: false } };
+    return { type: "proceed", ticket: { entry, decided: false }, atLimit: entry.inFlight >= limit };
   }
 
   async #admitHeld(entry: DestinationEntry, call: CallRecord, now: number): Promise<Admission> {

@@ -31,6 +31,7 @@ const BASELINE = "steadfast c=256";
 const contenders = [
   steadfastPeer(256, BASELINE),
   steadfastPeer(50),
+  steadfastPeer(256, "steadfast c=256 share=1", 1),
   ...(values["no-peers"] ? [] : peers),
 ];
 const HTTP_ACCEPT = "accept over HTTP POST /v1/fetch (64 in flight)";

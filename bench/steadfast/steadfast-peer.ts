@@ -7,11 +7,19 @@ import { createSteadfast } from "../../src/steadfast.ts";
 import type { BenchJob, Peer, PeerSession } from "../lib/peer.ts";
 import { BENCH_ID_HEADER } from "../lib/upstream.ts";
 
-/** Steadfast with `concurrency` attempts in flight (its default is 256). */
-export function steadfastPeer(concurrency: number, name = `steadfast c=${concurrency}`): Peer {
+/**
+ * Steadfast with `concurrency` attempts in flight (its default is 256). `shareOfConcurrency` is
+ * the share of the engine's slots one destination may use (default 0.5, so a hanging destination
+ * cannot take them all); the benchmark's single destination is the case it costs most.
+ */
+export function steadfastPeer(
+  concurrency: number,
+  name = `steadfast c=${concurrency}`,
+  shareOfConcurrency?: number,
+): Peer {
   return {
     name,
-    settings: `createSteadfast on SQLite (WAL, synchronous=FULL, group commit), engine concurrency ${concurrency}; bulk = 1,000 concurrent fetch() calls sharing commits`,
+    settings: `createSteadfast on SQLite (WAL, synchronous=FULL via async fsync, group commit), engine concurrency ${concurrency}, one destination may use ${shareOfConcurrency ?? 0.5} of it${shareOfConcurrency === undefined ? " (default)" : ""}; bulk = 1,000 concurrent fetch() calls sharing commits`,
     async open({ upstreamUrl }): Promise<PeerSession> {
       const dir = mkdtempSync(join(tmpdir(), "steadfast-bench-"));
       const sf = await createSteadfast({
@@ -19,6 +27,7 @@ export function steadfastPeer(concurrency: number, name = `steadfast c=${concurr
         allowPrivateNetworks: true,
         startEngine: false,
         concurrency,
+        ...(shareOfConcurrency === undefined ? {} : { destinations: { shareOfConcurrency } }),
       });
       const submit = (job: BenchJob) =>
         sf.fetch({ url: upstreamUrl, headers: { [BENCH_ID_HEADER]: job.id } });

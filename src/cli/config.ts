@@ -61,6 +61,13 @@ export const SERVE_SETTINGS = {
     defaultText: "false",
     meaning: "Allow calls to private, loopback, link-local and metadata addresses",
   },
+  operatorTenants: {
+    env: "STEADFAST_OPERATOR_TENANTS",
+    flag: "--operator-tenants",
+    defaultText: "default",
+    meaning:
+      "Comma-separated tenants whose keys may read and change /v1/destinations (shared by every tenant)",
+  },
   allowedCidrs: {
     env: "STEADFAST_ALLOWED_CIDRS",
     flag: "--allowed-cidrs",
@@ -132,6 +139,7 @@ export interface ServeFlags {
   concurrency?: string;
   allowPrivateNetworks?: boolean;
   allowedCidrs?: string;
+  operatorTenants?: string;
   maxBodyBytes?: string;
   leaseMs?: string;
   logLevel?: string;
@@ -151,6 +159,8 @@ export interface ServeConfig {
   apiKeys?: string;
   allowPrivateNetworks: boolean;
   allowedCidrs: string[];
+  /** Tenants whose keys may use `/v1/destinations`. */
+  operatorTenants: string[];
   concurrency: number;
   /** Bytes. */
   maxBodyBytes: number;
@@ -229,6 +239,18 @@ function cidr(text: string): string | undefined {
   const family = isIP(address);
   if (family === 0 || !/^\d{1,3}$/.test(prefix)) return undefined;
   return Number(prefix) <= (family === 4 ? 32 : 128) ? text : undefined;
+}
+
+function tenantList(raw: Raw): string[] {
+  const tenants = raw.value
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part !== "");
+  const bad = tenants.find((tenant) => !/^[A-Za-z0-9._-]{1,64}$/.test(tenant));
+  if (tenants.length === 0 || bad !== undefined) {
+    throw invalid(raw, "a comma-separated list of tenant names (letters, digits, '.', '_', '-')");
+  }
+  return tenants;
 }
 
 function cidrList(raw: Raw): string[] {
@@ -310,6 +332,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
       ? pick(undefined, s.allowPrivateNetworks, env)
       : undefined;
   const cidrs = pick(flags.allowedCidrs, s.allowedCidrs, env);
+  const operators = pick(flags.operatorTenants, s.operatorTenants, env);
   const concurrency = pick(flags.concurrency, s.concurrency, env);
   const maxBody = pick(flags.maxBodyBytes, s.maxBodyBytes, env);
   const lease = pick(flags.leaseMs, s.leaseMs, env);
@@ -327,6 +350,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
     allowPrivateNetworks:
       flags.allowPrivateNetworks ?? (privateRaw === undefined ? false : boolean(privateRaw)),
     allowedCidrs: cidrs === undefined ? [] : cidrList(cidrs),
+    operatorTenants: operators === undefined ? ["default"] : tenantList(operators),
     concurrency:
       concurrency === undefined
         ? 256

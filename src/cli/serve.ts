@@ -60,6 +60,10 @@ export function registerServe(program: Command, io: CliIo, start?: StartServer):
       `comma-separated CIDRs allowed although private ${settingHint(s.allowedCidrs)}`,
     )
     .option(
+      `${s.operatorTenants.flag} <list>`,
+      `tenants whose keys may use /v1/destinations ${settingHint(s.operatorTenants)}`,
+    )
+    .option(
       `${s.maxBodyBytes.flag} <n>`,
       `largest API request body, bytes ${settingHint(s.maxBodyBytes)}`,
     )

@@ -51,6 +51,7 @@ export async function startHarness(): Promise<Harness> {
       db: `sqlite:${join(dir, "db")}`,
       dataDir: dir,
       apiKeys: `t1:${KEY_ONE},t2:${KEY_TWO}`,
+      operatorTenants: ["t1"],
       allowPrivateNetworks: true,
       allowedCidrs: [],
       concurrency: 16,

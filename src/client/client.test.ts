@@ -280,8 +280,10 @@ describe("destinations", () => {
     const call = await t1.fetch({ url: `${harness.upstreamUrl}/ok` }, { waitSeconds: 10 });
     expect(call.status).toBe("succeeded");
     const origin = harness.upstreamUrl;
-    const listed = await t2.destinations();
+    const listed = await t1.destinations();
     expect(listed.map((d) => d.destination)).toContain(origin);
+    // Destinations are shared by every tenant: only operator tenants (t1 here) may see them.
+    await expect(t2.destinations()).rejects.toMatchObject({ status: 403, code: "forbidden" });
     const shown = await t1.destination(origin);
     expect(shown).toMatchObject({
       destination: origin,

@@ -13,6 +13,7 @@ export const ErrorCodes = [
   "invalid_request",
   "payload_too_large",
   "unauthorized",
+  "forbidden",
   "not_found",
   "idempotency_key_reused",
   "invalid_url",

@@ -33,6 +33,11 @@ export interface AppOptions {
    * API-only process with no engine has no destination state of its own).
    */
   destinations?: DestinationsService;
+  /**
+   * Tenants whose keys may read and change `/v1/destinations` (shared by every tenant). Default:
+   * every tenant, for an embedded app with one; `startServer` passes `["default"]` unless told.
+   */
+  operatorTenants?: readonly string[];
   /** Largest request body accepted, bytes; larger is `413`. Default 1 MiB (1,048,576). */
   maxBodyBytes?: number;
   /** Served at `GET /metrics` (see `createMetrics`). Default: a registry with HTTP metrics only. */
@@ -145,7 +150,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
   });
   registerCallsRoutes(app, options.calls);
   if (options.destinations !== undefined)
-    registerDestinationsRoutes(app, options.destinations, maxBodyBytes);
+    registerDestinationsRoutes(app, options.destinations, maxBodyBytes, options.operatorTenants);
   answerWrongMethods(app);
   return app;
 }

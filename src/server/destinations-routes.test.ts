@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tenantId, type WorkerId } from "../core/ids.ts";
 import type { SendResult } from "../core/transport.ts";
-import { appHarness, expectProblem, type AppHarness } from "./app-harness.test-support.ts";
+import { appHarness, expectProblem, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
 import { CallViewSchema, DestinationListSchema, DestinationViewSchema } from "./schemas.ts";
 
 let h: AppHarness;
@@ -191,5 +191,28 @@ describe("destination routes", () => {
       destination: API,
       until: "2026-01-01T00:00:05.000Z",
     });
+  });
+});
+
+describe("operator tenants", () => {
+  it("lets only operator tenants read or change destinations, naming the setting to others", async () => {
+    await h.close();
+    h = await appHarness({ operatorTenants: ["acme"] });
+    expect((await h.request("/v1/destinations")).status).toBe(200);
+    expect((await put(ENCODED, { maxConcurrency: 4 })).status).toBe(200);
+    const problem = await expectProblem(
+      await h.request("/v1/destinations", { key: KEY_OTHER }),
+      403,
+      "forbidden",
+    );
+    expect(problem.detail).toContain("STEADFAST_OPERATOR_TENANTS=acme");
+    await expectProblem(await put(ENCODED, { maxConcurrency: 1 }, KEY_OTHER), 403, "forbidden");
+    await expectProblem(
+      await h.request(`/v1/destinations/${ENCODED}/reset`, { method: "POST", key: KEY_OTHER }),
+      403,
+      "forbidden",
+    );
+    // The refused change did not happen.
+    expect((await view(await h.request(`/v1/destinations/${ENCODED}`))).limits).toMatchObject({ maxConcurrency: 4 });
   });
 });

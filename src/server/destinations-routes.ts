@@ -7,8 +7,9 @@ import { DestinationLimitsInputSchema } from "./schemas.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /**
- * The destination routes (issue 3): the operator's view of every destination's protection. They
- * need a valid API key but are not scoped to its tenant: destinations are shared by every call.
+ * The destination routes (issue 3): the operator's view of every destination's protection.
+ * Destinations are shared by every tenant's calls, so with `operatorTenants` given only keys of
+ * those tenants may use them (others get `403 forbidden`); without it, any valid key may.
  * `:destination` is an origin, URL-encoded (`https%3A%2F%2Fapi.example.com`), or `host[:port]`,
  * which means https (`api.example.com` is `https://api.example.com`).
  *
@@ -25,7 +26,25 @@ export function registerDestinationsRoutes(
   app: Hono<ServerEnv>,
   destinations: DestinationsService,
   maxBodyBytes: number,
+  operatorTenants?: readonly string[],
 ): void {
+  if (operatorTenants !== undefined) {
+    const operators = new Set(operatorTenants);
+    const onlyOperators = async (
+      c: { get(key: "tenantId"): string },
+      next: () => Promise<void>,
+    ): Promise<void> => {
+      if (!operators.has(c.get("tenantId"))) {
+        throw new TerminalError(
+          "forbidden",
+          `Destinations are shared by every tenant's calls, so only operator tenants may read or change them; this key's tenant is not one (STEADFAST_OPERATOR_TENANTS=${[...operators].join(",")})`,
+        );
+      }
+      await next();
+    };
+    app.use("/v1/destinations", onlyOperators);
+    app.use("/v1/destinations/*", onlyOperators);
+  }
   app.get("/v1/destinations", async (c) => c.json({ destinations: await destinations.list() }));
 
   app.get("/v1/destinations/:destination", async (c) =>

@@ -106,6 +106,7 @@ const callResponse = (description: string): JsonObject => ({
   content: json(ref("CallView")),
 });
 const authed = ["unauthorized", "shutting_down"] as const;
+const operator = [...authed, "forbidden"] as const;
 
 /**
  * Builds the OpenAPI 3.1 document of the HTTP API (ARCHITECTURE.md section 5). Every `/v1` route
@@ -253,10 +254,10 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           operationId: "listDestinations",
           summary: "Every destination's protection and health (operator view, all tenants)",
           description:
-            "Breaker state, pause, limits, and this process's recent error rate and latency per destination (origin). Any valid API key may read it: destinations are shared by every tenant's calls.",
+            "Breaker state, pause, limits, and this process's recent error rate and latency per destination (origin). Destinations are shared by every tenant's calls, so only keys of operator tenants (STEADFAST_OPERATOR_TENANTS) may read or change them; others get 403.",
           responses: {
             "200": { description: "The destinations.", content: json(ref("DestinationList")) },
-            ...problems(...authed),
+            ...problems(...operator),
           },
         },
       },
@@ -267,7 +268,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           parameters: [destinationParam],
           responses: {
             "200": destinationResponse("The destination."),
-            ...problems("not_found", "invalid_request", ...authed),
+            ...problems("not_found", "invalid_request", ...operator),
           },
         },
         put: {
@@ -283,7 +284,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
               "unsupported_media_type",
               "payload_too_large",
               "invalid_request",
-              ...authed,
+              ...operator,
             ),
           },
         },
@@ -297,7 +298,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           parameters: [destinationParam],
           responses: {
             "200": destinationResponse("The destination, reset."),
-            ...problems("not_found", "invalid_request", ...authed),
+            ...problems("not_found", "invalid_request", ...operator),
           },
         },
       },

@@ -32,6 +32,11 @@ export interface ServerConfig {
   /** Claim lease, ms. Default 30,000. */
   /** Run the engine in this process (default true); false serves the API only. */
   startEngine?: boolean;
+  /**
+   * Tenants whose keys may read and change `/v1/destinations`, which every tenant's calls share.
+   * Default `["default"]`: the tenant of the key a fresh install generates.
+   */
+  operatorTenants?: string[];
   leaseMs?: number;
   /** pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
   logLevel: string;
@@ -109,6 +114,7 @@ export async function startServer(
     const app = createApp({
       calls: steadfast.calls,
       destinations: steadfast.destinations,
+      operatorTenants: config.operatorTenants ?? ["default"],
       maxBodyBytes: config.maxBodyBytes,
       metrics: metrics.registry,
       logger: logger.child({ component: "http" }),

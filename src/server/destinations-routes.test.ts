@@ -1,7 +1,12 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tenantId, type WorkerId } from "../core/ids.ts";
 import type { SendResult } from "../core/transport.ts";
-import { appHarness, expectProblem, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
+import {
+  appHarness,
+  expectProblem,
+  KEY_OTHER,
+  type AppHarness,
+} from "./app-harness.test-support.ts";
 import { CallViewSchema, DestinationListSchema, DestinationViewSchema } from "./schemas.ts";
 
 let h: AppHarness;
@@ -213,6 +218,8 @@ describe("operator tenants", () => {
       "forbidden",
     );
     // The refused change did not happen.
-    expect((await view(await h.request(`/v1/destinations/${ENCODED}`))).limits).toMatchObject({ maxConcurrency: 4 });
+    expect((await view(await h.request(`/v1/destinations/${ENCODED}`))).limits).toMatchObject({
+      maxConcurrency: 4,
+    });
   });
 });

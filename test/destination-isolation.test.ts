@@ -49,6 +49,7 @@ async function server(healthy: FlakyUpstream, warmUp: number): Promise<ServerPro
   const started = await startServerProcess({
     STEADFAST_DATA_DIR: dir,
     STEADFAST_API_KEYS: `isolation:${KEY}`,
+    STEADFAST_OPERATOR_TENANTS: "isolation",
     STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
     STEADFAST_CONCURRENCY: "128",
   });

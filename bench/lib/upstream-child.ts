@@ -25,7 +25,11 @@ setInterval(() => {
   process.send?.({ type: "arrivals", arrivals: pending, requests });
   pending = [];
 }, 5).unref();
-process.on("message", (message: { type: string }) => {
+process.on("message", (message: { type: string; t0?: number }) => {
+  if (message.type === "ping") {
+    process.send?.({ type: "pong", t0: message.t0, t1: epochMs() });
+    return;
+  }
   if (message.type === "reset") {
     requests = 0;
     pending = [];

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import pg from "pg";
-import { readMigrations } from "../sqlite/apply-migrations.ts";
+import { readMigrations } from "../migrations/read-migrations.ts";
 import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import type { SchemaNames } from "./schema-names.ts";
 

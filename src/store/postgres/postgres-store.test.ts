@@ -18,7 +18,7 @@ import {
   waiting,
 } from "../contract/fixtures.ts";
 import { describeStoreContract } from "../contract/store-contract.ts";
-import { readMigrations } from "../sqlite/apply-migrations.ts";
+import { readMigrations } from "../migrations/read-migrations.ts";
 import { POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import type { PostgresStore } from "./postgres-store.ts";
 import {

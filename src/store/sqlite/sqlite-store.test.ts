@@ -7,7 +7,8 @@ import type { WaitingFor } from "../../core/call.ts";
 import type { WorkerId } from "../../core/ids.ts";
 import { describeStoreContract } from "../contract/store-contract.ts";
 import { CallFactory, claimOne, commitOf, succeeded, T0, TENANT_A } from "../contract/fixtures.ts";
-import { applyMigrations, readMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
+import { readMigrations } from "../migrations/read-migrations.ts";
+import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 function tempDir(): string {

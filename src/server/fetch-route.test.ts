@@ -102,6 +102,18 @@ describe("POST /v1/fetch", () => {
     expect(sent).toBeLessThan(10_000);
   });
 
+  it("accepts the README's curl -d example, which labels its JSON as a form", async () => {
+    const res = await h.request("/v1/fetch", {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        "idempotency-key": "order-42",
+      },
+      body: JSON.stringify({ ...valid, method: "POST", body: { amount: 2000 } }),
+    });
+    expect(res.status).toBe(202);
+  });
+
   it("answers 415 for a non-JSON Content-Type, and accepts +json and a missing one", async () => {
     const text = await h.request("/v1/fetch", {
       method: "POST",

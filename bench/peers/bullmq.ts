@@ -4,21 +4,7 @@
 import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
-import {
-  deliver,
-  measureDrain,
-  measureEnqueue,
-  measureLatency,
-  type BenchJob,
-  type DrainOptions,
-  type EnqueueOptions,
-  type EnqueueResult,
-  type LatencyOptions,
-  type LatencyResult,
-  type Peer,
-  type PeerSession,
-} from "../lib/peer.ts";
-import type { Upstream } from "../lib/upstream.ts";
+import { deliver, type BenchJob, type Peer, type PeerSession } from "../lib/peer.ts";
 
 /** Redis the peer runs on; override with `BENCH_REDIS_URL`. */
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
@@ -72,22 +58,4 @@ async function openBullmq({ upstreamUrl }: { upstreamUrl: string }): Promise<Pee
       workerConnection?.disconnect();
     },
   };
-}
-
-/** Enqueue throughput of BullMQ (addBulk, and add() with 64 in flight). */
-export async function enqueueThroughput(options?: EnqueueOptions): Promise<EnqueueResult> {
-  return await measureEnqueue(bullmq, options);
-}
-
-/** Deliveries per second draining 10,000 (default) queued jobs with a concurrency-50 Worker. */
-export async function drainThroughput(upstream: Upstream, options?: DrainOptions): Promise<number> {
-  return await measureDrain(bullmq, upstream, options);
-}
-
-/** Accept-to-delivered latency at 200 jobs/s (default) for 10 s (default). */
-export async function latency(
-  upstream: Upstream,
-  options?: LatencyOptions,
-): Promise<LatencyResult> {
-  return await measureLatency(bullmq, upstream, options);
 }

@@ -8,22 +8,8 @@ import {
   type WorkerUtils,
 } from "graphile-worker";
 import { randomUUID } from "node:crypto";
-import {
-  deliver,
-  measureDrain,
-  measureEnqueue,
-  measureLatency,
-  type BenchJob,
-  type DrainOptions,
-  type EnqueueOptions,
-  type EnqueueResult,
-  type LatencyOptions,
-  type LatencyResult,
-  type Peer,
-  type PeerSession,
-} from "../lib/peer.ts";
+import { deliver, type BenchJob, type Peer, type PeerSession } from "../lib/peer.ts";
 import { dropSchema, ensureDatabase, vacuumAnalyzeSchema } from "../lib/postgres.ts";
-import type { Upstream } from "../lib/upstream.ts";
 
 const DATABASE = "bench_graphile";
 const CONCURRENCY = 50;
@@ -111,22 +97,4 @@ async function openGraphileWorker(
       await dropSchema(connectionString, schema);
     },
   };
-}
-
-/** Enqueue throughput of graphile-worker (addJobs, and addJob() with 64 in flight). */
-export async function enqueueThroughput(options?: EnqueueOptions): Promise<EnqueueResult> {
-  return await measureEnqueue(graphileWorker, options);
-}
-
-/** Deliveries per second draining 10,000 (default) queued jobs at concurrency 50. */
-export async function drainThroughput(upstream: Upstream, options?: DrainOptions): Promise<number> {
-  return await measureDrain(graphileWorker, upstream, options);
-}
-
-/** Accept-to-delivered latency at 200 jobs/s (default) for 10 s (default). */
-export async function latency(
-  upstream: Upstream,
-  options?: LatencyOptions,
-): Promise<LatencyResult> {
-  return await measureLatency(graphileWorker, upstream, options);
 }

@@ -1,22 +1,8 @@
 // pg-boss (v10) on the local PostgreSQL, producer and worker in this process.
 import PgBoss from "pg-boss";
 import { randomUUID } from "node:crypto";
-import {
-  deliver,
-  measureDrain,
-  measureEnqueue,
-  measureLatency,
-  type BenchJob,
-  type DrainOptions,
-  type EnqueueOptions,
-  type EnqueueResult,
-  type LatencyOptions,
-  type LatencyResult,
-  type Peer,
-  type PeerSession,
-} from "../lib/peer.ts";
+import { deliver, type BenchJob, type Peer, type PeerSession } from "../lib/peer.ts";
 import { dropSchema, ensureDatabase, vacuumAnalyzeSchema } from "../lib/postgres.ts";
-import type { Upstream } from "../lib/upstream.ts";
 
 const DATABASE = "bench_pgboss";
 const QUEUE = "call";
@@ -103,22 +89,4 @@ async function openPgBoss(
       await dropSchema(connectionString, schema);
     },
   };
-}
-
-/** Enqueue throughput of pg-boss (insert(), and send() with 64 in flight). */
-export async function enqueueThroughput(options?: EnqueueOptions): Promise<EnqueueResult> {
-  return await measureEnqueue(pgBoss, options);
-}
-
-/** Deliveries per second draining 10,000 (default) queued jobs, 50 in flight. */
-export async function drainThroughput(upstream: Upstream, options?: DrainOptions): Promise<number> {
-  return await measureDrain(pgBoss, upstream, options);
-}
-
-/** Accept-to-delivered latency at 200 jobs/s (default) for 10 s (default). */
-export async function latency(
-  upstream: Upstream,
-  options?: LatencyOptions,
-): Promise<LatencyResult> {
-  return await measureLatency(pgBoss, upstream, options);
 }

@@ -108,12 +108,15 @@ export class CallsService {
     const now = this.#clock.now();
     const id = newCallId(now, this.#random);
     const runAt = now + (input.delayMs ?? 0);
+    const requestPrint = key === undefined ? undefined : fingerprint(input);
     const result = await this.#store.createCall({
       id,
       tenantId,
       kind: "call",
       spec,
-      ...(key === undefined ? {} : { idempotencyKey: key, fingerprint: fingerprint(input) }),
+      ...(key === undefined || requestPrint === undefined
+        ? {}
+        : { idempotencyKey: key, fingerprint: requestPrint }),
       // The upstream sees one key for every attempt: the one in the request's own headers, else
       // the client's Idempotency-Key, else one derived from the call id.
       forwardedKey: spec.request.headers["idempotency-key"] ?? key ?? `steadfast-${id}`,
@@ -121,7 +124,7 @@ export class CallsService {
       ...(spec.deadlineMs === undefined ? {} : { deadlineAt: now + spec.deadlineMs }),
       createdAt: now,
     });
-    if (!result.created && result.call.fingerprint !== fingerprint(input)) {
+    if (!result.created && result.call.fingerprint !== requestPrint) {
       throw new TerminalError(
         "idempotency_key_reused",
         `Idempotency-Key "${key}" was already used for call ${result.call.id} with a different request; use a new key for a new request`,

@@ -14,6 +14,7 @@ const closed: DestinationView = {
     errorRate: 0.025,
     latencyMs: { p50: 42.1, p95: 180, p99: 410.5 },
     inFlight: 2,
+    waitingForSlot: 0,
   },
   version: 0,
 };
@@ -30,7 +31,14 @@ const open: DestinationView = {
   },
   pause: { until: "2026-01-01T12:05:00.000Z", reason: "status 429 with Retry-After 30 s" },
   limits: { rateLimitPerSecond: 2.5, maxConcurrency: 4 },
-  health: { windowMs: 60_000, requests: 0, failures: 0, errorRate: 0, inFlight: 0 },
+  health: {
+    windowMs: 60_000,
+    requests: 0,
+    failures: 0,
+    errorRate: 0,
+    inFlight: 4,
+    waitingForSlot: 3,
+  },
   version: 3,
 };
 
@@ -54,7 +62,7 @@ describe("destination output", () => {
         "  opens in a row  2",
         "pause             until 2026-01-01T12:05:00Z (status 429 with Retry-After 30 s)",
         "limits            2.5/s, 4 at once",
-        "health            0 requests, 0 failed (0%) in the last 60 s; 0 in flight",
+        "health            0 requests, 0 failed (0%) in the last 60 s; 4 in flight, 3 waiting for a slot",
         "latency ms        -",
       ].join("\n") + "\n",
     );

@@ -218,6 +218,8 @@ export interface DestinationView {
     latencyMs?: { p50: number; p95: number; p99: number };
     /** Attempts in flight now, in this process. */
     inFlight: number;
+    /** Claimed calls waiting in this process's memory for one of its concurrency slots. */
+    waitingForSlot: number;
   };
   /** The saved version (0: never saved; nothing has happened to it but traffic). */
   version: number;

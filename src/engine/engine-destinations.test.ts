@@ -154,17 +154,49 @@ describe("engine: per-destination protection", () => {
     for (const call of calls) expect(await call.result()).toMatchObject({ attempts: 1 });
   });
 
-  it("holds calls over a destination's concurrency limit until a slot frees", async () => {
+  it("runs a call over a destination's concurrency limit when a slot frees, without a write", async () => {
+    h = await harness((r) => (r.n <= 2 ? "hang" : { status: 200 }));
+    const { sf, upstream } = h;
+    await sf.destinations.setLimits(`${upstream.url}/`, { maxConcurrency: 2 });
+    const hanging = [];
+    for (let i = 0; i < 2; i++) {
+      hanging.push(
+        await sf.fetch({ url: upstream.url, timeout: { readMs: 300 }, retry: { maxAttempts: 1 } }),
+      );
+    }
+    await upstream.waitForRequests(2);
+    const held: unknown[] = [];
+    sf.engine.events.on("call:held", (event) => void held.push(event));
+    const next = await sf.fetch({ url: `${upstream.url}/next` });
+    // Claimed, and waiting in this process for one of the two slots.
+    for (let turn = 0; (await sf.destinations.get(upstream.url)).health.waitingForSlot < 1; turn++)
+      if (turn > 1_000) throw new Error("the call never waited for a slot");
+      else await settle(1);
+    expect(upstream.requests).toHaveLength(2);
+    // The hanging attempts time out (undici's read timer is real time): the waiting call goes.
+    for (const call of hanging) expect((await call.result()).status).toBe("failed");
+    expect(await next.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(upstream.requests).toHaveLength(3);
+    expect(held).toEqual([]);
+  });
+
+  it("holds calls over the limit in the store while the destination finishes nothing", async () => {
     h = await harness((r) => (r.n <= 2 ? "hang" : { status: 200 }));
     const { sf, upstream, clock } = h;
     await sf.destinations.setLimits(`${upstream.url}/`, { maxConcurrency: 2 });
     const hanging = [];
     for (let i = 0; i < 2; i++) {
       hanging.push(
-        await sf.fetch({ url: upstream.url, timeout: { readMs: 100 }, retry: { maxAttempts: 1 } }),
+        await sf.fetch({
+          url: upstream.url,
+          timeout: { readMs: 1_000 },
+          retry: { maxAttempts: 1 },
+        }),
       );
     }
     await upstream.waitForRequests(2);
+    // Nothing has finished for longer than a call may wait in memory (100 ms by default).
+    await clock.advance(101);
     const held = h.next("call:held");
     const waiting = await sf.fetch({ url: `${upstream.url}/next` });
     expect(await held).toMatchObject({
@@ -176,7 +208,6 @@ describe("engine: per-destination protection", () => {
       },
     });
     expect(upstream.requests).toHaveLength(2);
-    // The hanging attempts time out (undici's read timer is real time).
     for (const call of hanging) expect((await call.result()).status).toBe("failed");
     await clock.advance(1_000);
     expect(await waiting.result()).toMatchObject({ status: "succeeded", attempts: 1 });

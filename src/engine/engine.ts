@@ -229,6 +229,8 @@ export class Engine {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
     this.#unsubscribe?.();
+    // Calls waiting in memory for a destination's slot go back to the store, due at once.
+    this.destinations.shedQueued();
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#timer?.controller.abort();
     this.#timer = undefined;
@@ -333,7 +335,7 @@ export class Engine {
 
   async #execute(claim: Claim, signal: AbortSignal): Promise<void> {
     const gate = this.destinations;
-    const admission = await gate.admit(claim.call, this.#clock.now());
+    const admission = await gate.admit(claim.call, this.#clock.now(), signal);
     this.#adjustClaimWindow(admission);
     if (admission.type === "hold") {
       await this.#hold(claim, admission.until, admission.waitingFor);

@@ -182,6 +182,9 @@ export const DestinationViewSchema = z
           .optional()
           .describe("Estimated from log-spaced buckets, within about 19%."),
         inFlight: nonNegativeInt,
+        waitingForSlot: nonNegativeInt.describe(
+          "Claimed calls waiting in this process's memory for one of the destination's concurrency slots.",
+        ),
       })
       .describe(
         "This server process's figures over the last windowMs (kept in memory, not shared between processes).",

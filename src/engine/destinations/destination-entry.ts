@@ -4,14 +4,24 @@
  * limits, and the per-process counters (failure strategy, retry budget, health, attempts in
  * flight, rate schedule). The gate (destination-gate.ts) owns every change.
  */
+import type { CallRecord } from "../../core/call.ts";
 import type { Clock } from "../../core/ports.ts";
 import type { DestinationLimits } from "../../core/store.ts";
 import type { BreakerStrategy } from "../../resilience/breaker-strategies.ts";
 import { RetryBudget } from "../../resilience/retry-budget.ts";
+import type { Admission } from "./destination-gate.ts";
 import { DestinationHealth } from "./destination-health.ts";
 import type { DestinationSettings } from "./destination-settings.ts";
 import { INITIAL_PROTECTION, type ProtectionState } from "./protection-state.ts";
 import { RateSchedule } from "./rate-schedule.ts";
+
+/** A claimed call waiting in memory for a concurrency slot of its destination. */
+export interface SlotWaiter {
+  readonly call: CallRecord;
+  readonly queuedAt: number;
+  /** Settles the admission the engine awaits. */
+  readonly settle: (admission: Admission | Promise<Admission>) => void;
+}
 
 /** A destination's in-memory record. */
 export class DestinationEntry {
@@ -37,6 +47,12 @@ export class DestinationEntry {
   concurrencyQueueAt = 0;
   /** The time between two calls of that queue, ms, as last estimated. */
   concurrencySpacingMs = 0;
+  /** Claimed calls waiting in memory for a concurrency slot, oldest first. */
+  readonly slotQueue: SlotWaiter[] = [];
+  /** True while a timer is set to hold the calls that waited too long in `slotQueue`. */
+  slotQueueTimer = false;
+  /** When an attempt last ended, or the first one started (a destination making progress). */
+  progressAt = Number.NEGATIVE_INFINITY;
   /** True while this process is electing a probe (one election at a time). */
   electing = false;
   /** The deadline of the probe being elected, while `electing`. */
@@ -82,6 +98,7 @@ export class DestinationEntry {
       this.limits.rateLimitPerSecond === undefined &&
       this.limits.maxConcurrency === undefined &&
       this.inFlight === 0 &&
+      this.slotQueue.length === 0 &&
       !this.electing &&
       this.pendingSaves === 0 &&
       (this.rate?.reserved ?? 0) === 0

@@ -386,7 +386,7 @@ describe("DestinationGate", () => {
   });
 
   it("holds calls over maxConcurrency, and by default over half the engine's slots", async () => {
-    const g = gate();
+    const g = gate({ maxQueueWaitMs: 0 });
     const tickets = [];
     for (let i = 0; i < 5; i++) {
       const admission = await g.admit(call(), clock.now());
@@ -412,7 +412,7 @@ describe("DestinationGate", () => {
   });
 
   it("queues calls held for a slot at the pace slots free up, not all at once", async () => {
-    const g = gate();
+    const g = gate({ maxQueueWaitMs: 0 });
     await g.setLimits(API, { maxConcurrency: 2 });
     const [first] = await admitAll(g, 2);
     // Nothing has finished yet: a slot is expected every 1 s / 2.
@@ -429,7 +429,7 @@ describe("DestinationGate", () => {
     const after = await g.admit(call(), clock.now());
     expect(after).toMatchObject({ type: "hold", until: T0 + 1_500 });
     // Once latencies are known (about 12 ms here), the pace follows them: about 6 ms per slot.
-    const other = gate({}, { owner: "worker-b" });
+    const other = gate({ maxQueueWaitMs: 0 }, { owner: "worker-b" });
     await other.setLimits("https://b.example", { maxConcurrency: 2 });
     const b = (): CallRecord => call({}, "https://b.example/x");
     for (let i = 0; i < 3; i++) await attempt(other, b(), response(200));
@@ -502,7 +502,7 @@ describe("DestinationGate", () => {
   });
 
   it("adopts changes saved by another process at the next refresh", async () => {
-    const a = gate();
+    const a = gate({ maxQueueWaitMs: 0 });
     const b = gate({}, { owner: "worker-b" });
     await a.load();
     await b.setLimits(API, { maxConcurrency: 1 });
@@ -511,5 +511,126 @@ describe("DestinationGate", () => {
     expect((await a.admit(call(), clock.now())).type).toBe("proceed");
     await a.refresh();
     expect((await a.admit(call(), clock.now())).type).toBe("hold");
+  });
+
+  describe("a call claimed at the concurrency limit", () => {
+    /** Admits `c` without awaiting: `settled()` is the admission once there is one. */
+    function admitLater(g: DestinationGate, c: CallRecord = call(), signal?: AbortSignal) {
+      let admission: Admission | undefined;
+      const promise = Promise.resolve(g.admit(c, clock.now(), signal)).then((a) => {
+        admission = a;
+        return a;
+      });
+      return { promise, settled: () => admission };
+    }
+    const waiting = (g: DestinationGate): number => g.list()[0]?.entry.slotQueue.length ?? 0;
+    const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+    it("waits in memory, without a write, and goes when a slot frees", async () => {
+      const g = gate();
+      await g.setLimits(API, { maxConcurrency: 2 });
+      const [first, second] = await admitAll(g, 2);
+      const third = admitLater(g);
+      const fourth = admitLater(g);
+      await tick();
+      expect(third.settled()).toBeUndefined();
+      expect(waiting(g)).toBe(2);
+      g.release(first!);
+      expect(await third.promise).toMatchObject({ type: "proceed" });
+      await tick();
+      expect(fourth.settled()).toBeUndefined();
+      g.release(second!);
+      expect(await fourth.promise).toMatchObject({ type: "proceed" });
+      expect(g.list()[0]).toMatchObject({ inFlight: 2 });
+      expect(waiting(g)).toBe(0);
+      expect(await store.getDestination(API)).toMatchObject({ version: 1 });
+    });
+
+    it("is held in the store once it has waited maxQueueWaitMs", async () => {
+      const g = gate({ maxQueueWaitMs: 100 });
+      await g.setLimits(API, { maxConcurrency: 2 });
+      await admitAll(g, 2);
+      const third = admitLater(g);
+      await clock.advance(99);
+      expect(third.settled()).toBeUndefined();
+      await clock.advance(1);
+      expect(await third.promise).toMatchObject({
+        type: "hold",
+        waitingFor: { reason: "concurrency_limited", destination: API },
+      });
+      expect(waiting(g)).toBe(0);
+    });
+
+    it("is held at once when the destination finished nothing for maxQueueWaitMs", async () => {
+      const g = gate({ maxQueueWaitMs: 100 });
+      await g.setLimits(API, { maxConcurrency: 2 });
+      const [first] = await admitAll(g, 2);
+      await clock.advance(101);
+      expect(await g.admit(call(), clock.now())).toMatchObject({
+        type: "hold",
+        waitingFor: { reason: "concurrency_limited" },
+      });
+      // An attempt ends: the destination is making progress again, and the next call may wait.
+      g.release(first!);
+      expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+      const next = admitLater(g);
+      await tick();
+      expect(next.settled()).toBeUndefined();
+      g.shedQueued();
+      expect(await next.promise).toMatchObject({ type: "hold", until: clock.now() + 1 });
+    });
+
+    it("waits only when the calls ahead should be through in maxQueueWaitMs", async () => {
+      const g = gate({ maxQueueWaitMs: 100 });
+      await g.setLimits(API, { maxConcurrency: 2 });
+      const slow: SendResult = { ...response(200), timings: { startedAt: T0, durationMs: 200 } };
+      for (let i = 0; i < 3; i++) await attempt(g, call(), slow);
+      await admitAll(g, 2);
+      // About 200 ms each, 2 at a time: the first in line waits about 100 ms, the next 200 ms.
+      const first = admitLater(g);
+      await tick();
+      expect(first.settled()).toBeUndefined();
+      expect((await g.admit(call(), clock.now())).type).toBe("hold");
+      g.shedQueued();
+      await first.promise;
+    });
+
+    it("waits with no more calls than the engine has slots beyond the destination's", async () => {
+      // Engine of 10, default share 5: at most 5 wait, so others' calls always find slots.
+      const g = gate();
+      await admitAll(g, 5);
+      const queued = Array.from({ length: 5 }, () => admitLater(g));
+      await tick();
+      expect(waiting(g)).toBe(5);
+      expect(await g.admit(call(), clock.now())).toMatchObject({
+        type: "hold",
+        waitingFor: { reason: "concurrency_limited" },
+      });
+      g.shedQueued();
+      for (const q of queued) expect((await q.promise).type).toBe("hold");
+    });
+
+    it("is held when its claim is aborted (lease lost, engine stopping)", async () => {
+      const g = gate();
+      await g.setLimits(API, { maxConcurrency: 1 });
+      await admitAll(g, 1);
+      const controller = new AbortController();
+      const queued = admitLater(g, call(), controller.signal);
+      await tick();
+      expect(waiting(g)).toBe(1);
+      controller.abort();
+      expect((await queued.promise).type).toBe("hold");
+      expect(waiting(g)).toBe(0);
+    });
+
+    it("goes when its limit is raised", async () => {
+      const g = gate();
+      await g.setLimits(API, { maxConcurrency: 1 });
+      await admitAll(g, 1);
+      const queued = admitLater(g);
+      await tick();
+      await g.setLimits(API, { maxConcurrency: 2 });
+      expect((await queued.promise).type).toBe("proceed");
+    });
   });
 });

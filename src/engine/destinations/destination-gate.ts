@@ -6,7 +6,9 @@
  *   - the destination is paused (it answered 429 or 503 with `Retry-After`),
  *   - its circuit breaker is open, or half-open with a probe deciding (one probe in all: the
  *     process that wins the compare-and-set of `open -> half-open` sends it),
- *   - it has as many attempts in flight as its `maxConcurrency` (default: a share of the engine),
+ *   - it has as many attempts in flight as its `maxConcurrency` (default: a share of the engine):
+ *     the call waits in memory for a slot while the destination is finishing attempts and the
+ *     wait looks short (`maxQueueWaitMs`), and is held in the store otherwise,
  *   - the retry budget of the destination is spent (retries only), or
  *   - its rate limit has no slot now (the call gets the next slot, reserved for it).
  *
@@ -105,6 +107,9 @@ export class DestinationGate {
   readonly #random: Random;
   readonly #saver: ProtectionSaver;
   readonly #share: number;
+  readonly #engineConcurrency: number;
+  /** Aborted by `shedQueued`: the timers of slot queues end with the engine. */
+  readonly #timers = new AbortController();
   readonly #events: DestinationEventSink | undefined;
   readonly #entries = new Map<string, DestinationEntry>();
   #loaded: Promise<void> | undefined;
@@ -118,6 +123,7 @@ export class DestinationGate {
       1,
       Math.floor(options.engineConcurrency * this.settings.shareOfConcurrency),
     );
+    this.#engineConcurrency = options.engineConcurrency;
     this.#events = options.events;
     this.#saver = new ProtectionSaver({
       store: options.store,
@@ -145,8 +151,11 @@ export class DestinationGate {
     return this.#loaded;
   }
 
-  /** Decides whether `call` may be sent now. Usually synchronous; a probe election is not. */
-  admit(call: CallRecord, now: number): Admission | Promise<Admission> {
+  /**
+   * Decides whether `call` may be sent now. Usually synchronous; a probe election, or a wait in
+   * memory for a concurrency slot, is not. Aborting `signal` ends such a wait with a hold.
+   */
+  admit(call: CallRecord, now: number, signal?: AbortSignal): Admission | Promise<Admission> {
     // A call past its deadline is failed without a send: nothing to protect.
     if (call.deadlineAt !== undefined && call.deadlineAt <= now) return PASS_THROUGH;
     let destination: string;
@@ -159,8 +168,8 @@ export class DestinationGate {
     entry.lastUsedAt = now;
     const { pause, breaker } = entry.state;
     if (breaker.state !== "closed" || (pause !== undefined && pause.until > now))
-      return this.#admitHeld(entry, call, now);
-    return this.#admitClosed(entry, call, now);
+      return this.#admitHeld(entry, call, now, signal);
+    return this.#admitClosed(entry, call, now, signal);
   }
 
   /** Records what the attempt of `ticket` produced (not called for attempts never sent). */
@@ -225,12 +234,39 @@ export class DestinationGate {
     const entry = ticket.entry;
     if (entry === undefined) return;
     entry.inFlight--;
+    const now = this.#clock.now();
+    entry.progressAt = now;
     const probe = ticket.probe;
     if (probe !== undefined && !ticket.decided && isCurrentProbe(entry.state, probe)) {
-      const now = this.#clock.now();
       this.#saver.change(entry, now, (s) =>
         isCurrentProbe(s, probe) ? abandonProbe(s, now) : undefined,
       );
+    }
+    if (entry.slotQueue.length > 0) this.#dispatch(entry, now);
+  }
+
+  /**
+   * Ends every wait for a slot with a hold due at once (the engine is stopping: another process,
+   * or the next start, runs those calls).
+   */
+  shedQueued(): void {
+    this.#timers.abort();
+    const now = this.#clock.now();
+    for (const entry of this.#entries.values()) {
+      for (const waiter of entry.slotQueue.splice(0)) {
+        waiter.settle(
+          hold(waiter.call, now, now, {
+            reason: "concurrency_limited",
+            message: messages.concurrencyLimitedMessage(
+              entry.destination,
+              entry.inFlight,
+              this.#limitOf(entry),
+              entry.limits.maxConcurrency !== undefined,
+            ),
+            destination: entry.destination,
+          }),
+        );
+      }
     }
   }
 
@@ -296,6 +332,7 @@ export class DestinationGate {
     };
     entry.setLimits(apply(entry.limits));
     entry.concurrencyQueueAt = 0;
+    this.#dispatch(entry, now);
     await this.#saver.persist(entry, now, undefined, apply);
     await this.#saver.wake(entry);
     return this.#info(entry);
@@ -316,29 +353,22 @@ export class DestinationGate {
     return this.#info(entry);
   }
 
-  #admitClosed(entry: DestinationEntry, call: CallRecord, now: number): Admission {
+  #limitOf(entry: DestinationEntry): number {
+    return entry.limits.maxConcurrency ?? this.#share;
+  }
+
+  #admitClosed(
+    entry: DestinationEntry,
+    call: CallRecord,
+    now: number,
+    signal?: AbortSignal,
+  ): Admission | Promise<Admission> {
     const destination = entry.destination;
-    const explicit = entry.limits.maxConcurrency;
-    const limit = explicit ?? this.#share;
+    const limit = this.#limitOf(entry);
     if (entry.inFlight >= limit) {
-      // Held calls queue at the pace the destination frees slots (`limit` per typical latency;
-      // a second when nothing has finished yet), so they come back one after the other instead of
-      // all at once, again and again, while a destination hangs.
-      const typicalMs = entry.health.medianMs(now) ?? 1_000;
-      const spacingMs = Math.max(1, typicalMs / limit);
-      entry.concurrencySpacingMs = spacingMs;
-      const queuedUntil = Math.max(now, entry.concurrencyQueueAt) + spacingMs;
-      entry.concurrencyQueueAt = Math.min(queuedUntil, now + MAX_QUEUE_MS);
-      return hold(call, now, Math.ceil(entry.concurrencyQueueAt), {
-        reason: "concurrency_limited",
-        message: messages.concurrencyLimitedMessage(
-          destination,
-          entry.inFlight,
-          limit,
-          explicit !== undefined,
-        ),
-        destination,
-      });
+      if (this.#mayWaitForSlot(entry, limit, now))
+        return this.#waitForSlot(entry, call, now, signal);
+      return this.#holdForSlot(entry, call, now);
     }
     const isRetry = call.attempts > call.attemptBase;
     if (isRetry) {
@@ -367,11 +397,120 @@ export class DestinationGate {
     else entry.budget.recordRequest();
     // A call going ahead took a slot one queued for a slot would have had: the queue is shorter.
     if (entry.concurrencyQueueAt > now) entry.concurrencyQueueAt -= entry.concurrencySpacingMs;
-    entry.inFlight++;
+    if (entry.inFlight++ === 0) entry.progressAt = Math.max(entry.progressAt, now);
     return { type: "proceed", ticket: { entry, decided: false }, atLimit: entry.inFlight >= limit };
   }
 
-  async #admitHeld(entry: DestinationEntry, call: CallRecord, now: number): Promise<Admission> {
+  /**
+   * Whether a call claimed while `entry` is at its concurrency limit should wait in memory: the
+   * destination finished an attempt (or started its first) within `maxQueueWaitMs`, the calls
+   * ahead should be through within that time at its median latency, and the waiting calls and
+   * the destination's slots together fit in the engine, so a destination that stops answering
+   * holds claimed calls of others back for at most that long.
+   */
+  #mayWaitForSlot(entry: DestinationEntry, limit: number, now: number): boolean {
+    const maxWaitMs = this.settings.maxQueueWaitMs;
+    if (maxWaitMs <= 0 || now - entry.progressAt > maxWaitMs) return false;
+    const ahead = entry.slotQueue.length + 1;
+    if (ahead > this.#engineConcurrency - limit) return false;
+    return (ahead * (entry.health.medianMs(now) ?? 0)) / limit <= maxWaitMs;
+  }
+
+  #waitForSlot(
+    entry: DestinationEntry,
+    call: CallRecord,
+    now: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Admission> {
+    return new Promise<Admission>((resolve) => {
+      const onAbort = (): void => {
+        const index = entry.slotQueue.indexOf(waiter);
+        if (index >= 0) entry.slotQueue.splice(index, 1);
+        resolve(this.#holdForSlot(entry, call, this.#clock.now()));
+      };
+      const waiter = {
+        call,
+        queuedAt: now,
+        settle: (admission: Admission | Promise<Admission>): void => {
+          signal?.removeEventListener("abort", onAbort);
+          resolve(admission);
+        },
+      };
+      if (signal?.aborted === true) {
+        resolve(this.#holdForSlot(entry, call, now));
+        return;
+      }
+      signal?.addEventListener("abort", onAbort, { once: true });
+      entry.slotQueue.push(waiter);
+      this.#armSlotQueueTimer(entry, now);
+    });
+  }
+
+  /** Admits waiting calls while `entry` has free slots (a slot freed, or the limit rose). */
+  #dispatch(entry: DestinationEntry, now: number): void {
+    while (entry.slotQueue.length > 0 && entry.inFlight < this.#limitOf(entry)) {
+      const waiter = entry.slotQueue.shift();
+      if (waiter === undefined) break;
+      // Decided again from scratch: the breaker may have opened or a pause begun meanwhile.
+      waiter.settle(this.admit(waiter.call, now));
+    }
+  }
+
+  /** Holds, in the store, the calls that waited in memory `maxQueueWaitMs` for a slot. */
+  #armSlotQueueTimer(entry: DestinationEntry, now: number): void {
+    const head = entry.slotQueue[0];
+    if (entry.slotQueueTimer || head === undefined || this.#timers.signal.aborted) return;
+    entry.slotQueueTimer = true;
+    const dueAt = head.queuedAt + this.settings.maxQueueWaitMs;
+    this.#clock.sleep(Math.max(0, dueAt - now), this.#timers.signal).then(
+      () => {
+        entry.slotQueueTimer = false;
+        const at = this.#clock.now();
+        for (;;) {
+          const first = entry.slotQueue[0];
+          if (first === undefined || first.queuedAt + this.settings.maxQueueWaitMs > at) break;
+          entry.slotQueue.shift();
+          first.settle(this.#holdForSlot(entry, first.call, at));
+        }
+        this.#armSlotQueueTimer(entry, at);
+      },
+      () => {
+        entry.slotQueueTimer = false;
+      },
+    );
+  }
+
+  /**
+   * Holds `call` in the store for a concurrency slot. Held calls come back at the pace the
+   * destination frees slots (`limit` per typical latency; a second when nothing has finished
+   * yet), one after the other instead of all at once, again and again, while a destination hangs.
+   */
+  #holdForSlot(entry: DestinationEntry, call: CallRecord, now: number): Admission {
+    const explicit = entry.limits.maxConcurrency;
+    const limit = this.#limitOf(entry);
+    const typicalMs = entry.health.medianMs(now) ?? 1_000;
+    const spacingMs = Math.max(1, typicalMs / limit);
+    entry.concurrencySpacingMs = spacingMs;
+    const queuedUntil = Math.max(now, entry.concurrencyQueueAt) + spacingMs;
+    entry.concurrencyQueueAt = Math.min(queuedUntil, now + MAX_QUEUE_MS);
+    return hold(call, now, Math.ceil(entry.concurrencyQueueAt), {
+      reason: "concurrency_limited",
+      message: messages.concurrencyLimitedMessage(
+        entry.destination,
+        entry.inFlight,
+        limit,
+        explicit !== undefined,
+      ),
+      destination: entry.destination,
+    });
+  }
+
+  async #admitHeld(
+    entry: DestinationEntry,
+    call: CallRecord,
+    now: number,
+    signal?: AbortSignal,
+  ): Promise<Admission> {
     if (entry.readAt + FRESHEN_MS <= now) {
       entry.readAt = now;
       const record = await this.#store.getDestination(entry.destination);
@@ -387,7 +526,7 @@ export class DestinationGate {
         destination,
       });
     }
-    if (breaker.state === "closed") return this.#admitClosed(entry, call, now);
+    if (breaker.state === "closed") return this.#admitClosed(entry, call, now, signal);
     if (breaker.state === "open" && now < breaker.openUntil) {
       return hold(call, now, breaker.openUntil, {
         reason: "circuit_open",
@@ -419,7 +558,7 @@ export class DestinationGate {
     }
     // Lost the election, or the state changed meanwhile: decide again from what it is now.
     const current = entry.state.breaker;
-    if (current.state === "closed") return this.#admitClosed(entry, call, now);
+    if (current.state === "closed") return this.#admitClosed(entry, call, now, signal);
     if (current.state === "open" && now < current.openUntil) {
       return hold(call, now, current.openUntil, {
         reason: "circuit_open",

@@ -26,6 +26,8 @@ const BOUNDS: readonly number[] = Array.from(
   { length: 82 },
   (_, i) => FIRST_MS * Math.pow(GROWTH, i),
 );
+// How long a computed median is reused.
+const MEDIAN_REFRESH_MS = 100;
 const LOG_GROWTH = Math.log(GROWTH);
 // Counter fields: requests, failures, then one per latency bucket.
 const REQUESTS = 0;
@@ -42,6 +44,8 @@ function bucketOf(durationMs: number): number {
 export class DestinationHealth {
   readonly windowMs: number;
   readonly #window: RollingWindow;
+  #median: number | undefined;
+  #medianAt = Number.NEGATIVE_INFINITY;
 
   /** `windowMs` default 60,000, kept in 6 slots. */
   constructor(windowMs = 60_000) {
@@ -56,9 +60,20 @@ export class DestinationHealth {
     this.#window.add(now, FIRST_BUCKET + bucketOf(durationMs));
   }
 
-  /** The median latency over the window, ms, or `undefined` without requests. */
+  /**
+   * The median latency over the window, ms, or `undefined` without requests. Computed at most
+   * once per `MEDIAN_REFRESH_MS` (the engine asks for it on hot paths).
+   */
   medianMs(now: number): number | undefined {
-    return this.snapshot(now).latencyMs?.p50;
+    if (
+      this.#median === undefined ||
+      now < this.#medianAt ||
+      now - this.#medianAt >= MEDIAN_REFRESH_MS
+    ) {
+      this.#median = this.snapshot(now).latencyMs?.p50;
+      this.#medianAt = now;
+    }
+    return this.#median;
   }
 
   /** The figures over the window ending at `now`. */

@@ -32,6 +32,14 @@ export interface DestinationSettings extends OpenDurations {
    * its own, in (0, 1]: a destination that hangs cannot take every slot. Default 0.5.
    */
   shareOfConcurrency: number;
+  /**
+   * Longest a claimed call waits in memory for one of its destination's concurrency slots, ms. A
+   * call claimed while its destination is at its limit waits in this process (lease kept, nothing
+   * written) when the destination is finishing attempts and the expected wait is shorter than
+   * this; otherwise, or once it has waited this long, it is held in the store until its turn.
+   * 0 holds at once. Default 100.
+   */
+  maxQueueWaitMs: number;
   /** Window of the error rate and latency shown per destination, ms. Default 60,000. */
   healthWindowMs: number;
   /** How often saved destinations are read again (changes by other processes), ms. Default 2,000. */
@@ -53,6 +61,7 @@ export const DEFAULT_DESTINATION_SETTINGS: DestinationSettings = Object.freeze({
   retryBudgetMinPerSecond: 1,
   retryBudgetWindowMs: 10_000,
   shareOfConcurrency: 0.5,
+  maxQueueWaitMs: 100,
   healthWindowMs: 60_000,
   refreshIntervalMs: 2_000,
   idleEvictMs: 600_000,
@@ -91,6 +100,10 @@ export function destinationSettings(
   if (!(settings.openDurationJitter >= 0 && settings.openDurationJitter < 1))
     throw new RangeError(
       `destinations.openDurationJitter must be in [0, 1), got ${settings.openDurationJitter}`,
+    );
+  if (!(Number.isFinite(settings.maxQueueWaitMs) && settings.maxQueueWaitMs >= 0))
+    throw new RangeError(
+      `destinations.maxQueueWaitMs must be a number >= 0, got ${settings.maxQueueWaitMs}`,
     );
   if (!(settings.shareOfConcurrency > 0 && settings.shareOfConcurrency <= 1))
     throw new RangeError(

@@ -50,6 +50,7 @@ export function toDestinationView(info: DestinationInfo, now: number): Destinati
       errorRate: Math.round(health.errorRate * 10_000) / 10_000,
       ...(health.latencyMs === undefined ? {} : { latencyMs: health.latencyMs }),
       inFlight: info.inFlight,
+      waitingForSlot: info.entry.slotQueue.length,
     },
     version: info.version,
   };

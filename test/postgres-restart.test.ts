@@ -163,10 +163,10 @@ describe("PostgreSQL restarted mid-run (process level)", () => {
     );
     expect(await callIds(client, "failed")).toEqual(new Set());
 
-    // Only submissions made while PostgreSQL was down were refused. (Today they get
-    // `500 internal`: a store outage is not yet told apart from a server bug.)
+    // Only submissions made while PostgreSQL was down were refused, with `503 store_unavailable`.
     const refused = submissions.filter((s) => s.status !== 202);
     expect(refused.filter((s) => !s.duringOutage)).toEqual([]);
+    expect(refused.filter((s) => s.status !== 503)).toEqual([]);
     // Sent again with the same Idempotency-Key now, each is accepted and succeeds, one call per key.
     for (const s of refused) {
       const res = await client.call(

@@ -23,6 +23,7 @@ export const ErrorCodes = [
   "not_acceptable",
   "timeout",
   "shutting_down",
+  "store_unavailable",
   "internal",
 ] as const;
 /** One of `ErrorCodes`. */

@@ -146,6 +146,7 @@ export class Engine {
       clock: options.clock,
       random: options.random,
       maxResponseBytes: options.maxResponseBytes ?? 1_048_576,
+      commitRetryMs: this.#leaseMs,
       idempotencyTtlMs: options.idempotencyTtlMs ?? 86_400_000,
       ...(options.faults === undefined ? {} : { faults: options.faults }),
       callbackRequest: (call, now): Promise<OutgoingRequest | undefined> =>

@@ -2,7 +2,8 @@ import type { AttemptOutcome, AttemptRecord, CallRecord, CallSpec } from "../cor
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { CallTransition, Claim, NewCall, Store } from "../core/store.ts";
+import { isSteadfastError } from "../core/errors.ts";
+import type { AttemptCommit, CallTransition, Claim, NewCall, Store } from "../core/store.ts";
 import type { OutgoingRequest, SendResult, Transport } from "../core/transport.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { toStoredResponse } from "./stored-response.ts";
@@ -16,6 +17,12 @@ export interface AttemptContext {
   maxResponseBytes: number;
   idempotencyTtlMs: number;
   faults?: FaultInjector;
+  /**
+   * How long the commit of an attempt whose answer is in hand is retried while the store is
+   * unreachable (`store_unavailable`), ms: the outcome is kept rather than the request sent again.
+   * Retrying is safe: the commit is conditional on the lease token, so it writes at most once.
+   */
+  commitRetryMs: number;
   /** Builds the signed request of a `callback` call from its parent's final state. */
   callbackRequest(call: CallRecord, now: number): Promise<OutgoingRequest | undefined>;
 }
@@ -158,14 +165,18 @@ export async function runAttempt(
       ? callbackCall(call, spec.callbackUrl, now, ctx.random)
       : undefined;
 
-  const committed = await ctx.store.commitAttempt({
-    callId: call.id,
-    leaseToken: claim.leaseToken,
-    attempt,
-    transition,
-    now,
-    ...(followUp === undefined ? {} : { followUp }),
-  });
+  const committed = await commitWithRetry(
+    ctx,
+    {
+      callId: call.id,
+      leaseToken: claim.leaseToken,
+      attempt,
+      transition,
+      now,
+      ...(followUp === undefined ? {} : { followUp }),
+    },
+    signal,
+  );
   if (!committed) return { type: "fenced" };
   await ctx.faults?.hit("after-attempt-commit");
   const ended: CallRecord = applyTransition(call, attempt, transition, now);
@@ -176,6 +187,27 @@ export async function runAttempt(
     transition,
     ...(followUp === undefined ? {} : { followUp }),
   };
+}
+
+/**
+ * `Store.commitAttempt`, tried again with backoff (50 ms doubling to 2 s) while the store is
+ * unreachable, for up to `commitRetryMs` or until `signal` aborts; other errors are thrown at once.
+ */
+async function commitWithRetry(
+  ctx: AttemptContext,
+  commit: AttemptCommit,
+  signal: AbortSignal,
+): Promise<boolean> {
+  const giveUpAt = ctx.clock.now() + ctx.commitRetryMs;
+  for (let delayMs = 50; ; delayMs = Math.min(2_000, delayMs * 2)) {
+    try {
+      return await ctx.store.commitAttempt(commit);
+    } catch (error) {
+      const unavailable = isSteadfastError(error) && error.code === "store_unavailable";
+      if (!unavailable || signal.aborted || ctx.clock.now() + delayMs > giveUpAt) throw error;
+    }
+    await ctx.clock.sleep(delayMs, signal).catch(() => {});
+  }
 }
 
 function userRequest(call: CallRecord): OutgoingRequest {

@@ -105,7 +105,7 @@ const callResponse = (description: string): JsonObject => ({
   headers: { Location: { schema: { type: "string" }, description: "/v1/calls/<id>" } },
   content: json(ref("CallView")),
 });
-const authed = ["unauthorized", "shutting_down"] as const;
+const authed = ["unauthorized", "shutting_down", "store_unavailable"] as const;
 const operator = [...authed, "forbidden"] as const;
 
 /**

@@ -34,6 +34,7 @@ export const PROBLEM_KINDS = {
   blocked_destination: { status: 422, title: "Blocked destination" },
   internal: { status: 500, title: "Internal server error" },
   shutting_down: { status: 503, title: "Shutting down" },
+  store_unavailable: { status: 503, title: "Store unavailable" },
   timeout: { status: 504, title: "Timeout" },
 } as const satisfies Record<ProblemCode, ProblemKind>;
 
@@ -120,10 +121,14 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
   return (error, c) => {
     if (isSteadfastError(error)) {
       const code: ProblemCode = error.code;
-      if (PROBLEM_KINDS[code].status >= 500)
+      // An outage refuses every request: one line each, not a stack each.
+      if (code === "store_unavailable")
+        logger.warn({ requestId: c.get("requestId"), code }, error.message);
+      else if (PROBLEM_KINDS[code].status >= 500)
         logger.error({ err: error, requestId: c.get("requestId") }, error.message);
       const headers: Record<string, string> = {};
       if (code === "shutting_down") headers["retry-after"] = "5";
+      if (code === "store_unavailable") headers["retry-after"] = "1";
       return problemResponse(c, code, { detail: error.message, issues: error.issues, headers });
     }
     if (error instanceof HTTPException && error.status < 500) {

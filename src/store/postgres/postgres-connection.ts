@@ -1,5 +1,5 @@
 import pg from "pg";
-import { asError, isConnectionError } from "./postgres-errors.ts";
+import { asError, isConnectionError, StoreUnavailableError } from "./postgres-errors.ts";
 import type { Row } from "./row-mapping.ts";
 
 /** One statement: its text, its parameters, and a name to prepare it once per connection. */
@@ -164,8 +164,9 @@ export class PostgresConnection {
         return value;
       },
       (error: unknown) => {
-        if (isConnectionError(error)) this.#markDown();
-        throw asError(error);
+        if (!isConnectionError(error)) throw asError(error);
+        this.#markDown();
+        throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error);
       },
     );
     this.#inFlight.add(operation);

@@ -1,3 +1,5 @@
+import { RetryableError } from "../../core/errors.ts";
+
 // Telling errors about the connection (the database is unreachable, or the connection broke)
 // from errors about a statement (a constraint, bad data, a deadlock). The first make the store
 // not ready and fail a whole batch; the second fail only the write that caused them, so a
@@ -45,6 +47,7 @@ export function isStatementError(error: unknown): boolean {
  * connection messages (which carry no code).
  */
 export function isConnectionError(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
   const code = codeOf(error);
   if (code !== undefined) {
     if (NETWORK_CODES.has(code)) return true;
@@ -55,6 +58,22 @@ export function isConnectionError(error: unknown): boolean {
   // connect", "Query read timeout" (a query_timeout on a silent connection), "Client has
   // encountered a connection error and is not queryable".
   return /connection|terminated|timeout|not queryable/i.test(message);
+}
+
+/**
+ * What a store operation fails with when PostgreSQL cannot be reached or the connection broke:
+ * `503 store_unavailable` on the API (with `Retry-After`), the driver's error as its `cause`.
+ */
+export class StoreUnavailableError extends RetryableError {
+  constructor(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(
+      "store_unavailable",
+      `The database cannot be reached right now (${reason}). Whether this write was stored is unknown: retry it with the same Idempotency-Key, which returns the stored call instead of creating a second one.`,
+      { cause, retryAfterMs: 1_000 },
+    );
+    this.name = "StoreUnavailableError";
+  }
 }
 
 /** `error` as an `Error`, so that rejections always carry a stack and a message. */

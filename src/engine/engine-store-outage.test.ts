@@ -1,7 +1,7 @@
 // The engine when PostgreSQL goes away between an attempt's answer and its commit: the answer is
 // kept and committed once the database is back, instead of the request being sent again.
 import { afterEach, describe, expect, it } from "vitest";
-import { tenantId, type CallId } from "../core/ids.ts";
+import { tenantId } from "../core/ids.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
 import { OutageProxy } from "../store/postgres/outage-proxy.test-support.ts";
 import { PostgresStore } from "../store/postgres/postgres-store.ts";
@@ -75,7 +75,7 @@ describe("engine: the store lost between an answer and its commit", () => {
     expect(upstream.requests).toHaveLength(1);
 
     await proxy.restore();
-    const stored = () => direct.getCall(tenantId("default"), call.id as CallId);
+    const stored = () => direct.getCall(tenantId("default"), call.id);
     await eventually(async () => {
       await clock.advance(100);
       return (await stored())?.status === "succeeded";

@@ -5,16 +5,21 @@ import {
   run,
   runMigrations,
   type Runner,
+  type RunnerOptions,
   type WorkerUtils,
 } from "graphile-worker";
 import { randomUUID } from "node:crypto";
 import { deliver, type BenchJob, type Peer, type PeerSession } from "../lib/peer.ts";
 import { dropSchema, ensureDatabase, vacuumAnalyzeSchema } from "../lib/postgres.ts";
 
-const DATABASE = "bench_graphile";
-const CONCURRENCY = 50;
-const TASK = "call";
-const quiet = new Logger(() => () => {});
+/** The database every graphile-worker session makes its schema in. */
+export const GRAPHILE_DATABASE = "bench_graphile";
+/** Jobs one graphile-worker runner runs at once. */
+export const GRAPHILE_CONCURRENCY = 50;
+/** The task every benchmark job names. */
+export const GRAPHILE_TASK = "call";
+/** A logger that prints nothing (graphile-worker logs every job at info). */
+export const quietLogger = new Logger(() => () => {});
 
 /** Opt-in batching of graphile-worker's performance guide (off by default in the library). */
 export interface GraphileBatching {
@@ -55,40 +60,55 @@ export const graphileWorkerBatched: Peer = graphileWorkerPeer(
   "graphile-worker batched",
 );
 
+/**
+ * The `run()` options of a benchmark runner: concurrency 50, signals left to the caller, the
+ * opt-in `batching` when given, and the one task delivering each job to `upstreamUrl`. The caller
+ * adds the connection (`connectionString` or `pgPool`, `schema`) and `maxPoolSize`.
+ */
+export function graphileRunOptions(
+  batching: GraphileBatching | undefined,
+  upstreamUrl: string,
+): RunnerOptions {
+  return {
+    concurrency: GRAPHILE_CONCURRENCY,
+    noHandleSignals: true,
+    logger: quietLogger,
+    ...(batching && {
+      preset: {
+        worker: {
+          localQueue: { size: batching.localQueueSize },
+          completeJobBatchDelay: batching.completeJobBatchDelayMs,
+          failJobBatchDelay: batching.completeJobBatchDelayMs,
+        },
+      },
+    }),
+    taskList: { [GRAPHILE_TASK]: (payload) => deliver(upstreamUrl, payload as BenchJob) },
+  };
+}
+
 async function openGraphileWorker(
   batching: GraphileBatching | undefined,
   { upstreamUrl }: { upstreamUrl: string },
 ): Promise<PeerSession> {
-  const connectionString = await ensureDatabase(DATABASE);
+  const connectionString = await ensureDatabase(GRAPHILE_DATABASE);
   const schema = `gw_${randomUUID().slice(0, 8)}`;
-  const shared = { connectionString, schema, logger: quiet };
+  const shared = { connectionString, schema, logger: quietLogger };
   await runMigrations(shared);
   await vacuumAnalyzeSchema(connectionString, schema);
   const utils: WorkerUtils = await makeWorkerUtils(shared);
   let runner: Runner | undefined;
   return {
     addBatch: async (jobs) => {
-      await utils.addJobs(jobs.map((payload) => ({ identifier: TASK, payload })));
+      await utils.addJobs(jobs.map((payload) => ({ identifier: GRAPHILE_TASK, payload })));
     },
     add: async (job) => {
-      await utils.addJob(TASK, job);
+      await utils.addJob(GRAPHILE_TASK, job);
     },
     startWorker: async () => {
       runner = await run({
         ...shared,
-        concurrency: CONCURRENCY,
-        maxPoolSize: CONCURRENCY + 2,
-        noHandleSignals: true,
-        ...(batching && {
-          preset: {
-            worker: {
-              localQueue: { size: batching.localQueueSize },
-              completeJobBatchDelay: batching.completeJobBatchDelayMs,
-              failJobBatchDelay: batching.completeJobBatchDelayMs,
-            },
-          },
-        }),
-        taskList: { [TASK]: (payload) => deliver(upstreamUrl, payload as BenchJob) },
+        ...graphileRunOptions(batching, upstreamUrl),
+        maxPoolSize: GRAPHILE_CONCURRENCY + 2,
       });
     },
     close: async () => {

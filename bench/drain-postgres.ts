@@ -1,0 +1,224 @@
+// Issue 4's benchmark: drain throughput on PostgreSQL with the workers in 1, 2 and 4 separate
+// processes, Steadfast beside pg-boss and graphile-worker doing the same deliveries, then the same
+// 1-process drain again after a churn has pushed many calls through the tables with no manual
+// VACUUM. Figures, never pass/fail. The upstream runs in its own process for every contender.
+//
+// Run: npm run bench:postgres-drain -- [--quick] [--processes 1,2,4] [--calls N] [--rounds N]
+//        [--churn N] [--peer-churn N] [--no-peers] [--no-share-one] [--cli]
+import { loadavg } from "node:os";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import pg from "pg";
+import { graphileWorkerDrainTarget } from "./peers/graphile-worker-drain-target.ts";
+import { pgBossDrainTarget } from "./peers/pg-boss-drain-target.ts";
+import {
+  describeDrain,
+  freshKey,
+  printDrainReport,
+  type ChurnOutcome,
+} from "./lib/drain-report.ts";
+import { databaseUrl, PG_SERVER_URL } from "./lib/postgres.ts";
+import { connectPostgresBackends } from "./lib/postgres-backends.ts";
+import {
+  churnThrough,
+  measureProcessDrain,
+  type DrainResult,
+  type DrainTarget,
+  type ProcessUpstream,
+} from "./lib/process-drain.ts";
+import { startUpstreamProcess } from "./lib/upstream-process.ts";
+import { steadfastDrainTarget } from "./steadfast/steadfast-drain-target.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    processes: { type: "string" },
+    calls: { type: "string" },
+    rounds: { type: "string" },
+    churn: { type: "string" },
+    "peer-churn": { type: "string" },
+    "no-peers": { type: "boolean", default: false },
+    "no-share-one": { type: "boolean", default: false },
+    cli: { type: "boolean", default: false },
+  },
+});
+const quick = values.quick;
+const processCounts = (values.processes ?? (quick ? "1,2" : "1,2,4")).split(",").map(Number);
+const callsPerDrain = Number(values.calls ?? (quick ? 2_000 : 10_000));
+const rounds = Number(values.rounds ?? (quick ? 1 : 3));
+const churnTotal = Number(values.churn ?? (quick ? 10_000 : 200_000));
+const peerChurnTotal = Number(values["peer-churn"] ?? (quick ? 5_000 : 50_000));
+/** Connections left to everything but the worker processes (producers, psql, other sessions). */
+const RESERVED_CONNECTIONS = 25;
+/** Most calls queued ahead of the deliveries during a churn. */
+const CHURN_BACKLOG = 10_000;
+
+const steadfast = steadfastDrainTarget();
+const shareOne = steadfastDrainTarget({ name: "steadfast share=1", shareOfConcurrency: 1 });
+const cli = steadfastDrainTarget({ name: "steadfast (CLI, boot timed)", viaCli: true });
+const peers: DrainTarget[] = values["no-peers"]
+  ? []
+  : [pgBossDrainTarget(), graphileWorkerDrainTarget()];
+const variants = [...(values["no-share-one"] ? [] : [shareOne]), ...(values.cli ? [cli] : [])];
+const targets = [steadfast, ...variants, ...peers];
+const churns = new Map<DrainTarget, number>([
+  ...(churnTotal > 0 ? [[steadfast, churnTotal] as const] : []),
+  ...(peerChurnTotal > 0 ? peers.map((peer) => [peer, peerChurnTotal] as const) : []),
+]);
+
+const server = await serverSettings();
+const perProcessConnections = (processes: number): number =>
+  Math.floor((server.maxConnections - RESERVED_CONNECTIONS) / processes);
+const began = performance.now();
+const elapsed = (): string => `${((performance.now() - began) / 1000).toFixed(0)} s`;
+
+console.log(`Node ${process.version}, ${new Date().toISOString()}; load average ${formatLoad()}`);
+console.log(
+  `PostgreSQL ${server.version} at ${PG_SERVER_URL.replace(/\/\/[^@]*@/, "//")}: max_connections ${server.maxConnections}, shared_buffers ${server.sharedBuffers}, synchronous_commit ${server.synchronousCommit}, autovacuum ${server.autovacuum}`,
+);
+console.log(
+  `${count(callsPerDrain)} calls per drain, processes ${processCounts.join(", ")}, ${rounds} round(s) interleaved (median); one upstream child process answering 200 at once`,
+);
+console.log(
+  `fresh: a new schema filled, VACUUM ANALYZEd, then the workers set going; churned: a new schema, ${count(churnTotal)} calls (peers: ${count(peerChurnTotal)}) pushed through by one worker process with at most ${count(CHURN_BACKLOG)} queued, then the same drain with no manual VACUUM or ANALYZE${server.autovacuum === "off" ? " (autovacuum is off on this server, so no vacuum at all)" : " (autovacuum only)"}`,
+);
+for (const target of targets) console.log(`- ${target.name}: ${target.settings}`);
+
+const upstream = await startUpstreamProcess();
+const backends = await connectPostgresBackends();
+const fresh = new Map<string, DrainResult[]>();
+const churned = new Map<string, ChurnOutcome>();
+try {
+  for (let round = 1; round <= rounds; round++) {
+    for (const processes of processCounts) {
+      for (const target of targets) {
+        const result = await drainFresh(target, upstream, processes);
+        const key = freshKey(target.name, processes);
+        fresh.set(key, [...(fresh.get(key) ?? []), result]);
+        console.log(
+          `[${elapsed()}] round ${round}: ${target.name} x${processes} fresh: ${describeDrain(result)}`,
+        );
+      }
+    }
+  }
+  for (const [target, total] of churns) {
+    churned.set(target.name, await churnThenDrain(target, upstream, total));
+  }
+} finally {
+  await upstream.close();
+  await backends.close();
+}
+
+console.log(`\n[${elapsed()}] load average after: ${formatLoad()}\n`);
+printDrainReport({
+  processCounts,
+  systems: targets.map((target) => target.name),
+  baseline: steadfast.name,
+  variants: variants.map((target) => target.name),
+  peers: peers.map((peer) => peer.name),
+  fresh,
+  churned,
+  churnTotals: new Map([...churns].map(([target, total]) => [target.name, total])),
+});
+
+async function drainFresh(
+  target: DrainTarget,
+  upstream: ProcessUpstream,
+  processes: number,
+): Promise<DrainResult> {
+  const session = await target.open({
+    upstreamUrl: upstream.url,
+    processes,
+    maxConnectionsPerProcess: perProcessConnections(processes),
+  });
+  try {
+    return await measureProcessDrain(session, upstream, {
+      total: callsPerDrain,
+      processes,
+      vacuum: true,
+      label: target.name,
+      backends,
+    });
+  } finally {
+    await session.close();
+  }
+}
+
+async function churnThenDrain(
+  target: DrainTarget,
+  upstream: ProcessUpstream,
+  total: number,
+): Promise<ChurnOutcome> {
+  const session = await target.open({
+    upstreamUrl: upstream.url,
+    processes: 1,
+    maxConnectionsPerProcess: perProcessConnections(1),
+  });
+  try {
+    const label = `${target.name} churn`;
+    const churnPerSecond = await churnThrough(session, upstream, {
+      total,
+      backlog: CHURN_BACKLOG,
+      label,
+    });
+    console.log(
+      `[${elapsed()}] ${target.name}: churned ${count(total)} calls at ${count(churnPerSecond)}/s (producer alongside)`,
+    );
+    const drains: DrainResult[] = [];
+    for (let round = 1; round <= rounds; round++) {
+      const result = await measureProcessDrain(session, upstream, {
+        total: callsPerDrain,
+        processes: 1,
+        vacuum: false,
+        label,
+        backends,
+      });
+      drains.push(result);
+      console.log(
+        `[${elapsed()}] round ${round}: ${target.name} x1 churned: ${describeDrain(result)}`,
+      );
+    }
+    return { churnPerSecond, drains };
+  } finally {
+    await session.close();
+  }
+}
+
+function count(value: number): string {
+  return Math.round(value).toLocaleString("en-US");
+}
+
+function formatLoad(): string {
+  return loadavg()
+    .map((n) => n.toFixed(2))
+    .join(" ");
+}
+
+interface ServerSettings {
+  version: string;
+  maxConnections: number;
+  sharedBuffers: string;
+  synchronousCommit: string;
+  autovacuum: string;
+}
+
+async function serverSettings(): Promise<ServerSettings> {
+  const client = new pg.Client({ connectionString: databaseUrl("postgres") });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ name: string; setting: string }>(
+      "select name, current_setting(name) as setting from unnest($1::text[]) as name",
+      [["server_version", "max_connections", "shared_buffers", "synchronous_commit", "autovacuum"]],
+    );
+    const get = (name: string): string => rows.find((row) => row.name === name)?.setting ?? "?";
+    return {
+      version: get("server_version"),
+      maxConnections: Number(get("max_connections")),
+      sharedBuffers: get("shared_buffers"),
+      synchronousCommit: get("synchronous_commit"),
+      autovacuum: get("autovacuum"),
+    };
+  } finally {
+    await client.end();
+  }
+}

@@ -1,0 +1,29 @@
+// A plain fixed-width table for benchmark output: first column left-aligned, the rest right-aligned.
+
+/**
+ * Renders `rows` under `header` with a dashed rule, columns two spaces apart.
+ *
+ * @example
+ * console.log(formatGrid(["system", "1 process"], [["steadfast", "8,000"]]));
+ */
+export function formatGrid(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
+  );
+  const render = (cells: readonly string[]): string =>
+    widths
+      .map((width, column) => {
+        const cell = cells[column] ?? "";
+        return column === 0 ? cell.padEnd(width) : cell.padStart(width);
+      })
+      .join("  ")
+      .trimEnd();
+  return [
+    render(header),
+    render(widths.map((width) => "-".repeat(width))),
+    ...rows.map(render),
+  ].join("\n");
+}

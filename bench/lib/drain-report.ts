@@ -63,13 +63,21 @@ export function printDrainReport(input: DrainReportInput): void {
   printTargets(input);
 }
 
+/** Which rate of a drain a table shows. */
+type RateKind = "callsPerSecond" | "steadyCallsPerSecond";
+
 function printThroughput(input: DrainReportInput): void {
+  printRates(input, "callsPerSecond", "drain, calls/s (median)", true);
+  console.log(
+    "\nThe same drains once warm: the last 80% of deliveries, from the arrival ending the first 20%",
+  );
+  printRates(input, "steadyCallsPerSecond", "steady, calls/s (median)", false);
+}
+
+function printRates(input: DrainReportInput, kind: RateKind, title: string, ranges: boolean): void {
   const { processCounts } = input;
-  const rate = (name: string, n: number): number => freshRate(input, name, n);
-  const header = [
-    "drain, calls/s (median)",
-    ...processCounts.map((n) => `${n} process${n > 1 ? "es" : ""}`),
-  ];
+  const rate = (name: string, n: number): number => freshRate(input, name, n, kind);
+  const header = [title, ...processCounts.map((n) => `${n} process${n > 1 ? "es" : ""}`)];
   const rows = input.systems.map((name) => [
     name,
     ...processCounts.map((n) => formatRate(rate(name, n))),
@@ -77,7 +85,7 @@ function printThroughput(input: DrainReportInput): void {
   for (const name of [input.baseline, ...input.variants]) {
     rows.push([
       `${name} / best peer`,
-      ...processCounts.map((n) => formatRatio(rate(name, n) / bestPeerRate(input, n))),
+      ...processCounts.map((n) => formatRatio(rate(name, n) / bestPeerRate(input, n, kind))),
     ]);
   }
   for (const name of input.systems) {
@@ -92,9 +100,10 @@ function printThroughput(input: DrainReportInput): void {
       rows.filter((row) => row.slice(1).some((cell) => cell !== "")),
     ),
   );
+  if (!ranges) return;
   const spreads = input.systems.flatMap((name) =>
     processCounts.flatMap((n) => {
-      const rates = (input.fresh.get(freshKey(name, n)) ?? []).map((r) => r.callsPerSecond);
+      const rates = (input.fresh.get(freshKey(name, n)) ?? []).map((r) => r[kind]);
       return rates.length > 1
         ? [`${name} x${n}: ${formatRate(Math.min(...rates))}-${formatRate(Math.max(...rates))}`]
         : [];
@@ -155,6 +164,7 @@ function printChurn(input: DrainReportInput): void {
     "fresh/s",
     "churned/s",
     "change",
+    "steady change",
     "postgres µs",
     "workers µs",
     "other cores",
@@ -164,6 +174,8 @@ function printChurn(input: DrainReportInput): void {
     const after = medianResult(outcome.drains)!;
     const beforeRate = freshRate(input, name, 1);
     const afterRate = median(outcome.drains.map((d) => d.callsPerSecond));
+    const steadyBefore = freshRate(input, name, 1, "steadyCallsPerSecond");
+    const steadyAfter = median(outcome.drains.map((d) => d.steadyCallsPerSecond));
     const pair = (group: string): string =>
       `${before ? microsPerCall(before, group).toFixed(0) : "?"} -> ${microsPerCall(after, group).toFixed(0)}`;
     return [
@@ -172,7 +184,8 @@ function printChurn(input: DrainReportInput): void {
       formatRate(outcome.churnPerSecond),
       formatRate(beforeRate),
       formatRate(afterRate),
-      `${(((afterRate - beforeRate) / beforeRate) * 100).toFixed(1)}%`,
+      formatChange(beforeRate, afterRate),
+      formatChange(steadyBefore, steadyAfter),
       pair("postgres"),
       pair("workers"),
       `${before ? otherCores(before.cpu).toFixed(2) : "?"} -> ${otherCores(after.cpu).toFixed(2)}`,
@@ -215,14 +228,23 @@ function check(label: string, value: number, ok: (value: number) => boolean, uni
   console.log(`  ${ok(value) ? "met    " : "not met"}  ${label}: ${shown}${unit}`);
 }
 
-function freshRate(input: DrainReportInput, name: string, processes: number): number {
+function freshRate(
+  input: DrainReportInput,
+  name: string,
+  processes: number,
+  kind: RateKind = "callsPerSecond",
+): number {
   const results = input.fresh.get(freshKey(name, processes));
-  return results && results.length > 0 ? median(results.map((r) => r.callsPerSecond)) : Number.NaN;
+  return results && results.length > 0 ? median(results.map((r) => r[kind])) : Number.NaN;
 }
 
-function bestPeerRate(input: DrainReportInput, processes: number): number {
+function bestPeerRate(
+  input: DrainReportInput,
+  processes: number,
+  kind: RateKind = "callsPerSecond",
+): number {
   const rates = input.peers
-    .map((peer) => freshRate(input, peer, processes))
+    .map((peer) => freshRate(input, peer, processes, kind))
     .filter(Number.isFinite);
   return rates.length > 0 ? Math.max(...rates) : Number.NaN;
 }
@@ -236,6 +258,10 @@ function medianResult(results: readonly DrainResult[] | undefined): DrainResult 
 
 function formatRate(value: number): string {
   return Number.isFinite(value) ? Math.round(value).toLocaleString("en-US") : "";
+}
+
+function formatChange(before: number, after: number): string {
+  return `${(((after - before) / before) * 100).toFixed(1)}%`;
 }
 
 function formatRatio(value: number): string {

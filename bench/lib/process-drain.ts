@@ -18,6 +18,8 @@ import { forkWorkers, type WorkerProcessSpec } from "./worker-processes.ts";
 
 /** Jobs per enqueue call while filling a queue (not timed). */
 const ENQUEUE_BATCH = 1_000;
+/** Share of a drain's deliveries left out of its steady rate: the workers' warm-up. */
+const WARM_UP_SHARE = 0.2;
 
 /** The upstream of bench/lib/upstream-process.ts: `resetAsync` waits until both sides cleared. */
 export type ProcessUpstream = Upstream & { resetAsync(): Promise<void> };
@@ -59,7 +61,14 @@ export interface DrainSession {
 export interface DrainResult {
   /** Calls drained. */
   calls: number;
+  /** Calls over the time from `go` to the last delivery's arrival at the upstream. */
   callsPerSecond: number;
+  /**
+   * The rate once warm (JIT, pools, first claims): the last 80% of deliveries over the time
+   * from the arrival that ends the first 20% to the last arrival. The queue still holds most
+   * of its calls when that window opens.
+   */
+  steadyCallsPerSecond: number;
   /** From `go` to the last delivery's arrival at the upstream, s. */
   seconds: number;
   /** Cores used from `go` until the last delivery was seen: workers, postgres, upstream, producer. */
@@ -100,10 +109,19 @@ export async function measureProcessDrain(
       cpuGroups(workers.pids, () => options.backends.pidsFor(session.database)),
     );
     const startedAt = workers.go();
-    const lastArrival = await waitForDeliveries(upstream, jobs, options.label);
+    const arrivals = await waitForDeliveries(upstream, jobs, options.label);
     const cpu = await cpuSince(start);
-    const seconds = (lastArrival - startedAt) / 1000;
-    return { calls: options.total, callsPerSecond: options.total / seconds, seconds, cpu };
+    const last = arrivals.at(-1)!;
+    const seconds = (last - startedAt) / 1000;
+    const warm = Math.floor(arrivals.length * WARM_UP_SHARE);
+    const steadySeconds = (last - (warm > 0 ? arrivals[warm - 1]! : startedAt)) / 1000;
+    return {
+      calls: options.total,
+      callsPerSecond: options.total / seconds,
+      steadyCallsPerSecond: (options.total - warm) / steadySeconds,
+      seconds,
+      cpu,
+    };
   } finally {
     await workers.stop();
   }
@@ -160,15 +178,15 @@ function cpuGroups(workerPids: readonly number[], postgres: PidLister): Map<stri
 }
 
 /**
- * Resolves to the latest arrival time (this process's epoch ms) once the upstream has seen every
- * job of `jobs`. Checks the count first (cheap) and the ids only once it is reached; the timeout
- * grows with the number of jobs (at least 2 minutes, 2 ms per job).
+ * Resolves to the arrival times of `jobs` (this process's epoch ms, ascending) once the upstream
+ * has seen every one of them. Checks the count first (cheap) and the ids only once it is reached;
+ * the timeout grows with the number of jobs (at least 2 minutes, 2 ms per job).
  */
 async function waitForDeliveries(
   upstream: Upstream,
   jobs: readonly BenchJob[],
   label: string,
-): Promise<number> {
+): Promise<number[]> {
   const allArrived = (): boolean =>
     upstream.arrivals.size >= jobs.length && jobs.every((job) => upstream.arrivals.has(job.id));
   await waitUntil(
@@ -176,9 +194,7 @@ async function waitForDeliveries(
     () => `${label} delivered ${upstream.arrivals.size} of ${jobs.length}`,
     { intervalMs: 20, timeoutMs: Math.max(120_000, jobs.length * 2) },
   );
-  let last = 0;
-  for (const job of jobs) last = Math.max(last, upstream.arrivals.get(job.id)!);
-  return last;
+  return jobs.map((job) => upstream.arrivals.get(job.id)!).sort((a, b) => a - b);
 }
 
 function stamped(jobs: BenchJob[]): BenchJob[] {

@@ -18,49 +18,63 @@ import {
 } from "./process-harness.ts";
 
 const KEY = "fleet-test-key-0123456789";
+/** The rate limit of the limited destination, per second, and how many calls go there. */
+const RATE = 40;
+const LIMITED = 200;
+const WINDOW_MS = 2_000;
 let processes: ServerProcess[] = [];
-let upstream: FlakyUpstream | undefined;
+let upstreams: FlakyUpstream[] = [];
 let schema: string | undefined;
 
 afterEach(async () => {
   for (const p of processes) await p.kill9();
   processes = [];
-  await upstream?.close();
-  upstream = undefined;
+  for (const u of upstreams) await u.close();
+  upstreams = [];
   if (schema !== undefined) await dropSchema(schema);
   schema = undefined;
 });
 
 describe("scale-out on PostgreSQL (process level)", () => {
-  it("one API process and three workers finish every call after one worker is killed, never running a call twice at once", async () => {
+  it("one API process and three workers finish every call after one worker is killed, never running a call twice at once, and keep to a destination's rate limit together", async () => {
     schema = testSchemaName();
-    upstream = await startFlakyUpstream(() => ({ status: 200, delayMs: 5 }));
-    const server = upstream;
+    const server = await startFlakyUpstream(() => ({ status: 200, delayMs: 5 }));
+    const limited = await startFlakyUpstream(() => ({ status: 200 }));
+    upstreams.push(server, limited);
     const seen = server.requests;
     const env = {
       STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
       STEADFAST_API_KEYS: `fleet:${KEY}`,
+      STEADFAST_OPERATOR_TENANTS: "fleet",
       STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
       STEADFAST_LEASE_MS: "2000",
       STEADFAST_CONCURRENCY: "32",
     };
     const api = await startServerProcess(env);
     processes.push(api);
+    const client = apiClient(api.url, KEY);
+    // A rate limit on one destination, set before the workers start (they read it at start).
+    const limit = await client.call("PUT", `/v1/destinations/${encodeURIComponent(limited.url)}`, {
+      rateLimitPerSecond: RATE,
+    });
+    expect(limit.status).toBe(200);
     const workers = await Promise.all([1, 2, 3].map(() => startWorkerProcess(env)));
     processes.push(...workers);
 
-    const client = apiClient(api.url, KEY);
-    const total = 2_000;
+    // The rate-limited calls first, all at once (the fleet could send them in about a second
+    // were each process keeping the limit alone), then the rest.
+    const total = 5_000 + LIMITED;
     const ids: string[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: 32 }, async () => {
         while (next < total) {
           const i = next++;
+          const url = i < LIMITED ? `${limited.url}/l/${i}` : `${server.url}/job/${i}`;
           const res = await client.call(
             "POST",
             "/v1/fetch",
-            { url: `${server.url}/job/${i}` },
+            { url },
             { "idempotency-key": `job-${i}` },
           );
           expect(res.status).toBe(202);
@@ -68,7 +82,7 @@ describe("scale-out on PostgreSQL (process level)", () => {
         }
       }),
     );
-    await server.waitForRequests(total / 4);
+    await server.waitForRequests(5_000 / 4);
     await workers[0]!.kill9();
 
     await until(
@@ -91,8 +105,30 @@ describe("scale-out on PostgreSQL (process level)", () => {
     );
     await client.close();
 
-    const keys = new Set(seen.map((r) => r.headers["idempotency-key"]));
+    const all = [...seen, ...limited.requests];
+    const keys = new Set(all.map((r) => r.headers["idempotency-key"]));
     expect(keys.size).toBe(total);
-    expect(overlappingRequests(seen, "idempotency-key")).toEqual([]);
+    expect(overlappingRequests(all, "idempotency-key")).toEqual([]);
+
+    // The fleet, not each process, kept to the limit: a token bucket of RATE/s holding one
+    // second's worth sends at most RATE * (window + 1 s) in any window, and the limited calls
+    // took at least (LIMITED - RATE) / RATE seconds. Four processes each keeping the limit alone
+    // would have sent about four times as fast.
+    const arrivals = limited.requests.map((r) => r.receivedAt).sort((a, b) => a - b);
+    expect(arrivals).toHaveLength(LIMITED);
+    let busiest = 0;
+    for (let i = 0; i < arrivals.length; i++) {
+      let j = i;
+      while (j < arrivals.length && arrivals[j]! < arrivals[i]! + WINDOW_MS) j++;
+      busiest = Math.max(busiest, j - i);
+    }
+    const spanMs = arrivals.at(-1)! - arrivals[0]!;
+    console.log(
+      `fleet rate limit ${RATE}/s: ${LIMITED} calls over ${Math.round(spanMs)} ms, at most ${busiest} in any ${WINDOW_MS} ms`,
+    );
+    // 10% over that for what no schedule controls: network jitter between send and arrival, and
+    // a slot each process reserved that went out a little late.
+    expect(busiest).toBeLessThanOrEqual(RATE * (WINDOW_MS / 1_000 + 1) * 1.1);
+    expect(spanMs).toBeGreaterThanOrEqual(((LIMITED - RATE) / RATE) * 1_000 * 0.95);
   }, 150_000);
 });

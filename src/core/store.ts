@@ -16,6 +16,7 @@ import type {
   CallSpec,
   CallStatus,
   StoredResponse,
+  WaitCode,
   WaitingFor,
 } from "./call.ts";
 
@@ -49,6 +50,12 @@ export interface Claim {
   /** Fencing token: every write about this claim is conditional on it. */
   leaseToken: number;
   leaseExpiresAt: number;
+  /**
+   * Why the call was waiting when claimed, when its destination held it (`deferCall`): a call
+   * held `rate_limited` until a slot reserved for it is sent on that slot by whichever process
+   * claims it. Absent for a woken call (`wakeDestination` clears the code).
+   */
+  heldFor?: WaitCode;
 }
 
 /** Identifies a claim in conditional writes. */
@@ -229,6 +236,14 @@ export interface Store {
     expectedVersion: number,
     now: number,
   ): Promise<boolean>;
+  /**
+   * Reserves `spanMs` of `destination`'s rate schedule, which every process on this store shares
+   * (a rate limit holds for the fleet, not for each process): returns the schedule's end clamped
+   * to `now` (where the reserved span starts) and moves the end to that plus `spanMs`. A schedule
+   * never reserved starts at `now`. Need not be durable: a reservation lost in a crash only lets
+   * one more burst through.
+   */
+  reserveRate(destination: string, now: number, spanMs: number): Promise<number>;
 
   /**
    * Subscribes to work committed by other processes sharing this store (PostgreSQL

@@ -131,19 +131,12 @@ describe("engine: per-destination protection", () => {
     h = await harness([{ status: 200 }]);
     const { sf, upstream, clock } = h;
     await sf.destinations.setLimits(upstream.url, { rateLimitPerSecond: 1 });
-    const holds: number[] = [];
-    const allHeld = new Promise<void>((resolve) =>
-      sf.engine.events.on("call:held", ({ runAt, waitingFor }) => {
-        expect(waitingFor.reason).toBe("rate_limited");
-        holds.push(runAt - clock.now());
-        if (holds.length === 3) resolve();
-      }),
-    );
+    const held: string[] = [];
+    sf.engine.events.on("call:held", ({ waitingFor }) => void held.push(waitingFor.reason));
     const calls = [];
     for (let i = 0; i < 4; i++) calls.push(await sf.fetch({ url: `${upstream.url}/${i}` }));
-    await allHeld;
     await upstream.waitForRequests(1);
-    expect(holds.sort((a, b) => a - b)).toEqual([1_000, 2_000, 3_000]);
+    // One per second: the next slot is waited for in memory, later ones are held in the store.
     for (let second = 1; second <= 3; second++) {
       await clock.advance(999);
       await settle();
@@ -152,6 +145,8 @@ describe("engine: per-destination protection", () => {
       await upstream.waitForRequests(second + 1);
     }
     for (const call of calls) expect(await call.result()).toMatchObject({ attempts: 1 });
+    expect(held.length).toBeGreaterThan(0);
+    expect(new Set(held)).toEqual(new Set(["rate_limited"]));
   });
 
   it("runs a call over a destination's concurrency limit when a slot frees, without a write", async () => {

@@ -336,7 +336,10 @@ export class Engine {
 
   async #execute(claim: Claim, signal: AbortSignal): Promise<void> {
     const gate = this.destinations;
-    const admission = await gate.admit(claim.call, this.#clock.now(), signal);
+    const admission = await gate.admit(claim.call, this.#clock.now(), {
+      signal,
+      ...(claim.heldFor === undefined ? {} : { heldFor: claim.heldFor }),
+    });
     this.#adjustClaimWindow(admission);
     if (admission.type === "hold") {
       await this.#hold(claim, admission.until, admission.waitingFor);

@@ -9,15 +9,16 @@ import type { Clock } from "../../core/ports.ts";
 import type { DestinationLimits } from "../../core/store.ts";
 import type { BreakerStrategy } from "../../resilience/breaker-strategies.ts";
 import { RetryBudget } from "../../resilience/retry-budget.ts";
-import type { Admission } from "./destination-gate.ts";
+import type { Admission, AdmitOptions } from "./destination-gate.ts";
 import { DestinationHealth } from "./destination-health.ts";
 import type { DestinationSettings } from "./destination-settings.ts";
 import { INITIAL_PROTECTION, type ProtectionState } from "./protection-state.ts";
-import { RateSchedule } from "./rate-schedule.ts";
+import { RateSchedule, type ReserveRate } from "./rate-schedule.ts";
 
 /** A claimed call waiting in memory for a concurrency slot of its destination. */
 export interface SlotWaiter {
   readonly call: CallRecord;
+  readonly options: AdmitOptions;
   readonly queuedAt: number;
   /** Settles the admission the engine awaits. */
   readonly settle: (admission: Admission | Promise<Admission>) => void;
@@ -66,8 +67,17 @@ export class DestinationEntry {
   /** Last time a call went through the gate (eviction of idle entries). */
   lastUsedAt: number;
 
-  constructor(destination: string, settings: DestinationSettings, clock: Clock) {
+  readonly #reserveRate: ReserveRate;
+
+  /** `reserveRate` reserves spans of the destination's shared rate schedule (`Store.reserveRate`). */
+  constructor(
+    destination: string,
+    settings: DestinationSettings,
+    clock: Clock,
+    reserveRate: ReserveRate,
+  ) {
     this.destination = destination;
+    this.#reserveRate = reserveRate;
     this.strategy = settings.strategy();
     this.budget = new RetryBudget({
       ratio: settings.retryBudgetRatio,
@@ -85,7 +95,10 @@ export class DestinationEntry {
       this.rate =
         limits.rateLimitPerSecond === undefined
           ? undefined
-          : new RateSchedule(limits.rateLimitPerSecond);
+          : new RateSchedule({
+              ratePerSecond: limits.rateLimitPerSecond,
+              reserve: this.#reserveRate,
+            });
     }
     this.limits = limits;
   }

@@ -128,6 +128,19 @@ async function failTimes(g: DestinationGate, times: number): Promise<void> {
   await g.idle();
 }
 
+/** Admits `c` without awaiting: `settled()` is the admission once there is one. */
+function admitLater(g: DestinationGate, c: CallRecord = call(), signal?: AbortSignal) {
+  let admission: Admission | undefined;
+  const options = signal === undefined ? {} : { signal };
+  const promise = Promise.resolve(g.admit(c, clock.now(), options)).then((a) => {
+    admission = a;
+    return a;
+  });
+  return { promise, settled: () => admission };
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 describe("DestinationGate", () => {
   it("lets healthy calls through, counting those in flight", async () => {
     const g = gate();
@@ -364,25 +377,52 @@ describe("DestinationGate", () => {
     expect((await store.getDestination(API))?.version).toBe(1);
   });
 
-  it("spaces calls to the rate limit, each held call getting its own slot", async () => {
+  it("spaces calls to the rate limit: near slots are waited for in memory, far ones held", async () => {
     const g = gate();
     await g.setLimits(API, { rateLimitPerSecond: 2 });
     const calls = Array.from({ length: 5 }, () => call());
-    const first = await Promise.all(calls.map((c) => Promise.resolve(g.admit(c, clock.now()))));
-    expect(first.map((a) => (a.type === "hold" ? a.until - T0 : 0))).toEqual([
-      0, 0, 500, 1_000, 1_500,
-    ]);
-    expect(first[2]).toMatchObject({
+    const admissions = calls.map((c) => admitLater(g, c));
+    // Slots at 0 and 0 (the burst), 500, 1,000 and 1,500 ms.
+    expect((await admissions[0]!.promise).type).toBe("proceed");
+    expect((await admissions[1]!.promise).type).toBe("proceed");
+    // More than a second away: held in the store until its slot, which stays its own.
+    expect(await admissions[4]!.promise).toMatchObject({
+      type: "hold",
+      until: T0 + 1_500,
       waitingFor: {
         reason: "rate_limited",
-        message: "rate limit 2/s for api.example.com:443: next slot at 12:00:00.500Z",
+        message: "rate limit 2/s for api.example.com:443: next slot at 12:00:01.500Z",
       },
     });
+    // Nearer: each waits in memory, counted in flight, and goes at its slot.
+    await clock.advance(499);
+    expect(admissions[2]!.settled()).toBeUndefined();
+    expect(g.list()[0]?.inFlight).toBe(4);
+    await clock.advance(1);
+    expect((await admissions[2]!.promise).type).toBe("proceed");
     await clock.advance(500);
-    // The call whose slot it is goes; a newcomer queues behind the reserved slots.
-    expect((await g.admit(calls[2]!, clock.now())).type).toBe("proceed");
-    expect(await g.admit(call(), clock.now())).toMatchObject({ type: "hold", until: T0 + 2_000 });
-    expect(await g.admit(calls[3]!, clock.now())).toMatchObject({ until: T0 + 1_000 });
+    expect((await admissions[3]!.promise).type).toBe("proceed");
+    // A newcomer queues behind the reserved slots: 2,000 ms, half a second on, waited for.
+    const newcomer = admitLater(g);
+    await tick();
+    expect(newcomer.settled()).toBeUndefined();
+    // The engine stops: the wait ends with a hold until its slot.
+    g.shedQueued();
+    expect(await newcomer.promise).toMatchObject({ type: "hold", until: T0 + 2_000 });
+    // At 1,500 the held call is claimed by another process, which sends it on the slot it
+    // carries (held rate_limited until then) rather than taking another; a call of its own
+    // gets the next free slot of the shared schedule.
+    await clock.advance(500);
+    const other = gate({}, { owner: "worker-b" });
+    await other.load();
+    const back = { ...calls[4]!, runAt: T0 + 1_500 };
+    expect((await other.admit(back, clock.now(), { heldFor: "rate_limited" })).type).toBe(
+      "proceed",
+    );
+    const own = admitLater(other);
+    await tick();
+    other.shedQueued();
+    expect(await own.promise).toMatchObject({ type: "hold", until: T0 + 2_500 });
   });
 
   it("holds calls over maxConcurrency, and by default over half the engine's slots", async () => {
@@ -514,17 +554,7 @@ describe("DestinationGate", () => {
   });
 
   describe("a call claimed at the concurrency limit", () => {
-    /** Admits `c` without awaiting: `settled()` is the admission once there is one. */
-    function admitLater(g: DestinationGate, c: CallRecord = call(), signal?: AbortSignal) {
-      let admission: Admission | undefined;
-      const promise = Promise.resolve(g.admit(c, clock.now(), signal)).then((a) => {
-        admission = a;
-        return a;
-      });
-      return { promise, settled: () => admission };
-    }
     const waiting = (g: DestinationGate): number => g.list()[0]?.entry.slotQueue.length ?? 0;
-    const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
     it("waits in memory, without a write, and goes when a slot frees", async () => {
       const g = gate();

@@ -10,7 +10,9 @@
  *     the call waits in memory for a slot while the destination is finishing attempts and the
  *     wait looks short (`maxQueueWaitMs`), and is held in the store otherwise,
  *   - the retry budget of the destination is spent (retries only), or
- *   - its rate limit has no slot now (the call gets the next slot, reserved for it).
+ *   - its rate limit has no slot now: the call gets the next slot of the fleet's schedule
+ *     (`RateSchedule`), reserved for it, and waits for it in memory when it is under a second
+ *     away, else is held in the store until then, carrying the slot to whichever process claims it.
  *
  * After the send, `observe` feeds the outcome to the breaker's failure strategy and the health
  * figures, and turns `Retry-After` on a 429 or 503 into a pause of the whole destination.
@@ -18,9 +20,9 @@
  * The hot path is in memory: a Map lookup and a few comparisons before, a few counter increments
  * after. Only transitions are written (an open, a probe's election and verdict, a pause, a reset,
  * new limits), through the entry's save chain, with compare-and-set on the stored version. Error
- * rate, latency, budget and rate schedule are this process's, in memory.
+ * rate, latency and budget are this process's, in memory; the rate schedule is the store's.
  */
-import type { CallRecord, WaitingFor } from "../../core/call.ts";
+import type { CallRecord, WaitCode, WaitingFor } from "../../core/call.ts";
 import type { Clock, Random } from "../../core/ports.ts";
 import { retryAfterMs } from "../../core/retry-after.ts";
 import type { DestinationLimits, Store } from "../../core/store.ts";
@@ -30,6 +32,7 @@ import { breakerVerdict } from "./breaker-verdict.ts";
 import { DestinationEntry } from "./destination-entry.ts";
 import { destinationOf } from "./destination-key.ts";
 import { destinationSettings, type DestinationSettings } from "./destination-settings.ts";
+import type { RateSchedule } from "./rate-schedule.ts";
 import * as messages from "./hold-messages.ts";
 import {
   ProtectionSaver,
@@ -65,6 +68,14 @@ export type Admission =
   | { type: "proceed"; ticket: Ticket; atLimit?: boolean }
   | { type: "hold"; until: number; waitingFor: WaitingFor };
 
+/** What `admit` knows of a claimed call beyond its record. */
+export interface AdmitOptions {
+  /** Aborting it ends a wait in memory (for a concurrency or rate slot) with a hold. */
+  signal?: AbortSignal;
+  /** Why the call was waiting when it was claimed (`Claim.heldFor`). */
+  heldFor?: WaitCode;
+}
+
 /** Options of `DestinationGate`. */
 export interface DestinationGateOptions {
   store: Store;
@@ -98,6 +109,8 @@ const PASS_THROUGH: Admission = { type: "proceed", ticket: Object.freeze({ decid
 const FRESHEN_MS = 500;
 // The furthest a call is held for a concurrency slot before it is looked at again.
 const MAX_QUEUE_MS = 60_000;
+// The furthest a rate-limited call waits in memory for its slot; further, it is held in the store.
+const RATE_WAIT_MS = 1_000;
 
 /** Per-destination protection in front of every attempt. See the file comment. */
 export class DestinationGate {
@@ -155,7 +168,7 @@ export class DestinationGate {
    * Decides whether `call` may be sent now. Usually synchronous; a probe election, or a wait in
    * memory for a concurrency slot, is not. Aborting `signal` ends such a wait with a hold.
    */
-  admit(call: CallRecord, now: number, signal?: AbortSignal): Admission | Promise<Admission> {
+  admit(call: CallRecord, now: number, options: AdmitOptions = {}): Admission | Promise<Admission> {
     // A call past its deadline is failed without a send: nothing to protect.
     if (call.deadlineAt !== undefined && call.deadlineAt <= now) return PASS_THROUGH;
     let destination: string;
@@ -168,8 +181,8 @@ export class DestinationGate {
     entry.lastUsedAt = now;
     const { pause, breaker } = entry.state;
     if (breaker.state !== "closed" || (pause !== undefined && pause.until > now))
-      return this.#admitHeld(entry, call, now, signal);
-    return this.#admitClosed(entry, call, now, signal);
+      return this.#admitHeld(entry, call, now, options);
+    return this.#admitClosed(entry, call, now, options);
   }
 
   /** Records what the attempt of `ticket` produced (not called for attempts never sent). */
@@ -361,13 +374,13 @@ export class DestinationGate {
     entry: DestinationEntry,
     call: CallRecord,
     now: number,
-    signal?: AbortSignal,
+    options: AdmitOptions,
   ): Admission | Promise<Admission> {
     const destination = entry.destination;
     const limit = this.#limitOf(entry);
     if (entry.inFlight >= limit) {
       if (this.#mayWaitForSlot(entry, limit, now))
-        return this.#waitForSlot(entry, call, now, signal);
+        return this.#waitForSlot(entry, call, now, options);
       return this.#holdForSlot(entry, call, now);
     }
     const isRetry = call.attempts > call.attemptBase;
@@ -384,15 +397,59 @@ export class DestinationGate {
       }
     }
     if (entry.rate !== undefined) {
-      const slot = entry.rate.take(call.id, now);
-      if (slot > now) {
-        return hold(call, now, slot, {
-          reason: "rate_limited",
-          message: messages.rateLimitedMessage(destination, entry.rate.ratePerSecond, slot),
-          destination,
-        });
+      const rate = entry.rate;
+      if (options.heldFor === "rate_limited" && now - (call.runAt ?? now) <= RATE_WAIT_MS) {
+        // Held until a slot reserved for it (by whichever process): that slot is now.
+        rate.forget(call.id);
+      } else {
+        const slot = rate.take(call.id, now, () => this.#clock.now());
+        if (slot instanceof Promise)
+          return slot.then((at) => this.#admitAtSlot(entry, call, rate, at, options.signal));
+        if (slot > now) return this.#admitAtSlot(entry, call, rate, slot, options.signal);
       }
     }
+    return this.#proceed(entry, call, now, limit);
+  }
+
+  /**
+   * A rate-limited call and its slot: sent now when the slot is due; when it is less than
+   * `RATE_WAIT_MS` away, it waits in memory (counted in flight, so concurrency limits hold) and is
+   * sent then; else it is held in the store until then.
+   */
+  async #admitAtSlot(
+    entry: DestinationEntry,
+    call: CallRecord,
+    rate: RateSchedule,
+    slot: number,
+    signal: AbortSignal | undefined,
+  ): Promise<Admission> {
+    const now = this.#clock.now();
+    const destination = entry.destination;
+    const held = (): Admission =>
+      hold(call, this.#clock.now(), slot, {
+        reason: "rate_limited",
+        message: messages.rateLimitedMessage(destination, rate.ratePerSecond, slot),
+        destination,
+      });
+    if (slot - now > RATE_WAIT_MS) return held();
+    const limit = this.#limitOf(entry);
+    if (slot <= now) return this.#proceed(entry, call, now, limit);
+    entry.inFlight++;
+    try {
+      const stop =
+        signal === undefined ? this.#timers.signal : AbortSignal.any([signal, this.#timers.signal]);
+      await this.#clock.sleep(slot - now, stop);
+    } catch {
+      // The claim was lost or the engine is stopping: the call keeps its slot, in the store.
+      entry.inFlight--;
+      return held();
+    }
+    entry.inFlight--;
+    return this.#proceed(entry, call, this.#clock.now(), limit);
+  }
+
+  #proceed(entry: DestinationEntry, call: CallRecord, now: number, limit: number): Admission {
+    const isRetry = call.attempts > call.attemptBase;
     if (isRetry) entry.budget.tryAcquire();
     else entry.budget.recordRequest();
     // A call going ahead took a slot one queued for a slot would have had: the queue is shorter.
@@ -420,8 +477,9 @@ export class DestinationGate {
     entry: DestinationEntry,
     call: CallRecord,
     now: number,
-    signal: AbortSignal | undefined,
+    options: AdmitOptions,
   ): Promise<Admission> {
+    const { signal } = options;
     return new Promise<Admission>((resolve) => {
       const onAbort = (): void => {
         const index = entry.slotQueue.indexOf(waiter);
@@ -430,6 +488,7 @@ export class DestinationGate {
       };
       const waiter = {
         call,
+        options,
         queuedAt: now,
         settle: (admission: Admission | Promise<Admission>): void => {
           signal?.removeEventListener("abort", onAbort);
@@ -452,7 +511,7 @@ export class DestinationGate {
       const waiter = entry.slotQueue.shift();
       if (waiter === undefined) break;
       // Decided again from scratch: the breaker may have opened or a pause begun meanwhile.
-      waiter.settle(this.admit(waiter.call, now));
+      waiter.settle(this.admit(waiter.call, now, waiter.options));
     }
   }
 
@@ -509,7 +568,7 @@ export class DestinationGate {
     entry: DestinationEntry,
     call: CallRecord,
     now: number,
-    signal?: AbortSignal,
+    options: AdmitOptions,
   ): Promise<Admission> {
     if (entry.readAt + FRESHEN_MS <= now) {
       entry.readAt = now;
@@ -526,7 +585,7 @@ export class DestinationGate {
         destination,
       });
     }
-    if (breaker.state === "closed") return this.#admitClosed(entry, call, now, signal);
+    if (breaker.state === "closed") return this.#admitClosed(entry, call, now, options);
     if (breaker.state === "open" && now < breaker.openUntil) {
       return hold(call, now, breaker.openUntil, {
         reason: "circuit_open",
@@ -558,7 +617,7 @@ export class DestinationGate {
     }
     // Lost the election, or the state changed meanwhile: decide again from what it is now.
     const current = entry.state.breaker;
-    if (current.state === "closed") return this.#admitClosed(entry, call, now, signal);
+    if (current.state === "closed") return this.#admitClosed(entry, call, now, options);
     if (current.state === "open" && now < current.openUntil) {
       return hold(call, now, current.openUntil, {
         reason: "circuit_open",
@@ -572,7 +631,9 @@ export class DestinationGate {
   #entry(destination: string, now: number): DestinationEntry {
     let entry = this.#entries.get(destination);
     if (entry === undefined) {
-      entry = new DestinationEntry(destination, this.settings, this.#clock);
+      entry = new DestinationEntry(destination, this.settings, this.#clock, (now, spanMs) =>
+        this.#store.reserveRate(destination, now, spanMs),
+      );
       entry.lastUsedAt = now;
       this.#entries.set(destination, entry);
     }

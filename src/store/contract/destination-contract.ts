@@ -137,6 +137,28 @@ export function describeDestinationContract(context: GetContext): void {
   });
 
   describe("wakeDestination", () => {
+    it("tells the claimer what a call was held for; a woken call was held for nothing", async () => {
+      const { store, calls } = context();
+      await store.createCall(calls.call());
+      await store.createCall(calls.call());
+      const [a, b] = await claimAll(store, T0 + 10, 2);
+      expect(a!.heldFor).toBeUndefined();
+      const rate: WaitingFor = { ...HELD, reason: "rate_limited" };
+      const ref = (claim: typeof a) => ({ callId: claim!.call.id, leaseToken: claim!.leaseToken });
+      await store.deferCall(ref(a), T0 + 500, rate, T0 + 20);
+      await store.deferCall(ref(b), T0 + 60_000, rate, T0 + 20);
+      const held = await claimOne(store, T0 + 500);
+      expect(held).toMatchObject({
+        call: { id: a!.call.id, runAt: T0 + 500 },
+        heldFor: "rate_limited",
+      });
+      expect(held.call.waitCode).toBeUndefined();
+      expect(await store.wakeDestination(API, T0 + 600)).toBe(1);
+      const woken = await claimOne(store, T0 + 600);
+      expect(woken.call.id).toBe(b!.call.id);
+      expect(woken.heldFor).toBeUndefined();
+    });
+
     it("makes the calls held for one destination due now, and nothing else", async () => {
       const { store, calls } = context();
       const ids = [];
@@ -252,6 +274,41 @@ export function describeDestinationContract(context: GetContext): void {
         version: 1,
         updatedAt: T0 + 1,
       });
+    });
+  });
+
+  describe("reserveRate", () => {
+    it("starts a schedule at now and reserves consecutive spans of it", async () => {
+      const { store } = context();
+      expect(await store.reserveRate(API, T0, 100)).toBe(T0);
+      expect(await store.reserveRate(API, T0, 100)).toBe(T0 + 100);
+      expect(await store.reserveRate(API, T0 + 50, 40)).toBe(T0 + 200);
+      // Each destination has its own schedule.
+      expect(await store.reserveRate(OTHER, T0, 10)).toBe(T0);
+      expect(await store.reserveRate(API, T0, 1)).toBe(T0 + 240);
+    });
+
+    it("starts again at now once the schedule has fallen behind", async () => {
+      const { store } = context();
+      await store.reserveRate(API, T0, 100);
+      expect(await store.reserveRate(API, T0 + 1_000, 100)).toBe(T0 + 1_000);
+      expect(await store.reserveRate(API, T0 + 1_000, 100)).toBe(T0 + 1_100);
+    });
+
+    it("keeps fractions of a millisecond (a third of a second per slot)", async () => {
+      const { store } = context();
+      for (let i = 0; i < 3; i++) await store.reserveRate(API, T0, 1_000 / 3);
+      expect(await store.reserveRate(API, T0, 1)).toBeCloseTo(T0 + 1_000, 2);
+    });
+
+    it("gives concurrent reservers spans that never overlap", async () => {
+      const { store } = context();
+      const starts = await Promise.all(
+        Array.from({ length: 20 }, () => store.reserveRate(API, T0, 10)),
+      );
+      expect([...starts].sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 20 }, (_, i) => T0 + i * 10),
+      );
     });
   });
 }

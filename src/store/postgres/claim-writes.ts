@@ -7,6 +7,7 @@
 // a claimer skips rows another is claiming instead of waiting for it, and a row claimed (and
 // committed) since the statement began fails the re-check of its WHERE clause on the new
 // version (READ COMMITTED), so no call is claimed twice.
+import type { WaitCode } from "../../core/call.ts";
 import type { WorkerId } from "../../core/ids.ts";
 import type { Claim, ClaimRef } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
@@ -32,9 +33,10 @@ export class ClaimWrites {
       "lease_expires_at = $2, worker_id = $3, wait_reason = NULL, wait_code = NULL, " +
       "wait_destination = NULL, updated_at = $1 " +
       // due_at is generated: run_at while queued or waiting, the lease expiry while running.
-      `FROM (SELECT id, due_at FROM ${names.calls} WHERE due_at <= $1 ORDER BY due_at ` +
-      "LIMIT $4 FOR UPDATE SKIP LOCKED) due " +
-      `WHERE c.id = due.id RETURNING ${callColumns("c")}, due.due_at`;
+      // The wait code before the claim comes back too (Claim.heldFor).
+      `FROM (SELECT id, due_at, wait_code AS held FROM ${names.calls} WHERE due_at <= $1 ` +
+      "ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due " +
+      `WHERE c.id = due.id RETURNING ${callColumns("c")}, due.due_at, due.held`;
     this.#renew =
       `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
@@ -73,11 +75,15 @@ export class ClaimWrites {
         (a.due_at as number) - (b.due_at as number) ||
         ((a.id as string) < (b.id as string) ? -1 : 1),
     );
-    return rows.map((row) => ({
-      call: callFromRow(row),
-      leaseToken: row.lease_token as number,
-      leaseExpiresAt,
-    }));
+    return rows.map((row) => {
+      const claim: Claim = {
+        call: callFromRow(row),
+        leaseToken: row.lease_token as number,
+        leaseExpiresAt,
+      };
+      if (row.held !== null && row.held !== undefined) claim.heldFor = row.held as WaitCode;
+      return claim;
+    });
   }
 
   /** See `Store.renewLeases`: the token, not the clock, decides whether a lease is held. */

@@ -27,6 +27,7 @@ export class DestinationWrites {
   readonly #list: string;
   readonly #insert: string;
   readonly #update: string;
+  readonly #reserveRate: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
@@ -43,7 +44,8 @@ export class DestinationWrites {
       "RETURNING v.i";
     // The woken calls are due now: wake the listeners of other processes, at commit.
     this.#wake =
-      `WITH woken AS (UPDATE ${names.calls} SET run_at = $2, updated_at = $2 ` +
+      // Woken calls lose their wait code: one held for a rate slot must take a new one.
+      `WITH woken AS (UPDATE ${names.calls} SET run_at = $2, updated_at = $2, wait_code = NULL ` +
       "WHERE status = 'waiting' AND wait_destination = $1 AND run_at > $2 RETURNING id), " +
       "note AS (SELECT pg_notify($3, $2::text) AS sent FROM woken HAVING count(*) > 0) " +
       "SELECT (SELECT count(*) FROM woken)::integer AS n, (SELECT sent FROM note) AS sent";
@@ -52,6 +54,11 @@ export class DestinationWrites {
     this.#insert =
       `INSERT INTO ${names.destinations} (destination, state, limits, version, updated_at) ` +
       "VALUES ($1, $2, $3, 1, $4) ON CONFLICT (destination) DO NOTHING";
+    this.#reserveRate =
+      `INSERT INTO ${names.rateSchedules} AS r (destination, tat) ` +
+      "VALUES ($1, $2::double precision + $3::double precision) " +
+      "ON CONFLICT (destination) DO UPDATE SET tat = GREATEST(r.tat, $2) + $3 " +
+      "RETURNING r.tat - $3 AS start";
     this.#update =
       `UPDATE ${names.destinations} SET state = $2, limits = $3, version = version + 1, ` +
       "updated_at = $4 WHERE destination = $1 AND version = $5";
@@ -90,6 +97,16 @@ export class DestinationWrites {
       values: [destination, now, this.#channel],
     });
     return rows[0]!.n as number;
+  }
+
+  /** See `Store.reserveRate`. One autocommitted statement: the row lock orders reservers. */
+  async reserveRate(destination: string, now: number, spanMs: number): Promise<number> {
+    const { rows } = await this.#db.query({
+      name: "steadfast_reserve_rate",
+      text: this.#reserveRate,
+      values: [destination, now, spanMs],
+    });
+    return Number(rows[0]!.start);
   }
 
   /** See `Store.getDestination`. */

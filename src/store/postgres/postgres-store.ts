@@ -338,6 +338,11 @@ export class PostgresStore implements Store {
     return this.#open(() => this.#destinations.wakeDestination(destination, now));
   }
 
+  /** See `Store.reserveRate`. */
+  reserveRate(destination: string, now: number, spanMs: number): Promise<number> {
+    return this.#open(() => this.#destinations.reserveRate(destination, now, spanMs));
+  }
+
   /** See `Store.getDestination`. */
   getDestination(destination: string): Promise<StoredDestination | undefined> {
     return this.#open(() => this.#destinations.getDestination(destination));

@@ -23,6 +23,7 @@ export interface SchemaNames {
   tenants: string;
   apiKeys: string;
   destinations: string;
+  rateSchedules: string;
   /**
    * The NOTIFY channel for new work: `steadfast_work` for the default schema, else
    * `steadfast_work.<schema>` (channels are per database, not per schema, so stores in two
@@ -53,6 +54,7 @@ export function schemaNames(schema: string): SchemaNames {
     tenants: `${quoted}.tenants`,
     apiKeys: `${quoted}.api_keys`,
     destinations: `${quoted}.destinations`,
+    rateSchedules: `${quoted}.rate_schedules`,
     channel,
     migrationLockKey: digest(`steadfast:migrate:${schema}`).readBigInt64BE(0).toString(),
   };

@@ -4,6 +4,7 @@
 //
 // Fencing: every claim increments calls.lease_token; every write about a claim is conditional
 // on status = 'running' AND lease_token = the claim's token.
+import type { WaitCode } from "../../core/call.ts";
 import type { WorkerId } from "../../core/ids.ts";
 import type {
   AttemptCommit,
@@ -43,11 +44,11 @@ export function insertCall(sql: Prepare, call: NewCall): CreateCallResult {
 // Due queued/waiting calls by run_at, and running calls whose lease expired by expiry time,
 // merged on that due time. Each branch walks its partial index.
 const SELECT_DUE =
-  "SELECT id FROM (" +
-  "SELECT id, due FROM (SELECT id, run_at AS due FROM calls " +
+  "SELECT id, held FROM (" +
+  "SELECT id, due, held FROM (SELECT id, run_at AS due, wait_code AS held FROM calls " +
   "WHERE status IN ('queued', 'waiting') AND run_at <= ?1 ORDER BY run_at LIMIT ?2) " +
   "UNION ALL " +
-  "SELECT id, due FROM (SELECT id, lease_expires_at AS due FROM calls " +
+  "SELECT id, due, NULL FROM (SELECT id, lease_expires_at AS due FROM calls " +
   "WHERE status = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2)" +
   ") ORDER BY due, id LIMIT ?2";
 
@@ -66,9 +67,15 @@ export function claimDue(
   const leaseExpiresAt = query.now + query.leaseMs;
   const claim = sql(CLAIM);
   const claims: Claim[] = [];
-  for (const { id } of due) {
+  for (const { id, held } of due) {
     const row = claim.get(leaseExpiresAt, query.workerId, query.now, id!)!;
-    claims.push({ call: callFromRow(row), leaseToken: row.lease_token as number, leaseExpiresAt });
+    const claimed: Claim = {
+      call: callFromRow(row),
+      leaseToken: row.lease_token as number,
+      leaseExpiresAt,
+    };
+    if (held !== null) claimed.heldFor = held as WaitCode;
+    claims.push(claimed);
   }
   return claims;
 }

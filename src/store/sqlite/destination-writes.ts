@@ -11,6 +11,20 @@ const DEFER =
   "wait_destination = ?, lease_expires_at = NULL, worker_id = NULL, updated_at = ? " +
   "WHERE id = ? AND status = 'running' AND lease_token = ?";
 
+const RESERVE_RATE =
+  "INSERT INTO rate_schedules (destination, tat) VALUES (?1, ?2 + ?3) " +
+  "ON CONFLICT (destination) DO UPDATE SET tat = max(tat, ?2) + ?3 RETURNING tat - ?3 AS start";
+
+/** Reserves a span of a destination's rate schedule. See `Store.reserveRate`. */
+export function reserveRate(
+  sql: Prepare,
+  destination: string,
+  now: number,
+  spanMs: number,
+): number {
+  return Number(sql(RESERVE_RATE).get(destination, now, spanMs)!.start);
+}
+
 /** Holds a claimed call until `runAt` without an attempt. See `Store.deferCall`. */
 export function deferCall(
   sql: Prepare,
@@ -31,8 +45,9 @@ export function deferCall(
   return Number(changes) === 1;
 }
 
+// Woken calls lose their wait code: one held for a rate slot must take a new one.
 const WAKE =
-  "UPDATE calls SET run_at = ?, updated_at = ? " +
+  "UPDATE calls SET run_at = ?, updated_at = ?, wait_code = NULL " +
   "WHERE status = 'waiting' AND wait_destination = ? AND run_at > ?";
 
 /** Makes the calls held for `destination` due at `now`. See `Store.wakeDestination`. */

@@ -304,6 +304,14 @@ export class SqliteStore implements Store {
     return this.#write(() => destinations.wakeDestination(this.#sql, destination, now));
   }
 
+  /** See `Store.reserveRate`. Not durable (like claims): a lost reservation allows one burst. */
+  reserveRate(destination: string, now: number, spanMs: number): Promise<number> {
+    return this.#writes.enqueue(
+      () => destinations.reserveRate(this.#sql, destination, now, spanMs),
+      { durable: false },
+    );
+  }
+
   /** See `Store.getDestination`. */
   getDestination(destination: string): Promise<StoredDestination | undefined> {
     return this.#read(() => {

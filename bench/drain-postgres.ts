@@ -80,7 +80,7 @@ console.log(
   `${count(callsPerDrain)} calls per drain, processes ${processCounts.join(", ")}, ${rounds} round(s) interleaved (median); one upstream child process answering 200 at once`,
 );
 console.log(
-  `fresh: a new schema filled, VACUUM ANALYZEd, then the workers set going; churned: a new schema, ${count(churnTotal)} calls (peers: ${count(peerChurnTotal)}) pushed through by one worker process with at most ${count(CHURN_BACKLOG)} queued, then the same drain with no manual VACUUM or ANALYZE${server.autovacuum === "off" ? " (autovacuum is off on this server, so no vacuum at all)" : " (autovacuum only)"}`,
+  `fresh: a new schema filled, VACUUM ANALYZEd, then the workers set going; churned: a new schema, ${count(churnTotal)} calls (peers: ${count(peerChurnTotal)}) pushed through by one worker process with at most ${count(CHURN_BACKLOG)} queued, then the same drain with no manual VACUUM or ANALYZE, each round paired with a fresh 1-process drain run just before it${server.autovacuum === "off" ? " (autovacuum is off on this server, so no vacuum at all)" : " (autovacuum only)"}`,
 );
 for (const target of targets) console.log(`- ${target.name}: ${target.settings}`);
 
@@ -164,21 +164,28 @@ async function churnThenDrain(
     console.log(
       `[${elapsed()}] ${target.name}: churned ${count(total)} calls at ${count(churnPerSecond)}/s (producer alongside)`,
     );
-    const drains: DrainResult[] = [];
+    // Each churned drain is paired with a fresh one run just before it, so that both see the
+    // same machine: other work on a shared machine moves a rate more than a cliff of 10% would.
+    const outcome: ChurnOutcome = { churnPerSecond, fresh: [], churned: [] };
     for (let round = 1; round <= rounds; round++) {
-      const result = await measureProcessDrain(session, upstream, {
+      const fresh = await drainFresh(target, upstream, 1);
+      outcome.fresh.push(fresh);
+      console.log(
+        `[${elapsed()}] round ${round}: ${target.name} x1 fresh: ${describeDrain(fresh)}`,
+      );
+      const churned = await measureProcessDrain(session, upstream, {
         total: callsPerDrain,
         processes: 1,
         vacuum: false,
         label,
         backends,
       });
-      drains.push(result);
+      outcome.churned.push(churned);
       console.log(
-        `[${elapsed()}] round ${round}: ${target.name} x1 churned: ${describeDrain(result)}`,
+        `[${elapsed()}] round ${round}: ${target.name} x1 churned: ${describeDrain(churned)}`,
       );
     }
-    return { churnPerSecond, drains };
+    return outcome;
   } finally {
     await session.close();
   }

@@ -150,6 +150,17 @@ export interface Store {
 
   /** Creates a call, or returns the live call already holding its idempotency key. */
   createCall(call: NewCall): Promise<CreateCallResult>;
+  /**
+   * Creates a call already claimed by `claim.workerId` (status `running`, lease token 1, lease
+   * until `claim.leaseExpiresAt`), so the engine of the process that accepted it runs it without
+   * a claim of its own. When a live call holds its idempotency key, nothing is written and that
+   * call comes back (`created: false`), as with `createCall`. Optional: a store whose creates are
+   * batched across processes (PostgreSQL) gains nothing from it.
+   */
+  createClaimedCall?(
+    call: NewCall,
+    claim: { workerId: WorkerId; leaseExpiresAt: number },
+  ): Promise<CreateCallResult>;
   /** Creates many calls in one transaction (benchmarks, bulk submit). Same semantics per call. */
   createCalls(calls: readonly NewCall[]): Promise<CreateCallResult[]>;
   /** A tenant's call by id. */

@@ -4,8 +4,9 @@ import { TerminalError } from "../core/errors.ts";
 import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { Store } from "../core/store.ts";
+import type { CreateCallResult, NewCall, Store } from "../core/store.ts";
 import { newSigningSecret } from "./callback-request.ts";
+import type { ReservedSlot } from "./engine.ts";
 import { fingerprint, hashApiKey } from "./fingerprint.ts";
 
 /** Checks a destination URL before a call is accepted (the http layer's `DestinationGuard`). */
@@ -24,6 +25,11 @@ export interface EngineHooks {
    * `"stopped"` when the engine is shutting down.
    */
   waitForEnd(id: CallId, timeoutMs: number): Promise<"ended" | "timeout" | "stopped">;
+  /**
+   * A slot for a call created already claimed by this process's engine (`Engine.reserveSlot`), so
+   * it starts without a claim round trip. Absent, or `undefined`: the call is created queued.
+   */
+  reserveSlot?(): ReservedSlot | undefined;
 }
 
 /** Options of `CallsService`. */
@@ -109,7 +115,7 @@ export class CallsService {
     const id = newCallId(now, this.#random);
     const runAt = now + (input.delayMs ?? 0);
     const requestPrint = key === undefined ? undefined : fingerprint(input);
-    const result = await this.#store.createCall({
+    const newCall: NewCall = {
       id,
       tenantId,
       kind: "call",
@@ -123,7 +129,26 @@ export class CallsService {
       runAt,
       ...(spec.deadlineMs === undefined ? {} : { deadlineAt: now + spec.deadlineMs }),
       createdAt: now,
-    });
+    };
+    // Due now, and this process's engine has a free slot: created claimed, run at once.
+    const slot =
+      runAt <= now && this.#store.createClaimedCall !== undefined
+        ? this.#engine.reserveSlot?.()
+        : undefined;
+    let result: CreateCallResult;
+    try {
+      result =
+        slot === undefined || this.#store.createClaimedCall === undefined
+          ? await this.#store.createCall(newCall)
+          : await this.#store.createClaimedCall(newCall, slot);
+    } catch (error) {
+      slot?.release();
+      throw error;
+    }
+    if (slot !== undefined) {
+      if (result.created) slot.run(result.call);
+      else slot.release();
+    }
     if (!result.created && result.call.fingerprint !== requestPrint) {
       throw new TerminalError(
         "idempotency_key_reused",
@@ -133,7 +158,7 @@ export class CallsService {
         },
       );
     }
-    if (result.created) this.#engine.notify(runAt);
+    if (result.created && slot === undefined) this.#engine.notify(runAt);
     return result;
   }
 

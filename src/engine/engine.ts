@@ -74,6 +74,19 @@ export interface EngineOptions {
   destinations?: Partial<DestinationSettings>;
 }
 
+/**
+ * One of the engine's slots, reserved for a call about to be created already claimed
+ * (`Store.createClaimedCall`). Exactly one of `run` and `release` must be called.
+ */
+export interface ReservedSlot {
+  readonly workerId: WorkerId;
+  readonly leaseExpiresAt: number;
+  /** Runs the call created under this slot's claim (lease token 1). */
+  run(call: CallRecord): void;
+  /** Gives the slot back: the call was not created (its key was held, or the write failed). */
+  release(): void;
+}
+
 interface InFlight {
   ref: ClaimRef;
   controller: AbortController;
@@ -109,6 +122,8 @@ export class Engine {
   readonly #waiters = new Map<CallId, Set<(why: "ended" | "timeout" | "stopped") => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #pumping = false;
+  /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
+  #reserved = 0;
   /** Most calls one pump claims; see `#adjustClaimWindow`. */
   #claimWindow: number;
   #pumpAgain = false;
@@ -181,6 +196,39 @@ export class Engine {
       this.#every(this.destinations.settings.refreshIntervalMs, () => this.destinations.refresh()),
     );
     this.#wake();
+  }
+
+  /**
+   * Reserves a slot for a call about to be created already claimed by this engine, so it starts
+   * without a claim round trip (the store must offer `createClaimedCall`). `undefined` when the
+   * engine is not running or every slot is taken.
+   */
+  reserveSlot(): ReservedSlot | undefined {
+    if (this.#state !== "running") return undefined;
+    if (this.#inFlight.size + this.#reserved >= this.#concurrency) return undefined;
+    this.#reserved++;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.#reserved--;
+      return true;
+    };
+    const leaseExpiresAt = this.#clock.now() + this.#leaseMs;
+    return {
+      workerId: this.#workerId,
+      leaseExpiresAt,
+      run: (call) => {
+        if (!settle()) return;
+        const claim: Claim = { call, leaseToken: 1, leaseExpiresAt };
+        if (this.#state === "running") this.#launch(claim);
+        else
+          void this.#store.releaseClaims([{ callId: call.id, leaseToken: 1 }], this.#clock.now());
+      },
+      release: () => {
+        if (settle()) this.#wake();
+      },
+    };
   }
 
   /**
@@ -280,7 +328,7 @@ export class Engine {
     for (;;) {
       this.#pumpAgain = false;
       while (this.#state === "running") {
-        const free = this.#concurrency - this.#inFlight.size;
+        const free = this.#concurrency - this.#inFlight.size - this.#reserved;
         if (free <= 0) break;
         const limit = Math.min(free, Math.ceil(this.#claimWindow));
         const claims = await this.#store.claimDue({
@@ -295,7 +343,10 @@ export class Engine {
       }
       if (!this.#pumpAgain || this.#state !== "running") break;
     }
-    if (this.#state !== "running" || this.#inFlight.size >= this.#concurrency) return;
+    // No free slot (reserved ones included): a finishing attempt or a settled reservation wakes
+    // the pump again. Looking for due work now would only find it, and pump again at once.
+    if (this.#state !== "running" || this.#inFlight.size + this.#reserved >= this.#concurrency)
+      return;
     const next = await this.#store.nextWakeAt();
     if (next === undefined) return;
     if (next <= this.#clock.now()) this.#pumpAgain = true;

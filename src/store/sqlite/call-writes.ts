@@ -30,10 +30,21 @@ const INSERT_CALL =
 
 const SELECT_BY_KEY = "SELECT * FROM calls WHERE tenant_id = ? AND idempotency_key = ?";
 
-/** Inserts `call` as queued, or returns the call already holding its idempotency key. */
-export function insertCall(sql: Prepare, call: NewCall): CreateCallResult {
-  const { changes } = sql(INSERT_CALL).run(...callInsertParams(call));
-  if (Number(changes) === 1) return { created: true, call: newCallRecord(call) };
+/**
+ * Inserts `call` as queued (or running under `claim`), or returns the call already holding its
+ * idempotency key.
+ */
+export function insertCall(
+  sql: Prepare,
+  call: NewCall,
+  claim?: { workerId: string; leaseExpiresAt: number },
+): CreateCallResult {
+  const { changes } = sql(INSERT_CALL).run(...callInsertParams(call, claim));
+  if (Number(changes) === 1) {
+    const record = newCallRecord(call);
+    if (claim !== undefined) record.status = "running";
+    return { created: true, call: record };
+  }
   const existing = sql(SELECT_BY_KEY).get(call.tenantId, call.idempotencyKey ?? null);
   if (existing === undefined) {
     throw new Error(`Call ${call.id} was neither inserted nor found by its idempotency key.`);

@@ -22,16 +22,25 @@ export const CALL_INSERT_COLUMNS = [
   "deadline_at",
   "created_at",
   "updated_at",
+  "lease_token",
+  "lease_expires_at",
+  "worker_id",
 ] as const;
 
-/** Parameters for inserting `call` as a queued call, in `CALL_INSERT_COLUMNS` order. */
-export function callInsertParams(call: NewCall): SQLInputValue[] {
+/**
+ * Parameters for inserting `call` in `CALL_INSERT_COLUMNS` order: queued, or running under
+ * `claim` (lease token 1).
+ */
+export function callInsertParams(
+  call: NewCall,
+  claim?: { workerId: string; leaseExpiresAt: number },
+): SQLInputValue[] {
   return [
     call.id,
     call.tenantId,
     call.kind,
     call.parentId ?? null,
-    "queued",
+    claim === undefined ? "queued" : "running",
     JSON.stringify(call.spec),
     call.idempotencyKey ?? null,
     call.fingerprint ?? null,
@@ -40,6 +49,9 @@ export function callInsertParams(call: NewCall): SQLInputValue[] {
     call.deadlineAt ?? null,
     call.createdAt,
     call.createdAt,
+    claim === undefined ? 0 : 1,
+    claim?.leaseExpiresAt ?? null,
+    claim?.workerId ?? null,
   ];
 }
 

@@ -173,6 +173,14 @@ export class SqliteStore implements Store {
     return this.#write(() => calls.insertCall(this.#sql, call));
   }
 
+  /** See `Store.createClaimedCall`: the insert and the claim in one durable write. */
+  createClaimedCall(
+    call: NewCall,
+    claim: { workerId: WorkerId; leaseExpiresAt: number },
+  ): Promise<CreateCallResult> {
+    return this.#write(() => calls.insertCall(this.#sql, call, claim));
+  }
+
   /** All or nothing: if one call cannot be inserted (e.g. a duplicate id), none is. */
   createCalls(newCalls: readonly NewCall[]): Promise<CreateCallResult[]> {
     return this.#write(() => newCalls.map((call) => calls.insertCall(this.#sql, call)));

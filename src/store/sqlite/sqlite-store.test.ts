@@ -187,7 +187,9 @@ describe("SqliteStore", () => {
     const [takeover] = await claimDue(T0 + 2_000);
     expect(takeover).toMatchObject({ call: { id: call.id }, leaseToken: 2 });
     expect(await store.commitAttempt(commitOf(ref, T0 + 2_001, succeeded(T0 + 2_001)))).toBe(false);
-    expect(await store.commitAttempt(commitOf(takeover!, T0 + 2_001, succeeded(T0 + 2_001)))).toBe(true);
+    expect(await store.commitAttempt(commitOf(takeover!, T0 + 2_001, succeeded(T0 + 2_001)))).toBe(
+      true,
+    );
     await store.close();
   });
 

@@ -153,14 +153,16 @@ describe("PostgreSQL restarted mid-run (process level)", () => {
     // Every call that was accepted ends succeeded.
     const acceptedIds = new Set(accepted().map((s) => s.id!));
     let succeeded = new Set<string>();
-    await until(
-      async () => {
-        succeeded = await callIds(client, "succeeded");
-        return [...acceptedIds].every((id) => succeeded.has(id));
-      },
-      30_000,
-      250,
-    );
+    const allAcceptedSucceed = () =>
+      until(
+        async () => {
+          succeeded = await callIds(client, "succeeded");
+          return [...acceptedIds].every((id) => succeeded.has(id));
+        },
+        30_000,
+        250,
+      );
+    await allAcceptedSucceed();
     expect(await callIds(client, "failed")).toEqual(new Set());
 
     // Only submissions made while PostgreSQL was down were refused, with `503 store_unavailable`.
@@ -178,14 +180,7 @@ describe("PostgreSQL restarted mid-run (process level)", () => {
       expect(res.status, `resubmitting ${s.key}`).toBe(202);
       acceptedIds.add(String(res.body?.id));
     }
-    await until(
-      async () => {
-        succeeded = await callIds(client, "succeeded");
-        return [...acceptedIds].every((id) => succeeded.has(id));
-      },
-      30_000,
-      250,
-    );
+    await allAcceptedSucceed();
     await client.close();
 
     const keys = new Set(submissions.map((s) => s.key));

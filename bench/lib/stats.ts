@@ -1,4 +1,5 @@
 // Summaries and the side-by-side table every benchmark prints.
+import { formatGrid } from "./text-table.ts";
 
 /**
  * The `p`-th percentile (0..100) of `samples` by nearest rank on a sorted copy: the smallest
@@ -70,21 +71,7 @@ export function formatTable(rows: readonly Row[], baseline: string): string {
       lines.push([metric, row.name, formatNumber(row.value), row.unit, ratio, row.note ?? ""]);
     }
   }
-  const widths = header.map((title, column) =>
-    Math.max(title.length, ...lines.map((line) => line[column]!.length)),
-  );
-  const render = (cells: string[]): string =>
-    cells
-      .map((cell, column) =>
-        column === 2 ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!),
-      )
-      .join("  ")
-      .trimEnd();
-  return [
-    render(header),
-    render(widths.map((width) => "-".repeat(width))),
-    ...lines.map(render),
-  ].join("\n");
+  return formatGrid(header, lines, (column) => column === 2);
 }
 
 /** Whole numbers with thousands separators from 100 up; two decimals below (for milliseconds). */

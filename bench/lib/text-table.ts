@@ -1,7 +1,9 @@
-// A plain fixed-width table for benchmark output: first column left-aligned, the rest right-aligned.
+// A plain fixed-width table for benchmark output: by default the first column left-aligned, the
+// rest right-aligned.
 
 /**
- * Renders `rows` under `header` with a dashed rule, columns two spaces apart.
+ * Renders `rows` under `header` with a dashed rule, columns two spaces apart; `rightAligned` says
+ * which columns are padded on the left (default: all but the first).
  *
  * @example
  * console.log(formatGrid(["system", "1 process"], [["steadfast", "8,000"]]));
@@ -9,6 +11,7 @@
 export function formatGrid(
   header: readonly string[],
   rows: readonly (readonly string[])[],
+  rightAligned: (column: number) => boolean = (column) => column > 0,
 ): string {
   const widths = header.map((title, column) =>
     Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length)),
@@ -17,7 +20,7 @@ export function formatGrid(
     widths
       .map((width, column) => {
         const cell = cells[column] ?? "";
-        return column === 0 ? cell.padEnd(width) : cell.padStart(width);
+        return rightAligned(column) ? cell.padStart(width) : cell.padEnd(width);
       })
       .join("  ")
       .trimEnd();

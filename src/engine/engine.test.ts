@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { tenantId } from "../core/ids.ts";
+import { CallFactory, TENANT_A } from "../store/contract/fixtures.ts";
 import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
 import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
 
@@ -156,6 +157,30 @@ describe("engine", () => {
     await h.sf.engine.stop();
     const row = await store.getCall(tenantId("default"), call.id);
     expect(row?.status).toBe("succeeded");
+  });
+
+  it("starts a call created already claimed at once, and gives it back if it stopped meanwhile", async () => {
+    h = await harness([{ status: 200 }]);
+    const { sf, upstream } = h;
+    // Accepted while the engine has a free slot: created running (claimed), sent without a claim.
+    const call = await sf.fetch({ url: upstream.url });
+    expect((await sf.store.getCall(tenantId("default"), call.id))?.status).not.toBe("queued");
+    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+
+    // A slot reserved just before the engine stops: the call created under it is given back.
+    const slot = sf.engine.reserveSlot();
+    expect(slot).toBeDefined();
+    const created = await sf.store.createClaimedCall!(new CallFactory(5).call(), slot!);
+    await sf.engine.stop();
+    expect(sf.engine.reserveSlot()).toBeUndefined();
+    slot!.run(created.call);
+    slot!.release();
+    for (let turn = 0; turn < 100; turn++) {
+      if ((await sf.store.getCall(TENANT_A, created.call.id))?.status === "queued") break;
+      await settle(1);
+    }
+    expect(await sf.store.getCall(TENANT_A, created.call.id)).toMatchObject({ status: "queued" });
+    expect(upstream.requests).toHaveLength(1);
   });
 });
 

@@ -222,8 +222,15 @@ export class Engine {
         if (!settle()) return;
         const claim: Claim = { call, leaseToken: 1, leaseExpiresAt };
         if (this.#state === "running") this.#launch(claim);
-        else
-          void this.#store.releaseClaims([{ callId: call.id, leaseToken: 1 }], this.#clock.now());
+        else {
+          // Stopping: give the claim back; if that fails too, the lease expires and the call is
+          // taken over then.
+          this.#store
+            .releaseClaims([{ callId: call.id, leaseToken: 1 }], this.#clock.now())
+            .catch((error: unknown) =>
+              this.#logger.warn({ err: error, callId: call.id }, "could not release a new claim"),
+            );
+        }
       },
       release: () => {
         if (settle()) this.#wake();

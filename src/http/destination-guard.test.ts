@@ -210,3 +210,19 @@ describe("refusal messages", () => {
     expect(listed.checkUrl("http://169.254.169.254/latest/meta-data/").ok).toBe(true);
   });
 });
+
+describe("verdicts asked again", () => {
+  it("are the same the second time (they are cached per address and per guard)", () => {
+    const strict = createDestinationGuard();
+    const open = createDestinationGuard({ allowPrivateNetworks: true });
+    for (let round = 0; round < 2; round++) {
+      expect(strict.checkUrl("http://10.0.0.1/x")).toMatchObject({ ok: false });
+      expect(open.checkUrl("http://10.0.0.1/x")).toMatchObject({ ok: true });
+      expect(strict.checkUrl("http://93.184.216.34/x")).toMatchObject({ ok: true });
+      expect(open.checkUrl("http://169.254.169.254/")).toMatchObject({ ok: false });
+      expect(strict.isAllowedAddress("10.0.0.1")).toBe(false);
+      expect(strict.isAllowedAddress("not-an-ip")).toBe(false);
+      expect(strict.checkUrl("http://example.com/")).toMatchObject({ ok: true });
+    }
+  });
+});

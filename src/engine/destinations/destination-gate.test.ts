@@ -423,6 +423,12 @@ describe("DestinationGate", () => {
     await tick();
     other.shedQueued();
     expect(await own.promise).toMatchObject({ type: "hold", until: T0 + 2_500 });
+    // The slot a call waited for in memory is spent once it went: the same call admitted again
+    // (a retry, a lost lease) gets a new one.
+    expect(await g.admit(calls[2]!, clock.now())).toMatchObject({
+      type: "hold",
+      until: T0 + 3_000,
+    });
   });
 
   it("holds calls over maxConcurrency, and by default over half the engine's slots", async () => {

@@ -445,6 +445,8 @@ export class DestinationGate {
       return held();
     }
     entry.inFlight--;
+    // Sent on its slot: a later attempt of the same call (a retry) takes a new one.
+    rate.forget(call.id);
     return this.#proceed(entry, call, this.#clock.now(), limit);
   }
 

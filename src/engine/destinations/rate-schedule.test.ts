@@ -83,6 +83,18 @@ describe("RateSchedule", () => {
     expect(() => schedule({ ratePerSecond: 0 })).toThrow(RangeError);
   });
 
+  it("does not honour a reservation more than a second past (its slot went elsewhere)", async () => {
+    const s = schedule({ ratePerSecond: 1, burst: 1 });
+    expect(await slotAt(s, "a")).toBe(0);
+    expect(await slotAt(s, "b")).toBe(1_000);
+    now = 2_500;
+    expect(await slotAt(s, "b")).toBe(2_500);
+    // b took a fresh slot (2,500): the next one is a second later.
+    now = 2_600;
+    expect(await slotAt(s, "c")).toBe(3_500);
+    expect(s.reserved).toBe(1);
+  });
+
   it("fails the take, sending nothing, when the store cannot reserve", async () => {
     const s = new RateSchedule({
       ratePerSecond: 5,

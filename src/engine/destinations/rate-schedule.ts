@@ -27,6 +27,9 @@ export interface RateScheduleOptions {
   spanMs?: number;
 }
 
+// A reservation due longer ago than this is not honoured when its call comes back.
+const STALE_RESERVATION_MS = 1_000;
+
 /** See the file comment. */
 export class RateSchedule {
   readonly ratePerSecond: number;
@@ -67,7 +70,9 @@ export class RateSchedule {
     if (reserved !== undefined) {
       if (reserved > now) return reserved;
       this.#reservations.delete(key);
-      return now;
+      // A reservation long past was spent elsewhere (its call was sent by another process, and
+      // this is a later attempt): it does not count again.
+      if (now - reserved <= STALE_RESERVATION_MS) return now;
     }
     return this.#fromSpan(key, now, clock);
   }

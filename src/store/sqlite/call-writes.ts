@@ -63,10 +63,11 @@ const SELECT_DUE =
   "WHERE status = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2)" +
   ") ORDER BY due, id LIMIT ?2";
 
+// One statement for the whole batch: the ids chosen by SELECT_DUE, as a JSON array.
 const CLAIM =
   "UPDATE calls SET status = 'running', lease_token = lease_token + 1, lease_expires_at = ?, " +
   "worker_id = ?, wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = ? " +
-  "WHERE id = ? RETURNING *";
+  "WHERE id IN (SELECT value FROM json_each(?)) RETURNING *";
 
 /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
 export function claimDue(
@@ -76,10 +77,18 @@ export function claimDue(
   if (query.limit <= 0) return [];
   const due = sql(SELECT_DUE).all(query.now, query.limit);
   const leaseExpiresAt = query.now + query.leaseMs;
-  const claim = sql(CLAIM);
+  if (due.length === 0) return [];
+  const rows = sql(CLAIM).all(
+    leaseExpiresAt,
+    query.workerId,
+    query.now,
+    JSON.stringify(due.map((d) => d.id)),
+  );
+  // RETURNING comes in no set order: back to the due order SELECT_DUE chose.
+  const byId = new Map(rows.map((row) => [row.id as string, row]));
   const claims: Claim[] = [];
   for (const { id, held } of due) {
-    const row = claim.get(leaseExpiresAt, query.workerId, query.now, id!)!;
+    const row = byId.get(id as string)!;
     const claimed: Claim = {
       call: callFromRow(row),
       leaseToken: row.lease_token as number,

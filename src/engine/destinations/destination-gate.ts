@@ -266,20 +266,8 @@ export class DestinationGate {
     this.#timers.abort();
     const now = this.#clock.now();
     for (const entry of this.#entries.values()) {
-      for (const waiter of entry.slotQueue.splice(0)) {
-        waiter.settle(
-          hold(waiter.call, now, now, {
-            reason: "concurrency_limited",
-            message: messages.concurrencyLimitedMessage(
-              entry.destination,
-              entry.inFlight,
-              this.#limitOf(entry),
-              entry.limits.maxConcurrency !== undefined,
-            ),
-            destination: entry.destination,
-          }),
-        );
-      }
+      for (const waiter of entry.slotQueue.splice(0))
+        waiter.settle(hold(waiter.call, now, now, this.#concurrencyLimited(entry)));
     }
   }
 
@@ -434,6 +422,7 @@ export class DestinationGate {
     if (slot - now > RATE_WAIT_MS) return held();
     const limit = this.#limitOf(entry);
     if (slot <= now) return this.#proceed(entry, call, now, limit);
+    // Counted in flight while it waits, so the destination's concurrency limit holds.
     entry.inFlight++;
     try {
       const stop =
@@ -441,10 +430,10 @@ export class DestinationGate {
       await this.#clock.sleep(slot - now, stop);
     } catch {
       // The claim was lost or the engine is stopping: the call keeps its slot, in the store.
-      entry.inFlight--;
       return held();
+    } finally {
+      entry.inFlight--;
     }
-    entry.inFlight--;
     // Sent on its slot: a later attempt of the same call (a retry) takes a new one.
     rate.forget(call.id);
     return this.#proceed(entry, call, this.#clock.now(), limit);
@@ -482,6 +471,7 @@ export class DestinationGate {
     options: AdmitOptions,
   ): Promise<Admission> {
     const { signal } = options;
+    if (signal?.aborted === true) return Promise.resolve(this.#holdForSlot(entry, call, now));
     return new Promise<Admission>((resolve) => {
       const onAbort = (): void => {
         const index = entry.slotQueue.indexOf(waiter);
@@ -497,10 +487,6 @@ export class DestinationGate {
           resolve(admission);
         },
       };
-      if (signal?.aborted === true) {
-        resolve(this.#holdForSlot(entry, call, now));
-        return;
-      }
       signal?.addEventListener("abort", onAbort, { once: true });
       entry.slotQueue.push(waiter);
       this.#armSlotQueueTimer(entry, now);
@@ -547,23 +533,26 @@ export class DestinationGate {
    * yet), one after the other instead of all at once, again and again, while a destination hangs.
    */
   #holdForSlot(entry: DestinationEntry, call: CallRecord, now: number): Admission {
-    const explicit = entry.limits.maxConcurrency;
-    const limit = this.#limitOf(entry);
     const typicalMs = entry.health.medianMs(now) ?? 1_000;
-    const spacingMs = Math.max(1, typicalMs / limit);
+    const spacingMs = Math.max(1, typicalMs / this.#limitOf(entry));
     entry.concurrencySpacingMs = spacingMs;
     const queuedUntil = Math.max(now, entry.concurrencyQueueAt) + spacingMs;
     entry.concurrencyQueueAt = Math.min(queuedUntil, now + MAX_QUEUE_MS);
-    return hold(call, now, Math.ceil(entry.concurrencyQueueAt), {
+    return hold(call, now, Math.ceil(entry.concurrencyQueueAt), this.#concurrencyLimited(entry));
+  }
+
+  /** Why a call waits for one of `entry`'s concurrency slots. */
+  #concurrencyLimited(entry: DestinationEntry): WaitingFor {
+    return {
       reason: "concurrency_limited",
       message: messages.concurrencyLimitedMessage(
         entry.destination,
         entry.inFlight,
-        limit,
-        explicit !== undefined,
+        this.#limitOf(entry),
+        entry.limits.maxConcurrency !== undefined,
       ),
       destination: entry.destination,
-    });
+    };
   }
 
   async #admitHeld(

@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { tenantId } from "../core/ids.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
-import { OutageProxy } from "../store/postgres/outage-proxy.test-support.ts";
+import { eventually, OutageProxy } from "../store/postgres/outage-proxy.test-support.ts";
 import { PostgresStore } from "../store/postgres/postgres-store.ts";
 import {
   dropSchema,
@@ -19,15 +19,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** Polls `condition` on real time (the database is real), failing after `timeoutMs`. */
-async function eventually(condition: () => boolean | Promise<boolean>, what: string) {
-  const deadline = Date.now() + 10_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe("engine: the store lost between an answer and its commit", () => {
   it("commits the answer in hand once the database is back, without sending again", async () => {

@@ -1,5 +1,6 @@
 // A TCP proxy between a store and PostgreSQL that stands in for the network, so that a test can
-// cut every connection and refuse new ones, then let them through again.
+// cut every connection and refuse new ones, then let them through again; and `eventually`, which
+// polls for what an outage test waits on.
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 
 /**
@@ -66,4 +67,17 @@ export class OutageProxy {
 function link([client, upstream]: [Socket, Socket]): void {
   client.pipe(upstream);
   upstream.pipe(client);
+}
+
+/** Polls `condition` on real time (the database is real), failing after `timeoutMs`. */
+export async function eventually(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}.`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
 }

@@ -2,18 +2,9 @@
 // so that a test can cut every connection and refuse new ones, then let them through again.
 import { afterEach, describe, expect, it } from "vitest";
 import { CallFactory, T0, TENANT_A } from "../contract/fixtures.ts";
-import { OutageProxy } from "./outage-proxy.test-support.ts";
+import { eventually, OutageProxy } from "./outage-proxy.test-support.ts";
 import { PostgresStore } from "./postgres-store.ts";
 import { dropSchema, TEST_DATABASE_URL, testSchemaName } from "./test-database.test-support.ts";
-
-/** Polls `condition` on real time (the database is real), failing after `timeoutMs`. */
-async function eventually(condition: () => boolean, what: string, timeoutMs = 10_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe("PostgresStore when the database goes away", () => {
   const cleanups: (() => Promise<void>)[] = [];

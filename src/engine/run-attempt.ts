@@ -206,6 +206,7 @@ async function commitWithRetry(
       const unavailable = isSteadfastError(error) && error.code === "store_unavailable";
       if (!unavailable || signal.aborted || ctx.clock.now() + delayMs > giveUpAt) throw error;
     }
+    // Aborted (the engine stopping, the lease lost): one last try, then its error is thrown.
     await ctx.clock.sleep(delayMs, signal).catch(() => {});
   }
 }

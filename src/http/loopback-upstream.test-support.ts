@@ -1,7 +1,8 @@
 /**
  * Real upstream servers on 127.0.0.1, port 0, for the transport tests: an HTTP one that runs a
  * handler and a raw TCP one for answers no HTTP server would give. Each counts what it saw and
- * destroys every socket it accepted on `close()`.
+ * destroys every socket it accepted on `close()`. Also the fixtures both transport test files use:
+ * generous send options and closing what a test opened.
  */
 import { once } from "node:events";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -11,6 +12,44 @@ import {
   type Server,
   type Socket,
 } from "node:net";
+import { afterEach } from "vitest";
+import type { SendOptions } from "../core/transport.ts";
+
+/** Send options for tests that are not about timeouts or the body cap. */
+export const ROOMY: SendOptions = {
+  connectTimeoutMs: 5_000,
+  readTimeoutMs: 5_000,
+  totalTimeoutMs: 10_000,
+  maxResponseBytes: 1_048_576,
+};
+
+/**
+ * Registers an `afterEach` that closes what the test opened: first the upstreams, then the
+ * transports. Each function returns what it was given.
+ */
+export function closeAfterEach(): {
+  upstream<T extends LoopbackUpstream>(upstream: T): T;
+  transport<T extends { close(): Promise<void> }>(transport: T): T;
+} {
+  let upstreams: LoopbackUpstream[] = [];
+  let transports: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await Promise.all(upstreams.map((upstream) => upstream.close()));
+    await Promise.all(transports.map((transport) => transport.close()));
+    upstreams = [];
+    transports = [];
+  });
+  return {
+    upstream: (upstream) => {
+      upstreams.push(upstream);
+      return upstream;
+    },
+    transport: (transport) => {
+      transports.push(transport);
+      return transport;
+    },
+  };
+}
 
 /** A running upstream: what it saw, and how to stop it. */
 export class LoopbackUpstream {

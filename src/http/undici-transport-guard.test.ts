@@ -1,35 +1,24 @@
-import { afterEach, describe, expect, it } from "vitest";
-import type { SendOptions, SendResult } from "../core/transport.ts";
+import { describe, expect, it } from "vitest";
+import type { SendResult } from "../core/transport.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
 import {
   createDestinationGuard,
   type DestinationGuard,
   type DestinationGuardOptions,
 } from "./destination-guard.ts";
-import { startHttpUpstream, type LoopbackUpstream } from "./loopback-upstream.test-support.ts";
+import {
+  closeAfterEach,
+  ROOMY,
+  startHttpUpstream,
+  type LoopbackUpstream,
+} from "./loopback-upstream.test-support.ts";
 import { UndiciTransport } from "./undici-transport.ts";
 
-const roomy: SendOptions = {
-  connectTimeoutMs: 5_000,
-  readTimeoutMs: 5_000,
-  totalTimeoutMs: 10_000,
-  maxResponseBytes: 1_048_576,
-};
-
-let upstreams: LoopbackUpstream[] = [];
-let transports: UndiciTransport[] = [];
-
-afterEach(async () => {
-  await Promise.all(upstreams.map((upstream) => upstream.close()));
-  await Promise.all(transports.map((transport) => transport.close()));
-  upstreams = [];
-  transports = [];
-});
+const closing = closeAfterEach();
 
 function transport(guard: DestinationGuard): UndiciTransport {
   const created = new UndiciTransport({ clock: new FakeClock(), guard });
-  transports.push(created);
-  return created;
+  return closing.transport(created);
 }
 
 function guarded(options?: DestinationGuardOptions): UndiciTransport {
@@ -40,8 +29,7 @@ async function upstream(
   handler: Parameters<typeof startHttpUpstream>[0],
 ): Promise<LoopbackUpstream> {
   const started = await startHttpUpstream(handler);
-  upstreams.push(started);
-  return started;
+  return closing.upstream(started);
 }
 
 function get(url: string): { url: string; method: string; headers: Record<string, string> } {
@@ -55,7 +43,7 @@ function ok(): Promise<LoopbackUpstream> {
 describe("UndiciTransport destination guard", () => {
   it("refuses a loopback address by default, before connecting", async () => {
     const server = await ok();
-    const result = await guarded().send(get(server.origin), roomy);
+    const result = await guarded().send(get(server.origin), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "blocked_destination", sent: false });
     if (result.type === "error") {
       expect(result.message).toContain("127.0.0.1");
@@ -66,18 +54,18 @@ describe("UndiciTransport destination guard", () => {
 
   it("reaches a loopback upstream when private networks are allowed", async () => {
     const server = await ok();
-    const result = await guarded({ allowPrivateNetworks: true }).send(get(server.origin), roomy);
+    const result = await guarded({ allowPrivateNetworks: true }).send(get(server.origin), ROOMY);
     expect(result).toMatchObject({ type: "response", status: 200 });
   });
 
   it("reaches a loopback upstream whose range is in allowCidrs, by name too", async () => {
     const server = await ok();
     const sender = guarded({ allowCidrs: ["127.0.0.0/8", "::1/128"] });
-    expect(await sender.send(get(server.origin), roomy)).toMatchObject({
+    expect(await sender.send(get(server.origin), ROOMY)).toMatchObject({
       type: "response",
       status: 200,
     });
-    const byName = await sender.send(get(`http://localhost:${server.port}/`), roomy);
+    const byName = await sender.send(get(`http://localhost:${server.port}/`), ROOMY);
     expect(byName).toMatchObject({ type: "response", status: 200 });
   });
 
@@ -90,7 +78,7 @@ describe("UndiciTransport destination guard", () => {
       isAllowedAddress: (ip) => strict.isAllowedAddress(ip),
       blockedReason: (ip) => strict.blockedReason(ip),
     };
-    const result = await transport(namesPass).send(get(`http://localhost:${server.port}/`), roomy);
+    const result = await transport(namesPass).send(get(`http://localhost:${server.port}/`), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "blocked_destination", sent: false });
     if (result.type === "error") {
       expect(result.message).toMatch(/localhost \(resolved to .*(127\.0\.0\.1|::1)/);
@@ -106,13 +94,13 @@ describe("UndiciTransport destination guard", () => {
       ...strict,
       checkUrl: (url) => ({ ok: true, url: new URL(url) }),
     };
-    const result = await transport(namesPass).send(get(server.origin), roomy);
+    const result = await transport(namesPass).send(get(server.origin), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "blocked_destination", sent: false });
     expect(server.connections).toBe(0);
   });
 
   it("answers an invalid URL with an unsent error naming the problem", async () => {
-    const result = await guarded().send(get("ftp://example.com/file"), roomy);
+    const result = await guarded().send(get("ftp://example.com/file"), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "unknown", sent: false });
     if (result.type === "error") expect(result.message).toMatch(/scheme "ftp:"/);
   });
@@ -124,7 +112,7 @@ describe("UndiciTransport abort", () => {
   it("stops an exchange in flight when the signal aborts: aborted, sent", async () => {
     const server = await upstream(() => undefined);
     const controller = new AbortController();
-    const pending = open().send(get(server.origin), { ...roomy, signal: controller.signal });
+    const pending = open().send(get(server.origin), { ...ROOMY, signal: controller.signal });
     await server.requestArrived(1);
     controller.abort(new Error("shutting down"));
     const result = await pending;
@@ -136,7 +124,7 @@ describe("UndiciTransport abort", () => {
     const server = await ok();
     const controller = new AbortController();
     controller.abort();
-    const result = await open().send(get(server.origin), { ...roomy, signal: controller.signal });
+    const result = await open().send(get(server.origin), { ...ROOMY, signal: controller.signal });
     expect(result).toMatchObject({ type: "error", code: "aborted", sent: false });
     expect(server.connections).toBe(0);
   });
@@ -150,7 +138,7 @@ describe("UndiciTransport abort", () => {
       const controller = new AbortController();
       const sender = open();
       const sends = Array.from({ length: 40 }, (_, i) =>
-        sender.send(get(`${server.origin}/${i}`), { ...roomy, signal: controller.signal }),
+        sender.send(get(`${server.origin}/${i}`), { ...ROOMY, signal: controller.signal }),
       );
       await server.requestArrived(40);
       controller.abort();
@@ -171,10 +159,10 @@ describe("UndiciTransport concurrency", () => {
     const sender = guarded({ allowPrivateNetworks: true });
 
     const slowSends = Array.from({ length: 200 }, (_, i) =>
-      sender.send(get(`${slow.origin}/${i}`), roomy),
+      sender.send(get(`${slow.origin}/${i}`), ROOMY),
     );
     await slow.requestArrived(128); // every connection of the slow origin is busy; 72 wait in its queue
-    const quick: SendResult = await sender.send(get(fast.origin), roomy);
+    const quick: SendResult = await sender.send(get(fast.origin), ROOMY);
     expect(quick).toMatchObject({ type: "response", status: 200 });
     expect(slow.requests).toBeLessThanOrEqual(128);
 

@@ -1,10 +1,12 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
-import { afterEach, describe, expect, it } from "vitest";
-import type { SendOptions, SendResult } from "../core/transport.ts";
+import { describe, expect, it } from "vitest";
+import type { SendResult } from "../core/transport.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
 import { createDestinationGuard } from "./destination-guard.ts";
 import {
+  closeAfterEach,
   closedPort,
+  ROOMY,
   startHttpUpstream,
   startRawUpstream,
   type LoopbackUpstream,
@@ -12,22 +14,7 @@ import {
 import { UndiciTransport } from "./undici-transport.ts";
 
 const T0 = 1_700_000_000_000;
-const roomy: SendOptions = {
-  connectTimeoutMs: 5_000,
-  readTimeoutMs: 5_000,
-  totalTimeoutMs: 10_000,
-  maxResponseBytes: 1_048_576,
-};
-
-let upstreams: LoopbackUpstream[] = [];
-let transports: UndiciTransport[] = [];
-
-afterEach(async () => {
-  await Promise.all(upstreams.map((upstream) => upstream.close()));
-  await Promise.all(transports.map((transport) => transport.close()));
-  upstreams = [];
-  transports = [];
-});
+const closing = closeAfterEach();
 
 function transport(connections?: number): UndiciTransport {
   const created = new UndiciTransport({
@@ -35,20 +22,17 @@ function transport(connections?: number): UndiciTransport {
     guard: createDestinationGuard({ allowPrivateNetworks: true }),
     ...(connections === undefined ? {} : { connections }),
   });
-  transports.push(created);
-  return created;
+  return closing.transport(created);
 }
 
 async function http(...args: Parameters<typeof startHttpUpstream>): Promise<LoopbackUpstream> {
   const upstream = await startHttpUpstream(...args);
-  upstreams.push(upstream);
-  return upstream;
+  return closing.upstream(upstream);
 }
 
 async function raw(...args: Parameters<typeof startRawUpstream>): Promise<LoopbackUpstream> {
   const upstream = await startRawUpstream(...args);
-  upstreams.push(upstream);
-  return upstream;
+  return closing.upstream(upstream);
 }
 
 function get(url: string): { url: string; method: string; headers: Record<string, string> } {
@@ -69,7 +53,7 @@ describe("UndiciTransport responses", () => {
       response.end(JSON.stringify({ path: request.url, agent: request.headers["user-agent"] }));
     });
     const sender = transport();
-    const result = await sender.send(get(`${upstream.origin}/orders?id=7#fragment`), roomy);
+    const result = await sender.send(get(`${upstream.origin}/orders?id=7#fragment`), ROOMY);
 
     expect(result).toMatchObject({
       type: "response",
@@ -86,7 +70,7 @@ describe("UndiciTransport responses", () => {
     expect(result.timings.durationMs).toBeGreaterThanOrEqual(result.timings.firstByteMs!);
 
     await nextTurn(); // undici marks the connection idle after the response completes
-    const again = await sender.send(get(`${upstream.origin}/again`), roomy);
+    const again = await sender.send(get(`${upstream.origin}/again`), ROOMY);
     expect(again.type).toBe("response");
     expect(again.timings.connectMs).toBeUndefined(); // pooled connection reused
     expect(again.timings.firstByteMs).toBeDefined();
@@ -98,7 +82,7 @@ describe("UndiciTransport responses", () => {
       response.writeHead(503, { "retry-after": "5" });
       response.end("busy");
     });
-    const result = await transport().send(get(upstream.origin), roomy);
+    const result = await transport().send(get(upstream.origin), ROOMY);
     expect(result).toMatchObject({
       type: "response",
       status: 503,
@@ -112,7 +96,7 @@ describe("UndiciTransport responses", () => {
       if (request.url === "/start") response.writeHead(302, { location: "/elsewhere" });
       response.end();
     });
-    const result = await transport().send(get(`${upstream.origin}/start`), roomy);
+    const result = await transport().send(get(`${upstream.origin}/start`), ROOMY);
     expect(result).toMatchObject({
       type: "response",
       status: 302,
@@ -136,7 +120,7 @@ describe("UndiciTransport responses", () => {
     });
     const sender = transport();
     const headers = { "content-type": "application/json", "user-agent": "mine/1" };
-    await sender.send({ url: upstream.origin, method: "POST", headers, body: '{"a":1}' }, roomy);
+    await sender.send({ url: upstream.origin, method: "POST", headers, body: '{"a":1}' }, ROOMY);
     const bytes = new TextEncoder().encode("héllo");
     await sender.send(
       {
@@ -145,7 +129,7 @@ describe("UndiciTransport responses", () => {
         headers: { "content-type": "text/plain" },
         body: bytes,
       },
-      roomy,
+      ROOMY,
     );
     expect(seen).toEqual([
       'POST application/json mine/1 {"a":1}',
@@ -158,7 +142,7 @@ describe("UndiciTransport responses", () => {
       response.setHeader("content-length", "42");
       response.end();
     });
-    const result = await transport().send({ ...get(upstream.origin), method: "HEAD" }, roomy);
+    const result = await transport().send({ ...get(upstream.origin), method: "HEAD" }, ROOMY);
     expect(result).toMatchObject({
       type: "response",
       status: 200,
@@ -171,7 +155,7 @@ describe("UndiciTransport responses", () => {
     const body = "x".repeat(5_000);
     const upstream = await http((_request, response) => response.end(body));
     const result = await transport().send(get(upstream.origin), {
-      ...roomy,
+      ...ROOMY,
       maxResponseBytes: 100,
     });
     expect(result).toMatchObject({
@@ -195,7 +179,7 @@ describe("UndiciTransport responses", () => {
       write();
     });
     const result = await transport().send(get(upstream.origin), {
-      ...roomy,
+      ...ROOMY,
       maxResponseBytes: 1_024,
     });
     expect(result).toMatchObject({ type: "response", status: 200, bodyTruncated: true });
@@ -208,7 +192,7 @@ describe("UndiciTransport responses", () => {
 describe("UndiciTransport timeouts", () => {
   it("reports headers that never come as read_timeout, sent", async () => {
     const upstream = await http(() => undefined);
-    const result = await transport().send(get(upstream.origin), { ...roomy, readTimeoutMs: 150 });
+    const result = await transport().send(get(upstream.origin), { ...ROOMY, readTimeoutMs: 150 });
     expect(result).toMatchObject({ type: "error", code: "read_timeout", sent: true });
     if (result.type === "error")
       expect(result.message).toMatch(/no response headers within 150 ms/);
@@ -220,7 +204,7 @@ describe("UndiciTransport timeouts", () => {
       response.writeHead(200, { "content-length": "100" });
       response.write("only part of it");
     });
-    const result = await transport().send(get(upstream.origin), { ...roomy, readTimeoutMs: 150 });
+    const result = await transport().send(get(upstream.origin), { ...ROOMY, readTimeoutMs: 150 });
     expect(result).toMatchObject({ type: "error", code: "read_timeout", sent: true });
     if (result.type === "error") {
       expect(result.message).toMatch(/no further body bytes/);
@@ -230,7 +214,7 @@ describe("UndiciTransport timeouts", () => {
 
   it("reports an exchange over totalTimeoutMs as total_timeout, sent", async () => {
     const upstream = await http(() => undefined);
-    const result = await transport().send(get(upstream.origin), { ...roomy, totalTimeoutMs: 150 });
+    const result = await transport().send(get(upstream.origin), { ...ROOMY, totalTimeoutMs: 150 });
     expect(result).toMatchObject({ type: "error", code: "total_timeout", sent: true });
     if (result.type === "error") expect(result.timings.durationMs).toBeGreaterThanOrEqual(149);
   });
@@ -242,17 +226,17 @@ describe("UndiciTransport timeouts", () => {
       else response.end(request.url);
     });
     const sender = transport(1); // one connection, kept busy by the first request
-    const first = sender.send(get(`${upstream.origin}/hold`), roomy);
+    const first = sender.send(get(`${upstream.origin}/hold`), ROOMY);
     await upstream.requestArrived(1);
     const queued = await sender.send(get(`${upstream.origin}/queued`), {
-      ...roomy,
+      ...ROOMY,
       connectTimeoutMs: 100,
     });
     expect(queued).toMatchObject({ type: "error", code: "connect_timeout", sent: false });
 
     held[0]!();
     expect(text(await first)).toBe("held");
-    expect(text(await sender.send(get(`${upstream.origin}/after`), roomy))).toBe("/after");
+    expect(text(await sender.send(get(`${upstream.origin}/after`), ROOMY))).toBe("/after");
     expect(upstream.requests).toBe(2); // "/queued" was dropped before it was written
   });
 });
@@ -260,13 +244,13 @@ describe("UndiciTransport timeouts", () => {
 describe("UndiciTransport connection errors", () => {
   it("reports a socket closed after the request arrived as reset, sent", async () => {
     const upstream = await raw((socket) => socket.destroy());
-    const result = await transport().send(get(upstream.origin), roomy);
+    const result = await transport().send(get(upstream.origin), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "reset", sent: true });
   });
 
   it("reports a TCP reset after the request arrived as reset, sent", async () => {
     const upstream = await raw((socket) => socket.resetAndDestroy());
-    const result = await transport().send(get(upstream.origin), roomy);
+    const result = await transport().send(get(upstream.origin), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "reset", sent: true });
   });
 
@@ -274,27 +258,27 @@ describe("UndiciTransport connection errors", () => {
     const upstream = await raw((socket) =>
       socket.end("SSH-2.0-OpenSSH_9.6\r\nnot http at all\r\n\r\n"),
     );
-    const result = await transport().send(get(upstream.origin), roomy);
+    const result = await transport().send(get(upstream.origin), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "invalid_response", sent: true });
   });
 
   it("reports a failed TLS handshake as tls, not sent", async () => {
     const upstream = await http((_request, response) => response.end("plain http"));
-    const result = await transport().send(get(`https://127.0.0.1:${upstream.port}/`), roomy);
+    const result = await transport().send(get(`https://127.0.0.1:${upstream.port}/`), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "tls", sent: false });
     expect(upstream.requests).toBe(0);
   });
 
   it("reports a closed port as connect_refused, not sent", async () => {
     const port = await closedPort();
-    const result = await transport().send(get(`http://127.0.0.1:${port}/`), roomy);
+    const result = await transport().send(get(`http://127.0.0.1:${port}/`), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "connect_refused", sent: false });
     if (result.type === "error") expect(result.message).toContain(`127.0.0.1:${port}`);
   });
 
   it("reports a name that does not resolve as dns, not sent", async () => {
     // RFC 6761 section 6.4: names under .invalid never resolve.
-    const result = await transport().send(get("http://steadfast-test.invalid/"), roomy);
+    const result = await transport().send(get("http://steadfast-test.invalid/"), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "dns", sent: false });
     if (result.type === "error") expect(result.message).toContain("steadfast-test.invalid");
   });

@@ -15,7 +15,7 @@ import {
 } from "./peers/measure-peers.ts";
 import { formatNumber, formatTable, median, type Row } from "./lib/stats.ts";
 import { startUpstreamProcess } from "./lib/upstream-process.ts";
-import { measureHttpAccept } from "./steadfast/http-accept.ts";
+import { BARE_ACCEPT_SERVER, measureHttpAccept } from "./steadfast/http-accept.ts";
 import { steadfastPeer } from "./steadfast/steadfast-peer.ts";
 
 const { values } = parseArgs({
@@ -35,6 +35,7 @@ const contenders = [
   ...(values["no-peers"] ? [] : peers),
 ];
 const HTTP_ACCEPT = "accept over HTTP POST /v1/fetch (64 in flight)";
+const BARE_HONO = "bare Hono server";
 
 console.log(
   `Node ${process.version}, ${new Date().toISOString()}; load average before: ${formatLoad()}`,
@@ -49,6 +50,19 @@ const samples: Row[] = [];
 try {
   for (let round = 1; round <= rounds; round++) {
     samples.push(...(await measureCeilings(upstream, sizes)));
+    const bareHttp = await measureHttpAccept(
+      upstream.url,
+      sizes.enqueueTotal,
+      64,
+      BARE_ACCEPT_SERVER,
+    );
+    samples.push({
+      name: BARE_HONO,
+      metric: HTTP_ACCEPT,
+      value: bareHttp,
+      unit: "req/s",
+      note: "parses the body, answers 202, stores nothing: the ceiling",
+    });
     const http = await measureHttpAccept(upstream.url, sizes.enqueueTotal);
     samples.push({
       name: BASELINE,
@@ -82,7 +96,11 @@ const bestPeer = Math.max(
     )
     .map((r) => r.value),
 );
-check("(a) accept over HTTP >= 20,000/s", get(BASELINE, HTTP_ACCEPT) ?? 0, (v) => v >= 20_000);
+const httpAccept = get(BASELINE, HTTP_ACCEPT) ?? 0;
+check("(a) accept over HTTP >= 20,000/s", httpAccept, (v) => v >= 20_000);
+console.log(
+  `           (the bare Hono ceiling of this run: ${formatNumber(get(BARE_HONO, HTTP_ACCEPT) ?? Number.NaN)}/s; Steadfast reached ${formatNumber((100 * httpAccept) / (get(BARE_HONO, HTTP_ACCEPT) ?? Number.NaN))}% of it)`,
+);
 check(
   "(a) accept in-process (bulk) >= 60,000/s",
   get(BASELINE, METRICS.enqueueBatch) ?? 0,

@@ -8,13 +8,23 @@ import { runClosedLoop } from "../lib/load.ts";
 
 const API_KEY = "bench-key-0123456789abcdef";
 
-/** Calls per second answered 202 (committed) over `total` POSTs with `inFlight` at once. */
+/** The `steadfast serve` child measured by default. */
+const STEADFAST_SERVER = join(import.meta.dirname, "http-server-child.ts");
+
+/** The no-storage Hono server whose rate is the ceiling of this measurement. */
+export const BARE_ACCEPT_SERVER = join(import.meta.dirname, "..", "lib", "bare-accept-child.ts");
+
+/**
+ * Calls per second answered 202 (committed) over `total` POSTs with `inFlight` at once, against
+ * `server` (a script that forks, listens and sends `{ url }`; default `steadfast serve`).
+ */
 export async function measureHttpAccept(
   upstreamUrl: string,
   total: number,
   inFlight = 64,
+  server = STEADFAST_SERVER,
 ): Promise<number> {
-  const child = fork(join(import.meta.dirname, "http-server-child.ts"), [], {
+  const child = fork(server, [], {
     env: { ...process.env, BENCH_API_KEY: API_KEY },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });

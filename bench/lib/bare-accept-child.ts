@@ -8,7 +8,7 @@ import { Hono } from "hono";
 const app = new Hono();
 let next = 0;
 app.post("/v1/fetch", async (c) => {
-  const body = (await c.req.json()) as { url?: unknown };
+  const body = await c.req.json<{ url?: unknown }>();
   const id = `call_${String(next++).padStart(26, "0")}`;
   c.header("Location", `/v1/calls/${id}`);
   return c.json({ id, status: "queued", url: body.url, attempts: 0 }, 202);

@@ -1,9 +1,10 @@
 // Store contract: creating, reading and listing calls; idempotency keys and their purge.
 import { describe, expect, it } from "vitest";
-import type { CallRecord } from "../../core/call.ts";
+import type { CallRecord, CallStatus } from "../../core/call.ts";
 import type { CallId } from "../../core/ids.ts";
 import type { NewCall } from "../../core/store.ts";
 import {
+  claimAll,
   claimOne,
   commitOf,
   LEASE_MS,
@@ -232,6 +233,39 @@ export function describeCallContract(context: GetContext): void {
       ]);
       expect(await store.listCalls(TENANT_A, { limit: 10, status: "failed" })).toEqual([]);
       expect(ids(await store.listCalls(TENANT_B, { limit: 10 }))).toEqual([other.id]);
+    });
+
+    it("lists each status newest first and pages it, as calls move between statuses", async () => {
+      const { store, calls } = context();
+      const other = calls.call({ tenantId: TENANT_B });
+      const created = Array.from({ length: 5 }, () => calls.call());
+      await store.createCalls([other, ...created]);
+      const now = created[3]!.createdAt;
+      // Claimed in due order (oldest first): tenant B's call and the four oldest of tenant A.
+      const claims = await claimAll(store, now, 5);
+      const ofA = claims.filter((claim) => claim.call.tenantId === TENANT_A);
+      expect(ofA).toHaveLength(4);
+      await store.commitAttempt(commitOf(ofA[0]!, now + 1, succeeded(now + 1)));
+      await store.commitAttempt(commitOf(ofA[1]!, now + 1, succeeded(now + 1)));
+      const [c0, c1, c2, c3, c4] = created.map((call) => call.id);
+
+      const list = async (status: CallStatus, before?: CallId): Promise<CallId[]> =>
+        ids(
+          await store.listCalls(
+            TENANT_A,
+            before === undefined ? { limit: 10, status } : { limit: 10, status, before },
+          ),
+        );
+      expect(await list("running")).toEqual(ids(ofA.slice(2).map((claim) => claim.call)).reverse());
+      expect(await list("running")).toEqual([c3, c2]);
+      expect(await list("running", c3)).toEqual([c2]);
+      expect(ids(await store.listCalls(TENANT_A, { limit: 1, status: "running" }))).toEqual([c3]);
+      expect(await list("succeeded")).toEqual([c1, c0]);
+      expect(await list("succeeded", c1)).toEqual([c0]);
+      expect(await list("queued")).toEqual([c4]);
+      expect(ids(await store.listCalls(TENANT_B, { limit: 10, status: "running" }))).toEqual([
+        other.id,
+      ]);
     });
   });
 }

@@ -4,11 +4,13 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { WaitingFor } from "../../core/call.ts";
-import type { WorkerId } from "../../core/ids.ts";
+import type { CallId, WorkerId } from "../../core/ids.ts";
+import type { ListCallsQuery } from "../../core/store.ts";
 import { describeStoreContract } from "../contract/store-contract.ts";
 import { CallFactory, claimOne, commitOf, succeeded, T0, TENANT_A } from "../contract/fixtures.ts";
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
+import { listCallsStatement } from "./call-listing.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 function tempDir(): string {
@@ -128,6 +130,31 @@ describe("SqliteStore", () => {
     expect(await reopened.findTenantByKeyHash("a".repeat(64))).toBe(TENANT_A);
     expect(await reopened.ensureSigningSecret(TENANT_A, "whsec_2", T0)).toBe(secret);
     await reopened.close();
+  });
+
+  it("lists calls through an index for every status, running ones through the lease index", async () => {
+    const path = join(dir, "steadfast.db");
+    const store = SqliteStore.open({ path });
+    await store.migrate();
+    await store.close();
+    const db = new DatabaseSync(path);
+    const planOf = (query: ListCallsQuery): string => {
+      const { sql, params } = listCallsStatement(TENANT_A, query);
+      const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params);
+      return plan.map((row) => String(row.detail)).join("; ");
+    };
+    try {
+      expect(planOf({ limit: 10 })).toMatch(/USING INDEX calls_list \(/);
+      for (const status of ["queued", "waiting", "succeeded", "failed", "cancelled"] as const) {
+        expect(planOf({ limit: 10, status })).toMatch(/USING INDEX calls_list_status/);
+        expect(
+          planOf({ limit: 10, status, before: "call_01JZZZZZZZZZZZZZZZZZZZZZZZ" as CallId }),
+        ).toMatch(/USING INDEX calls_list_status/);
+      }
+      expect(planOf({ limit: 10, status: "running" })).toMatch(/USING INDEX calls_lease/);
+    } finally {
+      db.close();
+    }
   });
 
   it("upgrades a database of migration 0001 with its calls to destinations (0002)", async () => {

@@ -16,6 +16,7 @@ import type {
   StoredDestination,
 } from "../../core/store.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
+import { listCallsStatement } from "./call-listing.ts";
 import * as calls from "./call-writes.ts";
 import * as control from "./control-writes.ts";
 import * as destinations from "./destination-writes.ts";
@@ -197,18 +198,7 @@ export class SqliteStore implements Store {
   /** See `Store.listCalls`. */
   listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]> {
     return this.#read(() => {
-      let sql = "SELECT * FROM calls WHERE tenant_id = ? AND kind = ?";
-      const params: (string | number)[] = [tenantId, query.kind ?? "call"];
-      if (query.status !== undefined) {
-        sql += " AND status = ?";
-        params.push(query.status);
-      }
-      if (query.before !== undefined) {
-        sql += " AND id < ?";
-        params.push(query.before);
-      }
-      sql += " ORDER BY id DESC LIMIT ?";
-      params.push(Math.max(0, Math.floor(query.limit)));
+      const { sql, params } = listCallsStatement(tenantId, query);
       return this.#sql(sql)
         .all(...params)
         .map(callFromRow);

@@ -30,6 +30,9 @@ export function redactHeaders(headers: Readonly<Record<string, string>>): Record
 
 /** `url` with user info and credential-bearing query parameters redacted. */
 export function redactUrl(url: string): string {
+  // Credentials can only be in the user info (before an `@`) or the query (after a `?`): a URL
+  // with neither is shown as it is, without the cost of parsing it.
+  if (!url.includes("@") && !url.includes("?")) return url;
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -104,7 +107,17 @@ export interface AttemptView {
   decision: AttemptRecord["decision"];
 }
 
-const iso = (ms: number): string => new Date(ms).toISOString();
+// A call's timestamps are often equal (created, updated and due at once): the last one formatted
+// is kept.
+let lastIsoMs = Number.NaN;
+let lastIso = "";
+function iso(ms: number): string {
+  if (ms !== lastIsoMs) {
+    lastIso = new Date(ms).toISOString();
+    lastIsoMs = ms;
+  }
+  return lastIso;
+}
 
 /** The response as shown, secrets in headers redacted. */
 export function toResponseView(response: StoredResponse): ResponseView {

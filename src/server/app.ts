@@ -7,12 +7,12 @@ import type { DestinationsService } from "../engine/destinations/destinations-se
 import { registerCallsRoutes } from "./calls-routes.ts";
 import { registerDestinationsRoutes } from "./destinations-routes.ts";
 import { registerFetchRoute } from "./fetch-route.ts";
-import { countAccepted, observeHttp } from "./metrics.ts";
+import { countAccepted, httpObserver } from "./metrics.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleError, handleNotFound, problemResponse } from "./problem.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./read-json-body.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
-import { requestId } from "./request-id.ts";
+import { frameRequests } from "./request-id.ts";
 import { requireApiKey } from "./require-api-key.ts";
 import type { ServerEnv } from "./server-env.ts";
 
@@ -86,27 +86,14 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
   app.onError(handleError(logger));
   app.notFound(handleNotFound);
 
-  app.use(requestId(options.newRequestId));
-  app.use(async (c, next) => {
-    await next();
-    // While shutting down, tell clients not to reuse the connection (RFC 9112 section 9.6).
-    if (signal?.aborted) c.res.headers.set("Connection", "close");
-  });
-  app.use(observeHttp(registry));
-  app.use(async (c, next) => {
-    const started = performance.now();
-    await next();
-    logger.debug(
-      {
-        requestId: c.get("requestId"),
-        method: c.req.method,
-        path: c.req.path,
-        status: c.res.status,
-        durationMs: performance.now() - started,
-      },
-      "request",
-    );
-  });
+  app.use(
+    frameRequests({
+      observe: httpObserver(registry),
+      logger,
+      ...(options.newRequestId === undefined ? {} : { newId: options.newRequestId }),
+      ...(signal === undefined ? {} : { signal }),
+    }),
+  );
 
   app.get("/healthz", async (c) => {
     let status: HealthStatus;

@@ -1,4 +1,4 @@
-import type { MiddlewareHandler } from "hono";
+import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { AttemptRecord, CallRecord, WaitingFor } from "../core/call.ts";
@@ -248,25 +248,25 @@ function httpDuration(registry: Registry): Histogram<"method" | "route" | "statu
 }
 
 /**
- * Middleware that records each request in `steadfast_http_request_duration_seconds`, labelled
- * with the route pattern (`/v1/calls/:id`, never the raw path, so label values stay few) or
- * `unmatched` for unknown routes. `now` returns milliseconds (default `performance.now`).
+ * Records one request in `steadfast_http_request_duration_seconds`, labelled with the route
+ * pattern (`/v1/calls/:id`, never the raw path, so label values stay few) or `unmatched` for
+ * unknown routes. The labelled series are looked up once per label set, not per request.
  */
-export function observeHttp(
+export function httpObserver(
   registry: Registry,
-  now: () => number = () => performance.now(),
-): MiddlewareHandler<ServerEnv> {
+): (c: Context<ServerEnv>, durationMs: number) => void {
   const histogram = httpDuration(registry);
-  return async (c, next) => {
-    const started = now();
-    try {
-      await next();
-    } finally {
-      const route = c.get("unmatched")
-        ? "unmatched"
-        : (matchedRoutes(c).at(-1)?.path ?? "unmatched");
-      const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : "other";
-      histogram.observe({ method, route, status: String(c.res.status) }, (now() - started) / 1_000);
+  const series = new Map<string, { observe: (seconds: number) => void }>();
+  return (c, durationMs) => {
+    const route = c.get("unmatched") ? "unmatched" : (matchedRoutes(c).at(-1)?.path ?? "unmatched");
+    const method = KNOWN_METHODS.has(c.req.method) ? c.req.method : "other";
+    const status = String(c.res.status);
+    const key = `${method} ${status} ${route}`;
+    let child = series.get(key);
+    if (child === undefined) {
+      child = histogram.labels({ method, route, status });
+      series.set(key, child);
     }
+    child.observe(durationMs / 1_000);
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import type { Logger } from "pino";
 import type { ServerEnv } from "./server-env.ts";
 
 /** Header carrying the correlation id, in both directions. */
@@ -13,16 +14,53 @@ export function saneRequestId(value: string | undefined): string | undefined {
   return value !== undefined && SANE_REQUEST_ID.test(value) ? value : undefined;
 }
 
+/** Options of `frameRequests`. */
+export interface RequestFrameOptions {
+  /** Makes an id for a request without a usable `X-Request-Id` (default `crypto.randomUUID`). */
+  newId?: () => string;
+  /** Records the request's duration once it is answered (metrics). */
+  observe?: (c: Context<ServerEnv>, durationMs: number) => void;
+  /** Logs every request at debug level. */
+  logger?: Logger;
+  /** Aborted on shutdown: answers then carry `Connection: close`. */
+  signal?: AbortSignal;
+}
+
 /**
- * Gives every request a correlation id: the incoming `X-Request-Id` when it is sane, else a new
- * UUID (`newId`, default `crypto.randomUUID`). It is set on the context as `requestId` and echoed as
- * `X-Request-Id` on every response, errors included.
+ * The outermost middleware, one layer for what every request needs:
+ * - a correlation id: the incoming `X-Request-Id` when it is sane, else a new one; set on the
+ *   context as `requestId` and echoed as `X-Request-Id` on every response, errors included;
+ * - its duration observed (`observe`) and, at debug level, a log line;
+ * - while shutting down, `Connection: close`, so clients do not reuse the connection
+ *   (RFC 9112 section 9.6).
  */
-export function requestId(newId: () => string = randomUUID): MiddlewareHandler<ServerEnv> {
+export function frameRequests(options: RequestFrameOptions = {}): MiddlewareHandler<ServerEnv> {
+  const { observe, logger, signal } = options;
+  const newId = options.newId ?? randomUUID;
   return async (c, next) => {
+    const started = performance.now();
     const id = saneRequestId(c.req.header(REQUEST_ID_HEADER)) ?? newId();
     c.set("requestId", id);
-    await next();
-    c.res.headers.set(REQUEST_ID_HEADER, id);
+    try {
+      await next();
+    } finally {
+      const durationMs = performance.now() - started;
+      observe?.(c, durationMs);
+      if (logger?.isLevelEnabled("debug") === true) {
+        logger.debug(
+          {
+            requestId: id,
+            method: c.req.method,
+            path: c.req.path,
+            status: c.res.status,
+            durationMs,
+          },
+          "request",
+        );
+      }
+    }
+    const { headers } = c.res;
+    headers.set(REQUEST_ID_HEADER, id);
+    if (signal?.aborted === true) headers.set("Connection", "close");
   };
 }

@@ -5,7 +5,7 @@ import { TerminalError } from "../core/errors.ts";
 import { parseFetchInput } from "../core/fetch-input.ts";
 import type { TenantId } from "../core/ids.ts";
 import type { CallsService } from "../engine/calls-service.ts";
-import { IncomingMessage } from "node:http";
+import { nodeIncoming, requestHeader } from "./node-request.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { parseIdempotencyKey, parsePreferWait } from "./request-headers.ts";
 import type { ServerEnv } from "./server-env.ts";
@@ -34,7 +34,7 @@ export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOpti
   const { calls } = options;
   app.post("/v1/fetch", async (c) => {
     const tenantId = c.get("tenantId");
-    const body = await readJsonBody(c.req.raw, options.maxBodyBytes, nodeRequest(c.env));
+    const body = await readJsonBody(c.req.raw, options.maxBodyBytes, nodeIncoming(c.env));
     if (typeof body !== "object" || body === null || Array.isArray(body)) {
       const got = body === null ? "null" : Array.isArray(body) ? "an array" : `a ${typeof body}`;
       throw new TerminalError(
@@ -46,8 +46,8 @@ export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOpti
       );
     }
     const input = parseFetchInput(body);
-    const idempotencyKey = parseIdempotencyKey(c.req.header("idempotency-key"));
-    const wait = parsePreferWait(c.req.header("prefer"), options.maxWaitSeconds);
+    const idempotencyKey = parseIdempotencyKey(requestHeader(c, "idempotency-key"));
+    const wait = parsePreferWait(requestHeader(c, "prefer"), options.maxWaitSeconds);
     const { call, created } = await calls.submit(
       tenantId,
       input,
@@ -101,10 +101,4 @@ async function waitForEnd(
   } finally {
     signal.removeEventListener("abort", onAbort);
   }
-}
-
-/** The node:http request under @hono/node-server (`c.env.incoming`), if this is where we run. */
-function nodeRequest(env: unknown): AsyncIterable<Uint8Array> | undefined {
-  const incoming = (env as { incoming?: unknown } | undefined)?.incoming;
-  return incoming instanceof IncomingMessage ? incoming : undefined;
 }

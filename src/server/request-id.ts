@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "pino";
+import { requestHeader } from "./node-request.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** Header carrying the correlation id, in both directions. */
@@ -39,7 +40,7 @@ export function frameRequests(options: RequestFrameOptions = {}): MiddlewareHand
   const newId = options.newId ?? randomUUID;
   return async (c, next) => {
     const started = performance.now();
-    const id = saneRequestId(c.req.header(REQUEST_ID_HEADER)) ?? newId();
+    const id = saneRequestId(requestHeader(c, "x-request-id")) ?? newId();
     c.set("requestId", id);
     try {
       await next();

@@ -1,5 +1,6 @@
 import type { MiddlewareHandler } from "hono";
 import type { CallsService } from "../engine/calls-service.ts";
+import { requestHeader } from "./node-request.ts";
 import { problemResponse } from "./problem.ts";
 import type { ServerEnv } from "./server-env.ts";
 
@@ -15,7 +16,7 @@ export function requireApiKey(
   calls: Pick<CallsService, "authenticate">,
 ): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
-    const header = c.req.header("authorization");
+    const header = requestHeader(c, "authorization");
     if (header === undefined || header.trim() === "") {
       return problemResponse(c, "unauthorized", {
         detail: "Missing API key: send it as `Authorization: Bearer <key>`",

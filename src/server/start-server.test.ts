@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { Agent, request as httpRequest, type IncomingMessage } from "node:http";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
@@ -164,6 +165,50 @@ describe("startServer", () => {
     const after = await fetch(`${server.url}/v1/calls`, { headers });
     expect(after.status).toBe(200);
     expect(printed).toEqual([]);
+  });
+
+  it("reads request headers from the socket as web Headers would: any case, repeats joined", async () => {
+    const server = await start();
+    const key = readFileSync(join(dir, "data", "api-key"), "utf8").trim();
+    const body = JSON.stringify({ url: "http://127.0.0.1:9/x" });
+    const raw = (lines: string[], payload = ""): Promise<string> =>
+      new Promise((resolve, reject) => {
+        const socket = connect(server.port, "127.0.0.1", () => {
+          socket.write([...lines, "Connection: close", "", payload].join("\r\n"));
+        });
+        const chunks: Buffer[] = [];
+        socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+        socket.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+        socket.on("error", reject);
+      });
+    const accepted = await raw(
+      [
+        "POST /v1/fetch HTTP/1.1",
+        "Host: localhost",
+        `AUTHORIZATION:   Bearer ${key}  `,
+        "X-REQUEST-ID: trace-42",
+        "Idempotency-Key: part-1",
+        "idempotency-key: part-2",
+        "CONTENT-TYPE: application/json",
+        `Content-Length: ${Buffer.byteLength(body)}`,
+      ],
+      body,
+    );
+    expect(accepted).toMatch(/^HTTP\/1\.1 202 /);
+    expect(accepted).toMatch(/^x-request-id: trace-42\r$/im);
+    expect(accepted).toContain('"idempotencyKey":"part-1, part-2"');
+
+    const refused = await raw(
+      [
+        "POST /v1/fetch HTTP/1.1",
+        "Host: localhost",
+        `Authorization: Bearer ${key}`,
+        "Content-Type: text/plain",
+        `Content-Length: ${Buffer.byteLength(body)}`,
+      ],
+      body,
+    );
+    expect(refused).toMatch(/^HTTP\/1\.1 415 /);
   });
 
   it("keeps connections alive between requests", async () => {

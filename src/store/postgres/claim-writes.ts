@@ -7,6 +7,12 @@
 // a claimer skips rows another is claiming instead of waiting for it, and a row claimed (and
 // committed) since the statement began fails the re-check of its WHERE clause on the new
 // version (READ COMMITTED), so no call is claimed twice.
+//
+// The UPDATE finds each locked row again by its ctid (a TID scan: one heap page) rather than by
+// id through calls_pkey (an index descent per row). Nobody can move a row we hold locked, so the
+// ctid stays valid. A row whose locked version was committed after the statement's snapshot
+// (written by another process meanwhile) is not visible to the TID scan and is simply not
+// claimed this time: it stays due, and it is never claimed twice.
 import type { WaitCode } from "../../core/call.ts";
 import type { WorkerId } from "../../core/ids.ts";
 import type { Claim, ClaimRef } from "../../core/store.ts";
@@ -34,9 +40,9 @@ export class ClaimWrites {
       "wait_destination = NULL, updated_at = $1 " +
       // due_at is generated: run_at while queued or waiting, the lease expiry while running.
       // The wait code before the claim comes back too (Claim.heldFor).
-      `FROM (SELECT id, due_at, wait_code AS held FROM ${names.calls} WHERE due_at <= $1 ` +
+      `FROM (SELECT ctid, due_at, wait_code AS held FROM ${names.calls} WHERE due_at <= $1 ` +
       "ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due " +
-      `WHERE c.id = due.id RETURNING ${callColumns("c")}, due.due_at, due.held`;
+      `WHERE c.ctid = due.ctid RETURNING ${callColumns("c")}, due.due_at, due.held`;
     this.#renew =
       `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +

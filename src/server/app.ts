@@ -12,7 +12,7 @@ import { buildOpenApiDocument } from "./openapi.ts";
 import { handleError, handleNotFound, problemResponse } from "./problem.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./read-json-body.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
-import { frameRequests } from "./request-id.ts";
+import { frameRequests } from "./request-frame.ts";
 import { requireApiKey } from "./require-api-key.ts";
 import type { ServerEnv } from "./server-env.ts";
 

@@ -1,3 +1,5 @@
+// The outermost middleware of the API: correlation id, duration metrics, request log, and
+// Connection: close while shutting down.
 import { randomUUID } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "pino";

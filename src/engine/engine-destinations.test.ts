@@ -4,6 +4,7 @@ import { consecutiveFailures } from "../resilience/breaker-strategies.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
 import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
 import { SeededRandom } from "../testing/seeded-random.ts";
+import type { FaultPoint } from "./fault-points.ts";
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
 
@@ -173,6 +174,36 @@ describe("engine: per-destination protection", () => {
     expect(await next.result()).toMatchObject({ status: "succeeded", attempts: 1 });
     expect(upstream.requests).toHaveLength(3);
     expect(held).toEqual([]);
+  });
+
+  it("frees a concurrency slot when the exchange ends, before the attempt is committed", async () => {
+    // The first attempt is held between the upstream's answer and its commit.
+    let unblock: () => void = () => undefined;
+    const blocked = new Promise<void>((resolve) => (unblock = resolve));
+    let held = 0;
+    const faults = {
+      hit(point: FaultPoint): Promise<void> | undefined {
+        if (point !== "after-request-sent" || held++ > 0) return undefined;
+        return blocked;
+      },
+    };
+    h = await harness(() => ({ status: 200 }), { faults });
+    const { sf, upstream } = h;
+    await sf.destinations.setLimits(`${upstream.url}/`, { maxConcurrency: 1 });
+    const first = await sf.fetch({ url: `${upstream.url}/first` });
+    await upstream.waitForRequests(1);
+    for (let turn = 0; held === 0; turn++)
+      if (turn > 1_000) throw new Error("the first attempt never reached its commit");
+      else await settle(1);
+
+    // The destination has nothing in flight: the second call goes while the first still commits.
+    const second = await sf.fetch({ url: `${upstream.url}/second` });
+    await upstream.waitForRequests(2);
+    expect(await second.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect((await first.call()).status).toBe("running");
+    unblock();
+    expect(await first.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect((await sf.destinations.get(upstream.url)).health.inFlight).toBe(0);
   });
 
   it("holds calls over the limit in the store while the destination finishes nothing", async () => {

@@ -3,6 +3,7 @@ import { tenantId } from "../core/ids.ts";
 import { CallFactory, TENANT_A } from "../store/contract/fixtures.ts";
 import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
 import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
+import type { FaultPoint } from "./fault-points.ts";
 
 let h: Harness | undefined;
 afterEach(async () => {
@@ -157,6 +158,38 @@ describe("engine", () => {
     await h.sf.engine.stop();
     const row = await store.getCall(tenantId("default"), call.id);
     expect(row?.status).toBe("succeeded");
+  });
+
+  it("counts exchanges against its concurrency, and at most as many attempts being committed", async () => {
+    // Every attempt is held between the upstream's answer and its commit until released.
+    const gates: (() => void)[] = [];
+    const faults = {
+      hit(point: FaultPoint): Promise<void> | undefined {
+        if (point !== "after-request-sent") return undefined;
+        return new Promise<void>((resolve) => gates.push(resolve));
+      },
+    };
+    h = await harness(() => ({ status: 200 }), { concurrency: 1, faults });
+    const { sf, upstream } = h;
+    const waitForHeld = async (count: number): Promise<void> => {
+      for (let turn = 0; gates.length < count; turn++)
+        if (turn > 1_000) throw new Error(`${count} attempts never reached their commit`);
+        else await settle(1);
+    };
+    const calls = [];
+    for (let i = 0; i < 3; i++) calls.push(await sf.fetch({ url: `${upstream.url}/${i}` }));
+    // One slot: the first call's exchange ends, and while it is committed the second goes.
+    await waitForHeld(2);
+    expect(upstream.requests).toHaveLength(2);
+    // As many being committed as the concurrency, plus the one slot: the third waits.
+    await settle(50);
+    expect(upstream.requests).toHaveLength(2);
+    gates[0]!();
+    await waitForHeld(3);
+    expect(upstream.requests).toHaveLength(3);
+    gates[1]!();
+    gates[2]!();
+    for (const call of calls) expect((await call.result()).status).toBe("succeeded");
   });
 
   it("starts a call created already claimed at once, and gives it back if it stopped meanwhile", async () => {

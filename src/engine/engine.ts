@@ -91,6 +91,8 @@ interface InFlight {
   ref: ClaimRef;
   controller: AbortController;
   done: Promise<void>;
+  /** Its exchange with the upstream has ended; its attempt is being committed. */
+  exchanged: boolean;
 }
 
 const noopLogger: EngineLogger = { info() {}, warn() {}, error() {} };
@@ -124,6 +126,8 @@ export class Engine {
   #pumping = false;
   /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
   #reserved = 0;
+  /** Calls of `#inFlight` whose exchange has ended and whose attempt is being committed. */
+  #committing = 0;
   /** Most calls one pump claims; see `#adjustClaimWindow`. */
   #claimWindow: number;
   #pumpAgain = false;
@@ -205,7 +209,7 @@ export class Engine {
    */
   reserveSlot(): ReservedSlot | undefined {
     if (this.#state !== "running") return undefined;
-    if (this.#inFlight.size + this.#reserved >= this.#concurrency) return undefined;
+    if (this.#freeSlots() <= 0) return undefined;
     this.#reserved++;
     let settled = false;
     const settle = (): boolean => {
@@ -335,7 +339,7 @@ export class Engine {
     for (;;) {
       this.#pumpAgain = false;
       while (this.#state === "running") {
-        const free = this.#concurrency - this.#inFlight.size - this.#reserved;
+        const free = this.#freeSlots();
         if (free <= 0) break;
         const limit = Math.min(free, Math.ceil(this.#claimWindow));
         const claims = await this.#store.claimDue({
@@ -352,8 +356,7 @@ export class Engine {
     }
     // No free slot (reserved ones included): a finishing attempt or a settled reservation wakes
     // the pump again. Looking for due work now would only find it, and pump again at once.
-    if (this.#state !== "running" || this.#inFlight.size + this.#reserved >= this.#concurrency)
-      return;
+    if (this.#state !== "running" || this.#freeSlots() <= 0) return;
     const next = await this.#store.nextWakeAt();
     if (next === undefined) return;
     if (next <= this.#clock.now()) this.#pumpAgain = true;
@@ -374,12 +377,29 @@ export class Engine {
     );
   }
 
+  /**
+   * Calls this engine may claim now. `concurrency` bounds exchanges with upstreams in flight; a
+   * call whose exchange has ended no longer takes a slot while its attempt is committed, so the
+   * store's commit latency does not cap throughput at concurrency / (exchange + commit). Calls
+   * being committed are bounded too (as many again), so a slow store stops the claiming.
+   */
+  #freeSlots(): number {
+    const exchanging = this.#inFlight.size - this.#committing + this.#reserved;
+    const held = this.#inFlight.size + this.#reserved;
+    return Math.min(this.#concurrency - exchanging, 2 * this.#concurrency - held);
+  }
+
   #launch(claim: Claim): void {
     const controller = new AbortController();
     const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
-    const flight: InFlight = { ref, controller, done: Promise.resolve() };
+    const flight: InFlight = { ref, controller, done: Promise.resolve(), exchanged: false };
     this.#inFlight.set(claim.call.id, flight);
-    flight.done = this.#execute(claim, controller.signal)
+    const onExchanged = (): void => {
+      flight.exchanged = true;
+      this.#committing++;
+      this.#wake();
+    };
+    flight.done = this.#execute(claim, controller.signal, onExchanged)
       .catch((error: unknown) => {
         this.#logger.error(
           { err: error, callId: claim.call.id },
@@ -388,11 +408,12 @@ export class Engine {
       })
       .finally(() => {
         this.#inFlight.delete(claim.call.id);
+        if (flight.exchanged) this.#committing--;
         this.#wake();
       });
   }
 
-  async #execute(claim: Claim, signal: AbortSignal): Promise<void> {
+  async #execute(claim: Claim, signal: AbortSignal, onExchanged: () => void): Promise<void> {
     const gate = this.destinations;
     const admission = await gate.admit(claim.call, this.#clock.now(), {
       signal,
@@ -406,9 +427,14 @@ export class Engine {
     const { ticket } = admission;
     let result: Awaited<ReturnType<typeof runAttempt>>;
     try {
-      result = await runAttempt(this.#ctx, claim, signal, (sent, now) =>
-        gate.observe(ticket, sent, now),
-      );
+      // The destination's slot is freed when the exchange ends, not after the attempt is
+      // committed: its concurrency limit counts requests at the destination, and holding the
+      // slot through our own write would cap its throughput at limit / (exchange + commit).
+      result = await runAttempt(this.#ctx, claim, signal, (sent, now) => {
+        gate.observe(ticket, sent, now);
+        gate.release(ticket);
+        onExchanged();
+      });
     } finally {
       gate.release(ticket);
     }

@@ -455,6 +455,11 @@ describe("DestinationGate", () => {
     });
     g.release(tickets[0]!);
     expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+    // A ticket released twice (when its exchange ends, then in a finally) frees one slot.
+    g.release(tickets[1]!);
+    g.release(tickets[1]!);
+    expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+    expect((await g.admit(call(), clock.now())).type).toBe("hold");
   });
 
   it("queues calls held for a slot at the pace slots free up, not all at once", async () => {

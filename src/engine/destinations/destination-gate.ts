@@ -60,6 +60,8 @@ export interface Ticket {
   readonly probe?: DestinationBreaker;
   /** Set once the probe's verdict is recorded. */
   decided: boolean;
+  /** Set by `release`: its slot is free (a second release does nothing). */
+  released?: boolean;
 }
 
 /** What the gate decided for a claimed call. */
@@ -242,10 +244,15 @@ export class DestinationGate {
     }
   }
 
-  /** Ends the attempt of `ticket` (in a `finally`): frees its slot; a probe without a verdict is abandoned. */
+  /**
+   * Ends the attempt of `ticket` at the destination: frees its slot; a probe without a verdict is
+   * abandoned. Called as soon as the exchange ends (the destination is done with it; recording
+   * the attempt in the store is ours), and again in a `finally`, which then does nothing.
+   */
   release(ticket: Ticket): void {
     const entry = ticket.entry;
-    if (entry === undefined) return;
+    if (entry === undefined || ticket.released === true) return;
+    ticket.released = true;
     entry.inFlight--;
     const now = this.#clock.now();
     entry.progressAt = now;

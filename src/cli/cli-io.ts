@@ -21,8 +21,15 @@ export interface CliIo {
   onSignal: (signal: NodeJS.Signals, handler: () => void) => () => void;
 }
 
-/** The `CliIo` of the running process. */
+/**
+ * The `CliIo` of the running process. A reader that goes away (`steadfast calls list | head`)
+ * ends the command quietly, as `cat` or `ls` do, instead of failing with EPIPE.
+ */
 export function processIo(): CliIo {
+  process.stdout.on("error", (error: NodeJS.ErrnoException) => {
+    if (error.code !== "EPIPE") throw error;
+    process.exit(0);
+  });
   return {
     env: process.env,
     cwd: process.cwd(),

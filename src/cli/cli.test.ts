@@ -1,4 +1,5 @@
 import { execFile, spawn } from "node:child_process";
+import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -96,6 +97,20 @@ describe("steadfast (process)", () => {
     expect(fetchHelp.stdout.replace(/\s+/g, " ")).toContain(
       "API key (env STEADFAST_API_KEY; else read from <data-dir>/api-key if that file exists)",
     );
+  });
+
+  it("ends quietly when its reader goes away (steadfast --help | head -0)", async () => {
+    const child = spawn(process.execPath, [bin, "--help"], {
+      cwd,
+      env: cleanEnv({}),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    // The reader closes before the command writes: its write fails with EPIPE.
+    child.stdout.destroy();
+    let stderr = "";
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString("utf8")));
+    const [code] = (await once(child, "exit")) as [number | null];
+    expect({ code, stderr }).toEqual({ code: 0, stderr: "" });
   });
 
   const oldNode = "/usr/bin/node";

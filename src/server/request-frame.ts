@@ -7,13 +7,15 @@ import { requestHeader } from "./node-request.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** Header carrying the correlation id, in both directions. */
-export const REQUEST_ID_HEADER = "X-Request-Id";
+const REQUEST_ID_HEADER = "X-Request-Id";
+/** The same, as `requestHeader` looks it up (lower case). */
+const REQUEST_ID_FIELD = REQUEST_ID_HEADER.toLowerCase();
 
 // A proxy's id is honoured when it is short and plain, so it cannot inject into logs or headers.
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:@/+=-]{1,128}$/;
 
 /** `value` when it is usable as a correlation id (1 to 128 visible, log-safe characters). */
-export function saneRequestId(value: string | undefined): string | undefined {
+function saneRequestId(value: string | undefined): string | undefined {
   return value !== undefined && SANE_REQUEST_ID.test(value) ? value : undefined;
 }
 
@@ -42,7 +44,7 @@ export function frameRequests(options: RequestFrameOptions = {}): MiddlewareHand
   const newId = options.newId ?? randomUUID;
   return async (c, next) => {
     const started = performance.now();
-    const id = saneRequestId(requestHeader(c, "x-request-id")) ?? newId();
+    const id = saneRequestId(requestHeader(c, REQUEST_ID_FIELD)) ?? newId();
     c.set("requestId", id);
     try {
       await next();

@@ -14,10 +14,10 @@ export interface Statement {
  * so they are found through calls_lease, which holds only the attempts in flight, and sorted.
  */
 export function listCallsStatement(tenantId: TenantId, query: ListCallsQuery): Statement {
-  let sql = "SELECT * FROM calls WHERE tenant_id = ? AND kind = ?";
+  const running = query.status === "running";
+  let sql = `SELECT * FROM calls${running ? " INDEXED BY calls_lease" : ""} WHERE tenant_id = ? AND kind = ?`;
   const params: (string | number)[] = [tenantId, query.kind ?? "call"];
-  if (query.status === "running") {
-    sql = "SELECT * FROM calls INDEXED BY calls_lease WHERE tenant_id = ? AND kind = ?";
+  if (running) {
     sql += " AND status = 'running'";
   } else if (query.status !== undefined) {
     // The redundant `<> 'running'` is what lets SQLite prove that the partial index applies to

@@ -97,9 +97,10 @@ const bestPeer = Math.max(
     .map((r) => r.value),
 );
 const httpAccept = get(BASELINE, HTTP_ACCEPT) ?? 0;
+const bareHono = get(BARE_HONO, HTTP_ACCEPT) ?? Number.NaN;
 check("(a) accept over HTTP >= 20,000/s", httpAccept, (v) => v >= 20_000);
 console.log(
-  `           (the bare Hono ceiling of this run: ${formatNumber(get(BARE_HONO, HTTP_ACCEPT) ?? Number.NaN)}/s; Steadfast reached ${formatNumber((100 * httpAccept) / (get(BARE_HONO, HTTP_ACCEPT) ?? Number.NaN))}% of it)`,
+  `           (the bare Hono ceiling of this run: ${formatNumber(bareHono)}/s; Steadfast reached ${formatNumber((100 * httpAccept) / bareHono)}% of it)`,
 );
 check(
   "(a) accept in-process (bulk) >= 60,000/s",

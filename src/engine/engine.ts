@@ -354,8 +354,8 @@ export class Engine {
       }
       if (!this.#pumpAgain || this.#state !== "running") break;
     }
-    // No free slot (reserved ones included): a finishing attempt or a settled reservation wakes
-    // the pump again. Looking for due work now would only find it, and pump again at once.
+    // No free slot (reserved ones included): an exchange or attempt that ends, or a settled
+    // reservation, wakes the pump again. Looking for due work now would only find it, and pump again at once.
     if (this.#state !== "running" || this.#freeSlots() <= 0) return;
     const next = await this.#store.nextWakeAt();
     if (next === undefined) return;

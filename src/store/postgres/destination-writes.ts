@@ -2,6 +2,7 @@
 // lease token), waking the calls a destination holds, and destination documents saved with
 // compare-and-set on their version.
 import type { WaitingFor } from "../../core/call.ts";
+import { grantPermits, parsePermitHolders, type PermitRequest } from "../../core/permits.ts";
 import type { ClaimRef, DestinationDocument, StoredDestination } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { isStatementError } from "./postgres-errors.ts";
@@ -28,6 +29,7 @@ export class DestinationWrites {
   readonly #insert: string;
   readonly #update: string;
   readonly #reserveRate: string;
+  readonly #permits: { create: string; lock: string; save: string };
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
@@ -59,6 +61,13 @@ export class DestinationWrites {
       "VALUES ($1, $2::double precision + $3::double precision) " +
       "ON CONFLICT (destination) DO UPDATE SET tat = GREATEST(r.tat, $2) + $3 " +
       "RETURNING r.tat - $3 AS start";
+    this.#permits = {
+      create:
+        `INSERT INTO ${names.destinationPermits} (destination, holders) VALUES ($1, '{}') ` +
+        "ON CONFLICT (destination) DO NOTHING",
+      lock: `SELECT holders FROM ${names.destinationPermits} WHERE destination = $1 FOR UPDATE`,
+      save: `UPDATE ${names.destinationPermits} SET holders = $2 WHERE destination = $1`,
+    };
     this.#update =
       `UPDATE ${names.destinations} SET state = $2, limits = $3, version = version + 1, ` +
       "updated_at = $4 WHERE destination = $1 AND version = $5";
@@ -107,6 +116,30 @@ export class DestinationWrites {
       values: [destination, now, spanMs],
     });
     return Number(rows[0]!.start);
+  }
+
+  /**
+   * See `Store.holdPermits`. One transaction: the destination's row is created if missing, then
+   * locked, so holders change it one after the other. Asked for only when a process needs more
+   * permits, gives some back, or renews them: not on every call.
+   */
+  async holdPermits(request: PermitRequest): Promise<number> {
+    const { create, lock, save } = this.#permits;
+    const values = [request.destination];
+    return await this.#db.transaction(async (query) => {
+      await query({ name: "steadfast_permits_create", text: create, values });
+      const { rows } = await query({ name: "steadfast_permits_lock", text: lock, values });
+      const { holders, granted } = grantPermits(
+        parsePermitHolders(rows[0]?.holders as string | undefined),
+        request,
+      );
+      await query({
+        name: "steadfast_permits_save",
+        text: save,
+        values: [request.destination, JSON.stringify(holders)],
+      });
+      return granted;
+    });
   }
 
   /** See `Store.getDestination`. */

@@ -1,5 +1,6 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import { checkPermitRequest, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
   Claim,
@@ -341,6 +342,12 @@ export class PostgresStore implements Store {
   /** See `Store.reserveRate`. */
   reserveRate(destination: string, now: number, spanMs: number): Promise<number> {
     return this.#open(() => this.#destinations.reserveRate(destination, now, spanMs));
+  }
+
+  /** See `Store.holdPermits`. An invalid request is refused before a connection is taken. */
+  async holdPermits(request: PermitRequest): Promise<number> {
+    checkPermitRequest(request);
+    return await this.#open(() => this.#destinations.holdPermits(request));
   }
 
   /** See `Store.getDestination`. */

@@ -24,6 +24,7 @@ export interface SchemaNames {
   apiKeys: string;
   destinations: string;
   rateSchedules: string;
+  destinationPermits: string;
   /**
    * The NOTIFY channel for new work: `steadfast_work` for the default schema, else
    * `steadfast_work.<schema>` (channels are per database, not per schema, so stores in two
@@ -55,6 +56,7 @@ export function schemaNames(schema: string): SchemaNames {
     apiKeys: `${quoted}.api_keys`,
     destinations: `${quoted}.destinations`,
     rateSchedules: `${quoted}.rate_schedules`,
+    destinationPermits: `${quoted}.destination_permits`,
     channel,
     migrationLockKey: digest(`steadfast:migrate:${schema}`).readBigInt64BE(0).toString(),
   };

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import { checkPermitRequest, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
   Claim,
@@ -308,6 +309,17 @@ export class SqliteStore implements Store {
       () => destinations.reserveRate(this.#sql, destination, now, spanMs),
       { durable: false },
     );
+  }
+
+  /**
+   * See `Store.holdPermits`. Not durable (like claims): permits lost in a crash are taken again.
+   * An invalid request is refused before it is queued.
+   */
+  async holdPermits(request: PermitRequest): Promise<number> {
+    checkPermitRequest(request);
+    return await this.#writes.enqueue(() => destinations.holdPermits(this.#sql, request), {
+      durable: false,
+    });
   }
 
   /** See `Store.getDestination`. */

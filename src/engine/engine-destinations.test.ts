@@ -229,7 +229,7 @@ describe("engine: per-destination protection", () => {
       waitingFor: {
         reason: "concurrency_limited",
         message: expect.stringMatching(
-          /has 2 attempts in flight, its limit \(maxConcurrency 2\)/,
+          /is at its limit \(maxConcurrency 2, shared by every process\): 2 attempts in flight in this one/,
         ) as string,
       },
     });

@@ -153,6 +153,7 @@ export class Engine {
       random: options.random,
       owner: this.#workerId,
       engineConcurrency: this.#concurrency,
+      leaseMs: this.#leaseMs,
       events: this.events,
       logger: this.#logger,
       onWake: (runAt) => this.notify(runAt),
@@ -192,9 +193,9 @@ export class Engine {
     if (this.#state !== "idle") return;
     this.#state = "running";
     this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
-    this.#background.push(
-      this.#every(Math.max(10, Math.floor(this.#leaseMs / 3)), () => this.#renewLeases()),
-    );
+    const renewEveryMs = Math.max(10, Math.floor(this.#leaseMs / 3));
+    this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
+    this.#background.push(this.#every(renewEveryMs, () => this.destinations.renewPermits()));
     this.#background.push(this.#every(this.#purgeIntervalMs, () => this.#purge()));
     this.#background.push(
       this.#every(this.destinations.settings.refreshIntervalMs, () => this.destinations.refresh()),
@@ -308,6 +309,11 @@ export class Engine {
     }
     await this.destinations.idle();
     this.#loops.abort();
+    // Nothing more is sent from here: this process's share of fleet-wide concurrency limits is
+    // free for the others at once rather than when its lease ends.
+    await this.destinations.returnPermits().catch((error: unknown) => {
+      this.#logger.warn({ err: error }, "could not give back concurrency permits; they lapse");
+    });
     await Promise.all(this.#background);
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#state = "stopped";

@@ -44,6 +44,21 @@ export class DestinationEntry {
   rate: RateSchedule | undefined;
   /** Attempts in flight to this destination in this process. */
   inFlight = 0;
+  /**
+   * Of the fleet-wide `maxConcurrency`, the permits this process holds (concurrency-permits.ts):
+   * its slots for this destination. 0 without a `maxConcurrency`.
+   */
+  permits = 0;
+  /** The request for more permits under way, if any. */
+  asking: Promise<void> | undefined;
+  /** When a request last got fewer permits than it asked for (or failed). */
+  shortAt = Number.NEGATIVE_INFINITY;
+  /** True while permits not in use are waiting to be given back. */
+  lingering = false;
+  /** The most slots in use (in flight and waiting) since the linger began. */
+  permitPeak = 0;
+  /** Permit requests, one after the other. */
+  permitChain: Promise<void> = Promise.resolve();
   /** When the last call held for a concurrency slot is due back (the end of that queue). */
   concurrencyQueueAt = 0;
   /** The time between two calls of that queue, ms, as last estimated. */
@@ -111,6 +126,8 @@ export class DestinationEntry {
       this.limits.rateLimitPerSecond === undefined &&
       this.limits.maxConcurrency === undefined &&
       this.inFlight === 0 &&
+      this.permits === 0 &&
+      this.asking === undefined &&
       this.slotQueue.length === 0 &&
       !this.electing &&
       this.pendingSaves === 0 &&

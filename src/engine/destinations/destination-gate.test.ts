@@ -139,6 +139,12 @@ function admitLater(g: DestinationGate, c: CallRecord = call(), signal?: AbortSi
   return { promise, settled: () => admission };
 }
 
+/** A permit request of holder `holder` on API at the fake clock's now (limit 3, lease 1 s). */
+function ask(holder: string, wanted: number) {
+  const now = clock.now();
+  return { destination: API, holder, wanted, limit: 3, now, expiresAt: now + 1_000 };
+}
+
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 describe("DestinationGate", () => {
@@ -451,7 +457,11 @@ describe("DestinationGate", () => {
     await g.setLimits(API, { maxConcurrency: 6 });
     expect((await g.admit(call(), clock.now())).type).toBe("proceed");
     expect(await g.admit(call(), clock.now())).toMatchObject({
-      waitingFor: { message: expect.stringContaining("its limit (maxConcurrency 6)") as string },
+      waitingFor: {
+        message: expect.stringContaining(
+          "its limit (maxConcurrency 6, shared by every process)",
+        ) as string,
+      },
     });
     g.release(tickets[0]!);
     expect((await g.admit(call(), clock.now())).type).toBe("proceed");
@@ -562,6 +572,82 @@ describe("DestinationGate", () => {
     expect((await a.admit(call(), clock.now())).type).toBe("proceed");
     await a.refresh();
     expect((await a.admit(call(), clock.now())).type).toBe("hold");
+  });
+
+  describe("maxConcurrency held by the fleet", () => {
+    /** Two processes sharing the store, both knowing a limit of 3 (leases of 1 s). */
+    async function twoProcesses(): Promise<[DestinationGate, DestinationGate]> {
+      const a = gate({ maxQueueWaitMs: 0 }, { leaseMs: 1_000 });
+      const b = gate({ maxQueueWaitMs: 0 }, { owner: "worker-b", leaseMs: 1_000 });
+      await a.setLimits(API, { maxConcurrency: 3 });
+      await b.load();
+      return [a, b];
+    }
+
+    it("lets two processes together send no more than the limit, and moves unused permits", async () => {
+      const [a, b] = await twoProcesses();
+      const tickets = await admitAll(a, 3);
+      // Held for whichever process claims it next: b has seen no latency of its own, so the
+      // call comes back at the pace b may ask for permits again (50 ms / 3 per call held).
+      expect(await b.admit(call(), clock.now())).toMatchObject({
+        type: "hold",
+        until: clock.now() + 17,
+        waitingFor: {
+          reason: "concurrency_limited",
+          message:
+            "api.example.com:443 is at its limit (maxConcurrency 3, shared by every process): 0 attempts in flight in this one",
+        },
+      });
+      // Two of a's attempts end; the permits they used go back once unused for a linger or two.
+      a.release(tickets[0]!);
+      a.release(tickets[1]!);
+      await clock.advance(400);
+      await a.idle();
+      expect((await admitAll(b, 2)).length).toBe(2);
+      expect((await b.admit(call(), clock.now())).type).toBe("hold");
+      // a still holds the permit in use, and has no other.
+      expect(await a.admit(call(), clock.now())).toMatchObject({ type: "hold" });
+      expect(await store.holdPermits(ask("worker-c", 3))).toBe(0);
+    });
+
+    it("keeps permits in use while they are renewed, and lets a dead process's lapse", async () => {
+      const [a, b] = await twoProcesses();
+      await admitAll(a, 3);
+      await clock.advance(900);
+      await a.renewPermits();
+      await clock.advance(500);
+      expect((await b.admit(call(), clock.now())).type).toBe("hold");
+      // a stops renewing (it died): its permits are free once its lease ends.
+      await clock.advance(500);
+      expect((await admitAll(b, 3)).length).toBe(3);
+    });
+
+    it("gives every permit back when its engine stops", async () => {
+      const [a, b] = await twoProcesses();
+      await admitAll(a, 3);
+      await a.returnPermits();
+      await clock.advance(50);
+      expect((await admitAll(b, 3)).length).toBe(3);
+    });
+
+    it("asks the store only when its permits are all in use, not for every call", async () => {
+      const [a] = await twoProcesses();
+      const asked: number[] = [];
+      const holdPermits = store.holdPermits.bind(store);
+      store.holdPermits = (request) => {
+        asked.push(request.wanted);
+        return holdPermits(request);
+      };
+      // The first call takes what it needs and a quarter of the limit more (rounded up).
+      const [first] = await admitAll(a, 2);
+      expect(asked).toEqual([2]);
+      a.release(first!);
+      await admitAll(a, 1);
+      expect(asked).toEqual([2]);
+      // All in use: the next call asks for one more.
+      await admitAll(a, 1);
+      expect(asked).toEqual([2, 3]);
+    });
   });
 
   describe("a call claimed at the concurrency limit", () => {

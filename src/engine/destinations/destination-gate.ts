@@ -6,9 +6,11 @@
  *   - the destination is paused (it answered 429 or 503 with `Retry-After`),
  *   - its circuit breaker is open, or half-open with a probe deciding (one probe in all: the
  *     process that wins the compare-and-set of `open -> half-open` sends it),
- *   - it has as many attempts in flight as its `maxConcurrency` (default: a share of the engine):
- *     the call waits in memory for a slot while the destination is finishing attempts and the
- *     wait looks short (`maxQueueWaitMs`), and is held in the store otherwise,
+ *   - it has as many attempts in flight as its slots in this process (a share of the engine's by
+ *     default; with a `maxConcurrency`, the permits this process holds of that fleet-wide limit,
+ *     asked for as needed: concurrency-permits.ts): the call waits in memory for a slot while the
+ *     destination is finishing attempts and the wait looks short (`maxQueueWaitMs`), and is held
+ *     in the store otherwise,
  *   - the retry budget of the destination is spent (retries only), or
  *   - its rate limit has no slot now: the call gets the next slot of the fleet's schedule
  *     (`RateSchedule`), reserved for it, and waits for it in memory when it is under a second
@@ -29,6 +31,7 @@ import type { DestinationLimits, Store } from "../../core/store.ts";
 import type { SendResult } from "../../core/transport.ts";
 import type { TripReason } from "../../resilience/errors.ts";
 import { breakerVerdict } from "./breaker-verdict.ts";
+import { ConcurrencyPermits, PERMIT_RETRY_MS } from "./concurrency-permits.ts";
 import { DestinationEntry } from "./destination-entry.ts";
 import { destinationOf } from "./destination-key.ts";
 import { destinationSettings, type DestinationSettings } from "./destination-settings.ts";
@@ -87,6 +90,8 @@ export interface DestinationGateOptions {
   owner: string;
   /** The engine's concurrency, of which one destination gets `shareOfConcurrency` by default. */
   engineConcurrency: number;
+  /** How long concurrency permits are held unless renewed, ms: the engine's lease. Default 30 s. */
+  leaseMs?: number;
   settings?: Partial<DestinationSettings>;
   events?: DestinationEventSink;
   logger?: { warn(obj: object, msg?: string): void };
@@ -127,6 +132,7 @@ export class DestinationGate {
   readonly #timers = new AbortController();
   readonly #events: DestinationEventSink | undefined;
   readonly #entries = new Map<string, DestinationEntry>();
+  readonly #permits: ConcurrencyPermits;
   #loaded: Promise<void> | undefined;
 
   constructor(options: DestinationGateOptions) {
@@ -140,6 +146,15 @@ export class DestinationGate {
     );
     this.#engineConcurrency = options.engineConcurrency;
     this.#events = options.events;
+    this.#permits = new ConcurrencyPermits({
+      store: options.store,
+      clock: options.clock,
+      holder: options.owner,
+      leaseMs: options.leaseMs ?? 30_000,
+      signal: this.#timers.signal,
+      onGrant: (entry) => this.#dispatch(entry, this.#clock.now()),
+      logger: options.logger,
+    });
     this.#saver = new ProtectionSaver({
       store: options.store,
       clock: options.clock,
@@ -181,10 +196,20 @@ export class DestinationGate {
     }
     const entry = this.#entry(destination, now);
     entry.lastUsedAt = now;
+    return this.#decide(entry, call, now, options);
+  }
+
+  #decide(
+    entry: DestinationEntry,
+    call: CallRecord,
+    now: number,
+    options: AdmitOptions,
+    askedForPermits = false,
+  ): Admission | Promise<Admission> {
     const { pause, breaker } = entry.state;
     if (breaker.state !== "closed" || (pause !== undefined && pause.until > now))
       return this.#admitHeld(entry, call, now, options);
-    return this.#admitClosed(entry, call, now, options);
+    return this.#admitClosed(entry, call, now, options, askedForPermits);
   }
 
   /** Records what the attempt of `ticket` produced (not called for attempts never sent). */
@@ -256,6 +281,7 @@ export class DestinationGate {
     entry.inFlight--;
     const now = this.#clock.now();
     entry.progressAt = now;
+    this.#permits.released(entry);
     const probe = ticket.probe;
     if (probe !== undefined && !ticket.decided && isCurrentProbe(entry.state, probe)) {
       this.#saver.change(entry, now, (s) =>
@@ -294,9 +320,21 @@ export class DestinationGate {
     }
   }
 
-  /** Resolves once every save started so far has settled. */
+  /** Renews the concurrency permits this process holds (with its call leases). */
+  renewPermits(): Promise<void> {
+    return this.#permits.renew(this.#entries.values());
+  }
+
+  /** Gives back every concurrency permit this process holds (its engine has stopped). */
+  returnPermits(): Promise<void> {
+    return this.#permits.returnAll(this.#entries.values());
+  }
+
+  /** Resolves once every save and permit request started so far has settled. */
   async idle(): Promise<void> {
-    await Promise.all([...this.#entries.values()].map((entry) => entry.chain));
+    await Promise.all(
+      [...this.#entries.values()].flatMap((entry) => [entry.chain, entry.permitChain]),
+    );
   }
 
   /** The destinations in memory (known from the store or from calls), ordered by destination. */
@@ -361,8 +399,14 @@ export class DestinationGate {
     return this.#info(entry);
   }
 
+  /** The destination's concurrency limit: its `maxConcurrency` (the fleet's), else the share. */
   #limitOf(entry: DestinationEntry): number {
     return entry.limits.maxConcurrency ?? this.#share;
+  }
+
+  /** The destination's slots in this process: the share, or the permits held of its limit. */
+  #slotsOf(entry: DestinationEntry): number {
+    return ConcurrencyPermits.slotsOf(entry, this.#share);
   }
 
   #admitClosed(
@@ -370,10 +414,17 @@ export class DestinationGate {
     call: CallRecord,
     now: number,
     options: AdmitOptions,
+    askedForPermits = false,
   ): Admission | Promise<Admission> {
     const destination = entry.destination;
-    const limit = this.#limitOf(entry);
+    const limit = this.#slotsOf(entry);
     if (entry.inFlight >= limit) {
+      if (!askedForPermits && this.#permits.mayAsk(entry, now)) {
+        // Decided again once the store answers: the breaker may have opened meanwhile.
+        return this.#permits
+          .ask(entry)
+          .then(() => this.#decide(entry, call, this.#clock.now(), options, true));
+      }
       if (this.#mayWaitForSlot(entry, limit, now))
         return this.#waitForSlot(entry, call, now, options);
       return this.#holdForSlot(entry, call, now);
@@ -427,7 +478,7 @@ export class DestinationGate {
         destination,
       });
     if (slot - now > RATE_WAIT_MS) return held();
-    const limit = this.#limitOf(entry);
+    const limit = this.#slotsOf(entry);
     if (slot <= now) return this.#proceed(entry, call, now, limit);
     // Counted in flight while it waits, so the destination's concurrency limit holds.
     entry.inFlight++;
@@ -453,6 +504,7 @@ export class DestinationGate {
     // A call going ahead took a slot one queued for a slot would have had: the queue is shorter.
     if (entry.concurrencyQueueAt > now) entry.concurrencyQueueAt -= entry.concurrencySpacingMs;
     if (entry.inFlight++ === 0) entry.progressAt = Math.max(entry.progressAt, now);
+    this.#permits.taken(entry);
     return { type: "proceed", ticket: { entry, decided: false }, atLimit: entry.inFlight >= limit };
   }
 
@@ -502,12 +554,15 @@ export class DestinationGate {
 
   /** Admits waiting calls while `entry` has free slots (a slot freed, or the limit rose). */
   #dispatch(entry: DestinationEntry, now: number): void {
-    while (entry.slotQueue.length > 0 && entry.inFlight < this.#limitOf(entry)) {
+    while (entry.slotQueue.length > 0 && entry.inFlight < this.#slotsOf(entry)) {
       const waiter = entry.slotQueue.shift();
       if (waiter === undefined) break;
       // Decided again from scratch: the breaker may have opened or a pause begun meanwhile.
       waiter.settle(this.admit(waiter.call, now, waiter.options));
     }
+    // Calls still waiting: more permits of the fleet's limit may be free now.
+    if (entry.slotQueue.length > 0 && this.#permits.mayAsk(entry, now))
+      void this.#permits.ask(entry);
   }
 
   /** Holds, in the store, the calls that waited in memory `maxQueueWaitMs` for a slot. */
@@ -538,9 +593,14 @@ export class DestinationGate {
    * Holds `call` in the store for a concurrency slot. Held calls come back at the pace the
    * destination frees slots (`limit` per typical latency; a second when nothing has finished
    * yet), one after the other instead of all at once, again and again, while a destination hangs.
+   * A process holding none of a fleet-wide limit's permits has seen no latency of its own while
+   * others send: its calls come back at the pace it may ask for permits again, for whichever
+   * process claims them then.
    */
   #holdForSlot(entry: DestinationEntry, call: CallRecord, now: number): Admission {
-    const typicalMs = entry.health.medianMs(now) ?? 1_000;
+    const unseen =
+      entry.limits.maxConcurrency !== undefined && entry.permits === 0 ? PERMIT_RETRY_MS : 1_000;
+    const typicalMs = entry.health.medianMs(now) ?? unseen;
     const spacingMs = Math.max(1, typicalMs / this.#limitOf(entry));
     entry.concurrencySpacingMs = spacingMs;
     const queuedUntil = Math.max(now, entry.concurrencyQueueAt) + spacingMs;

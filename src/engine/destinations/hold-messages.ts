@@ -38,10 +38,10 @@ export function concurrencyLimitedMessage(
   limit: number,
   explicit: boolean,
 ): string {
-  const which = explicit
-    ? `its limit (maxConcurrency ${limit})`
-    : `its share of this engine's slots (${limit})`;
-  return `${hostPort(destination)} has ${inFlight} attempts in flight, ${which}`;
+  if (explicit) {
+    return `${hostPort(destination)} is at its limit (maxConcurrency ${limit}, shared by every process): ${inFlight} attempts in flight in this one`;
+  }
+  return `${hostPort(destination)} has ${inFlight} attempts in flight, its share of this engine's slots (${limit})`;
 }
 
 /** `retry budget of api.example.com:443 spent: 12 retries for 20 first attempts in 10 s`. */

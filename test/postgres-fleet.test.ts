@@ -22,6 +22,9 @@ const KEY = "fleet-test-key-0123456789";
 const RATE = 40;
 const LIMITED = 200;
 const WINDOW_MS = 2_000;
+/** The concurrency limit of the other test's destination, and how many calls go there. */
+const MAX_CONCURRENCY = 4;
+const CONCURRENCY_LIMITED = 200;
 let processes: ServerProcess[] = [];
 let upstreams: FlakyUpstream[] = [];
 let schema: string | undefined;
@@ -131,4 +134,62 @@ describe("scale-out on PostgreSQL (process level)", () => {
     expect(busiest).toBeLessThanOrEqual(RATE * (WINDOW_MS / 1_000 + 1) * 1.1);
     expect(spanMs).toBeGreaterThanOrEqual(((LIMITED - RATE) / RATE) * 1_000 * 0.95);
   }, 150_000);
+
+  it("an API process and three workers keep a destination's maxConcurrency together, not each alone", async () => {
+    schema = testSchemaName();
+    const upstream = await startFlakyUpstream(() => ({ status: 200, delayMs: 20 }));
+    upstreams.push(upstream);
+    const env = {
+      STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
+      STEADFAST_API_KEYS: `fleet:${KEY}`,
+      STEADFAST_OPERATOR_TENANTS: "fleet",
+      STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
+      STEADFAST_LEASE_MS: "2000",
+      STEADFAST_CONCURRENCY: "32",
+    };
+    const api = await startServerProcess(env);
+    processes.push(api);
+    const client = apiClient(api.url, KEY);
+    const limit = await client.call("PUT", `/v1/destinations/${encodeURIComponent(upstream.url)}`, {
+      maxConcurrency: MAX_CONCURRENCY,
+    });
+    expect(limit.status).toBe(200);
+    const workers = await Promise.all([1, 2, 3].map(() => startWorkerProcess(env)));
+    processes.push(...workers);
+    // Submitted 16 at a time, so that every engine has more calls for the destination than the
+    // limit: each keeping it alone would send up to four times as many at once.
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < CONCURRENCY_LIMITED) {
+          const i = next++;
+          const res = await client.call("POST", "/v1/fetch", { url: `${upstream.url}/c/${i}` });
+          expect(res.status).toBe(202);
+        }
+      }),
+    );
+    await until(async () => {
+      const res = await client.call("GET", "/v1/calls?status=succeeded&limit=500");
+      return (res.body?.calls as unknown[]).length === CONCURRENCY_LIMITED;
+    }, 60_000);
+    await client.close();
+
+    // The most requests the upstream was handling at once, from its own arrival and answer times.
+    const edges = upstream.requests.flatMap((r) => [
+      [r.receivedAt, 1] as const,
+      [r.finishedAt ?? Number.POSITIVE_INFINITY, -1] as const,
+    ]);
+    edges.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    let now = 0;
+    let most = 0;
+    for (const [, step] of edges) most = Math.max(most, (now += step));
+    const times = upstream.requests.map((r) => r.receivedAt);
+    const spanMs = Math.max(...times) - Math.min(...times);
+    console.log(
+      `fleet maxConcurrency ${MAX_CONCURRENCY}: at most ${most} requests at the upstream at once from four engines (each would allow ${MAX_CONCURRENCY} alone); ${CONCURRENCY_LIMITED} calls of 20 ms over ${Math.round(spanMs)} ms`,
+    );
+    expect(upstream.requests).toHaveLength(CONCURRENCY_LIMITED);
+    expect(most).toBeLessThanOrEqual(MAX_CONCURRENCY);
+    expect(most).toBeGreaterThanOrEqual(2);
+  }, 90_000);
 });

@@ -283,6 +283,36 @@ describe("engine: per-destination protection", () => {
     expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 1 });
   });
 
+  it("holds a destination's maxConcurrency in the store: renewed with its leases, given back when it stops", async () => {
+    h = await harness(() => "hang", { leaseMs: 3_000, shutdownGraceMs: 1_000 });
+    const { sf, upstream, clock } = h;
+    await sf.destinations.setLimits(upstream.url, { maxConcurrency: 2 });
+    for (let i = 0; i < 3; i++) await sf.fetch({ url: `${upstream.url}/${i}` });
+    await upstream.waitForRequests(2);
+    // Another process asking for the limit finds it all held, lease after lease.
+    const other = (): Promise<number> =>
+      sf.store.holdPermits({
+        destination: upstream.url,
+        holder: "worker_other",
+        wanted: 2,
+        limit: 2,
+        now: clock.now(),
+        expiresAt: clock.now() + 3_000,
+      });
+    expect(await other()).toBe(0);
+    for (let i = 0; i < 4; i++) {
+      await clock.advance(1_000);
+      await settle();
+    }
+    expect(await other()).toBe(0);
+    expect(upstream.requests).toHaveLength(2);
+    // Stopping (the hanging attempts are aborted after the grace period) frees them at once.
+    const stopped = sf.engine.stop();
+    await clock.advance(1_000);
+    await stopped;
+    expect(await other()).toBe(2);
+  });
+
   it("fails a held call at its deadline rather than after it", async () => {
     h = await harness([{ status: 503 }], { destinations: BREAKER });
     const { sf, upstream, clock } = h;

@@ -38,6 +38,7 @@ const open: DestinationView = {
     errorRate: 0,
     inFlight: 4,
     waitingForSlot: 3,
+    permits: 4,
   },
   version: 3,
 };
@@ -62,7 +63,7 @@ describe("destination output", () => {
         "  opens in a row  2",
         "pause             until 2026-01-01T12:05:00Z (status 429 with Retry-After 30 s)",
         "limits            2.5/s, 4 at once",
-        "health            0 requests, 0 failed (0%) in the last 60 s; 4 in flight, 3 waiting for a slot",
+        "health            0 requests, 0 failed (0%) in the last 60 s; 4 in flight, 3 waiting for a slot, 4 of the fleet's permits held here",
         "latency ms        -",
       ].join("\n") + "\n",
     );

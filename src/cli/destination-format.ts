@@ -63,7 +63,7 @@ export function destinationDetail(destination: DestinationView): string {
   rows.push(["limits", limitsText(destination)]);
   rows.push([
     "health",
-    `${health.requests} requests, ${health.failures} failed (${percent(health.errorRate)}) in the last ${health.windowMs / 1_000} s; ${health.inFlight} in flight${health.waitingForSlot > 0 ? `, ${health.waitingForSlot} waiting for a slot` : ""}`,
+    `${health.requests} requests, ${health.failures} failed (${percent(health.errorRate)}) in the last ${health.windowMs / 1_000} s; ${health.inFlight} in flight${health.waitingForSlot > 0 ? `, ${health.waitingForSlot} waiting for a slot` : ""}${health.permits === undefined ? "" : `, ${health.permits} of the fleet's permits held here`}`,
   ]);
   const latency = health.latencyMs;
   rows.push([

@@ -233,6 +233,11 @@ export interface DestinationView {
     inFlight: number;
     /** Claimed calls waiting in this process's memory for one of its concurrency slots. */
     waitingForSlot: number;
+    /**
+     * Of the destination's `maxConcurrency` (the fleet's), the permits this process holds now:
+     * the most it sends at once. Present only with a `maxConcurrency`.
+     */
+    permits?: number;
   };
   /** The saved version (0: never saved; nothing has happened to it but traffic). */
   version: number;

@@ -300,6 +300,10 @@ describe("engine: per-destination protection", () => {
         expiresAt: clock.now() + 3_000,
       });
     expect(await other()).toBe(0);
+    expect((await sf.destinations.get(upstream.url)).health).toMatchObject({
+      inFlight: 2,
+      permits: 2,
+    });
     for (let i = 0; i < 4; i++) {
       await clock.advance(1_000);
       await settle();
@@ -311,6 +315,7 @@ describe("engine: per-destination protection", () => {
     await clock.advance(1_000);
     await stopped;
     expect(await other()).toBe(2);
+    expect((await sf.destinations.get(upstream.url)).health.permits).toBe(0);
   });
 
   it("fails a held call at its deadline rather than after it", async () => {

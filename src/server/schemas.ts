@@ -185,6 +185,11 @@ export const DestinationViewSchema = z
         waitingForSlot: nonNegativeInt.describe(
           "Claimed calls waiting in this process's memory for one of the destination's concurrency slots.",
         ),
+        permits: nonNegativeInt
+          .optional()
+          .describe(
+            "Of the destination's maxConcurrency (held by every process together), the permits this process holds now. Present only with a maxConcurrency.",
+          ),
       })
       .describe(
         "This server process's figures over the last windowMs (kept in memory, not shared between processes).",

@@ -51,6 +51,7 @@ export function toDestinationView(info: DestinationInfo, now: number): Destinati
       ...(health.latencyMs === undefined ? {} : { latencyMs: health.latencyMs }),
       inFlight: info.inFlight,
       waitingForSlot: info.entry.slotQueue.length,
+      ...(info.limits.maxConcurrency === undefined ? {} : { permits: info.entry.permits }),
     },
     version: info.version,
   };

@@ -27,6 +27,8 @@ import {
   type ProcessUpstream,
 } from "./lib/process-drain.ts";
 import { startUpstreamProcess } from "./lib/upstream-process.ts";
+import { bareUndiciLoop } from "./lib/bare-loop.ts";
+import { cpuSince, cpuSnapshot } from "./lib/cpu-usage.ts";
 import { steadfastDrainTarget } from "./steadfast/steadfast-drain-target.ts";
 
 const { values } = parseArgs({
@@ -86,6 +88,7 @@ for (const target of targets) console.log(`- ${target.name}: ${target.settings}`
 
 const upstream = await startUpstreamProcess();
 const backends = await connectPostgresBackends();
+await printBareExchange(upstream);
 const fresh = new Map<string, DrainResult[]>();
 const churned = new Map<string, ChurnOutcome>();
 try {
@@ -189,6 +192,25 @@ async function churnThenDrain(
   } finally {
     await session.close();
   }
+}
+
+/**
+ * The ceiling of any queue on this machine: the exchange alone, an undici loop to the same
+ * upstream child with no queue and no database, and the machine CPU it takes per request (client,
+ * upstream and kernel). Measured twice at 128 in flight; the first pass warms up and is dropped.
+ */
+async function printBareExchange(target: ProcessUpstream): Promise<void> {
+  let line = "";
+  for (let pass = 0; pass < 2; pass++) {
+    const start = await cpuSnapshot(new Map());
+    const total = 40_000;
+    const perSecond = await bareUndiciLoop(target.url, { total, inFlight: 128 });
+    const cpu = await cpuSince(start);
+    const usPerRequest = (cpu.machineCores * cpu.wallMs * 1_000) / total;
+    line = `bare exchange (undici loop to the same upstream, 128 in flight, no queue, no database): ${count(perSecond)} requests/s, ${count(usPerRequest)} us of machine CPU per request, ${cpu.machineCores.toFixed(2)} cores busy`;
+    await target.resetAsync();
+  }
+  console.log(line);
 }
 
 function count(value: number): string {

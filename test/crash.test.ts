@@ -58,19 +58,20 @@ async function submitAll(
 
 async function expectAllSucceeded(url: string, accepted: Map<string, string>): Promise<void> {
   const client = apiClient(url, KEY);
+  // Waits for the accepted calls themselves: calls whose 202 never reached the client (the
+  // server died first) succeed too, so a count of succeeded calls can run ahead of them.
   await until(async () => {
-    const res = await client.call("GET", "/v1/calls?status=succeeded&limit=500");
-    let total = (res.body?.calls as unknown[]).length;
-    let cursor = res.body?.nextCursor as string | undefined;
-    while (cursor !== undefined) {
+    const succeeded = new Set<string>();
+    let cursor: string | undefined;
+    do {
       const page = await client.call(
         "GET",
-        `/v1/calls?status=succeeded&limit=500&cursor=${cursor}`,
+        `/v1/calls?status=succeeded&limit=500${cursor === undefined ? "" : `&cursor=${cursor}`}`,
       );
-      total += (page.body?.calls as unknown[]).length;
+      for (const call of page.body?.calls as { id: string }[]) succeeded.add(call.id);
       cursor = page.body?.nextCursor as string | undefined;
-    }
-    return total >= accepted.size;
+    } while (cursor !== undefined);
+    return [...accepted.values()].every((id) => succeeded.has(id));
   }, 60_000);
   for (const [key, id] of accepted) {
     const res = await client.call("GET", `/v1/calls/${id}`);

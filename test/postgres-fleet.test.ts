@@ -38,31 +38,44 @@ afterEach(async () => {
   schema = undefined;
 });
 
+/**
+ * An API process on a fresh schema, `limits` set on `destination` before three worker processes
+ * start (they read the limits at start), then the workers.
+ */
+async function startFleet(
+  destination: string,
+  limits: { rateLimitPerSecond?: number; maxConcurrency?: number },
+): Promise<{ client: ReturnType<typeof apiClient>; workers: ServerProcess[] }> {
+  schema = testSchemaName();
+  const env = {
+    STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
+    STEADFAST_API_KEYS: `fleet:${KEY}`,
+    STEADFAST_OPERATOR_TENANTS: "fleet",
+    STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
+    STEADFAST_LEASE_MS: "2000",
+    STEADFAST_CONCURRENCY: "32",
+  };
+  const api = await startServerProcess(env);
+  processes.push(api);
+  const client = apiClient(api.url, KEY);
+  const set = await client.call(
+    "PUT",
+    `/v1/destinations/${encodeURIComponent(destination)}`,
+    limits,
+  );
+  expect(set.status).toBe(200);
+  const workers = await Promise.all([1, 2, 3].map(() => startWorkerProcess(env)));
+  processes.push(...workers);
+  return { client, workers };
+}
+
 describe("scale-out on PostgreSQL (process level)", () => {
   it("one API process and three workers finish every call after one worker is killed, never running a call twice at once, and keep to a destination's rate limit together", async () => {
-    schema = testSchemaName();
     const server = await startFlakyUpstream(() => ({ status: 200, delayMs: 5 }));
     const limited = await startFlakyUpstream(() => ({ status: 200 }));
     upstreams.push(server, limited);
     const seen = server.requests;
-    const env = {
-      STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
-      STEADFAST_API_KEYS: `fleet:${KEY}`,
-      STEADFAST_OPERATOR_TENANTS: "fleet",
-      STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
-      STEADFAST_LEASE_MS: "2000",
-      STEADFAST_CONCURRENCY: "32",
-    };
-    const api = await startServerProcess(env);
-    processes.push(api);
-    const client = apiClient(api.url, KEY);
-    // A rate limit on one destination, set before the workers start (they read it at start).
-    const limit = await client.call("PUT", `/v1/destinations/${encodeURIComponent(limited.url)}`, {
-      rateLimitPerSecond: RATE,
-    });
-    expect(limit.status).toBe(200);
-    const workers = await Promise.all([1, 2, 3].map(() => startWorkerProcess(env)));
-    processes.push(...workers);
+    const { client, workers } = await startFleet(limited.url, { rateLimitPerSecond: RATE });
 
     // The rate-limited calls first, all at once (the fleet could send them in about a second
     // were each process keeping the limit alone), then the rest.
@@ -136,26 +149,9 @@ describe("scale-out on PostgreSQL (process level)", () => {
   }, 150_000);
 
   it("an API process and three workers keep a destination's maxConcurrency together, not each alone", async () => {
-    schema = testSchemaName();
     const upstream = await startFlakyUpstream(() => ({ status: 200, delayMs: 20 }));
     upstreams.push(upstream);
-    const env = {
-      STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
-      STEADFAST_API_KEYS: `fleet:${KEY}`,
-      STEADFAST_OPERATOR_TENANTS: "fleet",
-      STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
-      STEADFAST_LEASE_MS: "2000",
-      STEADFAST_CONCURRENCY: "32",
-    };
-    const api = await startServerProcess(env);
-    processes.push(api);
-    const client = apiClient(api.url, KEY);
-    const limit = await client.call("PUT", `/v1/destinations/${encodeURIComponent(upstream.url)}`, {
-      maxConcurrency: MAX_CONCURRENCY,
-    });
-    expect(limit.status).toBe(200);
-    const workers = await Promise.all([1, 2, 3].map(() => startWorkerProcess(env)));
-    processes.push(...workers);
+    const { client } = await startFleet(upstream.url, { maxConcurrency: MAX_CONCURRENCY });
     // Submitted 16 at a time, so that every engine has more calls for the destination than the
     // limit: each keeping it alone would send up to four times as many at once.
     let next = 0;

@@ -196,20 +196,15 @@ export class DestinationGate {
     }
     const entry = this.#entry(destination, now);
     entry.lastUsedAt = now;
-    return this.#decide(entry, call, now, options);
+    return this.#protecting(entry, now)
+      ? this.#admitHeld(entry, call, now, options)
+      : this.#admitClosed(entry, call, now, options);
   }
 
-  #decide(
-    entry: DestinationEntry,
-    call: CallRecord,
-    now: number,
-    options: AdmitOptions,
-    askedForPermits = false,
-  ): Admission | Promise<Admission> {
+  /** Whether the breaker or a pause holds calls to `entry` at `now`. */
+  #protecting(entry: DestinationEntry, now: number): boolean {
     const { pause, breaker } = entry.state;
-    if (breaker.state !== "closed" || (pause !== undefined && pause.until > now))
-      return this.#admitHeld(entry, call, now, options);
-    return this.#admitClosed(entry, call, now, options, askedForPermits);
+    return breaker.state !== "closed" || (pause !== undefined && pause.until > now);
   }
 
   /** Records what the attempt of `ticket` produced (not called for attempts never sent). */
@@ -421,9 +416,12 @@ export class DestinationGate {
     if (entry.inFlight >= limit) {
       if (!askedForPermits && this.#permits.mayAsk(entry, now)) {
         // Decided again once the store answers: the breaker may have opened meanwhile.
-        return this.#permits
-          .ask(entry)
-          .then(() => this.#decide(entry, call, this.#clock.now(), options, true));
+        return this.#permits.ask(entry).then(() => {
+          const at = this.#clock.now();
+          return this.#protecting(entry, at)
+            ? this.#admitHeld(entry, call, at, options)
+            : this.#admitClosed(entry, call, at, options, true);
+        });
       }
       if (this.#mayWaitForSlot(entry, limit, now))
         return this.#waitForSlot(entry, call, now, options);

@@ -18,12 +18,29 @@ function live(holders: PermitHolders, now: number): number {
 
 describe("grantPermits", () => {
   it("grants up to what the others leave, drops lapsed and empty holders", () => {
-    const held: PermitHolders = { a: [3, 2_000], old: [4, 999], none: [0, 5_000] };
+    const held: PermitHolders = { a: [3, 2_000, 3], old: [4, 999, 4], none: [0, 5_000, 0] };
     expect(grantPermits(held, ask("b", 4, 5, 1_000))).toEqual({
-      holders: { a: [3, 2_000], b: [2, 2_000] },
+      holders: { a: [3, 2_000, 3], b: [2, 2_000, 4] },
       granted: 2,
+      share: 3,
     });
-    expect(grantPermits(held, ask("a", 0, 5, 1_000))).toEqual({ holders: {}, granted: 0 });
+    expect(grantPermits(held, ask("a", 0, 5, 1_000))).toEqual({
+      holders: {},
+      granted: 0,
+      share: 5,
+    });
+  });
+
+  it("records a holder that got none for a second, and shares the limit among those wanting", () => {
+    const held: PermitHolders = { a: [4, 30_000, 4] };
+    const b = grantPermits(held, ask("b", 2, 4, 1_000, 30_000));
+    expect(b).toEqual({
+      holders: { a: [4, 30_000, 4], b: [0, 2_000, 2] },
+      granted: 0,
+      share: 2,
+    });
+    expect(grantPermits(b.holders, ask("a", 4, 4, 1_999)).share).toBe(2);
+    expect(grantPermits(b.holders, ask("a", 4, 4, 2_000)).share).toBe(4);
   });
 
   it("never lets the live permits exceed the limit, and grants exactly what is free", () => {
@@ -63,9 +80,11 @@ describe("grantPermits", () => {
 });
 
 describe("parsePermitHolders", () => {
-  it("reads pairs and ignores anything else", () => {
+  it("reads triples (a pair wanted what it holds) and ignores anything else", () => {
     expect(parsePermitHolders(undefined)).toEqual({});
     expect(parsePermitHolders("[]")).toEqual({});
-    expect(parsePermitHolders('{"a":[2,10],"b":"x","c":[1],"d":[1,"2"]}')).toEqual({ a: [2, 10] });
+    expect(
+      parsePermitHolders('{"a":[2,10,3],"p":[2,10],"b":"x","c":[1],"d":[1,"2"],"e":[1,2,3,4]}'),
+    ).toEqual({ a: [2, 10, 3], p: [2, 10, 2] });
   });
 });

@@ -8,7 +8,7 @@
  * only after its write is durable, and one failing write does not fail the others.
  */
 import type { CallId, TenantId, WorkerId } from "./ids.ts";
-import type { PermitRequest } from "./permits.ts";
+import type { PermitGrant, PermitRequest } from "./permits.ts";
 import type {
   AttemptRecord,
   CallError,
@@ -259,13 +259,14 @@ export interface Store {
 
   /**
    * Sets how many of `destination`'s concurrency permits (its fleet-wide `maxConcurrency`) the
-   * holder holds from now until `expiresAt`, and resolves with that number: what it wants, up to
-   * what the limit leaves after the unexpired permits of other holders (`grantPermits`).
-   * Atomic per destination, so concurrent holders never hold more than the limit between them.
-   * Rejects a request whose numbers are invalid (RangeError). Need not be durable: permits lost
-   * in a crash are taken again when asked for.
+   * holder holds from now until `expiresAt`, and resolves with that number (`granted`): what it
+   * wants, up to what the limit leaves after the unexpired permits of other holders; and with
+   * the fair `share` of the limit among the holders wanting permits (`grantPermits`). Atomic per
+   * destination, so concurrent holders never hold more than the limit between them. Rejects a
+   * request whose numbers are invalid (RangeError). Need not be durable: permits lost in a crash
+   * are taken again when asked for.
    */
-  holdPermits(request: PermitRequest): Promise<number>;
+  holdPermits(request: PermitRequest): Promise<PermitGrant>;
 
   /**
    * Subscribes to work committed by other processes sharing this store (PostgreSQL

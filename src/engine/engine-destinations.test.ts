@@ -290,15 +290,17 @@ describe("engine: per-destination protection", () => {
     for (let i = 0; i < 3; i++) await sf.fetch({ url: `${upstream.url}/${i}` });
     await upstream.waitForRequests(2);
     // Another process asking for the limit finds it all held, lease after lease.
-    const other = (): Promise<number> =>
-      sf.store.holdPermits({
-        destination: upstream.url,
-        holder: "worker_other",
-        wanted: 2,
-        limit: 2,
-        now: clock.now(),
-        expiresAt: clock.now() + 3_000,
-      });
+    const other = async (): Promise<number> =>
+      (
+        await sf.store.holdPermits({
+          destination: upstream.url,
+          holder: "worker_other",
+          wanted: 2,
+          limit: 2,
+          now: clock.now(),
+          expiresAt: clock.now() + 3_000,
+        })
+      ).granted;
     expect(await other()).toBe(0);
     expect((await sf.destinations.get(upstream.url)).health).toMatchObject({
       inFlight: 2,

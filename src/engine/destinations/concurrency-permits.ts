@@ -4,9 +4,13 @@
  * the store together holds at most `maxConcurrency` of them.
  *
  * - A call that finds the process's permits all in use asks for more (one request at a time per
- *   destination, for what is in flight and waiting plus a quarter of the limit); when the store
- *   grants fewer than asked, the process does not ask again for `PERMIT_RETRY_MS`, and its calls
- *   wait for a slot or are held as before.
+ *   destination, for what is in flight and waiting plus a quarter of the limit, up to its fair
+ *   share); when the store grants fewer than asked, the process does not ask again for
+ *   `PERMIT_RETRY_MS`, and its calls wait for a slot or are held as before.
+ * - Fair shares: the store tells each request the limit divided among the processes wanting
+ *   permits (one that asked and got none counts for a second). A process holding more than its
+ *   share gives back each permit it stops using until it is down to it; a process at its share
+ *   checks in every `CHECK_IN_MS` while all its permits are in use, to learn when the share grows.
  * - Permits not in use are given back once they have gone unused for `PERMIT_LINGER_MS`, so a
  *   busy process does not give back and take again on every call, and an idle one frees them
  *   for others within a fraction of a second.
@@ -24,6 +28,8 @@ import type { DestinationEntry } from "./destination-entry.ts";
 export const PERMIT_RETRY_MS = 50;
 /** Permits unused for this long are given back, ms. */
 export const PERMIT_LINGER_MS = 200;
+/** A process at its fair share with every permit in use asks the store again this often, ms. */
+export const CHECK_IN_MS = 200;
 
 /** Options of `ConcurrencyPermits`. */
 export interface ConcurrencyPermitsOptions {
@@ -58,7 +64,9 @@ export class ConcurrencyPermits {
   mayAsk(entry: DestinationEntry, now: number): boolean {
     const max = entry.limits.maxConcurrency;
     if (max === undefined || entry.permits >= max) return false;
-    return entry.asking !== undefined || now - entry.shortAt >= PERMIT_RETRY_MS;
+    if (entry.asking !== undefined) return true;
+    if (now - entry.shortAt < PERMIT_RETRY_MS) return false;
+    return entry.permits < entry.share || now - entry.checkedAt >= CHECK_IN_MS;
   }
 
   /** Asks for more permits (or joins the request under way); resolves when it has settled. */
@@ -66,7 +74,8 @@ export class ConcurrencyPermits {
     entry.asking ??= this.#request(entry, () => {
       const max = entry.limits.maxConcurrency ?? 0;
       const wanted = entry.inFlight + entry.slotQueue.length + 1 + Math.ceil(max / 4);
-      return Math.max(entry.permits, Math.min(max, wanted));
+      // Beyond the fair share only while nobody else waits (the answer says so).
+      return Math.max(entry.permits, Math.min(max, wanted, entry.share));
     }).finally(() => {
       entry.asking = undefined;
     });
@@ -75,8 +84,31 @@ export class ConcurrencyPermits {
 
   /** An attempt of `entry` ended: permits it no longer uses are given back after the linger. */
   released(entry: DestinationEntry): void {
-    if (entry.permits === 0 || entry.lingering || this.#options.signal.aborted) return;
-    if (entry.inFlight + entry.slotQueue.length >= entry.permits) return;
+    if (entry.permits === 0 || this.#options.signal.aborted) return;
+    const inUse = entry.inFlight + entry.slotQueue.length;
+    if (entry.permits > entry.share && inUse < entry.permits) {
+      // Others wait for their share: what this process stops using goes back at once.
+      if (entry.shrinking) return;
+      entry.shrinking = true;
+      void this.#request(entry, () =>
+        Math.max(entry.inFlight + entry.slotQueue.length, entry.share),
+      ).finally(() => {
+        entry.shrinking = false;
+      });
+      return;
+    }
+    if (inUse >= entry.permits) {
+      // Every permit in use and calls waiting: now and then, ask how the share stands (it may
+      // have grown, or others may be waiting for theirs).
+      const now = this.#options.clock.now();
+      if (
+        entry.slotQueue.length > 0 &&
+        (this.mayAsk(entry, now) || now - entry.checkedAt >= CHECK_IN_MS)
+      )
+        void this.ask(entry);
+      return;
+    }
+    if (entry.lingering) return;
     entry.lingering = true;
     entry.permitPeak = entry.inFlight + entry.slotQueue.length;
     this.#options.clock.sleep(PERMIT_LINGER_MS, this.#options.signal).then(
@@ -133,8 +165,9 @@ export class ConcurrencyPermits {
       const want = max === undefined ? 0 : Math.min(wanted(), max);
       if (want < entry.permits) entry.permits = want;
       const now = clock.now();
+      entry.checkedAt = now;
       try {
-        const granted = await store.holdPermits({
+        const { granted, share } = await store.holdPermits({
           destination: entry.destination,
           holder,
           wanted: want,
@@ -144,6 +177,7 @@ export class ConcurrencyPermits {
         });
         const before = entry.permits;
         entry.permits = granted;
+        entry.share = share;
         if (granted < want) entry.shortAt = clock.now();
         if (granted > before) onGrant(entry);
       } catch (error) {

@@ -53,6 +53,12 @@ export class DestinationEntry {
   asking: Promise<void> | undefined;
   /** When a request last got fewer permits than it asked for (or failed). */
   shortAt = Number.NEGATIVE_INFINITY;
+  /** The fair share of the limit as the store last said (every holder wanting permits alike). */
+  share = Number.POSITIVE_INFINITY;
+  /** When the store was last asked about this destination's permits. */
+  checkedAt = Number.NEGATIVE_INFINITY;
+  /** True while permits beyond the fair share are being given back. */
+  shrinking = false;
   /** True while permits not in use are waiting to be given back. */
   lingering = false;
   /** The most slots in use (in flight and waiting) since the linger began. */
@@ -104,8 +110,12 @@ export class DestinationEntry {
     this.lastUsedAt = clock.now();
   }
 
-  /** Replaces the limits; a changed rate starts a new schedule. */
+  /** Replaces the limits; a changed rate starts a new schedule, a changed concurrency a new share. */
   setLimits(limits: DestinationLimits): void {
+    if (limits.maxConcurrency !== this.limits.maxConcurrency) {
+      this.share = Number.POSITIVE_INFINITY;
+      this.checkedAt = Number.NEGATIVE_INFINITY;
+    }
     if (limits.rateLimitPerSecond !== this.limits.rateLimitPerSecond) {
       this.rate =
         limits.rateLimitPerSecond === undefined

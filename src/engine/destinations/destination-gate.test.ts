@@ -607,7 +607,7 @@ describe("DestinationGate", () => {
       expect((await b.admit(call(), clock.now())).type).toBe("hold");
       // a still holds the permit in use, and has no other.
       expect(await a.admit(call(), clock.now())).toMatchObject({ type: "hold" });
-      expect(await store.holdPermits(ask("worker-c", 3))).toBe(0);
+      expect((await store.holdPermits(ask("worker-c", 3))).granted).toBe(0);
     });
 
     it("keeps permits in use while they are renewed, and lets a dead process's lapse", async () => {
@@ -628,6 +628,30 @@ describe("DestinationGate", () => {
       await a.returnPermits();
       await clock.advance(50);
       expect((await admitAll(b, 3)).length).toBe(3);
+    });
+
+    it("gives back what it stops using beyond its fair share while another process waits", async () => {
+      const a = gate({ maxQueueWaitMs: 1_000 }, { leaseMs: 1_000 });
+      const b = gate({ maxQueueWaitMs: 0 }, { owner: "worker-b", leaseMs: 1_000 });
+      await a.setLimits(API, { maxConcurrency: 3 });
+      await b.load();
+      const tickets = await admitAll(a, 3);
+      const waiting = admitLater(a);
+      await tick();
+      // b asks and gets none: it now counts as waiting for its share (3 between two: 2).
+      expect((await b.admit(call(), clock.now())).type).toBe("hold");
+      // a, all its permits in use and a call waiting, checks in when an attempt ends, and learns
+      // the share; the waiting call takes the freed slot.
+      await clock.advance(200);
+      a.release(tickets[0]!);
+      expect((await waiting.promise).type).toBe("proceed");
+      await a.idle();
+      // The next attempt to end gives its permit back instead of keeping it.
+      a.release(tickets[1]!);
+      await a.idle();
+      expect((await b.admit(call(), clock.now())).type).toBe("proceed");
+      expect((await b.admit(call(), clock.now())).type).toBe("hold");
+      expect((await store.holdPermits(ask("worker-c", 3))).granted).toBe(0);
     });
 
     it("asks the store only when its permits are all in use, not for every call", async () => {

@@ -324,49 +324,62 @@ export function describeDestinationContract(context: GetContext): void {
 
     it("grants what the limit leaves after the other holders, and takes back what is given up", async () => {
       const { store } = context();
-      expect(await store.holdPermits(ask("a", 3))).toBe(3);
-      expect(await store.holdPermits(ask("b", 4))).toBe(2);
+      expect((await store.holdPermits(ask("a", 3))).granted).toBe(3);
+      expect((await store.holdPermits(ask("b", 4))).granted).toBe(2);
       // Renewing keeps them; asking for more finds none free.
-      expect(await store.holdPermits(ask("a", 3))).toBe(3);
-      expect(await store.holdPermits(ask("b", 3))).toBe(2);
+      expect((await store.holdPermits(ask("a", 3))).granted).toBe(3);
+      expect((await store.holdPermits(ask("b", 3))).granted).toBe(2);
       // a gives one back, b can have it; each destination has its own permits.
-      expect(await store.holdPermits(ask("a", 2))).toBe(2);
-      expect(await store.holdPermits(ask("b", 3))).toBe(3);
-      expect(await store.holdPermits({ ...ask("c", 5), destination: OTHER })).toBe(5);
+      expect((await store.holdPermits(ask("a", 2))).granted).toBe(2);
+      expect((await store.holdPermits(ask("b", 3))).granted).toBe(3);
+      expect((await store.holdPermits({ ...ask("c", 5), destination: OTHER })).granted).toBe(5);
       // Giving all back frees them all.
-      expect(await store.holdPermits(ask("a", 0))).toBe(0);
-      expect(await store.holdPermits(ask("b", 0))).toBe(0);
-      expect(await store.holdPermits(ask("d", 5))).toBe(5);
+      expect((await store.holdPermits(ask("a", 0))).granted).toBe(0);
+      expect((await store.holdPermits(ask("b", 0))).granted).toBe(0);
+      expect((await store.holdPermits(ask("d", 5))).granted).toBe(5);
     });
 
     it("lets permits whose lease ended go to others (a dead process's)", async () => {
       const { store } = context();
-      expect(await store.holdPermits(ask("a", 5))).toBe(5);
-      expect(await store.holdPermits(ask("b", 2, 5, T0 + LEASE_MS - 1))).toBe(0);
-      expect(await store.holdPermits(ask("b", 2, 5, T0 + LEASE_MS))).toBe(2);
+      expect((await store.holdPermits(ask("a", 5))).granted).toBe(5);
+      expect((await store.holdPermits(ask("b", 2, 5, T0 + LEASE_MS - 1))).granted).toBe(0);
+      expect((await store.holdPermits(ask("b", 2, 5, T0 + LEASE_MS))).granted).toBe(2);
       // a, back, renews what is left for it.
-      expect(await store.holdPermits(ask("a", 5, 5, T0 + LEASE_MS))).toBe(3);
+      expect((await store.holdPermits(ask("a", 5, 5, T0 + LEASE_MS))).granted).toBe(3);
     });
 
     it("gives a holder fewer than it holds when the limit was lowered", async () => {
       const { store } = context();
-      expect(await store.holdPermits(ask("a", 4, 8))).toBe(4);
-      expect(await store.holdPermits(ask("b", 4, 8))).toBe(4);
-      expect(await store.holdPermits(ask("a", 4, 5))).toBe(1);
+      expect((await store.holdPermits(ask("a", 4, 8))).granted).toBe(4);
+      expect((await store.holdPermits(ask("b", 4, 8))).granted).toBe(4);
+      expect((await store.holdPermits(ask("a", 4, 5))).granted).toBe(1);
     });
 
     it("never lets concurrent holders hold more than the limit between them", async () => {
       const { store } = context();
       const holders = Array.from({ length: 12 }, (_, i) => `h${i}`);
       const granted = await Promise.all(
-        holders.map((h, i) => store.holdPermits(ask(h, 1 + (i % 3)))),
+        holders.map(async (h, i) => (await store.holdPermits(ask(h, 1 + (i % 3)))).granted),
       );
       expect(granted.reduce((a, b) => a + b, 0)).toBe(5);
       // Every holder renews at once: still 5 in all, and none gained any.
       const renewed = await Promise.all(
-        holders.map((h, i) => store.holdPermits(ask(h, granted[i]!))),
+        holders.map(async (h, i) => (await store.holdPermits(ask(h, granted[i]!))).granted),
       );
       expect(renewed).toEqual(granted);
+    });
+
+    it("tells each holder its fair share while others wait for permits", async () => {
+      const { store } = context();
+      expect(await store.holdPermits(ask("a", 5))).toEqual({ granted: 5, share: 5 });
+      // b wants some and gets none: it is recorded as waiting, and the share halves.
+      expect(await store.holdPermits(ask("b", 2))).toEqual({ granted: 0, share: 3 });
+      expect(await store.holdPermits(ask("a", 5, 5, T0 + 999))).toEqual({ granted: 5, share: 3 });
+      // b stopped asking: a second later it no longer counts.
+      expect(await store.holdPermits(ask("a", 5, 5, T0 + 1_000))).toEqual({
+        granted: 5,
+        share: 5,
+      });
     });
 
     it("refuses invalid numbers, naming them", async () => {
@@ -374,7 +387,7 @@ export function describeDestinationContract(context: GetContext): void {
       await expect(store.holdPermits(ask("a", -1))).rejects.toThrow(/wanted/);
       await expect(store.holdPermits(ask("a", 1.5))).rejects.toThrow(/wanted/);
       await expect(store.holdPermits(ask("a", 1, 0))).rejects.toThrow(/limit/);
-      expect(await store.holdPermits(ask("a", 5))).toBe(5);
+      expect((await store.holdPermits(ask("a", 5))).granted).toBe(5);
     });
   });
 }

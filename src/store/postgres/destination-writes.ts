@@ -2,7 +2,12 @@
 // lease token), waking the calls a destination holds, and destination documents saved with
 // compare-and-set on their version.
 import type { WaitingFor } from "../../core/call.ts";
-import { grantPermits, parsePermitHolders, type PermitRequest } from "../../core/permits.ts";
+import {
+  grantPermits,
+  parsePermitHolders,
+  type PermitGrant,
+  type PermitRequest,
+} from "../../core/permits.ts";
 import type { ClaimRef, DestinationDocument, StoredDestination } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { isStatementError } from "./postgres-errors.ts";
@@ -123,13 +128,13 @@ export class DestinationWrites {
    * locked, so holders change it one after the other. Asked for only when a process needs more
    * permits, gives some back, or renews them: not on every call.
    */
-  async holdPermits(request: PermitRequest): Promise<number> {
+  async holdPermits(request: PermitRequest): Promise<PermitGrant> {
     const { create, lock, save } = this.#permits;
     const values = [request.destination];
     return await this.#db.transaction(async (query) => {
       await query({ name: "steadfast_permits_create", text: create, values });
       const { rows } = await query({ name: "steadfast_permits_lock", text: lock, values });
-      const { holders, granted } = grantPermits(
+      const { holders, granted, share } = grantPermits(
         parsePermitHolders(rows[0]?.holders as string | undefined),
         request,
       );
@@ -138,7 +143,7 @@ export class DestinationWrites {
         text: save,
         values: [request.destination, JSON.stringify(holders)],
       });
-      return granted;
+      return { granted, share };
     });
   }
 

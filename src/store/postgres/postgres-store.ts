@@ -1,6 +1,6 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
-import { checkPermitRequest, type PermitRequest } from "../../core/permits.ts";
+import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
   Claim,
@@ -345,7 +345,7 @@ export class PostgresStore implements Store {
   }
 
   /** See `Store.holdPermits`. An invalid request is refused before a connection is taken. */
-  async holdPermits(request: PermitRequest): Promise<number> {
+  async holdPermits(request: PermitRequest): Promise<PermitGrant> {
     checkPermitRequest(request);
     return await this.#open(() => this.#destinations.holdPermits(request));
   }

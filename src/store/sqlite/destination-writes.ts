@@ -2,7 +2,12 @@
 // calls a destination holds, and saving a destination's document with compare-and-set. Each
 // function is synchronous and runs inside the group-commit transaction (group-commit.ts).
 import type { WaitingFor } from "../../core/call.ts";
-import { grantPermits, parsePermitHolders, type PermitRequest } from "../../core/permits.ts";
+import {
+  grantPermits,
+  parsePermitHolders,
+  type PermitGrant,
+  type PermitRequest,
+} from "../../core/permits.ts";
 import type { ClaimRef, DestinationDocument } from "../../core/store.ts";
 import type { Prepare } from "./statement-cache.ts";
 
@@ -36,15 +41,15 @@ const DROP_PERMIT_HOLDERS = "DELETE FROM destination_permits WHERE destination =
  * Sets a holder's share of a destination's concurrency permits. See `Store.holdPermits`. The
  * read and the write run in one write transaction, which SQLite serialises across processes.
  */
-export function holdPermits(sql: Prepare, request: PermitRequest): number {
+export function holdPermits(sql: Prepare, request: PermitRequest): PermitGrant {
   const row = sql(PERMIT_HOLDERS).get(request.destination);
-  const { holders, granted } = grantPermits(
+  const { holders, granted, share } = grantPermits(
     parsePermitHolders(row === undefined ? undefined : String(row.holders)),
     request,
   );
   if (Object.keys(holders).length === 0) sql(DROP_PERMIT_HOLDERS).run(request.destination);
   else sql(SAVE_PERMIT_HOLDERS).run(request.destination, JSON.stringify(holders));
-  return granted;
+  return { granted, share };
 }
 
 /** Holds a claimed call until `runAt` without an attempt. See `Store.deferCall`. */

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
-import { checkPermitRequest, type PermitRequest } from "../../core/permits.ts";
+import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
   Claim,
@@ -315,7 +315,7 @@ export class SqliteStore implements Store {
    * See `Store.holdPermits`. Not durable (like claims): permits lost in a crash are taken again.
    * An invalid request is refused before it is queued.
    */
-  async holdPermits(request: PermitRequest): Promise<number> {
+  async holdPermits(request: PermitRequest): Promise<PermitGrant> {
     checkPermitRequest(request);
     return await this.#writes.enqueue(() => destinations.holdPermits(this.#sql, request), {
       durable: false,

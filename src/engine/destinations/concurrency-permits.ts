@@ -82,7 +82,11 @@ export class ConcurrencyPermits {
     return entry.asking;
   }
 
-  /** An attempt of `entry` ended: permits it no longer uses are given back after the linger. */
+  /**
+   * An attempt of `entry` ended: beyond the fair share, the permit goes back at once; at the
+   * share with calls waiting, the process checks in now and then; permits unused for the linger
+   * go back.
+   */
   released(entry: DestinationEntry): void {
     if (entry.permits === 0 || this.#options.signal.aborted) return;
     const inUse = entry.inFlight + entry.slotQueue.length;

@@ -310,10 +310,9 @@ export class Engine {
     await this.destinations.idle();
     this.#loops.abort();
     // Nothing more is sent from here: this process's share of fleet-wide concurrency limits is
-    // free for the others at once rather than when its lease ends.
-    await this.destinations.returnPermits().catch((error: unknown) => {
-      this.#logger.warn({ err: error }, "could not give back concurrency permits; they lapse");
-    });
+    // free for the others at once rather than when its lease ends (a failure is logged there;
+    // those permits lapse).
+    await this.destinations.returnPermits();
     await Promise.all(this.#background);
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#state = "stopped";

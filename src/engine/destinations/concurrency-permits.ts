@@ -54,12 +54,6 @@ export class ConcurrencyPermits {
     this.#options = options;
   }
 
-  /** Slots of `entry` in this process: its permits when it has a `maxConcurrency`. */
-  static slotsOf(entry: DestinationEntry, share: number): number {
-    const max = entry.limits.maxConcurrency;
-    return max === undefined ? share : Math.min(entry.permits, max);
-  }
-
   /** Whether a call finding every slot of `entry` taken should ask for more permits first. */
   mayAsk(entry: DestinationEntry, now: number): boolean {
     const max = entry.limits.maxConcurrency;
@@ -131,36 +125,40 @@ export class ConcurrencyPermits {
 
   /** A slot of `entry` was taken: remembered, so the linger keeps what was in use meanwhile. */
   taken(entry: DestinationEntry): void {
+    if (entry.permits === 0) return;
     const inUse = entry.inFlight + entry.slotQueue.length;
     if (inUse > entry.permitPeak) entry.permitPeak = inUse;
   }
 
   /** Renews the permits of every entry holding some (and gives back those of removed limits). */
-  async renew(entries: Iterable<DestinationEntry>): Promise<void> {
-    const renewals: Promise<void>[] = [];
-    for (const entry of entries) {
-      if (entry.permits === 0) continue;
-      renewals.push(
-        this.#request(entry, () => (entry.limits.maxConcurrency === undefined ? 0 : entry.permits)),
-      );
-    }
-    await Promise.all(renewals);
+  renew(entries: Iterable<DestinationEntry>): Promise<void> {
+    return this.#requestEach(entries, (entry) =>
+      entry.limits.maxConcurrency === undefined ? 0 : entry.permits,
+    );
   }
 
   /** Gives back every permit held (the engine stopped: another process may have them now). */
-  async returnAll(entries: Iterable<DestinationEntry>): Promise<void> {
-    const returns: Promise<void>[] = [];
+  returnAll(entries: Iterable<DestinationEntry>): Promise<void> {
+    return this.#requestEach(entries, () => 0);
+  }
+
+  /** One request per entry holding permits, `wanted` of each; resolves when all have settled. */
+  async #requestEach(
+    entries: Iterable<DestinationEntry>,
+    wanted: (entry: DestinationEntry) => number,
+  ): Promise<void> {
+    const requests: Promise<void>[] = [];
     for (const entry of entries) {
-      if (entry.permits > 0) returns.push(this.#request(entry, () => 0));
+      if (entry.permits > 0) requests.push(this.#request(entry, () => wanted(entry)));
     }
-    await Promise.all(returns);
+    await Promise.all(requests);
   }
 
   /**
    * Queues a request for `entry`: `wanted` is decided when it runs. Giving back takes effect here
    * at once (those permits are no longer used); taking more only once the store has granted them.
    * A failed request leaves the permits as they were (they lapse at the lease's end if the store
-   * stays away) and stops asking for `PERMIT_RETRY_MS`.
+   * stays away), is logged, and stops asking for `PERMIT_RETRY_MS`: the promise never rejects.
    */
   #request(entry: DestinationEntry, wanted: () => number): Promise<void> {
     const { store, clock, holder, leaseMs, onGrant, logger } = this.#options;

@@ -401,7 +401,8 @@ export class DestinationGate {
 
   /** The destination's slots in this process: the share, or the permits held of its limit. */
   #slotsOf(entry: DestinationEntry): number {
-    return ConcurrencyPermits.slotsOf(entry, this.#share);
+    const max = entry.limits.maxConcurrency;
+    return max === undefined ? this.#share : Math.min(entry.permits, max);
   }
 
   #admitClosed(

@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { CallStatus } from "./core/call.ts";
 import { TerminalStatuses } from "./core/call.ts";
-import { toAttemptView, toCallView, type AttemptView, type CallView } from "./core/call-view.ts";
+import { toAttemptView, type AttemptView, type CallView } from "./core/call-view.ts";
 import { TerminalError } from "./core/errors.ts";
 import { parseFetchInput, type FetchInput } from "./core/fetch-input.ts";
 import { tenantId as toTenantId, type CallId, type TenantId } from "./core/ids.ts";
@@ -194,7 +194,7 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
       return (await calls.get(tenant, id)).status;
     },
     async call() {
-      return toCallView(await calls.get(tenant, id));
+      return await calls.view(await calls.get(tenant, id));
     },
     async attempts() {
       return (await calls.attempts(tenant, id)).map(toAttemptView);
@@ -208,7 +208,7 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
           `Call ${id} is still ${call.status} after ${timeoutMs} ms; call result() again to keep waiting`,
         );
       }
-      return toCallView(call);
+      return await calls.view(call);
     },
   };
 }

@@ -248,10 +248,7 @@ export class PostgresStore implements Store {
   }
 
   /** See `Store.getCallbackDelivery`. */
-  getCallbackDelivery(
-    tenantId: TenantId,
-    parentId: CallId,
-  ): Promise<CallbackDelivery | undefined> {
+  getCallbackDelivery(tenantId: TenantId, parentId: CallId): Promise<CallbackDelivery | undefined> {
     return this.#open(() => this.#reads.getCallbackDelivery(tenantId, parentId));
   }
 

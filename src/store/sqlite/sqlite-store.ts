@@ -208,10 +208,7 @@ export class SqliteStore implements Store {
   }
 
   /** See `Store.getCallbackDelivery`. */
-  getCallbackDelivery(
-    tenantId: TenantId,
-    parentId: CallId,
-  ): Promise<CallbackDelivery | undefined> {
+  getCallbackDelivery(tenantId: TenantId, parentId: CallId): Promise<CallbackDelivery | undefined> {
     return this.#read(() => {
       const row = this.#sql(
         "SELECT * FROM calls INDEXED BY calls_parent WHERE parent_id = ? AND tenant_id = ? " +

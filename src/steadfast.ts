@@ -19,7 +19,7 @@ import { DestinationsService } from "./engine/destinations/destinations-service.
 import { Engine, type EngineLogger } from "./engine/engine.ts";
 import { faultsFromEnv, type FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
-import { createDestinationGuard } from "./http/destination-guard.ts";
+import { createDestinationGuard, type GuardSettingNames } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
 import { PostgresStore } from "./store/postgres/postgres-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
@@ -40,6 +40,12 @@ export interface SteadfastOptions {
   allowPrivateNetworks?: boolean;
   /** CIDR ranges allowed even when private, e.g. `10.1.0.0/16`. */
   allowedCidrs?: readonly string[];
+  /**
+   * How a refused destination's message names the two settings above, so it names the fix that
+   * works where they were set. Default: these options (`allowPrivateNetworks: true`,
+   * `allowedCidrs`); `steadfast serve` and `worker` name their flags and variables.
+   */
+  settingNames?: GuardSettingNames;
   /** Attempts in flight at once. Default 256. */
   concurrency?: number;
   /** Claim lease, ms. Default 30,000. */
@@ -122,6 +128,10 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
   const guard = createDestinationGuard({
     allowPrivateNetworks: options.allowPrivateNetworks ?? false,
     allowCidrs: options.allowedCidrs ?? [],
+    settingNames: options.settingNames ?? {
+      allowPrivateNetworks: "allowPrivateNetworks: true (a createSteadfast option)",
+      allowedCidrs: "allowedCidrs (a createSteadfast option)",
+    },
   });
   const transport = options.transport ?? new UndiciTransport({ clock, guard });
   const faults = options.faults ?? faultsFromEnv(process.env.STEADFAST_FAULTS);

@@ -23,7 +23,15 @@
 // path with `/missing`). Because the upstream is on loopback, `createSteadfast({` in an example is
 // run as `createSteadfast({ allowPrivateNetworks: true, `.
 import { execFile } from "node:child_process";
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -146,7 +154,6 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-  const printedKey: string[] = [];
   server = await startServer(
     {
       port: 0,
@@ -160,9 +167,9 @@ beforeAll(async () => {
       logLevel: "silent",
       shutdownGraceMs: 1_000,
     },
-    { print: (line) => void printedKey.push(line) },
+    { print: () => undefined },
   );
-  key = (await import("node:fs")).readFileSync(join(home, ".steadfast", "api-key"), "utf8").trim();
+  key = readFileSync(join(home, ".steadfast", "api-key"), "utf8").trim();
 
   const bin = join(dir, "bin");
   mkdirSync(bin);
@@ -235,7 +242,6 @@ async function runTypeScript(block: CodeBlock): Promise<void> {
     env: { ...env, STEADFAST_API_KEY: key },
   });
   if (result.code !== 0) {
-    const { readFileSync } = await import("node:fs");
     throw new Error(explain(block, readFileSync(example.path, "utf8"), result));
   }
 }
@@ -249,7 +255,9 @@ function checkJson(block: CodeBlock, previous: CodeBlock | undefined): void {
       block.marker?.kind === "output" ? rewrite(block.code, server.url, upstreamUrl) : block.code;
     shown = parseExample(code);
   } catch (error) {
-    throw new Error(`${where}: the json block does not parse: ${(error as Error).message}`);
+    throw new Error(`${where}: the json block does not parse: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   if (block.marker?.kind === "shape") {
     const doc = buildOpenApiDocument() as { components: { schemas: Record<string, object> } };

@@ -1,3 +1,4 @@
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import type { AttemptView, CallView } from "../core/call-view.ts";
@@ -43,6 +44,24 @@ describe("openapi.json", () => {
     expect(served).toEqual(
       JSON.parse(JSON.stringify(buildOpenApiDocument({ maxBodyBytes: 4_096 }))) as Document,
     );
+  });
+
+  it("is valid against the OpenAPI 3.1 specification's own schema, webhooks included", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(buildOpenApiDocument({ maxBodyBytes: 4_096 }));
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    // The callback POST: its payload and the three Standard Webhooks headers.
+    const callEnded = doc.webhooks.callEnded?.post;
+    expect(callEnded?.requestBody.content["application/json"]?.schema.$ref).toBe(
+      "#/components/schemas/CallbackPayload",
+    );
+    expect(callEnded?.parameters.map((p) => [p.name, p.in, p.required])).toEqual([
+      ["webhook-id", "header", true],
+      ["webhook-timestamp", "header", true],
+      ["webhook-signature", "header", true],
+    ]);
   });
 
   it("documents exactly the routes the app has", () => {

@@ -11,6 +11,7 @@ export {
   type SteadfastOptions,
 } from "./steadfast.ts";
 export type { CallView, AttemptView, ResponseView } from "./core/call-view.ts";
+export type { CallbackErrorView, CallbackStatus, CallbackView } from "./core/callback-view.ts";
 export type { FetchInput } from "./core/fetch-input.ts";
 export type {
   CallStatus,

@@ -41,6 +41,11 @@ describe("createSteadfast", () => {
     sf = await createSteadfast({ db: ":memory:", startEngine: false });
     const refused = await sf.fetch({ url: "http://127.0.0.1:9/x" }).catch((e: unknown) => e);
     expect(isSteadfastError(refused) && refused.code).toBe("blocked_destination");
+    // In-process, the fix is an option: the server's variables do nothing here.
+    expect((refused as Error).message).toContain(
+      "set allowPrivateNetworks: true (a createSteadfast option) or add the range to allowedCidrs (a createSteadfast option)",
+    );
+    expect((refused as Error).message).not.toContain("STEADFAST_");
     const invalid = await sf
       .fetch({ url: "https://example.com", retry: { maxAttempts: -1 } })
       .catch((e: unknown) => e);

@@ -6,7 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { CallStatus } from "./core/call.ts";
 import { TerminalStatuses } from "./core/call.ts";
-import { toAttemptView, toCallView, type AttemptView, type CallView } from "./core/call-view.ts";
+import { toAttemptView, type AttemptView, type CallView } from "./core/call-view.ts";
 import { TerminalError } from "./core/errors.ts";
 import { parseFetchInput, type FetchInput } from "./core/fetch-input.ts";
 import { tenantId as toTenantId, type CallId, type TenantId } from "./core/ids.ts";
@@ -19,7 +19,7 @@ import { DestinationsService } from "./engine/destinations/destinations-service.
 import { Engine, type EngineLogger } from "./engine/engine.ts";
 import { faultsFromEnv, type FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
-import { createDestinationGuard } from "./http/destination-guard.ts";
+import { createDestinationGuard, type GuardSettingNames } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
 import { PostgresStore } from "./store/postgres/postgres-store.ts";
 import { SqliteStore } from "./store/sqlite/sqlite-store.ts";
@@ -40,6 +40,12 @@ export interface SteadfastOptions {
   allowPrivateNetworks?: boolean;
   /** CIDR ranges allowed even when private, e.g. `10.1.0.0/16`. */
   allowedCidrs?: readonly string[];
+  /**
+   * How a refused destination's message names the two settings above, so it names the fix that
+   * works where they were set. Default: these options (`allowPrivateNetworks: true`,
+   * `allowedCidrs`); `steadfast serve` and `worker` name their flags and variables.
+   */
+  settingNames?: GuardSettingNames;
   /** Attempts in flight at once. Default 256. */
   concurrency?: number;
   /** Claim lease, ms. Default 30,000. */
@@ -122,6 +128,10 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
   const guard = createDestinationGuard({
     allowPrivateNetworks: options.allowPrivateNetworks ?? false,
     allowCidrs: options.allowedCidrs ?? [],
+    settingNames: options.settingNames ?? {
+      allowPrivateNetworks: "allowPrivateNetworks: true (a createSteadfast option)",
+      allowedCidrs: "allowedCidrs (a createSteadfast option)",
+    },
   });
   const transport = options.transport ?? new UndiciTransport({ clock, guard });
   const faults = options.faults ?? faultsFromEnv(process.env.STEADFAST_FAULTS);
@@ -194,7 +204,7 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
       return (await calls.get(tenant, id)).status;
     },
     async call() {
-      return toCallView(await calls.get(tenant, id));
+      return await calls.view(await calls.get(tenant, id));
     },
     async attempts() {
       return (await calls.attempts(tenant, id)).map(toAttemptView);
@@ -208,7 +218,7 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
           `Call ${id} is still ${call.status} after ${timeoutMs} ms; call result() again to keep waiting`,
         );
       }
-      return toCallView(call);
+      return await calls.view(call);
     },
   };
 }

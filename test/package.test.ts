@@ -43,6 +43,7 @@ describe("the published package", () => {
     expect(files).toEqual(
       expect.arrayContaining([
         "package.json",
+        "LICENSE",
         "bin/steadfast.js",
         "dist/index.js",
         "dist/index.d.ts",

@@ -4,7 +4,14 @@ import type { SteadfastClient } from "../client/index.ts";
 import type { CliIo } from "./cli-io.ts";
 import { addClientOptions, withClient } from "./client-options.ts";
 import { parseIntegerFlag, parseStatus, type ClientFlags } from "./config.ts";
-import { attemptsTable, callDetail, callSummary, callsTable, json } from "./format.ts";
+import {
+  attemptsTable,
+  callbackSummary,
+  callDetail,
+  callSummary,
+  callsTable,
+  json,
+} from "./format.ts";
 
 /** Flags of `steadfast calls list`. */
 interface ListFlags extends ClientFlags {
@@ -17,6 +24,12 @@ interface ListFlags extends ClientFlags {
 /** Flags of the `calls` commands that take an id. */
 interface IdFlags extends ClientFlags {
   json?: boolean;
+}
+
+/** Flags of `calls attempts` and `calls retry`. */
+interface CallbackFlags extends IdFlags {
+  /** About the call's callback delivery rather than the call. */
+  callback?: boolean;
 }
 
 /** Adds a `calls <name> <id>` command that runs `act` and prints the call it answers. */
@@ -96,10 +109,12 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
         "list a call's attempts: when, how long, outcome, whether sent, what was decided",
       )
       .argument("<id>", "call id (call_...)")
+      .option("--callback", "the attempts of the call's callback delivery instead")
       .option("--json", "print the attempts as JSON"),
-  ).action((id: string, flags: IdFlags) =>
+  ).action((id: string, flags: CallbackFlags) =>
     withClient(flags, io, async (client) => {
-      const attempts = await client.attempts(id);
+      const attempts =
+        flags.callback === true ? await client.callbackAttempts(id) : await client.attempts(id);
       if (flags.json === true) io.out(json(attempts));
       else io.out(attempts.length === 0 ? "no attempts yet\n" : attemptsTable(attempts));
     }),
@@ -113,12 +128,25 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
     (client, id) => client.cancel(id),
     callSummary,
   );
-  callCommand(
-    calls,
-    io,
-    "retry",
-    "redrive a failed call (fresh attempts), or make a waiting call due now",
-    (client, id) => client.retry(id),
-    callSummary,
+  addClientOptions(
+    calls
+      .command("retry")
+      .description("redrive a failed call (fresh attempts), or make a waiting call due now")
+      .argument("<id>", "call id (call_...)")
+      .option(
+        "--callback",
+        "send the call's failed callback again (fresh attempts), or a retrying one now",
+      )
+      .option("--json", "print the call as JSON"),
+  ).action((id: string, flags: CallbackFlags) =>
+    withClient(flags, io, async (client) => {
+      if (flags.callback === true) {
+        const call = await client.retryCallback(id);
+        io.out(flags.json === true ? json(call) : callbackSummary(call));
+        return;
+      }
+      const call = await client.retry(id);
+      io.out(flags.json === true ? json(call) : callSummary(call));
+    }),
   );
 }

@@ -242,6 +242,48 @@ describe("steadfast (process)", () => {
     expect(lines[1]).toMatch(/^1\s+\S+Z\s+\d+(ms|\.\ds)\s+HTTP 500\s+yes\s+fail \(.+\)$/);
   });
 
+  it("fetch --callback, then calls show, attempts --callback and retry --callback", async () => {
+    // The receiver refuses the callback for good (400): one attempt, then failed.
+    const hook = `${harness.upstreamUrl}/status/400`;
+    const id = callIdOf(
+      await steadfast(["fetch", `${harness.upstreamUrl}/ok`, "--callback", hook, "--wait", "10"]),
+    );
+    let view: { callback?: { status: string } } = {};
+    for (let tries = 0; view.callback?.status !== "failed"; tries++) {
+      if (tries === 200) throw new Error(`the callback never failed: ${JSON.stringify(view)}`);
+      view = JSON.parse((await steadfast(["calls", "show", id, "--json"])).stdout) as typeof view;
+    }
+    const show = await steadfast(["calls", "show", id]);
+    expect(show.stdout).toMatch(new RegExp(`^callback +failed after 1 attempt {2}${hook}$`, "m"));
+    expect(show.stdout).toMatch(/^ {2}last error +status 400 is not retryable \(/m);
+    expect(show.stdout).toMatch(/^ {2}webhook-id +msg_[0-9A-Z]{26}$/m);
+    expect(show.stdout).toMatch(
+      new RegExp(`^ {2}send again +steadfast calls retry ${id} --callback$`, "m"),
+    );
+
+    const attempts = await steadfast(["calls", "attempts", id, "--callback"]);
+    expect(attempts.code).toBe(0);
+    expect(attempts.stdout.trimEnd().split("\n")[1]).toMatch(
+      /^1\s+\S+Z\s+\S+\s+HTTP 400\s+yes\s+fail \(status 400 is not retryable\)$/,
+    );
+
+    const resent = await steadfast(["calls", "retry", id, "--callback"]);
+    expect(resent.code).toBe(0);
+    expect(resent.stdout).toBe(
+      `${id}  callback delivering (1 attempt so far, next ${
+        /next (\S+)\)/.exec(resent.stdout)?.[1] ?? "?"
+      })  ${hook}\n`,
+    );
+    const requests = harness.upstreamRequests.filter((r) => r.path === "/status/400");
+    expect(new Set(requests.map((r) => r.headers["webhook-id"])).size).toBe(1);
+
+    const plain = callIdOf(await steadfast(["fetch", `${harness.upstreamUrl}/ok`, "--wait", "10"]));
+    expectOneLineError(
+      await steadfast(["calls", "retry", plain, "--callback"]),
+      /has no callback: it was submitted without callback\.url \(HTTP 404 not_found\)/,
+    );
+  });
+
   it("calls retry redrives a failed call and calls cancel cancels a waiting one", async () => {
     const failed = callIdOf(
       await steadfast(["fetch", `${harness.upstreamUrl}/status/400`, "--wait", "10"]),

@@ -16,6 +16,7 @@ export interface FetchFlags extends ClientFlags {
   header?: string[];
   retries?: string;
   idempotencyKey?: string;
+  callback?: string;
   /** `true` for a bare `--wait`. */
   wait?: string | true;
   json?: boolean;
@@ -68,6 +69,7 @@ export function buildFetchRequest(
     input.body = contentType === undefined || /json/i.test(contentType) ? jsonOrText(text) : text;
   }
 
+  if (flags.callback !== undefined) input.callback = { url: flags.callback };
   if (flags.retries !== undefined) {
     input.retry = { maxAttempts: parseIntegerFlag("--retries", flags.retries, 0, 99) + 1 };
   }
@@ -134,6 +136,10 @@ export function registerFetchCommand(program: Command, io: CliIo): void {
     .option(
       "--retries <n>",
       "retries after the first attempt, 0 to 99 (maxAttempts = n + 1; server default 4)",
+    )
+    .option(
+      "--callback <url>",
+      "POST the final call, signed, to this URL when it ends (steadfast calls show tells how that went)",
     )
     .option(
       "--idempotency-key <key>",

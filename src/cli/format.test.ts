@@ -1,6 +1,14 @@
 import { describe, expect, it } from "vitest";
 import type { CallView } from "../core/call-view.ts";
-import { callSummary, decisionText, duration, printable, shortTime, table } from "./format.ts";
+import {
+  callbackRows,
+  callSummary,
+  decisionText,
+  duration,
+  printable,
+  shortTime,
+  table,
+} from "./format.ts";
 
 const base: CallView = {
   id: "call_01JD6Z2K8Q7X1Y0ZV3R5T9W2MN",
@@ -105,5 +113,38 @@ describe("format", () => {
     ).toBe(
       "call_01JD6Z2K8Q7X1Y0ZV3R5T9W2MN  failed  HTTP 404  not_retryable: status 404 is not retryable\n",
     );
+  });
+
+  it("says how a call's callback is going, in each of its states", () => {
+    const url = "https://hooks.example.com/x";
+    const lines = (callback: Parameters<typeof callbackRows>[1]) =>
+      callbackRows(base.id, callback).map(([label, value]) => `${label}: ${value}`);
+    expect(lines({ url, status: "pending", attempts: 0 })).toEqual([
+      `callback: pending (sent when the call ends)  ${url}`,
+    ]);
+    expect(lines({ url, status: "skipped", attempts: 0 })).toEqual([
+      `callback: skipped (a cancelled call sends no callback)  ${url}`,
+    ]);
+    expect(
+      lines({
+        url,
+        status: "retrying",
+        attempts: 2,
+        webhookId: "msg_1",
+        lastAttemptAt: "2025-06-01T12:00:05.000Z",
+        lastError: { code: "connect_refused", message: "connect_refused: ECONNREFUSED; backoff" },
+        nextAttemptAt: "2025-06-01T12:00:20.000Z",
+      }),
+    ).toEqual([
+      `callback: retrying (2 attempts so far, next 2025-06-01T12:00:20Z)  ${url}`,
+      "  last error: connect_refused: ECONNREFUSED; backoff (2025-06-01T12:00:05Z)",
+      "  webhook-id: msg_1",
+    ]);
+    expect(
+      lines({ url, status: "delivered", attempts: 1, deliveredAt: "2025-06-01T12:00:01.000Z" }),
+    ).toEqual([`callback: delivered 2025-06-01T12:00:01Z (1 attempt)  ${url}`]);
+    expect(
+      lines({ url: "https://h.example/\u001b[2J", status: "delivering", attempts: 0 }),
+    ).toEqual(["callback: delivering (0 attempts so far)  https://h.example/\\x1b[2J"]);
   });
 });

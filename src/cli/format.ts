@@ -4,6 +4,7 @@
  * send escape sequences to the terminal.
  */
 import type { AttemptView, CallView, WaitingForView } from "../core/call-view.ts";
+import type { CallbackView } from "../core/callback-view.ts";
 
 /**
  * `text` with control characters shown as escapes (`\n`, `\x1b`) and cut to `max` characters
@@ -164,11 +165,60 @@ export function callDetail(call: CallView): string {
     rows.push(["error", printable(`${call.error.code}: ${call.error.message}`)]);
   if (call.idempotencyKey !== undefined)
     rows.push(["idempotency key", printable(call.idempotencyKey)]);
-  if (call.callbackUrl !== undefined) rows.push(["callback", printable(call.callbackUrl)]);
+  if (call.callback !== undefined) rows.push(...callbackRows(call.id, call.callback));
+  else if (call.callbackUrl !== undefined) rows.push(["callback", printable(call.callbackUrl)]);
   rows.push(["created", shortTime(call.createdAt)], ["updated", shortTime(call.updatedAt)]);
   if (call.completedAt !== undefined) rows.push(["completed", shortTime(call.completedAt)]);
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join("\n") + "\n";
+}
+
+/**
+ * The lines of `steadfast calls show` about a call's callback: its status and URL, then the last
+ * attempt's error and what to do about a failed one.
+ */
+export function callbackRows(id: string, callback: CallbackView): [string, string][] {
+  const attempts = `${callback.attempts} attempt${callback.attempts === 1 ? "" : "s"}`;
+  let status: string;
+  switch (callback.status) {
+    case "pending":
+      status = "pending (sent when the call ends)";
+      break;
+    case "skipped":
+      status = "skipped (a cancelled call sends no callback)";
+      break;
+    case "delivered":
+      status = `delivered ${shortTime(callback.deliveredAt)} (${attempts})`;
+      break;
+    case "failed":
+      status = `failed after ${attempts}`;
+      break;
+    case "delivering":
+    case "retrying":
+      status =
+        callback.nextAttemptAt === undefined
+          ? `${callback.status} (${attempts} so far)`
+          : `${callback.status} (${attempts} so far, next ${shortTime(callback.nextAttemptAt)})`;
+      break;
+  }
+  const rows: [string, string][] = [["callback", `${status}  ${printable(callback.url)}`]];
+  if (callback.lastError !== undefined) {
+    // The message names the cause already: `status 500; ...`, `connect_refused: ...; ...`.
+    const when =
+      callback.lastAttemptAt === undefined ? "" : ` (${shortTime(callback.lastAttemptAt)})`;
+    rows.push(["  last error", `${printable(callback.lastError.message, 200)}${when}`]);
+  }
+  if (callback.webhookId !== undefined) rows.push(["  webhook-id", callback.webhookId]);
+  if (callback.status === "failed")
+    rows.push(["  send again", `steadfast calls retry ${id} --callback`]);
+  return rows;
+}
+
+/** One line about a call's callback: `call_01J...  callback delivering (3 attempts so far, ...)`. */
+export function callbackSummary(call: CallView): string {
+  if (call.callback === undefined) return callSummary(call);
+  const [first] = callbackRows(call.id, call.callback);
+  return `${call.id}  callback ${first?.[1] ?? call.callback.status}\n`;
 }
 
 /** Pretty JSON with a trailing newline, for `--json`. */

@@ -88,6 +88,17 @@ export interface SteadfastClient {
   /** Redrives a failed call, or makes a waiting call due now (`POST /v1/calls/:id/retry`). */
   retry(id: string, options?: RequestOptions): Promise<CallView>;
   /**
+   * The attempts of a call's callback delivery, oldest first; empty until the call has ended
+   * (`GET /v1/calls/:id/callback/attempts`). Throws `not_found` when the call has no callback URL.
+   */
+  callbackAttempts(id: string, options?: RequestOptions): Promise<AttemptView[]>;
+  /**
+   * Sends a call's failed callback again (a fresh attempt budget, the same `webhook-id`), or a
+   * retrying one now (`POST /v1/calls/:id/callback/retry`). Throws `invalid_state` when there is
+   * none to send: the call has not ended, or its callback was delivered or is in flight.
+   */
+  retryCallback(id: string, options?: RequestOptions): Promise<CallView>;
+  /**
    * Every destination's breaker, pause, limits and health (`GET /v1/destinations`). The
    * operator's view: destinations are shared by all tenants.
    */
@@ -213,6 +224,21 @@ export function createClient(options: ClientOptions): SteadfastClient {
         { signal: requestOptions.signal },
       );
       return Array.isArray(body) ? body : body.attempts;
+    },
+
+    async callbackAttempts(id, requestOptions = {}) {
+      const body = await request<{ attempts: AttemptView[] }>(
+        "GET",
+        callPath(id, "/callback/attempts"),
+        { signal: requestOptions.signal },
+      );
+      return body.attempts;
+    },
+
+    retryCallback(id, requestOptions = {}) {
+      return request<CallView>("POST", callPath(id, "/callback/retry"), {
+        signal: requestOptions.signal,
+      });
     },
 
     list(query = {}, requestOptions = {}) {

@@ -35,5 +35,6 @@ export type {
   ResponseView,
   WaitingForView,
 } from "../core/call-view.ts";
+export type { CallbackErrorView, CallbackStatus, CallbackView } from "../core/callback-view.ts";
 export type { AttemptDecision, AttemptOutcome, CallStatus } from "../core/call.ts";
 export type { FetchInput } from "../core/fetch-input.ts";

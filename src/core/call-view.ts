@@ -1,4 +1,5 @@
 import type { AttemptRecord, CallRecord, CallStatus, StoredResponse, WaitCode } from "./call.ts";
+import { toCallbackView, type CallbackLookup, type CallbackView } from "./callback-view.ts";
 
 /** Shown in place of a secret. */
 export const REDACTED = "[redacted]";
@@ -90,6 +91,11 @@ export interface CallView {
   error?: { code: string; message: string };
   idempotencyKey?: string;
   callbackUrl?: string;
+  /**
+   * How the call's callback is going, for a call with a callback URL. Shown by reads of one call
+   * (`GET /v1/calls/:id` and the answers about one call), not in lists.
+   */
+  callback?: CallbackView;
   createdAt: string;
   updatedAt: string;
   completedAt?: string;
@@ -132,8 +138,11 @@ export function toResponseView(response: StoredResponse): ResponseView {
   return view;
 }
 
-/** The public view of a call: ISO timestamps, secrets redacted (ARCHITECTURE.md section 6). */
-export function toCallView(call: CallRecord): CallView {
+/**
+ * The public view of a call: ISO timestamps, secrets redacted (ARCHITECTURE.md section 6). With
+ * `callback` (its delivery, as looked up), a call with a callback URL shows how its callback went.
+ */
+export function toCallView(call: CallRecord, callback?: CallbackLookup): CallView {
   const { request } = call.spec;
   const view: CallView = {
     id: call.id,
@@ -163,7 +172,10 @@ export function toCallView(call: CallRecord): CallView {
   if (call.response !== undefined) view.response = toResponseView(call.response);
   if (call.error !== undefined) view.error = call.error;
   if (call.idempotencyKey !== undefined) view.idempotencyKey = call.idempotencyKey;
-  if (call.spec.callbackUrl !== undefined) view.callbackUrl = redactUrl(call.spec.callbackUrl);
+  if (call.spec.callbackUrl !== undefined) {
+    view.callbackUrl = redactUrl(call.spec.callbackUrl);
+    if (callback !== undefined) view.callback = toCallbackView(view.callbackUrl, call, callback);
+  }
   if (call.completedAt !== undefined) view.completedAt = iso(call.completedAt);
   return view;
 }

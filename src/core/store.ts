@@ -80,6 +80,16 @@ export interface AttemptCommit extends ClaimRef {
   followUp?: NewCall;
 }
 
+/**
+ * A call's callback delivery: the `callback` call that carries its signed end-of-call `POST`,
+ * and that delivery's latest attempt.
+ */
+export interface CallbackDelivery {
+  call: CallRecord;
+  /** The attempt numbered `call.attempts`; absent before the first attempt. */
+  lastAttempt?: AttemptRecord;
+}
+
 /** Result of a cancel or redrive request. */
 export type ControlResult =
   | { type: "ok"; call: CallRecord }
@@ -168,6 +178,13 @@ export interface Store {
   getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined>;
   /** A tenant's calls, newest first. */
   listCalls(tenantId: TenantId, query: ListCallsQuery): Promise<CallRecord[]>;
+  /**
+   * The newest callback delivery of the tenant's call `parentId` (the `callback` call created when
+   * it last ended), with its latest attempt; `undefined` when there is none (the call has not
+   * ended, had no callback URL, or is not the tenant's). One indexed read, whatever the number of
+   * calls: `GET /v1/calls/:id` makes it for every call with a callback URL that has ended.
+   */
+  getCallbackDelivery(tenantId: TenantId, parentId: CallId): Promise<CallbackDelivery | undefined>;
   /** A tenant call's attempts in order, or `undefined` when the call is not the tenant's. */
   listAttempts(tenantId: TenantId, id: CallId): Promise<AttemptRecord[] | undefined>;
 

@@ -1,10 +1,12 @@
 import type { AttemptRecord, CallRecord, CallStatus } from "../core/call.ts";
 import { TerminalStatuses } from "../core/call.ts";
+import { toCallView, type CallView } from "../core/call-view.ts";
+import { currentDelivery, type CallbackLookup } from "../core/callback-view.ts";
 import { TerminalError } from "../core/errors.ts";
 import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { CreateCallResult, NewCall, Store } from "../core/store.ts";
+import type { CallbackDelivery, CreateCallResult, NewCall, Store } from "../core/store.ts";
 import { newSigningSecret } from "./callback-request.ts";
 import type { ReservedSlot } from "./engine.ts";
 import { fingerprint, hashApiKey } from "./fingerprint.ts";
@@ -167,6 +169,80 @@ export class CallsService {
     const call = isCallId(id) ? await this.#store.getCall(tenantId, id) : undefined;
     if (call === undefined || call.kind !== "call") throw notFound(id);
     return call;
+  }
+
+  /**
+   * The view of one call, with its callback's delivery when it has a callback URL (ARCHITECTURE.md
+   * section 5). One indexed read more, only for a call with a callback URL that has ended.
+   */
+  async view(call: CallRecord): Promise<CallView> {
+    return toCallView(call, await this.#callbackLookup(call));
+  }
+
+  /**
+   * The attempts of the tenant call's newest callback delivery, in order: empty until the call
+   * has ended. Throws `not_found` when there is no such call or it has no callback URL.
+   */
+  async callbackAttempts(tenantId: TenantId, id: string): Promise<AttemptRecord[]> {
+    const call = await this.get(tenantId, id);
+    const delivery = await this.#delivery(call);
+    if (delivery === undefined) return [];
+    return (await this.#store.listAttempts(tenantId, delivery.call.id)) ?? [];
+  }
+
+  /**
+   * Sends the tenant call's callback again: a failed delivery gets a fresh attempt budget and
+   * deadline (same `webhook-id`, so a receiver that got it after all can tell), and a delivery
+   * waiting for a retry is made due now. Returns the call's view as the redrive left it. Throws
+   * `not_found` (no such call, or no callback URL) or `invalid_state` (the call has not ended,
+   * was cancelled, or its callback was delivered or is in flight).
+   */
+  async retryCallback(tenantId: TenantId, id: string): Promise<CallView> {
+    const call = await this.get(tenantId, id);
+    const delivery = await this.#delivery(call);
+    if (delivery === undefined) {
+      throw new TerminalError(
+        "invalid_state",
+        call.status === "cancelled"
+          ? `Call ${id} was cancelled: a cancelled call sends no callback`
+          : `Call ${id} is ${call.status}: its callback is sent when it ends`,
+      );
+    }
+    const now = this.#clock.now();
+    const { spec } = delivery.call;
+    const deadlineAt = spec.deadlineMs === undefined ? undefined : now + spec.deadlineMs;
+    const result = await this.#store.retryCall(tenantId, delivery.call.id, now, deadlineAt);
+    if (result.type === "not_found") throw notFound(id);
+    if (result.type === "invalid_state") {
+      const why = result.call.status === "succeeded" ? "was delivered" : "is being delivered";
+      throw new TerminalError(
+        "invalid_state",
+        `The callback of call ${id} ${why}: only a failed callback can be sent again, or a retrying one sent now`,
+      );
+    }
+    // Built before the engine is woken, so the answer shows the redrive, not a later attempt.
+    const view = toCallView(call, { delivery: { ...delivery, call: result.call } });
+    this.#engine.notify(now);
+    return view;
+  }
+
+  /** The delivery of the call's latest end, if any; `not_found` without a callback URL. */
+  async #delivery(call: CallRecord): Promise<CallbackDelivery | undefined> {
+    if (call.spec.callbackUrl === undefined) {
+      throw new TerminalError(
+        "not_found",
+        `Call ${call.id} has no callback: it was submitted without callback.url`,
+      );
+    }
+    const lookup = await this.#callbackLookup(call);
+    return lookup === undefined ? undefined : currentDelivery(call, lookup);
+  }
+
+  async #callbackLookup(call: CallRecord): Promise<CallbackLookup | undefined> {
+    if (call.spec.callbackUrl === undefined) return undefined;
+    if (!TerminalStatuses.has(call.status)) return {};
+    const delivery = await this.#store.getCallbackDelivery(call.tenantId, call.id);
+    return delivery === undefined ? {} : { delivery };
   }
 
   /** A tenant call's attempts, in order. Throws `not_found`. */

@@ -161,8 +161,7 @@ describe("checkUrl", () => {
   ])("refuses %s as blocked_destination with the fix in the message", (url) => {
     const check = guard.checkUrl(url);
     expect(check).toMatchObject({ ok: false, code: "blocked_destination" });
-    if (!check.ok)
-      expect(check.message).toMatch(/STEADFAST_(ALLOW_PRIVATE_NETWORKS|ALLOWED_CIDRS)/);
+    if (!check.ok) expect(check.message).toMatch(/allowPrivateNetworks: true|allowCidrs/);
   });
 
   it("names the refused address and its range", () => {
@@ -171,7 +170,9 @@ describe("checkUrl", () => {
     if (!check.ok) {
       expect(check.message).toContain("192.168.0.10");
       expect(check.message).toContain("private");
-      expect(check.message).toContain("STEADFAST_ALLOW_PRIVATE_NETWORKS=true");
+      expect(check.message).toContain(
+        "set allowPrivateNetworks: true or add the range to allowCidrs",
+      );
     }
   });
 
@@ -203,11 +204,30 @@ describe("refusal messages", () => {
     expect(check).toMatchObject({ ok: false, code: "blocked_destination" });
     if (!check.ok) {
       expect(check.message).toContain("cloud metadata");
-      expect(check.message).toContain("STEADFAST_ALLOWED_CIDRS");
-      expect(check.message).not.toContain("STEADFAST_ALLOW_PRIVATE_NETWORKS=true");
+      expect(check.message).toContain("add the address to allowCidrs");
+      expect(check.message).not.toContain("set allowPrivateNetworks");
     }
     const listed = createDestinationGuard({ allowCidrs: ["169.254.169.254/32"] });
     expect(listed.checkUrl("http://169.254.169.254/latest/meta-data/").ok).toBe(true);
+  });
+
+  it("name the settings as they are called where the guard was configured", () => {
+    const names = {
+      allowPrivateNetworks: "--allow-private-networks (STEADFAST_ALLOW_PRIVATE_NETWORKS=true)",
+      allowedCidrs: "--allowed-cidrs (STEADFAST_ALLOWED_CIDRS)",
+    };
+    const guard = createDestinationGuard({ settingNames: names });
+    for (const url of ["http://127.0.0.1/", "http://localhost/", "http://10.0.0.1/"]) {
+      const check = guard.checkUrl(url);
+      expect(check.ok ? "" : check.message).toContain(
+        `set ${names.allowPrivateNetworks} or add the range to ${names.allowedCidrs}`,
+      );
+    }
+    const metadata = guard.checkUrl("http://metadata.google.internal/");
+    expect(metadata.ok ? "" : metadata.message).toContain(`add it to ${names.allowedCidrs}`);
+    expect(guard.howToAllow("loopback")).toBe(
+      `set ${names.allowPrivateNetworks} or add the range to ${names.allowedCidrs}`,
+    );
   });
 });
 

@@ -7,9 +7,23 @@
  */
 import ipaddr from "ipaddr.js";
 
-/** How to open blocked ranges; quoted in every refusal so the fix is one step away. */
-const HOW_TO_ALLOW =
-  "set STEADFAST_ALLOW_PRIVATE_NETWORKS=true or add the range to STEADFAST_ALLOWED_CIDRS";
+/**
+ * What the settings that open blocked destinations are called where the guard was configured,
+ * so that every refusal names the fix that works there: options in-process, flags and
+ * environment variables for `steadfast serve`.
+ */
+export interface GuardSettingNames {
+  /** How to allow private networks, such as `allowPrivateNetworks: true`. */
+  allowPrivateNetworks: string;
+  /** Where allowed ranges are listed, such as `allowCidrs`. */
+  allowedCidrs: string;
+}
+
+/** The names of `createDestinationGuard`'s own options. */
+const GUARD_OPTION_NAMES: GuardSettingNames = {
+  allowPrivateNetworks: "allowPrivateNetworks: true",
+  allowedCidrs: "allowCidrs",
+};
 
 /**
  * Cloud instance-metadata addresses. They stay blocked when `allowPrivateNetworks` is on (a
@@ -51,11 +65,12 @@ const RANGE_LABELS: Readonly<Record<string, string>> = {
 /**
  * The fix to quote when an address is refused for `reason` (a `blockedReason` result): metadata
  * addresses open only through the allowlist, the rest also through `allowPrivateNetworks`.
+ * `names` are the settings' names where the guard was configured.
  */
-export function howToAllow(reason: string): string {
+export function howToAllow(reason: string, names: GuardSettingNames = GUARD_OPTION_NAMES): string {
   return reason === RANGE_LABELS.metadata
-    ? "add the address to STEADFAST_ALLOWED_CIDRS to allow it (STEADFAST_ALLOW_PRIVATE_NETWORKS does not open metadata services)"
-    : HOW_TO_ALLOW;
+    ? `add the address to ${names.allowedCidrs} to allow it (${names.allowPrivateNetworks} does not open metadata services)`
+    : `set ${names.allowPrivateNetworks} or add the range to ${names.allowedCidrs}`;
 }
 
 /** The result of `DestinationGuard.checkUrl`. */
@@ -75,6 +90,8 @@ export interface DestinationGuard {
   isAllowedAddress(ip: string): boolean;
   /** Why `ip` is refused (such as `loopback`), or `undefined` when it is allowed. */
   blockedReason(ip: string): string | undefined;
+  /** The fix to quote when an address is refused for `reason`, in the settings' own names. */
+  howToAllow(reason: string): string;
 }
 
 /** Options of `createDestinationGuard`. */
@@ -89,6 +106,11 @@ export interface DestinationGuardOptions {
    * single address (`169.254.169.254`). Default none. An invalid entry throws at creation.
    */
   allowCidrs?: readonly string[];
+  /**
+   * What the two settings above are called where they were configured, for refusal messages.
+   * Default: these options' own names (`allowPrivateNetworks: true`, `allowCidrs`).
+   */
+  settingNames?: GuardSettingNames;
 }
 
 type Cidr = [ipaddr.IPv4 | ipaddr.IPv6, number];
@@ -110,6 +132,8 @@ const MAX_CACHED_VERDICTS = 4_096;
 export function createDestinationGuard(options: DestinationGuardOptions = {}): DestinationGuard {
   const allowPrivate = options.allowPrivateNetworks ?? false;
   const allowed: Cidr[] = (options.allowCidrs ?? []).map(parseAllowedCidr);
+  const names = options.settingNames ?? GUARD_OPTION_NAMES;
+  const fixFor = (reason: string): string => howToAllow(reason, names);
 
   // Verdicts per address, so that a stream of calls to one IP does not parse it each time
   // (measured: a tenth of the in-process accept path); `null` is allowed. Bounded: cleared when full.
@@ -165,23 +189,23 @@ export function createDestinationGuard(options: DestinationGuardOptions = {}): D
     if (verdicts.has(literal) || ipaddr.isValid(literal)) {
       const reason = blockedReason(literal);
       if (reason === undefined) return { ok: true, url };
-      return blocked(`destination ${literal} is a ${reason} address; ${howToAllow(reason)}`);
+      return blocked(`destination ${literal} is a ${reason} address; ${fixFor(reason)}`);
     }
     const name = host.toLowerCase();
     if (METADATA_HOSTNAMES.has(name)) {
       return blocked(
-        `destination ${name} is a cloud metadata service and is always refused; call its address and add it to STEADFAST_ALLOWED_CIDRS if you really mean to`,
+        `destination ${name} is a cloud metadata service and is always refused; call its address and add it to ${names.allowedCidrs} if you really mean to`,
       );
     }
     if (name === "localhost" || name.endsWith(".localhost")) {
       // RFC 6761 section 6.3: these names always mean the loopback interface.
       if (isAllowedAddress("127.0.0.1") || isAllowedAddress("::1")) return { ok: true, url };
-      return blocked(`destination ${name} is a loopback name; ${HOW_TO_ALLOW}`);
+      return blocked(`destination ${name} is a loopback name; ${fixFor("loopback")}`);
     }
     return { ok: true, url };
   };
 
-  return { checkUrl, isAllowedAddress, blockedReason };
+  return { checkUrl, isAllowedAddress, blockedReason, howToAllow: fixFor };
 }
 
 /** The ipaddr.js range name that blocks `address`, or `undefined` for a public unicast address. */

@@ -19,10 +19,16 @@ export class BlockedDestinationError extends Error {
   /** The refused addresses. */
   readonly addresses: readonly string[];
 
-  constructor(host: string, addresses: readonly string[], reason: string) {
+  /** `fix` is the guard's advice for `reason` (`DestinationGuard.howToAllow`). */
+  constructor(
+    host: string,
+    addresses: readonly string[],
+    reason: string,
+    fix: string = howToAllow(reason),
+  ) {
     const shown = addresses.join(", ");
     const target = host === shown ? host : `${host} (resolved to ${shown})`;
-    super(`blocked destination: ${target} is a ${reason} address; ${howToAllow(reason)}`);
+    super(`blocked destination: ${target} is a ${reason} address; ${fix}`);
     this.name = "BlockedDestinationError";
     this.host = host;
     this.addresses = addresses;
@@ -65,7 +71,7 @@ export function createGuardedConnector(options: GuardedConnectorOptions): Connec
       // Literal addresses skip the lookup; `checkUrl` refused them already, this is the backstop.
       const reason = guard.blockedReason(host);
       if (reason !== undefined) {
-        callback(new BlockedDestinationError(host, [host], reason), null);
+        callback(new BlockedDestinationError(host, [host], reason, guard.howToAllow(reason)), null);
         return;
       }
     }
@@ -97,7 +103,10 @@ export function guardedLookup(guard: DestinationGuard): LookupFunction {
       if (first === undefined) {
         const refused = addresses.map((entry) => entry.address);
         const reason = guard.blockedReason(refused[0] ?? "") ?? "blocked";
-        callback(new BlockedDestinationError(hostname, refused, reason), "");
+        callback(
+          new BlockedDestinationError(hostname, refused, reason, guard.howToAllow(reason)),
+          "",
+        );
         return;
       }
       if (options.all === true) callback(null, allowed);

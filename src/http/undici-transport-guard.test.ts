@@ -47,7 +47,7 @@ describe("UndiciTransport destination guard", () => {
     expect(result).toMatchObject({ type: "error", code: "blocked_destination", sent: false });
     if (result.type === "error") {
       expect(result.message).toContain("127.0.0.1");
-      expect(result.message).toContain("STEADFAST_ALLOW_PRIVATE_NETWORKS=true");
+      expect(result.message).toContain("set allowPrivateNetworks: true or add the range");
     }
     expect(server.connections).toBe(0);
   });
@@ -77,6 +77,7 @@ describe("UndiciTransport destination guard", () => {
       checkUrl: (url) => ({ ok: true, url: new URL(url) }),
       isAllowedAddress: (ip) => strict.isAllowedAddress(ip),
       blockedReason: (ip) => strict.blockedReason(ip),
+      howToAllow: (reason) => strict.howToAllow(reason),
     };
     const result = await transport(namesPass).send(get(`http://localhost:${server.port}/`), ROOMY);
     expect(result).toMatchObject({ type: "error", code: "blocked_destination", sent: false });

@@ -17,7 +17,14 @@ import type { ServerEnv } from "./server-env.ts";
  * - `POST /v1/calls/:id/cancel`: `200` the cancelled call, `404`, `409` when it has ended;
  * - `POST /v1/calls/:id/retry`: `202` the call queued again (with `Location`), `404`, `409`
  *   unless it is failed or waiting;
+ * - `GET /v1/calls/:id/callback/attempts`: `200 { attempts }`, the attempts of the call's callback
+ *   delivery (empty until the call ends), `404` also when the call has no callback URL;
+ * - `POST /v1/calls/:id/callback/retry`: `202` the call, its failed callback sent again (or a
+ *   retrying one sent now), `404`, `409` when there is no failed or retrying delivery;
  * - `GET /v1/signing-secret`: `200 { secret }`, the key that signs the tenant's callbacks.
+ *
+ * The answers about one call carry its `callback` (`CallsService.view`); lists do not, so a page
+ * costs no read per call.
  */
 export function registerCallsRoutes(app: Hono<ServerEnv>, calls: CallsService): void {
   app.get("/v1/calls", async (c) => {
@@ -36,13 +43,15 @@ export function registerCallsRoutes(app: Hono<ServerEnv>, calls: CallsService): 
       ...(limit === undefined ? {} : { limit }),
       ...(cursor === undefined ? {} : { cursor }),
     });
-    const body: { calls: CallView[]; nextCursor?: string } = { calls: page.calls.map(toCallView) };
+    const body: { calls: CallView[]; nextCursor?: string } = {
+      calls: page.calls.map((call) => toCallView(call)),
+    };
     if (page.nextCursor !== undefined) body.nextCursor = page.nextCursor;
     return c.json(body);
   });
 
   app.get("/v1/calls/:id", async (c) =>
-    c.json(toCallView(await calls.get(c.get("tenantId"), c.req.param("id")))),
+    c.json(await calls.view(await calls.get(c.get("tenantId"), c.req.param("id")))),
   );
 
   app.get("/v1/calls/:id/attempts", async (c) => {
@@ -50,8 +59,19 @@ export function registerCallsRoutes(app: Hono<ServerEnv>, calls: CallsService): 
     return c.json({ attempts: attempts.map(toAttemptView) });
   });
 
+  app.get("/v1/calls/:id/callback/attempts", async (c) => {
+    const attempts = await calls.callbackAttempts(c.get("tenantId"), c.req.param("id"));
+    return c.json({ attempts: attempts.map(toAttemptView) });
+  });
+
+  app.post("/v1/calls/:id/callback/retry", async (c) => {
+    const view = await calls.retryCallback(c.get("tenantId"), c.req.param("id"));
+    c.header("Location", `/v1/calls/${view.id}`);
+    return c.json(view, 202);
+  });
+
   app.post("/v1/calls/:id/cancel", async (c) =>
-    c.json(toCallView(await calls.cancel(c.get("tenantId"), c.req.param("id")))),
+    c.json(await calls.view(await calls.cancel(c.get("tenantId"), c.req.param("id")))),
   );
 
   app.get("/v1/signing-secret", async (c) => {
@@ -62,6 +82,6 @@ export function registerCallsRoutes(app: Hono<ServerEnv>, calls: CallsService): 
   app.post("/v1/calls/:id/retry", async (c) => {
     const call = await calls.retry(c.get("tenantId"), c.req.param("id"));
     c.header("Location", `/v1/calls/${call.id}`);
-    return c.json(toCallView(call), 202);
+    return c.json(await calls.view(call), 202);
   });
 }

@@ -1,6 +1,5 @@
 import type { Hono } from "hono";
 import { TerminalStatuses, type CallRecord } from "../core/call.ts";
-import { toCallView } from "../core/call-view.ts";
 import { TerminalError } from "../core/errors.ts";
 import { parseFetchInput } from "../core/fetch-input.ts";
 import type { TenantId } from "../core/ids.ts";
@@ -71,7 +70,7 @@ export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOpti
     c.header("Location", `/v1/calls/${call.id}`);
     if (!created) c.header("Idempotent-Replayed", "true");
     const ended = wait !== undefined && TerminalStatuses.has(current.status);
-    return c.json(toCallView(current), ended ? 200 : 202);
+    return c.json(await calls.view(current), ended ? 200 : 202);
   });
 }
 

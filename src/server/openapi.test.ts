@@ -1,3 +1,4 @@
+import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
 import type { AttemptView, CallView } from "../core/call-view.ts";
@@ -5,6 +6,12 @@ import { FetchInputSchema } from "../core/fetch-input.ts";
 import { tenantId } from "../core/ids.ts";
 import { appHarness, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
+import {
+  doc,
+  documentSchema,
+  expectDocumented,
+  type Document,
+} from "./openapi-document.test-support.ts";
 import { PROBLEM_KINDS, type Problem } from "./problem.ts";
 import type { DestinationView } from "../engine/destinations/destination-view.ts";
 import type {
@@ -14,50 +21,6 @@ import type {
   ProblemSchema,
 } from "./schemas.ts";
 import { ProblemCodes } from "./schemas.ts";
-
-interface Document {
-  openapi: string;
-  paths: Record<
-    string,
-    Record<
-      string,
-      { responses: Record<string, { content?: Record<string, { schema: { $ref?: string } }> }> }
-    >
-  >;
-  components: { schemas: Record<string, object>; securitySchemes: Record<string, object> };
-}
-
-const doc = buildOpenApiDocument() as unknown as Document;
-
-/** A validator built from the document alone (its JSON Schemas read back), not from our zod code. */
-function documentSchema(ref: string): z.ZodType {
-  const defs = JSON.parse(
-    JSON.stringify(doc.components.schemas).replaceAll("#/components/schemas/", "#/$defs/"),
-  ) as object;
-  return z.fromJSONSchema({
-    $schema: "https://json-schema.org/draft/2020-12/schema",
-    $defs: defs,
-    $ref: ref.replace("#/components/schemas/", "#/$defs/"),
-  } as never);
-}
-
-/** Checks a real response against the schema the document gives for its route, method and status. */
-async function expectDocumented(res: Response, path: string, method: string): Promise<void> {
-  const operation = doc.paths[path]?.[method];
-  if (operation === undefined) throw new Error(`${method} ${path} is not in the document`);
-  const documented = operation.responses[String(res.status)];
-  if (documented === undefined)
-    throw new Error(`${method} ${path} answered ${res.status}, which the document does not list`);
-  const mediaType = (res.headers.get("content-type") ?? "").split(";")[0]!;
-  const schema = documented.content?.[mediaType]?.schema;
-  if (schema?.$ref === undefined)
-    throw new Error(`${method} ${path} ${res.status}: no schema for ${mediaType}`);
-  const result = documentSchema(schema.$ref).safeParse(await res.json());
-  if (!result.success)
-    throw new Error(
-      `${method} ${path} ${res.status} does not match ${schema.$ref}: ${JSON.stringify(result.error.issues)}`,
-    );
-}
 
 let h: AppHarness;
 beforeEach(async () => {
@@ -81,6 +44,24 @@ describe("openapi.json", () => {
     expect(served).toEqual(
       JSON.parse(JSON.stringify(buildOpenApiDocument({ maxBodyBytes: 4_096 }))) as Document,
     );
+  });
+
+  it("is valid against the OpenAPI 3.1 specification's own schema, webhooks included", async () => {
+    const validator = new Validator();
+    const result = await validator.validate(buildOpenApiDocument({ maxBodyBytes: 4_096 }));
+    expect(result.errors).toBeUndefined();
+    expect(result.valid).toBe(true);
+    expect(validator.version).toBe("3.1");
+    // The callback POST: its payload and the three Standard Webhooks headers.
+    const callEnded = doc.webhooks.callEnded?.post;
+    expect(callEnded?.requestBody.content["application/json"]?.schema.$ref).toBe(
+      "#/components/schemas/CallbackPayload",
+    );
+    expect(callEnded?.parameters.map((p) => [p.name, p.in, p.required])).toEqual([
+      ["webhook-id", "header", true],
+      ["webhook-timestamp", "header", true],
+      ["webhook-signature", "header", true],
+    ]);
   });
 
   it("documents exactly the routes the app has", () => {

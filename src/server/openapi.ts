@@ -9,6 +9,8 @@ import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from "./problem.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
 import {
   AttemptListSchema,
+  CallbackPayloadSchema,
+  CallbackViewSchema,
   SigningSecretSchema,
   AttemptViewSchema,
   CallPageSchema,
@@ -45,6 +47,8 @@ function componentSchemas(): Record<string, JsonObject> {
   const registry = z.registry<{ id: string }>();
   registry.add(FetchInputSchema, { id: "FetchInput" });
   registry.add(CallViewSchema, { id: "CallView" });
+  registry.add(CallbackViewSchema, { id: "CallbackView" });
+  registry.add(CallbackPayloadSchema, { id: "CallbackPayload" });
   registry.add(ResponseViewSchema, { id: "ResponseView" });
   registry.add(AttemptViewSchema, { id: "AttemptView" });
   registry.add(CallPageSchema, { id: "CallPage" });
@@ -106,6 +110,60 @@ const callResponse = (description: string): JsonObject => ({
   content: json(ref("CallView")),
 });
 const authed = ["unauthorized", "shutting_down", "store_unavailable"] as const;
+
+/** A Standard Webhooks header of every callback delivery. */
+const webhookHeader = (name: string, description: string, pattern: string): JsonObject => ({
+  name,
+  in: "header",
+  required: true,
+  schema: { type: "string", pattern },
+  description,
+});
+
+/**
+ * The `webhooks` section (OpenAPI 3.1): the signed `POST` that a call's `callback.url` receives
+ * when the call ends (`engine/callback-request.ts`), per Standard Webhooks.
+ */
+function webhooks(): JsonObject {
+  return {
+    callEnded: {
+      post: {
+        operationId: "callEnded",
+        summary: "A call ended: its final state and attempts, signed",
+        description:
+          "Sent to the call's callback.url when the call succeeds or fails, signed per Standard Webhooks (https://www.standardwebhooks.com): webhook-signature is v1, + base64 HMAC-SHA256 of `webhook-id.webhook-timestamp.body`, keyed with the base64 part of the tenant's secret (GET /v1/signing-secret). " +
+          "Delivered durably: up to 10 attempts over about a day, with backoff; webhook-id stays the same across attempts, so receivers can deduplicate, and webhook-timestamp and webhook-signature are fresh on each. " +
+          "GET /v1/calls/{id} shows the delivery (callback), GET /v1/calls/{id}/callback/attempts its attempts.",
+        security: [],
+        parameters: [
+          webhookHeader(
+            "webhook-id",
+            "The delivery's id (msg_...), the same on every attempt.",
+            "^msg_[0-9A-Za-z]+$",
+          ),
+          webhookHeader(
+            "webhook-timestamp",
+            "When this attempt was signed, Unix seconds. Reject deliveries more than 5 minutes away from now.",
+            "^[0-9]+$",
+          ),
+          webhookHeader(
+            "webhook-signature",
+            "Space-separated signatures, each `v1,<base64 HMAC-SHA256>`.",
+            "^v1,[A-Za-z0-9+/=]+( v1,[A-Za-z0-9+/=]+)*$",
+          ),
+        ],
+        requestBody: { required: true, content: json(ref("CallbackPayload")) },
+        responses: {
+          "2XX": { description: "Delivered: no further attempt." },
+          default: {
+            description:
+              "Not delivered. Network errors, 408, 425, 429 and 5xx (except 501 and 505) are retried (Retry-After honoured); any other status ends the delivery as failed (POST /v1/calls/{id}/callback/retry sends it again).",
+          },
+        },
+      },
+    },
+  };
+}
 const operator = [...authed, "forbidden"] as const;
 
 /**
@@ -141,6 +199,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
       },
       schemas: componentSchemas(),
     },
+    webhooks: webhooks(),
     paths: {
       "/v1/fetch": {
         post: {
@@ -235,6 +294,35 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           parameters: [idParam],
           responses: {
             "202": callResponse("The call is queued again."),
+            ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/v1/calls/{id}/callback/attempts": {
+        get: {
+          operationId: "listCallbackAttempts",
+          summary: "Read the attempts of a call's callback delivery",
+          description:
+            "Empty until the call ends and its callback is first attempted. 404 also when the call has no callback.url.",
+          parameters: [idParam],
+          responses: {
+            "200": {
+              description: "The delivery's attempts, oldest first.",
+              content: json(ref("AttemptList")),
+            },
+            ...problems("not_found", ...authed),
+          },
+        },
+      },
+      "/v1/calls/{id}/callback/retry": {
+        post: {
+          operationId: "retryCallback",
+          summary: "Send a failed callback again, or a retrying one now",
+          description:
+            "A failed delivery gets a fresh attempt budget and deadline, with the same webhook-id. 409 when the call has not ended, was cancelled, or its callback was delivered or is in flight; 404 also when the call has no callback.url.",
+          parameters: [idParam],
+          responses: {
+            "202": callResponse("The call; its callback is due now."),
             ...problems("not_found", "invalid_state", ...authed),
           },
         },

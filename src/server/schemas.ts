@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { CallStatuses, TransportErrorCodes, WaitCodes } from "../core/call.ts";
+import { CallbackStatuses } from "../core/callback-view.ts";
 import { ErrorCodes } from "../core/errors.ts";
 
 const isoTime = z.iso.datetime().describe("ISO 8601 time, UTC.");
@@ -29,6 +30,40 @@ export const ResponseViewSchema = z
     bodyBytes: nonNegativeInt.describe("Body bytes received."),
   })
   .describe("The upstream's response.");
+
+/** A call's callback as `GET /v1/calls/:id` shows it (`CallbackView`). */
+export const CallbackViewSchema = z
+  .strictObject({
+    url: z.string().describe("callback.url; credentials redacted."),
+    status: z
+      .enum(CallbackStatuses)
+      .describe(
+        "pending: the call has not ended. delivering: due or in flight. retrying: an attempt failed, the next is due at nextAttemptAt. delivered: the receiver answered 2xx. failed: attempts used up, deadline passed or refused for good (POST /v1/calls/{id}/callback/retry sends it again). skipped: the call was cancelled, which sends no callback.",
+      ),
+    attempts: nonNegativeInt.describe("Delivery attempts made so far."),
+    webhookId: z
+      .string()
+      .optional()
+      .describe("The webhook-id header of the delivery, the same on every attempt."),
+    lastAttemptAt: isoTime.optional().describe("When the last attempt started."),
+    lastError: z
+      .strictObject({
+        code: z
+          .string()
+          .describe(
+            "A transport error (connect_refused, read_timeout...) or http_status when the receiver answered other than 2xx.",
+          ),
+        message: z.string().describe("What was decided after the attempt, for people."),
+        status: z.number().int().min(100).max(599).optional().describe("The receiver's status."),
+      })
+      .optional()
+      .describe("Why the last attempt did not deliver (retrying, failed)."),
+    nextAttemptAt: isoTime.optional().describe("When the next attempt is due."),
+    deliveredAt: isoTime.optional().describe("When the receiver accepted it."),
+  })
+  .describe(
+    "The signed end-of-call POST to callback.url and how its delivery went: 10 attempts over about a day.",
+  );
 
 /** A call as `GET /v1/calls/:id` shows it. */
 export const CallViewSchema = z
@@ -71,7 +106,10 @@ export const CallViewSchema = z
       .optional()
       .describe("Why the call failed."),
     idempotencyKey: z.string().optional(),
-    callbackUrl: z.string().optional(),
+    callbackUrl: z.string().optional().describe("callback.url; credentials redacted."),
+    callback: CallbackViewSchema.optional().describe(
+      "For a call with a callback URL, in answers about one call (not in lists): how its callback went.",
+    ),
     createdAt: isoTime,
     updatedAt: isoTime,
     completedAt: isoTime.optional(),
@@ -118,6 +156,22 @@ export const CallPageSchema = z
 export const AttemptListSchema = z
   .strictObject({ attempts: z.array(AttemptViewSchema) })
   .describe("A call's attempts, oldest first.");
+
+/** The JSON body of a callback delivery (`CallbackPayload`), as the `webhooks` section shows it. */
+export const CallbackPayloadSchema = z
+  .strictObject({
+    type: z
+      .enum(CallStatuses.map((status) => `call.${status}` as const))
+      .describe(
+        "call.<status of the call when the delivery is built>: call.succeeded or call.failed (a cancelled call sends no callback).",
+      ),
+    timestamp: isoTime.describe("When the call ended."),
+    data: z.strictObject({
+      call: CallViewSchema.describe("The call as GET /v1/calls/{id} shows it, without callback."),
+      attempts: z.array(AttemptViewSchema).describe("The call's attempts, oldest first."),
+    }),
+  })
+  .describe("The signed end-of-call notification, the same body on every attempt of one delivery.");
 
 /** The answer of `GET /v1/signing-secret`. */
 export const SigningSecretSchema = z

@@ -211,6 +211,20 @@ describe("startServer", () => {
     expect(refused).toMatch(/^HTTP\/1\.1 415 /);
   });
 
+  it("names its own flag and variable when it refuses a private destination", async () => {
+    const server = await start({ allowPrivateNetworks: false });
+    const key = readFileSync(join(dir, "data", "api-key"), "utf8").trim();
+    const res = await fetch(`${server.url}/v1/fetch`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: JSON.stringify({ url: `${server.url}/healthz` }),
+    });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { detail: string }).detail).toContain(
+      "set --allow-private-networks (STEADFAST_ALLOW_PRIVATE_NETWORKS=true) or add the range to --allowed-cidrs (STEADFAST_ALLOWED_CIDRS)",
+    );
+  });
+
   it("keeps connections alive between requests", async () => {
     const server = await start();
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });

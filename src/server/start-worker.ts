@@ -58,6 +58,10 @@ export function engineOptions(
     db: config.db,
     allowPrivateNetworks: config.allowPrivateNetworks,
     allowedCidrs: config.allowedCidrs,
+    settingNames: {
+      allowPrivateNetworks: "--allow-private-networks (STEADFAST_ALLOW_PRIVATE_NETWORKS=true)",
+      allowedCidrs: "--allowed-cidrs (STEADFAST_ALLOWED_CIDRS)",
+    },
     concurrency: config.concurrency,
     logger: logger.child({ component: "engine" }),
     ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../core/store.ts";
+import { describeCallbackContract } from "./callback-contract.ts";
 import { describeCallContract } from "./call-contract.ts";
 import { describeClaimContract } from "./claim-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
@@ -73,6 +74,7 @@ export function describeStoreContract(
 
     describeTenantContract(context);
     describeCallContract(context);
+    describeCallbackContract(context);
     describeClaimContract(context);
     describeControlContract(context);
     describeDestinationContract(context);

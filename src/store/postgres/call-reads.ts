@@ -2,7 +2,7 @@
 // committed data.
 import type { AttemptRecord, CallRecord } from "../../core/call.ts";
 import type { CallId, TenantId } from "../../core/ids.ts";
-import type { ListCallsQuery } from "../../core/store.ts";
+import type { CallbackDelivery, ListCallsQuery } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { attemptColumns, attemptFromRow, callColumns, callFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
@@ -13,6 +13,7 @@ export class CallReads {
   readonly #names: SchemaNames;
   readonly #getCall: string;
   readonly #listAttempts: string;
+  readonly #getCallbackDelivery: string;
   readonly #findTenant: string;
   readonly #countKeys: string;
 
@@ -25,6 +26,16 @@ export class CallReads {
     this.#listAttempts =
       `SELECT ${attemptColumns("a")} FROM ${calls} c LEFT JOIN ${attempts} a ` +
       "ON a.call_id = c.id WHERE c.id = $1 AND c.tenant_id = $2 ORDER BY a.number";
+    // The newest delivery through calls_parent, and its last attempt in the same statement. The
+    // attempt's columns are prefixed `last_` so that none shadows a column of the call.
+    this.#getCallbackDelivery =
+      `SELECT ${callColumns("c")}, ${attemptColumns("a")
+        .split(", ")
+        .map((column) => `${column} AS last_${column.slice(2)}`)
+        .join(", ")} ` +
+      `FROM ${calls} c LEFT JOIN ${attempts} a ON a.call_id = c.id AND a.number = c.attempts ` +
+      "WHERE c.parent_id = $1 AND c.tenant_id = $2 AND c.kind = 'callback' " +
+      "ORDER BY c.id DESC LIMIT 1";
     this.#findTenant = `SELECT tenant_id FROM ${apiKeys} WHERE key_hash = $1`;
     this.#countKeys = `SELECT count(*)::integer AS n FROM ${apiKeys}`;
   }
@@ -56,6 +67,28 @@ export class CallReads {
     text += ` ORDER BY id DESC LIMIT $${values.length}`;
     const { rows } = await this.#db.query({ text, values });
     return rows.map(callFromRow);
+  }
+
+  /** See `Store.getCallbackDelivery`. */
+  async getCallbackDelivery(
+    tenantId: TenantId,
+    parentId: CallId,
+  ): Promise<CallbackDelivery | undefined> {
+    const { rows } = await this.#db.query({
+      name: "steadfast_get_callback_delivery",
+      text: this.#getCallbackDelivery,
+      values: [parentId, tenantId],
+    });
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const call = callFromRow(row);
+    if (row.last_call_id === null) return { call };
+    const attempt = Object.fromEntries(
+      Object.entries(row)
+        .filter(([name]) => name.startsWith("last_"))
+        .map(([name, value]) => [name.slice("last_".length), value]),
+    );
+    return { call, lastAttempt: attemptFromRow(attempt) };
   }
 
   /** See `Store.listAttempts`. */

@@ -3,6 +3,7 @@ import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
+  CallbackDelivery,
   Claim,
   ClaimRef,
   ControlResult,
@@ -244,6 +245,11 @@ export class PostgresStore implements Store {
   /** All or nothing, in one statement: if one call cannot be inserted (a duplicate id), none is. */
   createCalls(calls: readonly NewCall[]): Promise<CreateCallResult[]> {
     return this.#open(() => this.#inserts.insert(calls));
+  }
+
+  /** See `Store.getCallbackDelivery`. */
+  getCallbackDelivery(tenantId: TenantId, parentId: CallId): Promise<CallbackDelivery | undefined> {
+    return this.#open(() => this.#reads.getCallbackDelivery(tenantId, parentId));
   }
 
   /** See `Store.getCall`. */

@@ -6,6 +6,7 @@ import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
+  CallbackDelivery,
   Claim,
   ClaimRef,
   ControlResult,
@@ -203,6 +204,23 @@ export class SqliteStore implements Store {
       return this.#sql(sql)
         .all(...params)
         .map(callFromRow);
+    });
+  }
+
+  /** See `Store.getCallbackDelivery`. */
+  getCallbackDelivery(tenantId: TenantId, parentId: CallId): Promise<CallbackDelivery | undefined> {
+    return this.#read(() => {
+      const row = this.#sql(
+        "SELECT * FROM calls INDEXED BY calls_parent WHERE parent_id = ? AND tenant_id = ? " +
+          "AND kind = 'callback' ORDER BY id DESC LIMIT 1",
+      ).get(parentId, tenantId);
+      if (row === undefined) return undefined;
+      const call = callFromRow(row);
+      const last = this.#sql("SELECT * FROM attempts WHERE call_id = ? AND number = ?").get(
+        call.id,
+        call.attempts,
+      );
+      return last === undefined ? { call } : { call, lastAttempt: attemptFromRow(last) };
     });
   }
 

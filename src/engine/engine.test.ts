@@ -65,6 +65,30 @@ describe("engine", () => {
     expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
   });
 
+  for (const header of ["ratelimit-reset", "x-ratelimit-reset"]) {
+    it(`waits for an epoch ${header} as a time, not 1.7e12 ms (issue 10, item 13)`, async () => {
+      const epochSeconds = Date.parse("2026-01-01T00:00:00Z") / 1000 + 30;
+      h = await harness([
+        { status: 429, headers: { [header]: String(epochSeconds) } },
+        { status: 200 },
+      ]);
+      const call = await h.sf.fetch({ url: h.upstream.url });
+      const { attempt } = await h.next("attempt:recorded");
+      expect(attempt.decision).toMatchObject({
+        type: "retry",
+        delayMs: 30_000,
+        reason: "status 429; upstream asked to wait 30000 ms",
+      });
+      const [destination] = await h.sf.destinations.list();
+      expect(destination?.pause?.reason).toBe("status 429 with rate-limit reset 30 s");
+      await h.clock.advance(29_999);
+      await settle();
+      expect(h.upstream.requests).toHaveLength(1);
+      await h.clock.advance(1);
+      expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
+    });
+  }
+
   it("retries a POST whose read timed out after sending, with the same forwarded key", async () => {
     h = await harness(["hang", { status: 201 }]);
     const call = await h.sf.fetch(

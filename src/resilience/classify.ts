@@ -14,7 +14,7 @@ import type { RetryOnRule } from "../core/call.ts";
 import { isIdempotentMethod, isRetryableStatus } from "../core/classify-outcome.ts";
 import { isSteadfastError } from "../core/errors.ts";
 import { isResilienceError } from "./errors.ts";
-import { retryAfterFromHeaders, type HeadersLike, type RetryAfterHint } from "./retry-after.ts";
+import { retryAfterFromHeaders, type HeadersLike, type RetryAfterHint } from "../core/retry-after.ts";
 
 /** What an attempt produced: a value, or a thrown error. */
 export type Outcome<T = unknown> = { type: "result"; value: T } | { type: "error"; error: unknown };

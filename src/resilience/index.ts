@@ -53,7 +53,7 @@ export {
   retryAfterFromHeaders,
   type HeadersLike,
   type RetryAfterHint,
-} from "./retry-after.ts";
+} from "../core/retry-after.ts";
 
 export { timeout, TimeoutPolicy, type TimeoutOptions, type TimeoutEvents } from "./timeout.ts";
 export {

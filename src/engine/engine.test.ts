@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { isTerminalError, WaitTimeoutError } from "../core/errors.ts";
 import { tenantId } from "../core/ids.ts";
 import { CallFactory, TENANT_A } from "../store/contract/fixtures.ts";
 import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
@@ -88,6 +89,44 @@ describe("engine", () => {
       expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
     });
   }
+
+  it("ends a result() wait with a WaitTimeoutError, not a TerminalError; the call goes on (issue 10, item 14)", async () => {
+    h = await harness([{ status: 200 }]);
+    const call = await h.sf.fetch({ url: h.upstream.url, delayMs: 60_000 });
+    const waited = call.result({ timeoutMs: 1_000 }).catch((e: unknown) => e);
+    await settle();
+    await h.clock.advance(1_000);
+    const error = await waited;
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect(error).toMatchObject({ code: "wait_timeout", callId: call.id, timeoutMs: 1_000 });
+    expect(isTerminalError(error)).toBe(false);
+    await h.clock.advance(59_000);
+    expect(await call.result()).toMatchObject({ status: "succeeded" });
+  });
+
+  it("logs a listener that throws, and goes on with the others and the call (issue 10, item 14)", async () => {
+    const logged: { obj: object; msg: string | undefined }[] = [];
+    const logger = {
+      info() {},
+      warn() {},
+      error: (obj: object, msg?: string) => void logged.push({ obj, msg }),
+    };
+    h = await harness([{ status: 200 }], { logger });
+    const bug = new Error("listener bug");
+    h.sf.engine.events.on("attempt:recorded", () => {
+      throw bug;
+    });
+    const seen = h.next("attempt:recorded");
+    const call = await h.sf.fetch({ url: h.upstream.url });
+    await seen;
+    expect(await call.result()).toMatchObject({ status: "succeeded" });
+    expect(logged).toEqual([
+      {
+        obj: { err: bug, event: "attempt:recorded" },
+        msg: "an engine event listener threw; the engine went on",
+      },
+    ]);
+  });
 
   it("retries a POST whose read timed out after sending, with the same forwarded key", async () => {
     h = await harness(["hang", { status: 201 }]);

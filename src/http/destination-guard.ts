@@ -6,6 +6,7 @@
  * that resolves differently the second time (DNS rebinding) cannot reach a blocked address.
  */
 import ipaddr from "ipaddr.js";
+import { InvalidOptionError } from "../core/errors.ts";
 
 /** How to open blocked ranges; quoted in every refusal so the fix is one step away. */
 const HOW_TO_ALLOW =
@@ -235,7 +236,7 @@ function parseAllowedCidr(entry: string): Cidr {
     const address = ipaddr.parse(text);
     return [address, address.kind() === "ipv4" ? 32 : 128];
   } catch {
-    throw new Error(
+    throw new InvalidOptionError(
       `allowed CIDR "${entry}" is not a valid range: use notation such as 10.0.0.0/8, fd00::/8 or 169.254.169.254`,
     );
   }

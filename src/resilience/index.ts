@@ -130,6 +130,7 @@ export {
   describeTrip,
   type PolicyName,
   type ResilienceErrorKind,
+  type ResilienceErrorCode,
   type TripReason,
   type BrokenCircuitDetails,
   type BulkheadRejectedDetails,
@@ -138,5 +139,13 @@ export {
   type RetryBudgetDetails,
   type DeadlineExceededDetails,
 } from "./errors.ts";
+export {
+  SteadfastError,
+  TerminalError,
+  RetryableError,
+  isSteadfastError,
+  isTerminalError,
+  isRetryableError,
+} from "../core/errors.ts";
 export type { EventSource, Listener, Unsubscribe } from "./events.ts";
 export { systemClock, mathRandom, type UnrefClock } from "./system.ts";

@@ -3,6 +3,7 @@ import type { AttemptView, CallView, DestinationView } from "../core/call-view.t
 import type { FetchInput } from "../core/fetch-input.ts";
 import { SteadfastApiError, SteadfastConnectionError, type ProblemDetails } from "./errors.ts";
 import { InvalidOptionError } from "../core/errors.ts";
+import { redactUrl } from "../core/redact.ts";
 
 /** Where `steadfast serve` listens unless configured otherwise. */
 export const DEFAULT_BASE_URL = "http://127.0.0.1:7480";
@@ -165,7 +166,7 @@ export function createClient(options: ClientOptions): SteadfastClient {
         status: response.status,
         code: "invalid_response",
         title: "Invalid response",
-        detail: `${method} ${baseUrl}${path} answered ${response.status} with a body that is not JSON; is ${baseUrl} a Steadfast server?`,
+        detail: `${method} ${redactUrl(baseUrl + path)} answered ${response.status} with a body that is not JSON; is ${redactUrl(baseUrl)} a Steadfast server?`,
       });
     }
   }
@@ -282,17 +283,17 @@ function normaliseBaseUrl(value: string): string {
     url = new URL(value);
   } catch {
     throw new InvalidOptionError(
-      `createClient: baseUrl "${value}" is not a URL; expected something like ${DEFAULT_BASE_URL}`,
+      `createClient: baseUrl "${redactUrl(value)}" is not a URL; expected something like ${DEFAULT_BASE_URL}`,
     );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new InvalidOptionError(
-      `createClient: baseUrl "${value}" must use http or https; expected something like ${DEFAULT_BASE_URL}`,
+      `createClient: baseUrl "${redactUrl(value)}" must use http or https; expected something like ${DEFAULT_BASE_URL}`,
     );
   }
   if (url.search !== "" || url.hash !== "") {
     throw new InvalidOptionError(
-      `createClient: baseUrl "${value}" must not have a query or fragment`,
+      `createClient: baseUrl "${redactUrl(value)}" must not have a query or fragment`,
     );
   }
   return url.toString().replace(/\/+$/, "");

@@ -5,6 +5,7 @@
  * `SteadfastError`s with a `code` (`isSteadfastError`), like every error the package raises.
  */
 import { SteadfastError } from "../core/errors.ts";
+import { redactText, redactUrl } from "../core/redact.ts";
 
 const API_ERROR = Symbol.for("steadfast.client.api-error");
 const CONNECTION_ERROR = Symbol.for("steadfast.client.connection-error");
@@ -84,18 +85,19 @@ export class SteadfastApiError extends SteadfastError<string> {
  * `connection_failed`.
  */
 export class SteadfastConnectionError extends SteadfastError<"connection_failed"> {
-  /** The base URL the client was configured with. */
+  /** The base URL the client was configured with, credentials redacted. */
   readonly baseUrl: string;
   readonly [CONNECTION_ERROR] = true;
 
   constructor(baseUrl: string, cause: unknown) {
+    const shown = redactUrl(baseUrl);
     super(
       "connection_failed",
-      `cannot reach Steadfast at ${baseUrl} (${describeCause(cause)}): is \`steadfast serve\` running, and is the URL right?`,
+      `cannot reach Steadfast at ${shown} (${redactText(describeCause(cause))}): is \`steadfast serve\` running, and is the URL right?`,
       { cause },
     );
     this.name = "SteadfastConnectionError";
-    this.baseUrl = baseUrl;
+    this.baseUrl = shown;
   }
 }
 

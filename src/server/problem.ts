@@ -6,6 +6,7 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
 import { isErrorCode, isSteadfastError, type ErrorCode, type FieldIssue } from "../core/errors.ts";
+import { redactText } from "../core/redact.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** Every `code` the API answers with: the core's `ErrorCode`s plus HTTP-level ones. */
@@ -79,12 +80,14 @@ export function problemBody(
     type: PROBLEM_TYPE_BASE + code,
     title: kind.title,
     status: kind.status,
-    detail,
+    // The backstop of the one redactor: a message quoting a URL never echoes its secrets.
+    detail: redactText(detail),
     code,
     instance: c.req.path,
     correlationId: c.get("requestId"),
   };
-  if (issues.length > 0) body.errors = issues.map((i) => ({ field: i.field, message: i.message }));
+  if (issues.length > 0)
+    body.errors = issues.map((i) => ({ field: i.field, message: redactText(i.message) }));
   return body;
 }
 

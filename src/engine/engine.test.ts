@@ -226,19 +226,27 @@ describe("engine", () => {
   it("counts exchanges against its concurrency, and at most as many attempts being committed", async () => {
     // Every attempt is held between the upstream's answer and its commit until released.
     const gates: (() => void)[] = [];
+    let onGate = (): void => {};
     const faults = {
       hit(point: FaultPoint): Promise<void> | undefined {
         if (point !== "after-request-sent") return undefined;
-        return new Promise<void>((resolve) => gates.push(resolve));
+        return new Promise<void>((resolve) => {
+          gates.push(resolve);
+          onGate();
+        });
       },
     };
     h = await harness(() => ({ status: 200 }), { concurrency: 1, faults });
     const { sf, upstream } = h;
-    const waitForHeld = async (count: number): Promise<void> => {
-      for (let turn = 0; gates.length < count; turn++)
-        if (turn > 1_000) throw new Error(`${count} attempts never reached their commit`);
-        else await settle(1);
-    };
+    // Resolves when `count` attempts are held (not after a number of turns: a loaded machine
+    // takes longer to get there, not a different way).
+    const waitForHeld = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        onGate = () => {
+          if (gates.length >= count) resolve();
+        };
+        onGate();
+      });
     const calls = [];
     for (let i = 0; i < 3; i++) calls.push(await sf.fetch({ url: `${upstream.url}/${i}` }));
     // One slot: the first call's exchange ends, and while it is committed the second goes.

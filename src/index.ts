@@ -25,7 +25,12 @@ export {
   SteadfastError,
   TerminalError,
   RetryableError,
+  WaitTimeoutError,
+  InvalidOptionError,
   isSteadfastError,
+  isTerminalError,
+  isRetryableError,
+  isWaitTimeoutError,
   type ErrorCode,
 } from "./core/errors.ts";
 export type { DestinationView } from "./core/call-view.ts";

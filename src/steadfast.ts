@@ -7,7 +7,7 @@ import { dirname, resolve } from "node:path";
 import type { CallStatus } from "./core/call.ts";
 import { TerminalStatuses } from "./core/call.ts";
 import { toAttemptView, type AttemptView, type CallView } from "./core/call-view.ts";
-import { TerminalError } from "./core/errors.ts";
+import { WaitTimeoutError } from "./core/errors.ts";
 import { parseFetchInput, type FetchInput } from "./core/fetch-input.ts";
 import { tenantId as toTenantId, type CallId, type TenantId } from "./core/ids.ts";
 import type { Clock, Random } from "./core/ports.ts";
@@ -93,7 +93,11 @@ export interface CallHandle {
   call(): Promise<CallView>;
   /** Its attempts so far. */
   attempts(): Promise<AttemptView[]>;
-  /** Resolves with the call once it has ended (succeeded, failed or cancelled). */
+  /**
+   * Resolves with the call once it has ended (succeeded, failed or cancelled). Rejects with a
+   * `WaitTimeoutError` (code `wait_timeout`) when `timeoutMs` passes first; the call goes on.
+   * Default: no time limit.
+   */
   result(options?: { timeoutMs?: number }): Promise<CallView>;
 }
 
@@ -213,10 +217,7 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
       const timeoutMs = resultOptions.timeoutMs ?? Number.MAX_SAFE_INTEGER;
       const call = await calls.waitForEnd(tenant, id, timeoutMs);
       if (!TerminalStatuses.has(call.status)) {
-        throw new TerminalError(
-          "timeout",
-          `Call ${id} is still ${call.status} after ${timeoutMs} ms; call result() again to keep waiting`,
-        );
+        throw new WaitTimeoutError(id, call.status, timeoutMs);
       }
       return await calls.view(call);
     },

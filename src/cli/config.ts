@@ -6,6 +6,7 @@
 import { isIP } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { CallStatuses, type CallStatus } from "../core/call.ts";
+import { redactUrl } from "../core/redact.ts";
 import { CliError } from "./cli-error.ts";
 
 /** Environment variables, as `process.env` holds them. */
@@ -178,7 +179,9 @@ interface Raw {
 }
 
 /** `--port "x"` or `STEADFAST_PORT="x"`; `shown` replaces the value when it holds a secret. */
-function labelOf(raw: Raw, shown: string = raw.value): string {
+// Every value a message quotes goes through the one redactor: a database or server URL may
+// carry a password.
+function labelOf(raw: Raw, shown: string = redactUrl(raw.value)): string {
   return raw.fromEnv
     ? `${raw.source}=${JSON.stringify(shown)}`
     : `${raw.source} ${JSON.stringify(shown)}`;
@@ -282,10 +285,6 @@ function apiKeys(value: string, envName: string): string {
   return entries.join(",");
 }
 
-function redactDbUrl(text: string): string {
-  return text.replace(/\/\/([^/@]*)@/, "//[redacted]@");
-}
-
 function db(raw: Raw, cwd: string): string {
   const text = raw.value.trim();
   // An in-memory database lasts as long as the process: for demos and tests.
@@ -295,7 +294,7 @@ function db(raw: Raw, cwd: string): string {
       new URL(text);
     } catch {
       throw new CliError(
-        `${labelOf(raw, redactDbUrl(raw.value))} is not valid: expected postgres://user:password@host:5432/database`,
+        `${labelOf(raw)} is not valid: expected postgres://user:password@host:5432/database`,
       );
     }
     return text;

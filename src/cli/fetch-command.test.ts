@@ -85,6 +85,7 @@ describe("buildFetchRequest", () => {
   it.each([
     [{ header: ["NoColon"] }, `-H "NoColon" is not valid: expected 'Name: value'`],
     [{ header: ["Bad Name: v"] }, `-H "Bad Name: v" is not valid`],
+    [{ header: ["Authorization Bearer SECRET1"] }, `-H "Authorization [redacted]" is not valid`],
     [{ request: "GET /" }, `-X "GET /" is not valid: expected an HTTP method`],
     [{ retries: "-1" }, `--retries "-1" is not valid: expected a whole number from 0 to 99`],
     [{ retries: "100" }, `--retries "100" is not valid`],

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { FetchInput } from "../core/fetch-input.ts";
+import { isSecretHeader, REDACTED } from "../core/redact.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { addClientOptions, withClient } from "./client-options.ts";
@@ -39,8 +40,11 @@ export function buildFetchRequest(
     const colon = header.indexOf(":");
     const name = colon < 0 ? "" : header.slice(0, colon).trim();
     if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      // A credential header with a typo (`Authorization Bearer ...`) must not be echoed.
+      const first = header.trim().split(/[\s:=]/, 1)[0] ?? "";
+      const shown = isSecretHeader(first) ? `${first} ${REDACTED}` : header;
       throw new CliError(
-        `-H ${JSON.stringify(header)} is not valid: expected 'Name: value', such as -H 'Accept: application/json'`,
+        `-H ${JSON.stringify(shown)} is not valid: expected 'Name: value', such as -H 'Accept: application/json'`,
       );
     }
     headers[name] = header.slice(colon + 1).trim();

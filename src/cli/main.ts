@@ -1,5 +1,4 @@
 import { CommanderError } from "commander";
-import { isSteadfastApiError, isSteadfastConnectionError } from "../client/index.ts";
 import { isSteadfastError } from "../core/errors.ts";
 import { CliError } from "./cli-error.ts";
 import { processIo, type CliIo } from "./cli-io.ts";
@@ -35,7 +34,8 @@ function report(error: unknown, io: CliIo): number {
     io.err(`steadfast: ${error.message}\n`);
     return error.exitCode;
   }
-  if (isSteadfastApiError(error) || isSteadfastConnectionError(error) || isSteadfastError(error)) {
+  // Every error the package raises (the client's included) is a SteadfastError: one line.
+  if (isSteadfastError(error)) {
     io.err(`steadfast: ${error.message}\n`);
     return 1;
   }

@@ -2,6 +2,8 @@ import type { CallStatus } from "../core/call.ts";
 import type { AttemptView, CallView, DestinationView } from "../core/call-view.ts";
 import type { FetchInput } from "../core/fetch-input.ts";
 import { SteadfastApiError, SteadfastConnectionError, type ProblemDetails } from "./errors.ts";
+import { InvalidOptionError } from "../core/errors.ts";
+import { redactUrl } from "../core/redact.ts";
 
 /** Where `steadfast serve` listens unless configured otherwise. */
 export const DEFAULT_BASE_URL = "http://127.0.0.1:7480";
@@ -136,7 +138,7 @@ export interface SteadfastClient {
 export function createClient(options: ClientOptions): SteadfastClient {
   const baseUrl = normaliseBaseUrl(options.baseUrl ?? DEFAULT_BASE_URL);
   if (typeof options.apiKey !== "string" || options.apiKey === "") {
-    throw new TypeError(
+    throw new InvalidOptionError(
       "createClient: apiKey is required; pass the key `steadfast serve` printed (or one of STEADFAST_API_KEYS)",
     );
   }
@@ -175,7 +177,7 @@ export function createClient(options: ClientOptions): SteadfastClient {
         status: response.status,
         code: "invalid_response",
         title: "Invalid response",
-        detail: `${method} ${baseUrl}${path} answered ${response.status} with a body that is not JSON; is ${baseUrl} a Steadfast server?`,
+        detail: `${method} ${redactUrl(baseUrl + path)} answered ${response.status} with a body that is not JSON; is ${redactUrl(baseUrl)} a Steadfast server?`,
       });
     }
   }
@@ -193,7 +195,7 @@ export function createClient(options: ClientOptions): SteadfastClient {
       if (submitOptions.idempotencyKey !== undefined) {
         const key = submitOptions.idempotencyKey;
         if (!/^[\x20-\x7e]{1,255}$/.test(key)) {
-          throw new TypeError(
+          throw new InvalidOptionError(
             `idempotencyKey must be 1 to 255 printable ASCII characters (it travels in an HTTP header); got ${JSON.stringify(key)}`,
           );
         }
@@ -202,7 +204,9 @@ export function createClient(options: ClientOptions): SteadfastClient {
       if (submitOptions.waitSeconds !== undefined) {
         const seconds = submitOptions.waitSeconds;
         if (!Number.isFinite(seconds) || seconds < 0) {
-          throw new RangeError(`waitSeconds must be a number of seconds >= 0; got ${seconds}`);
+          throw new InvalidOptionError(
+            `waitSeconds must be a number of seconds >= 0; got ${seconds}`,
+          );
         }
         headers.prefer = `wait=${Math.ceil(seconds)}`;
       }
@@ -304,17 +308,19 @@ function normaliseBaseUrl(value: string): string {
   try {
     url = new URL(value);
   } catch {
-    throw new TypeError(
-      `createClient: baseUrl "${value}" is not a URL; expected something like ${DEFAULT_BASE_URL}`,
+    throw new InvalidOptionError(
+      `createClient: baseUrl "${redactUrl(value)}" is not a URL; expected something like ${DEFAULT_BASE_URL}`,
     );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    throw new TypeError(
-      `createClient: baseUrl "${value}" must use http or https; expected something like ${DEFAULT_BASE_URL}`,
+    throw new InvalidOptionError(
+      `createClient: baseUrl "${redactUrl(value)}" must use http or https; expected something like ${DEFAULT_BASE_URL}`,
     );
   }
   if (url.search !== "" || url.hash !== "") {
-    throw new TypeError(`createClient: baseUrl "${value}" must not have a query or fragment`);
+    throw new InvalidOptionError(
+      `createClient: baseUrl "${redactUrl(value)}" must not have a query or fragment`,
+    );
   }
   return url.toString().replace(/\/+$/, "");
 }

@@ -1,8 +1,11 @@
 /**
  * Errors the REST client throws: `SteadfastApiError` when the server answers with an error
  * (RFC 9457 problem details), `SteadfastConnectionError` when it cannot be reached at all.
- * Both carry a brand so the guards work across copies of the package.
+ * Both carry a brand so the guards work across copies of the package, and both are
+ * `SteadfastError`s with a `code` (`isSteadfastError`), like every error the package raises.
  */
+import { SteadfastError } from "../core/errors.ts";
+import { redactText, redactUrl } from "../core/redact.ts";
 
 const API_ERROR = Symbol.for("steadfast.client.api-error");
 const CONNECTION_ERROR = Symbol.for("steadfast.client.connection-error");
@@ -48,11 +51,9 @@ export interface ProblemDetails {
  *   else throw error;
  * }
  */
-export class SteadfastApiError extends Error {
+export class SteadfastApiError extends SteadfastError<string> {
   /** HTTP status of the answer. */
   readonly status: number;
-  /** Machine-readable code (`not_found`, `invalid_request`, ...); `http_<status>` when the body was not problem details. */
-  readonly code: string;
   /** Short summary of the problem type. */
   readonly title: string;
   /** The server's explanation, when it gave one. */
@@ -66,10 +67,11 @@ export class SteadfastApiError extends Error {
   readonly [API_ERROR] = true;
 
   constructor(problem: ProblemDetails) {
-    super(apiErrorMessage(problem));
+    // `code`: the server's (`not_found`, `invalid_request`, ...); `http_<status>` when the body
+    // was not problem details.
+    super(problem.code, apiErrorMessage(problem), { issues: problem.errors ?? [] });
     this.name = "SteadfastApiError";
     this.status = problem.status;
-    this.code = problem.code;
     this.title = problem.title;
     this.detail = problem.detail;
     this.errors = problem.errors ?? [];
@@ -78,19 +80,24 @@ export class SteadfastApiError extends Error {
   }
 }
 
-/** The server could not be reached (refused, DNS failure, reset before an answer). */
-export class SteadfastConnectionError extends Error {
-  /** The base URL the client was configured with. */
+/**
+ * The server could not be reached (refused, DNS failure, reset before an answer). Code
+ * `connection_failed`.
+ */
+export class SteadfastConnectionError extends SteadfastError<"connection_failed"> {
+  /** The base URL the client was configured with, credentials redacted. */
   readonly baseUrl: string;
   readonly [CONNECTION_ERROR] = true;
 
   constructor(baseUrl: string, cause: unknown) {
+    const shown = redactUrl(baseUrl);
     super(
-      `cannot reach Steadfast at ${baseUrl} (${describeCause(cause)}): is \`steadfast serve\` running, and is the URL right?`,
+      "connection_failed",
+      `cannot reach Steadfast at ${shown} (${redactText(describeCause(cause))}): is \`steadfast serve\` running, and is the URL right?`,
       { cause },
     );
     this.name = "SteadfastConnectionError";
-    this.baseUrl = baseUrl;
+    this.baseUrl = shown;
   }
 }
 

@@ -1,59 +1,14 @@
-import type { AttemptRecord, CallRecord, CallStatus, StoredResponse, WaitCode } from "./call.ts";
+import type {
+  AttemptDecision,
+  AttemptOutcome,
+  AttemptRecord,
+  CallRecord,
+  CallStatus,
+  StoredResponse,
+  WaitCode,
+} from "./call.ts";
 import { toCallbackView, type CallbackLookup, type CallbackView } from "./callback-view.ts";
-
-/** Shown in place of a secret. */
-export const REDACTED = "[redacted]";
-
-// Header names that carry credentials, and name fragments that usually do.
-const SECRET_HEADERS = new Set([
-  "authorization",
-  "proxy-authorization",
-  "cookie",
-  "set-cookie",
-  "x-api-key",
-  "api-key",
-  "apikey",
-]);
-const SECRET_FRAGMENTS = /(secret|token|password|passwd|api[-_]?key|signature|credential|session)/i;
-
-/** True when a header or query parameter of this name should never be shown. */
-export function isSecretName(name: string): boolean {
-  return SECRET_HEADERS.has(name.toLowerCase()) || SECRET_FRAGMENTS.test(name);
-}
-
-/** A copy of `headers` with credential-bearing values replaced by `[redacted]`. */
-export function redactHeaders(headers: Readonly<Record<string, string>>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(headers))
-    out[name] = isSecretName(name) ? REDACTED : value;
-  return out;
-}
-
-/** `url` with user info and credential-bearing query parameters redacted. */
-export function redactUrl(url: string): string {
-  // Credentials can only be in the user info (before an `@`) or the query (after a `?`): a URL
-  // with neither is shown as it is, without the cost of parsing it.
-  if (!url.includes("@") && !url.includes("?")) return url;
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return url;
-  }
-  let changed = false;
-  if (parsed.username !== "" || parsed.password !== "") {
-    parsed.username = REDACTED;
-    parsed.password = "";
-    changed = true;
-  }
-  for (const name of [...parsed.searchParams.keys()]) {
-    if (isSecretName(name) || name.toLowerCase() === "key") {
-      parsed.searchParams.set(name, REDACTED);
-      changed = true;
-    }
-  }
-  return changed ? parsed.toString() : url;
-}
+import { redactHeaders, redactText, redactUrl } from "./redact.ts";
 
 /** A response as the API shows it. */
 export interface ResponseView {
@@ -163,14 +118,16 @@ export function toCallView(call: CallRecord, callback?: CallbackLookup): CallVie
       // A wait without a code is a retry backoff (stores write codes only for held calls).
       view.waitingFor = {
         reason: call.waitCode ?? "retry_scheduled",
-        message: call.waitReason,
+        message: redactText(call.waitReason),
         ...(call.waitDestination === undefined ? {} : { destination: call.waitDestination }),
         until: iso(call.runAt),
       };
     }
   }
   if (call.response !== undefined) view.response = toResponseView(call.response);
-  if (call.error !== undefined) view.error = call.error;
+  // Messages may quote a URL (an undici error names it): redacted like the request's.
+  if (call.error !== undefined)
+    view.error = { code: call.error.code, message: redactText(call.error.message) };
   if (call.idempotencyKey !== undefined) view.idempotencyKey = call.idempotencyKey;
   if (call.spec.callbackUrl !== undefined) {
     view.callbackUrl = redactUrl(call.spec.callbackUrl);
@@ -180,19 +137,32 @@ export function toCallView(call: CallRecord, callback?: CallbackLookup): CallVie
   return view;
 }
 
-/** The public view of an attempt. */
+/** The public view of an attempt; URLs quoted in its messages redacted. */
 export function toAttemptView(attempt: AttemptRecord): AttemptView {
   const view: AttemptView = {
     number: attempt.number,
     startedAt: iso(attempt.startedAt),
     durationMs: attempt.durationMs,
-    outcome: attempt.outcome,
+    outcome: redactedOutcome(attempt.outcome),
     sent: attempt.sent,
-    decision: attempt.decision,
+    decision: redactedDecision(attempt.decision),
   };
   if (attempt.connectMs !== undefined) view.connectMs = attempt.connectMs;
   if (attempt.firstByteMs !== undefined) view.firstByteMs = attempt.firstByteMs;
   return view;
+}
+
+// Copies only when there was something to redact (most messages quote no URL).
+function redactedOutcome(outcome: AttemptOutcome): AttemptOutcome {
+  if (outcome.type !== "error") return outcome;
+  const message = redactText(outcome.message);
+  return message === outcome.message ? outcome : { ...outcome, message };
+}
+
+function redactedDecision(decision: AttemptDecision): AttemptDecision {
+  if (decision.type === "succeed") return decision;
+  const reason = redactText(decision.reason);
+  return reason === decision.reason ? decision : { ...decision, reason };
 }
 
 // The destination views of the API (`GET /v1/destinations...`), beside the call's, so the REST

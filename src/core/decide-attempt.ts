@@ -2,14 +2,14 @@ import { backoffDelayMs } from "./backoff.ts";
 import type { AttemptDecision, AttemptOutcome, RetryPolicy } from "./call.ts";
 import { classifyOutcome, isIdempotentMethod } from "./classify-outcome.ts";
 import type { Random } from "./ports.ts";
-import { retryAfterMs } from "./retry-after.ts";
+import { retryAfterFromHeaders } from "./retry-after.ts";
 
 /** Everything `decideAttempt` needs to know about an attempt that just ended. */
 export interface DecideAttemptInput {
   outcome: AttemptOutcome;
   /** False only when the request certainly did not reach the upstream. */
   sent: boolean;
-  /** Response headers, lower-cased, for `Retry-After` and `RateLimit-Reset`. */
+  /** Response headers, lower-cased, for `Retry-After` and the rate-limit reset headers. */
   responseHeaders?: Readonly<Record<string, string>>;
   method: string;
   /** Whether an `Idempotency-Key` travelled with the request. */
@@ -26,7 +26,8 @@ export interface DecideAttemptInput {
 /**
  * Decides what follows an attempt (ARCHITECTURE.md section 4): succeed on 2xx; fail on a
  * permanent outcome; otherwise retry after a backoff delay with full jitter, or after the delay
- * the upstream asked for (`Retry-After`, `RateLimit-Reset`) capped at `maxDelayMs`, unless
+ * the upstream asked for (`Retry-After`, `RateLimit-Reset`, `X-RateLimit-Reset`, `RateLimit`; see
+ * `retryAfterFromHeaders`) capped at `maxDelayMs`, unless
  * `maxAttempts` is used up, the deadline would pass first, or a non-idempotent request that may
  * have reached the upstream carries no idempotency key. Pure: the same input and random draws give
  * the same decision.
@@ -67,7 +68,7 @@ export function decideAttempt(input: DecideAttemptInput, random: Random): Attemp
   const askedMs =
     input.responseHeaders === undefined
       ? undefined
-      : retryAfterMs(input.responseHeaders, input.now);
+      : retryAfterFromHeaders(input.responseHeaders, input.now)?.delayMs;
   if (askedMs !== undefined) {
     if (askedMs > maxDelayMs) {
       delayMs = maxDelayMs;

@@ -1,13 +1,20 @@
 /**
- * The error tree. Every error Steadfast raises is a `SteadfastError` with a string-literal `code`;
- * `isSteadfastError` recognises one across copies of the package (it checks a brand, not
- * `instanceof`). Whether something is retried is a property of its type: `TerminalError` never is,
- * `RetryableError` may carry `retryAfterMs`.
+ * The error tree, one root for the whole package. Every error Steadfast raises is a
+ * `SteadfastError` with a string `code`: the API's (`ErrorCode`), the resilience policies'
+ * rejections (`circuit_open`, `timeout`...), the REST client's (`connection_failed`, or the
+ * server's code), the CLI's. `isSteadfastError` recognises one across copies of the package (it
+ * checks a brand registered with `Symbol.for`, not `instanceof`).
+ *
+ * Whether something is retried is a property of its type, read by brand: `TerminalError` never is
+ * (`isTerminalError`), `RetryableError` may be, not before its `retryAfterMs`
+ * (`isRetryableError`). A subclass may rename itself; the guards do not read `name`.
  */
 
 const BRAND = Symbol.for("steadfast.error");
+// true for a RetryableError, false for a TerminalError, absent for the others.
+const RETRYABLE = Symbol.for("steadfast.error.retryable");
 
-/** Codes of errors the API and the in-process API can raise. Each maps to one HTTP status. */
+/** Codes of errors the HTTP API can answer with. Each maps to one HTTP status (server/problem.ts). */
 export const ErrorCodes = [
   "invalid_json",
   "invalid_request",
@@ -21,13 +28,19 @@ export const ErrorCodes = [
   "invalid_state",
   "unsupported_media_type",
   "not_acceptable",
-  "timeout",
   "shutting_down",
   "store_unavailable",
   "internal",
 ] as const;
 /** One of `ErrorCodes`. */
 export type ErrorCode = (typeof ErrorCodes)[number];
+
+const API_CODES: ReadonlySet<string> = new Set(ErrorCodes);
+
+/** True when `code` is one of the API's `ErrorCodes`. */
+export function isErrorCode(code: string): code is ErrorCode {
+  return API_CODES.has(code);
+}
 
 /** One field-level problem, reported in `422` answers as `errors[]`. */
 export interface FieldIssue {
@@ -44,13 +57,22 @@ export interface SteadfastErrorOptions {
   issues?: readonly FieldIssue[];
 }
 
-/** Base of every error Steadfast raises. */
-export class SteadfastError extends Error {
-  readonly code: ErrorCode;
+/**
+ * Base of every error Steadfast raises. `C` is the type of its `code`: one of the API's
+ * `ErrorCode`s unless a subclass says otherwise.
+ *
+ * @example
+ * try { await call.result({ timeoutMs: 5_000 }); }
+ * catch (error) { if (isSteadfastError(error)) console.log(error.code, error.message); }
+ */
+export class SteadfastError<C extends string = ErrorCode> extends Error {
+  /** What happened, stable and machine-readable (`not_found`, `circuit_open`, `wait_timeout`...). */
+  readonly code: C;
+  /** Field-level problems (validation errors); empty otherwise. */
   readonly issues: readonly FieldIssue[];
   readonly [BRAND] = true;
 
-  constructor(code: ErrorCode, message: string, options: SteadfastErrorOptions = {}) {
+  constructor(code: C, message: string, options: SteadfastErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "SteadfastError";
     this.code = code;
@@ -59,19 +81,23 @@ export class SteadfastError extends Error {
 }
 
 /** An error that must not be retried (a 4xx-class mistake, a blocked destination). */
-export class TerminalError extends SteadfastError {
-  constructor(code: ErrorCode, message: string, options: SteadfastErrorOptions = {}) {
+export class TerminalError<C extends string = ErrorCode> extends SteadfastError<C> {
+  readonly [RETRYABLE] = false;
+
+  constructor(code: C, message: string, options: SteadfastErrorOptions = {}) {
     super(code, message, options);
     this.name = "TerminalError";
   }
 }
 
 /** An error worth retrying, optionally not before `retryAfterMs` milliseconds. */
-export class RetryableError extends SteadfastError {
+export class RetryableError<C extends string = ErrorCode> extends SteadfastError<C> {
+  /** The earliest retry, in ms from now, when the error knows it. */
   readonly retryAfterMs: number | undefined;
+  readonly [RETRYABLE] = true;
 
   constructor(
-    code: ErrorCode,
+    code: C,
     message: string,
     options: SteadfastErrorOptions & { retryAfterMs?: number } = {},
   ) {
@@ -81,11 +107,67 @@ export class RetryableError extends SteadfastError {
   }
 }
 
-/** True for any `SteadfastError`, from this copy of the package or another. */
-export function isSteadfastError(value: unknown): value is SteadfastError {
-  return (
-    typeof value === "object" &&
-    value !== null &&
-    (value as Record<symbol, unknown>)[BRAND] === true
-  );
+/**
+ * `CallHandle.result({ timeoutMs })` ran out of time before the call ended. The call goes on:
+ * call `result()` again to keep waiting. Neither terminal nor retryable: it says nothing about
+ * the call's outcome.
+ */
+export class WaitTimeoutError extends SteadfastError<"wait_timeout"> {
+  /** The call waited for. */
+  readonly callId: string;
+  /** Its status when the wait ended (`queued`, `running` or `waiting`). */
+  readonly status: string;
+  /** How long the wait lasted, ms. */
+  readonly timeoutMs: number;
+
+  constructor(callId: string, status: string, timeoutMs: number) {
+    super(
+      "wait_timeout",
+      `Call ${callId} is still ${status} after ${timeoutMs} ms; call result() again to keep waiting`,
+    );
+    this.name = "WaitTimeoutError";
+    this.callId = callId;
+    this.status = status;
+    this.timeoutMs = timeoutMs;
+  }
+}
+
+/**
+ * An option or argument the caller passed is out of range or of the wrong shape: a programming or
+ * configuration mistake, reported when the object is built, never retried.
+ */
+export class InvalidOptionError extends TerminalError<"invalid_option"> {
+  constructor(message: string, options: SteadfastErrorOptions = {}) {
+    super("invalid_option", message, options);
+    this.name = "InvalidOptionError";
+  }
+}
+
+function brand(value: unknown, key: symbol): unknown {
+  return typeof value === "object" && value !== null
+    ? (value as Record<symbol, unknown>)[key]
+    : undefined;
+}
+
+/**
+ * True for any error Steadfast raised (core, engine, resilience policies, REST client, CLI), from
+ * this copy of the package or another.
+ */
+export function isSteadfastError(value: unknown): value is SteadfastError<string> {
+  return brand(value, BRAND) === true;
+}
+
+/** True for a `TerminalError` (or a subclass), from any copy of the package. Never retried. */
+export function isTerminalError(value: unknown): value is TerminalError<string> {
+  return brand(value, RETRYABLE) === false && isSteadfastError(value);
+}
+
+/** True for a `RetryableError` (or a subclass), from any copy of the package. */
+export function isRetryableError(value: unknown): value is RetryableError<string> {
+  return brand(value, RETRYABLE) === true && isSteadfastError(value);
+}
+
+/** True for a `WaitTimeoutError`, from any copy of the package. */
+export function isWaitTimeoutError(value: unknown): value is WaitTimeoutError {
+  return isSteadfastError(value) && value.code === "wait_timeout";
 }

@@ -5,6 +5,7 @@
  * destination at once as it holds permits. Both stores keep the holders of a destination as one
  * JSON document and change it with `grantPermits`, inside a transaction that locks it.
  */
+import { InvalidOptionError } from "./errors.ts";
 
 /** What a process asks of a destination's permits (`Store.holdPermits`). */
 export interface PermitRequest {
@@ -52,13 +53,13 @@ export const DEMAND_MS = 1_000;
 export function checkPermitRequest(request: PermitRequest): void {
   const { wanted, limit, now, expiresAt } = request;
   if (!(Number.isSafeInteger(wanted) && wanted >= 0)) {
-    throw new RangeError(`wanted must be an integer >= 0, got ${wanted}`);
+    throw new InvalidOptionError(`wanted must be an integer >= 0, got ${wanted}`);
   }
   if (!(Number.isSafeInteger(limit) && limit >= 1)) {
-    throw new RangeError(`limit must be an integer >= 1, got ${limit}`);
+    throw new InvalidOptionError(`limit must be an integer >= 1, got ${limit}`);
   }
   if (!(Number.isFinite(now) && Number.isFinite(expiresAt))) {
-    throw new RangeError(`now and expiresAt must be finite, got ${now} and ${expiresAt}`);
+    throw new InvalidOptionError(`now and expiresAt must be finite, got ${now} and ${expiresAt}`);
   }
 }
 

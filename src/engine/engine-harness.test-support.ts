@@ -19,7 +19,7 @@ export interface Harness {
   upstream: FlakyUpstream;
   dir: string;
   /** Resolves with the next `event` whose payload matches. */
-  next<K extends keyof EngineEvents>(
+  next<K extends keyof EngineEvents & string>(
     event: K,
     match?: (payload: EngineEvents[K]) => boolean,
   ): Promise<EngineEvents[K]>;

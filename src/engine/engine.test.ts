@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { isTerminalError, WaitTimeoutError } from "../core/errors.ts";
 import { tenantId } from "../core/ids.ts";
 import { CallFactory, TENANT_A } from "../store/contract/fixtures.ts";
 import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
@@ -63,6 +64,68 @@ describe("engine", () => {
     expect(await call.status()).toBe("waiting");
     await h.clock.advance(1);
     expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
+  });
+
+  for (const header of ["ratelimit-reset", "x-ratelimit-reset"]) {
+    it(`waits for an epoch ${header} as a time, not 1.7e12 ms (issue 10, item 13)`, async () => {
+      const epochSeconds = Date.parse("2026-01-01T00:00:00Z") / 1000 + 30;
+      h = await harness([
+        { status: 429, headers: { [header]: String(epochSeconds) } },
+        { status: 200 },
+      ]);
+      const call = await h.sf.fetch({ url: h.upstream.url });
+      const { attempt } = await h.next("attempt:recorded");
+      expect(attempt.decision).toMatchObject({
+        type: "retry",
+        delayMs: 30_000,
+        reason: "status 429; upstream asked to wait 30000 ms",
+      });
+      const [destination] = await h.sf.destinations.list();
+      expect(destination?.pause?.reason).toBe("status 429 with rate-limit reset 30 s");
+      await h.clock.advance(29_999);
+      await settle();
+      expect(h.upstream.requests).toHaveLength(1);
+      await h.clock.advance(1);
+      expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
+    });
+  }
+
+  it("ends a result() wait with a WaitTimeoutError, not a TerminalError; the call goes on (issue 10, item 14)", async () => {
+    h = await harness([{ status: 200 }]);
+    const call = await h.sf.fetch({ url: h.upstream.url, delayMs: 60_000 });
+    const waited = call.result({ timeoutMs: 1_000 }).catch((e: unknown) => e);
+    await settle();
+    await h.clock.advance(1_000);
+    const error = await waited;
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect(error).toMatchObject({ code: "wait_timeout", callId: call.id, timeoutMs: 1_000 });
+    expect(isTerminalError(error)).toBe(false);
+    await h.clock.advance(59_000);
+    expect(await call.result()).toMatchObject({ status: "succeeded" });
+  });
+
+  it("logs a listener that throws, and goes on with the others and the call (issue 10, item 14)", async () => {
+    const logged: { obj: object; msg: string | undefined }[] = [];
+    const logger = {
+      info() {},
+      warn() {},
+      error: (obj: object, msg?: string) => void logged.push({ obj, msg }),
+    };
+    h = await harness([{ status: 200 }], { logger });
+    const bug = new Error("listener bug");
+    h.sf.engine.events.on("attempt:recorded", () => {
+      throw bug;
+    });
+    const seen = h.next("attempt:recorded");
+    const call = await h.sf.fetch({ url: h.upstream.url });
+    await seen;
+    expect(await call.result()).toMatchObject({ status: "succeeded" });
+    expect(logged).toEqual([
+      {
+        obj: { err: bug, event: "attempt:recorded" },
+        msg: "an engine event listener threw; the engine went on",
+      },
+    ]);
   });
 
   it("retries a POST whose read timed out after sending, with the same forwarded key", async () => {
@@ -163,19 +226,27 @@ describe("engine", () => {
   it("counts exchanges against its concurrency, and at most as many attempts being committed", async () => {
     // Every attempt is held between the upstream's answer and its commit until released.
     const gates: (() => void)[] = [];
+    let onGate = (): void => {};
     const faults = {
       hit(point: FaultPoint): Promise<void> | undefined {
         if (point !== "after-request-sent") return undefined;
-        return new Promise<void>((resolve) => gates.push(resolve));
+        return new Promise<void>((resolve) => {
+          gates.push(resolve);
+          onGate();
+        });
       },
     };
     h = await harness(() => ({ status: 200 }), { concurrency: 1, faults });
     const { sf, upstream } = h;
-    const waitForHeld = async (count: number): Promise<void> => {
-      for (let turn = 0; gates.length < count; turn++)
-        if (turn > 1_000) throw new Error(`${count} attempts never reached their commit`);
-        else await settle(1);
-    };
+    // Resolves when `count` attempts are held (not after a number of turns: a loaded machine
+    // takes longer to get there, not a different way).
+    const waitForHeld = (count: number): Promise<void> =>
+      new Promise((resolve) => {
+        onGate = () => {
+          if (gates.length >= count) resolve();
+        };
+        onGate();
+      });
     const calls = [];
     for (let i = 0; i < 3; i++) calls.push(await sf.fetch({ url: `${upstream.url}/${i}` }));
     // One slot: the first call's exchange ends, and while it is committed the second goes.

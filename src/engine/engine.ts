@@ -20,6 +20,7 @@ import type { CallId, WorkerId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { Claim, ClaimRef, Store } from "../core/store.ts";
 import type { OutgoingRequest, Transport } from "../core/transport.ts";
+import { Emitter } from "../resilience/events.ts";
 import { buildCallbackRequest } from "./callback-request.ts";
 import {
   DestinationGate,
@@ -29,7 +30,6 @@ import {
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { runAttempt, type AttemptContext } from "./run-attempt.ts";
-import { TypedEvents } from "./typed-events.ts";
 
 /** The logger shape the engine needs (pino's). */
 export interface EngineLogger {
@@ -108,7 +108,11 @@ const noopLogger: EngineLogger = { info() {}, warn() {}, error() {} };
  * await engine.stop();
  */
 export class Engine {
-  readonly events = new TypedEvents<EngineEvents>();
+  /**
+   * The engine's events. A listener that throws does not stop the engine or the other listeners;
+   * its error is logged (`an engine event listener threw`).
+   */
+  readonly events: Emitter<EngineEvents>;
   /** The per-destination protection every attempt passes (and its state, for the API). */
   readonly destinations: DestinationGate;
   readonly #store: Store;
@@ -140,6 +144,11 @@ export class Engine {
     this.#store = options.store;
     this.#clock = options.clock;
     this.#logger = options.logger ?? noopLogger;
+    const logger = this.#logger;
+    this.events = new Emitter<EngineEvents>({
+      onListenerError: (error, event) =>
+        logger.error({ err: error, event }, "an engine event listener threw; the engine went on"),
+    });
     this.#workerId = (options.workerId ??
       `worker_${Math.floor(options.random.next() * 2 ** 48).toString(36)}`) as WorkerId;
     this.#concurrency = options.concurrency ?? 256;

@@ -6,6 +6,7 @@
  * - `after-request-sent`: the upstream has answered; the attempt is not yet committed.
  * - `after-attempt-commit`: the attempt and the call's transition are committed.
  */
+import { InvalidOptionError } from "../core/errors.ts";
 export const FaultPoints = ["after-claim", "after-request-sent", "after-attempt-commit"] as const;
 /** One of `FaultPoints`. */
 export type FaultPoint = (typeof FaultPoints)[number];
@@ -29,7 +30,7 @@ export function faultsFromEnv(value: string | undefined): FaultInjector | undefi
       !(FaultPoints as readonly string[]).includes(point ?? "") ||
       !/^\d+$/.test(countText ?? "")
     ) {
-      throw new Error(
+      throw new InvalidOptionError(
         `STEADFAST_FAULTS: "${part}" is not <point>@<count>; points are ${FaultPoints.join(", ")}`,
       );
     }

@@ -6,6 +6,8 @@
  * that resolves differently the second time (DNS rebinding) cannot reach a blocked address.
  */
 import ipaddr from "ipaddr.js";
+import { InvalidOptionError } from "../core/errors.ts";
+import { redactUrl } from "../core/redact.ts";
 
 /**
  * What the settings that open blocked destinations are called where the guard was configured,
@@ -170,21 +172,21 @@ export function createDestinationGuard(options: DestinationGuardOptions = {}): D
       url = new URL(input);
     } catch {
       return invalid(
-        `"${truncate(input)}" is not an absolute URL: use http://host/path or https://host/path`,
+        `"${shown(input)}" is not an absolute URL: use http://host/path or https://host/path`,
       );
     }
     if (url.protocol !== "http:" && url.protocol !== "https:") {
       return invalid(
-        `URL scheme "${url.protocol}" is not supported in "${truncate(input)}": use http or https`,
+        `URL scheme "${url.protocol}" is not supported in "${shown(input)}": use http or https`,
       );
     }
     if (url.username !== "" || url.password !== "") {
       return invalid(
-        `URL "${truncate(redact(url))}" carries credentials: remove them and send an Authorization header instead`,
+        `URL "${shown(input)}" carries credentials: remove them and send an Authorization header instead`,
       );
     }
     const host = url.hostname.endsWith(".") ? url.hostname.slice(0, -1) : url.hostname;
-    if (host === "") return invalid(`URL "${truncate(input)}" has no host`);
+    if (host === "") return invalid(`URL "${shown(input)}" has no host`);
     const literal = host.startsWith("[") ? host.slice(1, -1) : host;
     if (verdicts.has(literal) || ipaddr.isValid(literal)) {
       const reason = blockedReason(literal);
@@ -259,7 +261,7 @@ function parseAllowedCidr(entry: string): Cidr {
     const address = ipaddr.parse(text);
     return [address, address.kind() === "ipv4" ? 32 : 128];
   } catch {
-    throw new Error(
+    throw new InvalidOptionError(
       `allowed CIDR "${entry}" is not a valid range: use notation such as 10.0.0.0/8, fd00::/8 or 169.254.169.254`,
     );
   }
@@ -273,13 +275,9 @@ function blocked(message: string): UrlCheck {
   return { ok: false, code: "blocked_destination", message };
 }
 
-function redact(url: URL): string {
-  const copy = new URL(url.href);
-  copy.username = copy.username === "" ? "" : "***";
-  copy.password = copy.password === "" ? "" : "***";
-  return copy.href;
-}
-
-function truncate(text: string): string {
+// A URL as an error message quotes it: secrets redacted (the one redactor), then cut to 200
+// characters.
+function shown(input: string): string {
+  const text = redactUrl(input);
   return text.length > 200 ? `${text.slice(0, 200)}...` : text;
 }

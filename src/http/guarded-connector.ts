@@ -8,12 +8,15 @@ import { lookup as dnsLookup, type LookupAddress, type LookupOptions } from "nod
 import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import { buildConnector } from "undici";
+import { TerminalError } from "../core/errors.ts";
 import { howToAllow, type DestinationGuard } from "./destination-guard.ts";
 
-/** Raised inside the connector when the guard refuses every address of a destination. */
-export class BlockedDestinationError extends Error {
-  /** Stable code, so the error is recognised after crossing undici. */
-  readonly code = "ERR_STEADFAST_BLOCKED_DESTINATION";
+/**
+ * Raised inside the connector when the guard refuses every address of a destination: a
+ * `TerminalError` with code `blocked_destination` (its stable code is how it is recognised after
+ * crossing undici).
+ */
+export class BlockedDestinationError extends TerminalError {
   /** The host name or literal address that was refused. */
   readonly host: string;
   /** The refused addresses. */
@@ -28,7 +31,7 @@ export class BlockedDestinationError extends Error {
   ) {
     const shown = addresses.join(", ");
     const target = host === shown ? host : `${host} (resolved to ${shown})`;
-    super(`blocked destination: ${target} is a ${reason} address; ${fix}`);
+    super("blocked_destination", `blocked destination: ${target} is a ${reason} address; ${fix}`);
     this.name = "BlockedDestinationError";
     this.host = host;
     this.addresses = addresses;

@@ -5,6 +5,7 @@
  * callbacks this way; receivers can verify with any Standard Webhooks library or `verifyWebhook`.
  */
 import { createHmac, timingSafeEqual } from "node:crypto";
+import { InvalidOptionError } from "../core/errors.ts";
 
 const SECRET_PREFIX = "whsec_";
 const SIGNATURE_VERSION = "v1";
@@ -47,7 +48,7 @@ export interface VerifyWebhookOptions {
  */
 export function generateSigningSecret(randomBytes: Uint8Array): string {
   if (randomBytes.length < MIN_SECRET_BYTES || randomBytes.length > MAX_SECRET_BYTES) {
-    throw new RangeError(
+    throw new InvalidOptionError(
       `a signing secret needs ${MIN_SECRET_BYTES} to ${MAX_SECRET_BYTES} random bytes, got ${randomBytes.length}: pass 32 bytes from crypto.getRandomValues`,
     );
   }
@@ -121,7 +122,7 @@ function secretKey(secret: string): Buffer {
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
   const key = Buffer.from(encoded, "base64");
   if (key.length === 0) {
-    throw new RangeError(
+    throw new InvalidOptionError(
       `signing secret is empty or not base64: expected "whsec_" followed by base64`,
     );
   }

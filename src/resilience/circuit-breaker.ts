@@ -29,6 +29,7 @@ import {
 import { Emitter, type EventSource } from "./events.ts";
 import { check, executeWith, internal, rejected, type Operation, type Policy } from "./policy.ts";
 import { mathRandom, systemClock } from "./system.ts";
+import { InvalidOptionError } from "../core/errors.ts";
 
 /** Options of `circuitBreaker()`. */
 export interface CircuitBreakerOptions {
@@ -257,7 +258,7 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
   /** Replaces the state with an exported one. */
   restore(snapshot: BreakerSnapshot): void {
     if (snapshot.version !== 1 || !isBreakerState(snapshot.state)) {
-      throw new TypeError(
+      throw new InvalidOptionError(
         `circuitBreaker: cannot restore ${JSON.stringify(snapshot).slice(0, 200)}; pass the value exportState() returned`,
       );
     }

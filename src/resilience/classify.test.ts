@@ -7,6 +7,7 @@ import {
   isRetryableStatus,
   retryOnRules,
 } from "./classify.ts";
+import { StoreUnavailableError } from "../store/postgres/postgres-errors.ts";
 import { BrokenCircuitError, TimeoutError } from "./errors.ts";
 
 const NOW = 1_700_000_000_000;
@@ -106,11 +107,46 @@ describe("errors", () => {
       mayHaveEffect: true,
       failure: true,
     });
-    const retryable = new RetryableError("timeout", "upstream busy", { retryAfterMs: 1_500 });
+    const retryable = new RetryableError("store_unavailable", "upstream busy", {
+      retryAfterMs: 1_500,
+    });
     expect(classifyError(retryable, NOW)).toMatchObject({
       retryable: true,
       retryAfter: { delayMs: 1_500 },
     });
+  });
+
+  it("decides by brand, not by name: an error that renames itself keeps its kind (issue 10, item 14)", () => {
+    // StoreUnavailableError extends RetryableError and sets its own name.
+    const outage = new StoreUnavailableError(new Error("connect ECONNREFUSED 127.0.0.1:5432"));
+    expect(outage.name).toBe("StoreUnavailableError");
+    expect(classifyError(outage, NOW)).toMatchObject({
+      retryable: true,
+      reason: "retryable: store_unavailable",
+      retryAfter: { delayMs: 1_000, source: "retry-after" },
+    });
+    class Refused extends TerminalError {
+      override name = "Refused";
+    }
+    expect(classifyError(new Refused("forbidden", "no"), NOW)).toMatchObject({
+      retryable: false,
+      reason: "terminal: forbidden",
+    });
+    // An error of another copy of the package: the same registered symbols, other classes.
+    const foreign = Object.assign(new Error("busy"), {
+      name: "SomethingElse",
+      code: "store_unavailable",
+      retryAfterMs: 250,
+      [Symbol.for("steadfast.error")]: true,
+      [Symbol.for("steadfast.error.retryable")]: true,
+    });
+    expect(classifyError(foreign, NOW)).toMatchObject({
+      retryable: true,
+      retryAfter: { delayMs: 250 },
+    });
+    // A name alone does not make an error retryable.
+    const impostor = Object.assign(new Error("x"), { name: "RetryableError", code: "internal" });
+    expect(classifyError(impostor, NOW).retryable).toBe(false);
   });
 
   it("never retries TerminalError, caller aborts, local rejections or unknown errors", () => {

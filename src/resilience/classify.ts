@@ -12,9 +12,13 @@
  */
 import type { RetryOnRule } from "../core/call.ts";
 import { isIdempotentMethod, isRetryableStatus } from "../core/classify-outcome.ts";
-import { isSteadfastError } from "../core/errors.ts";
+import { isRetryableError, isTerminalError } from "../core/errors.ts";
 import { isResilienceError } from "./errors.ts";
-import { retryAfterFromHeaders, type HeadersLike, type RetryAfterHint } from "./retry-after.ts";
+import {
+  retryAfterFromHeaders,
+  type HeadersLike,
+  type RetryAfterHint,
+} from "../core/retry-after.ts";
 
 /** What an attempt produced: a value, or a thrown error. */
 export type Outcome<T = unknown> = { type: "result"; value: T } | { type: "error"; error: unknown };
@@ -113,15 +117,14 @@ export function classifyError(error: unknown, nowMs: number): Verdict {
     return verdict(false, `rejected by ${error.policy}`, false, false);
   }
   if (e.name === "AbortError") return verdict(false, "aborted", true, false);
-  if (isSteadfastError(error)) {
-    if (e.name === "TerminalError") return verdict(false, `terminal: ${error.code}`, true, true);
-    if (e.name === "RetryableError") {
-      const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-      const v = verdict(true, `retryable: ${error.code}`, e.sent !== false, true);
-      return typeof retryAfterMs === "number"
-        ? { ...v, retryAfter: { delayMs: Math.max(0, retryAfterMs), source: "retry-after" } }
-        : v;
-    }
+  // By brand, not by name: a subclass that renames itself (StoreUnavailableError) is still one.
+  if (isTerminalError(error)) return verdict(false, `terminal: ${error.code}`, true, true);
+  if (isRetryableError(error)) {
+    const { retryAfterMs } = error;
+    const v = verdict(true, `retryable: ${error.code}`, e.sent !== false, true);
+    return typeof retryAfterMs === "number"
+      ? { ...v, retryAfter: { delayMs: Math.max(0, retryAfterMs), source: "retry-after" } }
+      : v;
   }
   const status = statusOf(e);
   if (status !== undefined) {

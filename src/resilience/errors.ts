@@ -3,7 +3,10 @@
  * carries the numbers behind its decision, so a log line or an error handler can say why a call
  * was refused without guessing. The guards (`isBrokenCircuitError` and friends) check a brand, not
  * `instanceof`, so they work across copies of the package (cockatiel's `isBrokenCircuitError`).
+ * Each is also a `SteadfastError` with a `code` (`circuit_open`, `timeout`...), so
+ * `isSteadfastError` recognises every error the package raises.
  */
+import { SteadfastError } from "../core/errors.ts";
 
 const BRAND = Symbol.for("steadfast.resilience.error");
 
@@ -28,8 +31,21 @@ export type ResilienceErrorKind =
   | "RetryBudgetExhaustedError"
   | "DeadlineExceededError";
 
-/** Base of every rejection a resilience policy raises. */
-export class ResilienceError extends Error {
+/** The `code` of each kind, as `isSteadfastError` callers see it. */
+const CODES = {
+  BrokenCircuitError: "circuit_open",
+  BulkheadRejectedError: "bulkhead_full",
+  RateLimitedError: "rate_limited",
+  TimeoutError: "timeout",
+  RetryBudgetExhaustedError: "retry_budget_exhausted",
+  DeadlineExceededError: "deadline_exceeded",
+} as const satisfies Record<ResilienceErrorKind, string>;
+
+/** The `code` of a resilience rejection: `circuit_open`, `bulkhead_full`, `rate_limited`, `timeout`, `retry_budget_exhausted` or `deadline_exceeded`. */
+export type ResilienceErrorCode = (typeof CODES)[ResilienceErrorKind];
+
+/** Base of every rejection a resilience policy raises; a `SteadfastError` with a `code`. */
+export class ResilienceError extends SteadfastError<ResilienceErrorCode> {
   /** The policy that rejected the call. */
   readonly policy: PolicyName;
   /** The error kind; also the brand the `isXxx` guards check. */
@@ -42,7 +58,7 @@ export class ResilienceError extends Error {
     message: string,
     options: { cause?: unknown } = {},
   ) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(CODES[kind], message, options);
     this.name = kind;
     this.kind = kind;
     this.policy = policy;

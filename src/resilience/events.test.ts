@@ -51,6 +51,43 @@ describe("Emitter", () => {
     expect(() => queued[0]!()).toThrow(boom);
   });
 
+  it("hands a listener's error to onListenerError instead, with the event's name", () => {
+    const reported: [unknown, string][] = [];
+    const events = new Emitter<TestEvents>({
+      onListenerError: (error, event) => reported.push([error, event]),
+    });
+    const boom = new Error("listener bug");
+    const after = vi.fn();
+    events.on("thing:happened", () => {
+      throw boom;
+    });
+    events.on("thing:happened", after);
+    const spy = vi.spyOn(globalThis, "queueMicrotask");
+    try {
+      events.emit("thing:happened", { n: 1 });
+      expect(spy).not.toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(reported).toEqual([[boom, "thing:happened"]]);
+    expect(after).toHaveBeenCalledOnce();
+  });
+
+  it("survives an onListenerError that throws", () => {
+    const events = new Emitter<TestEvents>({
+      onListenerError: () => {
+        throw new Error("broken logger");
+      },
+    });
+    const after = vi.fn();
+    events.on("thing:happened", () => {
+      throw new Error("listener bug");
+    });
+    events.on("thing:happened", after);
+    expect(() => events.emit("thing:happened", { n: 1 })).not.toThrow();
+    expect(after).toHaveBeenCalledOnce();
+  });
+
   it("lets a listener unsubscribe another during an emit without skipping it this time", () => {
     const events = new Emitter<TestEvents>();
     const seen: number[] = [];

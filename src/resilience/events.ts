@@ -23,9 +23,27 @@ export interface EventSource<M> {
   on<K extends keyof M & string>(name: K, listener: Listener<M[K]>): Unsubscribe;
 }
 
-/** The emitting side, owned by a policy. */
+/** Options of `Emitter`. */
+export interface EmitterOptions {
+  /**
+   * Told when a listener throws (the other listeners still run). Default: the error is rethrown
+   * on a microtask, as `EventTarget` does, so it reaches `process.on("uncaughtException")`
+   * instead of vanishing. The engine passes one that logs it.
+   */
+  onListenerError?: (error: unknown, event: string) => void;
+}
+
+/**
+ * The emitting side, owned by a policy (and by the engine: one emitter for the package). A
+ * listener that throws never breaks the emitter's owner; its error goes to `onListenerError`.
+ */
 export class Emitter<M> implements EventSource<M> {
   #listeners: Map<keyof M, Listener<never>[]> | undefined;
+  readonly #onListenerError: ((error: unknown, event: string) => void) | undefined;
+
+  constructor(options: EmitterOptions = {}) {
+    this.#onListenerError = options.onListenerError;
+  }
 
   on<K extends keyof M & string>(name: K, listener: Listener<M[K]>): Unsubscribe {
     this.#listeners ??= new Map();
@@ -54,10 +72,22 @@ export class Emitter<M> implements EventSource<M> {
       try {
         listener(event);
       } catch (error) {
-        queueMicrotask(() => {
-          throw error;
-        });
+        if (this.#onListenerError === undefined) {
+          queueMicrotask(() => {
+            throw error;
+          });
+        } else {
+          this.#reportListenerError(error, String(name));
+        }
       }
+    }
+  }
+
+  #reportListenerError(error: unknown, event: string): void {
+    try {
+      this.#onListenerError?.(error, event);
+    } catch {
+      // The reporter itself failed (a broken logger): nothing is left to tell.
     }
   }
 }

@@ -53,7 +53,7 @@ export {
   retryAfterFromHeaders,
   type HeadersLike,
   type RetryAfterHint,
-} from "./retry-after.ts";
+} from "../core/retry-after.ts";
 
 export { timeout, TimeoutPolicy, type TimeoutOptions, type TimeoutEvents } from "./timeout.ts";
 export {
@@ -130,6 +130,7 @@ export {
   describeTrip,
   type PolicyName,
   type ResilienceErrorKind,
+  type ResilienceErrorCode,
   type TripReason,
   type BrokenCircuitDetails,
   type BulkheadRejectedDetails,
@@ -138,5 +139,13 @@ export {
   type RetryBudgetDetails,
   type DeadlineExceededDetails,
 } from "./errors.ts";
+export {
+  SteadfastError,
+  TerminalError,
+  RetryableError,
+  isSteadfastError,
+  isTerminalError,
+  isRetryableError,
+} from "../core/errors.ts";
 export type { EventSource, Listener, Unsubscribe } from "./events.ts";
 export { systemClock, mathRandom, type UnrefClock } from "./system.ts";

@@ -11,6 +11,7 @@
 import type { ExecuteOptions, PolicyContext } from "./context.ts";
 import { FallbackPolicy } from "./fallback.ts";
 import { executeWith, type Operation, type Policy } from "./policy.ts";
+import { InvalidOptionError } from "../core/errors.ts";
 
 /** Policies composed into one. */
 export class PipelinePolicy implements Policy {
@@ -64,10 +65,10 @@ export function pipeline(
 }
 
 function checkPolicies(policies: readonly (Policy | FallbackPolicy<unknown>)[]): Policy[] {
-  if (policies.length === 0) throw new RangeError("pipeline: give at least one policy");
+  if (policies.length === 0) throw new InvalidOptionError("pipeline: give at least one policy");
   return policies.map((policy, index) => {
     if (policy instanceof FallbackPolicy) {
-      throw new TypeError(
+      throw new InvalidOptionError(
         `pipeline: fallback must be the first policy (found at position ${index + 1})`,
       );
     }

@@ -3,6 +3,7 @@
  * nest one policy inside another within the same execution.
  */
 import { Context, type ExecuteOptions, type PolicyContext } from "./context.ts";
+import { InvalidOptionError } from "../core/errors.ts";
 
 /** The function a policy runs. It may return a value or a promise. */
 export type Operation<T> = (context: PolicyContext) => T | PromiseLike<T>;
@@ -45,12 +46,12 @@ export function rejected(reason: unknown): Promise<never> {
 /** The internal context behind a `PolicyContext` handed to `run`. */
 export function internal(context: PolicyContext): Context {
   if (context instanceof Context) return context;
-  throw new TypeError(
+  throw new InvalidOptionError(
     "run() needs the context a steadfast policy created; call execute() to start an execution",
   );
 }
 
-/** Rejects with a `RangeError` naming the option, the value and the rule. */
+/** Throws an `InvalidOptionError` naming the option, the value and the rule. */
 export function check(condition: boolean, policy: string, message: string): void {
-  if (!condition) throw new RangeError(`${policy}: ${message}`);
+  if (!condition) throw new InvalidOptionError(`${policy}: ${message}`);
 }

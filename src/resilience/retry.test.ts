@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
+import { StoreUnavailableError } from "../store/postgres/postgres-errors.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
 import { SeededRandom } from "../testing/seeded-random.ts";
 import { fixedBackoff } from "./backoff.ts";
@@ -48,6 +49,13 @@ describe("retry", () => {
     const error = await drive(clock, retry({ clock }).execute(fn)).catch((e: unknown) => e);
     expect(fn).toHaveBeenCalledTimes(3);
     expect((error as Error).message).toBe("socket ECONNRESET");
+  });
+
+  it("retries a StoreUnavailableError, which renames itself (issue 10, item 14)", async () => {
+    const clock = new FakeClock(NOW);
+    const fn = flaky(new StoreUnavailableError(new Error("Connection terminated unexpectedly")));
+    await expect(drive(clock, retry({ clock }).execute(fn), 100)).resolves.toBe("ok");
+    expect(fn).toHaveBeenCalledTimes(2);
   });
 
   it("waits the exponential, fully jittered delays a seeded random gives", async () => {

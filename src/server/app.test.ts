@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { appHarness, expectProblem, type AppHarness } from "./app-harness.test-support.ts";
 import { createMetrics } from "./metrics.ts";
 import { HealthSchema } from "./schemas.ts";
+import { WaitTimeoutError } from "../core/errors.ts";
 
 let h: AppHarness | undefined;
 afterEach(async () => {
@@ -90,6 +91,14 @@ describe("problem+json everywhere", () => {
     const logged = JSON.parse(lines[0]!) as { requestId: string; err: { stack: string } };
     expect(logged.requestId).toBe(problem.correlationId);
     expect(logged.err.stack).toMatch(/Error/);
+  });
+
+  it("answers a SteadfastError whose code is not the API's as a 500 problem (issue 10, item 14)", async () => {
+    h = await appHarness();
+    h.app.get("/v1/throws-wait-timeout", () => {
+      throw new WaitTimeoutError("call_1", "running", 5);
+    });
+    await expectProblem(await h.request("/v1/throws-wait-timeout"), 500, "internal");
   });
 
   it("answers 503 shutting_down on /v1 once the signal aborts, and /healthz turns 503", async () => {

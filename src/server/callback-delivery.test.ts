@@ -70,7 +70,7 @@ describe("a call's callback delivery, shown on the call", () => {
     expect(accepted.status).toBe(202);
     const submitted = (await accepted.clone().json()) as CallView;
     expect(submitted.callback).toEqual({
-      url: `${hook.url}/hooks?token=%5Bredacted%5D`,
+      url: `${hook.url}/hooks?token=[redacted]`,
       status: "pending",
       attempts: 0,
     });
@@ -98,7 +98,7 @@ describe("a call's callback delivery, shown on the call", () => {
 
     const delivered = await get(submitted.id);
     expect(delivered.callback).toEqual({
-      url: `${hook.url}/hooks?token=%5Bredacted%5D`,
+      url: `${hook.url}/hooks?token=[redacted]`,
       status: "delivered",
       attempts: 4,
       webhookId: hook.requests[0]!.headers["webhook-id"],

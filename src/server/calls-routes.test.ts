@@ -77,6 +77,35 @@ describe("GET /v1/calls/:id", () => {
 });
 
 describe("GET /v1/calls/:id/attempts", () => {
+  it("redacts a URL quoted in an attempt's error message and in the call's error (issue 10, item 3)", async () => {
+    const url = "https://api.example.com/x?api_key=SECRET1&sig=SECRET2&page=2";
+    const id = await submit(url);
+    // undici's messages can quote the request's URL.
+    const message = `request to ${url} failed: invalid header value`;
+    await attempt(
+      id,
+      { type: "error", code: "unknown", message },
+      { type: "fail", code: "not_retryable", reason: `${message} is not retryable` },
+      {
+        status: "failed",
+        error: { code: "not_retryable", message },
+        idempotencyExpiresAt: h.clock.now() + 86_400_000,
+      },
+    );
+    const attempts = await (await h.request(`/v1/calls/${id}/attempts`)).text();
+    const call = await (await h.request(`/v1/calls/${id}`)).text();
+    expect(attempts + call).not.toMatch(/SECRET/);
+    const shown = "https://api.example.com/x?api_key=[redacted]&sig=[redacted]&page=2";
+    expect(AttemptListSchema.parse(JSON.parse(attempts)).attempts[0]?.outcome).toEqual({
+      type: "error",
+      code: "unknown",
+      message: `request to ${shown} failed: invalid header value`,
+    });
+    expect(CallViewSchema.parse(JSON.parse(call)).error?.message).toBe(
+      `request to ${shown} failed: invalid header value`,
+    );
+  });
+
   it("answers the attempts, oldest first, in the documented shape", async () => {
     const id = await submit();
     expect(

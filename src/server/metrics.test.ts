@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { AttemptRecord, CallRecord } from "../core/call.ts";
 import type { CallId, TenantId } from "../core/ids.ts";
 import type { EngineEvents } from "../engine/engine.ts";
-import { TypedEvents } from "../engine/typed-events.ts";
+import { Emitter } from "../resilience/events.ts";
 import { ATTEMPT_DURATION_BUCKETS, createMetrics, outcomeLabel } from "./metrics.ts";
 
 const call = (status: CallRecord["status"], kind: CallRecord["kind"] = "call"): CallRecord => ({
@@ -38,7 +38,7 @@ const attempt = (
 
 describe("createMetrics", () => {
   it("counts attempts, retries, ended calls and in-flight work from engine events", async () => {
-    const events = new TypedEvents<EngineEvents>();
+    const events = new Emitter<EngineEvents>();
     let inFlight = 3;
     const metrics = createMetrics({ events, inFlight: () => inFlight, processMetrics: false });
     const retry = attempt(
@@ -88,7 +88,7 @@ describe("createMetrics", () => {
   });
 
   it("counts held calls and breaker changes, and destinations per state at scrape", async () => {
-    const events = new TypedEvents<EngineEvents>();
+    const events = new Emitter<EngineEvents>();
     const destinations = [
       { breaker: "closed", paused: false },
       { breaker: "open", paused: true },

@@ -5,7 +5,8 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
-import { isSteadfastError, type ErrorCode, type FieldIssue } from "../core/errors.ts";
+import { isErrorCode, isSteadfastError, type ErrorCode, type FieldIssue } from "../core/errors.ts";
+import { redactText } from "../core/redact.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** Every `code` the API answers with: the core's `ErrorCode`s plus HTTP-level ones. */
@@ -35,7 +36,6 @@ export const PROBLEM_KINDS = {
   internal: { status: 500, title: "Internal server error" },
   shutting_down: { status: 503, title: "Shutting down" },
   store_unavailable: { status: 503, title: "Store unavailable" },
-  timeout: { status: 504, title: "Timeout" },
 } as const satisfies Record<ProblemCode, ProblemKind>;
 
 /** Media type of every error answer (RFC 9457 section 3). */
@@ -80,12 +80,14 @@ export function problemBody(
     type: PROBLEM_TYPE_BASE + code,
     title: kind.title,
     status: kind.status,
-    detail,
+    // The backstop of the one redactor: a message quoting a URL never echoes its secrets.
+    detail: redactText(detail),
     code,
     instance: c.req.path,
     correlationId: c.get("requestId"),
   };
-  if (issues.length > 0) body.errors = issues.map((i) => ({ field: i.field, message: i.message }));
+  if (issues.length > 0)
+    body.errors = issues.map((i) => ({ field: i.field, message: redactText(i.message) }));
   return body;
 }
 
@@ -113,13 +115,14 @@ function codeForStatus(status: number): ProblemCode {
 }
 
 /**
- * The error handler (`app.onError`): a `SteadfastError` is answered with its code's status and its
- * message and field issues; anything else is a `500 internal` whose details (stack included) go to
+ * The error handler (`app.onError`): a `SteadfastError` with one of the API's codes is answered
+ * with its code's status and its message and field issues; anything else is a `500 internal` whose details (stack included) go to
  * the log only, under the request's correlation id.
  */
 export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
   return (error, c) => {
-    if (isSteadfastError(error)) {
+    // Only the API's codes have a status; any other SteadfastError here is a bug: a 500 below.
+    if (isSteadfastError(error) && isErrorCode(error.code)) {
       const code: ProblemCode = error.code;
       // An outage refuses every request: one line each, not a stack each.
       if (code === "store_unavailable")

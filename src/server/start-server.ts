@@ -1,7 +1,8 @@
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "./logger.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
 import { engineOptions } from "./start-worker.ts";
@@ -50,7 +51,7 @@ export interface ServerDeps {
   clock?: Clock;
   /** Default a CSPRNG-backed random. */
   random?: Random;
-  /** Default pino writing JSON to stdout at `config.logLevel`. */
+  /** Default pino writing JSON to stdout at `config.logLevel`, secrets redacted (`createLogger`). */
   logger?: Logger;
   /** Where operator lines (the generated key) go. Default stdout. */
   print?: (line: string) => void;
@@ -88,7 +89,7 @@ export async function startServer(
   config: ServerConfig,
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
-  const logger = deps.logger ?? pino({ level: config.logLevel, base: { service: "steadfast" } });
+  const logger = deps.logger ?? createLogger({ level: config.logLevel, service: "steadfast" });
   const print = deps.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const steadfast = await createSteadfast(engineOptions(config, logger, deps));
   const metrics = createMetrics({

@@ -1,4 +1,5 @@
-import { pino, type Logger } from "pino";
+import type { Logger } from "pino";
+import { createLogger } from "./logger.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import { createSteadfast, type Steadfast, type SteadfastOptions } from "../steadfast.ts";
 import type { ServerConfig } from "./start-server.ts";
@@ -32,7 +33,7 @@ export async function startWorker(
   deps: { clock?: Clock; random?: Random; logger?: Logger } = {},
 ): Promise<RunningWorker> {
   const logger =
-    deps.logger ?? pino({ level: config.logLevel, base: { service: "steadfast-worker" } });
+    deps.logger ?? createLogger({ level: config.logLevel, service: "steadfast-worker" });
   const steadfast = await createSteadfast(engineOptions(config, logger, deps));
   logger.info(
     { workerId: steadfast.engine.workerId, db: steadfast.store.dialect },

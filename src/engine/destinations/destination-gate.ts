@@ -26,7 +26,7 @@
  */
 import type { CallRecord, WaitCode, WaitingFor } from "../../core/call.ts";
 import type { Clock, Random } from "../../core/ports.ts";
-import { retryAfterMs } from "../../core/retry-after.ts";
+import { retryAfterFromHeaders } from "../../core/retry-after.ts";
 import type { DestinationLimits, Store } from "../../core/store.ts";
 import type { SendResult } from "../../core/transport.ts";
 import type { TripReason } from "../../resilience/errors.ts";
@@ -251,13 +251,14 @@ export class DestinationGate {
       }
     }
     if (result.type === "response" && (result.status === 429 || result.status === 503)) {
-      const askedMs = retryAfterMs(result.headers, now);
-      if (askedMs !== undefined && askedMs > 0) {
+      const hint = retryAfterFromHeaders(result.headers, now);
+      const askedMs = hint?.delayMs;
+      if (hint !== undefined && askedMs !== undefined && askedMs > 0) {
         const until = now + Math.min(askedMs, this.settings.maxPauseMs);
         const current = entry.state.pause;
         // Many answers asking for about the same pause make one save, not one each.
         if (current === undefined || current.until <= now || until > current.until + 1_000) {
-          const reason = `status ${result.status} with Retry-After ${Math.round(askedMs / 1_000)} s${askedMs > this.settings.maxPauseMs ? `, capped at ${this.settings.maxPauseMs / 1_000} s` : ""}`;
+          const reason = `status ${result.status} with ${hint.source === "retry-after" ? "Retry-After" : "rate-limit reset"} ${Math.round(askedMs / 1_000)} s${askedMs > this.settings.maxPauseMs ? `, capped at ${this.settings.maxPauseMs / 1_000} s` : ""}`;
           this.#saver.change(entry, now, (s) => pauseUntil(s, until, reason));
         }
       }

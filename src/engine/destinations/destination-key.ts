@@ -3,6 +3,7 @@
  * (`https://api.example.com`, `http://127.0.0.1:8080`, the default port left out). Every call and
  * step to one origin shares that destination's protection.
  */
+import { redactUrl } from "../../core/redact.ts";
 
 // Per-process memo of URL prefix (up to the path) -> origin: parsing a URL costs about a
 // microsecond, a Map lookup a few nanoseconds. Bounded, and simply dropped when full.
@@ -65,18 +66,27 @@ export function parseDestination(input: string): DestinationParse {
   try {
     url = new URL(hasScheme ? text : `https://${text}`);
   } catch {
-    return { ok: false, message: `"${text}" is not an origin; expected one such as ${example}` };
+    return {
+      ok: false,
+      message: `"${redactUrl(text)}" is not an origin; expected one such as ${example}`,
+    };
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { ok: false, message: `"${text}" must use http or https; expected ${example}` };
+    return {
+      ok: false,
+      message: `"${redactUrl(text)}" must use http or https; expected ${example}`,
+    };
   }
   if (url.username !== "" || url.password !== "") {
-    return { ok: false, message: `"${text}" must not contain user info; give only the origin` };
+    return {
+      ok: false,
+      message: `"${redactUrl(text)}" must not contain user info; give only the origin`,
+    };
   }
   if ((url.pathname !== "/" && url.pathname !== "") || url.search !== "" || url.hash !== "") {
     return {
       ok: false,
-      message: `"${text}" has a path, query or fragment; a destination is only scheme, host and port, such as ${url.origin}`,
+      message: `"${redactUrl(text)}" has a path, query or fragment; a destination is only scheme, host and port, such as ${url.origin}`,
     };
   }
   return { ok: true, destination: url.origin };

@@ -6,6 +6,7 @@
  */
 import { failureRate, type BreakerStrategy } from "../../resilience/breaker-strategies.ts";
 import type { OpenDurations } from "./protection-state.ts";
+import { InvalidOptionError } from "../../core/errors.ts";
 
 /** Options of the per-destination protection. Every field has a default. */
 export interface DestinationSettings extends OpenDurations {
@@ -87,34 +88,36 @@ export function destinationSettings(
   ] as const;
   for (const key of positive) {
     if (!(Number.isFinite(settings[key]) && settings[key] > 0))
-      throw new RangeError(`destinations.${key} must be a number > 0, got ${settings[key]}`);
+      throw new InvalidOptionError(
+        `destinations.${key} must be a number > 0, got ${settings[key]}`,
+      );
   }
   if (settings.maxOpenDurationMs < settings.openDurationMs)
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.maxOpenDurationMs (${settings.maxOpenDurationMs}) must be >= openDurationMs (${settings.openDurationMs})`,
     );
   if (!(settings.openDurationFactor >= 1))
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.openDurationFactor must be >= 1, got ${settings.openDurationFactor}`,
     );
   if (!(settings.openDurationJitter >= 0 && settings.openDurationJitter < 1))
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.openDurationJitter must be in [0, 1), got ${settings.openDurationJitter}`,
     );
   if (!(Number.isFinite(settings.maxQueueWaitMs) && settings.maxQueueWaitMs >= 0))
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.maxQueueWaitMs must be a number >= 0, got ${settings.maxQueueWaitMs}`,
     );
   if (!(settings.shareOfConcurrency > 0 && settings.shareOfConcurrency <= 1))
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.shareOfConcurrency must be in (0, 1], got ${settings.shareOfConcurrency}`,
     );
   if (!(settings.retryBudgetRatio >= 0 && settings.retryBudgetRatio <= 1))
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.retryBudgetRatio must be in [0, 1], got ${settings.retryBudgetRatio}`,
     );
   if (!(settings.retryBudgetMinPerSecond >= 0))
-    throw new RangeError(
+    throw new InvalidOptionError(
       `destinations.retryBudgetMinPerSecond must be >= 0, got ${settings.retryBudgetMinPerSecond}`,
     );
   return settings;

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { RateSchedule, type RateScheduleOptions } from "./rate-schedule.ts";
+import { InvalidOptionError } from "../../core/errors.ts";
 
 const API = "https://api.example.com";
 let store: SqliteStore;
@@ -80,7 +81,7 @@ describe("RateSchedule", () => {
     for (let i = 0; i < 4; i++) expect(await slotAt(s, `b${i}`)).toBe(10_000);
     s.forgetBefore(5_000);
     expect(s.reserved).toBe(0);
-    expect(() => schedule({ ratePerSecond: 0 })).toThrow(RangeError);
+    expect(() => schedule({ ratePerSecond: 0 })).toThrow(InvalidOptionError);
   });
 
   it("does not honour a reservation more than a second past (its slot went elsewhere)", async () => {

@@ -13,6 +13,7 @@
  * The `steadfast/resilience` rate limiter (rate-limiter.ts) keeps its bucket inside one process
  * and sleeps until a token is free; the engine needs slot times shared across processes.
  */
+import { InvalidOptionError } from "../../core/errors.ts";
 
 /** Reserves `spanMs` of the shared schedule at `now`; resolves with where the span starts. */
 export type ReserveRate = (now: number, spanMs: number) => Promise<number>;
@@ -50,7 +51,9 @@ export class RateSchedule {
   constructor(options: RateScheduleOptions) {
     const { ratePerSecond } = options;
     if (!(Number.isFinite(ratePerSecond) && ratePerSecond > 0)) {
-      throw new RangeError(`ratePerSecond must be a finite number > 0, got ${ratePerSecond}`);
+      throw new InvalidOptionError(
+        `ratePerSecond must be a finite number > 0, got ${ratePerSecond}`,
+      );
     }
     this.ratePerSecond = ratePerSecond;
     this.burst = options.burst ?? Math.max(1, Math.floor(ratePerSecond));

@@ -1,6 +1,7 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
+import { redactText, redactUrl } from "../../core/redact.ts";
 import type {
   AttemptCommit,
   CallbackDelivery,
@@ -116,7 +117,7 @@ export class PostgresStore implements Store {
     } catch (error) {
       await store.close();
       throw new Error(
-        `Cannot reach PostgreSQL at ${redact(options.connectionString)}: ${String(error)}. ` +
+        `Cannot reach PostgreSQL at ${redactUrl(options.connectionString)}: ${redactText(String(error))}. ` +
           "Check that it is running and that the URL (STEADFAST_DB) is right.",
         { cause: error },
       );
@@ -400,9 +401,4 @@ function commitWeight(commit: AttemptCommit): number {
   return (
     1_024 + (response?.body.length ?? 0) + (followUp === undefined ? 0 : newCallWeight(followUp))
   );
-}
-
-// The URL without its password, for error messages.
-function redact(connectionString: string): string {
-  return connectionString.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }

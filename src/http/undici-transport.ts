@@ -83,8 +83,8 @@ export class UndiciTransport implements Transport {
     const t0 = performance.now();
     const check = this.#guard.checkUrl(request.url);
     if (!check.ok) {
-      // An invalid URL has no code of its own in TransportErrorCode; it is never sent.
-      const code = check.code === "blocked_destination" ? "blocked_destination" : "unknown";
+      // An invalid URL is a request our client cannot send: it is never sent, nor retried.
+      const code = check.code === "blocked_destination" ? "blocked_destination" : "invalid_request";
       return Promise.resolve(failure(code, check.message, startedAt, t0));
     }
     const url = check.url;

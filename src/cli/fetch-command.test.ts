@@ -85,7 +85,8 @@ describe("buildFetchRequest", () => {
   it.each([
     [{ header: ["NoColon"] }, `-H "NoColon" is not valid: expected 'Name: value'`],
     [{ header: ["Bad Name: v"] }, `-H "Bad Name: v" is not valid`],
-    [{ request: "GET /" }, `-X "GET /" is not valid: expected an HTTP method`],
+    [{ request: "GET /" }, `-X "GET /" is not valid: must be an HTTP method such as GET`],
+    [{ request: "connect" }, `-X "connect" is not valid: CONNECT opens a tunnel`],
     [{ retries: "-1" }, `--retries "-1" is not valid: expected a whole number from 0 to 99`],
     [{ retries: "100" }, `--retries "100" is not valid`],
     [{ wait: "soon" }, `--wait "soon" is not valid: expected a whole number from 0 to 3600`],

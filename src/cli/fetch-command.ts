@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import type { FetchInput } from "../core/fetch-input.ts";
+import { methodProblem, TOKEN_PATTERN } from "../core/http-fields.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { addClientOptions, withClient } from "./client-options.ts";
@@ -37,7 +38,7 @@ export function buildFetchRequest(
   for (const header of flags.header ?? []) {
     const colon = header.indexOf(":");
     const name = colon < 0 ? "" : header.slice(0, colon).trim();
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    if (!TOKEN_PATTERN.test(name)) {
       throw new CliError(
         `-H ${JSON.stringify(header)} is not valid: expected 'Name: value', such as -H 'Accept: application/json'`,
       );
@@ -48,11 +49,9 @@ export function buildFetchRequest(
 
   if (flags.request !== undefined) {
     const method = flags.request.trim();
-    if (!/^[A-Za-z]{1,16}$/.test(method)) {
-      throw new CliError(
-        `-X ${JSON.stringify(flags.request)} is not valid: expected an HTTP method such as GET, POST or PUT`,
-      );
-    }
+    const problem = methodProblem(method);
+    if (problem !== undefined)
+      throw new CliError(`-X ${JSON.stringify(flags.request)} is not valid: ${problem}`);
     input.method = method.toUpperCase();
   } else if (flags.data !== undefined) {
     input.method = "POST";

@@ -2,6 +2,7 @@ import type { AttemptRecord, CallRecord, CallStatus } from "../core/call.ts";
 import { TerminalStatuses } from "../core/call.ts";
 import { TerminalError } from "../core/errors.ts";
 import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
+import { headerValueProblem } from "../core/http-fields.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { CreateCallResult, NewCall, Store } from "../core/store.ts";
@@ -110,6 +111,13 @@ export class CallsService {
           ],
         },
       );
+    }
+    // The key is forwarded upstream as a header on every attempt: it must be sendable as one.
+    const keyProblem = key === undefined ? undefined : headerValueProblem(key);
+    if (keyProblem !== undefined) {
+      throw new TerminalError("invalid_request", `Idempotency-Key ${keyProblem}`, {
+        issues: [{ field: "Idempotency-Key", message: keyProblem }],
+      });
     }
     const now = this.#clock.now();
     const id = newCallId(now, this.#random);

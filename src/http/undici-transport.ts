@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { Agent } from "undici";
 import type { Clock } from "../core/ports.ts";
 import type { TransportErrorCode } from "../core/call.ts";
+import { methodProblem } from "../core/http-fields.ts";
 import type { OutgoingRequest, SendOptions, SendResult, Transport } from "../core/transport.ts";
 import type { DestinationGuard } from "./destination-guard.ts";
 import { Exchange } from "./exchange.ts";
@@ -88,6 +89,19 @@ export class UndiciTransport implements Transport {
       return Promise.resolve(failure(code, check.message, startedAt, t0));
     }
     const url = check.url;
+    // undici would send CONNECT as a tunnel request whose answer no exchange reads: refused
+    // here too (the door refuses it; a call stored before it did must not reach the upstream).
+    const methodRefused = methodProblem(request.method);
+    if (methodRefused !== undefined) {
+      return Promise.resolve(
+        failure(
+          "invalid_request",
+          `Steadfast's HTTP client refused to send the request to ${url.origin} (method ${JSON.stringify(request.method.slice(0, 20))}: ${methodRefused}); it was not sent`,
+          startedAt,
+          t0,
+        ),
+      );
+    }
     const signal = options.signal;
     if (signal?.aborted === true) {
       return Promise.resolve(

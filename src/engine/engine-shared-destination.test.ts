@@ -20,9 +20,13 @@ const TENANT_B = "tenant-b";
 /** Calls of tenant A in each wave: twice what the default breaker needs to open (20 at 50%). */
 const BAD_CALLS = 40;
 
-/** An upstream that never answers under /slow and answers 200 elsewhere. */
+/** Larger than the engine keeps of a response in the test below. */
+const BIG_BODY = "x".repeat(2 * 1_048_576);
+
+/** An upstream that never answers under /slow, answers 2 MiB under /big, and 200 elsewhere. */
 function upstreamScript(request: { path: string }): "hang" | { status: number; body: string } {
-  return request.path.startsWith("/slow") ? "hang" : { status: 200, body: "ok" };
+  if (request.path.startsWith("/slow")) return "hang";
+  return { status: 200, body: request.path.startsWith("/big") ? BIG_BODY : "ok" };
 }
 
 /**
@@ -160,5 +164,23 @@ describe("engine: one tenant's calls cannot harm a destination shared with other
     await attempted;
     expect(new Set(await statusesOf(hurried))).toEqual(new Set(["failed"]));
     await expectDestinationUntouched(hh, opened);
+  });
+
+  it("counts a response over maxResponseBytes by its status: the destination answered", async () => {
+    h = await harness(upstreamScript, { maxResponseBytes: 1_024 });
+    const { sf, upstream } = h;
+    const calls = [];
+    for (let i = 0; i < 5; i++)
+      calls.push(await sf.fetch({ url: `${upstream.url}/big/${i}` }, { tenantId: TENANT_A }));
+    for (const call of calls) {
+      expect(await call.result()).toMatchObject({
+        status: "succeeded",
+        attempts: 1,
+        response: { status: 200, bodyTruncated: true },
+      });
+    }
+    const view = await sf.destinations.get(upstream.url);
+    expect(view.breaker.state).toBe("closed");
+    expect(view.health).toMatchObject({ requests: 5, failures: 0 });
   });
 });

@@ -84,10 +84,13 @@ describe("classifyTransportError", () => {
   });
 
   it("says a request our client refused was not sent and will not be sent as it is", () => {
-    const failure = classifyTransportError(new errors.InvalidArgumentError("invalid x-bad header"), {
-      origin,
-      connected: false,
-    });
+    const failure = classifyTransportError(
+      new errors.InvalidArgumentError("invalid x-bad header"),
+      {
+        origin,
+        connected: false,
+      },
+    );
     expect(failure.message).toMatch(
       /refused to send the request to https:\/\/api\.example\.com \(UND_ERR_INVALID_ARG: invalid x-bad header\); it was not sent.*fix the request/,
     );

@@ -529,7 +529,11 @@ export class DestinationGate {
     if (entry.concurrencyQueueAt > now) entry.concurrencyQueueAt -= entry.concurrencySpacingMs;
     if (entry.inFlight++ === 0) entry.progressAt = Math.max(entry.progressAt, now);
     this.#permits.taken(entry);
-    const ticket: Ticket = { entry, decided: false, ...(budgeted === undefined ? {} : { budgeted }) };
+    const ticket: Ticket = {
+      entry,
+      decided: false,
+      ...(budgeted === undefined ? {} : { budgeted }),
+    };
     return { type: "proceed", ticket, atLimit: entry.inFlight >= limit };
   }
 

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { isSteadfastError } from "./core/errors.ts";
+import { tenantId } from "./core/ids.ts";
 import { createSteadfast, openStore, type Steadfast } from "./steadfast.ts";
 import {
   dropSchema,
@@ -52,6 +53,38 @@ describe("createSteadfast", () => {
     expect(isSteadfastError(invalid) && invalid.issues.map((i) => i.field)).toEqual([
       "retry.maxAttempts",
     ]);
+  });
+
+  it("refuses, as the HTTP API does, what its HTTP client could not send or nests too deeply", async () => {
+    sf = await createSteadfast({ db: ":memory:", startEngine: false });
+    const fieldsOf = async (...args: Parameters<Steadfast["fetch"]>): Promise<unknown> => {
+      const error = await sf!.fetch(...args).catch((e: unknown) => e);
+      return isSteadfastError(error) && error.code === "invalid_request"
+        ? error.issues.map((i) => i.field)
+        : error;
+    };
+    const url = "https://example.com/x";
+    let deep: unknown = [];
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    expect(await fieldsOf({ url, headers: { "x-bad": "\0", "X-Ws": " ", Expect: "x" } })).toEqual([
+      "headers.x-bad",
+      "headers.X-Ws",
+    ]);
+    expect(await fieldsOf({ url, headers: { Expect: "100-continue" } })).toEqual([
+      "headers.Expect",
+    ]);
+    expect(await fieldsOf({ url, method: "CONNECT" })).toEqual(["method"]);
+    expect(await fieldsOf({ url, timeout: { connectMs: 1, totalMs: 1 } })).toEqual([
+      "timeout.connectMs",
+      "timeout.totalMs",
+    ]);
+    expect(await fieldsOf({ url, body: deep }, { idempotencyKey: "deep" })).toEqual(["body"]);
+    expect(await fieldsOf({ url, body: cyclic })).toEqual(["body"]);
+    // The key is forwarded upstream as a header: it must be sendable as one.
+    expect(await fieldsOf({ url }, { idempotencyKey: "order\n42" })).toEqual(["Idempotency-Key"]);
+    expect(await sf.calls.list(tenantId("default"))).toEqual({ calls: [] });
   });
 
   it("opens sqlite:<path>, a bare path, both spellings of memory, and says when PostgreSQL is unreachable", async () => {

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import type { FetchInput } from "../core/fetch-input.ts";
 import { isSecretHeader, REDACTED } from "../core/redact.ts";
+import { methodProblem, TOKEN_PATTERN } from "../core/http-fields.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { addClientOptions, withClient } from "./client-options.ts";
@@ -39,7 +40,7 @@ export function buildFetchRequest(
   for (const header of flags.header ?? []) {
     const colon = header.indexOf(":");
     const name = colon < 0 ? "" : header.slice(0, colon).trim();
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+    if (!TOKEN_PATTERN.test(name)) {
       // A credential header with a typo (`Authorization Bearer ...`) must not be echoed.
       const first = header.trim().split(/[\s:=]/, 1)[0] ?? "";
       const shown = isSecretHeader(first) ? `${first} ${REDACTED}` : header;
@@ -53,11 +54,9 @@ export function buildFetchRequest(
 
   if (flags.request !== undefined) {
     const method = flags.request.trim();
-    if (!/^[A-Za-z]{1,16}$/.test(method)) {
-      throw new CliError(
-        `-X ${JSON.stringify(flags.request)} is not valid: expected an HTTP method such as GET, POST or PUT`,
-      );
-    }
+    const problem = methodProblem(method);
+    if (problem !== undefined)
+      throw new CliError(`-X ${JSON.stringify(flags.request)} is not valid: ${problem}`);
     input.method = method.toUpperCase();
   } else if (flags.data !== undefined) {
     input.method = "POST";

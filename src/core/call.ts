@@ -179,7 +179,10 @@ export interface CallRecord {
   completedAt?: number;
 }
 
-/** Transport-level failure codes (ARCHITECTURE.md section 3). */
+/**
+ * Transport-level failure codes (ARCHITECTURE.md section 3). `invalid_request`: our own HTTP client
+ * refused to send the request as given (nothing was sent; the call fails, it is never retried).
+ */
 export const TransportErrorCodes = [
   "dns",
   "connect_refused",
@@ -190,6 +193,7 @@ export const TransportErrorCodes = [
   "tls",
   "blocked_destination",
   "invalid_response",
+  "invalid_request",
   "aborted",
   "unknown",
 ] as const;

@@ -11,7 +11,11 @@ export function isRetryableStatus(status: number): boolean {
 }
 
 /** Transport errors that are never worth retrying: the same request would fail the same way. */
-const PERMANENT_ERRORS: ReadonlySet<TransportErrorCode> = new Set(["blocked_destination", "tls"]);
+const PERMANENT_ERRORS: ReadonlySet<TransportErrorCode> = new Set([
+  "blocked_destination",
+  "tls",
+  "invalid_request",
+]);
 
 /** What an attempt's outcome means, before limits and idempotency are considered. */
 export type Classification =
@@ -23,7 +27,8 @@ export type Classification =
  * Classifies an attempt's outcome: 2xx is success; by default network errors and the statuses of
  * `isRetryableStatus` are transient and everything else (other 4xx, 3xx, 501, 505) permanent.
  * `retryOn`, when given, replaces the default set: numbers are exact statuses, `"5xx"` any 500-599,
- * `"network"` any transport error except a blocked destination or a TLS failure.
+ * `"network"` any transport error except a blocked destination, a TLS failure or a request our
+ * client refuses to send (`invalid_request`): those are never retried.
  *
  * @example classifyOutcome({ type: "response", status: 503 }) // { kind: "transient", reason: "status 503" }
  */
@@ -45,6 +50,74 @@ export function classifyOutcome(
       ? isRetryableStatus(status)
       : retryOn.includes(status) || (retryOn.includes("5xx") && status >= 500 && status < 600);
   return transient ? { kind: "transient", reason } : { kind: "permanent", reason };
+}
+
+/**
+ * How an attempt counts toward the health of its destination, shared by every tenant's calls to it
+ * (its breaker, error rate, latency and retry budget): `success` and `failure` say something about
+ * the destination; `ignore` says nothing about it and must teach it nothing.
+ */
+export type DestinationVerdict = "success" | "failure" | "ignore";
+
+/**
+ * The shortest timeout whose expiry counts against a destination, ms. A connect, read or total
+ * limit under a second is the caller's own impatience (or a deadline about to pass), not a sign
+ * that the destination is unhealthy: the attempt still times out and the call decides as usual,
+ * but the destination learns nothing from it.
+ */
+export const MIN_TELLING_TIMEOUT_MS = 1_000;
+
+/** The limits an attempt ran with, the call's deadline applied (the transport's `SendOptions`). */
+export interface AttemptLimits {
+  connectTimeoutMs: number;
+  readTimeoutMs: number;
+  totalTimeoutMs: number;
+}
+
+/** What an attempt produced, as `destinationVerdict` reads it (an `AttemptOutcome` or a send result). */
+export type OutcomeEvidence =
+  { type: "response"; status: number } | { type: "error"; code: TransportErrorCode };
+
+/**
+ * The one rule for whether an attempt's outcome counts against its destination (issue 10): the
+ * engine's destination gate feeds the breaker, the health figures and the retry budget only with
+ * what this returns.
+ *
+ * - A response is a `failure` when its status is transient (`isRetryableStatus`: 408, 425, 429,
+ *   5xx but 501 and 505), else a `success` (a 4xx, a 3xx: the destination answered). A body over
+ *   the capture cap is cut by us; the response still counts by its status.
+ * - `ignore`: what happened on our side. Our own abort (shutdown, lost lease, cancellation), a
+ *   destination our guard blocks, a request our client refuses to send (`invalid_request`), and
+ *   a timeout whose limit was under `MIN_TELLING_TIMEOUT_MS` (a tiny `timeout`, or a deadline
+ *   that left the attempt little time).
+ * - Every other transport error is a `failure`: DNS, refused or timed-out connections, TLS, reads
+ *   that time out, resets, answers that are not HTTP, and errors we cannot place (`unknown`).
+ *
+ * @example destinationVerdict({ type: "error", code: "connect_timeout" }, { connectTimeoutMs: 100, ... }) // "ignore"
+ */
+export function destinationVerdict(
+  outcome: OutcomeEvidence,
+  limits: AttemptLimits,
+): DestinationVerdict {
+  if (outcome.type === "response") return isRetryableStatus(outcome.status) ? "failure" : "success";
+  switch (outcome.code) {
+    case "aborted":
+    case "blocked_destination":
+    case "invalid_request":
+      return "ignore";
+    case "connect_timeout":
+      return telling(limits.connectTimeoutMs);
+    case "read_timeout":
+      return telling(limits.readTimeoutMs);
+    case "total_timeout":
+      return telling(limits.totalTimeoutMs);
+    default:
+      return "failure";
+  }
+}
+
+function telling(limitMs: number): DestinationVerdict {
+  return limitMs >= MIN_TELLING_TIMEOUT_MS ? "failure" : "ignore";
 }
 
 /** Methods whose repetition has the effect of one request (RFC 9110 section 9.2.2). */

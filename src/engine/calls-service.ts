@@ -4,6 +4,7 @@ import { toCallView, type CallView } from "../core/call-view.ts";
 import { currentDelivery, type CallbackLookup } from "../core/callback-view.ts";
 import { TerminalError } from "../core/errors.ts";
 import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
+import { headerValueProblem } from "../core/http-fields.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { CallbackDelivery, CreateCallResult, NewCall, Store } from "../core/store.ts";
@@ -112,6 +113,13 @@ export class CallsService {
           ],
         },
       );
+    }
+    // The key is forwarded upstream as a header on every attempt: it must be sendable as one.
+    const keyProblem = key === undefined ? undefined : headerValueProblem(key);
+    if (keyProblem !== undefined) {
+      throw new TerminalError("invalid_request", `Idempotency-Key ${keyProblem}`, {
+        issues: [{ field: "Idempotency-Key", message: keyProblem }],
+      });
     }
     const now = this.#clock.now();
     const id = newCallId(now, this.#random);

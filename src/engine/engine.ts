@@ -444,8 +444,8 @@ export class Engine {
       // The destination's slot is freed when the exchange ends, not after the attempt is
       // committed: its concurrency limit counts requests at the destination, and holding the
       // slot through our own write would cap its throughput at limit / (exchange + commit).
-      result = await runAttempt(this.#ctx, claim, signal, (sent, now) => {
-        gate.observe(ticket, sent, now);
+      result = await runAttempt(this.#ctx, claim, signal, (sent, now, limits) => {
+        gate.observe(ticket, sent, now, limits);
         gate.release(ticket);
         onExchanged();
       });

@@ -4,7 +4,7 @@ import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import { isSteadfastError } from "../core/errors.ts";
 import type { AttemptCommit, CallTransition, Claim, NewCall, Store } from "../core/store.ts";
-import type { OutgoingRequest, SendResult, Transport } from "../core/transport.ts";
+import type { OutgoingRequest, SendOptions, SendResult, Transport } from "../core/transport.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { toStoredResponse } from "./stored-response.ts";
 
@@ -53,13 +53,14 @@ const CALLBACK_SPEC: Omit<CallSpec, "request"> = {
  * the claim's lease token: send, classify, decide (retry with backoff, succeed, fail), then one
  * store write holding the attempt, the transition and, when a call with a callback ends, the
  * callback delivery. `onSent` sees the transport's result of a real send (not of an attempt
- * failed without one, such as a passed deadline), before anything is decided or written.
+ * failed without one, such as a passed deadline), and the limits it was sent with, before
+ * anything is decided or written.
  */
 export async function runAttempt(
   ctx: AttemptContext,
   claim: Claim,
   signal: AbortSignal,
-  onSent?: (result: SendResult, now: number) => void,
+  onSent?: (result: SendResult, now: number, options: SendOptions) => void,
 ): Promise<AttemptResult> {
   const { call } = claim;
   await ctx.faults?.hit("after-claim");
@@ -86,14 +87,15 @@ export async function runAttempt(
         `the call ${call.parentId ?? "?"} this callback reports on no longer exists`,
       );
     } else {
-      result = await ctx.transport.send(request, {
+      const options: SendOptions = {
         connectTimeoutMs: spec.timeout.connectMs,
         readTimeoutMs: spec.timeout.readMs,
         totalTimeoutMs: Math.min(spec.timeout.totalMs, remainingMs),
         maxResponseBytes: ctx.maxResponseBytes,
         signal,
-      });
-      onSent?.(result, ctx.clock.now());
+      };
+      result = await ctx.transport.send(request, options);
+      onSent?.(result, ctx.clock.now(), options);
     }
   }
   if (signal.aborted) return { type: "aborted" };

@@ -26,7 +26,9 @@ describe("classifyTransportError", () => {
       "blocked_destination",
     ],
     [withCode("EHOSTUNREACH"), "unknown"],
-    [new errors.InvalidArgumentError("invalid header"), "unknown"],
+    [new errors.InvalidArgumentError("invalid x-bad header"), "invalid_request"],
+    [new errors.NotSupportedError("expect header not supported"), "invalid_request"],
+    [withCode("ERR_INVALID_CHAR", "Invalid character in header content"), "invalid_request"],
   ] as const)("maps %s before connecting to %s, sent false", (error, code) => {
     expect(classifyTransportError(error, { origin, connected: false })).toMatchObject({
       code,
@@ -79,6 +81,19 @@ describe("classifyTransportError", () => {
       readTimeoutMs: 2_500,
     });
     expect(read.message).toMatch(/no response headers within 2500 ms.*timeout\.readMs/);
+  });
+
+  it("says a request our client refused was not sent and will not be sent as it is", () => {
+    const failure = classifyTransportError(
+      new errors.InvalidArgumentError("invalid x-bad header"),
+      {
+        origin,
+        connected: false,
+      },
+    );
+    expect(failure.message).toMatch(
+      /refused to send the request to https:\/\/api\.example\.com \(UND_ERR_INVALID_ARG: invalid x-bad header\); it was not sent.*fix the request/,
+    );
   });
 
   it("finds the code on a wrapped cause", () => {

@@ -71,6 +71,23 @@ const INVALID_RESPONSE_CODES: ReadonlySet<string> = new Set([
   "UND_ERR_HEADERS_OVERFLOW",
 ]);
 
+/**
+ * Our own HTTP client refusing the request as given: a header value with a control character, an
+ * `Expect` header, a method undici will not send, a body that does not match `Content-Length`.
+ * The request is not sent and would be refused the same way on every attempt.
+ */
+const CLIENT_REFUSAL_CODES: ReadonlySet<string> = new Set([
+  "UND_ERR_INVALID_ARG",
+  "UND_ERR_NOT_SUPPORTED",
+  "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
+  "ERR_INVALID_ARG_TYPE",
+  "ERR_INVALID_ARG_VALUE",
+  "ERR_INVALID_CHAR",
+  "ERR_INVALID_HTTP_TOKEN",
+  "ERR_HTTP_INVALID_HEADER_VALUE",
+  "ERR_INVALID_URL",
+]);
+
 const ABORT_CODES: ReadonlySet<string> = new Set([
   "UND_ERR_ABORTED",
   "UND_ERR_ABORT",
@@ -85,6 +102,8 @@ const ABORT_CODES: ReadonlySet<string> = new Set([
  * - DNS failure (`ENOTFOUND`, `EAI_AGAIN`): `dns`. `ECONNREFUSED`: `connect_refused`. undici's
  *   connect timeout or a kernel `ETIMEDOUT` before connecting: `connect_timeout`. Certificate and
  *   handshake errors: `tls`. A guard refusal after DNS resolution: `blocked_destination`.
+ * - Our own client refusing the request as given (`UND_ERR_INVALID_ARG` for a header value with a
+ *   control character, `UND_ERR_NOT_SUPPORTED` for `Expect`...): `invalid_request`.
  * - undici's headers or body timeout: `read_timeout`. `ECONNRESET`, `EPIPE`, "other side
  *   closed": `reset`. A response that is not HTTP/1.1: `invalid_response`. Cancellation or a
  *   closed transport: `aborted`. Anything else: `unknown`.
@@ -100,6 +119,13 @@ export function classifyTransportError(error: unknown, context: FailureContext):
   }
   const code = errorCode(error);
   const detail = errorMessage(error);
+  if (CLIENT_REFUSAL_CODES.has(code)) {
+    return {
+      code: "invalid_request",
+      sent,
+      message: `Steadfast's HTTP client refused to send the request to ${origin} (${code}: ${detail}); ${sent ? "it may have been partly sent" : "it was not sent"}, and would be refused the same way on every attempt: fix the request (headers, method or body)`,
+    };
+  }
   if (DNS_CODES.has(code)) {
     return {
       code: "dns",

@@ -102,7 +102,7 @@ describe("UndiciTransport destination guard", () => {
 
   it("answers an invalid URL with an unsent error naming the problem", async () => {
     const result = await guarded().send(get("ftp://example.com/file"), ROOMY);
-    expect(result).toMatchObject({ type: "error", code: "unknown", sent: false });
+    expect(result).toMatchObject({ type: "error", code: "invalid_request", sent: false });
     if (result.type === "error") expect(result.message).toMatch(/scheme "ftp:"/);
   });
 });

@@ -7,6 +7,7 @@ import { performance } from "node:perf_hooks";
 import { Agent } from "undici";
 import type { Clock } from "../core/ports.ts";
 import type { TransportErrorCode } from "../core/call.ts";
+import { methodProblem } from "../core/http-fields.ts";
 import type { OutgoingRequest, SendOptions, SendResult, Transport } from "../core/transport.ts";
 import type { DestinationGuard } from "./destination-guard.ts";
 import { Exchange } from "./exchange.ts";
@@ -83,11 +84,24 @@ export class UndiciTransport implements Transport {
     const t0 = performance.now();
     const check = this.#guard.checkUrl(request.url);
     if (!check.ok) {
-      // An invalid URL has no code of its own in TransportErrorCode; it is never sent.
-      const code = check.code === "blocked_destination" ? "blocked_destination" : "unknown";
+      // An invalid URL is a request our client cannot send: it is never sent, nor retried.
+      const code = check.code === "blocked_destination" ? "blocked_destination" : "invalid_request";
       return Promise.resolve(failure(code, check.message, startedAt, t0));
     }
     const url = check.url;
+    // undici would send CONNECT as a tunnel request whose answer no exchange reads: refused
+    // here too (the door refuses it; a call stored before it did must not reach the upstream).
+    const methodRefused = methodProblem(request.method);
+    if (methodRefused !== undefined) {
+      return Promise.resolve(
+        failure(
+          "invalid_request",
+          `Steadfast's HTTP client refused to send the request to ${url.origin} (method ${JSON.stringify(request.method.slice(0, 20))}: ${methodRefused}); it was not sent`,
+          startedAt,
+          t0,
+        ),
+      );
+    }
     const signal = options.signal;
     if (signal?.aborted === true) {
       return Promise.resolve(

@@ -50,4 +50,16 @@ describe("retryBudget", () => {
     expect(() => retryBudget({ ratio: 2 })).toThrow(/ratio/);
     expect(() => retryBudget({ windowMs: 10 })).toThrow(/windowMs/);
   });
+
+  it("gives back a request or a retry counted at a given time", () => {
+    const clock = new FakeClock(0);
+    const budget = retryBudget({ clock, minRetriesPerSecond: 0.1, ratio: 0 });
+    budget.recordRequest(0);
+    expect(budget.tryAcquire(0)).toBe(true);
+    expect(budget.tryAcquire(0)).toBe(false);
+    budget.giveBack("retry", 0);
+    budget.giveBack("request", 0);
+    expect(budget.stats).toMatchObject({ requests: 0, retries: 0 });
+    expect(budget.tryAcquire()).toBe(true);
+  });
 });

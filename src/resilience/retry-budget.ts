@@ -66,9 +66,12 @@ export class RetryBudget implements EventSource<RetryBudgetEvents> {
 
   on: EventSource<RetryBudgetEvents>["on"] = (name, listener) => this.#events.on(name, listener);
 
-  /** Counts one request (a first attempt). Policies call it; call it yourself for calls made outside them. */
-  recordRequest(): void {
-    this.#window.add(this.#clock.now(), REQUESTS);
+  /**
+   * Counts one request (a first attempt) at `nowMs` (default: the budget's clock). Policies call
+   * it; call it yourself for calls made outside them.
+   */
+  recordRequest(nowMs: number = this.#clock.now()): void {
+    this.#window.add(nowMs, REQUESTS);
   }
 
   /** Counts this execution's request once, however many policies share the budget. */
@@ -79,9 +82,11 @@ export class RetryBudget implements EventSource<RetryBudgetEvents> {
     this.recordRequest();
   }
 
-  /** Spends one retry if the budget allows it. False (and an event) when it does not. */
-  tryAcquire(): boolean {
-    const now = this.#clock.now();
+  /**
+   * Spends one retry at `now` (default: the budget's clock) if the budget allows it. False (and
+   * an event) when it does not.
+   */
+  tryAcquire(now: number = this.#clock.now()): boolean {
     const details = this.#details(now);
     if (details.retries < details.allowed) {
       this.#window.add(now, RETRIES);
@@ -90,6 +95,15 @@ export class RetryBudget implements EventSource<RetryBudgetEvents> {
     if (this.#events.has("retry-budget:exhausted"))
       this.#events.emit("retry-budget:exhausted", details);
     return false;
+  }
+
+  /**
+   * Takes back a request or a retry counted at `atMs` (the time passed to `recordRequest` or
+   * `tryAcquire`) that turned out to say nothing about the dependency: it never reached it, or
+   * failed on the caller's side. Once `atMs` has left the window there is nothing to take back.
+   */
+  giveBack(kind: "request" | "retry", atMs: number): void {
+    this.#window.remove(atMs, kind === "request" ? REQUESTS : RETRIES);
   }
 
   /** The error for a refused retry, with the current figures. */

@@ -29,4 +29,18 @@ describe("RollingWindow", () => {
     copy.restore(JSON.parse(JSON.stringify(window.export())) as number[][]);
     expect([copy.sum(500, 0), copy.sum(500, 1)]).toEqual([2, 4]);
   });
+
+  it("takes back what was added at a time while its slot still holds that time", () => {
+    const window = new RollingWindow(1_000, 10, 1);
+    window.add(150, 0, 2);
+    window.add(250, 0, 1);
+    window.remove(150, 0);
+    expect(window.sum(300, 0)).toBe(2);
+    // Never below zero, and nothing once the slot moved on to a later time.
+    window.remove(150, 0, 5);
+    expect(window.sum(300, 0)).toBe(1);
+    window.add(1_250, 0, 4);
+    window.remove(250, 0);
+    expect(window.sum(1_250, 0)).toBe(4);
+  });
 });

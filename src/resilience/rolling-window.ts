@@ -32,6 +32,18 @@ export class RollingWindow {
     this.#counts[slot * this.#fields + field]! += amount;
   }
 
+  /**
+   * Takes back `amount` of counter `field` added at `atMs`, while the slot of `atMs` still holds
+   * that time (a slot since cleared for a later time has forgotten it already). Never below 0.
+   */
+  remove(atMs: number, field: number, amount = 1): void {
+    const epoch = Math.floor(atMs / this.bucketMs);
+    const slot = epoch % this.buckets;
+    if (this.#epochs[slot] !== epoch) return;
+    const index = slot * this.#fields + field;
+    this.#counts[index] = Math.max(0, this.#counts[index]! - amount);
+  }
+
   /** Sum of counter `field` over the window ending at `nowMs`. */
   sum(nowMs: number, field: number): number {
     const current = Math.floor(nowMs / this.bucketMs);

@@ -50,7 +50,11 @@ async function traffic(count: number, status: number): Promise<void> {
       bodyBytes: 0,
       timings: { startedAt: h.clock.now(), durationMs: 40 },
     };
-    h.gate.observe(admission.ticket, result, h.clock.now());
+    h.gate.observe(admission.ticket, result, h.clock.now(), {
+      connectTimeoutMs: 10_000,
+      readTimeoutMs: 30_000,
+      totalTimeoutMs: 60_000,
+    });
     h.gate.release(admission.ticket);
   }
   await h.gate.idle();

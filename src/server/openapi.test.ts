@@ -226,6 +226,7 @@ describe("openapi.json", () => {
           timings: { startedAt: h.clock.now(), durationMs: 12 },
         },
         h.clock.now(),
+        { connectTimeoutMs: 10_000, readTimeoutMs: 30_000, totalTimeoutMs: 60_000 },
       );
       h.gate.release(admission.ticket);
       return admission.type;

@@ -7,7 +7,6 @@ import { SqliteStore } from "../../store/sqlite/sqlite-store.ts";
 import { FakeClock } from "../../testing/fake-clock.ts";
 import { SeededRandom } from "../../testing/seeded-random.ts";
 import {
-  breakerVerdict,
   DestinationGate,
   type Admission,
   type DestinationEvents,
@@ -93,6 +92,9 @@ function response(status: number, headers: Record<string, string> = {}): SendRes
   };
 }
 
+/** The limits of the calls above (`call()`): long enough for a timeout to count. */
+const LIMITS = { connectTimeoutMs: 1_000, readTimeoutMs: 1_000, totalTimeoutMs: 5_000 };
+
 const refused: SendResult = {
   type: "error",
   code: "connect_refused",
@@ -105,7 +107,7 @@ const refused: SendResult = {
 async function attempt(g: DestinationGate, c: CallRecord, result: SendResult): Promise<Admission> {
   const admission = await g.admit(c, clock.now());
   if (admission.type === "proceed") {
-    g.observe(admission.ticket, result, clock.now());
+    g.observe(admission.ticket, result, clock.now(), LIMITS);
     g.release(admission.ticket);
   }
   return admission;
@@ -195,30 +197,73 @@ describe("DestinationGate", () => {
     expect((await g.admit(call(), clock.now())).type).toBe("hold");
   });
 
-  it("counts transient outcomes as failures, answers as successes", () => {
-    const verdicts = [200, 404, 408, 425, 429, 500, 501, 503, 505].map((status) =>
-      breakerVerdict(response(status)),
-    );
-    expect(verdicts).toEqual([
-      "success",
-      "success",
-      "failure",
-      "failure",
-      "failure",
-      "failure",
-      "success",
-      "failure",
-      "success",
-    ]);
-    for (const [code, verdict] of [
-      ["connect_refused", "failure"],
-      ["read_timeout", "failure"],
-      ["tls", "failure"],
-      ["aborted", "ignore"],
-      ["blocked_destination", "ignore"],
-    ] as const) {
-      expect(breakerVerdict({ ...refused, code })).toBe(verdict);
+  it("learns nothing from outcomes that say nothing about the destination", async () => {
+    const g = gate();
+    const ours = (code: "invalid_request" | "blocked_destination" | "aborted"): SendResult => ({
+      ...refused,
+      code,
+      timings: { startedAt: T0, durationMs: 30_000 },
+    });
+    const timedOut = (
+      code: "connect_timeout" | "read_timeout" | "total_timeout",
+      limits: typeof LIMITS,
+    ) => ({ result: { ...refused, code, timings: { startedAt: T0, durationMs: 900 } }, limits });
+    for (let i = 0; i < 10; i++) {
+      for (const code of ["invalid_request", "blocked_destination", "aborted"] as const)
+        await attempt(g, call(), ours(code));
+      for (const { result, limits } of [
+        timedOut("connect_timeout", { ...LIMITS, connectTimeoutMs: 100 }),
+        timedOut("read_timeout", { ...LIMITS, readTimeoutMs: 999 }),
+        timedOut("total_timeout", { ...LIMITS, totalTimeoutMs: 1 }),
+      ]) {
+        const admission = await g.admit(call({ attempts: 1 }), clock.now());
+        expect(admission.type).toBe("proceed");
+        if (admission.type !== "proceed") continue;
+        g.observe(admission.ticket, result, clock.now(), limits);
+        g.release(admission.ticket);
+      }
     }
+    const [info] = g.list();
+    expect(info?.state.breaker.state).toBe("closed");
+    // No request, failure or latency in the health figures; nothing spent of the retry budget.
+    expect(info?.entry.health.snapshot(clock.now())).toEqual({
+      windowMs: 60_000,
+      requests: 0,
+      failures: 0,
+      errorRate: 0,
+    });
+    expect(info?.entry.budget.stats).toMatchObject({ requests: 0, retries: 0 });
+    // The same timeouts with a limit of a second or more are the destination's: it opens.
+    for (let i = 0; i < 3; i++) {
+      const admission = await g.admit(call(), clock.now());
+      if (admission.type !== "proceed") throw new Error("held before the breaker opened");
+      g.observe(admission.ticket, timedOut("read_timeout", LIMITS).result, clock.now(), LIMITS);
+      g.release(admission.ticket);
+    }
+    expect((await g.admit(call(), clock.now())).type).toBe("hold");
+  });
+
+  it("gives a retry's budget back when it was not sent or its outcome said nothing", async () => {
+    // Two retries in the window at most.
+    const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
+    const retry = (): CallRecord => call({ attempts: 1 });
+    for (let i = 0; i < 5; i++) {
+      expect((await attempt(g, retry(), { ...refused, code: "invalid_request" })).type).toBe(
+        "proceed",
+      );
+      // Admitted, then released without a send (its deadline passed meanwhile, say).
+      const unsent = await g.admit(retry(), clock.now());
+      expect(unsent.type).toBe("proceed");
+      if (unsent.type === "proceed") g.release(unsent.ticket);
+    }
+    expect(g.list()[0]?.entry.budget.stats).toMatchObject({ retries: 0 });
+    // Retries the destination answered spend it.
+    expect((await attempt(g, retry(), response(503))).type).toBe("proceed");
+    expect((await attempt(g, retry(), response(200))).type).toBe("proceed");
+    expect(await g.admit(retry(), clock.now())).toMatchObject({
+      type: "hold",
+      waitingFor: { reason: "retry_budget_exhausted" },
+    });
   });
 
   it("elects exactly one probe among concurrent calls once openUntil passes", async () => {
@@ -250,7 +295,7 @@ describe("DestinationGate", () => {
     await clock.advance(5_000);
     const probe = await g.admit(call(), clock.now());
     if (probe.type !== "proceed") throw new Error("expected the probe");
-    g.observe(probe.ticket, response(200), clock.now());
+    g.observe(probe.ticket, response(200), clock.now(), LIMITS);
     g.release(probe.ticket);
     await g.idle();
     await new Promise((resolve) => setImmediate(resolve));
@@ -292,7 +337,7 @@ describe("DestinationGate", () => {
     await clock.advance(5_000);
     const probe = await g.admit(call(), clock.now());
     if (probe.type !== "proceed") throw new Error("expected the probe");
-    g.observe(probe.ticket, { ...refused, code: "aborted" }, clock.now());
+    g.observe(probe.ticket, { ...refused, code: "aborted" }, clock.now(), LIMITS);
     g.release(probe.ticket);
     await g.idle();
     expect(g.list()[0]?.state.breaker).toMatchObject({ state: "open", openUntil: T0 + 5_000 });
@@ -334,8 +379,8 @@ describe("DestinationGate", () => {
   it("restores an open breaker, a pause and limits in a new process", async () => {
     const g = gate();
     const tickets = await admitAll(g, 4);
-    for (const ticket of tickets.slice(0, 3)) g.observe(ticket, response(503), clock.now());
-    g.observe(tickets[3]!, response(503, { "retry-after": "30" }), clock.now());
+    for (const ticket of tickets.slice(0, 3)) g.observe(ticket, response(503), clock.now(), LIMITS);
+    g.observe(tickets[3]!, response(503, { "retry-after": "30" }), clock.now(), LIMITS);
     await g.setLimits(API, { maxConcurrency: 3 });
     await g.idle();
     const restarted = gate();
@@ -376,7 +421,7 @@ describe("DestinationGate", () => {
     // All five were in flight before the first answer came back.
     for (const ticket of await admitAll(g, 5)) {
       await clock.advance(100);
-      g.observe(ticket, response(503, { "retry-after": "10" }), clock.now());
+      g.observe(ticket, response(503, { "retry-after": "10" }), clock.now(), LIMITS);
     }
     await g.idle();
     expect(events.filter((e) => e.name === "destination:paused")).toHaveLength(1);

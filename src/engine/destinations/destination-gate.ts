@@ -17,7 +17,12 @@
  *     away, else is held in the store until then, carrying the slot to whichever process claims it.
  *
  * After the send, `observe` feeds the outcome to the breaker's failure strategy and the health
- * figures, and turns `Retry-After` on a 429 or 503 into a pause of the whole destination.
+ * figures, and turns `Retry-After` on a 429 or 503 into a pause of the whole destination. What
+ * counts is decided by one rule, `destinationVerdict` (core/classify-outcome.ts): an outcome that
+ * says nothing about the destination (our abort, a blocked destination, a request our client
+ * refuses, a timeout under a second) is not recorded, and the retry budget it took at admission
+ * is given back, so one tenant's calls cannot open a breaker or spend a budget other tenants
+ * share (issue 10).
  *
  * The hot path is in memory: a Map lookup and a few comparisons before, a few counter increments
  * after. Only transitions are written (an open, a probe's election and verdict, a pause, a reset,
@@ -25,12 +30,12 @@
  * rate, latency and budget are this process's, in memory; the rate schedule is the store's.
  */
 import type { CallRecord, WaitCode, WaitingFor } from "../../core/call.ts";
+import { destinationVerdict, type AttemptLimits } from "../../core/classify-outcome.ts";
 import type { Clock, Random } from "../../core/ports.ts";
 import { retryAfterFromHeaders } from "../../core/retry-after.ts";
 import type { DestinationLimits, Store } from "../../core/store.ts";
 import type { SendResult } from "../../core/transport.ts";
 import type { TripReason } from "../../resilience/errors.ts";
-import { breakerVerdict } from "./breaker-verdict.ts";
 import { ConcurrencyPermits, PERMIT_RETRY_MS } from "./concurrency-permits.ts";
 import { DestinationEntry } from "./destination-entry.ts";
 import { destinationOf } from "./destination-key.ts";
@@ -54,7 +59,6 @@ import {
 } from "./protection-state.ts";
 
 export type { DestinationEventSink, DestinationEvents };
-export { breakerVerdict };
 
 /** An attempt let through: hand it back to `observe` and `release`. */
 export interface Ticket {
@@ -65,6 +69,13 @@ export interface Ticket {
   decided: boolean;
   /** Set by `release`: its slot is free (a second release does nothing). */
   released?: boolean;
+  /**
+   * What this attempt took of the destination's retry budget at admission (a first attempt or a
+   * retry, and when), given back on release unless `observe` counted the outcome.
+   */
+  budgeted?: { kind: "request" | "retry"; at: number };
+  /** Set by `observe` when the outcome counted for the destination (not `ignore`). */
+  counted?: boolean;
 }
 
 /** What the gate decided for a claimed call. */
@@ -207,13 +218,18 @@ export class DestinationGate {
     return breaker.state !== "closed" || (pause !== undefined && pause.until > now);
   }
 
-  /** Records what the attempt of `ticket` produced (not called for attempts never sent). */
-  observe(ticket: Ticket, result: SendResult, now: number): void {
+  /**
+   * Records what the attempt of `ticket` produced, sent with `limits` (not called for attempts
+   * never sent). Only outcomes `destinationVerdict` counts reach the breaker and the health figures.
+   */
+  observe(ticket: Ticket, result: SendResult, now: number, limits: AttemptLimits): void {
     const entry = ticket.entry;
     if (entry === undefined) return;
-    const verdict = breakerVerdict(result);
-    if (verdict !== "ignore")
+    const verdict = destinationVerdict(result, limits);
+    if (verdict !== "ignore") {
+      ticket.counted = true;
       entry.health.record(now, result.timings.durationMs, verdict === "failure");
+    }
     if (ticket.probe !== undefined) {
       if (verdict === "ignore") return;
       ticket.decided = true;
@@ -274,6 +290,9 @@ export class DestinationGate {
     const entry = ticket.entry;
     if (entry === undefined || ticket.released === true) return;
     ticket.released = true;
+    // Not sent, or its outcome says nothing about the destination: it spent none of its budget.
+    if (ticket.budgeted !== undefined && ticket.counted !== true)
+      entry.budget.giveBack(ticket.budgeted.kind, ticket.budgeted.at);
     entry.inFlight--;
     const now = this.#clock.now();
     entry.progressAt = now;
@@ -499,13 +518,24 @@ export class DestinationGate {
 
   #proceed(entry: DestinationEntry, call: CallRecord, now: number, limit: number): Admission {
     const isRetry = call.attempts > call.attemptBase;
-    if (isRetry) entry.budget.tryAcquire();
-    else entry.budget.recordRequest();
+    const at = this.#clock.now();
+    let budgeted: Ticket["budgeted"];
+    if (!isRetry) {
+      entry.budget.recordRequest(at);
+      budgeted = { kind: "request", at };
+    } else if (entry.budget.tryAcquire(at)) {
+      budgeted = { kind: "retry", at };
+    }
     // A call going ahead took a slot one queued for a slot would have had: the queue is shorter.
     if (entry.concurrencyQueueAt > now) entry.concurrencyQueueAt -= entry.concurrencySpacingMs;
     if (entry.inFlight++ === 0) entry.progressAt = Math.max(entry.progressAt, now);
     this.#permits.taken(entry);
-    return { type: "proceed", ticket: { entry, decided: false }, atLimit: entry.inFlight >= limit };
+    const ticket: Ticket = {
+      entry,
+      decided: false,
+      ...(budgeted === undefined ? {} : { budgeted }),
+    };
+    return { type: "proceed", ticket, atLimit: entry.inFlight >= limit };
   }
 
   /**

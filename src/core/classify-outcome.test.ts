@@ -1,0 +1,81 @@
+import { describe, expect, it } from "vitest";
+import type { TransportErrorCode } from "./call.ts";
+import { TransportErrorCodes } from "./call.ts";
+import {
+  classifyOutcome,
+  destinationVerdict,
+  MIN_TELLING_TIMEOUT_MS,
+  type AttemptLimits,
+} from "./classify-outcome.ts";
+
+const PATIENT: AttemptLimits = {
+  connectTimeoutMs: 10_000,
+  readTimeoutMs: 30_000,
+  totalTimeoutMs: 60_000,
+};
+const error = (code: TransportErrorCode) => ({ type: "error", code, message: code }) as const;
+
+describe("destinationVerdict", () => {
+  it("counts transient statuses as failures and every other answer as a success", () => {
+    const verdicts = [200, 302, 400, 404, 408, 413, 425, 429, 500, 501, 503, 505].map((status) =>
+      destinationVerdict({ type: "response", status }, PATIENT),
+    );
+    expect(verdicts).toEqual([
+      "success",
+      "success",
+      "success",
+      "success",
+      "failure",
+      "success",
+      "failure",
+      "failure",
+      "failure",
+      "success",
+      "failure",
+      "success",
+    ]);
+  });
+
+  it("ignores what happened on our side: our abort, our guard, a request our client refuses", () => {
+    for (const code of ["aborted", "blocked_destination", "invalid_request"] as const)
+      expect(destinationVerdict(error(code), PATIENT)).toBe("ignore");
+  });
+
+  it("counts the destination's own failures, and errors it cannot place", () => {
+    for (const code of TransportErrorCodes) {
+      if (["aborted", "blocked_destination", "invalid_request"].includes(code)) continue;
+      expect([code, destinationVerdict(error(code), PATIENT)]).toEqual([code, "failure"]);
+    }
+  });
+
+  it("counts a timeout only when the limit that ran out was at least a second", () => {
+    const floor = MIN_TELLING_TIMEOUT_MS;
+    const under = floor - 1;
+    const cases = [
+      ["connect_timeout", { ...PATIENT, connectTimeoutMs: under }, "ignore"],
+      ["connect_timeout", { ...PATIENT, connectTimeoutMs: floor }, "failure"],
+      ["read_timeout", { ...PATIENT, readTimeoutMs: under }, "ignore"],
+      ["read_timeout", { ...PATIENT, readTimeoutMs: floor }, "failure"],
+      // A deadline about to pass shortens the total of the last attempt (run-attempt.ts).
+      ["total_timeout", { ...PATIENT, totalTimeoutMs: 1 }, "ignore"],
+      ["total_timeout", { ...PATIENT, totalTimeoutMs: floor }, "failure"],
+      // Each timeout is judged by its own limit: a short read limit says nothing of connecting.
+      ["connect_timeout", { ...PATIENT, readTimeoutMs: 1 }, "failure"],
+    ] as const;
+    for (const [code, limits, verdict] of cases)
+      expect([code, limits, destinationVerdict(error(code), limits)]).toEqual([
+        code,
+        limits,
+        verdict,
+      ]);
+  });
+});
+
+describe("classifyOutcome", () => {
+  it("never retries a request our client refuses to send, whatever retryOn says", () => {
+    const refused = error("invalid_request");
+    expect(classifyOutcome(refused).kind).toBe("permanent");
+    expect(classifyOutcome(refused, ["network", "5xx"]).kind).toBe("permanent");
+    expect(classifyOutcome(error("unknown"), ["network"]).kind).toBe("transient");
+  });
+});

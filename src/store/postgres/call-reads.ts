@@ -1,4 +1,4 @@
-// Reads of calls, attempts and API keys. Each is one statement on a pooled connection and sees
+// Reads of calls and attempts. Each is one statement on a pooled connection and sees
 // committed data.
 import type { AttemptRecord, CallRecord } from "../../core/call.ts";
 import type { CallId, TenantId } from "../../core/ids.ts";
@@ -13,20 +13,16 @@ export class CallReads {
   readonly #names: SchemaNames;
   readonly #getCall: string;
   readonly #listAttempts: string;
-  readonly #findTenant: string;
-  readonly #countKeys: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#names = names;
-    const { calls, attempts, apiKeys } = names;
+    const { calls, attempts } = names;
     this.#getCall = `SELECT ${callColumns()} FROM ${calls} WHERE id = $1 AND tenant_id = $2`;
     // A LEFT JOIN tells "no attempts" (one row of NULLs) from "not this tenant's" (no row).
     this.#listAttempts =
       `SELECT ${attemptColumns("a")} FROM ${calls} c LEFT JOIN ${attempts} a ` +
       "ON a.call_id = c.id WHERE c.id = $1 AND c.tenant_id = $2 ORDER BY a.number";
-    this.#findTenant = `SELECT tenant_id FROM ${apiKeys} WHERE key_hash = $1`;
-    this.#countKeys = `SELECT count(*)::integer AS n FROM ${apiKeys}`;
   }
 
   /** See `Store.getCall`. */
@@ -67,21 +63,5 @@ export class CallReads {
     });
     if (rows.length === 0) return undefined;
     return rows.filter((row) => row.call_id !== null).map(attemptFromRow);
-  }
-
-  /** See `Store.findTenantByKeyHash`. */
-  async findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
-    const { rows } = await this.#db.query({
-      name: "steadfast_find_tenant",
-      text: this.#findTenant,
-      values: [keyHash],
-    });
-    return rows[0]?.tenant_id as TenantId | undefined;
-  }
-
-  /** See `Store.countApiKeys`. */
-  async countApiKeys(): Promise<number> {
-    const { rows } = await this.#db.query({ text: this.#countKeys });
-    return rows[0]!.n as number;
   }
 }

@@ -17,14 +17,34 @@ export interface ServerProcess {
   terminate(): Promise<number | null>;
 }
 
+/** Options of `startServerProcess` and `startWorkerProcess`. */
+export interface ProcessOptions {
+  /**
+   * Crash windows to arm, such as `after-request-sent@20` (`parseFaults`): the process is then
+   * started through `test/steadfast-with-faults.ts`, since `steadfast` itself never arms them.
+   */
+  faults?: string;
+  /**
+   * Lets `STEADFAST_FAULTS` through in `env` (only to test that `steadfast` ignores it); without
+   * this, a test that still passes it is refused, as it would not crash anything.
+   */
+  allowFaultsVariable?: boolean;
+}
+
 /** Starts `node bin/steadfast.js serve` on port 0 and resolves once it prints its URL. */
-export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  return startSteadfastProcess("serve", env, /listening on (http:\/\/[^\s"]+)/);
+export function startServerProcess(
+  env: Record<string, string>,
+  options: ProcessOptions = {},
+): Promise<ServerProcess> {
+  return startSteadfastProcess("serve", env, /listening on (http:\/\/[^\s"]+)/, options);
 }
 
 /** Starts `node bin/steadfast.js worker` and resolves once it says it runs. */
-export function startWorkerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  return startSteadfastProcess("worker", env, /worker (\S+) running/);
+export function startWorkerProcess(
+  env: Record<string, string>,
+  options: ProcessOptions = {},
+): Promise<ServerProcess> {
+  return startSteadfastProcess("worker", env, /worker (\S+) running/, options);
 }
 
 /** Starts `steadfast <command>` and resolves once its output matches `ready` (group 1 kept as `url`). */
@@ -32,8 +52,18 @@ async function startSteadfastProcess(
   command: string,
   env: Record<string, string>,
   ready: RegExp,
+  options: ProcessOptions,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(root, "bin/steadfast.js"), command], {
+  if ("STEADFAST_FAULTS" in env && options.allowFaultsVariable !== true) {
+    throw new Error(
+      "steadfast ignores STEADFAST_FAULTS (issue 10, item 6): pass { faults } to start the process with crash windows armed",
+    );
+  }
+  const entry =
+    options.faults === undefined
+      ? [join(root, "bin/steadfast.js"), command]
+      : [join(root, "test/steadfast-with-faults.ts"), options.faults, command];
+  const child = spawn(process.execPath, entry, {
     cwd: root,
     env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],

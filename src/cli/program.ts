@@ -5,6 +5,7 @@ import type { FaultInjector } from "../engine/fault-points.ts";
 import type { CliIo } from "./cli-io.ts";
 import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
+import { registerKeysCommand } from "./keys-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
 import { registerWorkerCommands } from "./worker-command.ts";
 
@@ -21,7 +22,8 @@ export interface ProgramOptions {
 }
 
 /**
- * The `steadfast` commander program: `serve`, `fetch`, `calls ...`, `destinations ...`. Errors are not printed
+ * The `steadfast` commander program: `serve`, `worker`, `migrate`, `fetch`, `calls ...`,
+ * `destinations ...`, `keys ...`. Errors are not printed
  * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
  * instead of exiting (`exitOverride`) so `main` picks the exit code.
  *
@@ -44,10 +46,11 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   registerFetchCommand(program, io);
   registerCallsCommand(program, io);
   registerDestinationsCommand(program, io);
+  registerKeysCommand(program, io);
   program.addHelpText(
     "after",
     `
-Client commands (fetch, calls, destinations) find the server through --url or STEADFAST_URL
+Client commands (fetch, calls, destinations, keys) find the server through --url or STEADFAST_URL
 (default http://127.0.0.1:7480) and the API key through --api-key, STEADFAST_API_KEY,
 or the <data-dir>/api-key file \`steadfast serve\` writes. See docs/cli.md.`,
   );

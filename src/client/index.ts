@@ -11,7 +11,10 @@
 export {
   createClient,
   DEFAULT_BASE_URL,
+  type ApiKeysQuery,
   type CallPage,
+  type CreateApiKeyInput,
+  type CreatedApiKey,
   type ClientOptions,
   type DestinationLimitsInput,
   type ListQuery,
@@ -36,4 +39,5 @@ export type {
   WaitingForView,
 } from "../core/call-view.ts";
 export type { AttemptDecision, AttemptOutcome, CallStatus } from "../core/call.ts";
+export type { ApiKeySource, ApiKeyView } from "../core/api-key.ts";
 export type { FetchInput } from "../core/fetch-input.ts";

@@ -11,6 +11,10 @@ export interface ServerProcess {
   url: string;
   /** Everything the process printed so far. */
   output(): string;
+  /** What the process printed on standard output so far (the log stream). */
+  stdout(): string;
+  /** What the process printed on standard error so far (operator lines). */
+  stderr(): string;
   /** SIGKILL, then wait for the exit. */
   kill9(): Promise<void>;
   /** SIGTERM, then wait for the exit code. */
@@ -69,14 +73,16 @@ async function startSteadfastProcess(
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  const streams = { stdout: "", stderr: "" };
   const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
+    const onData = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
       output += chunk.toString();
+      streams[stream] += chunk.toString();
       const match = ready.exec(output);
       if (match?.[1] !== undefined) resolve(match[1].replace(/\/$/, ""));
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    child.stdout.on("data", onData("stdout"));
+    child.stderr.on("data", onData("stderr"));
     child.once("exit", (code) =>
       reject(new Error(`steadfast ${command} exited with ${code} before it was ready:\n${output}`)),
     );
@@ -85,6 +91,8 @@ async function startSteadfastProcess(
     child,
     url,
     output: () => output,
+    stdout: () => streams.stdout,
+    stderr: () => streams.stderr,
     async kill9() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, "exit");

@@ -75,7 +75,7 @@ export function registerServe(
     )
     .option(
       `${s.operatorTenants.flag} <list>`,
-      `tenants whose keys may use /v1/destinations ${settingHint(s.operatorTenants)}`,
+      `tenants whose keys may use /v1/destinations and /v1/keys ${settingHint(s.operatorTenants)}`,
     )
     .option(
       `${s.maxBodyBytes.flag} <n>`,

@@ -92,38 +92,32 @@ function problems(...codes: (keyof typeof PROBLEM_KINDS)[]): Record<string, Json
   return out;
 }
 
-const idParam = {
-  name: "id",
+const pathParam = (name: string, description: string): JsonObject => ({
+  name,
   in: "path",
   required: true,
   schema: { type: "string" },
-  description: "Call id (call_...).",
-};
-const destinationParam = {
-  name: "destination",
-  in: "path",
-  required: true,
-  schema: { type: "string" },
-  description:
-    "An origin, URL-encoded (https%3A%2F%2Fapi.example.com, http%3A%2F%2F127.0.0.1%3A8080), or host[:port], which means https (api.example.com is https://api.example.com).",
-};
-const keyIdParam = {
-  name: "id",
-  in: "path",
-  required: true,
-  schema: { type: "string" },
-  description: "API key id (key_...), as GET /v1/keys shows it; not the key itself.",
-};
-const keyResponse = (description: string): JsonObject => ({
   description,
-  content: json(ref("ApiKeyView")),
 });
+const idParam = pathParam("id", "Call id (call_...).");
+const destinationParam = pathParam(
+  "destination",
+  "An origin, URL-encoded (https%3A%2F%2Fapi.example.com, http%3A%2F%2F127.0.0.1%3A8080), or host[:port], which means https (api.example.com is https://api.example.com).",
+);
+const keyIdParam = pathParam(
+  "id",
+  "API key id (key_...), as GET /v1/keys shows it; not the key itself.",
+);
+/** A `200`-style answer carrying the component schema `name`. */
+const viewResponse = (name: string, description: string): JsonObject => ({
+  description,
+  content: json(ref(name)),
+});
+const keyResponse = (description: string): JsonObject => viewResponse("ApiKeyView", description);
 const KEYS_ACCESS =
   " A key reaches every call of its tenant, so only keys of operator tenants (STEADFAST_OPERATOR_TENANTS) may use these routes; others get 403.";
-const destinationResponse = (description: string): JsonObject => ({
-  description,
-  content: json(ref("DestinationView")),
-});
+const destinationResponse = (description: string): JsonObject =>
+  viewResponse("DestinationView", description);
 const callResponse = (description: string): JsonObject => ({
   description,
   headers: { Location: { schema: { type: "string" }, description: "/v1/calls/<id>" } },

@@ -1,6 +1,7 @@
 // Store contract: lifecycle (migrate, close), API keys and signing secrets.
 import { describe, expect, it } from "vitest";
-import { tenantId, type ApiKeyId } from "../../core/ids.ts";
+import { isApiKeyId, tenantId, type ApiKeyId } from "../../core/ids.ts";
+import type { Store } from "../../core/store.ts";
 import { apiKey, LEASE_MS, T0, TENANT_A, TENANT_B, WORKER } from "./fixtures.ts";
 import type { GetContext } from "./store-contract.ts";
 
@@ -9,6 +10,30 @@ const HASH_2 = "b".repeat(64);
 const HASH_3 = "c".repeat(64);
 const HASH_4 = "d".repeat(64);
 const HASH_5 = "e".repeat(64);
+
+/** The hash of a key stored before keys had ids (SQLite 0006, PostgreSQL 0005), for upgrade tests. */
+export const LEGACY_KEY_HASH = "0123456789abcdef".repeat(4);
+
+/**
+ * Checks, on a store just migrated from a schema whose `api_keys` held `LEGACY_KEY_HASH` for
+ * `TENANT_A` at `T0`, that the key still works, with an id derived from its hash, no prefix and
+ * source `env` (so that STEADFAST_API_KEYS manages it).
+ */
+export async function expectLegacyApiKeyUpgraded(store: Store): Promise<void> {
+  const key = await store.findApiKey(LEGACY_KEY_HASH);
+  expect(key).toStrictEqual({
+    id: "key_0123456789ABCDEF0123456789",
+    tenantId: TENANT_A,
+    source: "env",
+    createdAt: T0,
+  });
+  expect(isApiKeyId(key!.id)).toBe(true);
+  expect(await store.countApiKeys()).toBe(1);
+  expect(await store.revokeApiKeysNotIn("env", [], T0 + 1)).toStrictEqual([
+    { ...key, revokedAt: T0 + 1 },
+  ]);
+  expect(await store.findApiKey(LEGACY_KEY_HASH)).toBeUndefined();
+}
 
 /** Declares the lifecycle, API key and signing secret tests of the store contract. */
 export function describeTenantContract(context: GetContext): void {

@@ -2,9 +2,9 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import { afterEach, describe, expect, it } from "vitest";
-import { isApiKeyId } from "../../core/ids.ts";
+import { afterEach, describe, it } from "vitest";
 import { T0, TENANT_A } from "../contract/fixtures.ts";
+import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/tenant-contract.ts";
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import {
@@ -31,7 +31,7 @@ describe("PostgreSQL migration 0005 (API key lifecycle)", () => {
     await old.migrate();
     await old.close();
     // What addApiKey wrote before 0005: a hash, a tenant and a time.
-    const hash = "0123456789abcdef".repeat(4);
+    const hash = LEGACY_KEY_HASH;
     await withAdminClient(async (client) => {
       const s = pg.escapeIdentifier(schema);
       await client.query(`INSERT INTO ${s}.tenants (id, created_at) VALUES ($1, $2)`, [
@@ -47,18 +47,6 @@ describe("PostgreSQL migration 0005 (API key lifecycle)", () => {
     const { store } = await openTestStore({ schema });
     cleanups.push(() => store.close());
     await store.migrate();
-    const key = await store.findApiKey(hash);
-    expect(key).toStrictEqual({
-      id: "key_0123456789ABCDEF0123456789",
-      tenantId: TENANT_A,
-      source: "env",
-      createdAt: T0,
-    });
-    expect(isApiKeyId(key!.id)).toBe(true);
-    expect(await store.countApiKeys()).toBe(1);
-    expect(await store.revokeApiKeysNotIn("env", [], T0 + 1)).toStrictEqual([
-      { ...key, revokedAt: T0 + 1 },
-    ]);
-    expect(await store.findApiKey(hash)).toBeUndefined();
+    await expectLegacyApiKeyUpgraded(store);
   });
 });

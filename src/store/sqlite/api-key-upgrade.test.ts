@@ -2,9 +2,9 @@ import { cpSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { isApiKeyId } from "../../core/ids.ts";
+import { afterEach, beforeEach, describe, it } from "vitest";
 import { T0, TENANT_A } from "../contract/fixtures.ts";
+import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/tenant-contract.ts";
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";
@@ -27,7 +27,7 @@ describe("SQLite migration 0006 (API key lifecycle)", () => {
     await old.migrate();
     await old.close();
     // What addApiKey wrote before 0006: a hash, a tenant and a time.
-    const hash = "0123456789abcdef".repeat(4);
+    const hash = LEGACY_KEY_HASH;
     const db = new DatabaseSync(path);
     db.prepare("INSERT INTO tenants (id, created_at) VALUES (?, ?)").run(TENANT_A, T0);
     db.prepare("INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?, ?, ?)").run(
@@ -40,19 +40,7 @@ describe("SQLite migration 0006 (API key lifecycle)", () => {
     const store = SqliteStore.open({ path });
     try {
       await store.migrate();
-      const key = await store.findApiKey(hash);
-      expect(key).toStrictEqual({
-        id: "key_0123456789ABCDEF0123456789",
-        tenantId: TENANT_A,
-        source: "env",
-        createdAt: T0,
-      });
-      expect(isApiKeyId(key!.id)).toBe(true);
-      expect(await store.countApiKeys()).toBe(1);
-      expect(await store.revokeApiKeysNotIn("env", [], T0 + 1)).toStrictEqual([
-        { ...key, revokedAt: T0 + 1 },
-      ]);
-      expect(await store.findApiKey(hash)).toBeUndefined();
+      await expectLegacyApiKeyUpgraded(store);
     } finally {
       await store.close();
     }

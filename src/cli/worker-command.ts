@@ -9,11 +9,7 @@ import { startError, untilStopped } from "./serve.ts";
  * the database migrations and exit). Both read the same settings as `serve`. `faults` arms crash
  * windows in the worker (crash tests only).
  */
-export function registerWorkerCommands(
-  program: Command,
-  io: CliIo,
-  faults?: FaultInjector,
-): void {
+export function registerWorkerCommands(program: Command, io: CliIo, faults?: FaultInjector): void {
   const s = SERVE_SETTINGS;
   program
     .command("worker")

@@ -82,7 +82,13 @@ export async function appHarness(
   });
   const destinations = new DestinationsService({ gate, clock });
   let n = 0;
-  const app = createApp({ calls, keys, destinations, newRequestId: () => `req-${++n}`, ...options });
+  const app = createApp({
+    calls,
+    keys,
+    destinations,
+    newRequestId: () => `req-${++n}`,
+    ...options,
+  });
   const request = (
     path: string,
     init: RequestInit & { key?: string | null } = {},

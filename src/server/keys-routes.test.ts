@@ -33,7 +33,9 @@ async function list(query = "") {
 }
 
 // `lastUsedAt` is written in the background (the service test covers it): leave it out here.
-function withoutLastUse<T extends { lastUsedAt?: string | undefined }>(view: T): Omit<T, "lastUsedAt"> {
+function withoutLastUse<T extends { lastUsedAt?: string | undefined }>(
+  view: T,
+): Omit<T, "lastUsedAt"> {
   const { lastUsedAt: _lastUsedAt, ...rest } = view;
   return rest;
 }

@@ -84,7 +84,9 @@ describe("steadfast keys", () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/Unknown or revoked API key.*HTTP 401 unauthorized/);
     expect((await steadfast(["keys", "list", "--tenant", "t8"])).stdout).toBe("no keys\n");
-    expect((await steadfast(["keys", "list", "--tenant", "t8", "--all"])).stdout).toContain(id);
+    expect((await steadfast(["keys", "list", "--tenant", "t8", "--all"])).stdout).toMatch(
+      new RegExp(`^${id}\\s.*\\s\\S+Z by operator\\s+ci$`, "m"),
+    );
   });
 
   it("explains mistakes in one line: a key for an id, an unknown id, no --tenant, not an operator", async () => {

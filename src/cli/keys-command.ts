@@ -41,7 +41,7 @@ export function keysTable(keys: readonly ApiKeyView[]): string {
       key.source,
       shortTime(key.createdAt),
       shortTime(key.lastUsedAt),
-      shortTime(key.revokedAt),
+      key.revokedAt === undefined ? "-" : `${shortTime(key.revokedAt)} by ${key.revokedBy}`,
       key.name === undefined ? "" : printable(key.name, 60),
     ]),
   );

@@ -3,8 +3,9 @@
  * only as its SHA-256 hash; what identifies it to people is its id and a short prefix, which is
  * enough to recognise a key and never enough to use it.
  *
- * Lifecycle: active -> revoked. Revocation is final: a revoked key is never accepted again, even
- * when `STEADFAST_API_KEYS` lists it again.
+ * Lifecycle: active -> revoked by `env` (a start whose `STEADFAST_API_KEYS` no longer lists the
+ * key) -> active again (a start that lists it again); active or revoked by `env` -> revoked by
+ * `operator` (`POST /v1/keys/:id/revoke`), which is final.
  */
 import type { ApiKeyId, TenantId } from "./ids.ts";
 
@@ -16,6 +17,12 @@ export const ApiKeySources = ["env", "generated", "api", "cli"] as const;
  * were created through `POST /v1/keys` (by the `steadfast keys create` command for `cli`).
  */
 export type ApiKeySource = (typeof ApiKeySources)[number];
+
+/**
+ * Who revoked a key: `env`, a start whose `STEADFAST_API_KEYS` no longer listed it (a start that
+ * lists it again restores it); `operator`, through the API, which is final.
+ */
+export type ApiKeyRevoker = "env" | "operator";
 
 /** An API key to store. */
 export interface NewApiKey {
@@ -46,6 +53,8 @@ export interface ApiKeyRecord {
   lastUsedAt?: number;
   /** Epoch ms; present once the key is revoked. */
   revokedAt?: number;
+  /** Present with `revokedAt`. */
+  revokedBy?: ApiKeyRevoker;
 }
 
 /** Most characters of a key its prefix shows. */
@@ -73,6 +82,7 @@ export interface ApiKeyView {
   createdAt: string;
   lastUsedAt?: string;
   revokedAt?: string;
+  revokedBy?: ApiKeyRevoker;
 }
 
 /** A key as the API shows it: ISO times, no hash. */
@@ -87,5 +97,6 @@ export function toApiKeyView(record: ApiKeyRecord): ApiKeyView {
   if (record.name !== undefined) view.name = record.name;
   if (record.lastUsedAt !== undefined) view.lastUsedAt = new Date(record.lastUsedAt).toISOString();
   if (record.revokedAt !== undefined) view.revokedAt = new Date(record.revokedAt).toISOString();
+  if (record.revokedBy !== undefined) view.revokedBy = record.revokedBy;
   return view;
 }

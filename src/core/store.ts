@@ -7,7 +7,7 @@
  * concurrent writes into one transaction (group commit) as long as each caller's promise resolves
  * only after its write is durable, and one failing write does not fail the others.
  */
-import type { ApiKeyRecord, ApiKeySource, NewApiKey } from "./api-key.ts";
+import type { ApiKeyRecord, NewApiKey } from "./api-key.ts";
 import type { ApiKeyId, CallId, TenantId, WorkerId } from "./ids.ts";
 import type { PermitGrant, PermitRequest } from "./permits.ts";
 import type {
@@ -149,8 +149,9 @@ export interface Store {
   /**
    * Stores an API key (by its hash) for a tenant, creating the tenant if needed, and returns the
    * stored key. A hash the tenant already has is not stored again: the key already stored comes
-   * back as it is, revoked or not (configured keys are added at every start, and revocation is
-   * final). A hash another tenant holds is refused (rejects).
+   * back, except that an `env` key revoked by `env` (`revokeApiKeysNotIn`) and added again as an
+   * `env` key is active again (STEADFAST_API_KEYS lists it again). A key revoked by an operator
+   * stays revoked. A hash another tenant holds is refused (rejects).
    */
   addApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
   /** The active (not revoked) key with this hash, if any: what authentication asks. */
@@ -162,19 +163,16 @@ export interface Store {
   /** How many active (not revoked) API keys exist (zero on a fresh database). */
   countApiKeys(): Promise<number>;
   /**
-   * Revokes a key at `now` and returns it; a key already revoked keeps its first `revokedAt`.
-   * `undefined` when no key has this id.
+   * Revokes a key for good (by `operator`) and returns it; a key already revoked keeps its first
+   * `revokedAt`. `undefined` when no key has this id.
    */
   revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined>;
   /**
-   * Revokes at `now` every active key of `source` whose hash is not in `keepHashes` (the keys
-   * `STEADFAST_API_KEYS` no longer lists), and returns them. Keys of other sources are untouched.
+   * Revokes at `now` (by `env`) every active `env` key whose hash is not in `keepHashes` (the keys
+   * `STEADFAST_API_KEYS` no longer lists), and returns them, oldest first. Keys of other sources
+   * are untouched.
    */
-  revokeApiKeysNotIn(
-    source: ApiKeySource,
-    keepHashes: readonly string[],
-    now: number,
-  ): Promise<ApiKeyRecord[]>;
+  revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]>;
   /** Records a use of the key at `now`; never moves `lastUsedAt` back. Need not be durable. */
   touchApiKey(id: ApiKeyId, now: number): Promise<void>;
   /**

@@ -47,7 +47,7 @@ export interface ConfiguredApiKey {
 
 /** What `ApiKeysService.configure` did. */
 export interface ConfigureResult {
-  /** The stored key of each configured one, in order; a key revoked earlier comes back revoked. */
+  /** The stored key of each configured one, in order; one an operator revoked comes back revoked. */
   keys: ApiKeyRecord[];
   /** The `env` keys the configuration no longer lists, revoked now. */
   revoked: ApiKeyRecord[];
@@ -150,17 +150,18 @@ export class ApiKeysService {
   }
 
   /**
-   * Revokes a key; every process refuses it within its `authCacheTtlMs`, this one at once.
-   * Revoking a revoked key changes nothing. Refuses (`invalid_state`) to revoke the last active
-   * key of `operatorTenants` (of any tenant when undefined), which would leave no key able to
-   * manage keys: create another operator key first.
+   * Revokes a key for good (`revokedBy: "operator"`: no `STEADFAST_API_KEYS` brings it back);
+   * every process refuses it within its `authCacheTtlMs`, this one at once. Revoking a key an
+   * operator revoked changes nothing. Refuses (`invalid_state`) to revoke the last active key of
+   * `operatorTenants` (of any tenant when undefined), which would leave no key able to manage
+   * keys: create another operator key first.
    */
   async revoke(id: string, operatorTenants?: readonly string[]): Promise<ApiKeyRecord> {
     const record = await this.get(id);
-    if (record.revokedAt !== undefined) return record;
+    if (record.revokedBy === "operator") return record;
     const isOperator = (tenant: string) =>
       operatorTenants === undefined || operatorTenants.includes(tenant);
-    if (isOperator(record.tenantId)) {
+    if (record.revokedAt === undefined && isOperator(record.tenantId)) {
       const others = (await this.#store.listApiKeys({})).filter(
         (key) => key.id !== record.id && isOperator(key.tenantId),
       );
@@ -178,9 +179,10 @@ export class ApiKeysService {
   }
 
   /**
-   * Makes `keys` (the parsed `STEADFAST_API_KEYS`) the `env` keys: adds those not stored yet and
-   * revokes the `env` keys no longer listed. Keys of other sources are untouched, and a listed
-   * key revoked earlier stays revoked (revocation is final).
+   * Makes `keys` (the parsed `STEADFAST_API_KEYS`) the active `env` keys: adds those not stored
+   * yet, restores those a previous start revoked for not being listed, and revokes (by `env`) the
+   * `env` keys no longer listed. Keys of other sources are untouched, and a listed key that an
+   * operator revoked stays revoked.
    */
   async configure(keys: readonly ConfiguredApiKey[]): Promise<ConfigureResult> {
     const now = this.#clock.now();
@@ -188,7 +190,6 @@ export class ApiKeysService {
     for (const { tenantId, key } of keys)
       stored.push(await this.#store.addApiKey(this.#newKey(tenantId, key, "env", now)));
     const revoked = await this.#store.revokeApiKeysNotIn(
-      "env",
       keys.map(({ key }) => hashApiKey(key)),
       now,
     );

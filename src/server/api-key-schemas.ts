@@ -41,6 +41,12 @@ export const ApiKeyViewSchema = z
       .optional()
       .describe("A recent use, recorded at most about once a minute per process."),
     revokedAt: isoTime.optional().describe("Present once revoked; a revoked key is refused."),
+    revokedBy: z
+      .enum(["env", "operator"])
+      .optional()
+      .describe(
+        "Present with revokedAt. env: a start whose STEADFAST_API_KEYS no longer listed the key (a start that lists it again restores it); operator: POST /v1/keys/{id}/revoke, final.",
+      ),
   })
   .describe("An API key.");
 

@@ -166,7 +166,9 @@ describe("bootstrapApiKeys", () => {
     await clock.advance(1_000);
     const result = await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY}`, db, dataDir, print });
     if (result.type !== "configured") throw new Error(result.type);
-    expect(result.revoked).toMatchObject([{ tenantId: "beta", revokedAt: clock.now() }]);
+    expect(result.revoked).toMatchObject([
+      { tenantId: "beta", revokedAt: clock.now(), revokedBy: "env" },
+    ]);
     const beta = result.revoked[0]!;
     expect(lines).toEqual([
       `Steadfast: revoked key ${beta.id} (tenant beta, 012345...): STEADFAST_API_KEYS no longer lists it`,
@@ -175,11 +177,17 @@ describe("bootstrapApiKeys", () => {
     expect(await keys.authenticate(KEY)).toBe("acme");
     expect(await keys.authenticate(created.key)).toBe("gamma");
 
-    // Listed again, it stays revoked (revocation is final), and the start says so.
+    // Listed again, it works again: the variable decides which env keys are active.
     lines = [];
     await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY},beta:${KEY}-beta`, db, dataDir, print });
+    expect(lines).toEqual([]);
+    expect(await keys.authenticate(`${KEY}-beta`)).toBe("beta");
+
+    // Revoked by an operator, it stays revoked whatever the variable says, and the start says so.
+    const final = await keys.revoke(beta.id);
+    await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY},beta:${KEY}-beta`, db, dataDir, print });
     expect(lines).toEqual([
-      `Steadfast: STEADFAST_API_KEYS entry 2 (tenant beta) is key ${beta.id}, revoked at ${new Date(beta.revokedAt!).toISOString()}; it stays revoked: remove it from STEADFAST_API_KEYS`,
+      `Steadfast: STEADFAST_API_KEYS entry 2 (tenant beta) is key ${beta.id}, which an operator revoked at ${new Date(final.revokedAt!).toISOString()}; it stays revoked: remove it from STEADFAST_API_KEYS`,
     ]);
     expect(await keys.authenticate(`${KEY}-beta`)).toBeUndefined();
   });

@@ -71,7 +71,8 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
 export interface BootstrapApiKeysOptions {
   /**
    * Raw `STEADFAST_API_KEYS`. When set, it is authoritative for the keys it manages: its keys
-   * are added, the keys it added before and no longer lists are revoked, and none is generated.
+   * are added (or restored), the keys it added before and no longer lists are revoked, and none
+   * is generated.
    */
   apiKeys?: string;
   /** The database being served (`ServerConfig.db`): whether the key file belongs to it. */
@@ -116,9 +117,9 @@ export function keyFileOf(db: string, dataDir: string): { file: string } | { uns
  * Makes sure the server has API keys (ARCHITECTURE.md section 6; issue 10, items 4 and 5). Keys
  * are stored hashed.
  *
- * - With `apiKeys`: parses them (`parseApiKeys`); `keys.configure` adds them and revokes the
- *   `env` keys no longer listed. Prints each key revoked, and each listed key that was revoked
- *   before (it stays revoked).
+ * - With `apiKeys`: parses them (`parseApiKeys`); `keys.configure` adds them (restoring those a
+ *   previous start revoked for not being listed) and revokes the `env` keys no longer listed.
+ *   Prints each key revoked, and each listed key an operator revoked (it stays revoked).
  * - Else, on a database without active keys: generates one for tenant `default` and prints it
  *   once. Saves it to `<dataDir>/api-key` (mode 0600) only when that file belongs to this
  *   database (`keyFileOf`) and does not exist yet: an existing file is never overwritten.
@@ -134,7 +135,7 @@ export async function bootstrapApiKeys(
     stored.forEach((record, index) => {
       if (record.revokedAt === undefined) return;
       options.print(
-        `Steadfast: STEADFAST_API_KEYS entry ${index + 1} (tenant ${record.tenantId}) is key ${record.id}, revoked at ${new Date(record.revokedAt).toISOString()}; it stays revoked: remove it from STEADFAST_API_KEYS`,
+        `Steadfast: STEADFAST_API_KEYS entry ${index + 1} (tenant ${record.tenantId}) is key ${record.id}, which an operator revoked at ${new Date(record.revokedAt).toISOString()}; it stays revoked: remove it from STEADFAST_API_KEYS`,
       );
     });
     for (const record of revoked) {

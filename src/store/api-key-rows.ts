@@ -1,12 +1,12 @@
 // Row mapping of `api_keys`, shared by the SQLite and PostgreSQL stores (same column names,
 // epoch milliseconds as integers). The key hash never leaves the store.
-import type { ApiKeyRecord, ApiKeySource } from "../core/api-key.ts";
+import type { ApiKeyRecord, ApiKeyRevoker, ApiKeySource } from "../core/api-key.ts";
 import type { ApiKeyId, TenantId } from "../core/ids.ts";
 import type { Row } from "./call-rows.ts";
 
 /** The columns `apiKeyFromRow` reads, for `SELECT` and `RETURNING` lists. */
 export const API_KEY_COLUMNS =
-  "id, tenant_id, prefix, name, source, created_at, last_used_at, revoked_at";
+  "id, tenant_id, prefix, name, source, created_at, last_used_at, revoked_at, revoked_by";
 
 /** An `api_keys` row as an `ApiKeyRecord`. Absent optional fields are omitted. */
 export function apiKeyFromRow(row: Row): ApiKeyRecord {
@@ -20,8 +20,10 @@ export function apiKeyFromRow(row: Row): ApiKeyRecord {
   if (row.name !== null && row.name !== undefined) record.name = row.name as string;
   if (row.last_used_at !== null && row.last_used_at !== undefined)
     record.lastUsedAt = Number(row.last_used_at);
-  if (row.revoked_at !== null && row.revoked_at !== undefined)
+  if (row.revoked_at !== null && row.revoked_at !== undefined) {
     record.revokedAt = Number(row.revoked_at);
+    record.revokedBy = row.revoked_by as ApiKeyRevoker;
+  }
   return record;
 }
 

@@ -29,8 +29,8 @@ export async function expectLegacyApiKeyUpgraded(store: Store): Promise<void> {
   });
   expect(isApiKeyId(key!.id)).toBe(true);
   expect(await store.countApiKeys()).toBe(1);
-  expect(await store.revokeApiKeysNotIn("env", [], T0 + 1)).toStrictEqual([
-    { ...key, revokedAt: T0 + 1 },
+  expect(await store.revokeApiKeysNotIn([], T0 + 1)).toStrictEqual([
+    { ...key, revokedAt: T0 + 1, revokedBy: "env" },
   ]);
   expect(await store.findApiKey(LEGACY_KEY_HASH)).toBeUndefined();
 }
@@ -132,27 +132,27 @@ export function describeTenantContract(context: GetContext): void {
       expect(await store.listApiKeys({ tenantId: tenantId("nobody") })).toStrictEqual([]);
     });
 
-    it("revokes a key for good: not found, not counted, kept with its first revocation time", async () => {
+    it("revokes a key for good (by operator): not found, not counted, kept with its first revocation time", async () => {
       const { store } = context();
-      const key = await store.addApiKey(apiKey(TENANT_A, HASH_1, T0));
+      const key = await store.addApiKey(apiKey(TENANT_A, HASH_1, T0, { source: "env" }));
       await store.addApiKey(apiKey(TENANT_A, HASH_2, T0));
-      expect(await store.revokeApiKey(key.id, T0 + 10)).toStrictEqual({
-        ...key,
-        revokedAt: T0 + 10,
-      });
+      const revoked = { ...key, revokedAt: T0 + 10, revokedBy: "operator" };
+      expect(await store.revokeApiKey(key.id, T0 + 10)).toStrictEqual(revoked);
       expect(await store.findApiKey(HASH_1)).toBeUndefined();
       expect(await store.countApiKeys()).toBe(1);
-      expect((await store.revokeApiKey(key.id, T0 + 20))?.revokedAt).toBe(T0 + 10);
-      expect((await store.getApiKey(key.id))?.revokedAt).toBe(T0 + 10);
+      expect(await store.revokeApiKey(key.id, T0 + 20)).toStrictEqual(revoked);
+      expect(await store.getApiKey(key.id)).toStrictEqual(revoked);
       // Listed again (STEADFAST_API_KEYS): it comes back revoked, and stays refused.
-      expect((await store.addApiKey(apiKey(TENANT_A, HASH_1, T0 + 30)))?.revokedAt).toBe(T0 + 10);
+      expect(
+        await store.addApiKey(apiKey(TENANT_A, HASH_1, T0 + 30, { source: "env" })),
+      ).toStrictEqual(revoked);
       expect(await store.findApiKey(HASH_1)).toBeUndefined();
       expect(
         await store.revokeApiKey("key_00000000000000000000000000" as ApiKeyId, T0),
       ).toBeUndefined();
     });
 
-    it("revokes the active keys of one source that a list no longer names, and only those", async () => {
+    it("revokes (by env) the active env keys a list no longer names, and only those", async () => {
       const { store } = context();
       const kept = await store.addApiKey(apiKey(TENANT_A, HASH_1, T0, { source: "env" }));
       const dropped = await store.addApiKey(apiKey(TENANT_B, HASH_2, T0 + 1, { source: "env" }));
@@ -163,15 +163,39 @@ export function describeTenantContract(context: GetContext): void {
       const gone = await store.addApiKey(apiKey(TENANT_A, HASH_5, T0 + 4, { source: "env" }));
       await store.revokeApiKey(gone.id, T0 + 5);
 
-      expect(await store.revokeApiKeysNotIn("env", [HASH_1, HASH_3], T0 + 10)).toStrictEqual([
-        { ...dropped, revokedAt: T0 + 10 },
+      expect(await store.revokeApiKeysNotIn([HASH_1, HASH_3], T0 + 10)).toStrictEqual([
+        { ...dropped, revokedAt: T0 + 10, revokedBy: "env" },
       ]);
       expect(await store.listApiKeys({})).toStrictEqual([kept, generated, created]);
-      expect(await store.revokeApiKeysNotIn("env", [HASH_1], T0 + 20)).toStrictEqual([]);
-      expect((await store.revokeApiKeysNotIn("env", [], T0 + 30)).map((k) => k.id)).toEqual([
-        kept.id,
-      ]);
+      expect(await store.revokeApiKeysNotIn([HASH_1], T0 + 20)).toStrictEqual([]);
+      expect((await store.revokeApiKeysNotIn([], T0 + 30)).map((k) => k.id)).toEqual([kept.id]);
       expect(await store.listApiKeys({})).toStrictEqual([generated, created]);
+    });
+
+    it("restores an env key revoked by env when it is listed again, never one an operator revoked", async () => {
+      const { store } = context();
+      const key = await store.addApiKey(apiKey(TENANT_A, HASH_1, T0, { source: "env" }));
+      await store.revokeApiKeysNotIn([], T0 + 10);
+      // Added again as something else than an env key: still revoked.
+      expect(await store.addApiKey(apiKey(TENANT_A, HASH_1, T0 + 15))).toStrictEqual({
+        ...key,
+        revokedAt: T0 + 10,
+        revokedBy: "env",
+      });
+      expect(
+        await store.addApiKey(apiKey(TENANT_A, HASH_1, T0 + 20, { source: "env" })),
+      ).toStrictEqual(key);
+      expect(await store.findApiKey(HASH_1)).toStrictEqual(key);
+
+      // An operator's revocation of a key env had revoked is final.
+      await store.revokeApiKeysNotIn([], T0 + 30);
+      expect(await store.revokeApiKey(key.id, T0 + 40)).toStrictEqual({
+        ...key,
+        revokedAt: T0 + 30,
+        revokedBy: "operator",
+      });
+      await store.addApiKey(apiKey(TENANT_A, HASH_1, T0 + 50, { source: "env" }));
+      expect(await store.findApiKey(HASH_1)).toBeUndefined();
     });
 
     it("records the last use, never moving it back", async () => {

@@ -1,6 +1,6 @@
 // API keys in PostgreSQL: add, find, list, revoke, touch. Each is one statement (adding, one
 // short transaction) on a pooled connection.
-import type { ApiKeyRecord, ApiKeySource, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
 import type { ApiKeyId } from "../../core/ids.ts";
 import type { ListApiKeysQuery } from "../../core/store.ts";
 import {
@@ -37,8 +37,12 @@ export class ApiKeyQueries {
       });
       const inserted = await query({
         text:
-          `INSERT INTO ${this.#table} (key_hash, id, tenant_id, prefix, name, source, created_at) ` +
-          "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_hash) DO NOTHING " +
+          `INSERT INTO ${this.#table} AS k ` +
+          "(key_hash, id, tenant_id, prefix, name, source, created_at) " +
+          "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_hash) DO UPDATE " +
+          // Nothing changes, except for an env key revoked by env and listed again: restored.
+          "SET revoked_at = NULL, revoked_by = NULL WHERE k.revoked_by = 'env' " +
+          "AND k.source = 'env' AND excluded.source = 'env' AND k.tenant_id = excluded.tenant_id " +
           `RETURNING ${API_KEY_COLUMNS}`,
         values: [
           key.keyHash,
@@ -110,25 +114,21 @@ export class ApiKeyQueries {
   async revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
     const { rows } = await this.#db.query({
       text:
-        `UPDATE ${this.#table} SET revoked_at = coalesce(revoked_at, $2) WHERE id = $1 ` +
-        `RETURNING ${API_KEY_COLUMNS}`,
+        `UPDATE ${this.#table} SET revoked_at = coalesce(revoked_at, $2), ` +
+        `revoked_by = 'operator' WHERE id = $1 RETURNING ${API_KEY_COLUMNS}`,
       values: [id, now],
     });
     return rows[0] === undefined ? undefined : apiKeyFromRow(rows[0]);
   }
 
   /** See `Store.revokeApiKeysNotIn`. */
-  async revokeApiKeysNotIn(
-    source: ApiKeySource,
-    keepHashes: readonly string[],
-    now: number,
-  ): Promise<ApiKeyRecord[]> {
+  async revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
     const { rows } = await this.#db.query({
       text:
-        `UPDATE ${this.#table} SET revoked_at = $1 ` +
-        "WHERE source = $2 AND revoked_at IS NULL AND key_hash <> ALL ($3::text[]) " +
+        `UPDATE ${this.#table} SET revoked_at = $1, revoked_by = 'env' ` +
+        "WHERE source = 'env' AND revoked_at IS NULL AND key_hash <> ALL ($2::text[]) " +
         `RETURNING ${API_KEY_COLUMNS}`,
-      values: [now, source, keepHashes],
+      values: [now, keepHashes],
     });
     return rows.map(apiKeyFromRow).sort(byCreation);
   }

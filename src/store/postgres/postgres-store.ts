@@ -1,5 +1,5 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
-import type { ApiKeyRecord, ApiKeySource, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
 import type { ApiKeyId, CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
@@ -246,12 +246,8 @@ export class PostgresStore implements Store {
   }
 
   /** See `Store.revokeApiKeysNotIn`. */
-  revokeApiKeysNotIn(
-    source: ApiKeySource,
-    keepHashes: readonly string[],
-    now: number,
-  ): Promise<ApiKeyRecord[]> {
-    return this.#open(() => this.#apiKeys.revokeApiKeysNotIn(source, keepHashes, now));
+  revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
+    return this.#open(() => this.#apiKeys.revokeApiKeysNotIn(keepHashes, now));
   }
 
   /** See `Store.touchApiKey`. */

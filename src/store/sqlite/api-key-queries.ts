@@ -1,6 +1,6 @@
 // API keys in SQLite: add, find, list, revoke, touch. Writes run inside the group-commit
 // transaction (group-commit.ts); reads run directly and see committed data.
-import type { ApiKeyRecord, ApiKeySource, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
 import type { ApiKeyId } from "../../core/ids.ts";
 import type { ListApiKeysQuery } from "../../core/store.ts";
 import {
@@ -13,19 +13,23 @@ import type { Prepare } from "./statement-cache.ts";
 
 const INSERT_TENANT =
   "INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING";
+// A conflict changes nothing, except for an env key revoked by env and listed again: restored.
 const INSERT_KEY =
   "INSERT INTO api_keys (key_hash, id, tenant_id, prefix, name, source, created_at) " +
-  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO NOTHING " +
-  `RETURNING ${API_KEY_COLUMNS}`;
+  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO UPDATE " +
+  "SET revoked_at = NULL, revoked_by = NULL WHERE api_keys.revoked_by = 'env' " +
+  "AND api_keys.source = 'env' AND excluded.source = 'env' " +
+  `AND api_keys.tenant_id = excluded.tenant_id RETURNING ${API_KEY_COLUMNS}`;
 const SELECT_BY_HASH = `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?`;
 const FIND_ACTIVE = `${SELECT_BY_HASH} AND revoked_at IS NULL`;
 const SELECT_BY_ID = `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = ?`;
 const COUNT_ACTIVE = "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL";
 const REVOKE =
-  "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?) WHERE id = ? " +
-  `RETURNING ${API_KEY_COLUMNS}`;
+  "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?), revoked_by = 'operator' " +
+  `WHERE id = ? RETURNING ${API_KEY_COLUMNS}`;
 const REVOKE_NOT_IN =
-  "UPDATE api_keys SET revoked_at = ? WHERE source = ? AND revoked_at IS NULL " +
+  "UPDATE api_keys SET revoked_at = ?, revoked_by = 'env' " +
+  "WHERE source = 'env' AND revoked_at IS NULL " +
   `AND key_hash NOT IN (SELECT value FROM json_each(?)) RETURNING ${API_KEY_COLUMNS}`;
 const TOUCH =
   "UPDATE api_keys SET last_used_at = ? WHERE id = ? " +
@@ -94,12 +98,11 @@ export function revokeApiKey(sql: Prepare, id: ApiKeyId, now: number): ApiKeyRec
 /** See `Store.revokeApiKeysNotIn`. Runs inside a write transaction. */
 export function revokeApiKeysNotIn(
   sql: Prepare,
-  source: ApiKeySource,
   keepHashes: readonly string[],
   now: number,
 ): ApiKeyRecord[] {
   return sql(REVOKE_NOT_IN)
-    .all(now, source, JSON.stringify(keepHashes))
+    .all(now, JSON.stringify(keepHashes))
     .map(apiKeyFromRow)
     .sort(byCreation);
 }

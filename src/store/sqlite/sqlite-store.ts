@@ -2,7 +2,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
-import type { ApiKeyRecord, ApiKeySource, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
 import type { ApiKeyId, CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
@@ -178,12 +178,8 @@ export class SqliteStore implements Store {
   }
 
   /** See `Store.revokeApiKeysNotIn`. */
-  revokeApiKeysNotIn(
-    source: ApiKeySource,
-    keepHashes: readonly string[],
-    now: number,
-  ): Promise<ApiKeyRecord[]> {
-    return this.#write(() => apiKeys.revokeApiKeysNotIn(this.#sql, source, keepHashes, now));
+  revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
+    return this.#write(() => apiKeys.revokeApiKeysNotIn(this.#sql, keepHashes, now));
   }
 
   /** See `Store.touchApiKey`. */

@@ -1,5 +1,5 @@
--- API keys get an id, a visible prefix, a name, a source, a last-used time and a revocation time
--- (issue 10, item 4).
+-- API keys get an id, a visible prefix, a name, a source, a last-used time and a revocation
+-- (time and by whom) (issue 10, item 4).
 --
 -- Keys stored before this migration keep working. Their id is derived from their hash
 -- ('key_' and its first 26 hex digits, upper case: valid Crockford base32), their prefix is
@@ -15,7 +15,11 @@ ALTER TABLE api_keys
   ADD COLUMN source text NOT NULL DEFAULT 'env'
     CHECK (source IN ('env', 'generated', 'api', 'cli')),
   ADD COLUMN last_used_at bigint,
-  ADD COLUMN revoked_at bigint;
+  ADD COLUMN revoked_at bigint,
+  -- 'env': STEADFAST_API_KEYS no longer listed it (listing it again restores it);
+  -- 'operator': revoked through the API (final).
+  ADD COLUMN revoked_by text CHECK (revoked_by IN ('env', 'operator')),
+  ADD CONSTRAINT api_keys_revoked CHECK ((revoked_at IS NULL) = (revoked_by IS NULL));
 
 UPDATE api_keys SET id = 'key_' || upper(substr(key_hash, 1, 26));
 

@@ -1,5 +1,5 @@
--- API keys get an id, a visible prefix, a name, a source, a last-used time and a revocation time
--- (issue 10, item 4). SQLite cannot add a NOT NULL UNIQUE column, so the table is rebuilt.
+-- API keys get an id, a visible prefix, a name, a source, a last-used time and a revocation
+-- (time and by whom) (issue 10, item 4). SQLite cannot add a NOT NULL UNIQUE column, so the table is rebuilt.
 --
 -- Keys stored before this migration keep working. Their id is derived from their hash
 -- ('key_' and its first 26 hex digits, upper case: valid Crockford base32), their prefix is
@@ -17,7 +17,11 @@ CREATE TABLE api_keys_v2 (
   source TEXT NOT NULL CHECK (source IN ('env', 'generated', 'api', 'cli')),
   created_at INTEGER NOT NULL,
   last_used_at INTEGER,
-  revoked_at INTEGER
+  revoked_at INTEGER,
+  -- 'env': STEADFAST_API_KEYS no longer listed it (listing it again restores it);
+  -- 'operator': revoked through the API (final).
+  revoked_by TEXT CHECK (revoked_by IN ('env', 'operator')),
+  CHECK ((revoked_at IS NULL) = (revoked_by IS NULL))
 ) STRICT;
 
 INSERT INTO api_keys_v2 (key_hash, id, tenant_id, source, created_at)

@@ -76,7 +76,11 @@ describe("the generated API key", () => {
     expect(readFileSync(file, "utf8")).toBe(`${realKey}\n`);
     expect(real.stderr()).toContain(`also saved to ${file}, mode 0600`);
     // The log stream (pino JSON on standard output) never carries a key.
-    expect(real.stdout()).toContain('"msg":"steadfast listening"');
+    await until(
+      () => Promise.resolve(real.stdout().includes('"msg":"steadfast listening"')),
+      10_000,
+      20,
+    );
     expect(real.stdout()).not.toContain(realKey);
 
     const throwaway = await start({ ...env, STEADFAST_DB: ":memory:" });

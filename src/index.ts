@@ -36,3 +36,5 @@ export {
 export type { DestinationView } from "./core/call-view.ts";
 export type { DestinationSettings } from "./engine/destinations/destination-settings.ts";
 export type { DestinationsService } from "./engine/destinations/destinations-service.ts";
+export type { ApiKeysService } from "./engine/api-keys-service.ts";
+export type { ApiKeyRecord, ApiKeySource, ApiKeyView } from "./core/api-key.ts";

@@ -13,11 +13,12 @@ import { tenantId as toTenantId, type CallId, type TenantId } from "./core/ids.t
 import type { Clock, Random } from "./core/ports.ts";
 import type { Store } from "./core/store.ts";
 import type { Transport } from "./core/transport.ts";
+import { ApiKeysService } from "./engine/api-keys-service.ts";
 import { CallsService } from "./engine/calls-service.ts";
 import type { DestinationSettings } from "./engine/destinations/destination-settings.ts";
 import { DestinationsService } from "./engine/destinations/destinations-service.ts";
 import { Engine, type EngineLogger } from "./engine/engine.ts";
-import { faultsFromEnv, type FaultInjector } from "./engine/fault-points.ts";
+import type { FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
 import { createDestinationGuard, type GuardSettingNames } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
@@ -52,6 +53,11 @@ export interface SteadfastOptions {
   leaseMs?: number;
   /** How long idempotency keys are kept after their call ends, ms. Default 24 h. */
   idempotencyTtlMs?: number;
+  /**
+   * How long a process trusts an API key it has checked before asking the database again, ms:
+   * the longest a key revoked by another process keeps working in this one. Default 5,000.
+   */
+  authCacheTtlMs?: number;
   /** Response body bytes stored per attempt. Default 1 MiB. */
   maxResponseBytes?: number;
   /** On `close`, how long attempts in flight may finish, ms. Default 10,000. */
@@ -63,7 +69,10 @@ export interface SteadfastOptions {
   logger?: EngineLogger;
   /** Run the engine in this process. Default true. */
   startEngine?: boolean;
-  /** Crash windows for tests. Default: read from `STEADFAST_FAULTS` (see `faultsFromEnv`). */
+  /**
+   * Crash windows, for crash tests only (`parseFaults`). Default none. Never read from the
+   * environment: a production process cannot be made to kill itself by a variable.
+   */
   faults?: FaultInjector;
   /** Replace the HTTP transport (tests, custom agents). Default `UndiciTransport`. */
   transport?: Transport;
@@ -106,6 +115,8 @@ export interface Steadfast {
   readonly calls: CallsService;
   /** Destinations: their breakers, pauses, limits and health (not scoped to a tenant). */
   readonly destinations: DestinationsService;
+  /** API keys: authentication, and the operator's create, list and revoke. */
+  readonly keys: ApiKeysService;
   readonly store: Store;
   readonly engine: Engine;
   readonly clock: Clock;
@@ -138,10 +149,8 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     },
   });
   const transport = options.transport ?? new UndiciTransport({ clock, guard });
-  const faults = options.faults ?? faultsFromEnv(process.env.STEADFAST_FAULTS);
   const engine = new Engine({
     store,
-    ...(faults === undefined ? {} : { faults }),
     transport,
     clock,
     random,
@@ -166,6 +175,12 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       ? {}
       : { idempotencyTtlMs: options.idempotencyTtlMs }),
   });
+  const keys = new ApiKeysService({
+    store,
+    clock,
+    random,
+    ...(options.authCacheTtlMs === undefined ? {} : { authCacheTtlMs: options.authCacheTtlMs }),
+  });
   const destinations = new DestinationsService({ gate: engine.destinations, clock });
   if (options.startEngine !== false) engine.start();
   let closed: Promise<void> | undefined;
@@ -173,6 +188,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
   return {
     calls,
     destinations,
+    keys,
     store,
     engine,
     clock,
@@ -230,7 +246,8 @@ function handle(calls: CallsService, tenant: TenantId, id: CallId, created: bool
  * `sqlite:<path>`, a bare path, or `:memory:`.
  */
 export async function openStore(db: string, synchronous?: "FULL" | "NORMAL"): Promise<Store> {
-  if (/^postgres(ql)?:\/\//i.test(db)) {
+  const location = databaseLocation(db);
+  if (location.type === "postgres") {
     // `?schema=name` chooses the schema (default `steadfast`); pg never sees the parameter.
     const url = new URL(db);
     const schema = url.searchParams.get("schema");
@@ -240,10 +257,21 @@ export async function openStore(db: string, synchronous?: "FULL" | "NORMAL"): Pr
       ...(schema === null ? {} : { schema }),
     });
   }
-  const location = db.startsWith("sqlite:") ? db.slice("sqlite:".length) : db;
-  const path = location === ":memory:" ? ":memory:" : resolve(location);
+  const { path } = location;
   if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
   return SqliteStore.open({ path, ...(synchronous === undefined ? {} : { synchronous }) });
+}
+
+/**
+ * Where the database `db` (as `openStore` takes it) lives: PostgreSQL, or a SQLite file (its
+ * absolute path) or `:memory:`.
+ */
+export function databaseLocation(
+  db: string,
+): { type: "postgres" } | { type: "sqlite"; path: string } {
+  if (/^postgres(ql)?:\/\//i.test(db)) return { type: "postgres" };
+  const location = db.startsWith("sqlite:") ? db.slice("sqlite:".length) : db;
+  return { type: "sqlite", path: location === ":memory:" ? ":memory:" : resolve(location) };
 }
 
 function pick<T extends object, K extends keyof T>(source: T, keys: readonly K[]): Pick<T, K> {

@@ -110,7 +110,7 @@ describe("crash safety", () => {
   it("re-sends with the same key when killed after the request was sent but before the commit", async () => {
     dir = mkdtempSync(join(tmpdir(), "steadfast-crash-"));
     upstream = await startFlakyUpstream(() => ({ status: 200 }));
-    const first = await startServerProcess({ ...env(), STEADFAST_FAULTS: "after-request-sent@20" });
+    const first = await startServerProcess(env(), { faults: "after-request-sent@20" });
     servers.push(first);
     const accepted = new Map<string, string>();
     await submitAll(first.url, 100, (key, id) => accepted.set(key, id));

@@ -11,20 +11,44 @@ export interface ServerProcess {
   url: string;
   /** Everything the process printed so far. */
   output(): string;
+  /** What the process printed on standard output so far (the log stream). */
+  stdout(): string;
+  /** What the process printed on standard error so far (operator lines). */
+  stderr(): string;
   /** SIGKILL, then wait for the exit. */
   kill9(): Promise<void>;
   /** SIGTERM, then wait for the exit code. */
   terminate(): Promise<number | null>;
 }
 
+/** Options of `startServerProcess` and `startWorkerProcess`. */
+export interface ProcessOptions {
+  /**
+   * Crash windows to arm, such as `after-request-sent@20` (`parseFaults`): the process is then
+   * started through `test/steadfast-with-faults.ts`, since `steadfast` itself never arms them.
+   */
+  faults?: string;
+  /**
+   * Lets `STEADFAST_FAULTS` through in `env` (only to test that `steadfast` ignores it); without
+   * this, a test that still passes it is refused, as it would not crash anything.
+   */
+  allowFaultsVariable?: boolean;
+}
+
 /** Starts `node bin/steadfast.js serve` on port 0 and resolves once it prints its URL. */
-export function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  return startSteadfastProcess("serve", env, /listening on (http:\/\/[^\s"]+)/);
+export function startServerProcess(
+  env: Record<string, string>,
+  options: ProcessOptions = {},
+): Promise<ServerProcess> {
+  return startSteadfastProcess("serve", env, /listening on (http:\/\/[^\s"]+)/, options);
 }
 
 /** Starts `node bin/steadfast.js worker` and resolves once it says it runs. */
-export function startWorkerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  return startSteadfastProcess("worker", env, /worker (\S+) running/);
+export function startWorkerProcess(
+  env: Record<string, string>,
+  options: ProcessOptions = {},
+): Promise<ServerProcess> {
+  return startSteadfastProcess("worker", env, /worker (\S+) running/, options);
 }
 
 /** Starts `steadfast <command>` and resolves once its output matches `ready` (group 1 kept as `url`). */
@@ -32,21 +56,33 @@ async function startSteadfastProcess(
   command: string,
   env: Record<string, string>,
   ready: RegExp,
+  options: ProcessOptions,
 ): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [join(root, "bin/steadfast.js"), command], {
+  if ("STEADFAST_FAULTS" in env && options.allowFaultsVariable !== true) {
+    throw new Error(
+      "steadfast ignores STEADFAST_FAULTS (issue 10, item 6): pass { faults } to start the process with crash windows armed",
+    );
+  }
+  const entry =
+    options.faults === undefined
+      ? [join(root, "bin/steadfast.js"), command]
+      : [join(root, "test/steadfast-with-faults.ts"), options.faults, command];
+  const child = spawn(process.execPath, entry, {
     cwd: root,
     env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   let output = "";
+  const streams = { stdout: "", stderr: "" };
   const url = await new Promise<string>((resolve, reject) => {
-    const onData = (chunk: Buffer): void => {
+    const onData = (stream: "stdout" | "stderr") => (chunk: Buffer) => {
       output += chunk.toString();
+      streams[stream] += chunk.toString();
       const match = ready.exec(output);
       if (match?.[1] !== undefined) resolve(match[1].replace(/\/$/, ""));
     };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", onData);
+    child.stdout.on("data", onData("stdout"));
+    child.stderr.on("data", onData("stderr"));
     child.once("exit", (code) =>
       reject(new Error(`steadfast ${command} exited with ${code} before it was ready:\n${output}`)),
     );
@@ -55,6 +91,8 @@ async function startSteadfastProcess(
     child,
     url,
     output: () => output,
+    stdout: () => streams.stdout,
+    stderr: () => streams.stderr,
     async kill9() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       const exited = once(child, "exit");

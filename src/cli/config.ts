@@ -54,7 +54,8 @@ export const SERVE_SETTINGS = {
   apiKeys: {
     env: "STEADFAST_API_KEYS",
     defaultText: "(generated once, written to <data-dir>/api-key)",
-    meaning: "API keys as tenant:key,tenant:key; environment only, so keys stay out of `ps`",
+    meaning:
+      "API keys as tenant:key,tenant:key; environment only, so keys stay out of `ps`; a start revokes the keys it no longer lists",
   },
   allowPrivateNetworks: {
     env: "STEADFAST_ALLOW_PRIVATE_NETWORKS",
@@ -67,7 +68,7 @@ export const SERVE_SETTINGS = {
     flag: "--operator-tenants",
     defaultText: "default",
     meaning:
-      "Comma-separated tenants whose keys may read and change /v1/destinations (shared by every tenant)",
+      "Comma-separated tenants whose keys may read and change /v1/destinations (shared by every tenant) and manage API keys (/v1/keys)",
   },
   allowedCidrs: {
     env: "STEADFAST_ALLOWED_CIDRS",

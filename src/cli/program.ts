@@ -1,9 +1,11 @@
 import { Command } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { registerCallsCommand } from "./calls-command.ts";
+import type { FaultInjector } from "../engine/fault-points.ts";
 import type { CliIo } from "./cli-io.ts";
 import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
+import { registerKeysCommand } from "./keys-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
 import { registerWorkerCommands } from "./worker-command.ts";
 
@@ -11,10 +13,17 @@ import { registerWorkerCommands } from "./worker-command.ts";
 export interface ProgramOptions {
   /** Replaces the real `startServer` (tests). */
   startServer?: StartServer;
+  /**
+   * Crash windows armed in `serve` and `worker`, for crash tests only
+   * (`test/steadfast-with-faults.ts`). The `steadfast` command never sets them, and no
+   * environment variable does (issue 10, item 6).
+   */
+  faults?: FaultInjector;
 }
 
 /**
- * The `steadfast` commander program: `serve`, `fetch`, `calls ...`, `destinations ...`. Errors are not printed
+ * The `steadfast` commander program: `serve`, `worker`, `migrate`, `fetch`, `calls ...`,
+ * `destinations ...`, `keys ...`. Errors are not printed
  * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
  * instead of exiting (`exitOverride`) so `main` picks the exit code.
  *
@@ -32,15 +41,16 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
       writeErr: (text) => io.err(text),
       outputError: (text, write) => write(oneLine(text)),
     });
-  registerServe(program, io, options.startServer);
-  registerWorkerCommands(program, io);
+  registerServe(program, io, options.startServer, options.faults);
+  registerWorkerCommands(program, io, options.faults);
   registerFetchCommand(program, io);
   registerCallsCommand(program, io);
   registerDestinationsCommand(program, io);
+  registerKeysCommand(program, io);
   program.addHelpText(
     "after",
     `
-Client commands (fetch, calls, destinations) find the server through --url or STEADFAST_URL
+Client commands (fetch, calls, destinations, keys) find the server through --url or STEADFAST_URL
 (default http://127.0.0.1:7480) and the API key through --api-key, STEADFAST_API_KEY,
 or the <data-dir>/api-key file \`steadfast serve\` writes. See docs/cli.md.`,
   );

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import type { FaultInjector } from "../engine/fault-points.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import {
@@ -25,16 +26,29 @@ type CheckApiKeys = (raw: string) => unknown;
 
 // Loaded only when `serve` runs, so `--help` and the client commands do not pay for the server,
 // the engine and the store.
-async function loadServer(): Promise<{ startServer: StartServer; checkApiKeys: CheckApiKeys }> {
+async function loadServer(
+  faults: FaultInjector | undefined,
+): Promise<{ startServer: StartServer; checkApiKeys: CheckApiKeys }> {
   const [{ startServer }, { parseApiKeys }] = await Promise.all([
     import("../server/start-server.ts"),
     import("../server/api-keys.ts"),
   ]);
-  return { startServer: (config) => startServer(config), checkApiKeys: parseApiKeys };
+  return {
+    startServer: (config) => startServer(config, faults === undefined ? {} : { faults }),
+    checkApiKeys: parseApiKeys,
+  };
 }
 
-/** Registers `steadfast serve`. `start` replaces the real server (tests). */
-export function registerServe(program: Command, io: CliIo, start?: StartServer): void {
+/**
+ * Registers `steadfast serve`. `start` replaces the real server (tests); `faults` arms crash
+ * windows (crash tests only).
+ */
+export function registerServe(
+  program: Command,
+  io: CliIo,
+  start?: StartServer,
+  faults?: FaultInjector,
+): void {
   const s = SERVE_SETTINGS;
   const command = program
     .command("serve")
@@ -61,7 +75,7 @@ export function registerServe(program: Command, io: CliIo, start?: StartServer):
     )
     .option(
       `${s.operatorTenants.flag} <list>`,
-      `tenants whose keys may use /v1/destinations ${settingHint(s.operatorTenants)}`,
+      `tenants whose keys may use /v1/destinations and /v1/keys ${settingHint(s.operatorTenants)}`,
     )
     .option(
       `${s.maxBodyBytes.flag} <n>`,
@@ -75,14 +89,17 @@ export function registerServe(program: Command, io: CliIo, start?: StartServer):
     .addHelpText(
       "after",
       `
-API keys come from ${s.apiKeys.env}=tenant:key,... (environment only). Without it, the server
-creates a key at first start, prints it once and writes it to <data-dir>/api-key (mode 0600).
+API keys come from ${s.apiKeys.env}=tenant:key,... (environment only), which is authoritative
+for the keys it manages: a start revokes those it no longer lists. Without it, the server creates
+a key at first start and prints it once on standard error; with the default SQLite database it
+also writes it to <data-dir>/api-key (mode 0600), never over an existing file. More keys:
+steadfast keys create.
 
 SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); a second one exits at once.`,
     );
   command.action(async (flags: ServeFlags) => {
     const config = resolveServeConfig(flags, io.env, io.cwd);
-    const server = start === undefined ? await loadServer() : { startServer: start };
+    const server = start === undefined ? await loadServer(faults) : { startServer: start };
     if (config.apiKeys !== undefined && "checkApiKeys" in server) {
       try {
         server.checkApiKeys(config.apiKeys);

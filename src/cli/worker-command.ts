@@ -1,13 +1,15 @@
 import type { Command } from "commander";
+import type { FaultInjector } from "../engine/fault-points.ts";
 import type { CliIo } from "./cli-io.ts";
 import { resolveServeConfig, SERVE_SETTINGS, settingHint, type ServeFlags } from "./config.ts";
 import { startError, untilStopped } from "./serve.ts";
 
 /**
  * Registers `steadfast worker` (the engine without the HTTP API) and `steadfast migrate` (apply
- * the database migrations and exit). Both read the same settings as `serve`.
+ * the database migrations and exit). Both read the same settings as `serve`. `faults` arms crash
+ * windows in the worker (crash tests only).
  */
-export function registerWorkerCommands(program: Command, io: CliIo): void {
+export function registerWorkerCommands(program: Command, io: CliIo, faults?: FaultInjector): void {
   const s = SERVE_SETTINGS;
   program
     .command("worker")
@@ -43,7 +45,7 @@ export function registerWorkerCommands(program: Command, io: CliIo): void {
       const { startWorker } = await import("../server/start-worker.ts");
       let worker: Awaited<ReturnType<typeof startWorker>>;
       try {
-        worker = await startWorker(config);
+        worker = await startWorker(config, faults === undefined ? {} : { faults });
       } catch (error) {
         throw startError(error, config);
       }

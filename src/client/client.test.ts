@@ -322,3 +322,45 @@ describe("destinations", () => {
     ]);
   });
 });
+
+describe("API keys", () => {
+  it("creates a key shown once, lists it by id and prefix, and revokes it for good", async () => {
+    const created = await t1.createApiKey({ tenant: "t3", name: "reports" });
+    expect(created).toMatchObject({ tenant: "t3", name: "reports", source: "api" });
+    expect(created.key).toMatch(/^sf_/);
+    expect(created.prefix).toBe(created.key.slice(0, 8));
+    const t3 = createClient({ baseUrl: harness.serverUrl, apiKey: created.key });
+    expect((await t3.list()).calls).toEqual([]);
+
+    const listed = await t1.apiKeys({ tenant: "t3" });
+    expect(listed.map((k) => k.id)).toEqual([created.id]);
+    expect(JSON.stringify(await t1.apiKeys())).not.toContain(created.key);
+    // Keys are operator business: t2 is not an operator tenant.
+    expect(await rejection(t2.apiKeys())).toMatchObject({ status: 403, code: "forbidden" });
+
+    const revoked = await t1.revokeApiKey(created.id);
+    expect(revoked.revokedAt).toBeDefined();
+    expect(await rejection(t3.list())).toMatchObject({ status: 401, code: "unauthorized" });
+    expect(await t1.apiKey(created.id)).toMatchObject({ revokedAt: revoked.revokedAt });
+    expect(await t1.apiKeys({ tenant: "t3" })).toEqual([]);
+    expect((await t1.apiKeys({ tenant: "t3", includeRevoked: true })).map((k) => k.id)).toEqual([
+      created.id,
+    ]);
+  });
+
+  it("throws the API's problems: unknown key, bad tenant, the last operator key", async () => {
+    expect(await rejection(t1.apiKey("key_00000000000000000000000000"))).toMatchObject({
+      status: 404,
+      code: "not_found",
+    });
+    expect(await rejection(t1.createApiKey({ tenant: "no spaces" }))).toMatchObject({
+      status: 422,
+      errors: [{ field: "tenant" }],
+    });
+    const [own] = await t1.apiKeys({ tenant: "t1" });
+    expect(await rejection(t1.revokeApiKey(own!.id))).toMatchObject({
+      status: 409,
+      code: "invalid_state",
+    });
+  });
+});

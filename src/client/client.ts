@@ -1,3 +1,4 @@
+import type { ApiKeyView } from "../core/api-key.ts";
 import type { CallStatus } from "../core/call.ts";
 import type { AttemptView, CallView, DestinationView } from "../core/call-view.ts";
 import type { FetchInput } from "../core/fetch-input.ts";
@@ -65,6 +66,29 @@ export interface DestinationLimitsInput {
   maxConcurrency?: number | null;
 }
 
+/** A key to create (`SteadfastClient.createApiKey`). */
+export interface CreateApiKeyInput {
+  /** The tenant the key is for; a new tenant is created with its first key. */
+  tenant: string;
+  /** A label for people, such as the service that will use the key. */
+  name?: string;
+  /** Who creates it, for the record: `api` (default) or `cli`. */
+  source?: "api" | "cli";
+}
+
+/** A key just created: its view and the key itself, which the server never shows again. */
+export interface CreatedApiKey extends ApiKeyView {
+  key: string;
+}
+
+/** Query of `SteadfastClient.apiKeys`. */
+export interface ApiKeysQuery {
+  /** Only this tenant's keys. */
+  tenant?: string;
+  /** List revoked keys too. Default false. */
+  includeRevoked?: boolean;
+}
+
 /** A typed client for the durable call API (ARCHITECTURE.md section 5). */
 export interface SteadfastClient {
   /** The base URL requests go to, without a trailing slash. */
@@ -118,6 +142,23 @@ export interface SteadfastClient {
   ): Promise<DestinationView>;
   /** Closes a destination's breaker and ends its pause (`POST /v1/destinations/:destination/reset`). */
   resetDestination(destination: string, options?: RequestOptions): Promise<DestinationView>;
+  /**
+   * API keys, oldest first (`GET /v1/keys`): ids, prefixes, tenants, never the keys. Operator
+   * keys only (others get `403 forbidden`).
+   */
+  apiKeys(query?: ApiKeysQuery, options?: RequestOptions): Promise<ApiKeyView[]>;
+  /** One API key, revoked or not (`GET /v1/keys/:id`). Throws `not_found` when unknown. */
+  apiKey(id: string, options?: RequestOptions): Promise<ApiKeyView>;
+  /**
+   * Creates an API key for a tenant (`POST /v1/keys`). The answer carries the key itself, the
+   * only time it is ever shown. Rotation: create, deploy the new key, then `revokeApiKey` the old.
+   */
+  createApiKey(input: CreateApiKeyInput, options?: RequestOptions): Promise<CreatedApiKey>;
+  /**
+   * Revokes an API key for good (`POST /v1/keys/:id/revoke`); every server refuses it within
+   * seconds. Throws `invalid_state` for the last active operator key.
+   */
+  revokeApiKey(id: string, options?: RequestOptions): Promise<ApiKeyView>;
 }
 
 /**
@@ -186,6 +227,8 @@ export function createClient(options: ClientOptions): SteadfastClient {
     `/v1/calls/${encodeURIComponent(id)}${suffix}`;
   const destinationPath = (destination: string, suffix = ""): string =>
     `/v1/destinations/${encodeURIComponent(destination)}${suffix}`;
+  const keyPath = (id: string, suffix = ""): string =>
+    `/v1/keys/${encodeURIComponent(id)}${suffix}`;
 
   const client: SteadfastClient = {
     baseUrl,
@@ -296,6 +339,34 @@ export function createClient(options: ClientOptions): SteadfastClient {
 
     resetDestination(destination, requestOptions = {}) {
       return request<DestinationView>("POST", destinationPath(destination, "/reset"), {
+        signal: requestOptions.signal,
+      });
+    },
+
+    async apiKeys(query = {}, requestOptions = {}) {
+      const params = new URLSearchParams();
+      if (query.tenant !== undefined) params.set("tenant", query.tenant);
+      if (query.includeRevoked === true) params.set("includeRevoked", "true");
+      const search = params.size > 0 ? `?${params.toString()}` : "";
+      const body = await request<{ keys: ApiKeyView[] }>("GET", `/v1/keys${search}`, {
+        signal: requestOptions.signal,
+      });
+      return body.keys;
+    },
+
+    apiKey(id, requestOptions = {}) {
+      return request<ApiKeyView>("GET", keyPath(id), { signal: requestOptions.signal });
+    },
+
+    createApiKey(input, requestOptions = {}) {
+      return request<CreatedApiKey>("POST", "/v1/keys", {
+        body: input,
+        signal: requestOptions.signal,
+      });
+    },
+
+    revokeApiKey(id, requestOptions = {}) {
+      return request<ApiKeyView>("POST", keyPath(id, "/revoke"), {
         signal: requestOptions.signal,
       });
     },

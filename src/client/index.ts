@@ -11,7 +11,10 @@
 export {
   createClient,
   DEFAULT_BASE_URL,
+  type ApiKeysQuery,
   type CallPage,
+  type CreateApiKeyInput,
+  type CreatedApiKey,
   type ClientOptions,
   type DestinationLimitsInput,
   type ListQuery,
@@ -37,4 +40,5 @@ export type {
 } from "../core/call-view.ts";
 export type { CallbackErrorView, CallbackStatus, CallbackView } from "../core/callback-view.ts";
 export type { AttemptDecision, AttemptOutcome, CallStatus } from "../core/call.ts";
+export type { ApiKeySource, ApiKeyView } from "../core/api-key.ts";
 export type { FetchInput } from "../core/fetch-input.ts";

@@ -11,6 +11,8 @@ export type CallId = Brand<string, "CallId">;
 export type TenantId = Brand<string, "TenantId">;
 /** Id of an engine process, written on claims for diagnostics. */
 export type WorkerId = Brand<string, "WorkerId">;
+/** Id of an API key, `key_` followed by 26 Crockford base32 characters (a ULID for new keys). */
+export type ApiKeyId = Brand<string, "ApiKeyId">;
 
 // Crockford base32, as ULID uses: sortable in byte order, no ambiguous letters.
 const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -41,6 +43,28 @@ export function newCallId(nowMs: number, random: Random): CallId {
 /** True when `value` has the shape of a `CallId` (it may still not exist). */
 export function isCallId(value: string): value is CallId {
   return /^call_[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
+}
+
+/** A new `ApiKeyId` for a key created at `nowMs`. */
+export function newApiKeyId(nowMs: number, random: Random): ApiKeyId {
+  return `key_${ulid(nowMs, random)}` as ApiKeyId;
+}
+
+/** True when `value` has the shape of an `ApiKeyId` (it may still not exist). */
+export function isApiKeyId(value: string): value is ApiKeyId {
+  return /^key_[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
+}
+
+// Letters, digits, `_`, `.`, `-`, starting with a letter or digit: safe in logs, URLs and the
+// `tenant:key` form of STEADFAST_API_KEYS.
+const TENANT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+/**
+ * True when `value` is a valid tenant name: 1 to 64 letters, digits, `_`, `.` or `-`, starting
+ * with a letter or digit (`acme`, `team-42`).
+ */
+export function isTenantName(value: string): boolean {
+  return TENANT_NAME.test(value);
 }
 
 /** Brands a tenant name. Tenants are configured names such as `default` or `acme`. */

@@ -49,7 +49,7 @@ export interface PermitGrant {
 /** How long a holder that wanted permits and got none counts as waiting for some, ms. */
 export const DEMAND_MS = 1_000;
 
-/** Checks a request's numbers; throws a RangeError naming the field. */
+/** Checks a request's numbers; throws an `InvalidOptionError` naming the field. */
 export function checkPermitRequest(request: PermitRequest): void {
   const { wanted, limit, now, expiresAt } = request;
   if (!(Number.isSafeInteger(wanted) && wanted >= 0)) {

@@ -7,7 +7,8 @@
  * concurrent writes into one transaction (group commit) as long as each caller's promise resolves
  * only after its write is durable, and one failing write does not fail the others.
  */
-import type { CallId, TenantId, WorkerId } from "./ids.ts";
+import type { ApiKeyRecord, NewApiKey } from "./api-key.ts";
+import type { ApiKeyId, CallId, TenantId, WorkerId } from "./ids.ts";
 import type { PermitGrant, PermitRequest } from "./permits.ts";
 import type {
   AttemptRecord,
@@ -96,6 +97,14 @@ export type ControlResult =
   | { type: "not_found" }
   | { type: "invalid_state"; call: CallRecord };
 
+/** Query for `listApiKeys`. */
+export interface ListApiKeysQuery {
+  /** Only this tenant's keys. */
+  tenantId?: TenantId;
+  /** Include revoked keys. Default false. */
+  includeRevoked?: boolean;
+}
+
 /** Query for `listCalls`. Newest first. */
 export interface ListCallsQuery {
   status?: CallStatus;
@@ -147,12 +156,35 @@ export interface Store {
   /** Flushes pending writes and releases the connection. */
   close(): Promise<void>;
 
-  /** Stores an API key's SHA-256 hash (hex) for a tenant, creating the tenant if needed. */
-  addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void>;
-  /** The tenant owning this key hash, if any. */
-  findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined>;
-  /** How many API keys exist (zero on a fresh database). */
+  /**
+   * Stores an API key (by its hash) for a tenant, creating the tenant if needed, and returns the
+   * stored key. A hash the tenant already has is not stored again: the key already stored comes
+   * back, except that an `env` key revoked by `env` (`revokeApiKeysNotIn`) and added again as an
+   * `env` key is active again (STEADFAST_API_KEYS lists it again). A key revoked by an operator
+   * stays revoked. A hash another tenant holds is refused (rejects).
+   */
+  addApiKey(key: NewApiKey): Promise<ApiKeyRecord>;
+  /** The active (not revoked) key with this hash, if any: what authentication asks. */
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  /** The key with this id, revoked or not. */
+  getApiKey(id: ApiKeyId): Promise<ApiKeyRecord | undefined>;
+  /** Keys, oldest first (by creation time, then id): all tenants' or one's, active only by default. */
+  listApiKeys(query: ListApiKeysQuery): Promise<ApiKeyRecord[]>;
+  /** How many active (not revoked) API keys exist (zero on a fresh database). */
   countApiKeys(): Promise<number>;
+  /**
+   * Revokes a key for good (by `operator`) and returns it; a key already revoked keeps its first
+   * `revokedAt`. `undefined` when no key has this id.
+   */
+  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined>;
+  /**
+   * Revokes at `now` (by `env`) every active `env` key whose hash is not in `keepHashes` (the keys
+   * `STEADFAST_API_KEYS` no longer lists), and returns them, oldest first. Keys of other sources
+   * are untouched.
+   */
+  revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]>;
+  /** Records a use of the key at `now`; never moves `lastUsedAt` back. Need not be durable. */
+  touchApiKey(id: ApiKeyId, now: number): Promise<void>;
   /**
    * The tenant's webhook signing secret. When none is set yet, stores `candidate` and returns it
    * (first writer wins, so concurrent callers agree).
@@ -280,7 +312,7 @@ export interface Store {
    * wants, up to what the limit leaves after the unexpired permits of other holders; and with
    * the fair `share` of the limit among the holders wanting permits (`grantPermits`). Atomic per
    * destination, so concurrent holders never hold more than the limit between them. Rejects a
-   * request whose numbers are invalid (RangeError). Need not be durable: permits lost in a crash
+   * request whose numbers are invalid (`InvalidOptionError`). Need not be durable: permits lost in a crash
    * are taken again when asked for.
    */
   holdPermits(request: PermitRequest): Promise<PermitGrant>;

@@ -10,7 +10,7 @@ import type { Clock, Random } from "../core/ports.ts";
 import type { CallbackDelivery, CreateCallResult, NewCall, Store } from "../core/store.ts";
 import { newSigningSecret } from "./callback-request.ts";
 import type { ReservedSlot } from "./engine.ts";
-import { fingerprint, hashApiKey } from "./fingerprint.ts";
+import { fingerprint } from "./fingerprint.ts";
 
 /** Checks a destination URL before a call is accepted (the http layer's `DestinationGuard`). */
 export interface UrlCheck {
@@ -73,7 +73,6 @@ export class CallsService {
   readonly #random: Random;
   readonly #guard: UrlCheck;
   readonly #idempotencyTtlMs: number;
-  readonly #authCache = new Map<string, { tenantId: TenantId; until: number }>();
 
   constructor(options: CallsServiceOptions) {
     this.#store = options.store;
@@ -349,21 +348,6 @@ export class CallsService {
       newSigningSecret(this.#random),
       this.#clock.now(),
     );
-  }
-
-  /** The tenant an API key belongs to, if any. Results are cached for 5 s. */
-  async authenticate(apiKey: string): Promise<TenantId | undefined> {
-    // Keyed by the key itself, so a cached key costs no hashing: the process holds keys in
-    // memory as it reads every request anyway; the store only ever sees the hash.
-    const now = this.#clock.now();
-    const cached = this.#authCache.get(apiKey);
-    if (cached !== undefined && cached.until > now) return cached.tenantId;
-    const tenantId = await this.#store.findTenantByKeyHash(hashApiKey(apiKey));
-    if (tenantId !== undefined) {
-      if (this.#authCache.size > 1_000) this.#authCache.clear();
-      this.#authCache.set(apiKey, { tenantId, until: now + 5_000 });
-    }
-    return tenantId;
   }
 
   #checkUrl(url: string, field: string): void {

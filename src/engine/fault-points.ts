@@ -1,6 +1,7 @@
 /**
- * Named crash windows (STYLE.md, "Tests"). A test, or `STEADFAST_FAULTS` in a crash test's child
- * process, can stop the engine exactly at one of these points.
+ * Named crash windows (STYLE.md, "Tests"). A test can stop the engine exactly at one of these
+ * points: in process through `SteadfastOptions.faults`, or in a crash test's child process
+ * started through `test/steadfast-with-faults.ts`. Nothing arms them from the environment.
  *
  * - `after-claim`: the call is claimed (lease held) and nothing was sent.
  * - `after-request-sent`: the upstream has answered; the attempt is not yet committed.
@@ -17,11 +18,12 @@ export interface FaultInjector {
 }
 
 /**
- * Parses `STEADFAST_FAULTS`, a list like `after-request-sent@500`: at the 500th time the engine
- * passes that point, the process kills itself with SIGKILL (no cleanup, like a power cut).
- * Returns `undefined` when the variable is empty.
+ * Parses a list of faults like `after-request-sent@500`: at the 500th time the engine passes
+ * that point, the process kills itself with SIGKILL (no cleanup, like a power cut). Returns
+ * `undefined` for an empty list. For crash tests only: `steadfast serve` and `worker` never arm
+ * faults (issue 10, item 6).
  */
-export function faultsFromEnv(value: string | undefined): FaultInjector | undefined {
+export function parseFaults(value: string | undefined): FaultInjector | undefined {
   if (value === undefined || value.trim() === "") return undefined;
   const triggers = new Map<FaultPoint, number>();
   for (const part of value.split(",")) {
@@ -31,7 +33,7 @@ export function faultsFromEnv(value: string | undefined): FaultInjector | undefi
       !/^\d+$/.test(countText ?? "")
     ) {
       throw new InvalidOptionError(
-        `STEADFAST_FAULTS: "${part}" is not <point>@<count>; points are ${FaultPoints.join(", ")}`,
+        `Fault "${part}" is not <point>@<count>; points are ${FaultPoints.join(", ")}`,
       );
     }
     triggers.set(point as FaultPoint, Number(countText));

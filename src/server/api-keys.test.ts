@@ -1,10 +1,14 @@
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tenantId } from "../core/ids.ts";
+import { ApiKeysService } from "../engine/api-keys-service.ts";
 import { hashApiKey } from "../engine/fingerprint.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
-import { bootstrapApiKeys, generateApiKey, parseApiKeys } from "./api-keys.ts";
+import { FakeClock } from "../testing/fake-clock.ts";
+import { SeededRandom } from "../testing/seeded-random.ts";
+import { bootstrapApiKeys, keyFileOf, parseApiKeys } from "./api-keys.ts";
 
 const KEY = "0123456789abcdef0123";
 
@@ -39,23 +43,44 @@ describe("parseApiKeys", () => {
   });
 });
 
-describe("generateApiKey", () => {
-  it("is sf_ and 43 base64url characters, different each time", () => {
-    const a = generateApiKey();
-    expect(a).toMatch(/^sf_[A-Za-z0-9_-]{43}$/);
-    expect(generateApiKey()).not.toBe(a);
+describe("keyFileOf", () => {
+  it("gives <data-dir>/api-key only for a SQLite file in the data directory", () => {
+    expect(keyFileOf("sqlite:/srv/data/steadfast.db", "/srv/data")).toEqual({
+      file: "/srv/data/api-key",
+    });
+    expect(keyFileOf("/srv/data/other.db", "/srv/data/")).toEqual({ file: "/srv/data/api-key" });
+    expect(keyFileOf(":memory:", "/srv/data")).toEqual({
+      unsaved: "the database is in memory and ends with this process",
+    });
+    expect(keyFileOf("sqlite::memory:", "/srv/data")).toHaveProperty("unsaved");
+    expect(keyFileOf("sqlite:/tmp/scratch.db", "/srv/data")).toEqual({
+      unsaved: "the database /tmp/scratch.db is not in the data directory /srv/data",
+    });
+    expect(keyFileOf("postgres://u:pw@db.internal/steadfast", "/srv/data")).toEqual({
+      unsaved:
+        "the database is PostgreSQL, shared by processes that do not share this data directory",
+    });
   });
 });
 
 describe("bootstrapApiKeys", () => {
   let dir: string;
+  let dataDir: string;
+  let db: string;
   let store: SqliteStore;
+  let keys: ApiKeysService;
+  let clock: FakeClock;
   let lines: string[];
   const print = (line: string): void => void lines.push(line);
+  const file = (): string => join(dataDir, "api-key");
   beforeEach(async () => {
     dir = mkdtempSync(join(tmpdir(), "steadfast-keys-"));
-    store = SqliteStore.open({ path: join(dir, "steadfast.db") });
+    dataDir = join(dir, "data");
+    db = `sqlite:${join(dataDir, "steadfast.db")}`;
+    store = SqliteStore.open({ path: join(dataDir, "steadfast.db") });
     await store.migrate();
+    clock = new FakeClock(1_700_000_000_000);
+    keys = new ApiKeysService({ store, clock, random: new SeededRandom(1) });
     lines = [];
   });
   afterEach(async () => {
@@ -64,45 +89,113 @@ describe("bootstrapApiKeys", () => {
   });
 
   it("generates a key on a fresh database, prints it once, writes it with mode 0600, stores only its hash", async () => {
-    const dataDir = join(dir, "data");
-    const result = await bootstrapApiKeys(store, { dataDir, now: 0, print });
+    const result = await bootstrapApiKeys(keys, { db, dataDir, print });
     if (result.type !== "generated") throw new Error(`expected generated, got ${result.type}`);
-    expect(result.file).toBe(join(dataDir, "api-key"));
-    expect(readFileSync(result.file, "utf8")).toBe(`${result.key}\n`);
-    expect(statSync(result.file).mode & 0o777).toBe(0o600);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toContain(result.key);
-    expect(lines[0]).toContain(result.file);
-    expect(await store.findTenantByKeyHash(hashApiKey(result.key))).toBe("default");
-    expect(await store.findTenantByKeyHash(result.key)).toBeUndefined();
+    expect(result.file).toBe(file());
+    expect(readFileSync(file(), "utf8")).toBe(`${result.key}\n`);
+    expect(statSync(file()).mode & 0o777).toBe(0o600);
+    expect(lines).toEqual([
+      `Steadfast API key for tenant default (shown once; also saved to ${file()}, mode 0600): ${result.key}`,
+    ]);
+    expect(await store.findApiKey(hashApiKey(result.key))).toMatchObject({
+      tenantId: "default",
+      source: "generated",
+      prefix: result.key.slice(0, 8),
+      name: "generated at first start",
+    });
+    expect(await store.findApiKey(result.key)).toBeUndefined();
 
     lines = [];
-    const again = await bootstrapApiKeys(store, { dataDir, now: 1, print });
-    expect(again).toEqual({ type: "existing", count: 1, file: result.file });
-    expect(lines).toEqual([`Steadfast API key: in ${result.file}`]);
+    const again = await bootstrapApiKeys(keys, { db, dataDir, print });
+    expect(again).toEqual({ type: "existing", count: 1, file: file() });
+    expect(lines).toEqual([`Steadfast API key: in ${file()}`]);
     expect(await store.countApiKeys()).toBe(1);
   });
 
-  it("adds configured keys (idempotently) and generates none", async () => {
+  it("never overwrites an existing key file: the new key is printed, the file left as it is", async () => {
+    mkdirSync(dataDir, { recursive: true });
+    writeFileSync(file(), "the-real-servers-key-0123456789\n", { mode: 0o600 });
+    const result = await bootstrapApiKeys(keys, { db, dataDir, print });
+    expect(result).toEqual({ type: "generated", key: expect.stringMatching(/^sf_/) as string });
+    expect(readFileSync(file(), "utf8")).toBe("the-real-servers-key-0123456789\n");
+    expect(lines).toEqual([
+      `Steadfast API key for tenant default (shown once; not saved: ${file()} exists already and was left as it is): ${(result as { key: string }).key}`,
+    ]);
+  });
+
+  it("writes no file for a database in memory, nor for one outside the data directory", async () => {
+    for (const other of [":memory:", `sqlite:${join(dir, "elsewhere", "steadfast.db")}`]) {
+      const memory = SqliteStore.open({ path: ":memory:" });
+      await memory.migrate();
+      const service = new ApiKeysService({ store: memory, clock, random: new SeededRandom(2) });
+      lines = [];
+      const result = await bootstrapApiKeys(service, { db: other, dataDir, print });
+      await memory.close();
+      expect(result.type).toBe("generated");
+      expect(result).not.toHaveProperty("file");
+      expect(lines[0]).toMatch(/^Steadfast API key for tenant default \(shown once; not saved: /);
+      expect(() => statSync(file())).toThrow();
+    }
+  });
+
+  it("adds configured keys (idempotently), generates none, and writes no file", async () => {
     const apiKeys = `acme:${KEY},beta:${KEY}-beta`;
-    expect(await bootstrapApiKeys(store, { apiKeys, dataDir: dir, now: 0, print })).toEqual({
+    expect(await bootstrapApiKeys(keys, { apiKeys, db, dataDir, print })).toEqual({
       type: "configured",
       count: 2,
+      revoked: [],
     });
-    expect(await bootstrapApiKeys(store, { apiKeys, dataDir: dir, now: 1, print })).toEqual({
+    expect(await bootstrapApiKeys(keys, { apiKeys, db, dataDir, print })).toEqual({
       type: "configured",
       count: 2,
+      revoked: [],
     });
     expect(await store.countApiKeys()).toBe(2);
-    expect(await store.findTenantByKeyHash(hashApiKey(`${KEY}-beta`))).toBe("beta");
+    expect(await store.findApiKey(hashApiKey(`${KEY}-beta`))).toMatchObject({
+      tenantId: "beta",
+      source: "env",
+      prefix: "012345",
+    });
     expect(lines).toEqual([]);
-    expect(() => statSync(join(dir, "api-key"))).toThrow();
+    expect(() => statSync(file())).toThrow();
+  });
+
+  it("revokes the keys STEADFAST_API_KEYS no longer lists, and only those (issue 10, item 4)", async () => {
+    await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY},beta:${KEY}-beta`, db, dataDir, print });
+    const created = await keys.create({ tenantId: tenantId("gamma"), source: "cli" });
+    await clock.advance(1_000);
+    const result = await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY}`, db, dataDir, print });
+    if (result.type !== "configured") throw new Error(result.type);
+    expect(result.revoked).toMatchObject([
+      { tenantId: "beta", revokedAt: clock.now(), revokedBy: "env" },
+    ]);
+    const beta = result.revoked[0]!;
+    expect(lines).toEqual([
+      `Steadfast: revoked key ${beta.id} (tenant beta, 012345...): STEADFAST_API_KEYS no longer lists it`,
+    ]);
+    expect(await keys.authenticate(`${KEY}-beta`)).toBeUndefined();
+    expect(await keys.authenticate(KEY)).toBe("acme");
+    expect(await keys.authenticate(created.key)).toBe("gamma");
+
+    // Listed again, it works again: the variable decides which env keys are active.
+    lines = [];
+    await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY},beta:${KEY}-beta`, db, dataDir, print });
+    expect(lines).toEqual([]);
+    expect(await keys.authenticate(`${KEY}-beta`)).toBe("beta");
+
+    // Revoked by an operator, it stays revoked whatever the variable says, and the start says so.
+    const final = await keys.revoke(beta.id);
+    await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY},beta:${KEY}-beta`, db, dataDir, print });
+    expect(lines).toEqual([
+      `Steadfast: STEADFAST_API_KEYS entry 2 (tenant beta) is key ${beta.id}, which an operator revoked at ${new Date(final.revokedAt!).toISOString()}; it stays revoked: remove it from STEADFAST_API_KEYS`,
+    ]);
+    expect(await keys.authenticate(`${KEY}-beta`)).toBeUndefined();
   });
 
   it("refuses a configured key already owned by another tenant", async () => {
-    await bootstrapApiKeys(store, { apiKeys: `acme:${KEY}`, dataDir: dir, now: 0, print });
+    await bootstrapApiKeys(keys, { apiKeys: `acme:${KEY}`, db, dataDir, print });
     await expect(
-      bootstrapApiKeys(store, { apiKeys: `beta:${KEY}`, dataDir: dir, now: 0, print }),
+      bootstrapApiKeys(keys, { apiKeys: `beta:${KEY}`, db, dataDir, print }),
     ).rejects.toThrow(/already belongs to tenant acme/);
   });
 });

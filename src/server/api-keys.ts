@@ -1,9 +1,9 @@
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import { tenantId, type TenantId } from "../core/ids.ts";
-import type { Store } from "../core/store.ts";
-import { hashApiKey } from "../engine/fingerprint.ts";
+import { mkdir, open, stat } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import type { ApiKeyRecord } from "../core/api-key.ts";
+import { isTenantName, tenantId, type TenantId } from "../core/ids.ts";
+import type { ApiKeysService } from "../engine/api-keys-service.ts";
+import { databaseLocation } from "../steadfast.ts";
 
 /** One configured key. */
 export interface ApiKeyEntry {
@@ -17,7 +17,6 @@ export const API_KEY_FILE = "api-key";
 /** Shortest key accepted in `STEADFAST_API_KEYS`, characters. */
 export const MIN_KEY_LENGTH = 16;
 
-const TENANT = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const KEY = /^[A-Za-z0-9._~+/=-]+$/;
 
 /**
@@ -41,7 +40,7 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
       throw new Error(`${where} has no colon: expected tenant:key, such as acme:<key>`);
     const tenant = entry.slice(0, colon).trim();
     const key = entry.slice(colon + 1).trim();
-    if (!TENANT.test(tenant)) {
+    if (!isTenantName(tenant)) {
       throw new Error(
         `${where}: tenant "${tenant.slice(0, 64)}" must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`,
       );
@@ -68,72 +67,136 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
   return entries;
 }
 
-/** A new API key: `sf_` and 32 bytes from the CSPRNG, base64url (43 characters). */
-export function generateApiKey(): string {
-  return `sf_${randomBytes(32).toString("base64url")}`;
-}
-
 /** Options of `bootstrapApiKeys`. */
 export interface BootstrapApiKeysOptions {
-  /** Raw `STEADFAST_API_KEYS`; when set, these keys are added (idempotently) and none is generated. */
+  /**
+   * Raw `STEADFAST_API_KEYS`. When set, it is authoritative for the keys it manages: its keys
+   * are added (or restored), the keys it added before and no longer lists are revoked, and none
+   * is generated.
+   */
   apiKeys?: string;
+  /** The database being served (`ServerConfig.db`): whether the key file belongs to it. */
+  db: string;
   /** Where a generated key's file goes: `<dataDir>/api-key`. */
   dataDir: string;
-  /** Epoch ms, for the keys' creation time. */
-  now: number;
-  /** Writes one line for the operator (stdout). */
+  /** Writes one line for the operator (the server passes standard error, not the log stream). */
   print: (line: string) => void;
 }
 
 /** What `bootstrapApiKeys` did. */
 export type BootstrapResult =
-  | { type: "configured"; count: number }
-  | { type: "generated"; key: string; file: string }
+  | { type: "configured"; count: number; revoked: ApiKeyRecord[] }
+  | { type: "generated"; key: string; file?: string }
   | { type: "existing"; count: number; file?: string };
 
 /**
- * Makes sure the server has API keys (ARCHITECTURE.md section 6). Keys are stored hashed.
- *
- * - With `apiKeys`: parses them (`parseApiKeys`) and adds each key's hash for its tenant.
- * - Else, on a database without keys: generates one for tenant `default`, prints it once, and
- *   writes it to `<dataDir>/api-key` with mode 0600.
- * - Else: prints where the key file is (not the key).
+ * Where the generated key of database `db` is saved: `<dataDir>/api-key` for a SQLite file in
+ * `dataDir` (the default layout), and nowhere (`unsaved`, the reason) for any other database: an
+ * in-memory one ends with its process, a PostgreSQL one is shared by processes on other
+ * machines, and a SQLite file elsewhere is not the one that data directory's file belongs to.
  */
-export async function bootstrapApiKeys(
-  store: Store,
-  options: BootstrapApiKeysOptions,
-): Promise<BootstrapResult> {
-  const file = join(options.dataDir, API_KEY_FILE);
-  if (options.apiKeys !== undefined && options.apiKeys.trim() !== "") {
-    const entries = parseApiKeys(options.apiKeys);
-    for (const entry of entries)
-      await store.addApiKey(entry.tenantId, hashApiKey(entry.key), options.now);
-    return { type: "configured", count: entries.length };
+export function keyFileOf(db: string, dataDir: string): { file: string } | { unsaved: string } {
+  const location = databaseLocation(db);
+  if (location.type === "postgres") {
+    return {
+      unsaved:
+        "the database is PostgreSQL, shared by processes that do not share this data directory",
+    };
   }
-  const count = await store.countApiKeys();
-  if (count > 0) {
-    const exists = await readFile(file, "utf8").then(
-      () => true,
-      () => false,
-    );
-    options.print(
-      exists ? `Steadfast API key: in ${file}` : `Steadfast API keys: ${count} configured`,
-    );
-    return exists ? { type: "existing", count, file } : { type: "existing", count };
+  if (location.path === ":memory:") {
+    return { unsaved: "the database is in memory and ends with this process" };
   }
-  const key = generateApiKey();
-  await writeKeyFile(file, options.dataDir, key);
-  await store.addApiKey(tenantId("default"), hashApiKey(key), options.now);
-  options.print(`Steadfast API key (shown once; also saved to ${file}, mode 0600): ${key}`);
-  return { type: "generated", key, file };
+  const directory = resolve(dataDir);
+  if (dirname(location.path) !== directory) {
+    return { unsaved: `the database ${location.path} is not in the data directory ${directory}` };
+  }
+  return { file: join(directory, API_KEY_FILE) };
 }
 
-/** Writes the key file atomically (temp file, then rename), readable by its owner only. */
-async function writeKeyFile(file: string, dataDir: string, key: string): Promise<void> {
-  await mkdir(dataDir, { recursive: true });
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, `${key}\n`, { mode: 0o600 });
-  // The mode given to writeFile is filtered by the umask; set it explicitly.
-  await chmod(temp, 0o600);
-  await rename(temp, file);
+/**
+ * Makes sure the server has API keys (ARCHITECTURE.md section 6; issue 10, items 4 and 5). Keys
+ * are stored hashed.
+ *
+ * - With `apiKeys`: parses them (`parseApiKeys`); `keys.configure` adds them (restoring those a
+ *   previous start revoked for not being listed) and revokes the `env` keys no longer listed.
+ *   Prints each key revoked, and each listed key an operator revoked (it stays revoked).
+ * - Else, on a database without active keys: generates one for tenant `default` and prints it
+ *   once. Saves it to `<dataDir>/api-key` (mode 0600) only when that file belongs to this
+ *   database (`keyFileOf`) and does not exist yet: an existing file is never overwritten.
+ * - Else: prints where the key file is (not the key), or how many keys there are.
+ */
+export async function bootstrapApiKeys(
+  keys: ApiKeysService,
+  options: BootstrapApiKeysOptions,
+): Promise<BootstrapResult> {
+  if (options.apiKeys !== undefined && options.apiKeys.trim() !== "") {
+    const entries = parseApiKeys(options.apiKeys);
+    const { keys: stored, revoked } = await keys.configure(entries);
+    stored.forEach((record, index) => {
+      if (record.revokedAt === undefined) return;
+      options.print(
+        `Steadfast: STEADFAST_API_KEYS entry ${index + 1} (tenant ${record.tenantId}) is key ${record.id}, which an operator revoked at ${new Date(record.revokedAt).toISOString()}; it stays revoked: remove it from STEADFAST_API_KEYS`,
+      );
+    });
+    for (const record of revoked) {
+      options.print(
+        `Steadfast: revoked key ${record.id} (tenant ${record.tenantId}${record.prefix === undefined ? "" : `, ${record.prefix}...`}): STEADFAST_API_KEYS no longer lists it`,
+      );
+    }
+    return { type: "configured", count: entries.length, revoked };
+  }
+  const target = keyFileOf(options.db, options.dataDir);
+  const count = await keys.count();
+  if (count > 0) {
+    const file = "file" in target && (await exists(target.file)) ? target.file : undefined;
+    options.print(
+      file === undefined
+        ? `Steadfast API keys: ${count} active (steadfast keys list shows them)`
+        : `Steadfast API key: in ${file}`,
+    );
+    return file === undefined ? { type: "existing", count } : { type: "existing", count, file };
+  }
+  const { key } = await keys.create({
+    tenantId: tenantId("default"),
+    name: "generated at first start",
+    source: "generated",
+  });
+  const file = "file" in target ? target.file : undefined;
+  const saved = file !== undefined && (await createKeyFile(file, key));
+  const where = saved
+    ? `also saved to ${file}, mode 0600`
+    : `not saved: ${"unsaved" in target ? target.unsaved : `${file} exists already and was left as it is`}`;
+  options.print(`Steadfast API key for tenant default (shown once; ${where}): ${key}`);
+  return saved ? { type: "generated", key, file } : { type: "generated", key };
+}
+
+async function exists(file: string): Promise<boolean> {
+  return stat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Creates the key file, readable by its owner only, unless it exists (`O_EXCL`: never
+ * overwritten, even by a server starting at the same moment). Returns whether it was created.
+ */
+async function createKeyFile(file: string, key: string): Promise<boolean> {
+  await mkdir(dirname(file), { recursive: true });
+  let handle;
+  try {
+    handle = await open(file, "wx", 0o600);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw error;
+  }
+  try {
+    // The mode given to open is filtered by the umask; set it explicitly.
+    await handle.chmod(0o600);
+    await handle.writeFile(`${key}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return true;
 }

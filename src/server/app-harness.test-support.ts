@@ -6,10 +6,10 @@ import type { Registry } from "prom-client";
 import type { AttemptRecord } from "../core/call.ts";
 import { tenantId, type WorkerId } from "../core/ids.ts";
 import type { CallTransition } from "../core/store.ts";
+import { ApiKeysService } from "../engine/api-keys-service.ts";
 import { CallsService } from "../engine/calls-service.ts";
 import { DestinationGate } from "../engine/destinations/destination-gate.ts";
 import { DestinationsService } from "../engine/destinations/destinations-service.ts";
-import { hashApiKey } from "../engine/fingerprint.ts";
 import { createDestinationGuard } from "../http/destination-guard.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
@@ -27,6 +27,8 @@ export interface AppHarness {
   app: Hono<ServerEnv>;
   store: SqliteStore;
   calls: CallsService;
+  /** API keys: tenant acme's `KEY_ACME` and tenant other's `KEY_OTHER`, both `env` keys. */
+  keys: ApiKeysService;
   /** The destinations' gate, as an engine would hold it (drive it to open a breaker). */
   gate: DestinationGate;
   destinations: DestinationsService;
@@ -49,7 +51,7 @@ export interface AppHarness {
 
 /** Builds an `AppHarness`. Destinations: private networks refused (the production default). */
 export async function appHarness(
-  options: Partial<Omit<AppOptions, "calls">> & { metrics?: Registry } = {},
+  options: Partial<Omit<AppOptions, "calls" | "keys">> & { metrics?: Registry } = {},
 ): Promise<AppHarness> {
   const dir = mkdtempSync(join(tmpdir(), "steadfast-server-"));
   const store = SqliteStore.open({ path: join(dir, "steadfast.db") });
@@ -66,8 +68,11 @@ export async function appHarness(
     random: new SeededRandom(7),
     guard: createDestinationGuard({ allowPrivateNetworks: false }),
   });
-  await store.addApiKey(tenantId("acme"), hashApiKey(KEY_ACME), clock.now());
-  await store.addApiKey(tenantId("other"), hashApiKey(KEY_OTHER), clock.now());
+  const keys = new ApiKeysService({ store, clock, random: new SeededRandom(9) });
+  await keys.configure([
+    { tenantId: tenantId("acme"), key: KEY_ACME },
+    { tenantId: tenantId("other"), key: KEY_OTHER },
+  ]);
   const gate = new DestinationGate({
     store,
     clock,
@@ -77,7 +82,13 @@ export async function appHarness(
   });
   const destinations = new DestinationsService({ gate, clock });
   let n = 0;
-  const app = createApp({ calls, destinations, newRequestId: () => `req-${++n}`, ...options });
+  const app = createApp({
+    calls,
+    keys,
+    destinations,
+    newRequestId: () => `req-${++n}`,
+    ...options,
+  });
   const request = (
     path: string,
     init: RequestInit & { key?: string | null } = {},
@@ -143,6 +154,7 @@ export async function appHarness(
       ),
     store,
     calls,
+    keys,
     gate,
     destinations,
     clock,

@@ -2,11 +2,13 @@ import { Hono } from "hono";
 import pino, { type Logger } from "pino";
 import { Registry } from "prom-client";
 import { TerminalError } from "../core/errors.ts";
+import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import type { CallsService } from "../engine/calls-service.ts";
 import type { DestinationsService } from "../engine/destinations/destinations-service.ts";
 import { registerCallsRoutes } from "./calls-routes.ts";
 import { registerDestinationsRoutes } from "./destinations-routes.ts";
 import { registerFetchRoute } from "./fetch-route.ts";
+import { registerKeysRoutes } from "./keys-routes.ts";
 import { countAccepted, httpObserver } from "./metrics.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleError, handleNotFound, problemResponse } from "./problem.ts";
@@ -28,14 +30,17 @@ export interface HealthStatus {
 export interface AppOptions {
   /** The use cases the routes expose. */
   calls: CallsService;
+  /** Authentication of every `/v1` request, and the operator's `/v1/keys` routes. */
+  keys: ApiKeysService;
   /**
    * The destination use cases (`/v1/destinations`). Without it those routes are absent (an
    * API-only process with no engine has no destination state of its own).
    */
   destinations?: DestinationsService;
   /**
-   * Tenants whose keys may read and change `/v1/destinations` (shared by every tenant). Default:
-   * every tenant, for an embedded app with one; `startServer` passes `["default"]` unless told.
+   * Tenants whose keys may use `/v1/destinations` (shared by every tenant) and `/v1/keys`.
+   * Default: every tenant, for an embedded app with one; `startServer` passes `["default"]`
+   * unless told.
    */
   operatorTenants?: readonly string[];
   /** Largest request body accepted, bytes; larger is `413`. Default 1 MiB (1,048,576). */
@@ -66,11 +71,12 @@ export interface AppOptions {
  * Routes: `POST /v1/fetch` (202, or 200 with `Prefer: wait`), `GET /v1/calls`,
  * `GET /v1/calls/:id`, `GET /v1/calls/:id/attempts`, `POST /v1/calls/:id/cancel` (200),
  * `POST /v1/calls/:id/retry` (202), `GET /v1/destinations`, `GET|PUT /v1/destinations/:destination`,
- * `POST /v1/destinations/:destination/reset`, `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
+ * `POST /v1/destinations/:destination/reset`, `GET|POST /v1/keys`, `GET /v1/keys/:id`,
+ * `POST /v1/keys/:id/revoke`, `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
  * Unknown routes answer `404`, known routes with a wrong method `405` with `Allow`.
  *
  * @example
- * const app = createApp({ calls: steadfast.calls, metrics: createMetrics({ events: steadfast.engine.events }).registry });
+ * const app = createApp({ calls: steadfast.calls, keys: steadfast.keys, metrics: createMetrics({ events: steadfast.engine.events }).registry });
  * serve({ fetch: app.fetch, port: 7480, hostname: "127.0.0.1" });
  * // or, in a test:
  * const res = await app.request("/v1/calls", { headers: { authorization: `Bearer ${key}` } });
@@ -127,7 +133,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
       );
     await next();
   });
-  app.use("/v1/*", requireApiKey(options.calls));
+  app.use("/v1/*", requireApiKey(options.keys));
   registerFetchRoute(app, {
     calls: options.calls,
     maxBodyBytes,
@@ -138,6 +144,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
   registerCallsRoutes(app, options.calls);
   if (options.destinations !== undefined)
     registerDestinationsRoutes(app, options.destinations, maxBodyBytes, options.operatorTenants);
+  registerKeysRoutes(app, options.keys, maxBodyBytes, options.operatorTenants);
   answerWrongMethods(app);
   return app;
 }

@@ -1,7 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { AttemptView, CallView } from "../core/call-view.ts";
 import { tenantId } from "../core/ids.ts";
-import { hashApiKey } from "../engine/fingerprint.ts";
 import { harness, type Harness } from "../engine/engine-harness.test-support.ts";
 import type { AttemptRecord } from "../core/call.ts";
 import { callDetail } from "../cli/format.ts";
@@ -35,8 +34,8 @@ async function setUp(failures: number) {
     request.n <= failures ? { status: 500, body: "receiver down" } : { status: 204 },
   );
   receiver = hook;
-  await engine.sf.store.addApiKey(tenantId("default"), hashApiKey(KEY), engine.clock.now());
-  const app = createApp({ calls: engine.sf.calls });
+  await engine.sf.keys.configure([{ tenantId: tenantId("default"), key: KEY }]);
+  const app = createApp({ calls: engine.sf.calls, keys: engine.sf.keys });
   const request = (path: string, init: RequestInit = {}) =>
     app.request(path, {
       ...init,

@@ -2,6 +2,7 @@ import type { Hono } from "hono";
 import { TerminalError } from "../core/errors.ts";
 import { fieldIssues } from "../core/fetch-input.ts";
 import type { DestinationsService } from "../engine/destinations/destinations-service.ts";
+import { onlyOperators } from "./operator-only.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import { DestinationLimitsInputSchema } from "./schemas.ts";
 import type { ServerEnv } from "./server-env.ts";
@@ -29,21 +30,12 @@ export function registerDestinationsRoutes(
   operatorTenants?: readonly string[],
 ): void {
   if (operatorTenants !== undefined) {
-    const operators = new Set(operatorTenants);
-    const onlyOperators = async (
-      c: { get(key: "tenantId"): string },
-      next: () => Promise<void>,
-    ): Promise<void> => {
-      if (!operators.has(c.get("tenantId"))) {
-        throw new TerminalError(
-          "forbidden",
-          `Destinations are shared by every tenant's calls, so only operator tenants may read or change them; this key's tenant is not one (STEADFAST_OPERATOR_TENANTS=${[...operators].join(",")})`,
-        );
-      }
-      await next();
-    };
-    app.use("/v1/destinations", onlyOperators);
-    app.use("/v1/destinations/*", onlyOperators);
+    const operators = onlyOperators(
+      operatorTenants,
+      "Destinations are shared by every tenant's calls",
+    );
+    app.use("/v1/destinations", operators);
+    app.use("/v1/destinations/*", operators);
   }
   app.get("/v1/destinations", async (c) => c.json({ destinations: await destinations.list() }));
 

@@ -1,10 +1,12 @@
 import { Validator } from "@seriousme/openapi-schema-validator";
 import { afterEach, beforeEach, describe, expect, expectTypeOf, it } from "vitest";
 import { z } from "zod";
+import type { ApiKeyView } from "../core/api-key.ts";
 import type { AttemptView, CallView } from "../core/call-view.ts";
 import { FetchInputSchema } from "../core/fetch-input.ts";
 import { tenantId } from "../core/ids.ts";
 import { appHarness, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
+import type { ApiKeyViewSchema } from "./api-key-schemas.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import {
   doc,
@@ -259,10 +261,40 @@ describe("openapi.json", () => {
     );
   });
 
+  it("matches real key responses: list, create, show, revoke, problems", async () => {
+    const create = (body: string) =>
+      h.request("/v1/keys", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body,
+      });
+    const created = await create('{"tenant":"newco","name":"billing"}');
+    const { id } = (await created.clone().json()) as { id: string };
+    await expectDocumented(created, "/v1/keys", "post");
+    await expectDocumented(await create('{"tenant":"a b"}'), "/v1/keys", "post");
+    await expectDocumented(await create("{"), "/v1/keys", "post");
+    await expectDocumented(await h.request("/v1/keys"), "/v1/keys", "get");
+    await expectDocumented(await h.request("/v1/keys?includeRevoked=maybe"), "/v1/keys", "get");
+    await expectDocumented(await h.request(`/v1/keys/${id}`), "/v1/keys/{id}", "get");
+    await expectDocumented(await h.request("/v1/keys/key_nope"), "/v1/keys/{id}", "get");
+    const revoke = (keyId: string) => h.request(`/v1/keys/${keyId}/revoke`, { method: "POST" });
+    await expectDocumented(await revoke(id), "/v1/keys/{id}/revoke", "post");
+    await h.close();
+    h = await appHarness({ operatorTenants: ["acme"] });
+    const [acmeKey] = await h.keys.list({ tenantId: tenantId("acme") });
+    await expectDocumented(await revoke(acmeKey!.id), "/v1/keys/{id}/revoke", "post");
+    await expectDocumented(
+      await h.request(`/v1/keys/${acmeKey!.id}/revoke`, { method: "POST", key: KEY_OTHER }),
+      "/v1/keys/{id}/revoke",
+      "post",
+    );
+  });
+
   it("has response schemas that accept exactly the core view types", () => {
     expectTypeOf<CallView>().toExtend<z.infer<typeof CallViewSchema>>();
     expectTypeOf<AttemptView>().toExtend<z.infer<typeof AttemptViewSchema>>();
     expectTypeOf<Problem>().toExtend<z.infer<typeof ProblemSchema>>();
     expectTypeOf<DestinationView>().toExtend<z.infer<typeof DestinationViewSchema>>();
+    expectTypeOf<ApiKeyView>().toExtend<z.infer<typeof ApiKeyViewSchema>>();
   });
 });

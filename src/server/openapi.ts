@@ -5,6 +5,13 @@
  */
 import { z } from "zod";
 import { FetchInputSchema } from "../core/fetch-input.ts";
+import {
+  ApiKeyListSchema,
+  ApiKeyViewSchema,
+  CreateApiKeyInputSchema,
+  CreatedApiKeySchema,
+  ListApiKeysQuerySchema,
+} from "./api-key-schemas.ts";
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from "./problem.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
 import {
@@ -59,6 +66,10 @@ function componentSchemas(): Record<string, JsonObject> {
   registry.add(DestinationViewSchema, { id: "DestinationView" });
   registry.add(DestinationListSchema, { id: "DestinationList" });
   registry.add(DestinationLimitsInputSchema, { id: "DestinationLimitsInput" });
+  registry.add(ApiKeyViewSchema, { id: "ApiKeyView" });
+  registry.add(ApiKeyListSchema, { id: "ApiKeyList" });
+  registry.add(CreatedApiKeySchema, { id: "CreatedApiKey" });
+  registry.add(CreateApiKeyInputSchema, { id: "CreateApiKeyInput" });
   const { schemas } = z.toJSONSchema(registry, {
     uri: (id) => `#/components/schemas/${id}`,
     io: "input",
@@ -85,25 +96,32 @@ function problems(...codes: (keyof typeof PROBLEM_KINDS)[]): Record<string, Json
   return out;
 }
 
-const idParam = {
-  name: "id",
+const pathParam = (name: string, description: string): JsonObject => ({
+  name,
   in: "path",
   required: true,
   schema: { type: "string" },
-  description: "Call id (call_...).",
-};
-const destinationParam = {
-  name: "destination",
-  in: "path",
-  required: true,
-  schema: { type: "string" },
-  description:
-    "An origin, URL-encoded (https%3A%2F%2Fapi.example.com, http%3A%2F%2F127.0.0.1%3A8080), or host[:port], which means https (api.example.com is https://api.example.com).",
-};
-const destinationResponse = (description: string): JsonObject => ({
   description,
-  content: json(ref("DestinationView")),
 });
+const idParam = pathParam("id", "Call id (call_...).");
+const destinationParam = pathParam(
+  "destination",
+  "An origin, URL-encoded (https%3A%2F%2Fapi.example.com, http%3A%2F%2F127.0.0.1%3A8080), or host[:port], which means https (api.example.com is https://api.example.com).",
+);
+const keyIdParam = pathParam(
+  "id",
+  "API key id (key_...), as GET /v1/keys shows it; not the key itself.",
+);
+/** A `200`-style answer carrying the component schema `name`. */
+const viewResponse = (name: string, description: string): JsonObject => ({
+  description,
+  content: json(ref(name)),
+});
+const keyResponse = (description: string): JsonObject => viewResponse("ApiKeyView", description);
+const KEYS_ACCESS =
+  " A key reaches every call of its tenant, so only keys of operator tenants (STEADFAST_OPERATOR_TENANTS) may use these routes; others get 403.";
+const destinationResponse = (description: string): JsonObject =>
+  viewResponse("DestinationView", description);
 const callResponse = (description: string): JsonObject => ({
   description,
   headers: { Location: { schema: { type: "string" }, description: "/v1/calls/<id>" } },
@@ -171,12 +189,15 @@ const operator = [...authed, "forbidden"] as const;
  * requires `Authorization: Bearer <key>`; `/healthz`, `/metrics` and `/openapi.json` do not.
  */
 export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
-  const query = ListCallsQuerySchema.shape;
-  const queryParam = (name: keyof typeof query): JsonObject => {
-    const schema = withoutMeta(z.toJSONSchema(query[name], { io: "input" }));
+  const queryParamOf = (shape: Record<string, z.ZodType>, name: string): JsonObject => {
+    const schema = withoutMeta(z.toJSONSchema(shape[name]!, { io: "input" }));
     const { description, ...rest } = schema;
     return { name, in: "query", required: false, description, schema: rest };
   };
+  const queryParam = (name: keyof typeof ListCallsQuerySchema.shape): JsonObject =>
+    queryParamOf(ListCallsQuerySchema.shape, name);
+  const keyQueryParam = (name: keyof typeof ListApiKeysQuerySchema.shape): JsonObject =>
+    queryParamOf(ListApiKeysQuerySchema.shape, name);
   const limitNote =
     options.maxBodyBytes === undefined ? "" : ` Bodies over ${options.maxBodyBytes} bytes get 413.`;
   return {
@@ -387,6 +408,64 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           responses: {
             "200": destinationResponse("The destination, reset."),
             ...problems("not_found", "invalid_request", ...operator),
+          },
+        },
+      },
+      "/v1/keys": {
+        get: {
+          operationId: "listApiKeys",
+          summary: "API keys, oldest first (operator view, all tenants)",
+          description: `Each key's id, visible prefix, tenant, name, source, creation, last use and revocation; never the key.${KEYS_ACCESS}`,
+          parameters: [keyQueryParam("tenant"), keyQueryParam("includeRevoked")],
+          responses: {
+            "200": { description: "The keys.", content: json(ref("ApiKeyList")) },
+            ...problems("invalid_request", ...operator),
+          },
+        },
+        post: {
+          operationId: "createApiKey",
+          summary: "Create an API key for a tenant",
+          description: `The answer is the only place the key itself ever appears: store it. Rotation: create a key, deploy it, then revoke the old one.${KEYS_ACCESS}${limitNote}`,
+          requestBody: { required: true, content: json(ref("CreateApiKeyInput")) },
+          responses: {
+            "201": {
+              description: "The key, with the key itself.",
+              headers: {
+                Location: { schema: { type: "string" }, description: "/v1/keys/<id>" },
+              },
+              content: json(ref("CreatedApiKey")),
+            },
+            ...problems(
+              "invalid_json",
+              "unsupported_media_type",
+              "payload_too_large",
+              "invalid_request",
+              ...operator,
+            ),
+          },
+        },
+      },
+      "/v1/keys/{id}": {
+        get: {
+          operationId: "getApiKey",
+          summary: "One API key, revoked or not",
+          parameters: [keyIdParam],
+          responses: {
+            "200": keyResponse("The key."),
+            ...problems("not_found", ...operator),
+          },
+        },
+      },
+      "/v1/keys/{id}/revoke": {
+        post: {
+          operationId: "revokeApiKey",
+          summary: "Revoke an API key, for good",
+          description:
+            "Every server refuses the key within its authentication cache's lifetime (5 s by default); revoking a revoked key changes nothing. The last active key of the operator tenants cannot be revoked (409): create another first.",
+          parameters: [keyIdParam],
+          responses: {
+            "200": keyResponse("The revoked key."),
+            ...problems("not_found", "invalid_state", ...operator),
           },
         },
       },

@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from "hono";
-import type { CallsService } from "../engine/calls-service.ts";
+import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import { requestHeader } from "./node-request.ts";
 import { problemResponse } from "./problem.ts";
 import type { ServerEnv } from "./server-env.ts";
@@ -8,12 +8,12 @@ import type { ServerEnv } from "./server-env.ts";
 const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
 
 /**
- * Authenticates `Authorization: Bearer <key>` through `calls.authenticate` and sets the key's
- * tenant on the context as `tenantId`. A missing or malformed header, or an unknown key, is a
- * `401 unauthorized` problem with `WWW-Authenticate: Bearer`.
+ * Authenticates `Authorization: Bearer <key>` through `keys.authenticate` and sets the key's
+ * tenant on the context as `tenantId`. A missing or malformed header, or an unknown or revoked
+ * key, is a `401 unauthorized` problem with `WWW-Authenticate: Bearer`.
  */
 export function requireApiKey(
-  calls: Pick<CallsService, "authenticate">,
+  keys: Pick<ApiKeysService, "authenticate">,
 ): MiddlewareHandler<ServerEnv> {
   return async (c, next) => {
     const header = requestHeader(c, "authorization");
@@ -29,11 +29,11 @@ export function requireApiKey(
         headers: { "www-authenticate": 'Bearer realm="steadfast", error="invalid_request"' },
       });
     }
-    const tenantId = await calls.authenticate(key);
+    const tenantId = await keys.authenticate(key);
     if (tenantId === undefined) {
       return problemResponse(c, "unauthorized", {
         detail:
-          "Unknown API key: check the key (a server that generated one prints where its key file is when it starts)",
+          "Unknown or revoked API key: check the key (a server that generated one prints where its key file is when it starts; `steadfast keys list` shows the active keys' prefixes)",
         headers: { "www-authenticate": 'Bearer realm="steadfast", error="invalid_token"' },
       });
     }

@@ -47,7 +47,8 @@ beforeAll(async () => {
     {
       port: 0,
       host: "127.0.0.1",
-      db: `sqlite:${join(dir, "steadfast.db")}`,
+      // The database inside the data directory: only then is the generated key file written.
+      db: `sqlite:${join(dir, "data", "steadfast.db")}`,
       dataDir: join(dir, "data"),
       allowPrivateNetworks: true,
       allowedCidrs: [],

@@ -30,7 +30,7 @@ function config(overrides: Partial<ServerConfig> = {}): ServerConfig {
   return {
     port: 0,
     host: "127.0.0.1",
-    db: `sqlite:${join(dir, "steadfast.db")}`,
+    db: `sqlite:${join(dir, "data", "steadfast.db")}`,
     dataDir: join(dir, "data"),
     allowPrivateNetworks: true,
     allowedCidrs: [],

@@ -4,6 +4,7 @@ import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.ts";
 import type { Clock, Random } from "../core/ports.ts";
+import type { FaultInjector } from "../engine/fault-points.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
 import { engineOptions } from "./start-worker.ts";
 import { bootstrapApiKeys } from "./api-keys.ts";
@@ -43,6 +44,8 @@ export interface ServerConfig {
   logLevel: string;
   /** On `close`, how long open HTTP requests may finish before their connections are cut, ms. Default 10,000. */
   shutdownGraceMs?: number;
+  /** How long a checked API key is trusted before the database is asked again (and a key revoked elsewhere refused), ms. Default 5,000. */
+  authCacheTtlMs?: number;
 }
 
 /** Dependencies `startServer` would otherwise make itself. */
@@ -53,8 +56,10 @@ export interface ServerDeps {
   random?: Random;
   /** Default pino writing JSON to stdout at `config.logLevel`, secrets redacted (`createLogger`). */
   logger?: Logger;
-  /** Where operator lines (the generated key) go. Default stdout. */
+  /** Where operator lines (a generated key, keys revoked at start) go. Default standard error, away from the log stream on standard output. */
   print?: (line: string) => void;
+  /** Crash windows, for crash tests only (`parseFaults`); never read from the environment. */
+  faults?: FaultInjector;
 }
 
 /** A listening server. */
@@ -90,7 +95,7 @@ export async function startServer(
   deps: ServerDeps = {},
 ): Promise<RunningServer> {
   const logger = deps.logger ?? createLogger({ level: config.logLevel, service: "steadfast" });
-  const print = deps.print ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const print = deps.print ?? ((line: string) => void process.stderr.write(`${line}\n`));
   const steadfast = await createSteadfast(engineOptions(config, logger, deps));
   const metrics = createMetrics({
     events: steadfast.engine.events,
@@ -106,14 +111,15 @@ export async function startServer(
   const shutdown = new AbortController();
   let server: Server;
   try {
-    await bootstrapApiKeys(steadfast.store, {
+    await bootstrapApiKeys(steadfast.keys, {
       ...(config.apiKeys === undefined ? {} : { apiKeys: config.apiKeys }),
+      db: config.db,
       dataDir: config.dataDir,
-      now: steadfast.clock.now(),
       print,
     });
     const app = createApp({
       calls: steadfast.calls,
+      keys: steadfast.keys,
       destinations: steadfast.destinations,
       operatorTenants: config.operatorTenants ?? ["default"],
       maxBodyBytes: config.maxBodyBytes,

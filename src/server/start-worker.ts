@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { createLogger } from "./logger.ts";
 import type { Clock, Random } from "../core/ports.ts";
+import type { FaultInjector } from "../engine/fault-points.ts";
 import { createSteadfast, type Steadfast, type SteadfastOptions } from "../steadfast.ts";
 import type { ServerConfig } from "./start-server.ts";
 
@@ -30,7 +31,7 @@ export interface RunningWorker {
  */
 export async function startWorker(
   config: WorkerConfig,
-  deps: { clock?: Clock; random?: Random; logger?: Logger } = {},
+  deps: { clock?: Clock; random?: Random; logger?: Logger; faults?: FaultInjector } = {},
 ): Promise<RunningWorker> {
   const logger =
     deps.logger ?? createLogger({ level: config.logLevel, service: "steadfast-worker" });
@@ -51,9 +52,9 @@ export async function startWorker(
  * one place, so that both kinds of process run the same engine.
  */
 export function engineOptions(
-  config: WorkerConfig & { startEngine?: boolean },
+  config: WorkerConfig & { startEngine?: boolean; authCacheTtlMs?: number },
   logger: Logger,
-  deps: { clock?: Clock; random?: Random } = {},
+  deps: { clock?: Clock; random?: Random; faults?: FaultInjector } = {},
 ): SteadfastOptions {
   return {
     db: config.db,
@@ -68,7 +69,10 @@ export function engineOptions(
     ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
     ...(config.startEngine === undefined ? {} : { startEngine: config.startEngine }),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
+    ...(config.authCacheTtlMs === undefined ? {} : { authCacheTtlMs: config.authCacheTtlMs }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
+    // Crash tests only: `steadfast serve` and `worker` never pass faults (issue 10, item 6).
+    ...(deps.faults === undefined ? {} : { faults: deps.faults }),
   };
 }
 

@@ -1,6 +1,14 @@
 // Test data for the store contract suite: deterministic ids and times, no clock reads.
 import type { AttemptRecord, CallError, CallSpec, StoredResponse } from "../../core/call.ts";
-import { newCallId, tenantId, type CallId, type WorkerId } from "../../core/ids.ts";
+import type { NewApiKey } from "../../core/api-key.ts";
+import {
+  newCallId,
+  tenantId,
+  type ApiKeyId,
+  type CallId,
+  type TenantId,
+  type WorkerId,
+} from "../../core/ids.ts";
 import type { AttemptCommit, CallTransition, Claim, NewCall, Store } from "../../core/store.ts";
 import { SeededRandom } from "../../testing/seeded-random.ts";
 
@@ -153,4 +161,25 @@ export async function claimAll(store: Store, now: number, count: number): Promis
 export async function claimOne(store: Store, now: number): Promise<Claim> {
   const [claim] = await claimAll(store, now, 1);
   return claim!;
+}
+
+/**
+ * A key to add: tenant, hash (64 hex digits) and creation time, with an id derived from the
+ * hash so that tests can name it, prefix `pre_<n>` and source `api` unless overridden.
+ */
+export function apiKey(
+  tenant: TenantId,
+  keyHash: string,
+  createdAt: number,
+  overrides: Partial<NewApiKey> = {},
+): NewApiKey {
+  return {
+    id: `key_${keyHash.slice(0, 26).toUpperCase()}` as ApiKeyId,
+    tenantId: tenant,
+    keyHash,
+    prefix: `pre_${keyHash.slice(0, 2)}`,
+    source: "api",
+    createdAt,
+    ...overrides,
+  };
 }

@@ -1,4 +1,4 @@
-// Reads of calls, attempts and API keys. Each is one statement on a pooled connection and sees
+// Reads of calls and attempts. Each is one statement on a pooled connection and sees
 // committed data.
 import type { AttemptRecord, CallRecord } from "../../core/call.ts";
 import type { CallId, TenantId } from "../../core/ids.ts";
@@ -14,13 +14,11 @@ export class CallReads {
   readonly #getCall: string;
   readonly #listAttempts: string;
   readonly #getCallbackDelivery: string;
-  readonly #findTenant: string;
-  readonly #countKeys: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#names = names;
-    const { calls, attempts, apiKeys } = names;
+    const { calls, attempts } = names;
     this.#getCall = `SELECT ${callColumns()} FROM ${calls} WHERE id = $1 AND tenant_id = $2`;
     // A LEFT JOIN tells "no attempts" (one row of NULLs) from "not this tenant's" (no row).
     this.#listAttempts =
@@ -36,8 +34,6 @@ export class CallReads {
       `FROM ${calls} c LEFT JOIN ${attempts} a ON a.call_id = c.id AND a.number = c.attempts ` +
       "WHERE c.parent_id = $1 AND c.tenant_id = $2 AND c.kind = 'callback' " +
       "ORDER BY c.id DESC LIMIT 1";
-    this.#findTenant = `SELECT tenant_id FROM ${apiKeys} WHERE key_hash = $1`;
-    this.#countKeys = `SELECT count(*)::integer AS n FROM ${apiKeys}`;
   }
 
   /** See `Store.getCall`. */
@@ -100,21 +96,5 @@ export class CallReads {
     });
     if (rows.length === 0) return undefined;
     return rows.filter((row) => row.call_id !== null).map(attemptFromRow);
-  }
-
-  /** See `Store.findTenantByKeyHash`. */
-  async findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
-    const { rows } = await this.#db.query({
-      name: "steadfast_find_tenant",
-      text: this.#findTenant,
-      values: [keyHash],
-    });
-    return rows[0]?.tenant_id as TenantId | undefined;
-  }
-
-  /** See `Store.countApiKeys`. */
-  async countApiKeys(): Promise<number> {
-    const { rows } = await this.#db.query({ text: this.#countKeys });
-    return rows[0]!.n as number;
   }
 }

@@ -1,4 +1,5 @@
-// Operator and API writes: cancel, redrive, idempotency-key purge, tenants and API keys. Each is
+// Operator and API writes: cancel, redrive, idempotency-key purge, signing secrets (API keys:
+// api-key-queries.ts). Each is
 // one statement (or one short transaction), conditional on the call's state, so that concurrent
 // engines and operators never see half a change.
 import type { CallId, TenantId } from "../../core/ids.ts";
@@ -11,7 +12,7 @@ import type { SchemaNames } from "./schema-names.ts";
 // runAt. Both in one UPDATE, so that the choice and the change see the same row.
 const FAILED = "c.status = 'failed'";
 
-/** Cancel, redrive, purge, API key and signing secret writes of `PostgresStore`. */
+/** Cancel, redrive, purge and signing secret writes of `PostgresStore`. */
 export class ControlWrites {
   readonly #db: PostgresConnection;
   readonly #names: SchemaNames;
@@ -100,38 +101,6 @@ export class ControlWrites {
   async purgeExpiredIdempotencyKeys(now: number): Promise<number> {
     const { rowCount } = await this.#db.query({ text: this.#purge, values: [now] });
     return rowCount ?? 0;
-  }
-
-  /**
-   * See `Store.addApiKey`. Adding a key its tenant already has is a no-op (configured keys are
-   * re-added at every start); a key held by another tenant is refused rather than moved.
-   */
-  async addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {
-    const { tenants, apiKeys } = this.#names;
-    await this.#db.transaction(async (query) => {
-      await query({
-        text: `INSERT INTO ${tenants} (id, created_at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING`,
-        values: [tenantId, now],
-      });
-      const added = await query({
-        text:
-          `INSERT INTO ${apiKeys} (key_hash, tenant_id, created_at) VALUES ($1, $2, $3) ` +
-          "ON CONFLICT (key_hash) DO NOTHING",
-        values: [keyHash, tenantId, now],
-      });
-      if (added.rowCount === 1) return;
-      const { rows } = await query({
-        text: `SELECT tenant_id FROM ${apiKeys} WHERE key_hash = $1`,
-        values: [keyHash],
-      });
-      const owner = rows[0]?.tenant_id;
-      if (owner !== tenantId) {
-        throw new Error(
-          `This API key already belongs to tenant ${String(owner)}, so it cannot be added for ` +
-            `tenant ${tenantId}. Generate a distinct key per tenant.`,
-        );
-      }
-    });
   }
 
   /** See `Store.ensureSigningSecret`: the first writer's secret wins. */

@@ -1,5 +1,6 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
-import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyId, CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import { redactText, redactUrl } from "../../core/redact.ts";
 import type {
@@ -10,11 +11,13 @@ import type {
   ControlResult,
   CreateCallResult,
   DestinationDocument,
+  ListApiKeysQuery,
   ListCallsQuery,
   NewCall,
   Store,
   StoredDestination,
 } from "../../core/store.ts";
+import { ApiKeyQueries } from "./api-key-queries.ts";
 import { applyMigrations, POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { AttemptCommits } from "./attempt-commits.ts";
 import { CallInserts } from "./call-inserts.ts";
@@ -104,6 +107,7 @@ export class PostgresStore implements Store {
   readonly #deferrals: WriteBatcher<Deferral, boolean>;
   readonly #listener: WorkListener;
   readonly #reads: CallReads;
+  readonly #apiKeys: ApiKeyQueries;
   #closed = false;
 
   /**
@@ -165,6 +169,7 @@ export class PostgresStore implements Store {
       ...(options.onListenError === undefined ? {} : { onError: options.onListenError }),
     });
     this.#reads = new CallReads(this.#db, this.#names);
+    this.#apiKeys = new ApiKeyQueries(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -212,22 +217,44 @@ export class PostgresStore implements Store {
     return this.#listener.add(listener);
   }
 
-  /**
-   * See `Store.addApiKey`. Re-adding a tenant's own key is a no-op; a key that another tenant
-   * holds is refused.
-   */
-  addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {
-    return this.#open(() => this.#control.addApiKey(tenantId, keyHash, now));
+  /** See `Store.addApiKey`. */
+  addApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    return this.#open(() => this.#apiKeys.addApiKey(key));
   }
 
-  /** See `Store.findTenantByKeyHash`. */
-  findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
-    return this.#open(() => this.#reads.findTenantByKeyHash(keyHash));
+  /** See `Store.findApiKey`. */
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#open(() => this.#apiKeys.findApiKey(keyHash));
+  }
+
+  /** See `Store.getApiKey`. */
+  getApiKey(id: ApiKeyId): Promise<ApiKeyRecord | undefined> {
+    return this.#open(() => this.#apiKeys.getApiKey(id));
+  }
+
+  /** See `Store.listApiKeys`. */
+  listApiKeys(query: ListApiKeysQuery): Promise<ApiKeyRecord[]> {
+    return this.#open(() => this.#apiKeys.listApiKeys(query));
   }
 
   /** See `Store.countApiKeys`. */
   countApiKeys(): Promise<number> {
-    return this.#open(() => this.#reads.countApiKeys());
+    return this.#open(() => this.#apiKeys.countApiKeys());
+  }
+
+  /** See `Store.revokeApiKey`. */
+  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
+    return this.#open(() => this.#apiKeys.revokeApiKey(id, now));
+  }
+
+  /** See `Store.revokeApiKeysNotIn`. */
+  revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
+    return this.#open(() => this.#apiKeys.revokeApiKeysNotIn(keepHashes, now));
+  }
+
+  /** See `Store.touchApiKey`. */
+  touchApiKey(id: ApiKeyId, now: number): Promise<void> {
+    return this.#open(() => this.#apiKeys.touchApiKey(id, now));
   }
 
   /** See `Store.ensureSigningSecret`. */

@@ -1,4 +1,5 @@
-// Operator and API writes: cancel, redrive, idempotency-key purge, tenants and API keys. Each
+// Operator and API writes: cancel, redrive, idempotency-key purge, signing secrets (API keys:
+// api-key-queries.ts). Each
 // function is synchronous and runs inside the group-commit transaction (group-commit.ts).
 import type { CallId, TenantId } from "../../core/ids.ts";
 import type { ControlResult } from "../../core/store.ts";
@@ -68,30 +69,6 @@ const PURGE_KEYS =
 /** Releases idempotency keys whose retention ended before `now`. Returns how many. */
 export function purgeExpiredIdempotencyKeys(sql: Prepare, now: number): number {
   return Number(sql(PURGE_KEYS).run(now).changes);
-}
-
-const INSERT_TENANT =
-  "INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING";
-const INSERT_KEY =
-  "INSERT INTO api_keys (key_hash, tenant_id, created_at) VALUES (?, ?, ?) " +
-  "ON CONFLICT (key_hash) DO NOTHING";
-const SELECT_KEY_OWNER = "SELECT tenant_id FROM api_keys WHERE key_hash = ?";
-
-/**
- * Stores an API key hash for a tenant, creating the tenant if needed. Adding a key its tenant
- * already has is a no-op (configured keys are re-added at every start); a key held by another
- * tenant is refused rather than silently moved.
- */
-export function addApiKey(sql: Prepare, tenantId: TenantId, keyHash: string, now: number): void {
-  sql(INSERT_TENANT).run(tenantId, now);
-  if (Number(sql(INSERT_KEY).run(keyHash, tenantId, now).changes) === 1) return;
-  const owner = sql(SELECT_KEY_OWNER).get(keyHash)?.tenant_id;
-  if (owner !== tenantId) {
-    throw new Error(
-      `This API key already belongs to tenant ${String(owner)}, so it cannot be added for ` +
-        `tenant ${tenantId}. Generate a distinct key per tenant.`,
-    );
-  }
 }
 
 const ENSURE_SECRET =

@@ -7,7 +7,15 @@ import type { WaitingFor } from "../../core/call.ts";
 import type { CallId, WorkerId } from "../../core/ids.ts";
 import type { ListCallsQuery } from "../../core/store.ts";
 import { describeStoreContract } from "../contract/store-contract.ts";
-import { CallFactory, claimOne, commitOf, succeeded, T0, TENANT_A } from "../contract/fixtures.ts";
+import {
+  apiKey,
+  CallFactory,
+  claimOne,
+  commitOf,
+  succeeded,
+  T0,
+  TENANT_A,
+} from "../contract/fixtures.ts";
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { listCallsStatement } from "./call-listing.ts";
@@ -117,7 +125,7 @@ describe("SqliteStore", () => {
     await store.createCalls([done, pending]);
     const claim = await claimOne(store, done.createdAt);
     await store.commitAttempt(commitOf(claim, T0 + 50, succeeded(T0 + 50)));
-    await store.addApiKey(TENANT_A, "a".repeat(64), T0);
+    const key = await store.addApiKey(apiKey(TENANT_A, "a".repeat(64), T0));
     const secret = await store.ensureSigningSecret(TENANT_A, "whsec_1", T0);
     const before = await store.listCalls(TENANT_A, { limit: 10 });
     const attempts = await store.listAttempts(TENANT_A, done.id);
@@ -127,7 +135,7 @@ describe("SqliteStore", () => {
     await reopened.migrate();
     expect(await reopened.listCalls(TENANT_A, { limit: 10 })).toStrictEqual(before);
     expect(await reopened.listAttempts(TENANT_A, done.id)).toStrictEqual(attempts);
-    expect(await reopened.findTenantByKeyHash("a".repeat(64))).toBe(TENANT_A);
+    expect(await reopened.findApiKey("a".repeat(64))).toStrictEqual(key);
     expect(await reopened.ensureSigningSecret(TENANT_A, "whsec_2", T0)).toBe(secret);
     await reopened.close();
   });

@@ -2,7 +2,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
-import type { CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyId, CallId, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
@@ -12,11 +13,13 @@ import type {
   ControlResult,
   CreateCallResult,
   DestinationDocument,
+  ListApiKeysQuery,
   ListCallsQuery,
   NewCall,
   Store,
   StoredDestination,
 } from "../../core/store.ts";
+import * as apiKeys from "./api-key-queries.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { listCallsStatement } from "./call-listing.ts";
 import * as calls from "./call-writes.ts";
@@ -145,25 +148,44 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
   }
 
-  /**
-   * See `Store.addApiKey`. Re-adding a tenant's own key is a no-op; a key that another tenant
-   * holds is refused.
-   */
-  addApiKey(tenantId: TenantId, keyHash: string, now: number): Promise<void> {
-    return this.#write(() => control.addApiKey(this.#sql, tenantId, keyHash, now));
+  /** See `Store.addApiKey`. */
+  addApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
+    return this.#write(() => apiKeys.addApiKey(this.#sql, key));
   }
 
-  /** See `Store.findTenantByKeyHash`. */
-  findTenantByKeyHash(keyHash: string): Promise<TenantId | undefined> {
-    return this.#read(() => {
-      const row = this.#sql("SELECT tenant_id FROM api_keys WHERE key_hash = ?").get(keyHash);
-      return row === undefined ? undefined : (row.tenant_id as TenantId);
-    });
+  /** See `Store.findApiKey`. */
+  findApiKey(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    return this.#read(() => apiKeys.findApiKey(this.#sql, keyHash));
+  }
+
+  /** See `Store.getApiKey`. */
+  getApiKey(id: ApiKeyId): Promise<ApiKeyRecord | undefined> {
+    return this.#read(() => apiKeys.getApiKey(this.#sql, id));
+  }
+
+  /** See `Store.listApiKeys`. */
+  listApiKeys(query: ListApiKeysQuery): Promise<ApiKeyRecord[]> {
+    return this.#read(() => apiKeys.listApiKeys(this.#sql, query));
   }
 
   /** See `Store.countApiKeys`. */
   countApiKeys(): Promise<number> {
-    return this.#read(() => Number(this.#sql("SELECT count(*) AS n FROM api_keys").get()!.n));
+    return this.#read(() => apiKeys.countApiKeys(this.#sql));
+  }
+
+  /** See `Store.revokeApiKey`. */
+  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
+    return this.#write(() => apiKeys.revokeApiKey(this.#sql, id, now));
+  }
+
+  /** See `Store.revokeApiKeysNotIn`. */
+  revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
+    return this.#write(() => apiKeys.revokeApiKeysNotIn(this.#sql, keepHashes, now));
+  }
+
+  /** See `Store.touchApiKey`. */
+  touchApiKey(id: ApiKeyId, now: number): Promise<void> {
+    return this.#write(() => apiKeys.touchApiKey(this.#sql, id, now));
   }
 
   /** See `Store.ensureSigningSecret`. */

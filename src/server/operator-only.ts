@@ -1,0 +1,25 @@
+import type { MiddlewareHandler } from "hono";
+import { TerminalError } from "../core/errors.ts";
+import type { ServerEnv } from "./server-env.ts";
+
+/**
+ * Middleware that lets only keys of `operatorTenants` through; others get `403 forbidden`.
+ * `why` says what makes the routes operator business (`Destinations are shared by every
+ * tenant's calls`). The answer names no tenant (issue 10, item 6): a tenant learns that it is
+ * not an operator, not who is.
+ */
+export function onlyOperators(
+  operatorTenants: readonly string[],
+  why: string,
+): MiddlewareHandler<ServerEnv> {
+  const operators = new Set(operatorTenants);
+  return async (c, next) => {
+    if (!operators.has(c.get("tenantId"))) {
+      throw new TerminalError(
+        "forbidden",
+        `${why}, so only keys of the server's operator tenants (STEADFAST_OPERATOR_TENANTS) may use these routes, and this key's tenant is not one of them`,
+      );
+    }
+    await next();
+  };
+}

@@ -1,0 +1,113 @@
+// API keys in SQLite: add, find, list, revoke, touch. Writes run inside the group-commit
+// transaction (group-commit.ts); reads run directly and see committed data.
+import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
+import type { ApiKeyId } from "../../core/ids.ts";
+import type { ListApiKeysQuery } from "../../core/store.ts";
+import {
+  API_KEY_COLUMNS,
+  apiKeyFromRow,
+  byCreation,
+  keyOwnedByOtherTenant,
+} from "../api-key-rows.ts";
+import type { Prepare } from "./statement-cache.ts";
+
+const INSERT_TENANT =
+  "INSERT INTO tenants (id, created_at) VALUES (?, ?) ON CONFLICT (id) DO NOTHING";
+// A conflict changes nothing, except for an env key revoked by env and listed again: restored.
+const INSERT_KEY =
+  "INSERT INTO api_keys (key_hash, id, tenant_id, prefix, name, source, created_at) " +
+  "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO UPDATE " +
+  "SET revoked_at = NULL, revoked_by = NULL WHERE api_keys.revoked_by = 'env' " +
+  "AND api_keys.source = 'env' AND excluded.source = 'env' " +
+  `AND api_keys.tenant_id = excluded.tenant_id RETURNING ${API_KEY_COLUMNS}`;
+const SELECT_BY_HASH = `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?`;
+const FIND_ACTIVE = `${SELECT_BY_HASH} AND revoked_at IS NULL`;
+const SELECT_BY_ID = `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE id = ?`;
+const COUNT_ACTIVE = "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NULL";
+const REVOKE =
+  "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?), revoked_by = 'operator' " +
+  `WHERE id = ? RETURNING ${API_KEY_COLUMNS}`;
+const REVOKE_NOT_IN =
+  "UPDATE api_keys SET revoked_at = ?, revoked_by = 'env' " +
+  "WHERE source = 'env' AND revoked_at IS NULL " +
+  `AND key_hash NOT IN (SELECT value FROM json_each(?)) RETURNING ${API_KEY_COLUMNS}`;
+const TOUCH =
+  "UPDATE api_keys SET last_used_at = ? WHERE id = ? " +
+  "AND (last_used_at IS NULL OR last_used_at < ?)";
+
+/** See `Store.addApiKey`. Runs inside a write transaction. */
+export function addApiKey(sql: Prepare, key: NewApiKey): ApiKeyRecord {
+  sql(INSERT_TENANT).run(key.tenantId, key.createdAt);
+  const inserted = sql(INSERT_KEY).get(
+    key.keyHash,
+    key.id,
+    key.tenantId,
+    key.prefix,
+    key.name ?? null,
+    key.source,
+    key.createdAt,
+  );
+  if (inserted !== undefined) return apiKeyFromRow(inserted);
+  const existing = apiKeyFromRow(sql(SELECT_BY_HASH).get(key.keyHash)!);
+  if (existing.tenantId !== key.tenantId)
+    throw keyOwnedByOtherTenant(existing.tenantId, key.tenantId);
+  return existing;
+}
+
+/** See `Store.findApiKey`. */
+export function findApiKey(sql: Prepare, keyHash: string): ApiKeyRecord | undefined {
+  const row = sql(FIND_ACTIVE).get(keyHash);
+  return row === undefined ? undefined : apiKeyFromRow(row);
+}
+
+/** See `Store.getApiKey`. */
+export function getApiKey(sql: Prepare, id: ApiKeyId): ApiKeyRecord | undefined {
+  const row = sql(SELECT_BY_ID).get(id);
+  return row === undefined ? undefined : apiKeyFromRow(row);
+}
+
+/** See `Store.listApiKeys`. */
+export function listApiKeys(sql: Prepare, query: ListApiKeysQuery): ApiKeyRecord[] {
+  const where: string[] = [];
+  const values: string[] = [];
+  if (query.tenantId !== undefined) {
+    where.push("tenant_id = ?");
+    values.push(query.tenantId);
+  }
+  if (query.includeRevoked !== true) where.push("revoked_at IS NULL");
+  const text =
+    `SELECT ${API_KEY_COLUMNS} FROM api_keys` +
+    (where.length === 0 ? "" : ` WHERE ${where.join(" AND ")}`) +
+    " ORDER BY created_at, id";
+  return sql(text)
+    .all(...values)
+    .map(apiKeyFromRow);
+}
+
+/** See `Store.countApiKeys`. */
+export function countApiKeys(sql: Prepare): number {
+  return Number(sql(COUNT_ACTIVE).get()!.n);
+}
+
+/** See `Store.revokeApiKey`. Runs inside a write transaction. */
+export function revokeApiKey(sql: Prepare, id: ApiKeyId, now: number): ApiKeyRecord | undefined {
+  const row = sql(REVOKE).get(now, id);
+  return row === undefined ? undefined : apiKeyFromRow(row);
+}
+
+/** See `Store.revokeApiKeysNotIn`. Runs inside a write transaction. */
+export function revokeApiKeysNotIn(
+  sql: Prepare,
+  keepHashes: readonly string[],
+  now: number,
+): ApiKeyRecord[] {
+  return sql(REVOKE_NOT_IN)
+    .all(now, JSON.stringify(keepHashes))
+    .map(apiKeyFromRow)
+    .sort(byCreation);
+}
+
+/** See `Store.touchApiKey`. Runs inside a write transaction. */
+export function touchApiKey(sql: Prepare, id: ApiKeyId, now: number): void {
+  sql(TOUCH).run(now, id, now);
+}

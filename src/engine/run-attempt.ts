@@ -1,4 +1,4 @@
-import type { AttemptOutcome, AttemptRecord, CallRecord, CallSpec } from "../core/call.ts";
+import type { AttemptRecord, CallRecord, CallSpec, ExchangeOutcome } from "../core/call.ts";
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
@@ -100,7 +100,7 @@ export async function runAttempt(
   await ctx.faults?.hit("after-request-sent");
 
   const now = ctx.clock.now();
-  const outcome: AttemptOutcome =
+  const outcome: ExchangeOutcome =
     result.type === "response"
       ? { type: "response", status: result.status }
       : { type: "error", code: result.code, message: result.message };

@@ -12,6 +12,8 @@ import type {
   NewCall,
   Store,
   StoredDestination,
+  WorkerRecord,
+  WorkerRegistration,
 } from "../../core/store.ts";
 import { applyMigrations, POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { AttemptCommits } from "./attempt-commits.ts";
@@ -24,6 +26,7 @@ import { CallReads } from "./call-reads.ts";
 import { newCallWeight } from "./row-mapping.ts";
 import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts";
 import { WorkListener } from "./work-listener.ts";
+import { WorkerWrites } from "./worker-writes.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 
 /** Options of `PostgresStore.connect`. */
@@ -102,6 +105,7 @@ export class PostgresStore implements Store {
   readonly #deferrals: WriteBatcher<Deferral, boolean>;
   readonly #listener: WorkListener;
   readonly #reads: CallReads;
+  readonly #workers: WorkerWrites;
   #closed = false;
 
   /**
@@ -163,6 +167,7 @@ export class PostgresStore implements Store {
       ...(options.onListenError === undefined ? {} : { onError: options.onListenError }),
     });
     this.#reads = new CallReads(this.#db, this.#names);
+    this.#workers = new WorkerWrites(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -370,6 +375,33 @@ export class PostgresStore implements Store {
     return this.#open(() =>
       this.#destinations.saveDestination(destination, document, expectedVersion, now),
     );
+  }
+
+  /** See `Store.registerWorker`. */
+  registerWorker(
+    worker: WorkerRegistration,
+    now: number,
+    forgetStoppedBefore: number,
+  ): Promise<void> {
+    return this.#open(() => this.#workers.registerWorker(worker, now, forgetStoppedBefore));
+  }
+
+  /** See `Store.heartbeatWorker`. */
+  heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
+    return this.#open(() => this.#workers.heartbeatWorker(id, now));
+  }
+
+  /** See `Store.listWorkers`. */
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#open(() => this.#workers.listWorkers());
+  }
+
+  /** See `Store.stopWorkers`. Wakes the listeners of other processes when claims were ended. */
+  stopWorkers(
+    workers: readonly { id: WorkerId; heartbeatAt?: number }[],
+    now: number,
+  ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
+    return this.#open(() => this.#workers.stopWorkers(workers, now));
   }
 
   #assertOpen(): void {

@@ -1,4 +1,11 @@
-import type { AttemptRecord, CallRecord, CallSpec, ExchangeOutcome } from "../core/call.ts";
+import type {
+  AttemptDecision,
+  AttemptRecord,
+  CallRecord,
+  CallSpec,
+  ExchangeOutcome,
+} from "../core/call.ts";
+import { interruptionsExhausted } from "../core/interruption.ts";
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
@@ -38,8 +45,21 @@ export type AttemptResult =
     }
   /** The lease was lost (cancelled, or taken over): nothing was written. */
   | { type: "fenced" }
-  /** The send was aborted (shutdown or lost lease) before an outcome: nothing was written. */
-  | { type: "aborted" };
+  /**
+   * The send was aborted (shutdown or lost lease) before an outcome: nothing was written.
+   * `cutOff` tells what the transport knew when its exchange had begun.
+   */
+  | { type: "aborted"; cutOff?: ExchangeCutOff };
+
+/** An exchange aborted before its outcome: its timings so far, and whether it may have been sent. */
+export interface ExchangeCutOff {
+  startedAt: number;
+  durationMs: number;
+  connectMs?: number;
+  firstByteMs?: number;
+  /** False only when the request certainly did not reach the upstream. */
+  sent: boolean;
+}
 
 /** Retry policy of callback deliveries: about a day of tries, as Standard Webhooks senders do. */
 const CALLBACK_SPEC: Omit<CallSpec, "request"> = {
@@ -68,13 +88,22 @@ export async function runAttempt(
   const { spec } = call;
   const remainingMs =
     call.deadlineAt === undefined ? Number.POSITIVE_INFINITY : call.deadlineAt - startedAt;
+  const crashLoop = interruptionsExhausted(call);
 
   let result: SendResult;
+  let exchanged = false;
   if (remainingMs <= 0) {
     result = syntheticError(
       startedAt,
       "total_timeout",
       `the call's deadline passed before attempt ${number} could start`,
+    );
+  } else if (crashLoop) {
+    result = syntheticError(
+      startedAt,
+      "aborted",
+      `not sent: interruptions used up maxAttempts (${spec.retry.maxAttempts}) and the attempt ` +
+        "after them, so this call may be ending its process each time it runs",
     );
   } else {
     const request =
@@ -86,6 +115,7 @@ export async function runAttempt(
         `the call ${call.parentId ?? "?"} this callback reports on no longer exists`,
       );
     } else {
+      exchanged = true;
       result = await ctx.transport.send(request, {
         connectTimeoutMs: spec.timeout.connectMs,
         readTimeoutMs: spec.timeout.readMs,
@@ -96,7 +126,8 @@ export async function runAttempt(
       onSent?.(result, ctx.clock.now());
     }
   }
-  if (signal.aborted) return { type: "aborted" };
+  if (signal.aborted)
+    return { type: "aborted", ...(exchanged ? { cutOff: cutOffOf(result) } : {}) };
   await ctx.faults?.hit("after-request-sent");
 
   const now = ctx.clock.now();
@@ -105,27 +136,33 @@ export async function runAttempt(
       ? { type: "response", status: result.status }
       : { type: "error", code: result.code, message: result.message };
   const sent = result.type === "response" || result.sent;
-  const decision =
+  const decision: AttemptDecision =
     remainingMs <= 0
       ? {
-          type: "fail" as const,
-          code: "deadline_exceeded" as const,
+          type: "fail",
+          code: "deadline_exceeded",
           reason: `the deadline passed before attempt ${number} could start`,
         }
-      : decideAttempt(
-          {
-            outcome,
-            sent,
-            ...(result.type === "response" ? { responseHeaders: result.headers } : {}),
-            method: spec.request.method,
-            idempotencyKeySent: true,
-            retry: spec.retry,
-            attemptsUsed: number - call.attemptBase,
-            now,
-            ...(call.deadlineAt === undefined ? {} : { deadlineAt: call.deadlineAt }),
-          },
-          ctx.random,
-        );
+      : crashLoop
+        ? {
+            type: "fail",
+            code: "attempts_exhausted",
+            reason: `attempts were interrupted by the end of their process until maxAttempts (${spec.retry.maxAttempts}) and one more were used up`,
+          }
+        : decideAttempt(
+            {
+              outcome,
+              sent,
+              ...(result.type === "response" ? { responseHeaders: result.headers } : {}),
+              method: spec.request.method,
+              idempotencyKeySent: true,
+              retry: spec.retry,
+              attemptsUsed: number - call.attemptBase,
+              now,
+              ...(call.deadlineAt === undefined ? {} : { deadlineAt: call.deadlineAt }),
+            },
+            ctx.random,
+          );
   const attempt: AttemptRecord = {
     callId: call.id,
     number,
@@ -219,9 +256,20 @@ function userRequest(call: CallRecord): OutgoingRequest {
     : { url: request.url, method: request.method, headers, body: request.body };
 }
 
+function cutOffOf(result: SendResult): ExchangeCutOff {
+  const { timings } = result;
+  return {
+    startedAt: timings.startedAt,
+    durationMs: timings.durationMs,
+    ...(timings.connectMs === undefined ? {} : { connectMs: timings.connectMs }),
+    ...(timings.firstByteMs === undefined ? {} : { firstByteMs: timings.firstByteMs }),
+    sent: result.type === "response" || result.sent,
+  };
+}
+
 function syntheticError(
   now: number,
-  code: "total_timeout" | "invalid_response",
+  code: "total_timeout" | "invalid_response" | "aborted",
   message: string,
 ): SendResult {
   return { type: "error", code, message, sent: false, timings: { startedAt: now, durationMs: 0 } };

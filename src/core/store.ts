@@ -57,6 +57,11 @@ export interface Claim {
    * claims it. Absent for a woken call (`wakeDestination` clears the code).
    */
   heldFor?: WaitCode;
+  /**
+   * True when this claim took the call over from an owner whose lease expired or was ended
+   * (`stopWorkers`), recording the attempt it had cut off (see `claimDue`).
+   */
+  takenOver?: true;
 }
 
 /** Identifies a claim in conditional writes. */

@@ -482,6 +482,7 @@ export class Engine {
     const admission = await gate.admit(claim.call, this.#clock.now(), {
       signal,
       ...(claim.heldFor === undefined ? {} : { heldFor: claim.heldFor }),
+      ...(claim.takenOver === true ? { takenOver: true } : {}),
     });
     this.#adjustClaimWindow(admission);
     if (admission.type === "hold") {

@@ -160,6 +160,8 @@ export function describeWorkerContract(context: GetContext): void {
       const [taken] = await store.claimDue({ now, limit: 5, leaseMs: LEASE_MS, workerId: thief });
 
       expect(taken!.call).toMatchObject({ id: call.id, status: "running", attempts: 2 });
+      expect(taken!.takenOver).toBe(true);
+      expect(second.takenOver).toBeUndefined();
       expect(await store.getCall(TENANT_A, call.id)).toStrictEqual(taken!.call);
       const attempts = await store.listAttempts(TENANT_A, call.id);
       expect(attempts?.map((a) => a.number)).toEqual([1, 2]);
@@ -195,10 +197,10 @@ export function describeWorkerContract(context: GetContext): void {
       const second = first + LEASE_MS;
       const taken = await claimAll(store, second, 2);
 
-      expect(taken.map((c) => [c.call.id, c.call.attempts])).toEqual(
+      expect(taken.map((c) => [c.call.id, c.call.attempts, c.takenOver])).toEqual(
         expect.arrayContaining([
-          [crashing.id, 2],
-          [released.id, 1],
+          [crashing.id, 2, true],
+          [released.id, 1, true],
         ]),
       );
       const startedAt = async (id: typeof crashing.id) =>

@@ -22,7 +22,7 @@ import { callColumns, callFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
 // What the claim statement returns: the call, and its due time and wait code before the claim.
-const CLAIMED_COLUMNS = `${callColumns()}, due_at, held`;
+const CLAIMED_COLUMNS = `${callColumns()}, due_at, held, prior_status`;
 
 /** Claim, lease renewal, lease release and wake-up queries of `PostgresStore`. */
 export class ClaimWrites {
@@ -110,6 +110,7 @@ export class ClaimWrites {
         leaseExpiresAt,
       };
       if (row.held !== null && row.held !== undefined) claim.heldFor = row.held as WaitCode;
+      if (row.prior_status === "running") claim.takenOver = true;
       return claim;
     });
   }

@@ -96,7 +96,7 @@ export function claimDue(
   // RETURNING comes in no set order: back to the due order SELECT_DUE chose.
   const byId = new Map(rows.map((row) => [row.id as string, row]));
   const claims: Claim[] = [];
-  for (const { id, held } of due) {
+  for (const { id, held, prior_claim_at: priorClaimAt } of due) {
     const row = byId.get(id as string)!;
     const claimed: Claim = {
       call: callFromRow(row),
@@ -104,6 +104,7 @@ export function claimDue(
       leaseExpiresAt,
     };
     if (held !== null) claimed.heldFor = held as WaitCode;
+    if (priorClaimAt !== null) claimed.takenOver = true;
     claims.push(claimed);
   }
   return claims;

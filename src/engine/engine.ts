@@ -21,7 +21,6 @@
  * a rate or concurrency limit, or the retry budget spent.
  */
 import type { AttemptRecord, CallRecord, WaitingFor } from "../core/call.ts";
-import { stoppedAttempt } from "../core/interruption.ts";
 import type { CallId, WorkerId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { Claim, ClaimRef, Store } from "../core/store.ts";
@@ -35,7 +34,12 @@ import {
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { currentProcessProbe, type ProcessProbe } from "./process-probe.ts";
-import { runAttempt, type AttemptContext, type ExchangeCutOff } from "./run-attempt.ts";
+import {
+  recordStopped,
+  runAttempt,
+  type AttemptContext,
+  type ExchangeCutOff,
+} from "./run-attempt.ts";
 import { TypedEvents } from "./typed-events.ts";
 import { WorkerLiveness } from "./worker-liveness.ts";
 
@@ -160,6 +164,8 @@ export class Engine {
   readonly #heartbeatIntervalMs: number;
   /** Settles when this worker is registered and has looked for dead ones (or failed to). */
   #registered: Promise<void> = Promise.resolve();
+  /** Whether the last heartbeat failed (logged once per outage, not every second). */
+  #beatFailing = false;
   /** The reason the attempts aborted by `stop` carry (told apart from a lost lease). */
   readonly #stopping = new Error("engine stopping");
 
@@ -240,7 +246,7 @@ export class Engine {
         "could not register this worker; its heartbeat tries again every interval",
       );
     });
-    this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#liveness.beat()));
+    this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#beat()));
     this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
     const renewEveryMs = Math.max(10, Math.floor(this.#leaseMs / 3));
     this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
@@ -543,45 +549,17 @@ export class Engine {
   }
 
   /**
-   * Gives back a claim whose attempt the stop aborted: records the attempt as interrupted
-   * (`process_stopped`, `sent` as the transport knew it) when its exchange had begun, so the
-   * attempt log matches what the upstream saw; the call is due again at once either way.
+   * Gives back a claim whose attempt the stop aborted: recorded as interrupted when its exchange
+   * had begun (`recordStopped`), released otherwise; due again at once either way.
    */
   async #giveBack(claim: Claim, cutOff: ExchangeCutOff | undefined): Promise<void> {
-    const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
-    const now = this.#clock.now();
     if (cutOff === undefined) {
-      await this.#store.releaseClaims([ref], now);
+      const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
+      await this.#store.releaseClaims([ref], this.#clock.now());
       return;
     }
-    const number = claim.call.attempts + 1;
-    const attempt: AttemptRecord = {
-      callId: claim.call.id,
-      number,
-      startedAt: cutOff.startedAt,
-      durationMs: cutOff.durationMs,
-      ...(cutOff.connectMs === undefined ? {} : { connectMs: cutOff.connectMs }),
-      ...(cutOff.firstByteMs === undefined ? {} : { firstByteMs: cutOff.firstByteMs }),
-      sent: cutOff.sent,
-      ...stoppedAttempt(this.#shutdownGraceMs),
-    };
-    const reason = `the process stopped during attempt ${number}; due again at once`;
-    const committed = await this.#store.commitAttempt({
-      ...ref,
-      attempt,
-      transition: { status: "waiting", runAt: now, reason },
-      now,
-    });
-    if (!committed) return;
-    const call: CallRecord = {
-      ...claim.call,
-      status: "waiting",
-      attempts: number,
-      runAt: now,
-      waitReason: reason,
-      updatedAt: now,
-    };
-    this.events.emit("attempt:recorded", { call, attempt });
+    const recorded = await recordStopped(this.#ctx, claim, cutOff, this.#shutdownGraceMs);
+    if (recorded !== undefined) this.events.emit("attempt:recorded", recorded);
   }
 
   /** Holds a claimed call until `runAt` without an attempt, as its destination decided. */
@@ -603,6 +581,23 @@ export class Engine {
     if (waitingFor.destination !== undefined) call.waitDestination = waitingFor.destination;
     this.events.emit("call:held", { call, waitingFor, runAt });
     this.notify(runAt);
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      await this.#liveness.beat();
+      if (this.#beatFailing) this.#logger.info({}, "heartbeats reach the store again");
+      this.#beatFailing = false;
+    } catch (error) {
+      if (!this.#beatFailing) {
+        this.#logger.warn(
+          { err: error },
+          "heartbeat failed; retried every interval (after workerTimeoutMs without one, other " +
+            "processes take this one's calls over, and it registers again once the store is back)",
+        );
+      }
+      this.#beatFailing = true;
+    }
   }
 
   async #renewLeases(): Promise<void> {

@@ -5,7 +5,7 @@ import type {
   CallSpec,
   ExchangeOutcome,
 } from "../core/call.ts";
-import { interruptionsExhausted } from "../core/interruption.ts";
+import { interruptionsExhausted, stoppedAttempt } from "../core/interruption.ts";
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
@@ -224,6 +224,46 @@ export async function runAttempt(
     transition,
     ...(followUp === undefined ? {} : { followUp }),
   };
+}
+
+/**
+ * Records an attempt that a graceful stop aborted after its exchange had begun, so the attempt
+ * log matches what the upstream may have seen: `interrupted` (`process_stopped`), `sent` as the
+ * transport knew it, and the call due again at once. Resolves with what was recorded, or
+ * `undefined` when the lease was lost meanwhile (nothing written).
+ */
+export async function recordStopped(
+  ctx: AttemptContext,
+  claim: Claim,
+  cutOff: ExchangeCutOff,
+  graceMs: number,
+): Promise<{ call: CallRecord; attempt: AttemptRecord } | undefined> {
+  const now = ctx.clock.now();
+  const number = claim.call.attempts + 1;
+  const attempt: AttemptRecord = {
+    callId: claim.call.id,
+    number,
+    startedAt: cutOff.startedAt,
+    durationMs: cutOff.durationMs,
+    ...(cutOff.connectMs === undefined ? {} : { connectMs: cutOff.connectMs }),
+    ...(cutOff.firstByteMs === undefined ? {} : { firstByteMs: cutOff.firstByteMs }),
+    sent: cutOff.sent,
+    ...stoppedAttempt(graceMs),
+  };
+  const transition: CallTransition = {
+    status: "waiting",
+    runAt: now,
+    reason: `the process stopped during attempt ${number}; due again at once`,
+  };
+  const committed = await ctx.store.commitAttempt({
+    callId: claim.call.id,
+    leaseToken: claim.leaseToken,
+    attempt,
+    transition,
+    now,
+  });
+  if (!committed) return undefined;
+  return { call: applyTransition(claim.call, attempt, transition, now), attempt };
 }
 
 /**

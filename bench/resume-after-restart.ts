@@ -21,7 +21,11 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { Pool } from "undici";
-import { startFlakyUpstream, type FlakyUpstream } from "../src/testing/flaky-upstream.ts";
+import {
+  holdFirstRequestOfEach,
+  startFlakyUpstream,
+  type FlakyUpstream,
+} from "../src/testing/flaky-upstream.ts";
 import { epochMs } from "./lib/clock.ts";
 import { dropSchema, ensureDatabase } from "./lib/postgres.ts";
 import { median } from "./lib/stats.ts";
@@ -93,17 +97,6 @@ async function kill(child: Child, signal: NodeJS.Signals = "SIGKILL"): Promise<v
   if (signal === "SIGKILL") await child.exited;
 }
 
-/** Holds the first request of each call forever; answers 200 to every later one. */
-async function holdingUpstream(): Promise<FlakyUpstream> {
-  const seen = new Set<string>();
-  return startFlakyUpstream((request) => {
-    const key = String(request.headers["idempotency-key"]);
-    if (seen.has(key)) return { status: 200 };
-    seen.add(key);
-    return "hang";
-  });
-}
-
 /** Submits `CALLS` calls through `server`, 32 at a time, and waits until all are in flight. */
 async function putInFlight(server: Child, upstream: FlakyUpstream): Promise<void> {
   const pool = new Pool(server.url, { connections: 32 });
@@ -141,7 +134,7 @@ async function resumed(upstream: FlakyUpstream, since: number): Promise<Sample> 
 }
 
 async function measure(store: "sqlite" | "postgres", scenario: Scenario): Promise<Sample> {
-  const upstream = await holdingUpstream();
+  const upstream = await startFlakyUpstream(holdFirstRequestOfEach("idempotency-key"));
   const dir = mkdtempSync(join(tmpdir(), "steadfast-bench-resume-"));
   const schema = `steadfast_bench_resume_${process.pid}`;
   const pgUrl = store === "postgres" ? await ensureDatabase("bench_steadfast") : undefined;

@@ -7,7 +7,11 @@ import {
   TEST_DATABASE_URL,
   testSchemaName,
 } from "../src/store/postgres/test-database.test-support.ts";
-import { startFlakyUpstream, type FlakyUpstream } from "../src/testing/flaky-upstream.ts";
+import {
+  holdFirstRequestOfEach,
+  startFlakyUpstream,
+  type FlakyUpstream,
+} from "../src/testing/flaky-upstream.ts";
 import { apiClient, startServerProcess, until, type ServerProcess } from "./process-harness.ts";
 
 // Issue 10, items 10 and 11: calls in flight when their process dies are resumed within seconds
@@ -36,17 +40,6 @@ afterEach(async () => {
   if (schema !== undefined) await dropSchema(schema);
   schema = undefined;
 });
-
-/** An upstream that holds the first request of each key forever and answers 200 after that. */
-async function holdFirstRequests(): Promise<FlakyUpstream> {
-  const seen = new Set<string>();
-  return startFlakyUpstream((request) => {
-    const key = String(request.headers["idempotency-key"]);
-    if (seen.has(key)) return { status: 200 };
-    seen.add(key);
-    return "hang";
-  });
-}
 
 function requestsPerKey(): Map<string, number> {
   const counts = new Map<string, number>();
@@ -120,7 +113,7 @@ async function expectAttemptLogsMatchUpstream(
 describe("resuming after kill -9 (process level)", () => {
   it("a restarted process resumes the calls its predecessor had in flight within seconds, not at the end of their lease", async () => {
     dir = mkdtempSync(join(tmpdir(), "steadfast-resume-"));
-    upstream = await holdFirstRequests();
+    upstream = await startFlakyUpstream(holdFirstRequestOfEach("idempotency-key"));
     const env = {
       STEADFAST_DATA_DIR: dir,
       STEADFAST_API_KEYS: `resume:${KEY}`,
@@ -144,7 +137,7 @@ describe("resuming after kill -9 (process level)", () => {
 describe("a PostgreSQL fleet taking over a dead process's calls (process level)", () => {
   async function fleet(): Promise<{ env: Record<string, string>; first: ServerProcess }> {
     schema = testSchemaName();
-    upstream = await holdFirstRequests();
+    upstream = await startFlakyUpstream(holdFirstRequestOfEach("idempotency-key"));
     const env = {
       STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
       STEADFAST_API_KEYS: `resume:${KEY}`,

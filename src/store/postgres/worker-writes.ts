@@ -3,7 +3,7 @@
 import type { WorkerId } from "../../core/ids.ts";
 import type { WorkerRecord, WorkerRegistration } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
-import type { Row } from "./row-mapping.ts";
+import { workerFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
 const WORKER_COLUMNS = "id, host, pid_scope, pid, started_at, heartbeat_at, stopped_at";
@@ -106,17 +106,4 @@ export class WorkerWrites {
       claimsEnded: row.ended as number,
     };
   }
-}
-
-function workerFromRow(row: Row): WorkerRecord {
-  const record: WorkerRecord = {
-    id: row.id as WorkerId,
-    host: row.host as string,
-    pid: row.pid as number,
-    startedAt: row.started_at as number,
-    heartbeatAt: row.heartbeat_at as number,
-  };
-  if (row.pid_scope !== null) record.pidScope = row.pid_scope as string;
-  if (row.stopped_at !== null) record.stoppedAt = row.stopped_at as number;
-  return record;
 }

@@ -24,7 +24,7 @@ import * as calls from "./call-writes.ts";
 import * as control from "./control-writes.ts";
 import * as destinations from "./destination-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { attemptFromRow, callFromRow, destinationFromRow } from "./row-mapping.ts";
+import { attemptFromRow, callFromRow, destinationFromRow, workerFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { WalSync } from "./wal-sync.ts";
@@ -370,7 +370,7 @@ export class SqliteStore implements Store {
 
   /** See `Store.listWorkers`. */
   listWorkers(): Promise<WorkerRecord[]> {
-    return this.#read(() => this.#sql(workers.LIST_WORKERS).all().map(workers.workerFromRow));
+    return this.#read(() => this.#sql(workers.LIST_WORKERS).all().map(workerFromRow));
   }
 
   /** See `Store.stopWorkers`. */

@@ -3,8 +3,7 @@
 // group-commit transaction (group-commit.ts), so its statements are atomic together.
 import type { WorkerId } from "../../core/ids.ts";
 import { parsePermitHolders } from "../../core/permits.ts";
-import type { WorkerRecord, WorkerRegistration } from "../../core/store.ts";
-import type { Row } from "./row-mapping.ts";
+import type { WorkerRegistration } from "../../core/store.ts";
 import type { Prepare } from "./statement-cache.ts";
 
 const REGISTER =
@@ -40,20 +39,6 @@ export function heartbeatWorker(sql: Prepare, id: WorkerId, now: number): boolea
 
 /** The live workers, by id. See `Store.listWorkers`. */
 export const LIST_WORKERS = "SELECT * FROM workers WHERE stopped_at IS NULL ORDER BY id";
-
-/** A `workers` row as a `WorkerRecord`. */
-export function workerFromRow(row: Row): WorkerRecord {
-  const record: WorkerRecord = {
-    id: row.id as WorkerId,
-    host: row.host as string,
-    pid: Number(row.pid),
-    startedAt: Number(row.started_at),
-    heartbeatAt: Number(row.heartbeat_at),
-  };
-  if (row.pid_scope !== null) record.pidScope = row.pid_scope as string;
-  if (row.stopped_at !== null) record.stoppedAt = Number(row.stopped_at);
-  return record;
-}
 
 const STOP =
   "UPDATE workers SET stopped_at = ?1 WHERE id = ?2 AND stopped_at IS NULL " +

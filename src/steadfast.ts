@@ -51,6 +51,16 @@ export interface SteadfastOptions {
   concurrency?: number;
   /** Claim lease, ms. Default 30,000. */
   leaseMs?: number;
+  /**
+   * How often the engine's process heartbeats in the store and looks for dead ones, ms. Default
+   * 1,000.
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * How long another process may go without a heartbeat before its calls are taken over, ms.
+   * Default 5,000. A process gone from this host (a restart) is found at once.
+   */
+  workerTimeoutMs?: number;
   /** How long idempotency keys are kept after their call ends, ms. Default 24 h. */
   idempotencyTtlMs?: number;
   /**
@@ -157,6 +167,8 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     ...pick(options, [
       "concurrency",
       "leaseMs",
+      "heartbeatIntervalMs",
+      "workerTimeoutMs",
       "maxResponseBytes",
       "idempotencyTtlMs",
       "shutdownGraceMs",

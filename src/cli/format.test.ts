@@ -5,6 +5,7 @@ import {
   callSummary,
   decisionText,
   duration,
+  outcomeText,
   printable,
   shortTime,
   table,
@@ -47,6 +48,14 @@ describe("format", () => {
       duration(7_800_000),
     ]).toEqual(["850ms", "1.2s", "12s", "3m05s", "2h10m"]);
     expect(shortTime("2025-06-01T12:04:31.123Z")).toBe("2025-06-01T12:04:31Z");
+  });
+
+  it("describes outcomes, an attempt cut off by the end of its process included", () => {
+    expect(outcomeText({ type: "response", status: 503 })).toBe("HTTP 503");
+    expect(outcomeText({ type: "error", code: "reset", message: "x" })).toBe("reset");
+    expect(outcomeText({ type: "interrupted", code: "process_ended", message: "x" })).toBe(
+      "interrupted (process_ended)",
+    );
   });
 
   it("describes decisions", () => {

@@ -104,9 +104,19 @@ export function callsTable(calls: readonly CallView[]): string {
   );
 }
 
-/** The outcome of an attempt as a short phrase: `HTTP 503` or `connect_refused`. */
+/**
+ * The outcome of an attempt as a short phrase: `HTTP 503`, `connect_refused`, or
+ * `interrupted (process_ended)` for an attempt cut off by the end of its process.
+ */
 export function outcomeText(outcome: AttemptView["outcome"]): string {
-  return outcome.type === "response" ? `HTTP ${outcome.status}` : outcome.code;
+  switch (outcome.type) {
+    case "response":
+      return `HTTP ${outcome.status}`;
+    case "error":
+      return outcome.code;
+    case "interrupted":
+      return `interrupted (${outcome.code})`;
+  }
 }
 
 /** The decision after an attempt: `retry in 1.2s (HTTP 503)`, `succeed`, `fail (not retryable)`. */

@@ -9,7 +9,11 @@
  *                                      (circuit open, paused, rate or concurrency limit, budget)
  *   waiting -> running                 due again, claimed
  *   running -> succeeded | failed      attempt decided the end
- *   running -> queued | waiting        lease released on graceful shutdown, or expired and reclaimed
+ *   running -> queued | waiting        lease released on graceful shutdown (an attempt in flight
+ *                                      is recorded `interrupted`, `process_stopped`)
+ *   running -> running                 taken over: its lease expired or its process was found dead;
+ *                                      the claim records the cut-off attempt (`interrupted`,
+ *                                      `process_ended`) with the new lease
  *   queued | waiting | running -> cancelled
  *   failed  -> queued                  redrive (POST /v1/calls/:id/retry)
  *   waiting -> waiting (runAt = now)   retry now (POST /v1/calls/:id/retry)
@@ -200,10 +204,32 @@ export const TransportErrorCodes = [
 /** One of `TransportErrorCodes`. */
 export type TransportErrorCode = (typeof TransportErrorCodes)[number];
 
-/** What one attempt produced. */
-export type AttemptOutcome =
+/** What an exchange with the upstream produced: a response, or a transport error. */
+export type ExchangeOutcome =
   | { type: "response"; status: number }
   | { type: "error"; code: TransportErrorCode; message: string };
+
+/**
+ * Why an attempt was cut off before its outcome was known (issue 10, item 11):
+ *
+ * - `process_ended`: its process died (or stopped renewing its lease) mid-attempt; recorded by
+ *   the process that took the call over, which cannot know whether the request was sent;
+ * - `process_stopped`: a graceful shutdown aborted it after the grace period.
+ */
+export const InterruptionCodes = ["process_ended", "process_stopped"] as const;
+/** One of `InterruptionCodes`. */
+export type InterruptionCode = (typeof InterruptionCodes)[number];
+
+/** An attempt cut off by the end of its process, before it had an outcome. */
+export interface InterruptedOutcome {
+  type: "interrupted";
+  code: InterruptionCode;
+  /** For people: `interrupted: the process ended ...`. */
+  message: string;
+}
+
+/** What one attempt produced. */
+export type AttemptOutcome = ExchangeOutcome | InterruptedOutcome;
 
 /** What the engine decided after an attempt. */
 export type AttemptDecision =
@@ -230,7 +256,10 @@ export interface AttemptRecord {
   /** Time to the first response byte, when known. */
   firstByteMs?: number;
   outcome: AttemptOutcome;
-  /** False only when the request certainly did not reach the upstream. */
+  /**
+   * False only when the request certainly did not reach the upstream. An attempt interrupted by
+   * the end of its process is `true` (it may have: nothing recorded whether it was sent).
+   */
   sent: boolean;
   decision: AttemptDecision;
 }

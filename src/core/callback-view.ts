@@ -111,9 +111,9 @@ export function toCallbackView(
     const { outcome, decision } = lastAttempt;
     if (decision.type !== "succeed") {
       view.lastError =
-        outcome.type === "error"
-          ? { code: outcome.code, message: decision.reason }
-          : { code: "http_status", message: decision.reason, status: outcome.status };
+        outcome.type === "response"
+          ? { code: "http_status", message: decision.reason, status: outcome.status }
+          : { code: outcome.code, message: decision.reason };
     }
   }
   if ((sending.status === "queued" || sending.status === "waiting") && sending.runAt !== undefined)

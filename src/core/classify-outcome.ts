@@ -1,4 +1,4 @@
-import type { AttemptOutcome, RetryOnRule, TransportErrorCode } from "./call.ts";
+import type { ExchangeOutcome, RetryOnRule, TransportErrorCode } from "./call.ts";
 
 /**
  * True for the statuses retried by default: 408, 425, 429, and 5xx except 501 and 505, which say
@@ -33,7 +33,7 @@ export type Classification =
  * @example classifyOutcome({ type: "response", status: 503 }) // { kind: "transient", reason: "status 503" }
  */
 export function classifyOutcome(
-  outcome: AttemptOutcome,
+  outcome: ExchangeOutcome,
   retryOn?: readonly RetryOnRule[],
 ): Classification {
   if (outcome.type === "error") {

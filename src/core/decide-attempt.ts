@@ -1,12 +1,12 @@
 import { backoffDelayMs } from "./backoff.ts";
-import type { AttemptDecision, AttemptOutcome, RetryPolicy } from "./call.ts";
+import type { AttemptDecision, ExchangeOutcome, RetryPolicy } from "./call.ts";
 import { classifyOutcome, isIdempotentMethod } from "./classify-outcome.ts";
 import type { Random } from "./ports.ts";
 import { retryAfterFromHeaders } from "./retry-after.ts";
 
 /** Everything `decideAttempt` needs to know about an attempt that just ended. */
 export interface DecideAttemptInput {
-  outcome: AttemptOutcome;
+  outcome: ExchangeOutcome;
   /** False only when the request certainly did not reach the upstream. */
   sent: boolean;
   /** Response headers, lower-cased, for `Retry-After` and the rate-limit reset headers. */

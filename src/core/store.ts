@@ -58,6 +58,11 @@ export interface Claim {
    * claims it. Absent for a woken call (`wakeDestination` clears the code).
    */
   heldFor?: WaitCode;
+  /**
+   * True when this claim took the call over from an owner whose lease expired or was ended
+   * (`stopWorkers`), recording the attempt it had cut off (see `claimDue`).
+   */
+  takenOver?: true;
 }
 
 /** Identifies a claim in conditional writes. */
@@ -146,6 +151,30 @@ export interface StoredDestination extends DestinationDocument {
   updatedAt: number;
 }
 
+/** An engine process as it registers itself (`Store.registerWorker`). */
+export interface WorkerRegistration {
+  id: WorkerId;
+  /** The host name (`os.hostname()`). */
+  host: string;
+  /**
+   * Where `pid` means something: the kernel boot and PID namespace (Linux), so that two
+   * containers or two machines with one host name are not confused. Absent when unknown.
+   */
+  pidScope?: string;
+  /** The operating system's process id. */
+  pid: number;
+  /** When the process started, epoch ms: tells a process from a later one with the same pid. */
+  startedAt: number;
+}
+
+/** A registered engine process (`Store.listWorkers`). */
+export interface WorkerRecord extends WorkerRegistration {
+  /** Its last heartbeat, epoch ms of its own clock. */
+  heartbeatAt: number;
+  /** When it stopped or was found dead; absent while it is live. */
+  stoppedAt?: number;
+}
+
 /** The persistence port. */
 export interface Store {
   /** `sqlite` or `postgres`. */
@@ -224,6 +253,11 @@ export interface Store {
    * Claims up to `limit` due calls: queued or waiting with `runAt <= now`, or running with an
    * expired lease. Each claim increments the call's lease token and sets it `running`.
    * Earliest `runAt` first.
+   *
+   * A running call with an expired lease is taken over: in the same write, its cut-off attempt is
+   * recorded (number `attempts + 1`, started at its previous claim's time, `durationMs` until
+   * now, `sent: true`, outcome and decision from `takenOverAttempt(workerId)`) and `attempts`
+   * counts it, so the returned call's next attempt is `attempts + 1` as usual.
    */
   claimDue(query: {
     now: number;
@@ -316,6 +350,37 @@ export interface Store {
    * are taken again when asked for.
    */
   holdPermits(request: PermitRequest): Promise<PermitGrant>;
+
+  /**
+   * Registers (or re-registers) an engine process: its row is live (`stoppedAt` cleared) with
+   * `heartbeatAt = now`. Rows of workers stopped before `forgetStoppedBefore` are deleted.
+   */
+  registerWorker(
+    worker: WorkerRegistration,
+    now: number,
+    forgetStoppedBefore: number,
+  ): Promise<void>;
+  /**
+   * Records that worker `id` is alive at `now` (`heartbeatAt = now`). False, writing nothing,
+   * when it is not registered or was marked stopped (found dead by another process): the caller
+   * registers again. Need not be durable.
+   */
+  heartbeatWorker(id: WorkerId, now: number): Promise<boolean>;
+  /** The workers not marked stopped, ordered by id. */
+  listWorkers(): Promise<WorkerRecord[]>;
+  /**
+   * Marks workers stopped and ends their claims at once, so that `claimDue` takes their calls
+   * over now rather than when their leases expire: each running call a named worker holds gets
+   * `leaseExpiresAt = now` (when later), and the worker's concurrency permits are dropped. A
+   * worker is named with the `heartbeatAt` its judge saw: one that has beaten since (it was not
+   * dead, only late) is left alone, so is one already stopped. For a graceful stop, the worker
+   * names itself with `heartbeatAt` undefined (no condition). Returns the workers stopped and
+   * how many claims were ended.
+   */
+  stopWorkers(
+    workers: readonly { id: WorkerId; heartbeatAt?: number }[],
+    now: number,
+  ): Promise<{ stopped: WorkerId[]; claimsEnded: number }>;
 
   /**
    * Subscribes to work committed by other processes sharing this store (PostgreSQL

@@ -29,7 +29,12 @@ describe("engine recovery and callbacks", () => {
     await settle();
     expect(h.upstream.requests).toHaveLength(0);
     await h.clock.advance(30_000);
-    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+    // The attempt the dead worker had begun is on record: it may have reached the upstream.
+    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
+    expect((await call.attempts()).map((a) => [a.outcome.type, a.sent])).toEqual([
+      ["interrupted", true],
+      ["response", true],
+    ]);
 
     const stale = await h.sf.store.commitAttempt({
       callId: call.id,

@@ -11,6 +11,11 @@
  * Leases are renewed every `leaseMs / 3` for calls in flight; a call whose lease is lost (cancelled
  * or taken over) has its request aborted and writes nothing (fencing).
  *
+ * Liveness (`WorkerLiveness`): the engine registers its process and heartbeats every second; a
+ * process found dead (gone from this host, or silent for `workerTimeoutMs`) has its claims ended
+ * at once, so its calls are taken over in seconds, not when their leases end. A takeover records
+ * the attempt it cut off (`Store.claimDue`); a graceful stop records the attempts it aborts.
+ *
  * Before each attempt, the call's destination decides (`DestinationGate`): send now, or hold the
  * call until a time without an attempt (`Store.deferCall`): breaker open, paused by `Retry-After`,
  * a rate or concurrency limit, or the retry budget spent.
@@ -29,7 +34,14 @@ import {
 } from "./destinations/destination-gate.ts";
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
-import { runAttempt, type AttemptContext } from "./run-attempt.ts";
+import { currentProcessProbe, type ProcessProbe } from "./process-probe.ts";
+import {
+  recordStopped,
+  runAttempt,
+  type AttemptContext,
+  type ExchangeCutOff,
+} from "./run-attempt.ts";
+import { WorkerLiveness } from "./worker-liveness.ts";
 
 /** The logger shape the engine needs (pino's). */
 export interface EngineLogger {
@@ -72,6 +84,19 @@ export interface EngineOptions {
   logger?: EngineLogger;
   /** Per-destination protection: breaker, pauses, retry budget, share of concurrency. */
   destinations?: Partial<DestinationSettings>;
+  /**
+   * How often this engine's process heartbeats in the store, and looks for dead ones, ms.
+   * Default 1,000: one small write, off the hot path.
+   */
+  heartbeatIntervalMs?: number;
+  /**
+   * How long another process's heartbeat may stay unchanged before its claims are taken over,
+   * ms. Default 5,000. A process gone from this host is found at once. Must exceed
+   * `heartbeatIntervalMs`.
+   */
+  workerTimeoutMs?: number;
+  /** This process, and how to tell whether another one runs. Default the real process's. */
+  processProbe?: ProcessProbe;
 }
 
 /**
@@ -139,6 +164,14 @@ export class Engine {
   #loops = new AbortController();
   #unsubscribe: (() => void) | undefined;
   #background: Promise<void>[] = [];
+  readonly #liveness: WorkerLiveness;
+  readonly #heartbeatIntervalMs: number;
+  /** Settles when this worker is registered and has looked for dead ones (or failed to). */
+  #registered: Promise<void> = Promise.resolve();
+  /** Whether the last heartbeat failed (logged once per outage, not every second). */
+  #beatFailing = false;
+  /** The reason the attempts aborted by `stop` carry (told apart from a lost lease). */
+  readonly #stopping = new Error("engine stopping");
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -167,6 +200,17 @@ export class Engine {
       logger: this.#logger,
       onWake: (runAt) => this.notify(runAt),
       ...(options.destinations === undefined ? {} : { settings: options.destinations }),
+    });
+    this.#heartbeatIntervalMs = options.heartbeatIntervalMs ?? 1_000;
+    this.#liveness = new WorkerLiveness({
+      store: options.store,
+      clock: options.clock,
+      workerId: this.#workerId,
+      probe: options.processProbe ?? currentProcessProbe(),
+      heartbeatIntervalMs: this.#heartbeatIntervalMs,
+      workerTimeoutMs: options.workerTimeoutMs ?? 5_000,
+      logger: this.#logger,
+      onClaimsEnded: (now) => this.notify(now),
     });
     const signingSecrets = new Map<string, Promise<string>>();
     this.#ctx = {
@@ -197,10 +241,21 @@ export class Engine {
     return this.#workerId;
   }
 
-  /** Starts claiming work. Calls whose lease expired (a crashed process's) are taken over when due. */
+  /**
+   * Starts claiming work. Registers this process first and looks for dead ones, so that the calls
+   * of a process that died on this host (the one this process restarts) are taken over at once;
+   * those of a process silent elsewhere, after `workerTimeoutMs`; any other expired lease's, when due.
+   */
   start(): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
+    this.#registered = this.#liveness.start().catch((error: unknown) => {
+      this.#logger.warn(
+        { err: error },
+        "could not register this worker; its heartbeat tries again every interval",
+      );
+    });
+    this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#beat()));
     this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
     const renewEveryMs = Math.max(10, Math.floor(this.#leaseMs / 3));
     this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
@@ -299,6 +354,7 @@ export class Engine {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
     this.#unsubscribe?.();
+    await this.#registered;
     // Calls waiting in memory for a destination's slot go back to the store, due at once.
     this.destinations.shedQueued();
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
@@ -312,8 +368,7 @@ export class Engine {
         this.#clock.sleep(this.#shutdownGraceMs, grace.signal).catch(() => {}),
       ]);
       grace.abort();
-      for (const flight of this.#inFlight.values())
-        flight.controller.abort(new Error("engine stopping"));
+      for (const flight of this.#inFlight.values()) flight.controller.abort(this.#stopping);
       await Promise.all(pending);
     }
     await this.destinations.idle();
@@ -323,6 +378,14 @@ export class Engine {
     // those permits lapse).
     await this.destinations.returnPermits();
     await Promise.all(this.#background);
+    // Marked stopped: nobody waits for this process's heartbeat, and a claim it still holds (one
+    // whose release failed) is taken over at once.
+    await this.#liveness.stop().catch((error: unknown) => {
+      this.#logger.warn(
+        { err: error },
+        "could not mark this worker stopped; others find it dead when its heartbeat is late",
+      );
+    });
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#state = "stopped";
   }
@@ -350,6 +413,8 @@ export class Engine {
   async #pump(): Promise<void> {
     // Saved breakers, pauses and limits first: a restart must not send what they hold.
     await this.destinations.load();
+    // Registered, and dead processes looked for: the claims the first look ended are claimed now.
+    await this.#registered;
     for (;;) {
       this.#pumpAgain = false;
       while (this.#state === "running") {
@@ -432,6 +497,7 @@ export class Engine {
     const admission = await gate.admit(claim.call, this.#clock.now(), {
       signal,
       ...(claim.heldFor === undefined ? {} : { heldFor: claim.heldFor }),
+      ...(claim.takenOver === true ? { takenOver: true } : {}),
     });
     this.#adjustClaimWindow(admission);
     if (admission.type === "hold") {
@@ -453,11 +519,7 @@ export class Engine {
       gate.release(ticket);
     }
     if (result.type === "aborted") {
-      if (this.#state === "stopping")
-        await this.#store.releaseClaims(
-          [{ callId: claim.call.id, leaseToken: claim.leaseToken }],
-          this.#clock.now(),
-        );
+      if (signal.reason === this.#stopping) await this.#giveBack(claim, result.cutOff);
       return;
     }
     if (result.type === "fenced") {
@@ -495,6 +557,20 @@ export class Engine {
     }
   }
 
+  /**
+   * Gives back a claim whose attempt the stop aborted: recorded as interrupted when its exchange
+   * had begun (`recordStopped`), released otherwise; due again at once either way.
+   */
+  async #giveBack(claim: Claim, cutOff: ExchangeCutOff | undefined): Promise<void> {
+    if (cutOff === undefined) {
+      const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
+      await this.#store.releaseClaims([ref], this.#clock.now());
+      return;
+    }
+    const recorded = await recordStopped(this.#ctx, claim, cutOff, this.#shutdownGraceMs);
+    if (recorded !== undefined) this.events.emit("attempt:recorded", recorded);
+  }
+
   /** Holds a claimed call until `runAt` without an attempt, as its destination decided. */
   async #hold(claim: Claim, runAt: number, waitingFor: WaitingFor): Promise<void> {
     const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
@@ -514,6 +590,23 @@ export class Engine {
     if (waitingFor.destination !== undefined) call.waitDestination = waitingFor.destination;
     this.events.emit("call:held", { call, waitingFor, runAt });
     this.notify(runAt);
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      await this.#liveness.beat();
+      if (this.#beatFailing) this.#logger.info({}, "heartbeats reach the store again");
+      this.#beatFailing = false;
+    } catch (error) {
+      if (!this.#beatFailing) {
+        this.#logger.warn(
+          { err: error },
+          "heartbeat failed; retried every interval (after workerTimeoutMs without one, other " +
+            "processes take this one's calls over, and it registers again once the store is back)",
+        );
+      }
+      this.#beatFailing = true;
+    }
   }
 
   async #renewLeases(): Promise<void> {

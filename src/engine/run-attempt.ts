@@ -1,4 +1,11 @@
-import type { AttemptOutcome, AttemptRecord, CallRecord, CallSpec } from "../core/call.ts";
+import type {
+  AttemptDecision,
+  AttemptRecord,
+  CallRecord,
+  CallSpec,
+  ExchangeOutcome,
+} from "../core/call.ts";
+import { interruptionsExhausted, stoppedAttempt } from "../core/interruption.ts";
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
@@ -38,8 +45,21 @@ export type AttemptResult =
     }
   /** The lease was lost (cancelled, or taken over): nothing was written. */
   | { type: "fenced" }
-  /** The send was aborted (shutdown or lost lease) before an outcome: nothing was written. */
-  | { type: "aborted" };
+  /**
+   * The send was aborted (shutdown or lost lease) before an outcome: nothing was written.
+   * `cutOff` tells what the transport knew when its exchange had begun.
+   */
+  | { type: "aborted"; cutOff?: ExchangeCutOff };
+
+/** An exchange aborted before its outcome: its timings so far, and whether it may have been sent. */
+export interface ExchangeCutOff {
+  startedAt: number;
+  durationMs: number;
+  connectMs?: number;
+  firstByteMs?: number;
+  /** False only when the request certainly did not reach the upstream. */
+  sent: boolean;
+}
 
 /** Retry policy of callback deliveries: about a day of tries, as Standard Webhooks senders do. */
 const CALLBACK_SPEC: Omit<CallSpec, "request"> = {
@@ -69,13 +89,22 @@ export async function runAttempt(
   const { spec } = call;
   const remainingMs =
     call.deadlineAt === undefined ? Number.POSITIVE_INFINITY : call.deadlineAt - startedAt;
+  const crashLoop = interruptionsExhausted(call);
 
   let result: SendResult;
+  let exchanged = false;
   if (remainingMs <= 0) {
     result = syntheticError(
       startedAt,
       "total_timeout",
       `the call's deadline passed before attempt ${number} could start`,
+    );
+  } else if (crashLoop) {
+    result = syntheticError(
+      startedAt,
+      "aborted",
+      `not sent: interruptions used up maxAttempts (${spec.retry.maxAttempts}) and the attempt ` +
+        "after them, so this call may be ending its process each time it runs",
     );
   } else {
     const request =
@@ -87,6 +116,7 @@ export async function runAttempt(
         `the call ${call.parentId ?? "?"} this callback reports on no longer exists`,
       );
     } else {
+      exchanged = true;
       const options: SendOptions = {
         connectTimeoutMs: spec.timeout.connectMs,
         readTimeoutMs: spec.timeout.readMs,
@@ -98,36 +128,43 @@ export async function runAttempt(
       onSent?.(result, ctx.clock.now(), options);
     }
   }
-  if (signal.aborted) return { type: "aborted" };
+  if (signal.aborted)
+    return { type: "aborted", ...(exchanged ? { cutOff: cutOffOf(result) } : {}) };
   await ctx.faults?.hit("after-request-sent");
 
   const now = ctx.clock.now();
-  const outcome: AttemptOutcome =
+  const outcome: ExchangeOutcome =
     result.type === "response"
       ? { type: "response", status: result.status }
       : { type: "error", code: result.code, message: result.message };
   const sent = result.type === "response" || result.sent;
-  const decision =
+  const decision: AttemptDecision =
     remainingMs <= 0
       ? {
-          type: "fail" as const,
-          code: "deadline_exceeded" as const,
+          type: "fail",
+          code: "deadline_exceeded",
           reason: `the deadline passed before attempt ${number} could start`,
         }
-      : decideAttempt(
-          {
-            outcome,
-            sent,
-            ...(result.type === "response" ? { responseHeaders: result.headers } : {}),
-            method: spec.request.method,
-            idempotencyKeySent: true,
-            retry: spec.retry,
-            attemptsUsed: number - call.attemptBase,
-            now,
-            ...(call.deadlineAt === undefined ? {} : { deadlineAt: call.deadlineAt }),
-          },
-          ctx.random,
-        );
+      : crashLoop
+        ? {
+            type: "fail",
+            code: "attempts_exhausted",
+            reason: `attempts were interrupted by the end of their process until maxAttempts (${spec.retry.maxAttempts}) and one more were used up`,
+          }
+        : decideAttempt(
+            {
+              outcome,
+              sent,
+              ...(result.type === "response" ? { responseHeaders: result.headers } : {}),
+              method: spec.request.method,
+              idempotencyKeySent: true,
+              retry: spec.retry,
+              attemptsUsed: number - call.attemptBase,
+              now,
+              ...(call.deadlineAt === undefined ? {} : { deadlineAt: call.deadlineAt }),
+            },
+            ctx.random,
+          );
   const attempt: AttemptRecord = {
     callId: call.id,
     number,
@@ -192,6 +229,46 @@ export async function runAttempt(
 }
 
 /**
+ * Records an attempt that a graceful stop aborted after its exchange had begun, so the attempt
+ * log matches what the upstream may have seen: `interrupted` (`process_stopped`), `sent` as the
+ * transport knew it, and the call due again at once. Resolves with what was recorded, or
+ * `undefined` when the lease was lost meanwhile (nothing written).
+ */
+export async function recordStopped(
+  ctx: AttemptContext,
+  claim: Claim,
+  cutOff: ExchangeCutOff,
+  graceMs: number,
+): Promise<{ call: CallRecord; attempt: AttemptRecord } | undefined> {
+  const now = ctx.clock.now();
+  const number = claim.call.attempts + 1;
+  const attempt: AttemptRecord = {
+    callId: claim.call.id,
+    number,
+    startedAt: cutOff.startedAt,
+    durationMs: cutOff.durationMs,
+    ...(cutOff.connectMs === undefined ? {} : { connectMs: cutOff.connectMs }),
+    ...(cutOff.firstByteMs === undefined ? {} : { firstByteMs: cutOff.firstByteMs }),
+    sent: cutOff.sent,
+    ...stoppedAttempt(graceMs),
+  };
+  const transition: CallTransition = {
+    status: "waiting",
+    runAt: now,
+    reason: `the process stopped during attempt ${number}; due again at once`,
+  };
+  const committed = await ctx.store.commitAttempt({
+    callId: claim.call.id,
+    leaseToken: claim.leaseToken,
+    attempt,
+    transition,
+    now,
+  });
+  if (!committed) return undefined;
+  return { call: applyTransition(claim.call, attempt, transition, now), attempt };
+}
+
+/**
  * `Store.commitAttempt`, tried again with backoff (50 ms doubling to 2 s) while the store is
  * unreachable, for up to `commitRetryMs` or until `signal` aborts; other errors are thrown at once.
  */
@@ -221,9 +298,20 @@ function userRequest(call: CallRecord): OutgoingRequest {
     : { url: request.url, method: request.method, headers, body: request.body };
 }
 
+function cutOffOf(result: SendResult): ExchangeCutOff {
+  const { timings } = result;
+  return {
+    startedAt: timings.startedAt,
+    durationMs: timings.durationMs,
+    ...(timings.connectMs === undefined ? {} : { connectMs: timings.connectMs }),
+    ...(timings.firstByteMs === undefined ? {} : { firstByteMs: timings.firstByteMs }),
+    sent: result.type === "response" || result.sent,
+  };
+}
+
 function syntheticError(
   now: number,
-  code: "total_timeout" | "invalid_response",
+  code: "total_timeout" | "invalid_response" | "aborted",
   message: string,
 ): SendResult {
   return { type: "error", code, message, sent: false, timings: { startedAt: now, durationMs: 0 } };

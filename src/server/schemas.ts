@@ -4,7 +4,7 @@
  * the document cannot drift from what the server does.
  */
 import { z } from "zod";
-import { CallStatuses, TransportErrorCodes, WaitCodes } from "../core/call.ts";
+import { CallStatuses, InterruptionCodes, TransportErrorCodes, WaitCodes } from "../core/call.ts";
 import { CallbackStatuses } from "../core/callback-view.ts";
 import { ErrorCodes } from "../core/errors.ts";
 
@@ -131,8 +131,21 @@ export const AttemptViewSchema = z
         code: z.enum(TransportErrorCodes),
         message: z.string(),
       }),
+      z
+        .strictObject({
+          type: z.literal("interrupted"),
+          code: z.enum(InterruptionCodes),
+          message: z.string(),
+        })
+        .describe(
+          "The attempt was cut off by the end of its process before it had an outcome: process_ended (the process died; recorded when another process took the call over) or process_stopped (a graceful shutdown aborted it after the grace period).",
+        ),
     ]),
-    sent: z.boolean().describe("False only when the request certainly did not reach the upstream."),
+    sent: z
+      .boolean()
+      .describe(
+        "False only when the request certainly did not reach the upstream (true for an attempt interrupted by the end of its process: it may have).",
+      ),
     decision: z.discriminatedUnion("type", [
       z.strictObject({ type: z.literal("retry"), delayMs: nonNegativeInt, reason: z.string() }),
       z.strictObject({ type: z.literal("succeed") }),

@@ -13,8 +13,8 @@ import type {
   StoredResponse,
   WaitCode,
 } from "../core/call.ts";
-import type { CallId, TenantId } from "../core/ids.ts";
-import type { NewCall, StoredDestination } from "../core/store.ts";
+import type { CallId, TenantId, WorkerId } from "../core/ids.ts";
+import type { NewCall, StoredDestination, WorkerRecord } from "../core/store.ts";
 
 /** A row as a driver returns it, column name to value. */
 export type Row = Readonly<Record<string, unknown>>;
@@ -94,4 +94,18 @@ export function destinationFromRow(row: Row): StoredDestination {
     version: row.version as number,
     updatedAt: row.updated_at as number,
   };
+}
+
+/** A `workers` row as a `WorkerRecord`. */
+export function workerFromRow(row: Row): WorkerRecord {
+  const record: WorkerRecord = {
+    id: row.id as WorkerId,
+    host: row.host as string,
+    pid: Number(row.pid),
+    startedAt: Number(row.started_at),
+    heartbeatAt: Number(row.heartbeat_at),
+  };
+  if (row.pid_scope !== null) record.pidScope = row.pid_scope as string;
+  if (row.stopped_at !== null) record.stoppedAt = Number(row.stopped_at);
+  return record;
 }

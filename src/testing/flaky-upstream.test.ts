@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { overlappingRequests, type ReceivedRequest } from "./flaky-upstream.ts";
+import {
+  holdFirstRequestOfEach,
+  overlappingRequests,
+  type ReceivedRequest,
+} from "./flaky-upstream.ts";
 
 const request = (key: string, receivedAt: number, finishedAt?: number): ReceivedRequest => ({
   n: 0,
@@ -22,6 +26,19 @@ describe("overlappingRequests", () => {
     ).toEqual([
       [concurrent[0], concurrent[1]],
       [unfinished[0], unfinished[1]],
+    ]);
+  });
+});
+
+describe("holdFirstRequestOfEach", () => {
+  it("holds the first request of each key and answers the later ones", () => {
+    const script = holdFirstRequestOfEach("idempotency-key");
+    expect(["a", "b", "a", "a", "b"].map((key) => script(request(key, 0)))).toEqual([
+      "hang",
+      "hang",
+      { status: 200 },
+      { status: 200 },
+      { status: 200 },
     ]);
   });
 });

@@ -51,6 +51,26 @@ export function overlappingRequests(
   return overlaps;
 }
 
+/**
+ * A script that holds the first request carrying each value of `header` unanswered ("hang") and
+ * answers 200 to every later one: every call is in flight at once until its process dies, and its
+ * resumed attempt succeeds (crash and resume tests, `bench/resume-after-restart.ts`).
+ *
+ * @example
+ * const upstream = await startFlakyUpstream(holdFirstRequestOfEach("idempotency-key"));
+ */
+export function holdFirstRequestOfEach(
+  header: string,
+): (request: ReceivedRequest) => UpstreamBehaviour {
+  const seen = new Set<string>();
+  return (request) => {
+    const value = String(request.headers[header]);
+    if (seen.has(value)) return { status: 200 };
+    seen.add(value);
+    return "hang";
+  };
+}
+
 /** A real HTTP server on 127.0.0.1 with a scripted behaviour per request. */
 export interface FlakyUpstream {
   /** `http://127.0.0.1:<port>`. */

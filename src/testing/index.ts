@@ -2,6 +2,7 @@
 export { FakeClock } from "./fake-clock.ts";
 export { SeededRandom } from "./seeded-random.ts";
 export {
+  holdFirstRequestOfEach,
   startFlakyUpstream,
   type FlakyUpstream,
   type UpstreamBehaviour,

@@ -573,6 +573,20 @@ describe("DestinationGate", () => {
     expect((await attempt(g, retry(), response(200))).type).toBe("proceed");
   });
 
+  it("does not count an attempt resumed after a takeover as a retry (issue 10, item 10)", async () => {
+    const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
+    // A process died with more calls in flight than the budget allows retries: all go at once.
+    for (let i = 0; i < 5; i++) {
+      const admission = await g.admit(call({ attempts: 1 }), clock.now(), { takenOver: true });
+      expect(admission.type).toBe("proceed");
+      if (admission.type === "proceed") g.release(admission.ticket);
+    }
+    // And they used none of the budget: retries still go.
+    expect((await attempt(g, call({ attempts: 1 }), response(200))).type).toBe("proceed");
+    expect((await attempt(g, call({ attempts: 1 }), response(200))).type).toBe("proceed");
+    expect((await g.admit(call({ attempts: 1 }), clock.now())).type).toBe("hold");
+  });
+
   it("holds a call no later than its deadline, and lets a call past it through", async () => {
     const g = gate();
     await failTimes(g, 3);

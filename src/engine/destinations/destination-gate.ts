@@ -90,6 +90,17 @@ export interface AdmitOptions {
   signal?: AbortSignal;
   /** Why the call was waiting when it was claimed (`Claim.heldFor`). */
   heldFor?: WaitCode;
+  /**
+   * The claim took the call over from a dead process (`Claim.takenOver`): its attempt resumes the
+   * one cut off, which was counted when sent, so it is no retry for the retry budget (a process
+   * that dies with hundreds of calls in flight must not find them held for the budget).
+   */
+  takenOver?: boolean;
+}
+
+/** Whether `call`'s attempt counts as a retry for its destination's retry budget. */
+function isRetry(call: CallRecord, options: AdmitOptions): boolean {
+  return call.attempts > call.attemptBase && options.takenOver !== true;
 }
 
 /** Options of `DestinationGate`. */
@@ -448,8 +459,7 @@ export class DestinationGate {
         return this.#waitForSlot(entry, call, now, options);
       return this.#holdForSlot(entry, call, now);
     }
-    const isRetry = call.attempts > call.attemptBase;
-    if (isRetry) {
+    if (isRetry(call, options)) {
       const stats = entry.budget.stats;
       if (stats.retries >= stats.allowed) {
         // The budget's window moves in tenths: a tenth from now, some retries have left it.
@@ -469,11 +479,11 @@ export class DestinationGate {
       } else {
         const slot = rate.take(call.id, now, () => this.#clock.now());
         if (slot instanceof Promise)
-          return slot.then((at) => this.#admitAtSlot(entry, call, rate, at, options.signal));
-        if (slot > now) return this.#admitAtSlot(entry, call, rate, slot, options.signal);
+          return slot.then((at) => this.#admitAtSlot(entry, call, rate, at, options));
+        if (slot > now) return this.#admitAtSlot(entry, call, rate, slot, options);
       }
     }
-    return this.#proceed(entry, call, now, limit);
+    return this.#proceed(entry, call, now, limit, isRetry(call, options));
   }
 
   /**
@@ -486,8 +496,9 @@ export class DestinationGate {
     call: CallRecord,
     rate: RateSchedule,
     slot: number,
-    signal: AbortSignal | undefined,
+    options: AdmitOptions,
   ): Promise<Admission> {
+    const { signal } = options;
     const now = this.#clock.now();
     const destination = entry.destination;
     const held = (): Admission =>
@@ -498,7 +509,7 @@ export class DestinationGate {
       });
     if (slot - now > RATE_WAIT_MS) return held();
     const limit = this.#slotsOf(entry);
-    if (slot <= now) return this.#proceed(entry, call, now, limit);
+    if (slot <= now) return this.#proceed(entry, call, now, limit, isRetry(call, options));
     // Counted in flight while it waits, so the destination's concurrency limit holds.
     entry.inFlight++;
     try {
@@ -513,14 +524,19 @@ export class DestinationGate {
     }
     // Sent on its slot: a later attempt of the same call (a retry) takes a new one.
     rate.forget(call.id);
-    return this.#proceed(entry, call, this.#clock.now(), limit);
+    return this.#proceed(entry, call, this.#clock.now(), limit, isRetry(call, options));
   }
 
-  #proceed(entry: DestinationEntry, call: CallRecord, now: number, limit: number): Admission {
-    const isRetry = call.attempts > call.attemptBase;
+  #proceed(
+    entry: DestinationEntry,
+    call: CallRecord,
+    now: number,
+    limit: number,
+    retry: boolean,
+  ): Admission {
     const at = this.#clock.now();
     let budgeted: Ticket["budgeted"];
-    if (!isRetry) {
+    if (!retry) {
       entry.budget.recordRequest(at);
       budgeted = { kind: "request", at };
     } else if (entry.budget.tryAcquire(at)) {

@@ -7,6 +7,7 @@ import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
 import { CallFactory } from "./fixtures.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
+import { describeWorkerContract } from "./worker-contract.ts";
 
 /** A store under test and how to dispose of it. */
 export interface StoreUnderTest {
@@ -78,5 +79,6 @@ export function describeStoreContract(
     describeClaimContract(context);
     describeControlContract(context);
     describeDestinationContract(context);
+    describeWorkerContract(context);
   });
 }

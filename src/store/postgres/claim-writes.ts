@@ -15,10 +15,14 @@
 // claimed this time: it stays due, and it is never claimed twice.
 import type { WaitCode } from "../../core/call.ts";
 import type { WorkerId } from "../../core/ids.ts";
+import { takenOverAttempt } from "../../core/interruption.ts";
 import type { Claim, ClaimRef } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { callColumns, callFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
+
+// What the claim statement returns: the call, and its due time and wait code before the claim.
+const CLAIMED_COLUMNS = `${callColumns()}, due_at, held, prior_status`;
 
 /** Claim, lease renewal, lease release and wake-up queries of `PostgresStore`. */
 export class ClaimWrites {
@@ -33,16 +37,26 @@ export class ClaimWrites {
     this.#db = db;
     this.#channel = names.channel;
     // One statement: choose, lock and update. RETURNING order is not the ORDER BY's, so the
-    // due time comes back for sorting.
+    // due time comes back for sorting. A call taken over (it was running: its lease expired)
+    // counts its cut-off attempt, which the `interrupted` CTE records from the claimed rows (so
+    // only for calls this statement did claim), started at the previous claim's time.
     this.#claim =
-      `UPDATE ${names.calls} c SET status = 'running', lease_token = c.lease_token + 1, ` +
-      "lease_expires_at = $2, worker_id = $3, wait_reason = NULL, wait_code = NULL, " +
-      "wait_destination = NULL, updated_at = $1 " +
+      `WITH claimed AS (UPDATE ${names.calls} c SET status = 'running', ` +
+      "lease_token = c.lease_token + 1, lease_expires_at = $2, worker_id = $3, " +
+      "attempts = c.attempts + (c.status = 'running')::integer, " +
+      "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = $1 " +
       // due_at is generated: run_at while queued or waiting, the lease expiry while running.
       // The wait code before the claim comes back too (Claim.heldFor).
-      `FROM (SELECT ctid, due_at, wait_code AS held FROM ${names.calls} WHERE due_at <= $1 ` +
+      "FROM (SELECT ctid, due_at, wait_code AS held, status AS prior_status, " +
+      `updated_at AS prior_claim_at FROM ${names.calls} WHERE due_at <= $1 ` +
       "ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due " +
-      `WHERE c.ctid = due.ctid RETURNING ${callColumns("c")}, due.due_at, due.held`;
+      `WHERE c.ctid = due.ctid RETURNING ${callColumns("c")}, due.due_at, due.held, ` +
+      "due.prior_status, due.prior_claim_at), " +
+      `interrupted AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
+      "outcome, sent, decision) SELECT id, attempts, prior_claim_at, " +
+      "GREATEST(0, $1 - prior_claim_at), $5, true, $6 FROM claimed " +
+      "WHERE prior_status = 'running') " +
+      `SELECT ${CLAIMED_COLUMNS} FROM claimed`;
     this.#renew =
       `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
@@ -71,10 +85,18 @@ export class ClaimWrites {
     const limit = Math.floor(query.limit);
     if (!(limit > 0)) return [];
     const leaseExpiresAt = query.now + query.leaseMs;
+    const takeover = takenOverAttempt(query.workerId);
     const { rows } = await this.#db.query({
       name: "steadfast_claim_due",
       text: this.#claim,
-      values: [query.now, leaseExpiresAt, query.workerId, limit],
+      values: [
+        query.now,
+        leaseExpiresAt,
+        query.workerId,
+        limit,
+        JSON.stringify(takeover.outcome),
+        JSON.stringify(takeover.decision),
+      ],
     });
     rows.sort(
       (a, b) =>
@@ -88,6 +110,7 @@ export class ClaimWrites {
         leaseExpiresAt,
       };
       if (row.held !== null && row.held !== undefined) claim.heldFor = row.held as WaitCode;
+      if (row.prior_status === "running") claim.takenOver = true;
       return claim;
     });
   }

@@ -16,6 +16,8 @@ import type {
   NewCall,
   Store,
   StoredDestination,
+  WorkerRecord,
+  WorkerRegistration,
 } from "../../core/store.ts";
 import { ApiKeyQueries } from "./api-key-queries.ts";
 import { applyMigrations, POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
@@ -29,6 +31,7 @@ import { CallReads } from "./call-reads.ts";
 import { newCallWeight } from "./row-mapping.ts";
 import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts";
 import { WorkListener } from "./work-listener.ts";
+import { WorkerWrites } from "./worker-writes.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 
 /** Options of `PostgresStore.connect`. */
@@ -108,6 +111,7 @@ export class PostgresStore implements Store {
   readonly #listener: WorkListener;
   readonly #reads: CallReads;
   readonly #apiKeys: ApiKeyQueries;
+  readonly #workers: WorkerWrites;
   #closed = false;
 
   /**
@@ -170,6 +174,7 @@ export class PostgresStore implements Store {
     });
     this.#reads = new CallReads(this.#db, this.#names);
     this.#apiKeys = new ApiKeyQueries(this.#db, this.#names);
+    this.#workers = new WorkerWrites(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -404,6 +409,33 @@ export class PostgresStore implements Store {
     return this.#open(() =>
       this.#destinations.saveDestination(destination, document, expectedVersion, now),
     );
+  }
+
+  /** See `Store.registerWorker`. */
+  registerWorker(
+    worker: WorkerRegistration,
+    now: number,
+    forgetStoppedBefore: number,
+  ): Promise<void> {
+    return this.#open(() => this.#workers.registerWorker(worker, now, forgetStoppedBefore));
+  }
+
+  /** See `Store.heartbeatWorker`. */
+  heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
+    return this.#open(() => this.#workers.heartbeatWorker(id, now));
+  }
+
+  /** See `Store.listWorkers`. */
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#open(() => this.#workers.listWorkers());
+  }
+
+  /** See `Store.stopWorkers`. Wakes the listeners of other processes when claims were ended. */
+  stopWorkers(
+    workers: readonly { id: WorkerId; heartbeatAt?: number }[],
+    now: number,
+  ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
+    return this.#open(() => this.#workers.stopWorkers(workers, now));
   }
 
   #assertOpen(): void {

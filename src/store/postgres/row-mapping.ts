@@ -115,4 +115,10 @@ export function newCallWeight(call: NewCall): number {
   return 1_024 + (call.spec.request.body?.length ?? 0);
 }
 
-export { attemptFromRow, callFromRow, destinationFromRow, newCallRecord } from "../call-rows.ts";
+export {
+  attemptFromRow,
+  callFromRow,
+  destinationFromRow,
+  newCallRecord,
+  workerFromRow,
+} from "../call-rows.ts";

@@ -25,6 +25,7 @@ export interface SchemaNames {
   destinations: string;
   rateSchedules: string;
   destinationPermits: string;
+  workers: string;
   /**
    * The NOTIFY channel for new work: `steadfast_work` for the default schema, else
    * `steadfast_work.<schema>` (channels are per database, not per schema, so stores in two
@@ -57,6 +58,7 @@ export function schemaNames(schema: string): SchemaNames {
     destinations: `${quoted}.destinations`,
     rateSchedules: `${quoted}.rate_schedules`,
     destinationPermits: `${quoted}.destination_permits`,
+    workers: `${quoted}.workers`,
     channel,
     migrationLockKey: digest(`steadfast:migrate:${schema}`).readBigInt64BE(0).toString(),
   };

@@ -5,7 +5,8 @@
 // Fencing: every claim increments calls.lease_token; every write about a claim is conditional
 // on status = 'running' AND lease_token = the claim's token.
 import type { WaitCode } from "../../core/call.ts";
-import type { WorkerId } from "../../core/ids.ts";
+import type { CallId, WorkerId } from "../../core/ids.ts";
+import { takenOverAttempt } from "../../core/interruption.ts";
 import type {
   AttemptCommit,
   Claim,
@@ -19,6 +20,7 @@ import {
   callFromRow,
   callInsertParams,
   newCallRecord,
+  type Row,
 } from "./row-mapping.ts";
 import type { Prepare } from "./statement-cache.ts";
 
@@ -53,13 +55,16 @@ export function insertCall(
 }
 
 // Due queued/waiting calls by run_at, and running calls whose lease expired by expiry time,
-// merged on that due time. Each branch walks its partial index.
+// merged on that due time. Each branch walks its partial index. A running call (taken over)
+// comes with its previous claim's time and its attempts, to record its cut-off attempt.
 const SELECT_DUE =
-  "SELECT id, held FROM (" +
-  "SELECT id, due, held FROM (SELECT id, run_at AS due, wait_code AS held FROM calls " +
+  "SELECT id, held, prior_claim_at, attempts FROM (" +
+  "SELECT id, due, held, NULL AS prior_claim_at, NULL AS attempts FROM (" +
+  "SELECT id, run_at AS due, wait_code AS held FROM calls " +
   "WHERE status IN ('queued', 'waiting') AND run_at <= ?1 ORDER BY run_at LIMIT ?2) " +
   "UNION ALL " +
-  "SELECT id, due, NULL FROM (SELECT id, lease_expires_at AS due FROM calls " +
+  "SELECT id, due, NULL, prior_claim_at, attempts FROM (" +
+  "SELECT id, lease_expires_at AS due, updated_at AS prior_claim_at, attempts FROM calls " +
   "WHERE status = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2)" +
   ") ORDER BY due, id LIMIT ?2";
 
@@ -68,6 +73,8 @@ const CLAIM =
   "UPDATE calls SET status = 'running', lease_token = lease_token + 1, lease_expires_at = ?, " +
   "worker_id = ?, wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = ? " +
   "WHERE id IN (SELECT value FROM json_each(?)) RETURNING *";
+
+const COUNT_ATTEMPT = "UPDATE calls SET attempts = ? WHERE id = ?";
 
 /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
 export function claimDue(
@@ -78,6 +85,8 @@ export function claimDue(
   const due = sql(SELECT_DUE).all(query.now, query.limit);
   const leaseExpiresAt = query.now + query.leaseMs;
   if (due.length === 0) return [];
+  const takenOver = due.filter((d) => d.prior_claim_at !== null);
+  if (takenOver.length > 0) recordTakeovers(sql, takenOver, query);
   const rows = sql(CLAIM).all(
     leaseExpiresAt,
     query.workerId,
@@ -87,7 +96,7 @@ export function claimDue(
   // RETURNING comes in no set order: back to the due order SELECT_DUE chose.
   const byId = new Map(rows.map((row) => [row.id as string, row]));
   const claims: Claim[] = [];
-  for (const { id, held } of due) {
+  for (const { id, held, prior_claim_at: priorClaimAt } of due) {
     const row = byId.get(id as string)!;
     const claimed: Claim = {
       call: callFromRow(row),
@@ -95,9 +104,36 @@ export function claimDue(
       leaseExpiresAt,
     };
     if (held !== null) claimed.heldFor = held as WaitCode;
+    if (priorClaimAt !== null) claimed.takenOver = true;
     claims.push(claimed);
   }
   return claims;
+}
+
+// Records the cut-off attempt of each call taken over, and counts it (see `Store.claimDue`).
+function recordTakeovers(
+  sql: Prepare,
+  takenOver: readonly Row[],
+  query: { now: number; workerId: WorkerId },
+): void {
+  const { outcome, decision } = takenOverAttempt(query.workerId);
+  for (const row of takenOver) {
+    const callId = row.id as CallId;
+    const number = Number(row.attempts) + 1;
+    const startedAt = Number(row.prior_claim_at);
+    sql(INSERT_ATTEMPT).run(
+      ...attemptInsertParams({
+        callId,
+        number,
+        startedAt,
+        durationMs: Math.max(0, query.now - startedAt),
+        outcome,
+        sent: true,
+        decision,
+      }),
+    );
+    sql(COUNT_ATTEMPT).run(number, callId);
+  }
 }
 
 const COMMIT_TRANSITION =

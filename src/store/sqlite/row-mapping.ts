@@ -70,4 +70,10 @@ export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
   ];
 }
 
-export { attemptFromRow, callFromRow, destinationFromRow, newCallRecord } from "../call-rows.ts";
+export {
+  attemptFromRow,
+  callFromRow,
+  destinationFromRow,
+  newCallRecord,
+  workerFromRow,
+} from "../call-rows.ts";

@@ -18,6 +18,8 @@ import type {
   NewCall,
   Store,
   StoredDestination,
+  WorkerRecord,
+  WorkerRegistration,
 } from "../../core/store.ts";
 import * as apiKeys from "./api-key-queries.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
@@ -26,10 +28,11 @@ import * as calls from "./call-writes.ts";
 import * as control from "./control-writes.ts";
 import * as destinations from "./destination-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
-import { attemptFromRow, callFromRow, destinationFromRow } from "./row-mapping.ts";
+import { attemptFromRow, callFromRow, destinationFromRow, workerFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { WalSync } from "./wal-sync.ts";
+import * as workers from "./worker-writes.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -387,6 +390,35 @@ export class SqliteStore implements Store {
     return this.#write(() =>
       destinations.saveDestination(this.#sql, destination, document, expectedVersion, now),
     );
+  }
+
+  /** See `Store.registerWorker`. */
+  registerWorker(
+    worker: WorkerRegistration,
+    now: number,
+    forgetStoppedBefore: number,
+  ): Promise<void> {
+    return this.#write(() => workers.registerWorker(this.#sql, worker, now, forgetStoppedBefore));
+  }
+
+  /** See `Store.heartbeatWorker`. Not durable: a heartbeat lost in a power cut is harmless. */
+  heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
+    return this.#writes.enqueue(() => workers.heartbeatWorker(this.#sql, id, now), {
+      durable: false,
+    });
+  }
+
+  /** See `Store.listWorkers`. */
+  listWorkers(): Promise<WorkerRecord[]> {
+    return this.#read(() => this.#sql(workers.LIST_WORKERS).all().map(workerFromRow));
+  }
+
+  /** See `Store.stopWorkers`. */
+  stopWorkers(
+    stopping: readonly { id: WorkerId; heartbeatAt?: number }[],
+    now: number,
+  ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
+    return this.#write(() => workers.stopWorkers(this.#sql, stopping, now));
   }
 
   #write<T>(run: () => T): Promise<T> {

@@ -1,0 +1,109 @@
+// The registry of engine processes (issue 10, item 10): registration, heartbeats, and stopping
+// workers, which ends their claims at once. Stopping is one statement, so it is atomic.
+import type { WorkerId } from "../../core/ids.ts";
+import type { WorkerRecord, WorkerRegistration } from "../../core/store.ts";
+import type { PostgresConnection } from "./postgres-connection.ts";
+import { workerFromRow } from "./row-mapping.ts";
+import type { SchemaNames } from "./schema-names.ts";
+
+const WORKER_COLUMNS = "id, host, pid_scope, pid, started_at, heartbeat_at, stopped_at";
+
+/** Worker registry writes and reads of `PostgresStore`. */
+export class WorkerWrites {
+  readonly #db: PostgresConnection;
+  readonly #channel: string;
+  readonly #register: string;
+  readonly #heartbeat: string;
+  readonly #list: string;
+  readonly #stop: string;
+
+  constructor(db: PostgresConnection, names: SchemaNames) {
+    this.#db = db;
+    this.#channel = names.channel;
+    this.#register =
+      `WITH forgotten AS (DELETE FROM ${names.workers} WHERE stopped_at < $7) ` +
+      `INSERT INTO ${names.workers} (id, host, pid_scope, pid, started_at, heartbeat_at) ` +
+      "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET host = $2, " +
+      "pid_scope = $3, pid = $4, started_at = $5, heartbeat_at = $6, stopped_at = NULL";
+    this.#heartbeat = `UPDATE ${names.workers} SET heartbeat_at = $2 WHERE id = $1 AND stopped_at IS NULL`;
+    this.#list = `SELECT ${WORKER_COLUMNS} FROM ${names.workers} WHERE stopped_at IS NULL ORDER BY id`;
+    // One statement: mark the workers stopped (only if their heartbeat is still the one their
+    // judge saw), end their unexpired claims, drop their concurrency permits, and wake the
+    // listeners of other processes. The claims are found through calls_due (a running call's
+    // due_at is its lease expiry), not a scan of every call.
+    this.#stop =
+      `WITH v AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS v(id, heartbeat_at)), ` +
+      `stopped AS (UPDATE ${names.workers} w SET stopped_at = $1 FROM v WHERE w.id = v.id ` +
+      "AND w.stopped_at IS NULL AND (v.heartbeat_at IS NULL OR w.heartbeat_at = v.heartbeat_at) " +
+      "RETURNING w.id), " +
+      `ended AS (UPDATE ${names.calls} c SET lease_expires_at = $1 FROM stopped ` +
+      "WHERE c.due_at > $1 AND c.status = 'running' AND c.worker_id = stopped.id RETURNING c.id), " +
+      `permits AS (UPDATE ${names.destinationPermits} p SET holders = ` +
+      "(p.holders::jsonb - ARRAY(SELECT id FROM stopped))::text " +
+      "WHERE p.holders::jsonb ?| ARRAY(SELECT id FROM stopped) RETURNING 1), " +
+      "note AS (SELECT pg_notify($4, $1::text) FROM ended HAVING count(*) > 0) " +
+      "SELECT ARRAY(SELECT id FROM stopped) AS stopped, " +
+      "(SELECT count(*) FROM ended)::integer AS ended, " +
+      "(SELECT count(*) FROM permits)::integer AS permits, (SELECT count(*) FROM note) AS noted";
+  }
+
+  /** See `Store.registerWorker`. */
+  async registerWorker(
+    worker: WorkerRegistration,
+    now: number,
+    forgetStoppedBefore: number,
+  ): Promise<void> {
+    await this.#db.query({
+      name: "steadfast_register_worker",
+      text: this.#register,
+      values: [
+        worker.id,
+        worker.host,
+        worker.pidScope ?? null,
+        worker.pid,
+        worker.startedAt,
+        now,
+        forgetStoppedBefore,
+      ],
+    });
+  }
+
+  /** See `Store.heartbeatWorker`. */
+  async heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
+    const { rowCount } = await this.#db.query({
+      name: "steadfast_heartbeat_worker",
+      text: this.#heartbeat,
+      values: [id, now],
+    });
+    return rowCount === 1;
+  }
+
+  /** See `Store.listWorkers`. */
+  async listWorkers(): Promise<WorkerRecord[]> {
+    const { rows } = await this.#db.query({ name: "steadfast_list_workers", text: this.#list });
+    return rows.map(workerFromRow);
+  }
+
+  /** See `Store.stopWorkers`. */
+  async stopWorkers(
+    workers: readonly { id: WorkerId; heartbeatAt?: number }[],
+    now: number,
+  ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
+    if (workers.length === 0) return { stopped: [], claimsEnded: 0 };
+    const { rows } = await this.#db.query({
+      name: "steadfast_stop_workers",
+      text: this.#stop,
+      values: [
+        now,
+        workers.map((w) => w.id),
+        workers.map((w) => w.heartbeatAt ?? null),
+        this.#channel,
+      ],
+    });
+    const row = rows[0]!;
+    return {
+      stopped: [...(row.stopped as WorkerId[])].sort(),
+      claimsEnded: row.ended as number,
+    };
+  }
+}

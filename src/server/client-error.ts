@@ -1,0 +1,169 @@
+// Requests node:http refuses before any route sees them (the server's `clientError` event): a
+// header section over the size limit, control bytes in a header, a space in the target, a method
+// llhttp does not know, a broken chunked body, a request that took too long to arrive. Node's
+// own answer is a bare `400`/`431`/`408` with no body; we answer the same statuses as
+// `application/problem+json` from the one table, so every error of the API has one shape.
+import { randomUUID } from "node:crypto";
+import { STATUS_CODES, maxHeaderSize, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import {
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_KINDS,
+  problemDocument,
+  type ProblemCode,
+} from "./problem.ts";
+
+/** How long a refused connection may stay half-closed so the client reads the answer, ms. */
+const LINGER_MS = 1_000;
+
+/** The answer to a parser error: its problem code and a detail naming the fix. */
+export interface ClientErrorProblem {
+  code: ProblemCode;
+  detail: string;
+}
+
+const NOT_HTTP =
+  "The request is not valid HTTP/1.1 and could not be read; send a request line `METHOD /path HTTP/1.1`, then header lines, each ending in CRLF";
+
+/**
+ * The problem to answer for a node:http `clientError`, by its `code` (llhttp's `HPE_*`, or
+ * Node's `ERR_HTTP_REQUEST_TIMEOUT`); `undefined` for a connection that is gone (`ECONNRESET`,
+ * `EPIPE`...), which is only closed. The detail never quotes the bytes received: they are what
+ * the parser could not read, and may hold anything (a secret in a header, control bytes).
+ */
+export function clientErrorProblem(
+  code: string | undefined,
+  headerLimitBytes: number = maxHeaderSize,
+): ClientErrorProblem | undefined {
+  switch (code) {
+    case "HPE_HEADER_OVERFLOW":
+      return {
+        code: "headers_too_large",
+        detail: `The request line and headers are larger than this server's limit of ${headerLimitBytes} bytes; send fewer or shorter headers (large data belongs in the body)`,
+      };
+    case "HPE_CHUNK_EXTENSIONS_OVERFLOW":
+      return {
+        code: "payload_too_large",
+        detail:
+          "The chunk extensions of the chunked body are too large; send chunks without extensions",
+      };
+    case "ERR_HTTP_REQUEST_TIMEOUT":
+      return {
+        code: "request_timeout",
+        detail:
+          "The request was not received in full in time; send the headers and body without pausing, then retry",
+      };
+    case "HPE_INVALID_METHOD":
+      return {
+        code: "bad_request",
+        detail:
+          "The request method is not one HTTP defines; this API uses GET, POST and PUT (see GET /openapi.json)",
+      };
+    case "HPE_INVALID_URL":
+      return {
+        code: "bad_request",
+        detail:
+          "The request target is not a valid path; percent-encode spaces and control characters (RFC 3986)",
+      };
+    case "HPE_INVALID_HEADER_TOKEN":
+      return {
+        code: "bad_request",
+        detail:
+          "A header has a character HTTP does not allow (a control byte in a value, or a separator or space in a name; RFC 9110 section 5); remove it or percent-encode the value",
+      };
+    case "HPE_INVALID_CONSTANT":
+    case "HPE_INVALID_VERSION":
+      return {
+        code: "bad_request",
+        detail:
+          "The request line is not `METHOD /path HTTP/1.1`; percent-encode spaces in the path (%20), and send HTTP/1.1 or HTTP/1.0",
+      };
+    case "HPE_INVALID_CONTENT_LENGTH":
+    case "HPE_UNEXPECTED_CONTENT_LENGTH":
+      return {
+        code: "bad_request",
+        detail:
+          "Content-Length is not a single decimal number, or is sent with Transfer-Encoding; send one or the other (RFC 9112 section 6)",
+      };
+    case "HPE_INVALID_TRANSFER_ENCODING":
+    case "HPE_INVALID_CHUNK_SIZE":
+      return {
+        code: "bad_request",
+        detail:
+          "The body's Transfer-Encoding is not chunked as RFC 9112 section 7.1 defines; send Content-Length with the body instead",
+      };
+    case "ECONNRESET":
+    case "EPIPE":
+    case "ERR_STREAM_DESTROYED":
+    case undefined:
+      return undefined;
+    default:
+      return code.startsWith("HPE_") ? { code: "bad_request", detail: NOT_HTTP } : undefined;
+  }
+}
+
+/**
+ * Whether an answer to a parser error can be written on `socket`: no answer is in flight on it, or
+ * the one in flight is for the request whose body failed to parse and has not started. An answer
+ * in flight for an earlier, complete request (HTTP/1.1 pipelining) must not be preceded by ours:
+ * the client would take ours for it (a call accepted, read as refused).
+ */
+function answerable(socket: Duplex): boolean {
+  // node:http's own default handler reads the same field (`socketOnError` in _http_server.js).
+  const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
+  return inFlight == null || (!inFlight.headersSent && !inFlight.req.complete);
+}
+
+/** Options of `answerClientErrors`. */
+export interface ClientErrorOptions {
+  /** Each refused request is logged here at debug level (a client's mistake, not ours). */
+  logger: Logger;
+  /** Makes the correlation id of each answer. Default `crypto.randomUUID`. */
+  newId?: () => string;
+  /** The server's header size limit, bytes, for the `431` detail. Default node's `maxHeaderSize`. */
+  headerLimitBytes?: number;
+}
+
+/**
+ * A node:http `clientError` listener (`server.on("clientError", answerClientErrors({ logger }))`)
+ * that answers a request the parser refused with `application/problem+json` (status from the
+ * problem table, a correlation id in the body and `X-Request-Id`, `Connection: close`), then
+ * closes the connection. A connection that is gone, is no longer writable, or has an earlier
+ * request's answer in flight (pipelining; ours would be taken for it) is destroyed unanswered.
+ */
+export function answerClientErrors(
+  options: ClientErrorOptions,
+): (error: NodeJS.ErrnoException, socket: Duplex) => void {
+  const newId = options.newId ?? randomUUID;
+  return (error, socket) => {
+    const problem = clientErrorProblem(error.code, options.headerLimitBytes);
+    if (problem === undefined || !socket.writable || !answerable(socket)) {
+      socket.destroy();
+      return;
+    }
+    const correlationId = newId();
+    const { status } = PROBLEM_KINDS[problem.code];
+    options.logger.debug(
+      { requestId: correlationId, code: error.code, status },
+      "malformed request refused",
+    );
+    const body = JSON.stringify(problemDocument(problem.code, problem.detail, { correlationId }));
+    socket.end(
+      [
+        `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}`,
+        `Content-Type: ${PROBLEM_CONTENT_TYPE}`,
+        `Content-Length: ${Buffer.byteLength(body)}`,
+        `X-Request-Id: ${correlationId}`,
+        "Connection: close",
+        "",
+        body,
+      ].join("\r\n"),
+    );
+    // Half-closed, so the client reads the answer before the connection goes (RFC 9112 section
+    // 9.6); a client that neither reads nor closes is cut after LINGER_MS.
+    const linger = setTimeout(() => socket.destroy(), LINGER_MS);
+    linger.unref();
+    socket.once("close", () => clearTimeout(linger));
+  };
+}

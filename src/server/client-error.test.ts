@@ -5,6 +5,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tenantId } from "../core/ids.ts";
+import { rawExchange } from "../testing/raw-http.ts";
 import { clientErrorProblem } from "./client-error.ts";
 import { ProblemSchema } from "./schemas.ts";
 import { startServer, type RunningServer } from "./start-server.ts";
@@ -50,40 +51,6 @@ afterEach(async () => {
   await server.close();
   rmSync(dir, { recursive: true, force: true });
 });
-
-/** An HTTP answer read off a raw socket. */
-interface RawAnswer {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-  raw: string;
-}
-
-/** Sends `bytes` over a fresh TCP connection and reads until the server closes it. */
-function rawExchange(bytes: string | Buffer): Promise<RawAnswer> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(server.port, "127.0.0.1", () => socket.write(bytes));
-    const chunks: Buffer[] = [];
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("error", reject);
-    socket.on("close", () => {
-      const raw = Buffer.concat(chunks).toString("latin1");
-      const split = raw.indexOf("\r\n\r\n");
-      const [statusLine = "", ...lines] = raw.slice(0, split).split("\r\n");
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(":");
-        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({
-        status: Number(/^HTTP\/1\.1 (\d{3}) /.exec(statusLine)?.[1]),
-        headers,
-        body: raw.slice(split + 4),
-        raw,
-      });
-    });
-  });
-}
 
 /** Resolves once the server has closed `socket`. */
 function closed(socket: Socket): Promise<void> {
@@ -143,6 +110,24 @@ describe("malformed HTTP (node's parser refuses it)", () => {
     ],
     ["bytes that are not HTTP", `\x00\x01\x02${PLANTED}\r\n\r\n`, 400, "bad_request"],
     [
+      "an Expect other than 100-continue",
+      request([`POST /v1/fetch?api_key=${PLANTED} HTTP/1.1`, "Host: x", "Expect: 200-ok"]),
+      417,
+      "expectation_failed",
+    ],
+    [
+      "CONNECT to a host (this is no proxy)",
+      request([`CONNECT ${PLANTED}.example:443 HTTP/1.1`, `Host: ${PLANTED}.example:443`]),
+      400,
+      "bad_request",
+    ],
+    [
+      "CONNECT to a path",
+      request(["CONNECT /v1/fetch HTTP/1.1", "Host: x", `Authorization: Bearer ${PLANTED}`]),
+      400,
+      "bad_request",
+    ],
+    [
       "headers over 16 KiB",
       request([
         "GET /healthz HTTP/1.1",
@@ -157,12 +142,12 @@ describe("malformed HTTP (node's parser refuses it)", () => {
   it.each(cases.map(([name, bytes, status, code]) => ({ name, bytes, status, code })))(
     "answers $name with a $status problem+json, a correlation id and Connection: close, quoting nothing sent",
     async ({ bytes, status, code }) => {
-      const answer = await rawExchange(bytes);
+      const answer = await rawExchange(server.port, bytes);
       expect(answer.status).toBe(status);
       expect(answer.headers["content-type"]).toBe("application/problem+json");
       expect(answer.headers.connection).toBe("close");
-      expect(Number(answer.headers["content-length"])).toBe(Buffer.byteLength(answer.body));
-      const problem = ProblemSchema.parse(JSON.parse(answer.body));
+      expect(Number(answer.headers["content-length"])).toBe(answer.body.length);
+      const problem = ProblemSchema.parse(JSON.parse(answer.body.toString("utf8")));
       expect(problem).toMatchObject({
         status,
         code,
@@ -170,7 +155,7 @@ describe("malformed HTTP (node's parser refuses it)", () => {
       });
       expect(problem.title).not.toBe("");
       expect(problem.correlationId).toBe(answer.headers["x-request-id"]);
-      expect(answer.raw).not.toContain(PLANTED);
+      expect(answer.raw.toString("latin1")).not.toContain(PLANTED);
       expect(logLines.filter((l) => l.level >= 40)).toEqual([]);
       // The server is unharmed.
       expect((await fetch(`${server.url}/healthz`)).status).toBe(200);

@@ -1,10 +1,17 @@
 // Requests node:http refuses before any route sees them (the server's `clientError` event): a
 // header section over the size limit, control bytes in a header, a space in the target, a method
-// llhttp does not know, a broken chunked body, a request that took too long to arrive. Node's
-// own answer is a bare `400`/`431`/`408` with no body; we answer the same statuses as
-// `application/problem+json` from the one table, so every error of the API has one shape.
+// llhttp does not know, a broken chunked body, a request that took too long to arrive; and
+// `CONNECT`, which node drops without an answer. Node's own answer is a bare `400`/`431`/`408`
+// with no body; we answer the same statuses as `application/problem+json` from the one table, so
+// every error of the API has one shape.
 import { randomUUID } from "node:crypto";
-import { STATUS_CODES, maxHeaderSize, type ServerResponse } from "node:http";
+import {
+  STATUS_CODES,
+  maxHeaderSize,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import {
@@ -115,8 +122,8 @@ function answerable(socket: Duplex): boolean {
   return inFlight == null || (!inFlight.headersSent && !inFlight.req.complete);
 }
 
-/** Options of `answerClientErrors`. */
-export interface ClientErrorOptions {
+/** Options of `refuseMalformedRequests`. */
+export interface MalformedRequestOptions {
   /** Each refused request is logged here at debug level (a client's mistake, not ours). */
   logger: Logger;
   /** Makes the correlation id of each answer. Default `crypto.randomUUID`. */
@@ -126,26 +133,23 @@ export interface ClientErrorOptions {
 }
 
 /**
- * A node:http `clientError` listener (`server.on("clientError", answerClientErrors({ logger }))`)
- * that answers a request the parser refused with `application/problem+json` (status from the
- * problem table, a correlation id in the body and `X-Request-Id`, `Connection: close`), then
- * closes the connection. A connection that is gone, is no longer writable, or has an earlier
- * request's answer in flight (pipelining; ours would be taken for it) is destroyed unanswered.
+ * Answers, on a node:http `server`, what never reaches a route, as `application/problem+json`
+ * (status from the problem table, a correlation id in the body and `X-Request-Id`,
+ * `Connection: close`), then closes the connection:
+ * - a request the parser refused (`clientError`): see `clientErrorProblem`. A connection that is
+ *   gone, is no longer writable, or has an earlier request's answer in flight (pipelining; ours
+ *   would be taken for it) is destroyed unanswered;
+ * - an `Expect` other than `100-continue` (`checkExpectation`): `417 expectation_failed`;
+ * - a `CONNECT` (`connect`), which node hands to the server as a tunnel request and, with no
+ *   listener, drops without a word: this server is not a proxy.
  */
-export function answerClientErrors(
-  options: ClientErrorOptions,
-): (error: NodeJS.ErrnoException, socket: Duplex) => void {
+export function refuseMalformedRequests(server: Server, options: MalformedRequestOptions): void {
   const newId = options.newId ?? randomUUID;
-  return (error, socket) => {
-    const problem = clientErrorProblem(error.code, options.headerLimitBytes);
-    if (problem === undefined || !socket.writable || !answerable(socket)) {
-      socket.destroy();
-      return;
-    }
+  const refuse = (socket: Duplex, problem: ClientErrorProblem, cause: string | undefined): void => {
     const correlationId = newId();
     const { status } = PROBLEM_KINDS[problem.code];
     options.logger.debug(
-      { requestId: correlationId, code: error.code, status },
+      { requestId: correlationId, code: cause, status },
       "malformed request refused",
     );
     const body = JSON.stringify(problemDocument(problem.code, problem.detail, { correlationId }));
@@ -166,4 +170,50 @@ export function answerClientErrors(
     linger.unref();
     socket.once("close", () => clearTimeout(linger));
   };
+  server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const problem = clientErrorProblem(error.code, options.headerLimitBytes);
+    if (problem === undefined || !socket.writable || !answerable(socket)) socket.destroy();
+    else refuse(socket, problem, error.code);
+  });
+  server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
+    // An `Expect` other than 100-continue (RFC 9110 section 10.1.1): node answers a bare 417.
+    const correlationId = newId();
+    options.logger.debug(
+      { requestId: correlationId, status: 417 },
+      "request with an unsupported Expect refused",
+    );
+    const body = JSON.stringify(
+      problemDocument("expectation_failed", EXPECT_DETAIL, {
+        correlationId,
+        ...pathOf(request),
+      }),
+    );
+    response.shouldKeepAlive = false;
+    response.writeHead(417, {
+      "Content-Type": PROBLEM_CONTENT_TYPE,
+      "Content-Length": Buffer.byteLength(body),
+      "X-Request-Id": correlationId,
+    });
+    response.end(body);
+  });
+  server.on("connect", (_request: IncomingMessage, socket: Duplex) => {
+    // A tunnel's bytes may follow; nothing more is read from this connection.
+    socket.on("error", () => undefined);
+    refuse(socket, CONNECT_REFUSED, "CONNECT");
+  });
+}
+
+const CONNECT_REFUSED: ClientErrorProblem = {
+  code: "bad_request",
+  detail:
+    "CONNECT opens a tunnel through a proxy, and this server is not one; send GET, POST or PUT to the routes in GET /openapi.json",
+};
+
+const EXPECT_DETAIL =
+  "The only expectation this server meets is Expect: 100-continue; remove the Expect header or send that";
+
+/** `{ instance: <path> }` of a parsed request (never its query, which may hold a secret). */
+function pathOf(request: IncomingMessage): { instance?: string } {
+  const path = request.url?.split("?")[0];
+  return path === undefined || !path.startsWith("/") ? {} : { instance: path };
 }

@@ -5,6 +5,7 @@
 import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
+import { REDACTED, redactUrl } from "../core/call-view.ts";
 import { isSteadfastError, type ErrorCode, type FieldIssue } from "../core/errors.ts";
 import { clientWentAway } from "./node-request.ts";
 import type { ServerEnv } from "./server-env.ts";
@@ -18,6 +19,7 @@ export const HttpProblemCodes = [
   "bad_request",
   "request_timeout",
   "headers_too_large",
+  "expectation_failed",
 ] as const;
 
 /** Every `code` the API answers with: the core's `ErrorCode`s plus `HttpProblemCodes`. */
@@ -42,6 +44,7 @@ export const PROBLEM_KINDS = {
   invalid_state: { status: 409, title: "Invalid state" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  expectation_failed: { status: 417, title: "Expectation failed" },
   invalid_request: { status: 422, title: "Invalid request" },
   idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
   invalid_url: { status: 422, title: "Invalid URL" },
@@ -119,6 +122,31 @@ export function problemDocument(
   return body;
 }
 
+/**
+ * `path` fit to quote in an answer: a segment that holds a URL or an origin with `@` or `?` (a
+ * destination, `https%3A%2F%2Fuser%3Apw%40host` or `user:pw@host`) goes through the URL
+ * redactor, so credentials in it are not echoed; one that does not parse is replaced whole.
+ */
+export function redactedPath(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => {
+      let decoded = segment;
+      try {
+        if (segment.includes("%")) decoded = decodeURIComponent(segment);
+      } catch {
+        // Not percent-decodable: shown as it came, if it holds nothing that looks like a URL.
+      }
+      if (!/[@?]/.test(decoded)) return segment;
+      // Without a scheme it is host[:port] as the destination routes read it: https.
+      const url = decoded.includes("://") ? decoded : `https://${decoded}`;
+      if (!URL.canParse(url)) return REDACTED;
+      const redacted = redactUrl(url);
+      return redacted === url ? segment : encodeURIComponent(redacted);
+    })
+    .join("/");
+}
+
 /** Builds the problem body for `code` in the context of request `c`. */
 export function problemBody(
   c: Context<ServerEnv>,
@@ -127,7 +155,7 @@ export function problemBody(
   issues: readonly FieldIssue[] = [],
 ): Problem {
   return problemDocument(code, detail, {
-    instance: c.req.path,
+    instance: redactedPath(c.req.path),
     correlationId: c.get("requestId"),
     issues,
   });
@@ -206,6 +234,6 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
 export const handleNotFound: NotFoundHandler<ServerEnv> = (c) => {
   c.set("unmatched", true);
   return problemResponse(c, "not_found", {
-    detail: `No route ${c.req.method} ${c.req.path}; see GET /openapi.json for the routes this server has`,
+    detail: `No route ${c.req.method} ${redactedPath(c.req.path)}; see GET /openapi.json for the routes this server has`,
   });
 };

@@ -7,7 +7,7 @@ import { createSteadfast, type Steadfast } from "../steadfast.ts";
 import { engineOptions } from "./start-worker.ts";
 import { bootstrapApiKeys } from "./api-keys.ts";
 import { createApp } from "./app.ts";
-import { answerClientErrors } from "./client-error.ts";
+import { refuseMalformedRequests } from "./client-error.ts";
 import { createMetrics } from "./metrics.ts";
 
 /** Configuration of `steadfast serve` (the CLI resolves flags and `STEADFAST_*` variables into it). */
@@ -129,7 +129,7 @@ export async function startServer(
     });
     server = await listen(app.fetch, config);
     // Malformed HTTP (node's parser refuses it before any route) is answered as problem+json too.
-    server.on("clientError", answerClientErrors({ logger: logger.child({ component: "http" }) }));
+    refuseMalformedRequests(server, { logger: logger.child({ component: "http" }) });
   } catch (error) {
     metrics.close();
     await steadfast.close();

@@ -151,7 +151,7 @@ function urlArbitrary(targets: FuzzTargets): fc.Arbitrary<string> {
 }
 
 const headerName = fc.oneof(
-  { weight: 6, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/) },
+  { weight: 16, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,20}$/) },
   {
     weight: 1,
     arbitrary: fc.constantFrom(
@@ -169,7 +169,7 @@ const headerName = fc.oneof(
   { weight: 1, arbitrary: fc.string({ unit: "binary", minLength: 1, maxLength: 12 }) },
 );
 const headerValue = fc.oneof(
-  { weight: 6, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 16, arbitrary: fc.string({ maxLength: 40 }) },
   { weight: 1, arbitrary: fc.string({ unit: "binary", maxLength: 20 }) },
   { weight: 1, arbitrary: fc.string({ unit: controlChar, minLength: 1, maxLength: 3 }) },
   {
@@ -182,31 +182,31 @@ const secretHeaders = fc.subarray(
   { maxLength: 3 },
 );
 
-/** A `POST /v1/fetch` body object, valid or nearly. */
+/** A `POST /v1/fetch` body object, valid but for the URL, which may be anything. */
 function fetchBodyObject(targets: FuzzTargets): fc.Arbitrary<Record<string, unknown>> {
+  const plainHeaders = fc.dictionary(
+    fc.stringMatching(/^X-[A-Za-z0-9-]{1,12}$/),
+    fc.stringMatching(/^[\x21-\x7e]{1,20}$/),
+    { maxKeys: 2 },
+  );
   return fc
     .record(
       {
         url: urlArbitrary(targets),
-        method: fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "get"),
-        headers: fc
-          .tuple(fc.dictionary(headerName, headerValue, { maxKeys: 3 }), secretHeaders)
-          .map(([plain, secret]) => ({
-            ...plain,
-            ...Object.fromEntries(secret.map((n) => [n, `Bearer ${PLANTED}h-${n}`])),
-          })),
+        method: fc.constantFrom("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"),
+        headers: fc.tuple(plainHeaders, secretHeaders).map(([plain, secret]) => ({
+          ...plain,
+          ...Object.fromEntries(secret.map((n) => [n, `Bearer ${PLANTED}h-${n}`])),
+        })),
         body: fc.oneof(fc.string({ maxLength: 30 }), fc.jsonValue({ maxDepth: 2 })),
         retry: fc.record(
           {
             maxAttempts: fc.integer({ min: 1, max: 4 }),
-            backoff: fc.constantFrom("exponential", "linear", "fixed", "random"),
-            initialDelayMs: fc.integer({ min: 0, max: 2_000 }),
-            maxDelayMs: fc.integer({ min: 0, max: 10_000 }),
+            backoff: fc.constantFrom("exponential", "linear", "fixed"),
+            initialDelayMs: fc.integer({ min: 0, max: 1_000 }),
+            maxDelayMs: fc.integer({ min: 1_000, max: 10_000 }),
             retryOn: fc.array(
-              fc.oneof(
-                fc.integer({ min: 100, max: 599 }),
-                fc.constantFrom("5xx", "network", "4xx"),
-              ),
+              fc.oneof(fc.integer({ min: 100, max: 599 }), fc.constantFrom("5xx", "network")),
               { maxLength: 3 },
             ),
           },
@@ -214,13 +214,13 @@ function fetchBodyObject(targets: FuzzTargets): fc.Arbitrary<Record<string, unkn
         ),
         timeout: fc.record(
           {
-            connectMs: fc.integer({ min: 1, max: 5_000 }),
-            readMs: fc.integer({ min: 1, max: 5_000 }),
-            totalMs: fc.integer({ min: 1, max: 10_000 }),
+            connectMs: fc.integer({ min: 100, max: 5_000 }),
+            readMs: fc.integer({ min: 100, max: 5_000 }),
+            totalMs: fc.integer({ min: 100, max: 10_000 }),
           },
           { requiredKeys: [] },
         ),
-        deadlineMs: fc.integer({ min: 0, max: 60_000 }),
+        deadlineMs: fc.integer({ min: 1, max: 60_000 }),
         delayMs: fc.integer({ min: 0, max: 3_600_000 }),
         callback: fc.record({ url: urlArbitrary(targets) }),
       },
@@ -327,37 +327,56 @@ function fetchBodyText(targets: FuzzTargets): fc.Arbitrary<string | Buffer> {
   );
 }
 
-const contentType = fc.constantFrom(
-  "application/json",
-  "application/json",
-  "application/json; charset=utf-8",
-  "application/json; charset=latin1",
-  "APPLICATION/JSON",
-  "application/problem+json",
-  "application/x-www-form-urlencoded",
-  "text/plain",
-  "multipart/form-data; boundary=x",
-  "application/json;;;",
-  "",
-  "*/*",
+const contentType = fc.oneof(
+  { weight: 10, arbitrary: fc.constant("application/json") },
+  {
+    weight: 3,
+    arbitrary: fc.constantFrom(
+      "application/json; charset=utf-8",
+      "APPLICATION/JSON",
+      "application/merge-patch+json",
+    ),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.constantFrom(
+      "application/json; charset=latin1",
+      "application/problem+json",
+      "application/x-www-form-urlencoded",
+      "text/plain",
+      "multipart/form-data; boundary=x",
+      "application/json;;;",
+      "",
+      "*/*",
+    ),
+  },
 );
 
 /** `Authorization` header lines: none, a tenant's key, a wrong one (a planted secret), malformed. */
-const auth = fc.constantFrom<[string, string][]>(
-  [["Authorization", `Bearer ${FUZZ_KEYS.acme}`]],
-  [["Authorization", `Bearer ${FUZZ_KEYS.acme}`]],
-  [["Authorization", `Bearer ${FUZZ_KEYS.acme}`]],
-  [["Authorization", `Bearer ${FUZZ_KEYS.other}`]],
-  [],
-  [["Authorization", `Bearer ${PLANTED}wrong-key`]],
-  [["Authorization", `Basic ${Buffer.from(`u:${PLANTED}basic`).toString("base64")}`]],
-  [["Authorization", "Bearer"]],
-  [["Authorization", "Bearer  "]],
-  [["Authorization", `bearer ${FUZZ_KEYS.acme} extra`]],
-  [
-    ["Authorization", `Bearer ${FUZZ_KEYS.acme}`],
-    ["Authorization", `Bearer ${PLANTED}second`],
-  ],
+const auth: fc.Arbitrary<[string, string][]> = fc.oneof(
+  {
+    weight: 24,
+    arbitrary: fc.constant<[string, string][]>([["Authorization", `Bearer ${FUZZ_KEYS.acme}`]]),
+  },
+  {
+    weight: 3,
+    arbitrary: fc.constant<[string, string][]>([["Authorization", `Bearer ${FUZZ_KEYS.other}`]]),
+  },
+  {
+    weight: 4,
+    arbitrary: fc.constantFrom<[string, string][]>(
+      [],
+      [["Authorization", `Bearer ${PLANTED}wrong-key`]],
+      [["Authorization", `Basic ${Buffer.from(`u:${PLANTED}basic`).toString("base64")}`]],
+      [["Authorization", "Bearer"]],
+      [["Authorization", "Bearer  "]],
+      [["Authorization", `bearer ${FUZZ_KEYS.acme} extra`]],
+      [
+        ["Authorization", `Bearer ${FUZZ_KEYS.acme}`],
+        ["Authorization", `Bearer ${PLANTED}second`],
+      ],
+    ),
+  },
 );
 
 const idSegment: fc.Arbitrary<Segment> = fc.oneof(
@@ -592,20 +611,15 @@ export function fuzzPlan(targets: FuzzTargets): fc.Arbitrary<FuzzPlan> {
       contentType: fc.option(contentType, { nil: undefined, freq: 5 }),
       idempotencyKey: fc.option(
         fc.oneof(
-          fc.constantFrom(
-            "k1",
-            "k2",
-            "k3",
-            "",
-            '""',
-            '"quoted"',
-            '"unterminated',
-            " ",
-            "k".repeat(300),
-          ),
-          fc.string({ maxLength: 20 }),
+          { weight: 4, arbitrary: fc.constantFrom("k1", "k2", "k3", '"quoted"') },
+          { weight: 4, arbitrary: fc.uuid() },
+          {
+            weight: 1,
+            arbitrary: fc.constantFrom("", '""', '"unterminated', " ", "k".repeat(300)),
+          },
+          { weight: 1, arbitrary: fc.string({ maxLength: 20 }) },
         ),
-        { nil: undefined, freq: 3 },
+        { nil: undefined, freq: 2 },
       ),
       prefer: fc.option(
         fc.constantFrom(
@@ -627,7 +641,13 @@ export function fuzzPlan(targets: FuzzTargets): fc.Arbitrary<FuzzPlan> {
         ),
         { nil: undefined, freq: 6 },
       ),
-      extraHeaders: fc.array(fc.tuple(headerName, headerValue), { maxLength: 3 }),
+      extraHeaders: fc.option(
+        fc.array(fc.tuple(headerName, headerValue), { minLength: 1, maxLength: 3 }),
+        {
+          nil: [],
+          freq: 2,
+        },
+      ),
       requestId: fc.option(
         fc.oneof(
           fc.constantFrom("trace-1", "x".repeat(200), "a b", "<script>"),

@@ -111,7 +111,11 @@ describe("malformed HTTP (node's parser refuses it)", () => {
     ["bytes that are not HTTP", `\x00\x01\x02${PLANTED}\r\n\r\n`, 400, "bad_request"],
     [
       "an Expect other than 100-continue",
-      request([`POST /v1/fetch?api_key=${PLANTED} HTTP/1.1`, "Host: x", "Expect: 200-ok"]),
+      request([
+        `POST /v1/destinations/${encodeURIComponent(`https://u:${PLANTED}@x.example`)}?api_key=${PLANTED} HTTP/1.1`,
+        "Host: x",
+        "Expect: 200-ok",
+      ]),
       417,
       "expectation_failed",
     ],
@@ -178,17 +182,20 @@ describe("malformed HTTP (node's parser refuses it)", () => {
     expect(second).toContain("\r\nContent-Type: application/problem+json\r\n");
   });
 
-  it("only closes a connection whose answer is in flight (a pipelined request's)", async () => {
-    const socket = connect(server.port, "127.0.0.1");
-    const chunks: Buffer[] = [];
-    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
-    socket.on("error", () => undefined);
-    socket.write(waitingSubmit());
-    await waitFor(callAccepted);
-    socket.write(request(["GET /a b HTTP/1.1", "Host: x"]));
-    await closed(socket);
-    // No answer is written for the malformed request: the client would take it for the wait's.
-    expect(Buffer.concat(chunks).toString("latin1")).toBe("");
+  it("answers a malformed pipelined request after the answers in flight, in order", async () => {
+    const answers = await new Promise<string>((resolve, reject) => {
+      const socket = connect(server.port, "127.0.0.1");
+      let received = "";
+      socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+      socket.on("error", reject);
+      socket.on("close", () => resolve(received));
+      socket.write(waitingSubmit(1) + request(["GET /a b HTTP/1.1", "Host: x"]));
+    });
+    // The call's answer first (the wait ran out: 202), then the refusal of what followed it.
+    expect(answers).toMatch(/^HTTP\/1\.1 202 Accepted\r\n/);
+    const second = answers.slice(answers.indexOf("HTTP/1.1", 1));
+    expect(second).toMatch(/^HTTP\/1\.1 400 Bad Request\r\n/);
+    expect(second).toContain("\r\nContent-Type: application/problem+json\r\n");
     expect(logLines.filter((l) => l.level >= 40)).toEqual([]);
   });
 });
@@ -228,8 +235,8 @@ describe("a client that goes away", () => {
   });
 });
 
-/** A `POST /v1/fetch` with `Prefer: wait=60` for a call that will not end in a minute. */
-function waitingSubmit(): string {
+/** A `POST /v1/fetch` with `Prefer: wait=<seconds>` for a call that will not end in an hour. */
+function waitingSubmit(seconds = 60): string {
   const body = JSON.stringify({ url: "https://api.example.com/", delayMs: 3_600_000 });
   return (
     request([
@@ -237,7 +244,7 @@ function waitingSubmit(): string {
       "Host: x",
       `Authorization: Bearer ${KEY}`,
       "Content-Type: application/json",
-      "Prefer: wait=60",
+      `Prefer: wait=${seconds}`,
       `Content-Length: ${Buffer.byteLength(body)}`,
     ]) + body
   );

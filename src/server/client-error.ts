@@ -18,6 +18,7 @@ import {
   PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,
   problemDocument,
+  redactedPath,
   type ProblemCode,
 } from "./problem.ts";
 
@@ -110,16 +111,30 @@ export function clientErrorProblem(
   }
 }
 
+/** A server-side socket, with the answer node:http is writing on it (if any). */
+type HttpSocket = Duplex & { _httpMessage?: ServerResponse | null };
+
 /**
- * Whether an answer to a parser error can be written on `socket`: no answer is in flight on it, or
- * the one in flight is for the request whose body failed to parse and has not started. An answer
- * in flight for an earlier, complete request (HTTP/1.1 pipelining) must not be preceded by ours:
- * the client would take ours for it (a call accepted, read as refused).
+ * Runs `then` once the answers of earlier, complete requests on `socket` are written (HTTP/1.1
+ * pipelining: a request after them failed to parse, and its answer must come after theirs, or
+ * the client would take it for one of them: a call accepted, read as refused). At once when
+ * nothing is in flight, or when what is in flight is the failing request's own answer, not yet
+ * started (its body failed to parse). `orElse` when the connection cannot carry an answer.
  */
-function answerable(socket: Duplex): boolean {
+function afterEarlierAnswers(socket: HttpSocket, then: () => void, orElse: () => void): void {
+  if (!socket.writable) return orElse();
   // node:http's own default handler reads the same field (`socketOnError` in _http_server.js).
-  const inFlight = (socket as { _httpMessage?: ServerResponse | null })._httpMessage;
-  return inFlight == null || (!inFlight.headersSent && !inFlight.req.complete);
+  const inFlight = socket._httpMessage;
+  if (inFlight == null) return then();
+  if (!inFlight.req.complete) return inFlight.headersSent ? orElse() : then();
+  const next = (): void => {
+    inFlight.off("finish", next);
+    inFlight.off("close", next);
+    // node hands the socket to the next queued answer on `finish`, after this listener's turn.
+    setImmediate(() => afterEarlierAnswers(socket, then, orElse));
+  };
+  inFlight.once("finish", next);
+  inFlight.once("close", next);
 }
 
 /** Options of `refuseMalformedRequests`. */
@@ -136,9 +151,9 @@ export interface MalformedRequestOptions {
  * Answers, on a node:http `server`, what never reaches a route, as `application/problem+json`
  * (status from the problem table, a correlation id in the body and `X-Request-Id`,
  * `Connection: close`), then closes the connection:
- * - a request the parser refused (`clientError`): see `clientErrorProblem`. A connection that is
- *   gone, is no longer writable, or has an earlier request's answer in flight (pipelining; ours
- *   would be taken for it) is destroyed unanswered;
+ * - a request the parser refused (`clientError`): see `clientErrorProblem`; answered after the
+ *   answers of earlier requests on the connection (pipelining). A connection that is gone, or no
+ *   longer writable, is destroyed unanswered;
  * - an `Expect` other than `100-continue` (`checkExpectation`): `417 expectation_failed`;
  * - a `CONNECT` (`connect`), which node hands to the server as a tunnel request and, with no
  *   listener, drops without a word: this server is not a proxy.
@@ -170,10 +185,21 @@ export function refuseMalformedRequests(server: Server, options: MalformedReques
     linger.unref();
     socket.once("close", () => clearTimeout(linger));
   };
+  // Sockets already being refused: the parser, once failed, fails again on any further bytes.
+  const refusing = new WeakSet<Duplex>();
   server.on("clientError", (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (refusing.has(socket)) return;
     const problem = clientErrorProblem(error.code, options.headerLimitBytes);
-    if (problem === undefined || !socket.writable || !answerable(socket)) socket.destroy();
-    else refuse(socket, problem, error.code);
+    if (problem === undefined) {
+      socket.destroy();
+      return;
+    }
+    refusing.add(socket);
+    afterEarlierAnswers(
+      socket,
+      () => refuse(socket, problem, error.code),
+      () => socket.destroy(),
+    );
   });
   server.on("checkExpectation", (request: IncomingMessage, response: ServerResponse) => {
     // An `Expect` other than 100-continue (RFC 9110 section 10.1.1): node answers a bare 417.
@@ -212,8 +238,8 @@ const CONNECT_REFUSED: ClientErrorProblem = {
 const EXPECT_DETAIL =
   "The only expectation this server meets is Expect: 100-continue; remove the Expect header or send that";
 
-/** `{ instance: <path> }` of a parsed request (never its query, which may hold a secret). */
+/** `{ instance: <path> }` of a parsed request, redacted; never its query, which may hold a secret. */
 function pathOf(request: IncomingMessage): { instance?: string } {
   const path = request.url?.split("?")[0];
-  return path === undefined || !path.startsWith("/") ? {} : { instance: path };
+  return path === undefined || !path.startsWith("/") ? {} : { instance: redactedPath(path) };
 }

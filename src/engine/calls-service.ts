@@ -9,7 +9,7 @@ import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts"
 import type { Clock, Random } from "../core/ports.ts";
 import type { CallbackDelivery, CreateCallResult, NewCall, Store } from "../core/store.ts";
 import { newSigningSecret } from "./callback-request.ts";
-import type { ReservedSlot } from "./engine.ts";
+import type { EndWait, ReservedSlot } from "./engine.ts";
 import { fingerprint } from "./fingerprint.ts";
 
 /** Checks a destination URL before a call is accepted (the http layer's `DestinationGuard`). */
@@ -24,10 +24,11 @@ export interface EngineHooks {
   /** New work is due at `runAt` (epoch ms). */
   notify(runAt: number): void;
   /**
-   * Resolves `"ended"` when this process sees the call end, `"timeout"` after `timeoutMs`, or
-   * `"stopped"` when the engine is shutting down.
+   * Resolves `"ended"` when this process sees the call end, `"timeout"` after `timeoutMs`,
+   * `"stopped"` when the engine is shutting down, or `"aborted"` at once when `signal` aborts (the
+   * wait and its timer are then gone).
    */
-  waitForEnd(id: CallId, timeoutMs: number): Promise<"ended" | "timeout" | "stopped">;
+  waitForEnd(id: CallId, timeoutMs: number, signal?: AbortSignal): Promise<EndWait>;
   /**
    * A slot for a call created already claimed by this process's engine (`Engine.reserveSlot`), so
    * it starts without a claim round trip. Absent, or `undefined`: the call is created queued.
@@ -323,18 +324,25 @@ export class CallsService {
   }
 
   /**
-   * The call once it has ended, or as it is after `timeoutMs` (or when the engine stops). Throws
+   * The call once it has ended, or as it is after `timeoutMs`, when the engine stops, or when
+   * `signal` aborts (a client that went away: nothing of the wait is left behind). Throws
    * `not_found`. The store is read again at least every second, so a call ended by another
    * process is seen too.
    */
-  async waitForEnd(tenantId: TenantId, id: string, timeoutMs: number): Promise<CallRecord> {
+  async waitForEnd(
+    tenantId: TenantId,
+    id: string,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<CallRecord> {
     const deadline = this.#clock.now() + timeoutMs;
     for (;;) {
       const call = await this.get(tenantId, id);
       const remaining = deadline - this.#clock.now();
-      if (TerminalStatuses.has(call.status) || remaining <= 0) return call;
-      const why = await this.#engine.waitForEnd(call.id, Math.min(remaining, 1_000));
-      if (why === "stopped") return await this.get(tenantId, id);
+      if (TerminalStatuses.has(call.status) || remaining <= 0 || signal?.aborted === true)
+        return call;
+      const why = await this.#engine.waitForEnd(call.id, Math.min(remaining, 1_000), signal);
+      if (why === "stopped" || why === "aborted") return await this.get(tenantId, id);
     }
   }
 

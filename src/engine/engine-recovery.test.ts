@@ -135,4 +135,17 @@ describe("waiting for a call's end", () => {
     await h.sf.engine.stop();
     expect((await pending).status).toBe("queued");
   });
+
+  it("returns at once when its signal aborts (a client gone), leaving no waiter or timer", async () => {
+    h = await harness(["hang"], { startEngine: false });
+    const call = await h.sf.fetch({ url: h.upstream.url, delayMs: 3_600_000 });
+    const sleepsBefore = h.clock.pendingSleeps;
+    const client = new AbortController();
+    const pending = h.sf.calls.waitForEnd(tenantId("default"), call.id, 60_000, client.signal);
+    await settle();
+    expect(h.clock.pendingSleeps).toBe(sleepsBefore + 1);
+    client.abort();
+    expect((await pending).status).toBe("queued");
+    expect(h.clock.pendingSleeps).toBe(sleepsBefore);
+  });
 });

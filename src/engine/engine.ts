@@ -99,6 +99,9 @@ export interface EngineOptions {
   processProbe?: ProcessProbe;
 }
 
+/** How a wait for the end of a call ended (`Engine.waitForEnd`). */
+export type EndWait = "ended" | "timeout" | "stopped" | "aborted";
+
 /**
  * One of the engine's slots, reserved for a call about to be created already claimed
  * (`Store.createClaimedCall`). Exactly one of `run` and `release` must be called.
@@ -150,7 +153,7 @@ export class Engine {
   readonly #purgeIntervalMs: number;
   readonly #ctx: AttemptContext;
   readonly #inFlight = new Map<CallId, InFlight>();
-  readonly #waiters = new Map<CallId, Set<(why: "ended" | "timeout" | "stopped") => void>>();
+  readonly #waiters = new Map<CallId, Set<(why: EndWait) => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #pumping = false;
   /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
@@ -319,25 +322,30 @@ export class Engine {
 
   /**
    * Resolves `"ended"` when this engine commits the end of call `id`, `"timeout"` after
-   * `timeoutMs`, or `"stopped"` at once when the engine is stopping (nothing more will end here).
+   * `timeoutMs`, `"stopped"` at once when the engine is stopping (nothing more will end here), or
+   * `"aborted"` at once when `signal` aborts (the waiter and its timer are removed).
    */
-  waitForEnd(id: CallId, timeoutMs: number): Promise<"ended" | "timeout" | "stopped"> {
+  waitForEnd(id: CallId, timeoutMs: number, signal?: AbortSignal): Promise<EndWait> {
     if (this.#state === "stopping" || this.#state === "stopped") return Promise.resolve("stopped");
+    if (signal?.aborted === true) return Promise.resolve("aborted");
     return new Promise((resolve) => {
       const controller = new AbortController();
+      const onAbort = (): void => done("aborted");
       let set = this.#waiters.get(id);
       if (set === undefined) {
         set = new Set();
         this.#waiters.set(id, set);
       }
       const waiters = set;
-      const done = (why: "ended" | "timeout" | "stopped"): void => {
+      const done = (why: EndWait): void => {
         waiters.delete(done);
         if (waiters.size === 0) this.#waiters.delete(id);
+        signal?.removeEventListener("abort", onAbort);
         controller.abort();
         resolve(why);
       };
       waiters.add(done);
+      signal?.addEventListener("abort", onAbort, { once: true });
       this.#clock.sleep(timeoutMs, controller.signal).then(
         () => done("timeout"),
         () => {},

@@ -62,7 +62,11 @@ export async function appHarness(
     // No engine: nothing runs, and a Prefer: wait sleeps on the fake clock.
     engine: {
       notify() {},
-      waitForEnd: (_id, ms) => clock.sleep(ms).then(() => "timeout" as const),
+      waitForEnd: (_id, ms, signal) =>
+        clock.sleep(ms, signal).then(
+          () => "timeout" as const,
+          () => "aborted" as const,
+        ),
     },
     clock,
     random: new SeededRandom(7),

@@ -77,6 +77,38 @@ describe("problem+json everywhere", () => {
     await expectProblem(put, 405, "method_not_allowed");
   });
 
+  it("quotes a path holding a URL with credentials redacted (a destination)", async () => {
+    h = await appHarness();
+    const origin = encodeURIComponent("https://user:s3cret-pw@api.example.com");
+    const wrongMethod = await expectProblem(
+      await h.request(`/v1/destinations/${origin}`, { method: "DELETE" }),
+      405,
+      "method_not_allowed",
+    );
+    expect(wrongMethod.instance).toBe(
+      `/v1/destinations/${encodeURIComponent("https://[redacted]@api.example.com")}`,
+    );
+    const noRoute = await expectProblem(
+      await h.request(`/v1/nope/${encodeURIComponent("x?token=s3cret-pw")}/${origin}`),
+      404,
+      "not_found",
+    );
+    expect(noRoute.instance).toBe(
+      `/v1/nope/${encodeURIComponent("x?token=[redacted]")}/${encodeURIComponent("https://[redacted]@api.example.com")}`,
+    );
+    expect(JSON.stringify([wrongMethod, noRoute])).not.toContain("s3cret-pw");
+    const bare = await expectProblem(
+      await h.request("/v1/destinations/user:s3cret-pw@api.example.com/reset"),
+      405,
+      "method_not_allowed",
+    );
+    expect(bare.instance).toBe(
+      `/v1/destinations/${encodeURIComponent("user:[redacted]@api.example.com")}/reset`,
+    );
+    const plain = await expectProblem(await h.request("/v1/nope/a?b=1"), 404, "not_found");
+    expect(plain.instance).toBe("/v1/nope/a");
+  });
+
   it("answers an unexpected failure with a 500 problem that leaks nothing, and logs it", async () => {
     const lines: string[] = [];
     h = await appHarness({

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { tenantId } from "../core/ids.ts";
 import { appHarness, expectProblem, type AppHarness } from "./app-harness.test-support.ts";
 import { CallViewSchema } from "./schemas.ts";
 
@@ -305,10 +306,41 @@ describe("POST /v1/fetch", () => {
       expect(res.headers.get("preference-applied")).toBe("wait=60");
     });
 
-    it("ignores a malformed wait", async () => {
-      const res = await h.submit(valid, { prefer: "wait=soon" });
+    it.each(["wait=soon", "wait=-1", "wait=1e9"])(
+      "refuses %j with 422 naming the header, before accepting anything",
+      async (prefer) => {
+        const problem = await expectProblem(
+          await h.submit(valid, { prefer }),
+          422,
+          "invalid_request",
+        );
+        expect(problem.errors).toEqual([
+          { field: "Prefer", message: expect.stringContaining("such as wait=10") as string },
+        ]);
+        expect(problem.detail).toMatch(/^Prefer: wait must be whole seconds from 0 to 60/);
+        expect((await h.calls.list(tenantId("acme"))).calls).toEqual([]);
+      },
+    );
+
+    it("ignores an unusable wait with handling=lenient (RFC 7240 section 2), applying none", async () => {
+      const res = await h.submit(valid, { prefer: "handling=lenient, wait=soon" });
       expect(res.status).toBe(202);
       expect(res.headers.get("preference-applied")).toBeNull();
+    });
+
+    it("ends the wait when the client goes away, leaving no timer behind", async () => {
+      const client = new AbortController();
+      const pending = h.request("/v1/fetch", {
+        method: "POST",
+        headers: { "content-type": "application/json", prefer: "wait=60" },
+        body: JSON.stringify(valid),
+        signal: client.signal,
+      });
+      await waitUntil(() => h.clock.pendingSleeps > 0);
+      client.abort();
+      await pending.catch(() => undefined);
+      await waitUntil(() => h.clock.pendingSleeps === 0);
+      expect((await h.calls.list(tenantId("acme"))).calls).toHaveLength(1);
     });
   });
 });

@@ -1,8 +1,7 @@
 import type { Hono } from "hono";
-import { TerminalStatuses, type CallRecord } from "../core/call.ts";
+import { TerminalStatuses } from "../core/call.ts";
 import { TerminalError } from "../core/errors.ts";
 import { parseFetchInput } from "../core/fetch-input.ts";
-import type { TenantId } from "../core/ids.ts";
 import type { CallsService } from "../engine/calls-service.ts";
 import { nodeIncoming, requestHeader } from "./node-request.ts";
 import { readJsonBody } from "./read-json-body.ts";
@@ -27,7 +26,8 @@ export interface FetchRouteOptions {
  * (committed before the answer), and answers `202` with the call and `Location: /v1/calls/<id>`.
  * A replay of an idempotent request answers the same way with `Idempotent-Replayed: true`.
  * With `Prefer: wait=N` the answer is held until the call ends (`200` with the final call) or N
- * seconds pass (`202`); `Preference-Applied: wait=N` says the wait was honoured.
+ * seconds pass (`202`); `Preference-Applied: wait=N` says the wait was honoured. A `wait` that is
+ * not whole seconds is refused (`422`, see `parsePreferWait`).
  */
 export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOptions): void {
   const { calls } = options;
@@ -56,15 +56,13 @@ export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOpti
 
     let current = call;
     if (wait !== undefined) {
-      const signals =
-        options.signal === undefined ? [c.req.raw.signal] : [c.req.raw.signal, options.signal];
-      current = await waitForEnd(
-        calls,
-        tenantId,
-        call,
-        wait.seconds * 1_000,
-        AbortSignal.any(signals),
-      );
+      // The client going away (or the server shutting down) ends the wait at once, and leaves no
+      // waiter or timer behind.
+      const signal =
+        options.signal === undefined
+          ? c.req.raw.signal
+          : AbortSignal.any([c.req.raw.signal, options.signal]);
+      current = await calls.waitForEnd(tenantId, call.id, wait.seconds * 1_000, signal);
       c.header("Preference-Applied", wait.applied);
     }
     c.header("Location", `/v1/calls/${call.id}`);
@@ -72,32 +70,4 @@ export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOpti
     const ended = wait !== undefined && TerminalStatuses.has(current.status);
     return c.json(await calls.view(current), ended ? 200 : 202);
   });
-}
-
-/**
- * The call once it ends, or as it is when `timeoutMs` runs out or `signal` aborts (the client went
- * away or the server is shutting down).
- */
-async function waitForEnd(
-  calls: CallsService,
-  tenantId: TenantId,
-  call: CallRecord,
-  timeoutMs: number,
-  signal: AbortSignal,
-): Promise<CallRecord> {
-  if (TerminalStatuses.has(call.status) || timeoutMs <= 0) return call;
-  if (signal.aborted) return calls.get(tenantId, call.id);
-  let onAbort: () => void = () => undefined;
-  const aborted = new Promise<void>((resolve) => {
-    onAbort = resolve;
-    signal.addEventListener("abort", onAbort, { once: true });
-  });
-  try {
-    return await Promise.race([
-      calls.waitForEnd(tenantId, call.id, timeoutMs),
-      aborted.then(() => calls.get(tenantId, call.id)),
-    ]);
-  } finally {
-    signal.removeEventListener("abort", onAbort);
-  }
 }

@@ -31,3 +31,24 @@ export function rawHeader(incoming: IncomingMessage, name: string): string | und
   }
   return value;
 }
+
+/** Error codes of a stream cut by the peer. */
+const DISCONNECT_CODES: ReadonlySet<unknown> = new Set([
+  "ECONNRESET",
+  "EPIPE",
+  "ERR_STREAM_PREMATURE_CLOSE",
+]);
+
+/**
+ * True when `error` is the client's connection going away before the request was answered (it
+ * aborted a `Prefer: wait`, or closed while sending the body): an error of a cut stream, and the
+ * request's connection is indeed gone (its socket destroyed; off node:http, its signal aborted).
+ * Not a fault of ours: nothing can be answered, and nothing is lost.
+ */
+export function clientWentAway(c: Context, error: unknown): boolean {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  const cut = DISCONNECT_CODES.has(code) || (error instanceof Error && error.name === "AbortError");
+  if (!cut) return false;
+  const incoming = nodeIncoming(c.env);
+  return incoming === undefined ? c.req.raw.signal.aborted : incoming.socket.destroyed;
+}

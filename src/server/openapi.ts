@@ -241,7 +241,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
               in: "header",
               required: false,
               schema: { type: "string", examples: ["wait=10"] },
-              description: `wait=<seconds> (RFC 7240), at most ${MAX_PREFER_WAIT_SECONDS}: hold the answer until the call ends (200) or the wait runs out (202).`,
+              description: `wait=<seconds> (RFC 7240), at most ${MAX_PREFER_WAIT_SECONDS} (longer is cut; Preference-Applied says what was applied): hold the answer until the call ends (200) or the wait runs out (202). A wait that is not whole seconds is refused (422, field Prefer) unless handling=lenient is sent too; other preferences are ignored.`,
             },
           ],
           requestBody: { required: true, content: json(ref("FetchInput")) },

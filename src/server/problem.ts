@@ -6,11 +6,24 @@ import type { Context, ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { Logger } from "pino";
 import { isErrorCode, isSteadfastError, type ErrorCode, type FieldIssue } from "../core/errors.ts";
-import { redactText } from "../core/redact.ts";
+import { redactText, redactUrl } from "../core/redact.ts";
+import { clientWentAway } from "./node-request.ts";
 import type { ServerEnv } from "./server-env.ts";
 
-/** Every `code` the API answers with: the core's `ErrorCode`s plus HTTP-level ones. */
-export type ProblemCode = ErrorCode | "method_not_allowed";
+/**
+ * Codes of problems raised by HTTP itself rather than by our code: a wrong method on a known route,
+ * and requests node:http's parser refuses before any route sees them (`clientError`).
+ */
+export const HttpProblemCodes = [
+  "method_not_allowed",
+  "bad_request",
+  "request_timeout",
+  "headers_too_large",
+  "expectation_failed",
+] as const;
+
+/** Every `code` the API answers with: the core's `ErrorCode`s plus `HttpProblemCodes`. */
+export type ProblemCode = ErrorCode | (typeof HttpProblemCodes)[number];
 
 /** Status and title of one problem type. */
 export interface ProblemKind {
@@ -20,19 +33,23 @@ export interface ProblemKind {
 
 /** The one table: problem code to HTTP status and title. */
 export const PROBLEM_KINDS = {
+  bad_request: { status: 400, title: "Malformed HTTP request" },
   invalid_json: { status: 400, title: "Malformed JSON" },
   unauthorized: { status: 401, title: "Unauthorized" },
   forbidden: { status: 403, title: "Forbidden" },
   not_found: { status: 404, title: "Not found" },
   method_not_allowed: { status: 405, title: "Method not allowed" },
   not_acceptable: { status: 406, title: "Not acceptable" },
+  request_timeout: { status: 408, title: "Request timeout" },
   invalid_state: { status: 409, title: "Invalid state" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  expectation_failed: { status: 417, title: "Expectation failed" },
   invalid_request: { status: 422, title: "Invalid request" },
   idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
   invalid_url: { status: 422, title: "Invalid URL" },
   blocked_destination: { status: 422, title: "Blocked destination" },
+  headers_too_large: { status: 431, title: "Request header fields too large" },
   internal: { status: 500, title: "Internal server error" },
   shutting_down: { status: 503, title: "Shutting down" },
   store_unavailable: { status: 503, title: "Store unavailable" },
@@ -53,8 +70,11 @@ export interface Problem {
   /** What went wrong with this request, and usually the fix. */
   detail: string;
   code: ProblemCode;
-  /** The request path the problem occurred on. */
-  instance: string;
+  /**
+   * The request path the problem occurred on; absent when the request could not be parsed (the
+   * path is then unknown, and the bytes sent are never echoed).
+   */
+  instance?: string;
   /** This request's id (also its `X-Request-Id` header); quote it when reporting a problem. */
   correlationId: string;
   /** One entry per invalid field, for validation problems. */
@@ -68,12 +88,23 @@ export interface ProblemInit {
   headers?: Record<string, string>;
 }
 
-/** Builds the problem body for `code` in the context of request `c`. */
-export function problemBody(
-  c: Context<ServerEnv>,
+/** Where a problem occurred, for `problemDocument`. */
+export interface ProblemOccurrence {
+  /** The request's correlation id. */
+  correlationId: string;
+  /** The request path, when known. */
+  instance?: string;
+  issues?: readonly FieldIssue[];
+}
+
+/**
+ * The problem body for `code`: type, title and status from `PROBLEM_KINDS`, with this
+ * occurrence's detail, path and correlation id. Every problem the server sends is built here.
+ */
+export function problemDocument(
   code: ProblemCode,
   detail: string,
-  issues: readonly FieldIssue[] = [],
+  occurrence: ProblemOccurrence,
 ): Problem {
   const kind: ProblemKind = PROBLEM_KINDS[code];
   const body: Problem = {
@@ -83,12 +114,50 @@ export function problemBody(
     // The backstop of the one redactor: a message quoting a URL never echoes its secrets.
     detail: redactText(detail),
     code,
-    instance: c.req.path,
-    correlationId: c.get("requestId"),
+    ...(occurrence.instance === undefined ? {} : { instance: occurrence.instance }),
+    correlationId: occurrence.correlationId,
   };
+  const issues = occurrence.issues ?? [];
   if (issues.length > 0)
     body.errors = issues.map((i) => ({ field: i.field, message: redactText(i.message) }));
   return body;
+}
+
+/**
+ * `path` fit to quote in an answer: a segment that holds a URL or an origin with `@` or `?` (a
+ * destination, `https%3A%2F%2Fuser%3Apw%40host` or `user:pw@host`) goes through the URL
+ * redactor, so credentials in it are not echoed.
+ */
+export function redactedPath(path: string): string {
+  return path
+    .split("/")
+    .map((segment) => {
+      let decoded = segment;
+      try {
+        if (segment.includes("%")) decoded = decodeURIComponent(segment);
+      } catch {
+        // Not percent-decodable: shown as it came, if it holds nothing that looks like a URL.
+      }
+      if (!/[@?]/.test(decoded)) return segment;
+      // The one redactor reads a URL with or without its scheme, parseable or not.
+      const redacted = redactUrl(decoded);
+      return redacted === decoded ? segment : encodeURIComponent(redacted);
+    })
+    .join("/");
+}
+
+/** Builds the problem body for `code` in the context of request `c`. */
+export function problemBody(
+  c: Context<ServerEnv>,
+  code: ProblemCode,
+  detail: string,
+  issues: readonly FieldIssue[] = [],
+): Problem {
+  return problemDocument(code, detail, {
+    instance: redactedPath(c.req.path),
+    correlationId: c.get("requestId"),
+    issues,
+  });
 }
 
 /** An `application/problem+json` response for `code`. */
@@ -140,6 +209,17 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
       });
     }
     const requestId = c.get("requestId");
+    if (clientWentAway(c, error)) {
+      // Not an error of ours: the client closed the connection (aborted a wait, or went away
+      // mid-body). The answer below is never delivered; it only labels the request in metrics.
+      logger.debug(
+        { requestId, method: c.req.method, path: c.req.path },
+        "client went away before the answer",
+      );
+      return problemResponse(c, "bad_request", {
+        detail: "The client closed the connection before the request was read in full",
+      });
+    }
     logger.error(
       { err: error, requestId, method: c.req.method, path: c.req.path },
       "unhandled error",
@@ -154,6 +234,6 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
 export const handleNotFound: NotFoundHandler<ServerEnv> = (c) => {
   c.set("unmatched", true);
   return problemResponse(c, "not_found", {
-    detail: `No route ${c.req.method} ${c.req.path}; see GET /openapi.json for the routes this server has`,
+    detail: `No route ${c.req.method} ${redactedPath(c.req.path)}; see GET /openapi.json for the routes this server has`,
   });
 };

@@ -7,6 +7,7 @@ import { z } from "zod";
 import { CallStatuses, InterruptionCodes, TransportErrorCodes, WaitCodes } from "../core/call.ts";
 import { CallbackStatuses } from "../core/callback-view.ts";
 import { ErrorCodes } from "../core/errors.ts";
+import { HttpProblemCodes } from "./problem.ts";
 
 const isoTime = z.iso.datetime().describe("ISO 8601 time, UTC.");
 const nonNegativeInt = z.number().int().min(0);
@@ -295,7 +296,7 @@ export const DestinationLimitsInputSchema = z
   .describe("Limits to set: a number sets one, null removes it, an absent field is kept.");
 
 /** Every problem `code` the API can answer with. */
-export const ProblemCodes = [...ErrorCodes, "method_not_allowed"] as const;
+export const ProblemCodes = [...ErrorCodes, ...HttpProblemCodes] as const;
 
 /** An `application/problem+json` body (RFC 9457). */
 export const ProblemSchema = z
@@ -305,7 +306,10 @@ export const ProblemSchema = z
     status: z.number().int().min(400).max(599),
     detail: z.string().describe("What went wrong with this request, and usually the fix."),
     code: z.enum(ProblemCodes),
-    instance: z.string().describe("The request path."),
+    instance: z
+      .string()
+      .optional()
+      .describe("The request path; absent when the request could not be parsed."),
     correlationId: z.string().describe("This request's id, also sent as X-Request-Id."),
     errors: z
       .array(z.strictObject({ field: z.string(), message: z.string() }))

@@ -9,6 +9,7 @@ import { createSteadfast, type Steadfast } from "../steadfast.ts";
 import { engineOptions } from "./start-worker.ts";
 import { bootstrapApiKeys } from "./api-keys.ts";
 import { createApp } from "./app.ts";
+import { refuseMalformedRequests } from "./client-error.ts";
 import { createMetrics } from "./metrics.ts";
 
 /** Configuration of `steadfast serve` (the CLI resolves flags and `STEADFAST_*` variables into it). */
@@ -134,6 +135,8 @@ export async function startServer(
       }),
     });
     server = await listen(app.fetch, config);
+    // Malformed HTTP (node's parser refuses it before any route) is answered as problem+json too.
+    refuseMalformedRequests(server, { logger: logger.child({ component: "http" }) });
   } catch (error) {
     metrics.close();
     await steadfast.close();

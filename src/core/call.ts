@@ -186,6 +186,8 @@ export interface CallRecord {
 /**
  * Transport-level failure codes (ARCHITECTURE.md section 3). `invalid_request`: our own HTTP client
  * refused to send the request as given (nothing was sent; the call fails, it is never retried).
+ * `internal`: Steadfast failed inside its own process while sending (a bug, logged with its stack):
+ * neither the request's fault nor the destination's; retried like a network error.
  */
 export const TransportErrorCodes = [
   "dns",
@@ -199,6 +201,7 @@ export const TransportErrorCodes = [
   "invalid_response",
   "invalid_request",
   "aborted",
+  "internal",
   "unknown",
 ] as const;
 /** One of `TransportErrorCodes`. */

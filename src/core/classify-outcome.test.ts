@@ -78,6 +78,28 @@ describe("destinationVerdict", () => {
   });
 });
 
+describe("destinationVerdict and the destination's typical latency (issue 10)", () => {
+  it("counts a timeout only when its limit was at least the typical answer time, and a second", () => {
+    const read = (readTimeoutMs: number, typicalMs?: number) =>
+      destinationVerdict(error("read_timeout"), { ...PATIENT, readTimeoutMs }, typicalMs);
+    // A destination that usually answers in 2 s: a 1 s limit is the caller's impatience.
+    expect(read(1_000, 2_000)).toBe("ignore");
+    expect(read(1_999, 2_000)).toBe("ignore");
+    expect(read(2_000, 2_000)).toBe("failure");
+    expect(read(30_000, 2_000)).toBe("failure");
+    // A fast destination: the floor of a second still holds.
+    expect(read(999, 40)).toBe("ignore");
+    expect(read(1_000, 40)).toBe("failure");
+    // Nothing answered lately: the floor alone.
+    expect(read(1_000)).toBe("failure");
+    for (const code of ["connect_timeout", "total_timeout"] as const)
+      expect(destinationVerdict(error(code), PATIENT, 90_000)).toBe("ignore");
+    // Only timeouts are judged against it.
+    expect(destinationVerdict(error("reset"), PATIENT, 90_000)).toBe("failure");
+    expect(destinationVerdict({ type: "response", status: 503 }, PATIENT, 90_000)).toBe("failure");
+  });
+});
+
 describe("classifyOutcome", () => {
   it("never retries a request our client refuses to send, whatever retryOn says", () => {
     const refused = error("invalid_request");

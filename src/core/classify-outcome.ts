@@ -111,13 +111,25 @@ export type OutcomeEvidence =
  * - `ignore`: what happened on our side. Our own abort (shutdown, lost lease, cancellation), a
  *   destination our guard blocks, a request our client refuses to send (`invalid_request`), a
  *   failure inside our own process (`internal`), and a timeout whose limit was under
- *   `MIN_TELLING_TIMEOUT_MS` (a tiny `timeout`, or a deadline that left the attempt little time).
+ *   `MIN_TELLING_TIMEOUT_MS` (a tiny `timeout`, or a deadline that left the attempt little time)
+ *   or under `typicalLatencyMs`, the time the destination usually takes to answer: a caller that
+ *   gives it less than that is impatient; the destination is not failing.
  * - Every other transport error is a `failure`: DNS, refused or timed-out connections, TLS, reads
  *   that time out, resets, answers that are not HTTP, and errors we cannot place (`unknown`).
  *
+ * `typicalLatencyMs` is the destination's recent median answer time
+ * (`DestinationHealth.answerMedianMs`), `undefined` when it answered nothing lately: then the
+ * floor alone applies. Answers only: with timeouts in it, one tenant's many short timeouts would
+ * pull the typical latency down to their own limit and so count themselves in.
+ *
  * @example destinationVerdict({ type: "error", code: "connect_timeout" }, { connectTimeoutMs: 100, ... }) // "ignore"
+ * @example destinationVerdict({ type: "error", code: "read_timeout" }, { readTimeoutMs: 1_000, ... }, 2_000) // "ignore"
  */
-export function destinationVerdict(outcome: OutcomeEvidence, limits: AttemptLimits): HealthVerdict {
+export function destinationVerdict(
+  outcome: OutcomeEvidence,
+  limits: AttemptLimits,
+  typicalLatencyMs?: number,
+): HealthVerdict {
   if (outcome.type === "response") return statusHealth(outcome.status);
   switch (outcome.code) {
     case "aborted":
@@ -126,18 +138,20 @@ export function destinationVerdict(outcome: OutcomeEvidence, limits: AttemptLimi
     case "internal":
       return "ignore";
     case "connect_timeout":
-      return telling(limits.connectTimeoutMs);
+      return telling(limits.connectTimeoutMs, typicalLatencyMs);
     case "read_timeout":
-      return telling(limits.readTimeoutMs);
+      return telling(limits.readTimeoutMs, typicalLatencyMs);
     case "total_timeout":
-      return telling(limits.totalTimeoutMs);
+      return telling(limits.totalTimeoutMs, typicalLatencyMs);
     default:
       return "failure";
   }
 }
 
-function telling(limitMs: number): HealthVerdict {
-  return limitMs >= MIN_TELLING_TIMEOUT_MS ? "failure" : "ignore";
+/** Whether a timeout of `limitMs` says the destination is failing (see `destinationVerdict`). */
+function telling(limitMs: number, typicalLatencyMs: number | undefined): HealthVerdict {
+  if (limitMs < MIN_TELLING_TIMEOUT_MS) return "ignore";
+  return typicalLatencyMs !== undefined && limitMs < typicalLatencyMs ? "ignore" : "failure";
 }
 
 /** Methods whose repetition has the effect of one request (RFC 9110 section 9.2.2). */

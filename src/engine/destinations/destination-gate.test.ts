@@ -243,6 +243,56 @@ describe("DestinationGate", () => {
     expect((await g.admit(call(), clock.now())).type).toBe("hold");
   });
 
+  it("does not count a timeout shorter than the destination's typical answer time (issue 10)", async () => {
+    const g = gate();
+    /** One attempt of `c`, ending after `durationMs` with `result`, sent with `limits`. */
+    const timed = async (
+      result: SendResult,
+      durationMs: number,
+      limits: typeof LIMITS = LIMITS,
+    ): Promise<void> => {
+      const admission = await g.admit(call(), clock.now());
+      if (admission.type !== "proceed") throw new Error("held");
+      await clock.advance(durationMs);
+      g.observe(
+        admission.ticket,
+        { ...result, timings: { startedAt: clock.now() - durationMs, durationMs } },
+        clock.now(),
+        limits,
+      );
+      g.release(admission.ticket);
+    };
+    const readTimeout: SendResult = { ...refused, code: "read_timeout", sent: true };
+    // The destination usually takes 2 s to answer (tenant B's calls, say).
+    for (let i = 0; i < 5; i++) await timed(response(200), 2_000);
+    // Tenant A gives it 1 s: its timeouts say A is impatient, not that the destination fails.
+    for (let i = 0; i < 10; i++)
+      await timed(readTimeout, 1_000, { ...LIMITS, readTimeoutMs: 1_000 });
+    const [info] = g.list();
+    expect(info?.state.breaker.state).toBe("closed");
+    expect(info?.entry.health.snapshot(clock.now())).toMatchObject({ requests: 5, failures: 0 });
+    // A limit of at least the typical answer time that runs out is the destination's failure.
+    for (let i = 0; i < 3; i++)
+      await timed(readTimeout, 2_500, { ...LIMITS, readTimeoutMs: 2_500 });
+    expect(g.list()[0]?.state.breaker.state).toBe("open");
+  });
+
+  it("counts timeouts from a second when the destination answered nothing lately", async () => {
+    const g = gate();
+    for (let i = 0; i < 3; i++) {
+      const admission = await g.admit(call(), clock.now());
+      if (admission.type !== "proceed") throw new Error("held");
+      const result: SendResult = {
+        ...refused,
+        code: "read_timeout",
+        timings: { startedAt: clock.now(), durationMs: 1_000 },
+      };
+      g.observe(admission.ticket, result, clock.now(), { ...LIMITS, readTimeoutMs: 1_000 });
+      g.release(admission.ticket);
+    }
+    expect(g.list()[0]?.state.breaker.state).toBe("open");
+  });
+
   it("gives a retry's budget back when it was not sent or its outcome said nothing", async () => {
     // Two retries in the window at most.
     const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });

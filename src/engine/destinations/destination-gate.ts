@@ -236,10 +236,11 @@ export class DestinationGate {
   observe(ticket: Ticket, result: SendResult, now: number, limits: AttemptLimits): void {
     const entry = ticket.entry;
     if (entry === undefined) return;
-    const verdict = destinationVerdict(result, limits);
+    const verdict = destinationVerdict(result, limits, entry.health.answerMedianMs(now));
     if (verdict !== "ignore") {
       ticket.counted = true;
-      entry.health.record(now, result.timings.durationMs, verdict === "failure");
+      const answered = result.type === "response";
+      entry.health.record(now, result.timings.durationMs, verdict === "failure", answered);
     }
     if (ticket.probe !== undefined) {
       if (verdict === "ignore") return;

@@ -120,7 +120,8 @@ export interface CallError {
  *
  * - `retry_scheduled`: an attempt failed and the next one is due at `runAt`;
  * - `circuit_open`: the destination's circuit breaker is open (or half-open, a probe deciding);
- * - `destination_paused`: the destination answered 429 or 503 with `Retry-After`;
+ * - `destination_paused`: the destination asked for a wait: a 503 with `Retry-After` pauses every
+ *   call to it; a 429 (or rate-limit headers) pauses only the calls of the tenant that got it;
  * - `rate_limited`, `concurrency_limited`: the destination's limits;
  * - `retry_budget_exhausted`: retries to the destination are over its retry budget.
  */

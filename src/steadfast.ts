@@ -158,7 +158,13 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       allowedCidrs: "allowedCidrs (a createSteadfast option)",
     },
   });
-  const transport = options.transport ?? new UndiciTransport({ clock, guard });
+  const transport =
+    options.transport ??
+    new UndiciTransport({
+      clock,
+      guard,
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
+    });
   const engine = new Engine({
     store,
     transport,

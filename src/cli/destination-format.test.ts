@@ -29,7 +29,7 @@ const open: DestinationView = {
     reason: "a half-open probe failed",
     consecutiveOpens: 2,
   },
-  pause: { until: "2026-01-01T12:05:00.000Z", reason: "status 429 with Retry-After 30 s" },
+  pause: { until: "2026-01-01T12:05:00.000Z", reason: "status 503 with Retry-After 30 s" },
   limits: { rateLimitPerSecond: 2.5, maxConcurrency: 4 },
   health: {
     windowMs: 60_000,
@@ -61,12 +61,38 @@ describe("destination output", () => {
         "breaker           open until 2026-01-01T12:04:31Z, paused until 2026-01-01T12:05:00Z",
         "  reason          a half-open probe failed",
         "  opens in a row  2",
-        "pause             until 2026-01-01T12:05:00Z (status 429 with Retry-After 30 s)",
+        "pause             until 2026-01-01T12:05:00Z (status 503 with Retry-After 30 s)",
         "limits            2.5/s, 4 at once",
         "health            0 requests, 0 failed (0%) in the last 60 s; 4 in flight, 3 waiting for a slot, 4 of the fleet's permits held here",
         "latency ms        -",
       ].join("\n") + "\n",
     );
     expect(destinationDetail(closed)).toContain("latency ms        p50 42.1, p95 180, p99 410.5\n");
+  });
+
+  it("shows the tenants whose calls are paused (issue 10)", () => {
+    const paused: DestinationView = {
+      ...closed,
+      tenantPauses: [
+        {
+          tenant: "acme",
+          until: "2026-01-01T12:05:00.000Z",
+          reason: "status 429 with rate-limit reset 30 s",
+        },
+        {
+          tenant: "globex",
+          until: "2026-01-01T12:04:40.000Z",
+          reason: "status 429 with Retry-After 10 s",
+        },
+      ],
+    };
+    expect(destinationsTable([paused])).toContain("closed, 2 tenants paused");
+    expect(destinationDetail(paused)).toContain(
+      [
+        "tenant pauses     acme until 2026-01-01T12:05:00Z (status 429 with rate-limit reset 30 s)",
+        "                  globex until 2026-01-01T12:04:40Z (status 429 with Retry-After 10 s)",
+        "limits            -",
+      ].join("\n"),
+    );
   });
 });

@@ -5,7 +5,10 @@
 import type { DestinationView } from "../core/call-view.ts";
 import { printable, shortTime, table } from "./format.ts";
 
-/** `closed`, `open until 12:04:31Z`, `half-open (probe until ...)`, with ` paused until ...`. */
+/**
+ * `closed`, `open until 12:04:31Z`, `half-open (probe until ...)`, with `, paused until ...` and
+ * `, 2 tenants paused`.
+ */
 export function protectionText(destination: DestinationView): string {
   const { breaker, pause } = destination;
   let text: string;
@@ -13,6 +16,8 @@ export function protectionText(destination: DestinationView): string {
   else if (breaker.state === "open") text = `open until ${shortTime(breaker.openUntil)}`;
   else text = `half-open (probe until ${shortTime(breaker.probeDeadline)})`;
   if (pause !== undefined) text += `, paused until ${shortTime(pause.until)}`;
+  const tenants = destination.tenantPauses?.length ?? 0;
+  if (tenants > 0) text += `, ${tenants} ${tenants === 1 ? "tenant" : "tenants"} paused`;
   return text;
 }
 
@@ -60,6 +65,13 @@ export function destinationDetail(destination: DestinationView): string {
   rows.push(["  opens in a row", String(breaker.consecutiveOpens)]);
   if (pause !== undefined)
     rows.push(["pause", printable(`until ${shortTime(pause.until)} (${pause.reason})`)]);
+  for (const [i, tenantPause] of (destination.tenantPauses ?? []).entries()) {
+    const { tenant, until, reason } = tenantPause;
+    rows.push([
+      i === 0 ? "tenant pauses" : "",
+      printable(`${tenant} until ${shortTime(until)} (${reason})`),
+    ]);
+  }
   rows.push(["limits", limitsText(destination)]);
   rows.push([
     "health",

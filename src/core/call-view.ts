@@ -198,8 +198,13 @@ export interface DestinationView {
   /** `api.example.com:443`. */
   hostPort: string;
   breaker: BreakerView;
-  /** Present while the destination is paused by `Retry-After`. */
+  /** Present while every call to the destination is paused (a 503 with `Retry-After`). */
   pause?: { until: string; reason: string };
+  /**
+   * Present while the calls of some tenants are paused (a 429, or rate-limit headers: their
+   * quota, not the destination's health), longest-lasting first. Operators only see this view.
+   */
+  tenantPauses?: { tenant: string; until: string; reason: string }[];
   /** `null`: no limit. */
   limits: { rateLimitPerSecond: number | null; maxConcurrency: number | null };
   /** This process's figures over the last `windowMs` (in memory, not shared between processes). */

@@ -120,7 +120,8 @@ export interface CallError {
  *
  * - `retry_scheduled`: an attempt failed and the next one is due at `runAt`;
  * - `circuit_open`: the destination's circuit breaker is open (or half-open, a probe deciding);
- * - `destination_paused`: the destination answered 429 or 503 with `Retry-After`;
+ * - `destination_paused`: the destination asked for a wait: a 503 with `Retry-After` pauses every
+ *   call to it; a 429 (or rate-limit headers) pauses only the calls of the tenant that got it;
  * - `rate_limited`, `concurrency_limited`: the destination's limits;
  * - `retry_budget_exhausted`: retries to the destination are over its retry budget.
  */
@@ -186,6 +187,8 @@ export interface CallRecord {
 /**
  * Transport-level failure codes (ARCHITECTURE.md section 3). `invalid_request`: our own HTTP client
  * refused to send the request as given (nothing was sent; the call fails, it is never retried).
+ * `internal`: Steadfast failed inside its own process while sending (a bug, logged with its stack):
+ * neither the request's fault nor the destination's; retried like a network error.
  */
 export const TransportErrorCodes = [
   "dns",
@@ -199,6 +202,7 @@ export const TransportErrorCodes = [
   "invalid_response",
   "invalid_request",
   "aborted",
+  "internal",
   "unknown",
 ] as const;
 /** One of `TransportErrorCodes`. */

@@ -53,11 +53,33 @@ export function classifyOutcome(
 }
 
 /**
- * How an attempt counts toward the health of its destination, shared by every tenant's calls to it
- * (its breaker, error rate, latency and retry budget): `success` and `failure` say something about
- * the destination; `ignore` says nothing about it and must teach it nothing.
+ * How an outcome counts toward the health of what it was sent to: a destination shared by every
+ * tenant's calls (its breaker, error rate, latency and retry budget) in the engine, a dependency
+ * behind a `circuitBreaker()` in `steadfast/resilience`. `success` and `failure` say something
+ * about its health; `ignore` says nothing about it and must teach it nothing.
  */
-export type DestinationVerdict = "success" | "failure" | "ignore";
+export type HealthVerdict = "success" | "failure" | "ignore";
+
+/**
+ * The one rule for how an HTTP status counts toward the health of the server that answered
+ * (issue 10), for the engine's destinations and `steadfast/resilience`'s breaker alike:
+ *
+ * - `failure`: 408 and 5xx but 501 and 505 (`isRetryableStatus` without 425 and 429): the server
+ *   is failing, or too slow.
+ * - `ignore`: 429 Too Many Requests and 425 Too Early. They are about the client (its quota, its
+ *   credential, its use of TLS early data), not the server's health: counted as failures, one
+ *   tenant's exhausted API key would open a breaker every tenant shares; as successes, one
+ *   client's flood of them would hide a failing server.
+ * - `success`: any other answer (2xx, 3xx, other 4xx, 501, 505): the server answered. A 501 or
+ *   505 says it will never support this request, which its sender chose.
+ *
+ * @example statusHealth(503) // "failure"
+ * @example statusHealth(429) // "ignore"
+ */
+export function statusHealth(status: number): HealthVerdict {
+  if (status === 429 || status === 425) return "ignore";
+  return isRetryableStatus(status) ? "failure" : "success";
+}
 
 /**
  * The shortest timeout whose expiry counts against a destination, ms. A connect, read or total
@@ -83,41 +105,53 @@ export type OutcomeEvidence =
  * engine's destination gate feeds the breaker, the health figures and the retry budget only with
  * what this returns.
  *
- * - A response is a `failure` when its status is transient (`isRetryableStatus`: 408, 425, 429,
- *   5xx but 501 and 505), else a `success` (a 4xx, a 3xx: the destination answered). A body over
- *   the capture cap is cut by us; the response still counts by its status.
+ * - A response counts as `statusHealth` says: a `failure` for 408 and 5xx but 501 and 505,
+ *   `ignore` for 429 and 425, else a `success` (the destination answered). A body over the
+ *   capture cap is cut by us; the response still counts by its status.
  * - `ignore`: what happened on our side. Our own abort (shutdown, lost lease, cancellation), a
- *   destination our guard blocks, a request our client refuses to send (`invalid_request`), and
- *   a timeout whose limit was under `MIN_TELLING_TIMEOUT_MS` (a tiny `timeout`, or a deadline
- *   that left the attempt little time).
+ *   destination our guard blocks, a request our client refuses to send (`invalid_request`), a
+ *   failure inside our own process (`internal`), and a timeout whose limit was under
+ *   `MIN_TELLING_TIMEOUT_MS` (a tiny `timeout`, or a deadline that left the attempt little time)
+ *   or under `typicalLatencyMs`, the time the destination usually takes to answer: a caller that
+ *   gives it less than that is impatient; the destination is not failing.
  * - Every other transport error is a `failure`: DNS, refused or timed-out connections, TLS, reads
  *   that time out, resets, answers that are not HTTP, and errors we cannot place (`unknown`).
  *
+ * `typicalLatencyMs` is the destination's recent median answer time
+ * (`DestinationHealth.answerMedianMs`), `undefined` when it answered nothing lately: then the
+ * floor alone applies. Answers only: with timeouts in it, one tenant's many short timeouts would
+ * pull the typical latency down to their own limit and so count themselves in.
+ *
  * @example destinationVerdict({ type: "error", code: "connect_timeout" }, { connectTimeoutMs: 100, ... }) // "ignore"
+ * @example destinationVerdict({ type: "error", code: "read_timeout" }, { readTimeoutMs: 1_000, ... }, 2_000) // "ignore"
  */
 export function destinationVerdict(
   outcome: OutcomeEvidence,
   limits: AttemptLimits,
-): DestinationVerdict {
-  if (outcome.type === "response") return isRetryableStatus(outcome.status) ? "failure" : "success";
+  typicalLatencyMs?: number,
+): HealthVerdict {
+  if (outcome.type === "response") return statusHealth(outcome.status);
   switch (outcome.code) {
     case "aborted":
     case "blocked_destination":
     case "invalid_request":
+    case "internal":
       return "ignore";
     case "connect_timeout":
-      return telling(limits.connectTimeoutMs);
+      return telling(limits.connectTimeoutMs, typicalLatencyMs);
     case "read_timeout":
-      return telling(limits.readTimeoutMs);
+      return telling(limits.readTimeoutMs, typicalLatencyMs);
     case "total_timeout":
-      return telling(limits.totalTimeoutMs);
+      return telling(limits.totalTimeoutMs, typicalLatencyMs);
     default:
       return "failure";
   }
 }
 
-function telling(limitMs: number): DestinationVerdict {
-  return limitMs >= MIN_TELLING_TIMEOUT_MS ? "failure" : "ignore";
+/** Whether a timeout of `limitMs` says the destination is failing (see `destinationVerdict`). */
+function telling(limitMs: number, typicalLatencyMs: number | undefined): HealthVerdict {
+  if (limitMs < MIN_TELLING_TIMEOUT_MS) return "ignore";
+  return typicalLatencyMs !== undefined && limitMs < typicalLatencyMs ? "ignore" : "failure";
 }
 
 /** Methods whose repetition has the effect of one request (RFC 9110 section 9.2.2). */

@@ -96,9 +96,9 @@ describe("engine: per-destination protection", () => {
     });
   });
 
-  it("pauses the destination for every call on a 429 with Retry-After", async () => {
+  it("pauses the destination for every call on a 503 with Retry-After", async () => {
     h = await harness((r) =>
-      r.n === 1 ? { status: 429, headers: { "retry-after": "30" } } : { status: 200 },
+      r.n === 1 ? { status: 503, headers: { "retry-after": "30" } } : { status: 200 },
     );
     const { sf, upstream, clock } = h;
     const start = clock.now();

@@ -81,7 +81,8 @@ describe("engine", () => {
         reason: "status 429; upstream asked to wait 30000 ms",
       });
       const [destination] = await h.sf.destinations.list();
-      expect(destination?.pause?.reason).toBe("status 429 with rate-limit reset 30 s");
+      // A 429's rate-limit reset pauses that tenant's calls, not the destination (issue 10).
+      expect(destination?.tenantPauses?.[0]?.reason).toBe("status 429 with rate-limit reset 30 s");
       await h.clock.advance(29_999);
       await settle();
       expect(h.upstream.requests).toHaveLength(1);

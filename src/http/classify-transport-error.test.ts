@@ -28,7 +28,11 @@ describe("classifyTransportError", () => {
     [withCode("EHOSTUNREACH"), "unknown"],
     [new errors.InvalidArgumentError("invalid x-bad header"), "invalid_request"],
     [new errors.NotSupportedError("expect header not supported"), "invalid_request"],
-    [withCode("ERR_INVALID_CHAR", "Invalid character in header content"), "invalid_request"],
+    // Node's own ERR_* codes: a wrong value passed by code, ours; not the tenant's request.
+    [withCode("ERR_INVALID_CHAR", "Invalid character in header content"), "internal"],
+    [withCode("ERR_INVALID_ARG_TYPE", 'The "chunk" argument must be of type string'), "internal"],
+    [withCode("ERR_INVALID_ARG_VALUE"), "internal"],
+    [new TypeError("Cannot read properties of undefined (reading 'x')"), "internal"],
   ] as const)("maps %s before connecting to %s, sent false", (error, code) => {
     expect(classifyTransportError(error, { origin, connected: false })).toMatchObject({
       code,
@@ -93,6 +97,33 @@ describe("classifyTransportError", () => {
     );
     expect(failure.message).toMatch(
       /refused to send the request to https:\/\/api\.example\.com \(UND_ERR_INVALID_ARG: invalid x-bad header\); it was not sent.*fix the request/,
+    );
+  });
+
+  it("recognises a blocked destination by its brand and code, not its class (issue 10)", () => {
+    // As another copy of the package raises it: the registered brand, another class.
+    const foreign = Object.assign(new Error("blocked destination: 10.0.0.1 is a private address"), {
+      code: "blocked_destination",
+      [Symbol.for("steadfast.error")]: true,
+      [Symbol.for("steadfast.error.retryable")]: false,
+    });
+    expect(classifyTransportError(foreign, { origin, connected: false })).toEqual({
+      code: "blocked_destination",
+      sent: false,
+      message: foreign.message,
+    });
+    // The code alone, without the brand, is not enough.
+    const impostor = withCode("blocked_destination");
+    expect(classifyTransportError(impostor, { origin, connected: false }).code).toBe("unknown");
+  });
+
+  it("says a failure inside our own process is not the request's fault", () => {
+    const failure = classifyTransportError(withCode("ERR_INVALID_ARG_TYPE", "bad chunk"), {
+      origin,
+      connected: false,
+    });
+    expect(failure.message).toBe(
+      "Steadfast failed inside its own process sending to https://api.example.com (ERR_INVALID_ARG_TYPE: bad chunk): not the request's fault nor the destination's; the error is logged; the request was not sent",
     );
   });
 

@@ -4,7 +4,7 @@
  * every branch can be tested on a synthetic error.
  */
 import type { TransportErrorCode } from "../core/call.ts";
-import { BlockedDestinationError } from "./guarded-connector.ts";
+import { isTerminalError } from "../core/errors.ts";
 
 /** A classified transport failure. */
 export interface TransportFailure {
@@ -72,20 +72,24 @@ const INVALID_RESPONSE_CODES: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Our own HTTP client refusing the request as given: a header value with a control character, an
- * `Expect` header, a method undici will not send, a body that does not match `Content-Length`.
- * The request is not sent and would be refused the same way on every attempt.
+ * undici refusing the request as given: a header value with a control character, an `Expect`
+ * header, a method it will not send, a body that does not match `Content-Length`. The request is
+ * not sent and would be refused the same way on every attempt. Only undici's own refusals: Node's
+ * `ERR_INVALID_ARG_TYPE` and the like come from code passing a wrong value, usually ours, and are
+ * `internal` (issue 10).
  */
 const CLIENT_REFUSAL_CODES: ReadonlySet<string> = new Set([
   "UND_ERR_INVALID_ARG",
   "UND_ERR_NOT_SUPPORTED",
   "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH",
-  "ERR_INVALID_ARG_TYPE",
-  "ERR_INVALID_ARG_VALUE",
-  "ERR_INVALID_CHAR",
-  "ERR_INVALID_HTTP_TOKEN",
-  "ERR_HTTP_INVALID_HEADER_VALUE",
-  "ERR_INVALID_URL",
+]);
+
+/** Errors JavaScript raises for a bug (a wrong type, a value out of range), when they carry no code. */
+const PROGRAMMING_ERROR_NAMES: ReadonlySet<string> = new Set([
+  "TypeError",
+  "RangeError",
+  "ReferenceError",
+  "SyntaxError",
 ]);
 
 const ABORT_CODES: ReadonlySet<string> = new Set([
@@ -102,11 +106,15 @@ const ABORT_CODES: ReadonlySet<string> = new Set([
  * - DNS failure (`ENOTFOUND`, `EAI_AGAIN`): `dns`. `ECONNREFUSED`: `connect_refused`. undici's
  *   connect timeout or a kernel `ETIMEDOUT` before connecting: `connect_timeout`. Certificate and
  *   handshake errors: `tls`. A guard refusal after DNS resolution: `blocked_destination`.
- * - Our own client refusing the request as given (`UND_ERR_INVALID_ARG` for a header value with a
+ * - undici refusing the request as given (`UND_ERR_INVALID_ARG` for a header value with a
  *   control character, `UND_ERR_NOT_SUPPORTED` for `Expect`...): `invalid_request`.
  * - undici's headers or body timeout: `read_timeout`. `ECONNRESET`, `EPIPE`, "other side
  *   closed": `reset`. A response that is not HTTP/1.1: `invalid_response`. Cancellation or a
- *   closed transport: `aborted`. Anything else: `unknown`.
+ *   closed transport: `aborted`.
+ * - A failure inside our own process, a bug rather than the request's or the destination's
+ *   fault: Node's own `ERR_*` codes (`ERR_INVALID_ARG_TYPE`...; TLS's excepted), and a
+ *   `TypeError`, `RangeError`... without a code: `internal`. The transport logs these.
+ * - Anything else: `unknown`.
  *
  * `sent` is `context.connected`: connect-phase failures always happen before undici hands the
  * request to a connection, so they come out `sent: false`.
@@ -114,7 +122,8 @@ const ABORT_CODES: ReadonlySet<string> = new Set([
 export function classifyTransportError(error: unknown, context: FailureContext): TransportFailure {
   const { origin, connected } = context;
   const sent = connected;
-  if (error instanceof BlockedDestinationError) {
+  // By its brand and code (guarded-connector.ts): it may cross undici or another package copy.
+  if (isTerminalError(error) && error.code === "blocked_destination") {
     return { code: "blocked_destination", sent: false, message: error.message };
   }
   const code = errorCode(error);
@@ -184,6 +193,13 @@ export function classifyTransportError(error: unknown, context: FailureContext):
   }
   if (ABORT_CODES.has(code) || errorName(error) === "AbortError") {
     return { code: "aborted", sent, message: `the request to ${origin} was aborted: ${detail}` };
+  }
+  if (code.startsWith("ERR_") || (code === "" && PROGRAMMING_ERROR_NAMES.has(errorName(error)))) {
+    return {
+      code: "internal",
+      sent,
+      message: `Steadfast failed inside its own process sending to ${origin} (${code || errorName(error)}: ${detail}): not the request's fault nor the destination's; the error is logged${sent ? "; the request may have been sent" : "; the request was not sent"}`,
+    };
   }
   return {
     code: "unknown",

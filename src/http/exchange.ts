@@ -41,6 +41,11 @@ export interface ExchangeOptions extends SendOptions {
   startedAt: number;
   /** `performance.now()` at the start of the send. */
   t0: number;
+  /**
+   * Told of a failure classified `internal` (a bug on our side), with the error as thrown: the
+   * result carries only its message, the log needs its stack.
+   */
+  onInternalError?: (error: unknown, message: string) => void;
 }
 
 /** The dispatch handler of one send; `promise` settles with its result and never rejects. */
@@ -124,6 +129,7 @@ export class Exchange implements Dispatcher.DispatchHandler {
       connected: this.#connected,
       readTimeoutMs: this.#options.readTimeoutMs,
     });
+    if (failure.code === "internal") this.#options.onInternalError?.(error, failure.message);
     this.#fail(failure.code, failure.message, failure.sent);
   }
 

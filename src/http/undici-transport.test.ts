@@ -276,6 +276,37 @@ describe("UndiciTransport connection errors", () => {
     if (result.type === "error") expect(result.message).toContain(`127.0.0.1:${port}`);
   });
 
+  it("reports a failure inside our own process as internal, and logs the error (issue 10)", async () => {
+    const upstream = await http((request, response) => {
+      request.resume();
+      request.on("end", () => response.end("ok"));
+    });
+    const logged: { obj: object; msg: string | undefined }[] = [];
+    const sender = closing.transport(
+      new UndiciTransport({
+        clock: new FakeClock(T0),
+        guard: createDestinationGuard({ allowPrivateNetworks: true }),
+        logger: { error: (obj, msg) => void logged.push({ obj, msg }) },
+      }),
+    );
+    // A bug of ours: a body of a type the port does not allow. Node's writer raises
+    // ERR_INVALID_ARG_TYPE, which is no fault of the tenant's request (not invalid_request).
+    const body = [5][Symbol.iterator]() as unknown as string;
+    const result = await sender.send(
+      { url: upstream.origin, method: "POST", headers: {}, body },
+      ROOMY,
+    );
+    expect(result).toMatchObject({ type: "error", code: "internal" });
+    if (result.type !== "error") return;
+    expect(result.message).toMatch(/ERR_INVALID_ARG_TYPE.*not the request's fault/);
+    expect(logged).toEqual([
+      {
+        obj: { err: expect.objectContaining({ code: "ERR_INVALID_ARG_TYPE" }) as unknown },
+        msg: result.message,
+      },
+    ]);
+  });
+
   it("reports a name that does not resolve as dns, not sent", async () => {
     // RFC 6761 section 6.4: names under .invalid never resolve.
     const result = await transport().send(get("http://steadfast-test.invalid/"), ROOMY);

@@ -33,6 +33,11 @@ export interface UndiciTransportOptions {
    * none.
    */
   userAgent?: string;
+  /**
+   * Where a failure inside our own process (`internal`: a bug, not the request's or the
+   * destination's fault) is logged, with its stack. Default: nowhere.
+   */
+  logger?: { error(obj: object, msg?: string): void };
 }
 
 /**
@@ -62,12 +67,16 @@ export class UndiciTransport implements Transport {
   #agent: Agent;
   #slot = new FreshConnectionSlot();
   #userAgent: string;
+  #onInternalError: ((error: unknown, message: string) => void) | undefined;
   #watched = new WeakMap<AbortSignal, Set<Exchange>>();
 
   constructor(options: UndiciTransportOptions) {
     this.#clock = options.clock;
     this.#guard = options.guard;
     this.#userAgent = options.userAgent ?? "steadfast";
+    const logger = options.logger;
+    this.#onInternalError =
+      logger === undefined ? undefined : (error, message) => logger.error({ err: error }, message);
     this.#agent = new Agent({
       connections: options.connections ?? 128,
       pipelining: 1,
@@ -119,6 +128,7 @@ export class UndiciTransport implements Transport {
       slot: this.#slot,
       startedAt,
       t0,
+      ...(this.#onInternalError === undefined ? {} : { onInternalError: this.#onInternalError }),
     });
     if (signal !== undefined) exchange.watch(this.#watchersOf(signal));
     this.#agent.dispatch(

@@ -1,11 +1,9 @@
 /**
- * The circuit breaker's state as data (see circuit-breaker.ts for the transitions), its exported
- * form, and how an outcome counts.
+ * The circuit breaker's state as data (see circuit-breaker.ts for the transitions) and its
+ * exported form. How an outcome counts is `classify.ts`'s `health`, one rule with the engine's.
  */
-import type { Clock } from "../core/ports.ts";
-import { classifyError } from "./classify.ts";
 import type { StrategySnapshot } from "./breaker-strategies.ts";
-import { isResilienceError, type TripReason } from "./errors.ts";
+import type { TripReason } from "./errors.ts";
 
 /** The breaker's state, one branch per state, each with only its own fields. */
 export type BreakerState =
@@ -20,28 +18,6 @@ export interface BreakerSnapshot {
   /** Opens since the breaker last closed (drives the growing open duration). */
   consecutiveOpens: number;
   strategy: StrategySnapshot;
-}
-
-/** How the breaker counts an outcome. */
-export type BreakerVerdict = "success" | "failure" | "ignore";
-
-/** The default breaker verdict for a thrown error. */
-export function breakerVerdictOfError(error: unknown, clock: Clock): BreakerVerdict {
-  if (
-    isResilienceError(error) &&
-    error.kind !== "TimeoutError" &&
-    error.kind !== "DeadlineExceededError"
-  ) {
-    return "ignore";
-  }
-  if (
-    typeof error === "object" &&
-    error !== null &&
-    (error as { name?: unknown }).name === "AbortError"
-  ) {
-    return "ignore";
-  }
-  return classifyError(error, clock.now()).failure ? "failure" : "success";
 }
 
 /** True for a value that is a `BreakerState` (checked when restoring a snapshot). */

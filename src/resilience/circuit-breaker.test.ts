@@ -168,6 +168,22 @@ describe("circuitBreaker", () => {
     expect(breaker.state.state).toBe("open");
   });
 
+  it("by default counts as the engine does: 429 and 425 are nothing, 501 a success (issue 10)", async () => {
+    const { breaker } = setup();
+    const answer = (status: number) => () => Promise.resolve({ status });
+    for (let i = 0; i < 10; i++) await breaker.execute(answer(501));
+    expect(breaker.state.state).toBe("closed");
+    // Three failures in a row open it: the 429s and 425s between them neither fail nor break the run.
+    await breaker.execute(answer(503));
+    await breaker.execute(answer(429));
+    await breaker.execute(answer(502));
+    await breaker.execute(answer(425));
+    await breaker.execute(answer(429));
+    expect(breaker.state.state).toBe("closed");
+    await breaker.execute(answer(500));
+    expect(breaker.state.state).toBe("open");
+  });
+
   it("takes a custom classification", async () => {
     const { breaker } = setup({
       classify: (o) => (o.type === "result" && o.value === "bad" ? "failure" : "success"),

@@ -15,17 +15,12 @@
  * The state is plain data and can be exported and restored (`exportState`, `state` option).
  */
 import type { Clock, Random } from "../core/ports.ts";
-import { classifyResult, type Outcome } from "./classify.ts";
+import type { HealthVerdict } from "../core/classify-outcome.ts";
+import { classifyError, classifyResult, type Outcome } from "./classify.ts";
 import type { Context, ExecuteOptions, PolicyContext } from "./context.ts";
 import { BrokenCircuitError, type TripReason } from "./errors.ts";
 import { failureRate, type BreakerStrategy } from "./breaker-strategies.ts";
-import {
-  breakerVerdictOfError,
-  isBreakerState,
-  type BreakerSnapshot,
-  type BreakerState,
-  type BreakerVerdict,
-} from "./breaker-state.ts";
+import { isBreakerState, type BreakerSnapshot, type BreakerState } from "./breaker-state.ts";
 import { Emitter, type EventSource } from "./events.ts";
 import { check, executeWith, internal, rejected, type Operation, type Policy } from "./policy.ts";
 import { mathRandom, systemClock } from "./system.ts";
@@ -51,10 +46,12 @@ export interface CircuitBreakerOptions {
   /** Time after which unfinished probes count as failed, in ms. Default 60,000. */
   halfOpenTimeoutMs?: number;
   /**
-   * How an outcome counts. Default: errors and 5xx/408 results are failures; caller aborts and
-   * rejections by other local policies are ignored; the rest (4xx included) are successes.
+   * How an outcome counts. Default: the `health` of `classify` (one rule with the engine's
+   * destinations): errors, 408 and 5xx results but 501 and 505 are failures; 429 and 425
+   * results, caller aborts and rejections by other local policies are ignored; the rest (other
+   * 4xx included) are successes.
    */
-  classify?: (outcome: Outcome) => BreakerVerdict;
+  classify?: (outcome: Outcome) => HealthVerdict;
   /** A state exported by `exportState()`, to start from. */
   state?: BreakerSnapshot;
   /** Default: the system clock. */
@@ -91,7 +88,7 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
   /** Time after which unfinished probes count as lost, in ms. */
   readonly halfOpenTimeoutMs: number;
   readonly #strategy: BreakerStrategy;
-  readonly #classify: ((outcome: Outcome) => BreakerVerdict) | undefined;
+  readonly #classify: ((outcome: Outcome) => HealthVerdict) | undefined;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #events = new Emitter<BreakerEvents>();
@@ -166,7 +163,7 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
     try {
       result = fn(ctx);
     } catch (error) {
-      this.#record(breakerVerdictOfError(error, this.#clock), undefined, 0);
+      this.#record(classifyError(error, this.#clock.now()).health, undefined, 0);
       return rejected(error);
     }
     // An inner timeout published its clock reading on `ctx` (synchronously, inside `fn`): at
@@ -193,7 +190,7 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
   };
 
   readonly #closedError = (error: unknown): never => {
-    this.#record(breakerVerdictOfError(error, this.#clock), undefined, 0);
+    this.#record(classifyError(error, this.#clock.now()).health, undefined, 0);
     throw error;
   };
 
@@ -206,7 +203,7 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
     } catch (error) {
       const verdict =
         this.#classify === undefined
-          ? breakerVerdictOfError(error, this.#clock)
+          ? classifyError(error, this.#clock.now()).health
           : this.#classify({ type: "error", error });
       this.#record(verdict, probeOf, startedAt);
       throw error;
@@ -219,9 +216,9 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
     return value;
   }
 
-  #verdictOfValue(value: unknown): BreakerVerdict {
+  #verdictOfValue(value: unknown): HealthVerdict {
     if (typeof value !== "object" || value === null) return "success";
-    return classifyResult(value, this.#clock.now()).failure ? "failure" : "success";
+    return classifyResult(value, this.#clock.now()).health;
   }
 
   /**
@@ -303,7 +300,7 @@ export class CircuitBreakerPolicy implements Policy, EventSource<BreakerEvents> 
   }
 
   #record(
-    verdict: BreakerVerdict,
+    verdict: HealthVerdict,
     probeOf: BreakerState | undefined,
     startedAt: number,
     knownNow = Number.NaN,

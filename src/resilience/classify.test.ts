@@ -6,6 +6,7 @@ import {
   isIdempotentMethod,
   isRetryableStatus,
   retryOnRules,
+  statusHealth,
 } from "./classify.ts";
 import { StoreUnavailableError } from "../store/postgres/postgres-errors.ts";
 import { BrokenCircuitError, TimeoutError } from "./errors.ts";
@@ -34,7 +35,7 @@ describe("statuses (ARCHITECTURE.md section 4, issue 3)", () => {
     expect(verdict).toMatchObject({
       retryable: true,
       status: 503,
-      failure: true,
+      health: "failure",
       mayHaveEffect: false,
       retryAfter: { delayMs: 2_000, source: "retry-after" },
     });
@@ -47,10 +48,21 @@ describe("statuses (ARCHITECTURE.md section 4, issue 3)", () => {
     expect(classifyResult({ status: 425 }, NOW).mayHaveEffect).toBe(false);
   });
 
-  it("counts 5xx and 408 against the dependency, not 4xx or 429", () => {
-    expect(classifyResult({ status: 502 }, NOW).failure).toBe(true);
-    expect(classifyResult({ status: 404 }, NOW).failure).toBe(false);
-    expect(classifyResult({ status: 429 }, NOW).failure).toBe(false);
+  it("counts a status toward the dependency's health by the engine's one rule (issue 10)", () => {
+    const health = (status: number) => classifyResult({ status }, NOW).health;
+    expect(health(502)).toBe("failure");
+    expect(health(408)).toBe("failure");
+    expect(health(404)).toBe("success");
+    // 501 and 505 are about the request; 429 and 425 about the client: neither is an illness.
+    expect(health(501)).toBe("success");
+    expect(health(505)).toBe("success");
+    expect(health(429)).toBe("ignore");
+    expect(health(425)).toBe("ignore");
+    for (let status = 400; status <= 599; status++) {
+      expect(health(status), String(status)).toBe(statusHealth(status));
+      const thrown = Object.assign(new Error("x"), { status });
+      expect(classifyError(thrown, NOW).health, String(status)).toBe(statusHealth(status));
+    }
   });
 
   it("sees plain values and 2xx/3xx responses as successes, without allocating", () => {
@@ -105,7 +117,7 @@ describe("errors", () => {
     expect(classifyError(new TimeoutError({ timeoutMs: 10, elapsedMs: 10 }), NOW)).toMatchObject({
       retryable: true,
       mayHaveEffect: true,
-      failure: true,
+      health: "failure",
     });
     const retryable = new RetryableError("store_unavailable", "upstream busy", {
       retryAfterMs: 1_500,
@@ -153,7 +165,7 @@ describe("errors", () => {
     expect(classifyError(new TerminalError("invalid_request", "bad"), NOW).retryable).toBe(false);
     expect(classifyError(new DOMException("stop", "AbortError"), NOW)).toMatchObject({
       retryable: false,
-      failure: false,
+      health: "ignore",
     });
     const open = new BrokenCircuitError({
       state: "open",
@@ -162,7 +174,7 @@ describe("errors", () => {
       retryAfterMs: 1,
       reason: { strategy: "isolated" },
     });
-    expect(classifyError(open, NOW)).toMatchObject({ retryable: false, failure: false });
+    expect(classifyError(open, NOW)).toMatchObject({ retryable: false, health: "ignore" });
     expect(classifyError(new TypeError("x is undefined"), NOW)).toMatchObject({
       retryable: false,
       reason: "unrecognised error (TypeError)",

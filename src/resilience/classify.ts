@@ -11,7 +11,12 @@
  * not transient; pass `retryOn` to widen).
  */
 import type { RetryOnRule } from "../core/call.ts";
-import { isIdempotentMethod, isRetryableStatus } from "../core/classify-outcome.ts";
+import {
+  isIdempotentMethod,
+  isRetryableStatus,
+  statusHealth,
+  type HealthVerdict,
+} from "../core/classify-outcome.ts";
 import { isRetryableError, isTerminalError } from "../core/errors.ts";
 import { isResilienceError } from "./errors.ts";
 import {
@@ -35,8 +40,14 @@ export interface Verdict {
    * (408, 425, 429, 503).
    */
   readonly mayHaveEffect: boolean;
-  /** Counts against the dependency's health (circuit breaker). */
-  readonly failure: boolean;
+  /**
+   * How the outcome counts toward the dependency's health (the circuit breaker's default): one
+   * rule with the engine's destinations (`statusHealth` in core/classify-outcome.ts). A status
+   * counts as `statusHealth` says (408 and 5xx but 501 and 505 fail; 429 and 425 are ignored,
+   * being about the client's quota or early data; other answers succeed); caller aborts and
+   * rejections by other local policies are ignored; any other thrown error is a failure.
+   */
+  readonly health: HealthVerdict;
   /** Set when the server asked for a wait (`Retry-After`, rate-limit reset). */
   readonly retryAfter?: RetryAfterHint;
   /** The HTTP status, when the outcome carried one. */
@@ -49,7 +60,7 @@ const SUCCESS: Verdict = Object.freeze({
   retryable: false,
   reason: "success",
   mayHaveEffect: true,
-  failure: false,
+  health: "success",
 });
 
 /** Network error codes for which the request certainly did not reach the server. */
@@ -84,7 +95,7 @@ const MAYBE_SENT_CODES: ReadonlySet<string> = new Set([
 ]);
 
 // One rule for the engine and the library: both live in core.
-export { isIdempotentMethod, isRetryableStatus };
+export { isIdempotentMethod, isRetryableStatus, statusHealth };
 
 /** Classifies an outcome. `nowMs` turns HTTP-date `Retry-After` values into delays. */
 export function classify(outcome: Outcome, nowMs: number): Verdict {
@@ -107,21 +118,22 @@ export function classifyResult(value: unknown, nowMs: number): Verdict {
 /** Classifies a thrown error. */
 export function classifyError(error: unknown, nowMs: number): Verdict {
   if (typeof error !== "object" || error === null) {
-    return verdict(false, "unrecognised thrown value", true, true);
+    return verdict(false, "unrecognised thrown value", true, "failure");
   }
   const e = error as ErrorLike;
   if (isResilienceError(error)) {
-    if (error.kind === "TimeoutError") return verdict(true, "timeout", true, true);
+    if (error.kind === "TimeoutError") return verdict(true, "timeout", true, "failure");
     if (error.kind === "DeadlineExceededError")
-      return verdict(false, "deadline exceeded", true, true);
-    return verdict(false, `rejected by ${error.policy}`, false, false);
+      return verdict(false, "deadline exceeded", true, "failure");
+    // Another local policy refused: the dependency was not asked.
+    return verdict(false, `rejected by ${error.policy}`, false, "ignore");
   }
-  if (e.name === "AbortError") return verdict(false, "aborted", true, false);
+  if (e.name === "AbortError") return verdict(false, "aborted", true, "ignore");
   // By brand, not by name: a subclass that renames itself (StoreUnavailableError) is still one.
-  if (isTerminalError(error)) return verdict(false, `terminal: ${error.code}`, true, true);
+  if (isTerminalError(error)) return verdict(false, `terminal: ${error.code}`, true, "failure");
   if (isRetryableError(error)) {
     const { retryAfterMs } = error;
-    const v = verdict(true, `retryable: ${error.code}`, e.sent !== false, true);
+    const v = verdict(true, `retryable: ${error.code}`, e.sent !== false, "failure");
     return typeof retryAfterMs === "number"
       ? { ...v, retryAfter: { delayMs: Math.max(0, retryAfterMs), source: "retry-after" } }
       : v;
@@ -134,7 +146,7 @@ export function classifyError(error: unknown, nowMs: number): Verdict {
   const code = networkCode(e);
   if (code !== undefined) {
     const notSent = NOT_SENT_CODES.has(code) || e.sent === false;
-    const v = verdict(true, `network ${code}`, !notSent, true);
+    const v = verdict(true, `network ${code}`, !notSent, "failure");
     return { ...v, networkCode: code };
   }
   if (typeof e.retryable === "boolean") {
@@ -142,20 +154,20 @@ export function classifyError(error: unknown, nowMs: number): Verdict {
       e.retryable,
       e.retryable ? "marked retryable" : "marked not retryable",
       e.sent !== false,
-      true,
+      "failure",
     );
   }
   return verdict(
     false,
     `unrecognised error${typeof e.name === "string" ? ` (${e.name})` : ""}`,
     e.sent !== false,
-    true,
+    "failure",
   );
 }
 
-/** True when an outcome counts against the dependency's health. */
+/** True when an outcome counts against the dependency's health (`health` is `failure`). */
 export function isFailure(outcome: Outcome, nowMs: number): boolean {
-  return classify(outcome, nowMs).failure;
+  return classify(outcome, nowMs).health === "failure";
 }
 
 /**
@@ -193,9 +205,9 @@ function verdict(
   retryable: boolean,
   reason: string,
   mayHaveEffect: boolean,
-  failure: boolean,
+  health: HealthVerdict,
 ): Verdict {
-  return { retryable, reason, mayHaveEffect, failure };
+  return { retryable, reason, mayHaveEffect, health };
 }
 
 function statusOf(e: ErrorLike): number | undefined {
@@ -222,10 +234,9 @@ function fromStatus(status: number, headers: HeadersLike | undefined, nowMs: num
   const retryable = isRetryableStatus(status);
   // The server says it did not process these (RFC 9110 15.5.9 and 15.6.4, RFC 8470, RFC 6585).
   const mayHaveEffect = !(status === 408 || status === 425 || status === 429 || status === 503);
-  // Client errors say nothing about the dependency's health; 429 is a limit, not an illness.
-  const failure = status >= 500 || status === 408;
+  const health = statusHealth(status);
   const reason = retryable ? `status ${status}` : `status ${status} is final`;
-  const base: Verdict = { retryable, reason, mayHaveEffect, failure, status };
+  const base: Verdict = { retryable, reason, mayHaveEffect, health, status };
   if (!retryable || headers === undefined || typeof headers !== "object") return base;
   const retryAfter = retryAfterFromHeaders(headers, nowMs);
   return retryAfter === undefined ? base : { ...base, retryAfter };

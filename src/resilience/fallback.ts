@@ -57,7 +57,7 @@ export interface FallbackOptions<F> {
   lastGood?: boolean | { maxAgeMs?: number };
   /**
    * Which outcomes are replaced. Default: every thrown error except a caller's abort, and
-   * results that classify as failures (5xx, 408).
+   * results whose `health` is a failure (408, 5xx but 501 and 505).
    */
   handles?: (outcome: Outcome) => boolean;
   /** Default: the system clock. */
@@ -170,7 +170,7 @@ function defaultHandles(outcome: Outcome): boolean {
     return (
       typeof outcome.value === "object" &&
       outcome.value !== null &&
-      classifyResult(outcome.value, 0).failure
+      classifyResult(outcome.value, 0).health === "failure"
     );
   }
   const error = outcome.error as { name?: unknown } | null;

@@ -43,6 +43,7 @@ export {
   isIdempotentMethod,
   isRetryableStatus,
   retryOnRules,
+  statusHealth,
   type Outcome,
   type Verdict,
 } from "./classify.ts";
@@ -71,7 +72,8 @@ export {
   type CircuitBreakerOptions,
   type BreakerEvents,
 } from "./circuit-breaker.ts";
-export type { BreakerState, BreakerSnapshot, BreakerVerdict } from "./breaker-state.ts";
+export type { BreakerState, BreakerSnapshot } from "./breaker-state.ts";
+export type { HealthVerdict } from "../core/classify-outcome.ts";
 export {
   consecutiveFailures,
   failureRate,

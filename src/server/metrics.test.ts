@@ -120,7 +120,9 @@ describe("createMetrics", () => {
     });
     events.emit("breaker:half-opened", { destination, at: 5_000, probeDeadline: 6_000 });
     events.emit("breaker:closed", { destination, at: 5_100 });
-    events.emit("destination:paused", { destination, until: 9_000, reason: "429" });
+    events.emit("destination:paused", { destination, until: 9_000, reason: "503" });
+    events.emit("tenant:paused", { destination, tenantId: "a", until: 9_000, reason: "429" });
+    events.emit("tenant:paused", { destination, tenantId: "b", until: 9_000, reason: "429" });
     const text = await metrics.registry.metrics();
     expect(text).toMatch(/^steadfast_calls_held_total\{reason="circuit_open"\} 1$/m);
     expect(text).toMatch(/^steadfast_calls_held_total\{reason="rate_limited"\} 1$/m);
@@ -129,6 +131,7 @@ describe("createMetrics", () => {
         new RegExp(`^steadfast_breaker_transitions_total\\{to="${to}"\\} 1$`, "m"),
       );
     expect(text).toMatch(/^steadfast_destination_pauses_total 1$/m);
+    expect(text).toMatch(/^steadfast_tenant_pauses_total 2$/m);
     expect(text).toMatch(/^steadfast_destinations\{state="closed"\} 1$/m);
     expect(text).toMatch(/^steadfast_destinations\{state="open"\} 2$/m);
     expect(text).toMatch(/^steadfast_destinations\{state="half-open"\} 1$/m);

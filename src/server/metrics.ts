@@ -16,6 +16,7 @@ export interface MetricsEvents {
   "breaker:half-opened": { destination: string };
   "breaker:closed": { destination: string };
   "destination:paused": { destination: string };
+  "tenant:paused": { destination: string };
 }
 
 /**
@@ -90,7 +91,9 @@ export function outcomeLabel(attempt: AttemptRecord): string {
  *   (`circuit_open`, `destination_paused`, `rate_limited`, `concurrency_limited`,
  *   `retry_budget_exhausted`);
  * - `steadfast_breaker_transitions_total{to}`: breaker state changes this process made (`open`,
- *   `half-open`, `closed`); `steadfast_destination_pauses_total`: pauses from `Retry-After`;
+ *   `half-open`, `closed`); `steadfast_destination_pauses_total`: pauses of whole destinations
+ *   (a 503 with `Retry-After`); `steadfast_tenant_pauses_total`: pauses of one tenant's calls to a
+ *   destination (a 429, or rate-limit headers; no tenant label);
  * - `steadfast_destinations{state}`: destinations per breaker state (`closed`, `open`,
  *   `half-open`), and `steadfast_destinations_paused`, read at scrape time (no label per
  *   destination, so a client cannot create series at will);
@@ -156,7 +159,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   const pauses = new Counter({
     name: "steadfast_destination_pauses_total",
-    help: "Destinations paused (or a pause extended) after a 429 or 503 with Retry-After.",
+    help: "Destinations paused for every call (or a pause extended) after a 503 with Retry-After.",
+    registers,
+  });
+  const tenantPauses = new Counter({
+    name: "steadfast_tenant_pauses_total",
+    help: "One tenant's calls to a destination paused (or a pause extended) after a 429, or rate-limit headers.",
     registers,
   });
   const destinations = options.destinations;
@@ -173,7 +181,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   });
   new Gauge({
     name: "steadfast_destinations_paused",
-    help: "Destinations paused by Retry-After now.",
+    help: "Destinations paused for every call by Retry-After now.",
     registers,
     collect() {
       let paused = 0;
@@ -206,6 +214,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     track(events.on("breaker:half-opened", () => transitions.inc({ to: "half-open" })));
     track(events.on("breaker:closed", () => transitions.inc({ to: "closed" })));
     track(events.on("destination:paused", () => pauses.inc()));
+    track(events.on("tenant:paused", () => tenantPauses.inc()));
   }
   return {
     registry,

@@ -88,7 +88,7 @@ export const CallViewSchema = z
         reason: z
           .enum(WaitCodes)
           .describe(
-            "retry_scheduled: a retry backoff. The others are holds by the call's destination, which cost no attempt: circuit_open, destination_paused (Retry-After), rate_limited, concurrency_limited, retry_budget_exhausted.",
+            "retry_scheduled: a retry backoff. The others are holds by the call's destination, which cost no attempt: circuit_open, destination_paused (a 503 with Retry-After pauses every call to the destination; a 429, or rate-limit headers, only the calls of the tenant that got it), rate_limited, concurrency_limited, retry_budget_exhausted.",
           ),
         message: z
           .string()
@@ -229,7 +229,13 @@ export const DestinationViewSchema = z
     pause: z
       .strictObject({ until: isoTime, reason: z.string() })
       .optional()
-      .describe("Present while the destination is paused by Retry-After (429 or 503)."),
+      .describe("Present while every call to the destination is paused (a 503 with Retry-After)."),
+    tenantPauses: z
+      .array(z.strictObject({ tenant: z.string(), until: isoTime, reason: z.string() }))
+      .optional()
+      .describe(
+        "Present while some tenants' calls to the destination are paused: a 429, or rate-limit headers (X-RateLimit-Reset, RateLimit), speak of that tenant's quota, not of the destination's health. Longest-lasting first.",
+      ),
     limits: z.strictObject({
       rateLimitPerSecond: z.number().positive().nullable().describe("null: no rate limit."),
       maxConcurrency: z

@@ -133,6 +133,7 @@ export class DestinationEntry {
     return (
       this.state.breaker.state === "closed" &&
       (this.state.pause === undefined || this.state.pause.until <= now) &&
+      (this.state.tenantPauses ?? []).every((pause) => pause.until <= now) &&
       this.limits.rateLimitPerSecond === undefined &&
       this.limits.maxConcurrency === undefined &&
       this.inFlight === 0 &&

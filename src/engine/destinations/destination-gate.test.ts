@@ -14,6 +14,7 @@ import {
   type Ticket,
 } from "./destination-gate.ts";
 import type { DestinationSettings } from "./destination-settings.ts";
+import { MAX_TENANT_PAUSES, parseProtectionState } from "./protection-state.ts";
 
 const API = "https://api.example.com";
 const T0 = Date.parse("2026-01-01T12:00:00Z");
@@ -243,6 +244,56 @@ describe("DestinationGate", () => {
     expect((await g.admit(call(), clock.now())).type).toBe("hold");
   });
 
+  it("does not count a timeout shorter than the destination's typical answer time (issue 10)", async () => {
+    const g = gate();
+    /** One attempt of `c`, ending after `durationMs` with `result`, sent with `limits`. */
+    const timed = async (
+      result: SendResult,
+      durationMs: number,
+      limits: typeof LIMITS = LIMITS,
+    ): Promise<void> => {
+      const admission = await g.admit(call(), clock.now());
+      if (admission.type !== "proceed") throw new Error("held");
+      await clock.advance(durationMs);
+      g.observe(
+        admission.ticket,
+        { ...result, timings: { startedAt: clock.now() - durationMs, durationMs } },
+        clock.now(),
+        limits,
+      );
+      g.release(admission.ticket);
+    };
+    const readTimeout: SendResult = { ...refused, code: "read_timeout", sent: true };
+    // The destination usually takes 2 s to answer (tenant B's calls, say).
+    for (let i = 0; i < 5; i++) await timed(response(200), 2_000);
+    // Tenant A gives it 1 s: its timeouts say A is impatient, not that the destination fails.
+    for (let i = 0; i < 10; i++)
+      await timed(readTimeout, 1_000, { ...LIMITS, readTimeoutMs: 1_000 });
+    const [info] = g.list();
+    expect(info?.state.breaker.state).toBe("closed");
+    expect(info?.entry.health.snapshot(clock.now())).toMatchObject({ requests: 5, failures: 0 });
+    // A limit of at least the typical answer time that runs out is the destination's failure.
+    for (let i = 0; i < 3; i++)
+      await timed(readTimeout, 2_500, { ...LIMITS, readTimeoutMs: 2_500 });
+    expect(g.list()[0]?.state.breaker.state).toBe("open");
+  });
+
+  it("counts timeouts from a second when the destination answered nothing lately", async () => {
+    const g = gate();
+    for (let i = 0; i < 3; i++) {
+      const admission = await g.admit(call(), clock.now());
+      if (admission.type !== "proceed") throw new Error("held");
+      const result: SendResult = {
+        ...refused,
+        code: "read_timeout",
+        timings: { startedAt: clock.now(), durationMs: 1_000 },
+      };
+      g.observe(admission.ticket, result, clock.now(), { ...LIMITS, readTimeoutMs: 1_000 });
+      g.release(admission.ticket);
+    }
+    expect(g.list()[0]?.state.breaker.state).toBe("open");
+  });
+
   it("gives a retry's budget back when it was not sent or its outcome said nothing", async () => {
     // Two retries in the window at most.
     const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
@@ -391,9 +442,9 @@ describe("DestinationGate", () => {
     expect(info?.state.pause?.until).toBe(T0 + 30_000);
   });
 
-  it("pauses the whole destination on a 429 with Retry-After, capped at maxPauseMs", async () => {
+  it("pauses the whole destination on a 503 with Retry-After, capped at maxPauseMs", async () => {
     const g = gate({ maxPauseMs: 20_000 });
-    await attempt(g, call(), response(429, { "retry-after": "30" }));
+    await attempt(g, call(), response(503, { "retry-after": "30" }));
     const held = await g.admit(call(), clock.now());
     expect(held).toEqual({
       type: "hold",
@@ -401,9 +452,14 @@ describe("DestinationGate", () => {
       waitingFor: {
         reason: "destination_paused",
         message:
-          "api.example.com:443 paused until 12:00:20Z (status 429 with Retry-After 30 s, capped at 20 s)",
+          "api.example.com:443 paused until 12:00:20Z (status 503 with Retry-After 30 s, capped at 20 s)",
         destination: API,
       },
+    });
+    // Every tenant's calls.
+    expect(await g.admit(call({ tenantId: tenantId("other") }), clock.now())).toMatchObject({
+      type: "hold",
+      until: T0 + 20_000,
     });
     await g.idle();
     expect(events.map((e) => e.name)).toEqual(["destination:paused"]);
@@ -414,6 +470,126 @@ describe("DestinationGate", () => {
     expect((await g.admit(call({}, "http://127.0.0.1:9/x"), clock.now())).type).toBe("proceed");
     await clock.advance(20_000);
     expect((await g.admit(call(), clock.now())).type).toBe("proceed");
+  });
+
+  describe("a 429 pauses only the calls of the tenant that got it (issue 10)", () => {
+    const A = tenantId("tenant-a");
+    const B = tenantId("tenant-b");
+    const epochSeconds = (ms: number) => String(Math.floor(ms / 1_000));
+
+    for (const [name, headers, reason] of [
+      ["Retry-After", { "retry-after": "30" }, "status 429 with Retry-After 30 s"],
+      [
+        "X-RateLimit-Reset",
+        { "x-ratelimit-remaining": "0", "x-ratelimit-reset": epochSeconds(T0 + 30_000) },
+        "status 429 with rate-limit reset 30 s",
+      ],
+      ["RateLimit", { ratelimit: '"hour";r=0;t=30' }, "status 429 with rate-limit reset 30 s"],
+    ] as const) {
+      it(`on ${name}: the tenant's calls wait, other tenants' go at once, the breaker learns nothing`, async () => {
+        const g = gate();
+        await attempt(g, call({ tenantId: A }), response(429, headers));
+        expect(await g.admit(call({ tenantId: A }), clock.now())).toEqual({
+          type: "hold",
+          until: T0 + 30_000,
+          waitingFor: {
+            reason: "destination_paused",
+            message: `api.example.com:443 paused for this tenant's calls until 12:00:30Z (${reason}); other tenants' calls go on`,
+            destination: API,
+          },
+        });
+        // Tenant B: at once, again and again; the 429 counted as neither failure nor success.
+        for (let i = 0; i < 5; i++)
+          expect((await attempt(g, call({ tenantId: B }), response(200))).type).toBe("proceed");
+        const [info] = g.list();
+        expect(info?.state).toMatchObject({ breaker: { state: "closed" } });
+        expect(info?.state.pause).toBeUndefined();
+        expect(info?.entry.health.snapshot(clock.now())).toMatchObject({ requests: 5 });
+        await g.idle();
+        expect(events).toEqual([
+          {
+            name: "tenant:paused",
+            payload: { destination: API, tenantId: "tenant-a", until: T0 + 30_000, reason },
+          },
+        ]);
+        // Shared by the fleet: another process holds A's calls, not B's.
+        const other = gate({}, { owner: "worker-b" });
+        await other.load();
+        expect(await other.admit(call({ tenantId: A }), clock.now())).toMatchObject({
+          type: "hold",
+          until: T0 + 30_000,
+        });
+        expect((await other.admit(call({ tenantId: B }), clock.now())).type).toBe("proceed");
+        await clock.advance(30_000);
+        expect((await g.admit(call({ tenantId: A }), clock.now())).type).toBe("proceed");
+      });
+    }
+
+    it("counts 429s neither against the breaker nor the retry budget", async () => {
+      // Two retries in the window at most; the breaker opens on 3 failures in a row.
+      const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
+      for (let i = 0; i < 10; i++) {
+        const retry = call({ tenantId: A, attempts: 1 });
+        expect((await attempt(g, retry, response(429))).type).toBe("proceed");
+      }
+      const [info] = g.list();
+      expect(info?.state.breaker.state).toBe("closed");
+      expect(info?.entry.budget.stats).toMatchObject({ requests: 0, retries: 0 });
+      // Tenant B's retries still have the budget.
+      expect((await attempt(g, call({ tenantId: B, attempts: 1 }), response(503))).type).toBe(
+        "proceed",
+      );
+    });
+
+    it("pauses only the tenant on a 503 whose wait comes from rate-limit headers", async () => {
+      const g = gate();
+      await attempt(g, call({ tenantId: A }), response(503, { "x-ratelimit-reset": "10" }));
+      expect(await g.admit(call({ tenantId: A }), clock.now())).toMatchObject({
+        type: "hold",
+        until: T0 + 10_000,
+      });
+      expect((await g.admit(call({ tenantId: B }), clock.now())).type).toBe("proceed");
+    });
+
+    it("keeps the pauses of at most MAX_TENANT_PAUSES tenants, shedding ended ones", async () => {
+      const g = gate({ strategy: () => consecutiveFailures({ threshold: 1_000 }) });
+      for (let i = 0; i < MAX_TENANT_PAUSES + 20; i++) {
+        const seconds = String(10 + i);
+        await attempt(
+          g,
+          call({ tenantId: tenantId(`t${i}`) }),
+          response(429, { "retry-after": seconds }),
+        );
+      }
+      await g.idle();
+      const saved = parseProtectionState((await store.getDestination(API))?.state);
+      expect(saved?.tenantPauses).toHaveLength(MAX_TENANT_PAUSES);
+      // The longest pauses are kept; the tenants whose pause would end soonest go again.
+      expect((await g.admit(call({ tenantId: tenantId("t0") }), clock.now())).type).toBe("proceed");
+      expect((await g.admit(call({ tenantId: tenantId("t119") }), clock.now())).type).toBe("hold");
+      // Once they ended, the next pause sheds them all.
+      await clock.advance(200_000);
+      await attempt(g, call({ tenantId: A }), response(429, { "retry-after": "5" }));
+      await g.idle();
+      expect(parseProtectionState((await store.getDestination(API))?.state)?.tenantPauses).toEqual([
+        {
+          tenant: "tenant-a",
+          until: clock.now() + 5_000,
+          reason: "status 429 with Retry-After 5 s",
+        },
+      ]);
+    });
+
+    it("ends with an operator's reset", async () => {
+      const g = gate();
+      await attempt(g, call({ tenantId: A }), response(429, { "retry-after": "30" }));
+      await g.reset(API);
+      expect((await g.admit(call({ tenantId: A }), clock.now())).type).toBe("proceed");
+      expect((await store.getDestination(API))?.state).toEqual({
+        breaker: { state: "closed" },
+        consecutiveOpens: 0,
+      });
+    });
   });
 
   it("saves one pause for many answers asking for about the same one", async () => {

@@ -3,7 +3,8 @@
  * destination (origin), it lets the attempt go, or holds the call until a time without an attempt
  * (`Store.deferCall`), because
  *
- *   - the destination is paused (it answered 429 or 503 with `Retry-After`),
+ *   - the destination is paused (it answered 503 with `Retry-After`), or the call's tenant is
+ *     (the destination answered one of its calls 429, or with rate-limit headers),
  *   - its circuit breaker is open, or half-open with a probe deciding (one probe in all: the
  *     process that wins the compare-and-set of `open -> half-open` sends it),
  *   - it has as many attempts in flight as its slots in this process (a share of the engine's by
@@ -17,12 +18,15 @@
  *     away, else is held in the store until then, carrying the slot to whichever process claims it.
  *
  * After the send, `observe` feeds the outcome to the breaker's failure strategy and the health
- * figures, and turns `Retry-After` on a 429 or 503 into a pause of the whole destination. What
- * counts is decided by one rule, `destinationVerdict` (core/classify-outcome.ts): an outcome that
- * says nothing about the destination (our abort, a blocked destination, a request our client
- * refuses, a timeout under a second) is not recorded, and the retry budget it took at admission
- * is given back, so one tenant's calls cannot open a breaker or spend a budget other tenants
- * share (issue 10).
+ * figures, and turns a wait asked by the destination into a pause. What counts is decided by one
+ * rule, `destinationVerdict` (core/classify-outcome.ts): an outcome that says nothing about the
+ * destination (our abort, a blocked destination, a request our client refuses, a 429, a timeout
+ * under a second or under the destination's typical answer time) is not recorded, and the retry
+ * budget it took at admission is given back, so one tenant's calls cannot open a breaker or spend
+ * a budget other tenants share (issue 10). Likewise for pauses: only a 503 with `Retry-After`
+ * (the server overloaded) pauses the whole destination; a 429, or a wait read from rate-limit
+ * headers (`X-RateLimit-Reset`, `RateLimit`: the quota of the credential the tenant sent),
+ * pauses only the calls of the tenant that got it.
  *
  * The hot path is in memory: a Map lookup and a few comparisons before, a few counter increments
  * after. Only transitions are written (an open, a probe's election and verdict, a pause, a reset,
@@ -36,6 +40,7 @@ import { retryAfterFromHeaders } from "../../core/retry-after.ts";
 import type { DestinationLimits, Store } from "../../core/store.ts";
 import type { SendResult } from "../../core/transport.ts";
 import type { TripReason } from "../../resilience/errors.ts";
+import type { TenantId } from "../../core/ids.ts";
 import { ConcurrencyPermits, PERMIT_RETRY_MS } from "./concurrency-permits.ts";
 import { DestinationEntry } from "./destination-entry.ts";
 import { destinationOf } from "./destination-key.ts";
@@ -51,8 +56,10 @@ import {
   abandonProbe,
   closeBreaker,
   isCurrentProbe,
+  pauseTenant,
   pauseUntil,
   resetProtection,
+  tenantPauseOf,
   tripBreaker,
   type DestinationBreaker,
   type ProtectionState,
@@ -63,6 +70,8 @@ export type { DestinationEventSink, DestinationEvents };
 /** An attempt let through: hand it back to `observe` and `release`. */
 export interface Ticket {
   readonly entry?: DestinationEntry;
+  /** The tenant of the call: a 429 it gets pauses that tenant's calls. */
+  readonly tenant?: TenantId;
   /** The half-open state this attempt probes, when it is the probe. */
   readonly probe?: DestinationBreaker;
   /** Set once the probe's verdict is recorded. */
@@ -218,15 +227,19 @@ export class DestinationGate {
     }
     const entry = this.#entry(destination, now);
     entry.lastUsedAt = now;
-    return this.#protecting(entry, now)
+    return this.#protecting(entry, now, call.tenantId)
       ? this.#admitHeld(entry, call, now, options)
       : this.#admitClosed(entry, call, now, options);
   }
 
-  /** Whether the breaker or a pause holds calls to `entry` at `now`. */
-  #protecting(entry: DestinationEntry, now: number): boolean {
-    const { pause, breaker } = entry.state;
-    return breaker.state !== "closed" || (pause !== undefined && pause.until > now);
+  /** Whether the breaker, a pause, or a pause of `tenant` holds `tenant`'s calls to `entry` at `now`. */
+  #protecting(entry: DestinationEntry, now: number, tenant: TenantId): boolean {
+    const { pause, breaker, tenantPauses } = entry.state;
+    return (
+      breaker.state !== "closed" ||
+      (pause !== undefined && pause.until > now) ||
+      (tenantPauses !== undefined && tenantPauseOf(entry.state, tenant, now) !== undefined)
+    );
   }
 
   /**
@@ -236,11 +249,15 @@ export class DestinationGate {
   observe(ticket: Ticket, result: SendResult, now: number, limits: AttemptLimits): void {
     const entry = ticket.entry;
     if (entry === undefined) return;
-    const verdict = destinationVerdict(result, limits);
+    const verdict = destinationVerdict(result, limits, entry.health.answerMedianMs(now));
     if (verdict !== "ignore") {
       ticket.counted = true;
-      entry.health.record(now, result.timings.durationMs, verdict === "failure");
+      const answered = result.type === "response";
+      entry.health.record(now, result.timings.durationMs, verdict === "failure", answered);
     }
+    // Before the breaker's verdict, which may return early: a probe's 429 pauses its tenant too.
+    if (result.type === "response" && (result.status === 429 || result.status === 503))
+      this.#pauseFor(entry, ticket.tenant, result.status, result.headers, now);
     if (ticket.probe !== undefined) {
       if (verdict === "ignore") return;
       ticket.decided = true;
@@ -277,18 +294,38 @@ export class DestinationGate {
         );
       }
     }
-    if (result.type === "response" && (result.status === 429 || result.status === 503)) {
-      const hint = retryAfterFromHeaders(result.headers, now);
-      const askedMs = hint?.delayMs;
-      if (hint !== undefined && askedMs !== undefined && askedMs > 0) {
-        const until = now + Math.min(askedMs, this.settings.maxPauseMs);
-        const current = entry.state.pause;
-        // Many answers asking for about the same pause make one save, not one each.
-        if (current === undefined || current.until <= now || until > current.until + 1_000) {
-          const reason = `status ${result.status} with ${hint.source === "retry-after" ? "Retry-After" : "rate-limit reset"} ${Math.round(askedMs / 1_000)} s${askedMs > this.settings.maxPauseMs ? `, capped at ${this.settings.maxPauseMs / 1_000} s` : ""}`;
-          this.#saver.change(entry, now, (s) => pauseUntil(s, until, reason));
-        }
-      }
+  }
+
+  /**
+   * Turns the wait a 429 or 503 asks for (`Retry-After`, or rate-limit headers: core/retry-after.ts)
+   * into a pause, at most `maxPauseMs`. Only a 503 with `Retry-After`, the server saying it is
+   * overloaded, pauses the whole destination. A 429 says the client sends too much, and rate-limit
+   * headers count the quota of the credential it sent (GitHub's is per token): those pause the
+   * calls of `tenant` only, so one tenant's spent API key does not hold every tenant's calls
+   * (issue 10). Many answers asking for about the same pause make one save, not one each.
+   */
+  #pauseFor(
+    entry: DestinationEntry,
+    tenant: TenantId | undefined,
+    status: number,
+    headers: Record<string, string>,
+    now: number,
+  ): void {
+    const hint = retryAfterFromHeaders(headers, now);
+    if (hint === undefined || hint.delayMs <= 0) return;
+    const askedMs = hint.delayMs;
+    const maxMs = this.settings.maxPauseMs;
+    const until = now + Math.min(askedMs, maxMs);
+    const from = hint.source === "retry-after" ? "Retry-After" : "rate-limit reset";
+    const reason = `status ${status} with ${from} ${Math.round(askedMs / 1_000)} s${askedMs > maxMs ? `, capped at ${maxMs / 1_000} s` : ""}`;
+    if (status === 503 && hint.source === "retry-after") {
+      const current = entry.state.pause;
+      if (current === undefined || current.until <= now || until > current.until + 1_000)
+        this.#saver.change(entry, now, (s) => pauseUntil(s, until, reason));
+    } else if (tenant !== undefined) {
+      const current = tenantPauseOf(entry.state, tenant, now);
+      if (current === undefined || until > current.until + 1_000)
+        this.#saver.change(entry, now, (s) => pauseTenant(s, tenant, until, reason, now));
     }
   }
 
@@ -450,7 +487,7 @@ export class DestinationGate {
         // Decided again once the store answers: the breaker may have opened meanwhile.
         return this.#permits.ask(entry).then(() => {
           const at = this.#clock.now();
-          return this.#protecting(entry, at)
+          return this.#protecting(entry, at, call.tenantId)
             ? this.#admitHeld(entry, call, at, options)
             : this.#admitClosed(entry, call, at, options, true);
         });
@@ -548,6 +585,7 @@ export class DestinationGate {
     this.#permits.taken(entry);
     const ticket: Ticket = {
       entry,
+      tenant: call.tenantId,
       decided: false,
       ...(budgeted === undefined ? {} : { budgeted }),
     };
@@ -689,6 +727,14 @@ export class DestinationGate {
         destination,
       });
     }
+    const tenantPause = tenantPauseOf(entry.state, call.tenantId, now);
+    if (tenantPause !== undefined) {
+      return hold(call, now, tenantPause.until, {
+        reason: "destination_paused",
+        message: messages.tenantPausedMessage(destination, tenantPause.until, tenantPause.reason),
+        destination,
+      });
+    }
     if (breaker.state === "closed") return this.#admitClosed(entry, call, now, options);
     if (breaker.state === "open" && now < breaker.openUntil) {
       return hold(call, now, breaker.openUntil, {
@@ -717,7 +763,7 @@ export class DestinationGate {
     const probe = await this.#saver.elect(entry, now, probeDeadline);
     if (probe !== undefined) {
       entry.inFlight++;
-      return { type: "proceed", ticket: { entry, probe, decided: false } };
+      return { type: "proceed", ticket: { entry, tenant: call.tenantId, probe, decided: false } };
     }
     // Lost the election, or the state changed meanwhile: decide again from what it is now.
     const current = entry.state.breaker;

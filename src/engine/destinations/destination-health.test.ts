@@ -28,6 +28,20 @@ describe("DestinationHealth", () => {
     expect(health.medianMs(1_000)).toBe(latencyMs!.p50);
   });
 
+  it("keeps the median answer time apart from timeouts and errors", () => {
+    const health = new DestinationHealth(60_000);
+    expect(health.answerMedianMs(0)).toBeUndefined();
+    for (let i = 0; i < 3; i++) health.record(0, 2_000, false);
+    // Many more timeouts at 1 s: they pull the overall median down, not the answer median.
+    for (let i = 0; i < 20; i++) health.record(0, 1_000, true, false);
+    expect(health.medianMs(0)).toBeLessThan(1_200);
+    const typical = health.answerMedianMs(0);
+    expect(typical).toBeGreaterThan(2_000 / 1.2);
+    expect(typical).toBeLessThan(2_000 * 1.2);
+    expect(health.snapshot(0)).toMatchObject({ requests: 23, failures: 20 });
+    expect(health.answerMedianMs(70_000)).toBeUndefined();
+  });
+
   it("forgets what left the window", () => {
     const health = new DestinationHealth(60_000);
     health.record(0, 5, true);

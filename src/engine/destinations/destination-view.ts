@@ -1,12 +1,14 @@
 /**
  * A destination as `GET /v1/destinations` and `GET /v1/destinations/:destination` show it: its
- * breaker, its pause, its limits and its recent health (this process's, in memory). The view
+ * breaker, its pause and its tenants' pauses, its limits and its recent health (this process's,
+ * in memory). Those routes are for operators only, so the view may name tenants. The view
  * types live in core (call-view.ts), beside the call's, so the REST client shares them.
  */
 import type { BreakerView, DestinationView } from "../../core/call-view.ts";
 import { describeTrip } from "../../resilience/errors.ts";
 import type { DestinationInfo } from "./destination-gate.ts";
 import { hostPort } from "./destination-key.ts";
+import { activeTenantPauses } from "./protection-state.ts";
 
 export type { BreakerView, DestinationView };
 
@@ -57,5 +59,13 @@ export function toDestinationView(info: DestinationInfo, now: number): Destinati
   };
   if (pause !== undefined && pause.until > now)
     view.pause = { until: iso(pause.until), reason: pause.reason };
+  const tenantPauses = activeTenantPauses(info.state, now);
+  if (tenantPauses.length > 0) {
+    view.tenantPauses = tenantPauses.map(({ tenant, until, reason }) => ({
+      tenant,
+      until: iso(until),
+      reason,
+    }));
+  }
   return view;
 }

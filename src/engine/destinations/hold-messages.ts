@@ -21,9 +21,18 @@ export function probeDecidingMessage(destination: string, until: number): string
   return `circuit half-open for ${hostPort(destination)}: one probe is deciding; waiting for it until ${clockTime(until)} at the latest`;
 }
 
-/** `api.example.com:443 paused until 12:04:31Z (status 429 with Retry-After)`. */
+/** `api.example.com:443 paused until 12:04:31Z (status 503 with Retry-After 30 s)`. */
 export function pausedMessage(destination: string, until: number, reason: string): string {
   return `${hostPort(destination)} paused until ${clockTime(until)} (${reason})`;
+}
+
+/**
+ * A pause of the calls of one tenant, shown only on that tenant's calls (it names no tenant):
+ * `api.github.com:443 paused for this tenant's calls until 12:04:31Z (status 429 with rate-limit
+ * reset 30 s); other tenants' calls go on`.
+ */
+export function tenantPausedMessage(destination: string, until: number, reason: string): string {
+  return `${hostPort(destination)} paused for this tenant's calls until ${clockTime(until)} (${reason}); other tenants' calls go on`;
 }
 
 /** `rate limit 2/s for api.example.com:443: next slot at 12:04:31.500Z`. */

@@ -28,7 +28,10 @@ export interface DestinationEvents {
   };
   "breaker:half-opened": { destination: string; at: number; probeDeadline: number };
   "breaker:closed": { destination: string; at: number };
+  /** The whole destination paused (a 503 with `Retry-After`). */
   "destination:paused": { destination: string; until: number; reason: string };
+  /** One tenant's calls to the destination paused (a 429, or rate-limit headers). */
+  "tenant:paused": { destination: string; tenantId: string; until: number; reason: string };
   "destination:reset": { destination: string; at: number };
 }
 
@@ -235,6 +238,18 @@ export class ProtectionSaver {
         until: next.pause.until,
         reason: next.pause.reason,
       });
+    }
+    if (next.tenantPauses !== previous.tenantPauses) {
+      const before = previous.tenantPauses ?? [];
+      for (const pause of next.tenantPauses ?? []) {
+        if (before.includes(pause)) continue;
+        events.emit("tenant:paused", {
+          destination,
+          tenantId: pause.tenant,
+          until: pause.until,
+          reason: pause.reason,
+        });
+      }
     }
   }
 }

@@ -5,10 +5,13 @@ import {
   closeBreaker,
   INITIAL_PROTECTION,
   isCurrentProbe,
+  MAX_TENANT_PAUSES,
   parseProtectionState,
+  pauseTenant,
   pauseUntil,
   resetProtection,
   startProbe,
+  tenantPauseOf,
   tripBreaker,
   type OpenDurations,
 } from "./protection-state.ts";
@@ -76,10 +79,61 @@ describe("protection state", () => {
     expect(resetProtection(INITIAL_PROTECTION)).toBe(INITIAL_PROTECTION);
   });
 
+  it("pauses one tenant at a time, only ever extending, shedding ended pauses (issue 10)", () => {
+    const a = pauseTenant(INITIAL_PROTECTION, "a", 10_000, "429", 0);
+    expect(tenantPauseOf(a, "a", 0)).toEqual({ tenant: "a", until: 10_000, reason: "429" });
+    expect(tenantPauseOf(a, "b", 0)).toBeUndefined();
+    expect(tenantPauseOf(a, "a", 10_000)).toBeUndefined();
+    expect(a.pause).toBeUndefined();
+    expect(pauseTenant(a, "a", 9_000, "shorter", 0)).toBe(a);
+    const both = pauseTenant(pauseTenant(a, "b", 5_000, "b", 0), "a", 12_000, "longer", 0);
+    expect(both.tenantPauses).toEqual([
+      { tenant: "a", until: 12_000, reason: "longer" },
+      { tenant: "b", until: 5_000, reason: "b" },
+    ]);
+    // b's ended by 6 s: shed when c's is added.
+    expect(pauseTenant(both, "c", 7_000, "c", 6_000).tenantPauses?.map((p) => p.tenant)).toEqual([
+      "a",
+      "c",
+    ]);
+    // Names that mean something to objects are plain tenants here.
+    const odd = pauseTenant(INITIAL_PROTECTION, "__proto__", 1_000, "x", 0);
+    expect(tenantPauseOf(odd, "__proto__", 0)?.until).toBe(1_000);
+    expect(tenantPauseOf(odd, "constructor", 0)).toBeUndefined();
+    let many = INITIAL_PROTECTION;
+    for (let i = 0; i < MAX_TENANT_PAUSES + 5; i++)
+      many = pauseTenant(many, `t${i}`, 1_000 + i, "x", 0);
+    expect(many.tenantPauses).toHaveLength(MAX_TENANT_PAUSES);
+    expect(tenantPauseOf(many, "t0", 0)).toBeUndefined();
+    expect(resetProtection(both)).toEqual({ breaker: { state: "closed" }, consecutiveOpens: 0 });
+  });
+
+  it("reads documents saved before tenant pauses existed, and drops tenant pauses it cannot read", () => {
+    // As the previous version saved an open breaker with a destination pause.
+    const older = {
+      breaker: { state: "open", openedAt: 0, openUntil: 5_000, reason: { strategy: "restored" } },
+      consecutiveOpens: 1,
+      pause: { until: 9_000, reason: "status 429 with Retry-After 9 s" },
+    };
+    expect(parseProtectionState(older)).toEqual(older);
+    const mixed = {
+      breaker: { state: "closed" },
+      consecutiveOpens: 0,
+      tenantPauses: [{ tenant: "a", until: 1_000, reason: "429" }, { tenant: 1 }, null, "x"],
+    };
+    expect(parseProtectionState(mixed)).toEqual({
+      breaker: { state: "closed" },
+      consecutiveOpens: 0,
+      tenantPauses: [{ tenant: "a", until: 1_000, reason: "429" }],
+    });
+    expect(parseProtectionState({ ...mixed, tenantPauses: "junk" })).toEqual(INITIAL_PROTECTION);
+  });
+
   it("reads back what it writes, and nothing else", () => {
     const open = pauseUntil(tripBreaker(INITIAL_PROTECTION, 0, failed, DURATIONS, random), 9, "x");
     const half = startProbe(open, 1_000, "a", 2_000)!;
-    for (const state of [INITIAL_PROTECTION, open, half]) {
+    const tenants = pauseTenant(pauseTenant(half, "a", 5_000, "429", 0), "b", 6_000, "429", 0);
+    for (const state of [INITIAL_PROTECTION, open, half, tenants]) {
       expect(parseProtectionState(JSON.parse(JSON.stringify(state)))).toEqual(state);
     }
     for (const junk of [null, 1, "x", {}, { breaker: { state: "open" }, consecutiveOpens: 1 }]) {

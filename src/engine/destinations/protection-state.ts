@@ -17,8 +17,12 @@
  *   any       -> closed      an operator reset (`resetProtection`), which also ends a pause
  *
  * Each open without a close in between lasts `openDurationFactor` times longer than the one
- * before, up to `maxOpenDurationMs`. The pause is independent of the breaker: `pauseUntil` only
- * ever extends it.
+ * before, up to `maxOpenDurationMs`. The pauses are independent of the breaker and only ever
+ * extend: the destination's own (`pauseUntil`: a 503 with `Retry-After`, the server saying it is
+ * overloaded), and one per tenant (`pauseTenant`: a 429, or rate-limit headers, which speak of the
+ * quota of the credential that tenant sent, not of the server; issue 10). A tenant's pause holds
+ * only that tenant's calls; the list is bounded (`MAX_TENANT_PAUSES`) and sheds the pauses that
+ * have ended whenever one is added.
  *
  * The breaker of `steadfast/resilience` (circuit-breaker.ts) is one process's; this one adds what
  * sharing needs: a half-open state names its probe's owner and deadline, so a lost probe is
@@ -43,14 +47,41 @@ export type DestinationBreaker =
       reason: TripReason;
     };
 
-/** What is saved for a destination (with its limits, beside it). */
+/** A pause of one tenant's calls to a destination. */
+export interface TenantPause {
+  /** The tenant id. */
+  tenant: string;
+  /** Epoch ms. */
+  until: number;
+  /** `status 429 with rate-limit reset 30 s`. */
+  reason: string;
+}
+
+/**
+ * What is saved for a destination (with its limits, beside it). Documents written before tenant
+ * pauses existed have no `tenantPauses` and read as none; one written by a later version with
+ * fields this one does not know reads without them.
+ */
 export interface ProtectionState {
   breaker: DestinationBreaker;
   /** Opens since the breaker last closed; drives the growing open duration. */
   consecutiveOpens: number;
-  /** A pause asked by the destination (429 or 503 with `Retry-After`). */
+  /** A pause of every call to the destination (a 503 with `Retry-After`). */
   pause?: { until: number; reason: string };
+  /**
+   * Pauses of one tenant's calls each (a 429, or rate-limit headers), at most
+   * `MAX_TENANT_PAUSES`, longest-lasting first. Some may have ended: they are shed when a pause is
+   * added, and read as none meanwhile (`tenantPauseOf`). Absent when there is none.
+   */
+  tenantPauses?: readonly TenantPause[];
 }
+
+/**
+ * The most tenant pauses one destination keeps (its saved document stays a few kilobytes). Past
+ * it, the pauses ending soonest are dropped: those tenants' calls go out again, get their 429
+ * again, and are paused again.
+ */
+export const MAX_TENANT_PAUSES = 100;
 
 /** How long a breaker stays open. */
 export interface OpenDurations {
@@ -158,9 +189,51 @@ export function pauseUntil(
   return { ...current, pause: { until, reason } };
 }
 
-/** Closed, not paused, as an operator's reset leaves it. */
+/**
+ * `tenant`'s calls paused until `until` for `reason`, unless a pause of theirs at least that long
+ * is in force; the pauses that ended by `now` are shed, and the list kept to `MAX_TENANT_PAUSES`
+ * (the longest-lasting). Returns `current` itself when nothing changes.
+ */
+export function pauseTenant(
+  current: ProtectionState,
+  tenant: string,
+  until: number,
+  reason: string,
+  now: number,
+): ProtectionState {
+  const existing = current.tenantPauses ?? [];
+  const mine = existing.find((p) => p.tenant === tenant);
+  if (mine !== undefined && mine.until >= until) return current;
+  const kept = existing.filter((p) => p.tenant !== tenant && p.until > now);
+  kept.push({ tenant, until, reason });
+  kept.sort((a, b) => b.until - a.until);
+  return { ...current, tenantPauses: kept.slice(0, MAX_TENANT_PAUSES) };
+}
+
+/** `tenant`'s pause in force at `now`, if any. */
+export function tenantPauseOf(
+  state: ProtectionState,
+  tenant: string,
+  now: number,
+): TenantPause | undefined {
+  const pauses = state.tenantPauses;
+  if (pauses === undefined) return undefined;
+  for (const pause of pauses) if (pause.tenant === tenant && pause.until > now) return pause;
+  return undefined;
+}
+
+/** The tenant pauses in force at `now`, longest-lasting first. */
+export function activeTenantPauses(state: ProtectionState, now: number): TenantPause[] {
+  return (state.tenantPauses ?? []).filter((p) => p.until > now);
+}
+
+/** Closed, not paused (nor any tenant), as an operator's reset leaves it. */
 export function resetProtection(current: ProtectionState): ProtectionState {
-  if (current.breaker.state === "closed" && current.pause === undefined) {
+  if (
+    current.breaker.state === "closed" &&
+    current.pause === undefined &&
+    current.tenantPauses === undefined
+  ) {
     return current.consecutiveOpens === 0 ? current : { ...current, consecutiveOpens: 0 };
   }
   return { breaker: { state: "closed" }, consecutiveOpens: 0 };
@@ -200,5 +273,16 @@ export function parseProtectionState(value: unknown): ProtectionState | undefine
   const pause = doc.pause as Record<string, unknown> | undefined;
   if (pause !== undefined && isNumber(pause.until) && typeof pause.reason === "string")
     state.pause = { until: pause.until, reason: pause.reason };
+  if (Array.isArray(doc.tenantPauses)) {
+    // Entries this version cannot read are dropped, not the whole state: the breaker matters more.
+    const tenantPauses: TenantPause[] = [];
+    for (const item of doc.tenantPauses as unknown[]) {
+      if (typeof item !== "object" || item === null) continue;
+      const { tenant, until, reason } = item as Record<string, unknown>;
+      if (typeof tenant === "string" && isNumber(until) && typeof reason === "string")
+        tenantPauses.push({ tenant, until, reason });
+    }
+    if (tenantPauses.length > 0) state.tenantPauses = tenantPauses.slice(0, MAX_TENANT_PAUSES);
+  }
   return state;
 }

@@ -260,6 +260,24 @@ export function describeDestinationContract(context: GetContext): void {
       expect(inserts.filter(Boolean)).toHaveLength(1);
     });
 
+    it("keeps a document's arrays in order, as written (tenant pauses, issue 10)", async () => {
+      const { store } = context();
+      const tenantPauses = ["zeta", "alpha", "__proto__", "m\u00fcller", 'a"b'].map(
+        (tenant, i) => ({
+          tenant,
+          until: T0 + 60_000 - i * 1_000,
+          reason: `status 429 with rate-limit reset ${60 - i} s`,
+        }),
+      );
+      const paused: DestinationDocument = {
+        state: { breaker: { state: "closed" }, consecutiveOpens: 0, tenantPauses },
+        limits: {},
+      };
+      expect(await store.saveDestination(API, paused, 0, T0)).toBe(true);
+      expect((await store.getDestination(API))?.state).toStrictEqual(paused.state);
+      expect((await store.listDestinations())[0]?.state).toStrictEqual(paused.state);
+    });
+
     it("lists every saved destination, ordered by destination", async () => {
       const { store } = context();
       await store.saveDestination("https://b.example", OPEN, 0, T0);

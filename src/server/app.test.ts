@@ -1,10 +1,16 @@
 import pino from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { appHarness, expectProblem, type AppHarness } from "./app-harness.test-support.ts";
+import {
+  appHarness,
+  expectProblem,
+  KEY_OTHER,
+  type AppHarness,
+} from "./app-harness.test-support.ts";
 import { createMetrics } from "./metrics.ts";
 import { HealthSchema } from "./schemas.ts";
 import { WaitTimeoutError } from "../core/errors.ts";
+import { tenantId } from "../core/ids.ts";
 
 let h: AppHarness | undefined;
 afterEach(async () => {
@@ -57,6 +63,39 @@ describe("auth", () => {
   });
 });
 
+describe("operator-only routes without operatorTenants (issue 10)", () => {
+  it("refuses /v1/keys and /v1/destinations to every tenant but default", async () => {
+    // Two ordinary tenants (acme, other) and no operatorTenants: neither may mint a key for the
+    // other (and so read its calls) nor change the destinations they share.
+    h = await appHarness();
+    const mint = (key?: string) =>
+      h!.request("/v1/keys", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ tenant: "other" }),
+        ...(key === undefined ? {} : { key }),
+      });
+    await expectProblem(await mint(), 403, "forbidden");
+    await expectProblem(await h.request("/v1/keys"), 403, "forbidden");
+    await expectProblem(await h.request("/v1/keys", { key: KEY_OTHER }), 403, "forbidden");
+    await expectProblem(await h.request("/v1/destinations"), 403, "forbidden");
+    await expectProblem(
+      await h.request("/v1/destinations/api.example.com", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ maxConcurrency: 1 }),
+      }),
+      403,
+      "forbidden",
+    );
+    expect(await h.keys.list({ tenantId: tenantId("other") })).toHaveLength(1);
+    // A key of tenant default, as `steadfast serve` generates, is the operator's.
+    const { key } = await h.keys.create({ tenantId: tenantId("default") });
+    expect((await mint(key)).status).toBe(201);
+    expect((await h.request("/v1/destinations", { key })).status).toBe(200);
+  });
+});
+
 describe("problem+json everywhere", () => {
   it("answers unknown routes with a 404 problem", async () => {
     h = await appHarness();
@@ -78,7 +117,7 @@ describe("problem+json everywhere", () => {
   });
 
   it("quotes a path holding a URL with credentials redacted (a destination)", async () => {
-    h = await appHarness();
+    h = await appHarness({ operatorTenants: ["acme"] });
     const origin = encodeURIComponent("https://user:s3cret-pw@api.example.com");
     const wrongMethod = await expectProblem(
       await h.request(`/v1/destinations/${origin}`, { method: "DELETE" }),

@@ -37,7 +37,8 @@ export interface ServerConfig {
   startEngine?: boolean;
   /**
    * Tenants whose keys may read and change `/v1/destinations`, which every tenant's calls share.
-   * Default `["default"]`: the tenant of the key a fresh install generates.
+   * Default `["default"]` (`DEFAULT_OPERATOR_TENANTS`): the tenant of the key a fresh install
+   * generates.
    */
   operatorTenants?: string[];
   leaseMs?: number;
@@ -122,7 +123,7 @@ export async function startServer(
       calls: steadfast.calls,
       keys: steadfast.keys,
       destinations: steadfast.destinations,
-      operatorTenants: config.operatorTenants ?? ["default"],
+      ...(config.operatorTenants === undefined ? {} : { operatorTenants: config.operatorTenants }),
       maxBodyBytes: config.maxBodyBytes,
       metrics: metrics.registry,
       logger: logger.child({ component: "http" }),

@@ -133,6 +133,21 @@ describe("ApiKeysService", () => {
     expect((await failure(keys.revoke(last.id))).message).toMatch(/last active key of this server/);
   });
 
+  it("never lets two revocations at once leave no operator key (one is refused)", async () => {
+    const first = await keys.create({ tenantId: OPS });
+    const second = await keys.create({ tenantId: OPS });
+    // Two processes, each revoking one of the two operator keys at the same moment.
+    const elsewhere = new ApiKeysService({ store, clock, random: new SeededRandom(5) });
+    const results = await Promise.allSettled([
+      keys.revoke(first.record.id, ["ops"]),
+      elsewhere.revoke(second.record.id, ["ops"]),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const refused = results.find((r) => r.status === "rejected");
+    expect(isSteadfastError(refused?.reason) && refused.reason.code).toBe("invalid_state");
+    expect(await keys.list({ tenantId: OPS })).toHaveLength(1);
+  });
+
   it("answers not_found for an unknown id, without echoing what is not an id", async () => {
     const unknown = await failure(keys.revoke("key_00000000000000000000000000"));
     expect(unknown).toMatchObject({

@@ -5,7 +5,7 @@ import {
   type NewApiKey,
 } from "../core/api-key.ts";
 import { InvalidOptionError, TerminalError } from "../core/errors.ts";
-import { isApiKeyId, newApiKeyId, type ApiKeyId, type TenantId } from "../core/ids.ts";
+import { isApiKeyId, newApiKeyId, tenantId, type ApiKeyId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { ListApiKeysQuery, Store } from "../core/store.ts";
 import { hashApiKey } from "./fingerprint.ts";
@@ -154,28 +154,24 @@ export class ApiKeysService {
    * every process refuses it within its `authCacheTtlMs`, this one at once. Revoking a key an
    * operator revoked changes nothing. Refuses (`invalid_state`) to revoke the last active key of
    * `operatorTenants` (of any tenant when undefined), which would leave no key able to manage
-   * keys: create another operator key first.
+   * keys: create another operator key first. The store checks and revokes in one statement, so
+   * concurrent revocations (in any process) never leave no operator key.
    */
   async revoke(id: string, operatorTenants?: readonly string[]): Promise<ApiKeyRecord> {
-    const record = await this.get(id);
-    if (record.revokedBy === "operator") return record;
-    const isOperator = (tenant: string) =>
-      operatorTenants === undefined || operatorTenants.includes(tenant);
-    if (record.revokedAt === undefined && isOperator(record.tenantId)) {
-      const others = (await this.#store.listApiKeys({})).filter(
-        (key) => key.id !== record.id && isOperator(key.tenantId),
+    if (!isApiKeyId(id)) throw unknownKey(id);
+    const result = await this.#store.revokeApiKey(id, this.#clock.now(), {
+      keepOneOf: operatorTenants === undefined ? "any" : operatorTenants.map(tenantId),
+    });
+    if (result.type === "not_found") throw unknownKey(id);
+    if (result.type === "last_operator_key") {
+      const { key } = result;
+      throw new TerminalError(
+        "invalid_state",
+        `${key.id} is the last active key of ${operatorTenants === undefined ? "this server" : `the operator tenants (${operatorTenants.join(", ")})`}; revoking it would leave no key that can manage keys. Create another first (steadfast keys create --tenant ${key.tenantId}), then revoke this one`,
       );
-      if (others.length === 0) {
-        throw new TerminalError(
-          "invalid_state",
-          `${record.id} is the last active key of ${operatorTenants === undefined ? "this server" : `the operator tenants (${operatorTenants.join(", ")})`}; revoking it would leave no key that can manage keys. Create another first (steadfast keys create --tenant ${record.tenantId}), then revoke this one`,
-        );
-      }
     }
-    const revoked = await this.#store.revokeApiKey(record.id, this.#clock.now());
-    if (revoked === undefined) throw unknownKey(id);
-    this.#forget([revoked.id]);
-    return revoked;
+    this.#forget([result.key.id]);
+    return result.key;
   }
 
   /**

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import pg from "pg";
 import { afterEach, describe, it } from "vitest";
 import { T0, TENANT_A } from "../contract/fixtures.ts";
-import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/tenant-contract.ts";
+import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/api-key-contract.ts";
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import {

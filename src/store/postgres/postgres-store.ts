@@ -12,6 +12,8 @@ import type {
   CreateCallResult,
   DestinationDocument,
   ListApiKeysQuery,
+  RevokeApiKeyOptions,
+  RevokeApiKeyResult,
   ListCallsQuery,
   NewCall,
   Store,
@@ -248,8 +250,12 @@ export class PostgresStore implements Store {
   }
 
   /** See `Store.revokeApiKey`. */
-  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
-    return this.#open(() => this.#apiKeys.revokeApiKey(id, now));
+  revokeApiKey(
+    id: ApiKeyId,
+    now: number,
+    options?: RevokeApiKeyOptions,
+  ): Promise<RevokeApiKeyResult> {
+    return this.#open(() => this.#apiKeys.revokeApiKey(id, now, options));
   }
 
   /** See `Store.revokeApiKeysNotIn`. */

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, it } from "vitest";
 import { T0, TENANT_A } from "../contract/fixtures.ts";
-import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/tenant-contract.ts";
+import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/api-key-contract.ts";
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { SqliteStore } from "./sqlite-store.ts";

@@ -14,6 +14,8 @@ import type {
   CreateCallResult,
   DestinationDocument,
   ListApiKeysQuery,
+  RevokeApiKeyOptions,
+  RevokeApiKeyResult,
   ListCallsQuery,
   NewCall,
   Store,
@@ -177,8 +179,12 @@ export class SqliteStore implements Store {
   }
 
   /** See `Store.revokeApiKey`. */
-  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
-    return this.#write(() => apiKeys.revokeApiKey(this.#sql, id, now));
+  revokeApiKey(
+    id: ApiKeyId,
+    now: number,
+    options?: RevokeApiKeyOptions,
+  ): Promise<RevokeApiKeyResult> {
+    return this.#write(() => apiKeys.revokeApiKey(this.#sql, id, now, options));
   }
 
   /** See `Store.revokeApiKeysNotIn`. */

@@ -19,7 +19,8 @@ export interface ApiKeysServiceOptions {
   /**
    * How long this process trusts a key it has checked without asking the store again, ms: the
    * longest a key revoked by another process keeps working here. Default 5,000; 0 asks the store
-   * on every request.
+   * on every request; at most 60,000 (`MAX_AUTH_CACHE_TTL_MS`: a revoked key is refused by every
+   * process within a minute at worst).
    */
   authCacheTtlMs?: number;
 }
@@ -55,6 +56,8 @@ export interface ConfigureResult {
 
 /** Default of `authCacheTtlMs`, ms. */
 export const DEFAULT_AUTH_CACHE_TTL_MS = 5_000;
+/** Largest `authCacheTtlMs` accepted, ms: the bound on how long a revoked key can keep working. */
+export const MAX_AUTH_CACHE_TTL_MS = 60_000;
 /** A key's `lastUsedAt` is written at most this often by one process, ms. */
 export const LAST_USED_INTERVAL_MS = 60_000;
 // Bounds the memory of both caches; a busy server has far fewer keys.
@@ -83,11 +86,16 @@ export class ApiKeysService {
   readonly #ttlMs: number;
   readonly #cache = new Map<string, { tenantId: TenantId; keyId: ApiKeyId; until: number }>();
   readonly #touched = new Map<ApiKeyId, number>();
+  // Revocations made through this service so far. A store lookup that began before the latest
+  // one may have read a key that is revoked now: its answer is used once, never cached.
+  #revocations = 0;
 
   constructor(options: ApiKeysServiceOptions) {
     const ttl = options.authCacheTtlMs ?? DEFAULT_AUTH_CACHE_TTL_MS;
-    if (!Number.isFinite(ttl) || ttl < 0) {
-      throw new InvalidOptionError(`authCacheTtlMs must be a number of ms >= 0; got ${ttl}`);
+    if (!Number.isFinite(ttl) || ttl < 0 || ttl > MAX_AUTH_CACHE_TTL_MS) {
+      throw new InvalidOptionError(
+        `authCacheTtlMs must be a number of ms from 0 to ${MAX_AUTH_CACHE_TTL_MS} (the longest a revoked key may keep working); got ${ttl}`,
+      );
     }
     this.#store = options.store;
     this.#clock = options.clock;
@@ -107,9 +115,10 @@ export class ApiKeysService {
     const cached = this.#cache.get(apiKey);
     if (cached !== undefined && cached.until > now) return cached.tenantId;
     this.#cache.delete(apiKey);
+    const revocations = this.#revocations;
     const record = await this.#store.findApiKey(hashApiKey(apiKey));
     if (record === undefined) return undefined;
-    if (this.#ttlMs > 0) {
+    if (this.#ttlMs > 0 && revocations === this.#revocations) {
       if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
       this.#cache.set(apiKey, {
         tenantId: record.tenantId,
@@ -206,6 +215,7 @@ export class ApiKeysService {
 
   #forget(ids: readonly ApiKeyId[]): void {
     if (ids.length === 0) return;
+    this.#revocations++;
     for (const [key, entry] of this.#cache) if (ids.includes(entry.keyId)) this.#cache.delete(key);
   }
 

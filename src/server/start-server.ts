@@ -46,7 +46,7 @@ export interface ServerConfig {
   logLevel: string;
   /** On `close`, how long open HTTP requests may finish before their connections are cut, ms. Default 10,000. */
   shutdownGraceMs?: number;
-  /** How long a checked API key is trusted before the database is asked again (and a key revoked elsewhere refused), ms. Default 5,000. */
+  /** How long a checked API key is trusted before the database is asked again (and a key revoked elsewhere refused), ms. Default 5,000; at most 60,000. */
   authCacheTtlMs?: number;
 }
 

@@ -1,6 +1,6 @@
 import { mkdir, open, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { ApiKeyRecord } from "../core/api-key.ts";
+import { API_KEY_PATTERN, type ApiKeyRecord } from "../core/api-key.ts";
 import { isTenantName, tenantId, type TenantId } from "../core/ids.ts";
 import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import { databaseLocation } from "../steadfast.ts";
@@ -17,12 +17,10 @@ export const API_KEY_FILE = "api-key";
 /** Shortest key accepted in `STEADFAST_API_KEYS`, characters. */
 export const MIN_KEY_LENGTH = 16;
 
-const KEY = /^[A-Za-z0-9._~+/=-]+$/;
-
 /**
  * Parses `STEADFAST_API_KEYS`: comma-separated `tenant:key` pairs (`acme:sk_live_...,beta:...`).
  * The tenant ends at the first colon. Tenants are 1 to 64 letters, digits, `_`, `.`, `-`;
- * keys are at least 16 characters of the Bearer token alphabet (RFC 6750). Empty entries are
+ * keys are at least 16 characters of a Bearer token (`API_KEY_PATTERN`, RFC 6750). Empty entries are
  * skipped. Throws an `Error` naming the entry by position (never echoing a key) and the fix.
  *
  * @example parseApiKeys("acme:0123456789abcdef0123") // [{ tenantId: "acme", key: "0123456789abcdef0123" }]
@@ -50,9 +48,9 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
         `${where} (tenant ${tenant}): the key is ${key.length} characters; use at least ${MIN_KEY_LENGTH}, e.g. from \`openssl rand -base64 32\``,
       );
     }
-    if (!KEY.test(key)) {
+    if (!API_KEY_PATTERN.test(key)) {
       throw new Error(
-        `${where} (tenant ${tenant}): the key may only contain letters, digits and - . _ ~ + / = (it travels as a Bearer token)`,
+        `${where} (tenant ${tenant}): the key may only contain letters, digits and - . _ ~ + /, then "=" only at its end (it travels as a Bearer token)`,
       );
     }
     const owner = seen.get(key);

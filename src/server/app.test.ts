@@ -4,9 +4,11 @@ import { afterEach, describe, expect, it } from "vitest";
 import {
   appHarness,
   expectProblem,
+  KEY_ACME,
   KEY_OTHER,
   type AppHarness,
 } from "./app-harness.test-support.ts";
+import { parseApiKeys } from "./api-keys.ts";
 import { createMetrics } from "./metrics.ts";
 import { HealthSchema } from "./schemas.ts";
 import { WaitTimeoutError } from "../core/errors.ts";
@@ -53,6 +55,19 @@ describe("auth", () => {
       headers: { authorization: "bearer acme_key_0123456789abcdef" },
     });
     expect(res.status).toBe(200);
+  });
+
+  it("accepts in Authorization every key STEADFAST_API_KEYS accepts, and STEADFAST_API_KEYS refuses the others", async () => {
+    // One rule (API_KEY_PATTERN): a key that passes startup is never refused on every request.
+    h = await appHarness();
+    const sendable = ["0123456789abcdef==", "a.b_c~d+e/f-0123456789", "ABCDEFGHIJKLMNOP="];
+    const entries = parseApiKeys(sendable.map((key) => `acme:${key}`).join(","));
+    await h.keys.configure([...entries, { tenantId: tenantId("acme"), key: KEY_ACME }]);
+    for (const key of sendable) expect((await h.request("/v1/calls", { key })).status).toBe(200);
+    for (const key of ["abc=def0123456789abcdef", "=0123456789abcdef", "0123456789abcdef=x"]) {
+      expect(() => parseApiKeys(`acme:${key}`)).toThrow(/"=" only at its end/);
+      await expectProblem(await h.request("/v1/calls", { key }), 401, "unauthorized");
+    }
   });
 
   it("does not require a key for /healthz, /metrics and /openapi.json", async () => {

@@ -235,6 +235,14 @@ export interface Store {
    * are untouched.
    */
   revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]>;
+  /**
+   * Marks as `generated`, with `prefix`, the key with this hash if it was stored before keys had
+   * sources (source `env` and no prefix: what the key lifecycle migration made of every older
+   * key), and restores it if a start revoked it for not being in `STEADFAST_API_KEYS` (by `env`).
+   * For the key a first start generated before the upgrade, recognised by its key file. Returns
+   * the key as changed, or `undefined` when no such pre-upgrade key has this hash.
+   */
+  adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined>;
   /** Records a use of the key at `now`; never moves `lastUsedAt` back. Need not be durable. */
   touchApiKey(id: ApiKeyId, now: number): Promise<void>;
   /**

@@ -202,6 +202,17 @@ export class ApiKeysService {
     return { keys: stored, revoked };
   }
 
+  /**
+   * Recognises `key` as the key a first start generated before keys had sources (the key lifecycle
+   * migration made every older key an `env` key): when a key stored before the upgrade has its
+   * hash, it becomes a `generated` key with its prefix, out of `STEADFAST_API_KEYS`'s hands, and
+   * active again if a start revoked it for not being listed. Returns it, or `undefined` when no
+   * pre-upgrade key matches (nothing changes).
+   */
+  recognizeGeneratedKey(key: string): Promise<ApiKeyRecord | undefined> {
+    return this.#store.adoptGeneratedApiKey(hashApiKey(key), apiKeyPrefix(key));
+  }
+
   #newKey(tenantId: TenantId, key: string, source: ApiKeySource, now: number): NewApiKey {
     return {
       id: newApiKeyId(now, this.#random),

@@ -1,4 +1,4 @@
-import { mkdir, open, stat } from "node:fs/promises";
+import { mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { API_KEY_PATTERN, type ApiKeyRecord } from "../core/api-key.ts";
 import { isTenantName, tenantId, type TenantId } from "../core/ids.ts";
@@ -115,6 +115,9 @@ export function keyFileOf(db: string, dataDir: string): { file: string } | { uns
  * Makes sure the server has API keys (ARCHITECTURE.md section 6; issue 10, items 4 and 5). Keys
  * are stored hashed.
  *
+ * - First, on a database upgraded from a version before key sources: the stored key whose hash
+ *   is the key in `<dataDir>/api-key` is the one a first start generated; it is marked so
+ *   (`generated`), which keeps `STEADFAST_API_KEYS` from revoking it, and printed.
  * - With `apiKeys`: parses them (`parseApiKeys`); `keys.configure` adds them (restoring those a
  *   previous start revoked for not being listed) and revokes the `env` keys no longer listed.
  *   Prints each key revoked, and each listed key an operator revoked (it stays revoked).
@@ -127,6 +130,7 @@ export async function bootstrapApiKeys(
   keys: ApiKeysService,
   options: BootstrapApiKeysOptions,
 ): Promise<BootstrapResult> {
+  await recognizeGeneratedKey(keys, options);
   if (options.apiKeys !== undefined && options.apiKeys.trim() !== "") {
     const entries = parseApiKeys(options.apiKeys);
     const { keys: stored, revoked } = await keys.configure(entries);
@@ -166,6 +170,38 @@ export async function bootstrapApiKeys(
     : `not saved: ${"unsaved" in target ? target.unsaved : `${file} exists already and was left as it is`}`;
   options.print(`Steadfast API key for tenant default (shown once; ${where}): ${key}`);
   return saved ? { type: "generated", key, file } : { type: "generated", key };
+}
+
+// A key file is one line; anything much larger is not one.
+const MAX_KEY_FILE_BYTES = 1_024;
+
+/**
+ * The upgrade from a version before key sources (issue 10): the key lifecycle migration made
+ * every stored key an `env` key, managed by `STEADFAST_API_KEYS`, including the key a first start
+ * generated; so the first start after the upgrade with `STEADFAST_API_KEYS` set would revoke it
+ * and lock out the CLI, which reads `<dataDir>/api-key`. That file holds the generated key:
+ * versions before key sources wrote it for every database, so it is read whatever the database,
+ * and a pre-upgrade key with its hash is the generated one. Runs before `configure`.
+ */
+async function recognizeGeneratedKey(
+  keys: ApiKeysService,
+  options: BootstrapApiKeysOptions,
+): Promise<void> {
+  const file = join(resolve(options.dataDir), API_KEY_FILE);
+  let text: string;
+  try {
+    if ((await stat(file)).size > MAX_KEY_FILE_BYTES) return;
+    text = await readFile(file, "utf8");
+  } catch {
+    return;
+  }
+  const key = text.trim();
+  if (!API_KEY_PATTERN.test(key)) return;
+  const adopted = await keys.recognizeGeneratedKey(key);
+  if (adopted === undefined) return;
+  options.print(
+    `Steadfast: key ${adopted.id} (tenant ${adopted.tenantId}), stored before this upgrade, is the key in ${file}: kept as the generated key, not managed by STEADFAST_API_KEYS`,
+  );
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -224,6 +224,16 @@ export function describeApiKeyContract(context: GetContext): void {
       expect(await store.listApiKeys({ tenantId: ops })).toHaveLength(1);
     });
 
+    it("adopts as generated only a key stored before keys had sources (never one added since)", async () => {
+      const { store } = context();
+      // Every key added through the port has a prefix: none is a pre-upgrade key. The upgrade
+      // tests (src/store/*/api-key-upgrade.test.ts) adopt one made by the old schema.
+      const env = await store.addApiKey(apiKey(TENANT_A, HASH_1, T0, { source: "env" }));
+      expect(await store.adoptGeneratedApiKey(HASH_1, "sf_abcde")).toBeUndefined();
+      expect(await store.adoptGeneratedApiKey(HASH_2, "sf_abcde")).toBeUndefined();
+      expect(await store.getApiKey(env.id)).toStrictEqual(env);
+    });
+
     it("records the last use, never moving it back", async () => {
       const { store } = context();
       const key = await store.addApiKey(apiKey(TENANT_A, HASH_1, T0));

@@ -164,6 +164,20 @@ export class ApiKeyQueries {
     return rows.map(apiKeyFromRow).sort(byCreation);
   }
 
+  /** See `Store.adoptGeneratedApiKey`: pre-upgrade keys are the only ones without a prefix. */
+  async adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined> {
+    const { rows } = await this.#db.query({
+      text:
+        `UPDATE ${this.#table} SET source = 'generated', prefix = $2, ` +
+        "revoked_at = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_at END, " +
+        "revoked_by = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_by END " +
+        "WHERE key_hash = $1 AND source = 'env' AND prefix IS NULL " +
+        `RETURNING ${API_KEY_COLUMNS}`,
+      values: [keyHash, prefix],
+    });
+    return rows[0] === undefined ? undefined : apiKeyFromRow(rows[0]);
+  }
+
   /** See `Store.touchApiKey`. */
   async touchApiKey(id: ApiKeyId, now: number): Promise<void> {
     await this.#db.query({

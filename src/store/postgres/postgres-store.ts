@@ -263,6 +263,11 @@ export class PostgresStore implements Store {
     return this.#open(() => this.#apiKeys.revokeApiKeysNotIn(keepHashes, now));
   }
 
+  /** See `Store.adoptGeneratedApiKey`. */
+  adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined> {
+    return this.#open(() => this.#apiKeys.adoptGeneratedApiKey(keyHash, prefix));
+  }
+
   /** See `Store.touchApiKey`. */
   touchApiKey(id: ApiKeyId, now: number): Promise<void> {
     return this.#open(() => this.#apiKeys.touchApiKey(id, now));

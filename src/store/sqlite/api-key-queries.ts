@@ -49,6 +49,12 @@ const REVOKE_NOT_IN =
   "UPDATE api_keys SET revoked_at = ?, revoked_by = 'env' " +
   "WHERE source = 'env' AND revoked_at IS NULL " +
   `AND key_hash NOT IN (SELECT value FROM json_each(?)) RETURNING ${API_KEY_COLUMNS}`;
+// Pre-upgrade keys are the only ones without a prefix (every key added since has one).
+const ADOPT_GENERATED =
+  "UPDATE api_keys SET source = 'generated', prefix = ?, " +
+  "revoked_at = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_at END, " +
+  "revoked_by = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_by END " +
+  `WHERE key_hash = ? AND source = 'env' AND prefix IS NULL RETURNING ${API_KEY_COLUMNS}`;
 const TOUCH =
   "UPDATE api_keys SET last_used_at = ? WHERE id = ? " +
   "AND (last_used_at IS NULL OR last_used_at < ?)";
@@ -139,6 +145,16 @@ export function revokeApiKeysNotIn(
     .all(now, JSON.stringify(keepHashes))
     .map(apiKeyFromRow)
     .sort(byCreation);
+}
+
+/** See `Store.adoptGeneratedApiKey`. Runs inside a write transaction. */
+export function adoptGeneratedApiKey(
+  sql: Prepare,
+  keyHash: string,
+  prefix: string,
+): ApiKeyRecord | undefined {
+  const row = sql(ADOPT_GENERATED).get(prefix, keyHash);
+  return row === undefined ? undefined : apiKeyFromRow(row);
 }
 
 /** See `Store.touchApiKey`. Runs inside a write transaction. */

@@ -192,6 +192,11 @@ export class SqliteStore implements Store {
     return this.#write(() => apiKeys.revokeApiKeysNotIn(this.#sql, keepHashes, now));
   }
 
+  /** See `Store.adoptGeneratedApiKey`. */
+  adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined> {
+    return this.#write(() => apiKeys.adoptGeneratedApiKey(this.#sql, keyHash, prefix));
+  }
+
   /** See `Store.touchApiKey`. */
   touchApiKey(id: ApiKeyId, now: number): Promise<void> {
     return this.#write(() => apiKeys.touchApiKey(this.#sql, id, now));

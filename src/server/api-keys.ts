@@ -1,6 +1,7 @@
 import { mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { API_KEY_PATTERN, type ApiKeyRecord } from "../core/api-key.ts";
+import { InvalidOptionError } from "../core/errors.ts";
 import { isTenantName, tenantId, type TenantId } from "../core/ids.ts";
 import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import { databaseLocation } from "../steadfast.ts";
@@ -21,7 +22,8 @@ export const MIN_KEY_LENGTH = 16;
  * Parses `STEADFAST_API_KEYS`: comma-separated `tenant:key` pairs (`acme:sk_live_...,beta:...`).
  * The tenant ends at the first colon. Tenants are 1 to 64 letters, digits, `_`, `.`, `-`;
  * keys are at least 16 characters of a Bearer token (`API_KEY_PATTERN`, RFC 6750). Empty entries are
- * skipped. Throws an `Error` naming the entry by position (never echoing a key) and the fix.
+ * skipped. Throws an `InvalidOptionError` naming the entry by position (never echoing a key) and
+ * the fix.
  *
  * @example parseApiKeys("acme:0123456789abcdef0123") // [{ tenantId: "acme", key: "0123456789abcdef0123" }]
  */
@@ -35,27 +37,29 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
     const where = `STEADFAST_API_KEYS entry ${index + 1} of ${parts.length}`;
     const colon = entry.indexOf(":");
     if (colon === -1)
-      throw new Error(`${where} has no colon: expected tenant:key, such as acme:<key>`);
+      throw new InvalidOptionError(
+        `${where} has no colon: expected tenant:key, such as acme:<key>`,
+      );
     const tenant = entry.slice(0, colon).trim();
     const key = entry.slice(colon + 1).trim();
     if (!isTenantName(tenant)) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where}: tenant "${tenant.slice(0, 64)}" must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`,
       );
     }
     if (key.length < MIN_KEY_LENGTH) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where} (tenant ${tenant}): the key is ${key.length} characters; use at least ${MIN_KEY_LENGTH}, e.g. from \`openssl rand -base64 32\``,
       );
     }
     if (!API_KEY_PATTERN.test(key)) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where} (tenant ${tenant}): the key may only contain letters, digits and - . _ ~ + /, then "=" only at its end (it travels as a Bearer token)`,
       );
     }
     const owner = seen.get(key);
     if (owner !== undefined && owner !== tenant) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where}: tenant ${tenant} uses the same key as tenant ${owner}; give each tenant its own key`,
       );
     }

@@ -78,6 +78,16 @@ describe("auth", () => {
   });
 });
 
+describe("errors that are not the API's", () => {
+  it("answers a StoreError (no API code) as 500 internal, naming only the correlation id", async () => {
+    h = await appHarness();
+    await h.store.close();
+    const problem = await expectProblem(await h.request("/v1/calls"), 500, "internal");
+    expect(problem.detail).toContain(problem.correlationId);
+    expect(problem.detail).not.toContain("closed");
+  });
+});
+
 describe("operator-only routes without operatorTenants (issue 10)", () => {
   it("refuses /v1/keys and /v1/destinations to every tenant but default", async () => {
     // Two ordinary tenants (acme, other) and no operatorTenants: neither may mint a key for the

@@ -285,6 +285,10 @@ describe("startServer", () => {
     await expect(start({ port: server.port })).rejects.toThrow(
       new RegExp(`Cannot listen on 127.0.0.1:${server.port}: the port is in use`),
     );
+    await expect(start({ port: server.port })).rejects.toMatchObject({ code: "listen_failed" });
+    await expect(start({ apiKeys: "acme:short" })).rejects.toMatchObject({
+      code: "invalid_option",
+    });
   });
 });
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.ts";
+import { SteadfastError } from "../core/errors.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { FaultInjector } from "../engine/fault-points.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
@@ -166,7 +167,10 @@ export async function startServer(
   };
 }
 
-/** Listens on `config.host:config.port`; rejects with an actionable message when it cannot. */
+/**
+ * Listens on `config.host:config.port`; rejects with a `SteadfastError` `listen_failed` and an
+ * actionable message when it cannot.
+ */
 function listen(
   fetch: (request: Request) => Response | Promise<Response>,
   config: ServerConfig,
@@ -185,22 +189,27 @@ function listen(
       const where = `${config.host}:${config.port}`;
       if (error.code === "EADDRINUSE") {
         reject(
-          new Error(
+          listenFailed(
             `Cannot listen on ${where}: the port is in use; stop the other process or choose another port (--port, STEADFAST_PORT)`,
-            { cause: error },
+            error,
           ),
         );
       } else if (error.code === "EACCES") {
         reject(
-          new Error(`Cannot listen on ${where}: permission denied; use a port above 1023`, {
-            cause: error,
-          }),
+          listenFailed(
+            `Cannot listen on ${where}: permission denied; use a port above 1023`,
+            error,
+          ),
         );
       } else {
-        reject(new Error(`Cannot listen on ${where}: ${error.message}`, { cause: error }));
+        reject(listenFailed(`Cannot listen on ${where}: ${error.message}`, error));
       }
     });
   });
+}
+
+function listenFailed(message: string, cause: unknown): SteadfastError<"listen_failed"> {
+  return new SteadfastError("listen_failed", message, { cause });
 }
 
 /**

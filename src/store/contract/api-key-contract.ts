@@ -81,6 +81,9 @@ export function describeApiKeyContract(context: GetContext): void {
       await expect(
         store.addApiKey(apiKey(TENANT_B, HASH_1, T0 + 1, { id: "key_2" as ApiKeyId })),
       ).rejects.toThrow(/already belongs to tenant tenant-a/);
+      await expect(
+        store.addApiKey(apiKey(TENANT_B, HASH_1, T0 + 1, { id: "key_2" as ApiKeyId })),
+      ).rejects.toMatchObject({ name: "StoreError", code: "api_key_conflict" });
       expect((await store.findApiKey(HASH_1))?.tenantId).toBe(TENANT_A);
       expect(await store.countApiKeys()).toBe(1);
     });

@@ -38,6 +38,10 @@ export function describeTenantContract(context: GetContext): void {
       await store.close();
       const settled = await Promise.allSettled(writes);
       expect(settled.map((s) => s.status)).toEqual(["fulfilled", "fulfilled", "fulfilled"]);
+      // Used after close(): a StoreError saying so, for writes and reads alike.
+      for (const after of [store.createCall(calls.call()), store.countApiKeys()]) {
+        await expect(after).rejects.toMatchObject({ name: "StoreError", code: "store_closed" });
+      }
     });
   });
 

@@ -35,6 +35,8 @@ import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { WalSync } from "./wal-sync.ts";
 import * as workers from "./worker-writes.ts";
+import { InvalidOptionError } from "../../core/errors.ts";
+import { asStoreError, storeClosed } from "../store-errors.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -96,7 +98,9 @@ export class SqliteStore implements Store {
     if (!inMemory) mkdirSync(dirname(path), { recursive: true });
     const synchronous = options.synchronous ?? "FULL";
     if (synchronous !== "FULL" && synchronous !== "NORMAL") {
-      throw new Error(`synchronous must be "FULL" or "NORMAL", got ${String(synchronous)}.`);
+      throw new InvalidOptionError(
+        `synchronous must be "FULL" or "NORMAL", got ${String(synchronous)}.`,
+      );
     }
     const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
     this.#db = new DatabaseSync(path, { timeout: busyTimeoutMs });
@@ -439,10 +443,10 @@ export class SqliteStore implements Store {
   // Runs synchronous work now, turning a throw into a rejection.
   #read<T>(run: () => T): Promise<T> {
     try {
-      if (!this.#db.isOpen) throw new Error("The SQLite store is closed.");
+      if (!this.#db.isOpen) throw storeClosed("SQLite");
       return Promise.resolve(run());
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(asStoreError(error));
     }
   }
 }

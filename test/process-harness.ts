@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { Pool } from "undici";
+import { waitUntil } from "../src/testing/wait-until.ts";
 
 const root = join(import.meta.dirname, "..");
 
@@ -137,15 +138,11 @@ export function apiClient(url: string, apiKey: string) {
   return { call, close: () => pool.close() };
 }
 
-/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
-export async function until(
+/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes (`waitUntil`). */
+export function until(
   check: () => Promise<boolean>,
   timeoutMs: number,
   intervalMs = 100,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return waitUntil(check, { timeoutMs, intervalMs });
 }

@@ -78,6 +78,19 @@ describe("auth", () => {
   });
 });
 
+describe("errors[].field", () => {
+  it("cuts a long field name (an unknown JSON key is the sender's text) to 200 characters", async () => {
+    h = await appHarness();
+    const key = "k".repeat(1_000);
+    const problem = await expectProblem(
+      await h.submit({ url: "https://api.example.com/", [key]: 1 }),
+      422,
+      "invalid_request",
+    );
+    expect(problem.errors?.[0]?.field).toBe(`${"k".repeat(200)}...`);
+  });
+});
+
 describe("errors that are not the API's", () => {
   it("answers a StoreError (no API code) as 500 internal, naming only the correlation id", async () => {
     h = await appHarness();

@@ -211,6 +211,15 @@ describe("secrets in calls (issue 10, item 3)", () => {
       }),
     });
     expect(callback.status).toBe(422);
+    // An unknown field whose name is a URL with secrets: errors[].field quotes it, redacted.
+    const unknown = await api("/v1/fetch", {
+      method: "POST",
+      body: JSON.stringify({
+        url: `${upstream.url}/x`,
+        [`http://u:${S(45)}@example.com/?token=${S(46)}`]: 1,
+      }),
+    });
+    expect(unknown.status).toBe(422);
     // The CLI shows the same problems.
     const run = await cli(["fetch", `http://u:${S(43)}@127.0.0.1/x?api_key=${S(44)}`]);
     expect(run.code).toBe(1);

@@ -228,7 +228,7 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
       // Not an error of ours: the client closed the connection (aborted a wait, or went away
       // mid-body). The answer below is never delivered; it only labels the request in metrics.
       logger.debug(
-        { requestId, method: c.req.method, path: c.req.path },
+        { requestId, method: c.req.method, path: redactedPath(c.req.path) },
         "client went away before the answer",
       );
       return problemResponse(c, "bad_request", {
@@ -236,7 +236,7 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
       });
     }
     logger.error(
-      { err: error, requestId, method: c.req.method, path: c.req.path },
+      { err: error, requestId, method: c.req.method, path: redactedPath(c.req.path) },
       "unhandled error",
     );
     return problemResponse(c, "internal", {

@@ -30,6 +30,12 @@ export interface ProcessOptions {
    */
   faults?: string;
   /**
+   * Per-destination protection (`DestinationSettings`' numeric fields), such as short breaker
+   * open periods: the process is then started through `test/steadfast-with-faults.ts`, since
+   * `steadfast` itself takes no such setting.
+   */
+  destinations?: Record<string, number>;
+  /**
    * Lets `STEADFAST_FAULTS` through in `env` (only to test that `steadfast` ignores it); without
    * this, a test that still passes it is refused, as it would not crash anything.
    */
@@ -64,10 +70,16 @@ async function startSteadfastProcess(
       "steadfast ignores STEADFAST_FAULTS (issue 10, item 6): pass { faults } to start the process with crash windows armed",
     );
   }
+  const overrides = [
+    ...(options.faults === undefined ? [] : ["--faults", options.faults]),
+    ...(options.destinations === undefined
+      ? []
+      : ["--destinations", JSON.stringify(options.destinations)]),
+  ];
   const entry =
-    options.faults === undefined
+    overrides.length === 0
       ? [join(root, "bin/steadfast.js"), command]
-      : [join(root, "test/steadfast-with-faults.ts"), options.faults, command];
+      : [join(root, "test/steadfast-with-faults.ts"), ...overrides, command];
   const child = spawn(process.execPath, entry, {
     cwd: root,
     env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },

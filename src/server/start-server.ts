@@ -5,9 +5,8 @@ import type { Logger } from "pino";
 import { createLogger } from "./logger.ts";
 import { SteadfastError } from "../core/errors.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { FaultInjector } from "../engine/fault-points.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
-import { engineOptions } from "./start-worker.ts";
+import { engineOptions, type EngineOverrides } from "./start-worker.ts";
 import { bootstrapApiKeys } from "./api-keys.ts";
 import { createApp } from "./app.ts";
 import { refuseMalformedRequests } from "./client-error.ts";
@@ -51,8 +50,8 @@ export interface ServerConfig {
   authCacheTtlMs?: number;
 }
 
-/** Dependencies `startServer` would otherwise make itself. */
-export interface ServerDeps {
+/** Dependencies `startServer` would otherwise make itself, and test-only engine settings. */
+export interface ServerDeps extends EngineOverrides {
   /** Default `SystemClock`. */
   clock?: Clock;
   /** Default a CSPRNG-backed random. */
@@ -61,8 +60,6 @@ export interface ServerDeps {
   logger?: Logger;
   /** Where operator lines (a generated key, keys revoked at start) go. Default standard error, away from the log stream on standard output. */
   print?: (line: string) => void;
-  /** Crash windows, for crash tests only (`parseFaults`); never read from the environment. */
-  faults?: FaultInjector;
 }
 
 /** A listening server. */

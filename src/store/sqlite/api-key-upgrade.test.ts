@@ -16,13 +16,15 @@ import { SqliteStore } from "./sqlite-store.ts";
 let dir: string;
 let dataDir: string;
 let path: string;
+const opened: SqliteStore[] = [];
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), "steadfast-key-upgrade-"));
   dataDir = join(dir, "data");
   mkdirSync(dataDir);
   path = join(dataDir, "steadfast.db");
 });
-afterEach(() => {
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -50,45 +52,31 @@ async function upgradedStore(
   }
   db.close();
   const store = SqliteStore.open({ path });
+  opened.push(store);
   await store.migrate();
   return store;
 }
 
 describe("SQLite migration 0006 (API key lifecycle)", () => {
   it("keeps keys stored by older versions working, with an id, an unknown prefix and source env", async () => {
-    const store = await upgradedStore([[LEGACY_KEY_HASH, TENANT_A]]);
-    try {
-      await expectLegacyApiKeyUpgraded(store);
-    } finally {
-      await store.close();
-    }
+    await expectLegacyApiKeyUpgraded(await upgradedStore([[LEGACY_KEY_HASH, TENANT_A]]));
   });
 
-  it("keeps the key a first start generated (the key file's) through a start with STEADFAST_API_KEYS", async () => {
+  it.each([
+    [
+      "keeps the key a first start generated (the key file's) through a start with STEADFAST_API_KEYS",
+      false,
+    ],
+    ["brings the generated key back if a start had revoked it for not being listed", true],
+  ])("%s", async (_name, revokedBefore) => {
     const store = await upgradedStore([
       [LEGACY_KEY_HASH, TENANT_A],
       [PRE_UPGRADE_GENERATED_HASH, "default"],
     ]);
-    try {
-      await expectGeneratedKeyKeptThroughUpgrade(store, { db: `sqlite:${path}`, dataDir });
-    } finally {
-      await store.close();
-    }
-  });
-
-  it("brings the generated key back if a start had revoked it for not being listed", async () => {
-    const store = await upgradedStore([
-      [LEGACY_KEY_HASH, TENANT_A],
-      [PRE_UPGRADE_GENERATED_HASH, "default"],
-    ]);
-    try {
-      await expectGeneratedKeyKeptThroughUpgrade(store, {
-        db: `sqlite:${path}`,
-        dataDir,
-        revokedBefore: true,
-      });
-    } finally {
-      await store.close();
-    }
+    await expectGeneratedKeyKeptThroughUpgrade(store, {
+      db: `sqlite:${path}`,
+      dataDir,
+      revokedBefore,
+    });
   });
 });

@@ -124,6 +124,15 @@ const erasableOnly = [
   },
 ];
 
+// One error root (issue 10): every error the package raises is a SteadfastError with a code.
+const steadfastErrorsOnly = [
+  {
+    selector: "NewExpression[callee.name=/^(Error|RangeError|TypeError|SyntaxError|EvalError)$/]",
+    message:
+      "Raise a SteadfastError with a code (core/errors.ts: InvalidOptionError, StoreError, TerminalError...); an error that never leaves the package says why in an eslint-disable comment.",
+  },
+];
+
 const CLOCK = "core reads time only through the Clock port.";
 const RANDOM = "core draws randomness only through the Random port.";
 const NO_IO = "core does no I/O: use the ports (Clock, Transport, Store).";
@@ -148,6 +157,20 @@ export default tseslint.config(
       ],
       "@typescript-eslint/consistent-type-imports": "error",
       "no-restricted-syntax": ["error", ...erasableOnly],
+    },
+  },
+  {
+    // The package's own code; tests and test helpers (src/testing, the store contract) may throw
+    // plain errors.
+    files: ["src/**/*.ts"],
+    ignores: [
+      "src/**/*.test.ts",
+      "src/**/*.test-support.ts",
+      "src/testing/**",
+      "src/store/contract/**",
+    ],
+    rules: {
+      "no-restricted-syntax": ["error", ...erasableOnly, ...steadfastErrorsOnly],
     },
   },
   {
@@ -188,6 +211,7 @@ export default tseslint.config(
       "no-restricted-syntax": [
         "error",
         ...erasableOnly,
+        ...steadfastErrorsOnly,
         {
           selector: "NewExpression[callee.name='Date'][arguments.length=0]",
           message: `${CLOCK} \`new Date(ms)\` with a given time is fine.`,

@@ -27,11 +27,13 @@ export {
   RetryableError,
   WaitTimeoutError,
   InvalidOptionError,
+  StoreError,
   isSteadfastError,
   isTerminalError,
   isRetryableError,
   isWaitTimeoutError,
   type ErrorCode,
+  type StoreErrorCode,
 } from "./core/errors.ts";
 export type { DestinationView } from "./core/call-view.ts";
 export type { DestinationSettings } from "./engine/destinations/destination-settings.ts";

@@ -65,7 +65,8 @@ export interface SteadfastOptions {
   idempotencyTtlMs?: number;
   /**
    * How long a process trusts an API key it has checked before asking the database again, ms:
-   * the longest a key revoked by another process keeps working in this one. Default 5,000.
+   * the longest a key revoked by another process keeps working in this one. Default 5,000; at
+   * most 60,000.
    */
   authCacheTtlMs?: number;
   /** Response body bytes stored per attempt. Default 1 MiB. */

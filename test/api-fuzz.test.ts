@@ -7,6 +7,8 @@
  *   table and whose `correlationId` is the answer's `X-Request-Id`;
  * - free of every secret planted in the requests (bearer keys, `?api_key=`, credentials in the
  *   destination URL or its headers).
+ * The server logs through the production logger (`createLogger`) at debug level, every request
+ * included: no log line may hold a planted secret either, and none may be an error.
  * After the run the server is healthy: `/healthz` answers 200, a normal call succeeds end to end,
  * every stored call reads back, and the database passes `PRAGMA integrity_check`.
  *
@@ -19,8 +21,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import fc from "fast-check";
-import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLogger } from "../src/server/logger.ts";
 import { PROBLEM_KINDS } from "../src/server/problem.ts";
 import { CallPageSchema, CallViewSchema, ProblemSchema } from "../src/server/schemas.ts";
 import { startServer, type RunningServer } from "../src/server/start-server.ts";
@@ -41,7 +43,13 @@ const EXPLORING = process.env.STEADFAST_FUZZ_RUNS !== undefined;
 let dir: string;
 let upstream: FlakyUpstream;
 let server: RunningServer;
-const errorLogs: string[] = [];
+/** Every line the server logged. */
+const logLines: string[] = [];
+/** The lines at level error or above (pino: 50). */
+const errorLogs = (): string[] =>
+  logLines.filter((line) => (JSON.parse(line) as { level: number }).level >= 50);
+/** The log lines that hold a planted secret. */
+const leakedLogs = (): string[] => logLines.filter((line) => line.includes(PLANTED));
 const knownIds: string[] = [];
 /** How many answers of each status and problem code (`422 invalid_request`), when exploring. */
 const outcomes = new Map<string, number>();
@@ -57,7 +65,11 @@ beforeAll(async () => {
     if (path === "/garbage") return "garbage";
     return { status: 200, headers: { "content-type": "application/json" }, body: '{"ok":true}' };
   });
-  const logger = pino({ level: "error" }, { write: (line: string) => void errorLogs.push(line) });
+  // The production logger, at debug level (every request is logged), writing to memory.
+  const logger = createLogger(
+    { level: "debug", service: "steadfast" },
+    { write: (line: string) => void logLines.push(line) },
+  );
   server = await startServer(
     {
       port: 0,
@@ -71,7 +83,7 @@ beforeAll(async () => {
       allowedCidrs: ["127.0.0.1/32"],
       concurrency: 16,
       maxBodyBytes: 65_536,
-      logLevel: "error",
+      logLevel: "debug",
       shutdownGraceMs: 1_000,
     },
     { logger, print: () => undefined },
@@ -176,7 +188,9 @@ describe("the API under fuzzed requests", () => {
       console.log(
         `fuzz: seed ${SEED}, ${RUNS} batches, answers ${JSON.stringify(Object.fromEntries([...outcomes].sort(([a], [b]) => a.localeCompare(b))))}, ${knownIds.length} calls created`,
       );
-    expect(errorLogs).toEqual([]);
+    expect(logLines.length).toBeGreaterThan(RUNS);
+    expect(leakedLogs()).toEqual([]);
+    expect(errorLogs()).toEqual([]);
   }, 300_000);
 
   it("is healthy afterwards: /healthz, a normal call end to end, every call readable, the store intact", async () => {
@@ -211,6 +225,7 @@ describe("the API under fuzzed requests", () => {
     } finally {
       db.close();
     }
-    expect(errorLogs).toEqual([]);
+    expect(leakedLogs()).toEqual([]);
+    expect(errorLogs()).toEqual([]);
   }, 120_000);
 });

@@ -12,6 +12,9 @@
  * Each step waits for a state (read from `/metrics` and `GET /v1/destinations/...`), never for a
  * duration, and nothing is timed: how much the bad destination slows the healthy calls is a
  * figure, printed by `npm run bench:isolation` (bench/destination-isolation.ts, BENCHMARKS.md).
+ * The child runs the production protection on a shorter time scale (`FAST_BREAKER`, passed
+ * through test/steadfast-with-faults.ts): open periods of 200 ms rather than 5 s, so that no step
+ * waits on a real open period and the file takes seconds, not minutes.
  */
 import { describe, expect, it, type OnTestFinishedHandler } from "vitest";
 import { startFlakyUpstream, type FlakyUpstream } from "../src/testing/flaky-upstream.ts";
@@ -28,14 +31,27 @@ import { until } from "./process-harness.ts";
 
 /** Calls to each destination: enough for the breaker's minimum throughput (20) many times over. */
 const CALLS = 200;
+/**
+ * The production protection on a shorter time scale, so that no step waits on a real open period
+ * (5 s, 10 s... by default): open periods of 200 ms, 400 ms... at most 2.4 s, probes lost after
+ * 2.4 s; the retry budget's window (10 s, 1 retry a second at least) becomes 1 s (its shortest)
+ * with 10 a second: the same retries per window.
+ */
+const FAST_BREAKER = {
+  openDurationMs: 200,
+  maxOpenDurationMs: 2_400,
+  maxProbeMs: 2_400,
+  retryBudgetWindowMs: 1_000,
+  retryBudgetMinPerSecond: 10,
+};
 /** How long a step may take before the test gives up: a guard against a hang, not a measure. */
-const STEP_LIMIT_MS = 60_000;
+const STEP_LIMIT_MS = 30_000;
 
 async function scenario(
   mode: "503" | "hang",
   onFinished: (fn: OnTestFinishedHandler) => void,
 ): Promise<void> {
-  // The two scenarios run at once (each mostly waits for its breaker's open periods), so each
+  // The two scenarios run at once (each mostly waits on its child process), so each
   // cleans up its own parts when it ends, last started first.
   const cleanups: (() => Promise<void>)[] = [];
   onFinished(async () => {
@@ -51,7 +67,7 @@ async function scenario(
     return mode === "503" ? { status: 503 } : "hang";
   });
   cleanups.push(() => bad.close());
-  const server: IsolationServer = await startIsolationServer();
+  const server: IsolationServer = await startIsolationServer(FAST_BREAKER);
   cleanups.push(() => server.stop());
   const badState = (): Promise<DestinationSample | undefined> => destinationOf(server.url, bad.url);
 
@@ -95,12 +111,7 @@ async function scenario(
 
   // It recovers: the next probe succeeds, the breaker closes, every held call succeeds.
   recovered = true;
-  await until(
-    async () => (await callCounts(server.url)).succeeded >= 2 * CALLS,
-    // The next probe comes when the breaker's open period (10 s or more by now) ends.
-    2 * STEP_LIMIT_MS,
-    250,
-  );
+  await until(async () => (await callCounts(server.url)).succeeded >= 2 * CALLS, STEP_LIMIT_MS);
   end = await badState();
   expect(end?.breaker.state).toBe("closed");
   expect((await callCounts(server.url)).succeeded).toBe(2 * CALLS);
@@ -111,11 +122,11 @@ describe.concurrent("destination isolation (process level)", () => {
     onTestFinished,
   }) => {
     await scenario("503", onTestFinished);
-  }, 240_000);
+  }, 90_000);
 
   it("does not hold healthy calls beside a destination that hangs; probes it once per opening; drains it", async ({
     onTestFinished,
   }) => {
     await scenario("hang", onTestFinished);
-  }, 240_000);
+  }, 90_000);
 });

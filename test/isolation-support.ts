@@ -18,18 +18,27 @@ export interface IsolationServer {
   stop(): Promise<void>;
 }
 
-/** Starts a `steadfast serve` child for the isolation scenario (concurrency 128, loopback allowed). */
-export async function startIsolationServer(): Promise<IsolationServer> {
+/**
+ * Starts a `steadfast serve` child for the isolation scenario (concurrency 128, loopback allowed).
+ * `destinations` changes its per-destination protection (`DestinationSettings`' numeric fields;
+ * the test shortens the breaker's open periods); without it, the production defaults.
+ */
+export async function startIsolationServer(
+  destinations?: Record<string, number>,
+): Promise<IsolationServer> {
   const dir = mkdtempSync(join(tmpdir(), "steadfast-isolation-"));
   let started: ServerProcess;
   try {
-    started = await startServerProcess({
-      STEADFAST_DATA_DIR: dir,
-      STEADFAST_API_KEYS: `isolation:${ISOLATION_KEY}`,
-      STEADFAST_OPERATOR_TENANTS: "isolation",
-      STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
-      STEADFAST_CONCURRENCY: "128",
-    });
+    started = await startServerProcess(
+      {
+        STEADFAST_DATA_DIR: dir,
+        STEADFAST_API_KEYS: `isolation:${ISOLATION_KEY}`,
+        STEADFAST_OPERATOR_TENANTS: "isolation",
+        STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
+        STEADFAST_CONCURRENCY: "128",
+      },
+      destinations === undefined ? {} : { destinations },
+    );
   } catch (error) {
     rmSync(dir, { recursive: true, force: true });
     throw error;

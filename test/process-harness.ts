@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { once } from "node:events";
 import { join } from "node:path";
 import { Pool } from "undici";
+import { waitUntil } from "../src/testing/wait-until.ts";
 
 const root = join(import.meta.dirname, "..");
 
@@ -28,6 +29,12 @@ export interface ProcessOptions {
    * started through `test/steadfast-with-faults.ts`, since `steadfast` itself never arms them.
    */
   faults?: string;
+  /**
+   * Per-destination protection (`DestinationSettings`' numeric fields), such as short breaker
+   * open periods: the process is then started through `test/steadfast-with-faults.ts`, since
+   * `steadfast` itself takes no such setting.
+   */
+  destinations?: Record<string, number>;
   /**
    * Lets `STEADFAST_FAULTS` through in `env` (only to test that `steadfast` ignores it); without
    * this, a test that still passes it is refused, as it would not crash anything.
@@ -63,10 +70,16 @@ async function startSteadfastProcess(
       "steadfast ignores STEADFAST_FAULTS (issue 10, item 6): pass { faults } to start the process with crash windows armed",
     );
   }
+  const overrides = [
+    ...(options.faults === undefined ? [] : ["--faults", options.faults]),
+    ...(options.destinations === undefined
+      ? []
+      : ["--destinations", JSON.stringify(options.destinations)]),
+  ];
   const entry =
-    options.faults === undefined
+    overrides.length === 0
       ? [join(root, "bin/steadfast.js"), command]
-      : [join(root, "test/steadfast-with-faults.ts"), options.faults, command];
+      : [join(root, "test/steadfast-with-faults.ts"), ...overrides, command];
   const child = spawn(process.execPath, entry, {
     cwd: root,
     env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },
@@ -137,15 +150,11 @@ export function apiClient(url: string, apiKey: string) {
   return { call, close: () => pool.close() };
 }
 
-/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes. */
-export async function until(
+/** Polls `check` every `intervalMs` until it returns true or `timeoutMs` passes (`waitUntil`). */
+export function until(
   check: () => Promise<boolean>,
   timeoutMs: number,
   intervalMs = 100,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
+  return waitUntil(check, { timeoutMs, intervalMs });
 }

@@ -7,6 +7,7 @@ import { isIP } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { CallStatuses, type CallStatus } from "../core/call.ts";
 import { redactUrl } from "../core/redact.ts";
+import { DEFAULT_OPERATOR_TENANTS } from "../server/operator-only.ts";
 import { CliError } from "./cli-error.ts";
 
 /** Environment variables, as `process.env` holds them. */
@@ -350,7 +351,8 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
     allowPrivateNetworks:
       flags.allowPrivateNetworks ?? (privateRaw === undefined ? false : boolean(privateRaw)),
     allowedCidrs: cidrs === undefined ? [] : cidrList(cidrs),
-    operatorTenants: operators === undefined ? ["default"] : tenantList(operators),
+    operatorTenants:
+      operators === undefined ? [...DEFAULT_OPERATOR_TENANTS] : tenantList(operators),
     concurrency:
       concurrency === undefined
         ? 256

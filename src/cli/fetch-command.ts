@@ -2,6 +2,7 @@ import type { Command } from "commander";
 import type { FetchInput } from "../core/fetch-input.ts";
 import { isSecretHeader, REDACTED } from "../core/redact.ts";
 import { methodProblem, TOKEN_PATTERN } from "../core/http-fields.ts";
+import { idempotencyKeyProblem } from "../core/idempotency-key.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { addClientOptions, withClient } from "./client-options.ts";
@@ -79,15 +80,10 @@ export function buildFetchRequest(
 
   const result: { input: FetchInput; idempotencyKey?: string; waitSeconds?: number } = { input };
   if (flags.idempotencyKey !== undefined) {
-    if (flags.idempotencyKey.trim() === "") {
-      throw new CliError(
-        "--idempotency-key is empty: pass a key of 1 to 255 characters, or leave the flag out",
-      );
-    }
-    if (!/^[\x20-\x7e]+$/.test(flags.idempotencyKey)) {
-      throw new CliError(
-        `--idempotency-key ${JSON.stringify(flags.idempotencyKey)} is not valid: expected printable ASCII (it travels in an HTTP header)`,
-      );
+    // The server's rule (core/idempotency-key.ts), checked before anything is sent.
+    const problem = idempotencyKeyProblem(flags.idempotencyKey);
+    if (problem !== undefined) {
+      throw new CliError(`--idempotency-key ${problem}, or leave the flag out`);
     }
     result.idempotencyKey = flags.idempotencyKey;
   }

@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import packageJson from "../../package.json" with { type: "json" };
 import { registerCallsCommand } from "./calls-command.ts";
-import type { FaultInjector } from "../engine/fault-points.ts";
+import type { EngineOverrides } from "../server/start-worker.ts";
 import type { CliIo } from "./cli-io.ts";
 import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
@@ -14,11 +14,11 @@ export interface ProgramOptions {
   /** Replaces the real `startServer` (tests). */
   startServer?: StartServer;
   /**
-   * Crash windows armed in `serve` and `worker`, for crash tests only
-   * (`test/steadfast-with-faults.ts`). The `steadfast` command never sets them, and no
-   * environment variable does (issue 10, item 6).
+   * Engine settings for `serve` and `worker` in process-level tests only
+   * (`test/steadfast-with-faults.ts`): crash windows, short breaker open periods. The
+   * `steadfast` command never sets them, and no environment variable does (issue 10, item 6).
    */
-  faults?: FaultInjector;
+  engine?: EngineOverrides;
 }
 
 /**
@@ -41,8 +41,8 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
       writeErr: (text) => io.err(text),
       outputError: (text, write) => write(oneLine(text)),
     });
-  registerServe(program, io, options.startServer, options.faults);
-  registerWorkerCommands(program, io, options.faults);
+  registerServe(program, io, options.startServer, options.engine);
+  registerWorkerCommands(program, io, options.engine);
   registerFetchCommand(program, io);
   registerCallsCommand(program, io);
   registerDestinationsCommand(program, io);

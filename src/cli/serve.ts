@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { FaultInjector } from "../engine/fault-points.ts";
+import type { EngineOverrides } from "../server/start-worker.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import {
@@ -27,27 +27,27 @@ type CheckApiKeys = (raw: string) => unknown;
 // Loaded only when `serve` runs, so `--help` and the client commands do not pay for the server,
 // the engine and the store.
 async function loadServer(
-  faults: FaultInjector | undefined,
+  engine: EngineOverrides = {},
 ): Promise<{ startServer: StartServer; checkApiKeys: CheckApiKeys }> {
   const [{ startServer }, { parseApiKeys }] = await Promise.all([
     import("../server/start-server.ts"),
     import("../server/api-keys.ts"),
   ]);
   return {
-    startServer: (config) => startServer(config, faults === undefined ? {} : { faults }),
+    startServer: (config) => startServer(config, engine),
     checkApiKeys: parseApiKeys,
   };
 }
 
 /**
- * Registers `steadfast serve`. `start` replaces the real server (tests); `faults` arms crash
- * windows (crash tests only).
+ * Registers `steadfast serve`. `start` replaces the real server (tests); `engine` arms crash
+ * windows or shortens breaker open periods (process-level tests only).
  */
 export function registerServe(
   program: Command,
   io: CliIo,
   start?: StartServer,
-  faults?: FaultInjector,
+  engine?: EngineOverrides,
 ): void {
   const s = SERVE_SETTINGS;
   const command = program
@@ -99,7 +99,7 @@ SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); a s
     );
   command.action(async (flags: ServeFlags) => {
     const config = resolveServeConfig(flags, io.env, io.cwd);
-    const server = start === undefined ? await loadServer(faults) : { startServer: start };
+    const server = start === undefined ? await loadServer(engine) : { startServer: start };
     if (config.apiKeys !== undefined && "checkApiKeys" in server) {
       try {
         server.checkApiKeys(config.apiKeys);

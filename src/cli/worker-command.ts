@@ -1,15 +1,19 @@
 import type { Command } from "commander";
-import type { FaultInjector } from "../engine/fault-points.ts";
+import type { EngineOverrides } from "../server/start-worker.ts";
 import type { CliIo } from "./cli-io.ts";
 import { resolveServeConfig, SERVE_SETTINGS, settingHint, type ServeFlags } from "./config.ts";
 import { startError, untilStopped } from "./serve.ts";
 
 /**
  * Registers `steadfast worker` (the engine without the HTTP API) and `steadfast migrate` (apply
- * the database migrations and exit). Both read the same settings as `serve`. `faults` arms crash
- * windows in the worker (crash tests only).
+ * the database migrations and exit). Both read the same settings as `serve`. `engine` arms crash
+ * windows or shortens breaker open periods in the worker (process-level tests only).
  */
-export function registerWorkerCommands(program: Command, io: CliIo, faults?: FaultInjector): void {
+export function registerWorkerCommands(
+  program: Command,
+  io: CliIo,
+  engine: EngineOverrides = {},
+): void {
   const s = SERVE_SETTINGS;
   program
     .command("worker")
@@ -45,7 +49,7 @@ export function registerWorkerCommands(program: Command, io: CliIo, faults?: Fau
       const { startWorker } = await import("../server/start-worker.ts");
       let worker: Awaited<ReturnType<typeof startWorker>>;
       try {
-        worker = await startWorker(config, faults === undefined ? {} : { faults });
+        worker = await startWorker(config, engine);
       } catch (error) {
         throw startError(error, config);
       }

@@ -148,7 +148,7 @@ describe("SteadfastClient against a real server", () => {
   it("refuses a key that cannot travel in a header before sending anything", async () => {
     await expect(
       t1.fetch({ url: `${harness.upstreamUrl}/ok` }, { idempotencyKey: "ключ" }),
-    ).rejects.toThrow("idempotencyKey must be 1 to 255 printable ASCII characters");
+    ).rejects.toThrow("idempotencyKey contains a character outside Latin-1 (U+043A)");
     await expect(
       t1.fetch({ url: `${harness.upstreamUrl}/ok` }, { waitSeconds: -1 }),
     ).rejects.toThrow("waitSeconds must be a number of seconds >= 0");

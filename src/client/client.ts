@@ -4,6 +4,7 @@ import type { AttemptView, CallView, DestinationView } from "../core/call-view.t
 import type { FetchInput } from "../core/fetch-input.ts";
 import { SteadfastApiError, SteadfastConnectionError, type ProblemDetails } from "./errors.ts";
 import { InvalidOptionError } from "../core/errors.ts";
+import { idempotencyKeyProblem } from "../core/idempotency-key.ts";
 import { redactUrl } from "../core/redact.ts";
 
 /** Where `steadfast serve` listens unless configured otherwise. */
@@ -237,11 +238,9 @@ export function createClient(options: ClientOptions): SteadfastClient {
       const headers: Record<string, string> = {};
       if (submitOptions.idempotencyKey !== undefined) {
         const key = submitOptions.idempotencyKey;
-        if (!/^[\x20-\x7e]{1,255}$/.test(key)) {
-          throw new InvalidOptionError(
-            `idempotencyKey must be 1 to 255 printable ASCII characters (it travels in an HTTP header); got ${JSON.stringify(key)}`,
-          );
-        }
+        // The server's rule (core/idempotency-key.ts), checked before anything is sent.
+        const problem = idempotencyKeyProblem(key);
+        if (problem !== undefined) throw new InvalidOptionError(`idempotencyKey ${problem}`);
         headers["idempotency-key"] = key;
       }
       if (submitOptions.waitSeconds !== undefined) {

@@ -57,6 +57,14 @@ export interface ApiKeyRecord {
   revokedBy?: ApiKeyRevoker;
 }
 
+/**
+ * The syntax of an API key: an RFC 6750 `b64token` (RFC 9110 `token68`), since it travels as
+ * `Authorization: Bearer <key>`: letters, digits and `- . _ ~ + /`, then only trailing `=`. The
+ * one rule for keys: `STEADFAST_API_KEYS` is checked with it at startup and the `Authorization`
+ * header is read with it, so a key accepted at startup is never refused on every request.
+ */
+export const API_KEY_PATTERN = /^[A-Za-z0-9._~+/-]+=*$/;
+
 /** Most characters of a key its prefix shows. */
 export const MAX_PREFIX_LENGTH = 8;
 

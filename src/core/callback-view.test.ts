@@ -53,6 +53,24 @@ const failedAttempt: AttemptRecord = {
 };
 
 describe("toCallbackView", () => {
+  it("redacts lastError.message as the attempt view does (the one redactor)", () => {
+    const reason =
+      "unknown: fetch of https://u:SeCrEt1@hooks.example.com/x?token=SeCrEt2 failed; exponential backoff";
+    const retrying = {
+      call: delivery({ status: "waiting", attempts: 1, runAt: T + 5_020 }),
+      lastAttempt: {
+        ...failedAttempt,
+        outcome: { type: "error" as const, code: "unknown" as const, message: reason },
+        decision: { type: "retry" as const, delayMs: 5_000, reason },
+      },
+    };
+    const view = toCallbackView(URL, call({}), { delivery: retrying });
+    expect(view.lastError?.message).toBe(
+      "unknown: fetch of https://[redacted]@hooks.example.com/x?token=[redacted] failed; exponential backoff",
+    );
+    expect(JSON.stringify(view)).not.toMatch(/SeCrEt/);
+  });
+
   it("is pending while the call runs, even when an earlier end's delivery exists", () => {
     const { completedAt: _ended, ...unended } = call({});
     const running: CallRecord = { ...unended, status: "running" };

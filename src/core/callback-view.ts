@@ -13,6 +13,7 @@
  *   skipped     the call was cancelled: a cancelled call sends no callback
  */
 import { TerminalStatuses, type CallRecord } from "./call.ts";
+import { redactText } from "./redact.ts";
 import type { CallbackDelivery } from "./store.ts";
 
 /** Every status a callback can have; see the file comment. */
@@ -110,10 +111,12 @@ export function toCallbackView(
     view.lastAttemptAt = iso(lastAttempt.startedAt);
     const { outcome, decision } = lastAttempt;
     if (decision.type !== "succeed") {
+      // The same field the attempt view redacts (`toAttemptView`): a reason may quote a URL.
+      const message = redactText(decision.reason);
       view.lastError =
         outcome.type === "response"
-          ? { code: "http_status", message: decision.reason, status: outcome.status }
-          : { code: outcome.code, message: decision.reason };
+          ? { code: "http_status", message, status: outcome.status }
+          : { code: outcome.code, message };
     }
   }
   if ((sending.status === "queued" || sending.status === "waiting") && sending.runAt !== undefined)

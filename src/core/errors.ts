@@ -1,8 +1,9 @@
 /**
  * The error tree, one root for the whole package. Every error Steadfast raises is a
- * `SteadfastError` with a string `code`: the API's (`ErrorCode`), the resilience policies'
- * rejections (`circuit_open`, `timeout`...), the REST client's (`connection_failed`, or the
- * server's code), the CLI's. `isSteadfastError` recognises one across copies of the package (it
+ * `SteadfastError` with a string `code`: the API's (`ErrorCode`), an invalid option's
+ * (`invalid_option`), the stores' (`StoreError`), the resilience policies' rejections
+ * (`circuit_open`, `timeout`...), the REST client's (`connection_failed`, or the server's code),
+ * the CLI's, the server's (`listen_failed`). `isSteadfastError` recognises one across copies of the package (it
  * checks a brand registered with `Symbol.for`, not `instanceof`).
  *
  * Whether something is retried is a property of its type, read by brand: `TerminalError` never is
@@ -140,6 +141,44 @@ export class InvalidOptionError extends TerminalError<"invalid_option"> {
   constructor(message: string, options: SteadfastErrorOptions = {}) {
     super("invalid_option", message, options);
     this.name = "InvalidOptionError";
+  }
+}
+
+/** Codes of `StoreError`. */
+export const StoreErrorCodes = [
+  "store_closed",
+  "store_failed",
+  "connect_failed",
+  "migration_failed",
+  "write_conflict",
+  "api_key_conflict",
+  "call_exists",
+  "invariant_broken",
+] as const;
+/** One of `StoreErrorCodes`. */
+export type StoreErrorCode = (typeof StoreErrorCodes)[number];
+
+/**
+ * The database refused or failed an operation. `code` says how:
+ *
+ * - `store_closed`: the store was used after `close()`;
+ * - `store_failed`: the database failed it (a batch transaction rolled back, an fsync failed, a
+ *   connection ended); the driver's error is the `cause`;
+ * - `connect_failed`: the database could not be reached when the store opened;
+ * - `migration_failed`: a migration failed (rolled back), or the schema is newer than this
+ *   Steadfast, or two migrations share a version;
+ * - `write_conflict`: a compare-and-set write kept losing to other writers;
+ * - `api_key_conflict`: the key is another tenant's; `call_exists`: the call id is taken;
+ * - `invariant_broken`: a bug in Steadfast (please report it).
+ *
+ * None is an API code: the HTTP API answers them `500 internal` (and logs them). When the
+ * database cannot be reached mid-operation the store raises `StoreUnavailableError` instead
+ * (`503 store_unavailable`, retryable).
+ */
+export class StoreError extends SteadfastError<StoreErrorCode> {
+  constructor(code: StoreErrorCode, message: string, options: SteadfastErrorOptions = {}) {
+    super(code, message, options);
+    this.name = "StoreError";
   }
 }
 

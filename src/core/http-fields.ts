@@ -14,12 +14,18 @@ export const TOKEN_PATTERN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  */
 export const METHOD_PATTERN = /^[A-Za-z]{1,16}$/;
 
+// The one definition of a header value's characters, as the body of a character class.
+const HEADER_VALUE_CHARACTERS = String.raw`\t\x20-\x7e\x80-\xff`;
+
 /**
  * The characters of a header value: RFC 9110 section 5.5 (visible ASCII, SP, HTAB, and obs-text
  * 0x80-0xFF, sent as Latin-1). undici refuses any other character, and CR or LF would split the
  * request. A value of only whitespace is refused on top of this (`headerValueProblem`).
  */
-export const HEADER_VALUE_PATTERN = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE_PATTERN = new RegExp(`^[${HEADER_VALUE_CHARACTERS}]*$`);
+
+// The first character `HEADER_VALUE_PATTERN` refuses, for messages.
+const NOT_IN_HEADER_VALUE = new RegExp(`[^${HEADER_VALUE_CHARACTERS}]`, "u");
 
 /**
  * Methods refused at the door. `CONNECT` asks for a tunnel (undici treats it as an upgrade), not
@@ -63,7 +69,7 @@ export function methodProblem(method: string): string | undefined {
  * offending character and its position, never the value (it may be a secret).
  */
 export function headerValueProblem(value: string): string | undefined {
-  const bad = /[^\t\x20-\x7e\x80-\xff]/u.exec(value);
+  const bad = NOT_IN_HEADER_VALUE.exec(value);
   if (bad !== null) {
     return `contains ${describeCharacter(bad[0])} at position ${bad.index}; a header value may hold only visible ASCII, spaces, tabs and Latin-1 characters (encode other text, for example as percent-encoding or base64)`;
   }

@@ -110,6 +110,22 @@ export interface ListApiKeysQuery {
   includeRevoked?: boolean;
 }
 
+/** Options of `Store.revokeApiKey`. */
+export interface RevokeApiKeyOptions {
+  /**
+   * Tenants of which one active key must remain (the operator tenants), or `any` (one active key
+   * of any tenant). Default: no such guard.
+   */
+  keepOneOf?: readonly TenantId[] | "any";
+}
+
+/** What `Store.revokeApiKey` did. */
+export type RevokeApiKeyResult =
+  | { type: "revoked"; key: ApiKeyRecord }
+  | { type: "not_found" }
+  /** Not revoked: it is the last active key of `keepOneOf`. `key` as stored, unchanged. */
+  | { type: "last_operator_key"; key: ApiKeyRecord };
+
 /** Query for `listCalls`. Newest first. */
 export interface ListCallsQuery {
   status?: CallStatus;
@@ -202,16 +218,31 @@ export interface Store {
   /** How many active (not revoked) API keys exist (zero on a fresh database). */
   countApiKeys(): Promise<number>;
   /**
-   * Revokes a key for good (by `operator`) and returns it; a key already revoked keeps its first
-   * `revokedAt`. `undefined` when no key has this id.
+   * Revokes a key for good (by `operator`); a key already revoked keeps its first `revokedAt`.
+   * With `options.keepOneOf`, refuses (`last_operator_key`) to revoke an active key of those
+   * tenants when no other active key of theirs exists. The check and the revocation are one
+   * conditional statement, atomic against concurrent revocations in this and other processes:
+   * two keys revoked at once never leave none.
    */
-  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined>;
+  revokeApiKey(
+    id: ApiKeyId,
+    now: number,
+    options?: RevokeApiKeyOptions,
+  ): Promise<RevokeApiKeyResult>;
   /**
    * Revokes at `now` (by `env`) every active `env` key whose hash is not in `keepHashes` (the keys
    * `STEADFAST_API_KEYS` no longer lists), and returns them, oldest first. Keys of other sources
    * are untouched.
    */
   revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]>;
+  /**
+   * Marks as `generated`, with `prefix`, the key with this hash if it was stored before keys had
+   * sources (source `env` and no prefix: what the key lifecycle migration made of every older
+   * key), and restores it if a start revoked it for not being in `STEADFAST_API_KEYS` (by `env`).
+   * For the key a first start generated before the upgrade, recognised by its key file. Returns
+   * the key as changed, or `undefined` when no such pre-upgrade key has this hash.
+   */
+  adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined>;
   /** Records a use of the key at `now`; never moves `lastUsedAt` back. Need not be durable. */
   touchApiKey(id: ApiKeyId, now: number): Promise<void>;
   /**

@@ -1,10 +1,15 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { isSteadfastError } from "../core/errors.ts";
+import { InvalidOptionError, isSteadfastError } from "../core/errors.ts";
 import { tenantId } from "../core/ids.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
 import { SeededRandom } from "../testing/seeded-random.ts";
-import { ApiKeysService, generateApiKey, LAST_USED_INTERVAL_MS } from "./api-keys-service.ts";
+import {
+  ApiKeysService,
+  generateApiKey,
+  LAST_USED_INTERVAL_MS,
+  MAX_AUTH_CACHE_TTL_MS,
+} from "./api-keys-service.ts";
 import { hashApiKey } from "./fingerprint.ts";
 
 const ACME = tenantId("acme");
@@ -88,7 +93,43 @@ describe("ApiKeysService", () => {
     expect(await uncached.authenticate(key)).toBeUndefined();
     expect(
       () => new ApiKeysService({ store, clock, random: new SeededRandom(1), authCacheTtlMs: -1 }),
-    ).toThrow(/authCacheTtlMs must be a number of ms >= 0/);
+    ).toThrow(/authCacheTtlMs must be a number of ms from 0 to 60000/);
+  });
+
+  it("bounds the cache's lifetime: more than 60 s is refused", () => {
+    const build = (authCacheTtlMs: number) => () =>
+      new ApiKeysService({ store, clock, random: new SeededRandom(1), authCacheTtlMs });
+    expect(build(MAX_AUTH_CACHE_TTL_MS)).not.toThrow();
+    for (const ttl of [MAX_AUTH_CACHE_TTL_MS + 1, 86_400_000, Infinity]) {
+      expect(build(ttl)).toThrow(InvalidOptionError);
+      expect(build(ttl)).toThrow(/authCacheTtlMs must be a number of ms from 0 to 60000/);
+    }
+  });
+
+  it("does not cache a lookup that began before a revocation (refused at once, even mid-lookup)", async () => {
+    const { key, record } = await keys.create({ tenantId: ACME });
+    await keys.create({ tenantId: ACME });
+    // The store answers this lookup (the key, still active) only after the revocation below.
+    const find = store.findApiKey.bind(store);
+    let read!: () => void;
+    const hasRead = new Promise<void>((resolve) => (read = resolve));
+    let answer!: () => void;
+    const mayAnswer = new Promise<void>((resolve) => (answer = resolve));
+    const lookup = vi.spyOn(store, "findApiKey").mockImplementation(async (hash) => {
+      const found = await find(hash);
+      read();
+      await mayAnswer;
+      return found;
+    });
+    const pending = keys.authenticate(key);
+    await hasRead;
+    await keys.revoke(record.id);
+    answer();
+    // The request that began before the revocation gets the answer it read...
+    expect(await pending).toBe(ACME);
+    lookup.mockRestore();
+    // ...but it is not cached: the next request is refused at once, not after authCacheTtlMs.
+    expect(await keys.authenticate(key)).toBeUndefined();
   });
 
   it("records a key's last use at most once a minute, without making the request wait", async () => {
@@ -131,6 +172,21 @@ describe("ApiKeysService", () => {
     // Without operator tenants (an embedded app), the last key of all is guarded.
     const last = (await keys.list())[0]!;
     expect((await failure(keys.revoke(last.id))).message).toMatch(/last active key of this server/);
+  });
+
+  it("never lets two revocations at once leave no operator key (one is refused)", async () => {
+    const first = await keys.create({ tenantId: OPS });
+    const second = await keys.create({ tenantId: OPS });
+    // Two processes, each revoking one of the two operator keys at the same moment.
+    const elsewhere = new ApiKeysService({ store, clock, random: new SeededRandom(5) });
+    const results = await Promise.allSettled([
+      keys.revoke(first.record.id, ["ops"]),
+      elsewhere.revoke(second.record.id, ["ops"]),
+    ]);
+    expect(results.map((r) => r.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const refused = results.find((r) => r.status === "rejected");
+    expect(isSteadfastError(refused?.reason) && refused.reason.code).toBe("invalid_state");
+    expect(await keys.list({ tenantId: OPS })).toHaveLength(1);
   });
 
   it("answers not_found for an unknown id, without echoing what is not an id", async () => {

@@ -5,7 +5,7 @@ import {
   type NewApiKey,
 } from "../core/api-key.ts";
 import { InvalidOptionError, TerminalError } from "../core/errors.ts";
-import { isApiKeyId, newApiKeyId, type ApiKeyId, type TenantId } from "../core/ids.ts";
+import { isApiKeyId, newApiKeyId, tenantId, type ApiKeyId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { ListApiKeysQuery, Store } from "../core/store.ts";
 import { hashApiKey } from "./fingerprint.ts";
@@ -19,7 +19,8 @@ export interface ApiKeysServiceOptions {
   /**
    * How long this process trusts a key it has checked without asking the store again, ms: the
    * longest a key revoked by another process keeps working here. Default 5,000; 0 asks the store
-   * on every request.
+   * on every request; at most 60,000 (`MAX_AUTH_CACHE_TTL_MS`: a revoked key is refused by every
+   * process within a minute at worst).
    */
   authCacheTtlMs?: number;
 }
@@ -55,6 +56,8 @@ export interface ConfigureResult {
 
 /** Default of `authCacheTtlMs`, ms. */
 export const DEFAULT_AUTH_CACHE_TTL_MS = 5_000;
+/** Largest `authCacheTtlMs` accepted, ms: the bound on how long a revoked key can keep working. */
+export const MAX_AUTH_CACHE_TTL_MS = 60_000;
 /** A key's `lastUsedAt` is written at most this often by one process, ms. */
 export const LAST_USED_INTERVAL_MS = 60_000;
 // Bounds the memory of both caches; a busy server has far fewer keys.
@@ -83,11 +86,16 @@ export class ApiKeysService {
   readonly #ttlMs: number;
   readonly #cache = new Map<string, { tenantId: TenantId; keyId: ApiKeyId; until: number }>();
   readonly #touched = new Map<ApiKeyId, number>();
+  // Revocations made through this service so far. A store lookup that began before the latest
+  // one may have read a key that is revoked now: its answer is used once, never cached.
+  #revocations = 0;
 
   constructor(options: ApiKeysServiceOptions) {
     const ttl = options.authCacheTtlMs ?? DEFAULT_AUTH_CACHE_TTL_MS;
-    if (!Number.isFinite(ttl) || ttl < 0) {
-      throw new InvalidOptionError(`authCacheTtlMs must be a number of ms >= 0; got ${ttl}`);
+    if (!Number.isFinite(ttl) || ttl < 0 || ttl > MAX_AUTH_CACHE_TTL_MS) {
+      throw new InvalidOptionError(
+        `authCacheTtlMs must be a number of ms from 0 to ${MAX_AUTH_CACHE_TTL_MS} (the longest a revoked key may keep working); got ${ttl}`,
+      );
     }
     this.#store = options.store;
     this.#clock = options.clock;
@@ -107,9 +115,10 @@ export class ApiKeysService {
     const cached = this.#cache.get(apiKey);
     if (cached !== undefined && cached.until > now) return cached.tenantId;
     this.#cache.delete(apiKey);
+    const revocations = this.#revocations;
     const record = await this.#store.findApiKey(hashApiKey(apiKey));
     if (record === undefined) return undefined;
-    if (this.#ttlMs > 0) {
+    if (this.#ttlMs > 0 && revocations === this.#revocations) {
       if (this.#cache.size >= MAX_CACHED_KEYS) this.#cache.clear();
       this.#cache.set(apiKey, {
         tenantId: record.tenantId,
@@ -154,28 +163,24 @@ export class ApiKeysService {
    * every process refuses it within its `authCacheTtlMs`, this one at once. Revoking a key an
    * operator revoked changes nothing. Refuses (`invalid_state`) to revoke the last active key of
    * `operatorTenants` (of any tenant when undefined), which would leave no key able to manage
-   * keys: create another operator key first.
+   * keys: create another operator key first. The store checks and revokes in one statement, so
+   * concurrent revocations (in any process) never leave no operator key.
    */
   async revoke(id: string, operatorTenants?: readonly string[]): Promise<ApiKeyRecord> {
-    const record = await this.get(id);
-    if (record.revokedBy === "operator") return record;
-    const isOperator = (tenant: string) =>
-      operatorTenants === undefined || operatorTenants.includes(tenant);
-    if (record.revokedAt === undefined && isOperator(record.tenantId)) {
-      const others = (await this.#store.listApiKeys({})).filter(
-        (key) => key.id !== record.id && isOperator(key.tenantId),
+    if (!isApiKeyId(id)) throw unknownKey(id);
+    const result = await this.#store.revokeApiKey(id, this.#clock.now(), {
+      keepOneOf: operatorTenants === undefined ? "any" : operatorTenants.map(tenantId),
+    });
+    if (result.type === "not_found") throw unknownKey(id);
+    if (result.type === "last_operator_key") {
+      const { key } = result;
+      throw new TerminalError(
+        "invalid_state",
+        `${key.id} is the last active key of ${operatorTenants === undefined ? "this server" : `the operator tenants (${operatorTenants.join(", ")})`}; revoking it would leave no key that can manage keys. Create another first (steadfast keys create --tenant ${key.tenantId}), then revoke this one`,
       );
-      if (others.length === 0) {
-        throw new TerminalError(
-          "invalid_state",
-          `${record.id} is the last active key of ${operatorTenants === undefined ? "this server" : `the operator tenants (${operatorTenants.join(", ")})`}; revoking it would leave no key that can manage keys. Create another first (steadfast keys create --tenant ${record.tenantId}), then revoke this one`,
-        );
-      }
     }
-    const revoked = await this.#store.revokeApiKey(record.id, this.#clock.now());
-    if (revoked === undefined) throw unknownKey(id);
-    this.#forget([revoked.id]);
-    return revoked;
+    this.#forget([result.key.id]);
+    return result.key;
   }
 
   /**
@@ -197,6 +202,17 @@ export class ApiKeysService {
     return { keys: stored, revoked };
   }
 
+  /**
+   * Recognises `key` as the key a first start generated before keys had sources (the key lifecycle
+   * migration made every older key an `env` key): when a key stored before the upgrade has its
+   * hash, it becomes a `generated` key with its prefix, out of `STEADFAST_API_KEYS`'s hands, and
+   * active again if a start revoked it for not being listed. Returns it, or `undefined` when no
+   * pre-upgrade key matches (nothing changes).
+   */
+  recognizeGeneratedKey(key: string): Promise<ApiKeyRecord | undefined> {
+    return this.#store.adoptGeneratedApiKey(hashApiKey(key), apiKeyPrefix(key));
+  }
+
   #newKey(tenantId: TenantId, key: string, source: ApiKeySource, now: number): NewApiKey {
     return {
       id: newApiKeyId(now, this.#random),
@@ -210,6 +226,7 @@ export class ApiKeysService {
 
   #forget(ids: readonly ApiKeyId[]): void {
     if (ids.length === 0) return;
+    this.#revocations++;
     for (const [key, entry] of this.#cache) if (ids.includes(entry.keyId)) this.#cache.delete(key);
   }
 

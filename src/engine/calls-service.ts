@@ -4,7 +4,7 @@ import { toCallView, type CallView } from "../core/call-view.ts";
 import { currentDelivery, type CallbackLookup } from "../core/callback-view.ts";
 import { TerminalError } from "../core/errors.ts";
 import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
-import { headerValueProblem } from "../core/http-fields.ts";
+import { checkIdempotencyKey } from "../core/idempotency-key.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import type { CallbackDelivery, CreateCallResult, NewCall, Store } from "../core/store.ts";
@@ -61,7 +61,6 @@ export interface CallPage {
 }
 
 const DAY_MS = 86_400_000;
-const MAX_KEY_LENGTH = 255;
 
 /**
  * The durable-call use cases, shared by the HTTP API, the in-process API and the CLI: submit with
@@ -103,24 +102,8 @@ export class CallsService {
     this.#checkUrl(spec.request.url, "url");
     if (spec.callbackUrl !== undefined) this.#checkUrl(spec.callbackUrl, "callback.url");
     const key = options.idempotencyKey;
-    if (key !== undefined && (key.length === 0 || key.length > MAX_KEY_LENGTH)) {
-      throw new TerminalError(
-        "invalid_request",
-        `Idempotency-Key must be 1 to ${MAX_KEY_LENGTH} characters; got ${key.length}`,
-        {
-          issues: [
-            { field: "Idempotency-Key", message: `must be 1 to ${MAX_KEY_LENGTH} characters` },
-          ],
-        },
-      );
-    }
-    // The key is forwarded upstream as a header on every attempt: it must be sendable as one.
-    const keyProblem = key === undefined ? undefined : headerValueProblem(key);
-    if (keyProblem !== undefined) {
-      throw new TerminalError("invalid_request", `Idempotency-Key ${keyProblem}`, {
-        issues: [{ field: "Idempotency-Key", message: keyProblem }],
-      });
-    }
+    // One rule (core/idempotency-key.ts) for every entry point: the key is forwarded upstream.
+    if (key !== undefined) checkIdempotencyKey(key);
     const now = this.#clock.now();
     const id = newCallId(now, this.#random);
     const runAt = now + (input.delayMs ?? 0);

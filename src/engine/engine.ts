@@ -174,6 +174,7 @@ export class Engine {
   /** Whether the last heartbeat failed (logged once per outage, not every second). */
   #beatFailing = false;
   /** The reason the attempts aborted by `stop` carry (told apart from a lost lease). */
+  // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: only its message is quoted in the attempt
   readonly #stopping = new Error("engine stopping");
 
   constructor(options: EngineOptions) {
@@ -628,6 +629,7 @@ export class Engine {
     for (const ref of lost) {
       const flight = this.#inFlight.get(ref.callId);
       if (flight?.ref.leaseToken === ref.leaseToken)
+        // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: only its message is quoted
         flight.controller.abort(new Error("lease lost"));
       this.events.emit("lease:lost", { callId: ref.callId });
     }

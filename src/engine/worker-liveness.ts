@@ -15,6 +15,7 @@
  * fenced by their lease tokens as before. A worker found dead by mistake (a long pause) loses
  * only the claims taken meanwhile, and registers again at its next heartbeat.
  */
+import { InvalidOptionError } from "../core/errors.ts";
 import type { WorkerId } from "../core/ids.ts";
 import type { Clock } from "../core/ports.ts";
 import type { Store, WorkerRecord } from "../core/store.ts";
@@ -53,7 +54,7 @@ export class WorkerLiveness {
 
   constructor(options: WorkerLivenessOptions) {
     if (!(options.workerTimeoutMs > options.heartbeatIntervalMs)) {
-      throw new RangeError(
+      throw new InvalidOptionError(
         `workerTimeoutMs (${options.workerTimeoutMs}) must be longer than heartbeatIntervalMs ` +
           `(${options.heartbeatIntervalMs}): a live worker would be found dead between two heartbeats.`,
       );

@@ -25,7 +25,11 @@ const MAX_DISCARDED_BYTES = 256 * 1024;
 /** Largest delay `setTimeout` honours (2^31 - 1 ms); longer ones fire at once. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-/** The reason handed to undici when the exchange stops a request itself. */
+/**
+ * The reason handed to undici when the exchange stops a request itself. A plain `Error`, not a
+ * `SteadfastError`: it never leaves the package. The exchange settles (with its response or its
+ * own failure) before it aborts, so when undici hands it back to `onResponseError` it is dropped.
+ */
 class ExchangeStopped extends Error {
   constructor(reason: string) {
     super(reason);

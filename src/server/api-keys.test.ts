@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { InvalidOptionError } from "../core/errors.ts";
 import { tenantId } from "../core/ids.ts";
 import { ApiKeysService } from "../engine/api-keys-service.ts";
 import { hashApiKey } from "../engine/fingerprint.ts";
@@ -30,6 +31,13 @@ describe("parseApiKeys", () => {
     [`acme:${KEY},beta:${KEY}`, /entry 2 of 2: tenant beta uses the same key as tenant acme/],
   ])("refuses %j with a message naming the entry", (raw, message) => {
     expect(() => parseApiKeys(raw)).toThrow(message);
+  });
+
+  it("raises an InvalidOptionError (a SteadfastError with a code)", () => {
+    expect(() => parseApiKeys("acme")).toThrow(InvalidOptionError);
+    expect(() => parseApiKeys("acme")).toThrow(
+      expect.objectContaining({ code: "invalid_option" }) as Error,
+    );
   });
 
   it("never echoes a key in its errors", () => {

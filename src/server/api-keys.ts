@@ -1,6 +1,7 @@
-import { mkdir, open, stat } from "node:fs/promises";
+import { mkdir, open, readFile, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
-import type { ApiKeyRecord } from "../core/api-key.ts";
+import { API_KEY_PATTERN, type ApiKeyRecord } from "../core/api-key.ts";
+import { InvalidOptionError } from "../core/errors.ts";
 import { isTenantName, tenantId, type TenantId } from "../core/ids.ts";
 import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import { databaseLocation } from "../steadfast.ts";
@@ -17,13 +18,12 @@ export const API_KEY_FILE = "api-key";
 /** Shortest key accepted in `STEADFAST_API_KEYS`, characters. */
 export const MIN_KEY_LENGTH = 16;
 
-const KEY = /^[A-Za-z0-9._~+/=-]+$/;
-
 /**
  * Parses `STEADFAST_API_KEYS`: comma-separated `tenant:key` pairs (`acme:sk_live_...,beta:...`).
  * The tenant ends at the first colon. Tenants are 1 to 64 letters, digits, `_`, `.`, `-`;
- * keys are at least 16 characters of the Bearer token alphabet (RFC 6750). Empty entries are
- * skipped. Throws an `Error` naming the entry by position (never echoing a key) and the fix.
+ * keys are at least 16 characters of a Bearer token (`API_KEY_PATTERN`, RFC 6750). Empty entries are
+ * skipped. Throws an `InvalidOptionError` naming the entry by position (never echoing a key) and
+ * the fix.
  *
  * @example parseApiKeys("acme:0123456789abcdef0123") // [{ tenantId: "acme", key: "0123456789abcdef0123" }]
  */
@@ -37,27 +37,29 @@ export function parseApiKeys(raw: string): ApiKeyEntry[] {
     const where = `STEADFAST_API_KEYS entry ${index + 1} of ${parts.length}`;
     const colon = entry.indexOf(":");
     if (colon === -1)
-      throw new Error(`${where} has no colon: expected tenant:key, such as acme:<key>`);
+      throw new InvalidOptionError(
+        `${where} has no colon: expected tenant:key, such as acme:<key>`,
+      );
     const tenant = entry.slice(0, colon).trim();
     const key = entry.slice(colon + 1).trim();
     if (!isTenantName(tenant)) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where}: tenant "${tenant.slice(0, 64)}" must be 1 to 64 letters, digits, "_", "." or "-", starting with a letter or digit`,
       );
     }
     if (key.length < MIN_KEY_LENGTH) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where} (tenant ${tenant}): the key is ${key.length} characters; use at least ${MIN_KEY_LENGTH}, e.g. from \`openssl rand -base64 32\``,
       );
     }
-    if (!KEY.test(key)) {
-      throw new Error(
-        `${where} (tenant ${tenant}): the key may only contain letters, digits and - . _ ~ + / = (it travels as a Bearer token)`,
+    if (!API_KEY_PATTERN.test(key)) {
+      throw new InvalidOptionError(
+        `${where} (tenant ${tenant}): the key may only contain letters, digits and - . _ ~ + /, then "=" only at its end (it travels as a Bearer token)`,
       );
     }
     const owner = seen.get(key);
     if (owner !== undefined && owner !== tenant) {
-      throw new Error(
+      throw new InvalidOptionError(
         `${where}: tenant ${tenant} uses the same key as tenant ${owner}; give each tenant its own key`,
       );
     }
@@ -117,6 +119,9 @@ export function keyFileOf(db: string, dataDir: string): { file: string } | { uns
  * Makes sure the server has API keys (ARCHITECTURE.md section 6; issue 10, items 4 and 5). Keys
  * are stored hashed.
  *
+ * - First, on a database upgraded from a version before key sources: the stored key whose hash
+ *   is the key in `<dataDir>/api-key` is the one a first start generated; it is marked so
+ *   (`generated`), which keeps `STEADFAST_API_KEYS` from revoking it, and printed.
  * - With `apiKeys`: parses them (`parseApiKeys`); `keys.configure` adds them (restoring those a
  *   previous start revoked for not being listed) and revokes the `env` keys no longer listed.
  *   Prints each key revoked, and each listed key an operator revoked (it stays revoked).
@@ -129,6 +134,7 @@ export async function bootstrapApiKeys(
   keys: ApiKeysService,
   options: BootstrapApiKeysOptions,
 ): Promise<BootstrapResult> {
+  await recognizeGeneratedKey(keys, options);
   if (options.apiKeys !== undefined && options.apiKeys.trim() !== "") {
     const entries = parseApiKeys(options.apiKeys);
     const { keys: stored, revoked } = await keys.configure(entries);
@@ -168,6 +174,38 @@ export async function bootstrapApiKeys(
     : `not saved: ${"unsaved" in target ? target.unsaved : `${file} exists already and was left as it is`}`;
   options.print(`Steadfast API key for tenant default (shown once; ${where}): ${key}`);
   return saved ? { type: "generated", key, file } : { type: "generated", key };
+}
+
+// A key file is one line; anything much larger is not one.
+const MAX_KEY_FILE_BYTES = 1_024;
+
+/**
+ * The upgrade from a version before key sources (issue 10): the key lifecycle migration made
+ * every stored key an `env` key, managed by `STEADFAST_API_KEYS`, including the key a first start
+ * generated; so the first start after the upgrade with `STEADFAST_API_KEYS` set would revoke it
+ * and lock out the CLI, which reads `<dataDir>/api-key`. That file holds the generated key:
+ * versions before key sources wrote it for every database, so it is read whatever the database,
+ * and a pre-upgrade key with its hash is the generated one. Runs before `configure`.
+ */
+async function recognizeGeneratedKey(
+  keys: ApiKeysService,
+  options: BootstrapApiKeysOptions,
+): Promise<void> {
+  const file = join(resolve(options.dataDir), API_KEY_FILE);
+  let text: string;
+  try {
+    if ((await stat(file)).size > MAX_KEY_FILE_BYTES) return;
+    text = await readFile(file, "utf8");
+  } catch {
+    return;
+  }
+  const key = text.trim();
+  if (!API_KEY_PATTERN.test(key)) return;
+  const adopted = await keys.recognizeGeneratedKey(key);
+  if (adopted === undefined) return;
+  options.print(
+    `Steadfast: key ${adopted.id} (tenant ${adopted.tenantId}), stored before this upgrade, is the key in ${file}: kept as the generated key, not managed by STEADFAST_API_KEYS`,
+  );
 }
 
 async function exists(file: string): Promise<boolean> {

@@ -1,10 +1,18 @@
 import pino from "pino";
 import { Registry } from "prom-client";
 import { afterEach, describe, expect, it } from "vitest";
-import { appHarness, expectProblem, type AppHarness } from "./app-harness.test-support.ts";
+import {
+  appHarness,
+  expectProblem,
+  KEY_ACME,
+  KEY_OTHER,
+  type AppHarness,
+} from "./app-harness.test-support.ts";
+import { parseApiKeys } from "./api-keys.ts";
 import { createMetrics } from "./metrics.ts";
 import { HealthSchema } from "./schemas.ts";
 import { WaitTimeoutError } from "../core/errors.ts";
+import { tenantId } from "../core/ids.ts";
 
 let h: AppHarness | undefined;
 afterEach(async () => {
@@ -49,11 +57,80 @@ describe("auth", () => {
     expect(res.status).toBe(200);
   });
 
+  it("accepts in Authorization every key STEADFAST_API_KEYS accepts, and STEADFAST_API_KEYS refuses the others", async () => {
+    // One rule (API_KEY_PATTERN): a key that passes startup is never refused on every request.
+    h = await appHarness();
+    const sendable = ["0123456789abcdef==", "a.b_c~d+e/f-0123456789", "ABCDEFGHIJKLMNOP="];
+    const entries = parseApiKeys(sendable.map((key) => `acme:${key}`).join(","));
+    await h.keys.configure([...entries, { tenantId: tenantId("acme"), key: KEY_ACME }]);
+    for (const key of sendable) expect((await h.request("/v1/calls", { key })).status).toBe(200);
+    for (const key of ["abc=def0123456789abcdef", "=0123456789abcdef", "0123456789abcdef=x"]) {
+      expect(() => parseApiKeys(`acme:${key}`)).toThrow(/"=" only at its end/);
+      await expectProblem(await h.request("/v1/calls", { key }), 401, "unauthorized");
+    }
+  });
+
   it("does not require a key for /healthz, /metrics and /openapi.json", async () => {
     h = await appHarness();
     for (const path of ["/healthz", "/metrics", "/openapi.json"]) {
       expect((await h.request(path, { key: null })).status).toBe(200);
     }
+  });
+});
+
+describe("errors[].field", () => {
+  it("cuts a long field name (an unknown JSON key is the sender's text) to 200 characters", async () => {
+    h = await appHarness();
+    const key = "k".repeat(1_000);
+    const problem = await expectProblem(
+      await h.submit({ url: "https://api.example.com/", [key]: 1 }),
+      422,
+      "invalid_request",
+    );
+    expect(problem.errors?.[0]?.field).toBe(`${"k".repeat(200)}...`);
+  });
+});
+
+describe("errors that are not the API's", () => {
+  it("answers a StoreError (no API code) as 500 internal, naming only the correlation id", async () => {
+    h = await appHarness();
+    await h.store.close();
+    const problem = await expectProblem(await h.request("/v1/calls"), 500, "internal");
+    expect(problem.detail).toContain(problem.correlationId);
+    expect(problem.detail).not.toContain("closed");
+  });
+});
+
+describe("operator-only routes without operatorTenants (issue 10)", () => {
+  it("refuses /v1/keys and /v1/destinations to every tenant but default", async () => {
+    // Two ordinary tenants (acme, other) and no operatorTenants: neither may mint a key for the
+    // other (and so read its calls) nor change the destinations they share.
+    h = await appHarness();
+    const mint = (key?: string) =>
+      h!.request("/v1/keys", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ tenant: "other" }),
+        ...(key === undefined ? {} : { key }),
+      });
+    await expectProblem(await mint(), 403, "forbidden");
+    await expectProblem(await h.request("/v1/keys"), 403, "forbidden");
+    await expectProblem(await h.request("/v1/keys", { key: KEY_OTHER }), 403, "forbidden");
+    await expectProblem(await h.request("/v1/destinations"), 403, "forbidden");
+    await expectProblem(
+      await h.request("/v1/destinations/api.example.com", {
+        method: "PUT",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ maxConcurrency: 1 }),
+      }),
+      403,
+      "forbidden",
+    );
+    expect(await h.keys.list({ tenantId: tenantId("other") })).toHaveLength(1);
+    // A key of tenant default, as `steadfast serve` generates, is the operator's.
+    const { key } = await h.keys.create({ tenantId: tenantId("default") });
+    expect((await mint(key)).status).toBe(201);
+    expect((await h.request("/v1/destinations", { key })).status).toBe(200);
   });
 });
 
@@ -78,7 +155,7 @@ describe("problem+json everywhere", () => {
   });
 
   it("quotes a path holding a URL with credentials redacted (a destination)", async () => {
-    h = await appHarness();
+    h = await appHarness({ operatorTenants: ["acme"] });
     const origin = encodeURIComponent("https://user:s3cret-pw@api.example.com");
     const wrongMethod = await expectProblem(
       await h.request(`/v1/destinations/${origin}`, { method: "DELETE" }),

@@ -13,6 +13,7 @@ import { countAccepted, httpObserver } from "./metrics.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
 import { handleError, handleNotFound, problemResponse } from "./problem.ts";
 import { DEFAULT_MAX_BODY_BYTES } from "./read-json-body.ts";
+import { DEFAULT_OPERATOR_TENANTS } from "./operator-only.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
 import { frameRequests } from "./request-frame.ts";
 import { requireApiKey } from "./require-api-key.ts";
@@ -38,9 +39,11 @@ export interface AppOptions {
    */
   destinations?: DestinationsService;
   /**
-   * Tenants whose keys may use `/v1/destinations` (shared by every tenant) and `/v1/keys`.
-   * Default: every tenant, for an embedded app with one; `startServer` passes `["default"]`
-   * unless told.
+   * Tenants whose keys may use the operator-only routes: `/v1/destinations` (shared by every
+   * tenant) and `/v1/keys` (which makes keys for any tenant). Keys of other tenants get `403`.
+   * Default `["default"]` (`DEFAULT_OPERATOR_TENANTS`), the tenant of the key a fresh install
+   * generates, as for `steadfast serve`: never every tenant, so an app given several tenants
+   * and no operators does not let one tenant mint keys for another.
    */
   operatorTenants?: readonly string[];
   /** Largest request body accepted, bytes; larger is `413`. Default 1 MiB (1,048,576). */
@@ -134,6 +137,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
     await next();
   });
   app.use("/v1/*", requireApiKey(options.keys));
+  const operators = options.operatorTenants ?? DEFAULT_OPERATOR_TENANTS;
   registerFetchRoute(app, {
     calls: options.calls,
     maxBodyBytes,
@@ -143,8 +147,8 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
   });
   registerCallsRoutes(app, options.calls);
   if (options.destinations !== undefined)
-    registerDestinationsRoutes(app, options.destinations, maxBodyBytes, options.operatorTenants);
-  registerKeysRoutes(app, options.keys, maxBodyBytes, options.operatorTenants);
+    registerDestinationsRoutes(app, options.destinations, maxBodyBytes, operators);
+  registerKeysRoutes(app, options.keys, maxBodyBytes, operators);
   answerWrongMethods(app);
   return app;
 }

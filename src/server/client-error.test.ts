@@ -6,6 +6,7 @@ import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tenantId } from "../core/ids.ts";
 import { rawExchange } from "../testing/raw-http.ts";
+import { waitUntil } from "../testing/wait-until.ts";
 import { clientErrorProblem } from "./client-error.ts";
 import { ProblemSchema } from "./schemas.ts";
 import { startServer, type RunningServer } from "./start-server.ts";
@@ -172,7 +173,7 @@ describe("malformed HTTP (node's parser refuses it)", () => {
     socket.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
     socket.on("error", () => undefined);
     socket.write(request(["GET /healthz HTTP/1.1", "Host: x"]));
-    await waitFor(() => received.includes('"ok":true'));
+    await waitUntil(() => received.includes('"ok":true'));
     expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     const first = received.length;
     socket.write(request(["GET /a b HTTP/1.1", "Host: x"]));
@@ -205,7 +206,7 @@ describe("a client that goes away", () => {
     const waiting = connect(server.port, "127.0.0.1");
     waiting.on("error", () => undefined);
     waiting.write(waitingSubmit());
-    await waitFor(callAccepted);
+    await waitUntil(callAccepted);
     waiting.destroy();
 
     const midBody = connect(server.port, "127.0.0.1");
@@ -228,7 +229,7 @@ describe("a client that goes away", () => {
     await closed(midHeaders);
 
     // Both requests that reached a route are logged (at debug) once answered.
-    await waitFor(() => requestsLogged("/v1/fetch") === 2);
+    await waitUntil(() => requestsLogged("/v1/fetch") === 2);
     expect(logLines.filter((l) => l.level >= 40)).toEqual([]);
     expect(logLines.filter((l) => l.msg === "client went away before the answer")).toHaveLength(1);
     expect((await fetch(`${server.url}/healthz`)).status).toBe(200);
@@ -272,11 +273,3 @@ describe("clientErrorProblem", () => {
     expect(clientErrorProblem("ERR_HTTP_REQUEST_TIMEOUT")?.code).toBe("request_timeout");
   });
 });
-
-async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error("condition not reached");
-}

@@ -11,7 +11,7 @@ import { CallViewSchema, DestinationListSchema, DestinationViewSchema } from "./
 
 let h: AppHarness;
 beforeEach(async () => {
-  h = await appHarness();
+  h = await appHarness({ operatorTenants: ["acme"] });
 });
 afterEach(async () => {
   await h.close();
@@ -205,8 +205,6 @@ describe("destination routes", () => {
 
 describe("operator tenants", () => {
   it("lets only operator tenants read or change destinations, naming the setting (not the tenants) to others", async () => {
-    await h.close();
-    h = await appHarness({ operatorTenants: ["acme"] });
     expect((await h.request("/v1/destinations")).status).toBe(200);
     expect((await put(ENCODED, { maxConcurrency: 4 })).status).toBe(200);
     const problem = await expectProblem(

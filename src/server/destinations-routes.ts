@@ -9,8 +9,8 @@ import type { ServerEnv } from "./server-env.ts";
 
 /**
  * The destination routes (issue 3): the operator's view of every destination's protection.
- * Destinations are shared by every tenant's calls, so with `operatorTenants` given only keys of
- * those tenants may use them (others get `403 forbidden`); without it, any valid key may.
+ * Destinations are shared by every tenant's calls, so only keys of `operatorTenants` may use
+ * them (others get `403 forbidden`).
  * `:destination` is an origin, URL-encoded (`https%3A%2F%2Fapi.example.com`), or `host[:port]`,
  * which means https (`api.example.com` is `https://api.example.com`).
  *
@@ -27,16 +27,14 @@ export function registerDestinationsRoutes(
   app: Hono<ServerEnv>,
   destinations: DestinationsService,
   maxBodyBytes: number,
-  operatorTenants?: readonly string[],
+  operatorTenants: readonly string[],
 ): void {
-  if (operatorTenants !== undefined) {
-    const operators = onlyOperators(
-      operatorTenants,
-      "Destinations are shared by every tenant's calls",
-    );
-    app.use("/v1/destinations", operators);
-    app.use("/v1/destinations/*", operators);
-  }
+  const operators = onlyOperators(
+    operatorTenants,
+    "Destinations are shared by every tenant's calls",
+  );
+  app.use("/v1/destinations", operators);
+  app.use("/v1/destinations/*", operators);
   app.get("/v1/destinations", async (c) => c.json({ destinations: await destinations.list() }));
 
   app.get("/v1/destinations/:destination", async (c) =>

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { tenantId } from "../core/ids.ts";
 import { appHarness, expectProblem, type AppHarness } from "./app-harness.test-support.ts";
+import { waitUntil } from "../testing/wait-until.ts";
 import { CallViewSchema } from "./schemas.ts";
 
 let h: AppHarness;
@@ -344,11 +345,3 @@ describe("POST /v1/fetch", () => {
     });
   });
 });
-
-async function waitUntil(condition: () => boolean): Promise<void> {
-  // Waits on I/O (the commit's fsync runs on libuv's thread pool), not on a retry timer.
-  const deadline = Date.now() + 5_000;
-  while (!condition() && Date.now() < deadline)
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  if (!condition()) throw new Error("condition not reached within 5 s");
-}

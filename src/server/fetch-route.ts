@@ -5,7 +5,8 @@ import { parseFetchInput } from "../core/fetch-input.ts";
 import type { CallsService } from "../engine/calls-service.ts";
 import { nodeIncoming, requestHeader } from "./node-request.ts";
 import { readJsonBody } from "./read-json-body.ts";
-import { parseIdempotencyKey, parsePreferWait } from "./request-headers.ts";
+import { parseIdempotencyKeyHeader } from "../core/idempotency-key.ts";
+import { parsePreferWait } from "./request-headers.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** What `POST /v1/fetch` needs. */
@@ -45,7 +46,7 @@ export function registerFetchRoute(app: Hono<ServerEnv>, options: FetchRouteOpti
       );
     }
     const input = parseFetchInput(body);
-    const idempotencyKey = parseIdempotencyKey(requestHeader(c, "idempotency-key"));
+    const idempotencyKey = parseIdempotencyKeyHeader(requestHeader(c, "idempotency-key"));
     const wait = parsePreferWait(requestHeader(c, "prefer"), options.maxWaitSeconds);
     const { call, created } = await calls.submit(
       tenantId,

@@ -12,8 +12,8 @@ import type { ServerEnv } from "./server-env.ts";
 
 /**
  * The API key routes (issue 10, item 4), for operators: a key reaches every call of its tenant,
- * and these routes make keys for any tenant, so with `operatorTenants` given only keys of those
- * tenants may use them (others get `403 forbidden`); without it, any valid key may.
+ * and these routes make keys for any tenant, so only keys of `operatorTenants` may use them
+ * (others get `403 forbidden`).
  *
  * - `GET /v1/keys?tenant=&includeRevoked=`: `200 { keys }`, oldest first, active only by default;
  * - `POST /v1/keys`, body `{ tenant, name?, source? }`: `201` the key with the key itself (shown
@@ -28,13 +28,11 @@ export function registerKeysRoutes(
   app: Hono<ServerEnv>,
   keys: ApiKeysService,
   maxBodyBytes: number,
-  operatorTenants?: readonly string[],
+  operatorTenants: readonly string[],
 ): void {
-  if (operatorTenants !== undefined) {
-    const operators = onlyOperators(operatorTenants, "API keys reach every tenant's calls");
-    app.use("/v1/keys", operators);
-    app.use("/v1/keys/*", operators);
-  }
+  const operators = onlyOperators(operatorTenants, "API keys reach every tenant's calls");
+  app.use("/v1/keys", operators);
+  app.use("/v1/keys/*", operators);
 
   app.get("/v1/keys", async (c) => {
     const query = valid(ListApiKeysQuerySchema, c.req.query(), "query");

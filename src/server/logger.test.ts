@@ -47,4 +47,48 @@ describe("createLogger (issue 10, item 3)", () => {
       input: "http://[redacted]@h.example:99999/?api_key=[redacted]",
     });
   });
+
+  it("redacts at any depth: deep fields, errors and URLs under any key, format arguments", () => {
+    const { lines, logger } = capture();
+    let deep: Record<string, unknown> = { url: "http://u:SECRET11@h.example/", note: "kept" };
+    for (let i = 0; i < 12; i++) deep = { next: deep };
+    logger.info({ deep }, "deep fields");
+    let invalid: unknown;
+    try {
+      new URL("http://u:SECRET12@h.example:99999/?api_key=SECRET13");
+    } catch (error) {
+      invalid = error;
+    }
+    // An error, or a URL object, under a key pino does not serialise as an error.
+    logger.error(
+      { failure: invalid, target: new URL("https://u:SECRET14@h/?token=SECRET15") },
+      "x",
+    );
+    logger.info("format %o and %j", { url: "http://u:SECRET16@h/" }, ["https://h/?sig=SECRET17"]);
+    const all = lines.join("");
+    expect(all).not.toMatch(/SECRET/);
+    let shown: unknown = (JSON.parse(lines[0]!) as { deep: unknown }).deep;
+    for (let i = 0; i < 12; i++) shown = (shown as { next: unknown }).next;
+    expect(shown).toEqual({ url: "http://[redacted]@h.example/", note: "kept" });
+    expect(JSON.parse(lines[1]!)).toMatchObject({
+      failure: {
+        code: "ERR_INVALID_URL",
+        input: "http://[redacted]@h.example:99999/?api_key=[redacted]",
+      },
+      target: "https://[redacted]@h/?token=[redacted]",
+    });
+  });
+
+  it("drops what nests deeper than it walks, and writes cycles as [Circular]", () => {
+    const { lines, logger } = capture();
+    let deep: Record<string, unknown> = { url: "http://u:SECRET18@h/" };
+    for (let i = 0; i < 100; i++) deep = { next: deep };
+    const cyclic: Record<string, unknown> = { name: "loop" };
+    cyclic.self = cyclic;
+    logger.info({ deep, cyclic }, "bounded");
+    expect(lines.join("")).not.toMatch(/SECRET/);
+    const line = JSON.parse(lines[0]!) as { deep: unknown; cyclic: unknown };
+    expect(JSON.stringify(line.deep)).toContain('"[truncated]"');
+    expect(line.cyclic).toEqual({ name: "loop", self: "[Circular]" });
+  });
 });

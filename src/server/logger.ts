@@ -17,8 +17,12 @@ export interface LoggerOptions {
 
 // Fields that hold a whole URL (possibly relative or invalid): redacted as one.
 const URL_FIELDS: ReadonlySet<string> = new Set(["url", "input", "href", "connectionString"]);
-// How deep an error's fields are walked (causes nest).
-const MAX_DEPTH = 6;
+// How deep the fields of a line are walked (error causes nest); deeper values are dropped, never
+// written unredacted.
+const MAX_DEPTH = 16;
+// How many objects one line's fields may hold before the rest is dropped: bounds the work.
+const MAX_OBJECTS = 10_000;
+const TRUNCATED = "[truncated]";
 
 /**
  * A pino logger whose messages, fields and serialised errors are redacted. Writes to
@@ -31,16 +35,19 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   const settings = {
     level: options.level,
     base: { service: options.service },
-    serializers: { err: (error: Error) => redactValue(stdSerializers.err(error), "", 0) },
+    serializers: { err: (error: Error) => redactFields(error) },
     formatters: {
-      log: (fields: Record<string, unknown>) =>
-        redactValue(fields, "", 0) as Record<string, unknown>,
+      log: (fields: Record<string, unknown>) => redactFields(fields) as Record<string, unknown>,
     },
     hooks: {
       logMethod(this: Logger, args: unknown[], method: (...args: unknown[]) => void): void {
+        // The first object is the line's fields (redacted by `formatters.log`, and an Error
+        // there is pino's `err`); later ones are format arguments, written as JSON.
         method.apply(
           this,
-          args.map((arg) => (typeof arg === "string" ? redactText(arg) : arg)),
+          args.map((arg, i) =>
+            typeof arg === "string" ? redactText(arg) : i > 0 ? redactFields(arg) : arg,
+          ),
         );
       },
     },
@@ -48,17 +55,43 @@ export function createLogger(options: LoggerOptions, destination?: DestinationSt
   return destination === undefined ? pino(settings) : pino(settings, destination);
 }
 
-function redactValue(value: unknown, key: string, depth: number): unknown {
+/**
+ * `value` as it would be written (JSON), with every string in it redacted, at any depth: errors
+ * serialised as pino does (`stdSerializers.err`), objects with `toJSON` (a `URL`, a `Date`, a
+ * `Buffer`) through it, and any other object by its own enumerable fields, as `JSON.stringify`
+ * would. Cycles become `[Circular]`; objects deeper than `MAX_DEPTH`, or past `MAX_OBJECTS` in
+ * one line, become `[truncated]`.
+ */
+function redactFields(value: unknown): unknown {
+  return redactValue(value, "", 0, new Set(), { objects: MAX_OBJECTS });
+}
+
+function redactValue(
+  value: unknown,
+  key: string,
+  depth: number,
+  ancestors: Set<object>,
+  budget: { objects: number },
+): unknown {
   if (typeof value === "string") return URL_FIELDS.has(key) ? redactUrl(value) : redactText(value);
-  if (typeof value !== "object" || value === null || depth >= MAX_DEPTH) return value;
-  if (Array.isArray(value)) return value.map((item) => redactValue(item, key, depth + 1));
-  // Only records (our log fields, pino's serialised errors, whose prototype derives from a plain
-  // object): an instance of a class (an Error not yet serialised, a Buffer) is kept as is.
-  const prototype: unknown = Object.getPrototypeOf(value);
-  if (prototype !== null && (value as { constructor?: unknown }).constructor !== Object)
-    return value;
-  const out: Record<string, unknown> = {};
-  for (const [name, field] of Object.entries(value))
-    out[name] = redactValue(field, name, depth + 1);
-  return out;
+  if (typeof value !== "object" || value === null) return value;
+  if (ancestors.has(value)) return "[Circular]";
+  if (depth >= MAX_DEPTH || --budget.objects < 0) return TRUNCATED;
+  let shown: object = value;
+  if (value instanceof Error) shown = stdSerializers.err(value);
+  else if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    const json: unknown = (value as { toJSON: () => unknown }).toJSON();
+    if (json !== value) return redactValue(json, key, depth, ancestors, budget);
+  }
+  ancestors.add(value);
+  try {
+    if (Array.isArray(shown))
+      return shown.map((item) => redactValue(item, key, depth + 1, ancestors, budget));
+    const out: Record<string, unknown> = {};
+    for (const [name, field] of Object.entries(shown))
+      out[name] = redactValue(field, name, depth + 1, ancestors, budget);
+    return out;
+  } finally {
+    ancestors.delete(value);
+  }
 }

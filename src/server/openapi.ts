@@ -234,7 +234,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
               required: false,
               schema: { type: "string", minLength: 1, maxLength: 255 },
               description:
-                "Same key and same request: the same call is returned (Idempotent-Replayed: true). Same key, different request: 422.",
+                'Same key and same request: the same call is returned (Idempotent-Replayed: true). Same key, different request: 422. 1 to 255 characters a header value can carry (no control character, nothing beyond Latin-1, no space at either end), bare or as a quoted string ("order-42").',
             },
             {
               name: "Prefer",

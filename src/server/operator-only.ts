@@ -3,6 +3,14 @@ import { TerminalError } from "../core/errors.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /**
+ * The operator tenants when none are given (`createApp`, `startServer`, `steadfast serve`):
+ * `default`, the tenant of the key a fresh install generates. Never "every tenant": the
+ * operator-only routes make keys for any tenant and change destinations every tenant shares, so
+ * an app built without `operatorTenants` refuses them to other tenants (issue 10).
+ */
+export const DEFAULT_OPERATOR_TENANTS: readonly string[] = Object.freeze(["default"]);
+
+/**
  * Middleware that lets only keys of `operatorTenants` through; others get `403 forbidden`.
  * `why` says what makes the routes operator business (`Destinations are shared by every
  * tenant's calls`). The answer names no tenant (issue 10, item 6): a tenant learns that it is

@@ -119,8 +119,23 @@ export function problemDocument(
   };
   const issues = occurrence.issues ?? [];
   if (issues.length > 0)
-    body.errors = issues.map((i) => ({ field: i.field, message: redactText(i.message) }));
+    body.errors = issues.map((i) => ({
+      field: shownField(i.field),
+      message: redactText(i.message),
+    }));
   return body;
+}
+
+/** Longest field name a problem quotes, characters; longer ones are cut (with `...`). */
+export const MAX_PROBLEM_FIELD_LENGTH = 200;
+
+// A field name quotes the request (an unknown JSON key may be anything: a URL with credentials,
+// a pasted key), so it goes through the one redactor like every message, and is cut.
+function shownField(field: string): string {
+  const redacted = redactText(field);
+  return redacted.length <= MAX_PROBLEM_FIELD_LENGTH
+    ? redacted
+    : `${redacted.slice(0, MAX_PROBLEM_FIELD_LENGTH)}...`;
 }
 
 /**
@@ -213,7 +228,7 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
       // Not an error of ours: the client closed the connection (aborted a wait, or went away
       // mid-body). The answer below is never delivered; it only labels the request in metrics.
       logger.debug(
-        { requestId, method: c.req.method, path: c.req.path },
+        { requestId, method: c.req.method, path: redactedPath(c.req.path) },
         "client went away before the answer",
       );
       return problemResponse(c, "bad_request", {
@@ -221,7 +236,7 @@ export function handleError(logger: Logger): ErrorHandler<ServerEnv> {
       });
     }
     logger.error(
-      { err: error, requestId, method: c.req.method, path: c.req.path },
+      { err: error, requestId, method: c.req.method, path: redactedPath(c.req.path) },
       "unhandled error",
     );
     return problemResponse(c, "internal", {

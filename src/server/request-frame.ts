@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import type { Logger } from "pino";
 import { requestHeader } from "./node-request.ts";
+import { redactedPath } from "./problem.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** Header carrying the correlation id, in both directions. */
@@ -56,7 +57,8 @@ export function frameRequests(options: RequestFrameOptions = {}): MiddlewareHand
           {
             requestId: id,
             method: c.req.method,
-            path: c.req.path,
+            // Quoted as problems quote it: a destination URL in the path is redacted.
+            path: redactedPath(c.req.path),
             status: c.res.status,
             durationMs,
           },

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { isSteadfastError } from "../core/errors.ts";
-import { parseIdempotencyKey, parsePreferWait } from "./request-headers.ts";
+import { parsePreferWait } from "./request-headers.ts";
 
 describe("parsePreferWait (RFC 7240)", () => {
   it.each([
@@ -52,33 +52,4 @@ describe("parsePreferWait (RFC 7240)", () => {
       `wait must be whole seconds from 0 to 60, such as wait=10; got ${got} (send handling=lenient too to have an unusable wait ignored)`,
     );
   });
-});
-
-describe("parseIdempotencyKey", () => {
-  it.each([
-    [undefined, undefined],
-    ["order-42", "order-42"],
-    ["  spaced  ", "spaced"],
-    ['"quoted"', "quoted"],
-    ['"with \\"escapes\\" \\\\ inside"', 'with "escapes" \\ inside'],
-  ])("%j -> %j", (header, expected) => {
-    expect(parseIdempotencyKey(header)).toBe(expected);
-  });
-
-  it.each([[""], ['""'], ['"unterminated'], ['"bad \\n escape"']])(
-    "refuses %j naming the header",
-    (header) => {
-      let error: unknown;
-      try {
-        parseIdempotencyKey(header);
-      } catch (caught) {
-        error = caught;
-      }
-      expect(
-        isSteadfastError(error) &&
-          error.code === "invalid_request" &&
-          error.issues[0]?.field === "Idempotency-Key",
-      ).toBe(true);
-    },
-  );
 });

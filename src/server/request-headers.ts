@@ -70,29 +70,3 @@ export function parsePreferWait(
     issues: [{ field: "Prefer", message }],
   });
 }
-
-/**
- * Reads an `Idempotency-Key` header. The IETF draft (draft-ietf-httpapi-idempotency-key-header)
- * makes it a Structured Field string, `"abc"`; the bare form most clients send (`abc`) is accepted
- * too, and both name the same key. Returns `undefined` when the header is absent.
- * Throws `invalid_request` for an empty key or a malformed quoted string.
- */
-export function parseIdempotencyKey(header: string | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  let key = header.trim();
-  if (key.startsWith('"')) {
-    // RFC 8941 section 3.3.3: a quoted string with \" and \\ escapes, printable ASCII only.
-    const match = /^"((?:[\x20\x21\x23-\x5b\x5d-\x7e]|\\["\\])*)"$/.exec(key);
-    if (match === null)
-      throw invalidKey('is not a valid quoted string; send it bare (abc) or quoted ("abc")');
-    key = match[1]!.replace(/\\(["\\])/g, "$1");
-  }
-  if (key === "") throw invalidKey("is empty; send a unique value per request, such as a UUID");
-  return key;
-}
-
-function invalidKey(message: string): TerminalError {
-  return new TerminalError("invalid_request", `Idempotency-Key ${message}`, {
-    issues: [{ field: "Idempotency-Key", message }],
-  });
-}

@@ -1,11 +1,13 @@
 import type { MiddlewareHandler } from "hono";
+import { API_KEY_PATTERN } from "../core/api-key.ts";
 import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import { requestHeader } from "./node-request.ts";
 import { problemResponse } from "./problem.ts";
 import type { ServerEnv } from "./server-env.ts";
 
-// RFC 6750 section 2.1: `Bearer` then a token68; the scheme is case-insensitive (RFC 9110 11.1).
-const BEARER = /^Bearer +([A-Za-z0-9._~+/-]+=*) *$/i;
+// RFC 6750 section 2.1: `Bearer` then a token68 (`API_KEY_PATTERN`, the one rule for keys); the
+// scheme is case-insensitive (RFC 9110 section 11.1).
+const BEARER = /^Bearer +(\S+) *$/i;
 
 /**
  * Authenticates `Authorization: Bearer <key>` through `keys.authenticate` and sets the key's
@@ -23,7 +25,7 @@ export function requireApiKey(
       });
     }
     const key = BEARER.exec(header)?.[1];
-    if (key === undefined) {
+    if (key === undefined || !API_KEY_PATTERN.test(key)) {
       return problemResponse(c, "unauthorized", {
         detail: "Malformed Authorization header: expected `Authorization: Bearer <key>`",
         headers: { "www-authenticate": 'Bearer realm="steadfast", error="invalid_request"' },

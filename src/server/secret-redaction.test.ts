@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { main } from "../cli/main.ts";
 import type { CliIo } from "../cli/cli-io.ts";
 import { startFlakyUpstream, type FlakyUpstream } from "../testing/flaky-upstream.ts";
+import { waitUntil } from "../testing/wait-until.ts";
 import { createLogger } from "./logger.ts";
 import { startServer, type RunningServer } from "./start-server.ts";
 
@@ -20,6 +21,8 @@ let dir: string;
 let server: RunningServer;
 let upstream: FlakyUpstream;
 let receiver: FlakyUpstream;
+/** A callback receiver that drops every connection: its deliveries fail, with a lastError. */
+let failingReceiver: FlakyUpstream;
 let key: string;
 const logLines: string[] = [];
 /** Everything a reader could see, collected as the test goes. */
@@ -43,6 +46,7 @@ beforeAll(async () => {
         },
   );
   receiver = await startFlakyUpstream([{ status: 204 }]);
+  failingReceiver = await startFlakyUpstream(() => "reset");
   server = await startServer(
     {
       port: 0,
@@ -72,6 +76,7 @@ afterAll(async () => {
   await server.close();
   await upstream.close();
   await receiver.close();
+  await failingReceiver.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -206,10 +211,51 @@ describe("secrets in calls (issue 10, item 3)", () => {
       }),
     });
     expect(callback.status).toBe(422);
+    // An unknown field whose name is a URL with secrets: errors[].field quotes it, redacted.
+    const unknown = await api("/v1/fetch", {
+      method: "POST",
+      body: JSON.stringify({
+        url: `${upstream.url}/x`,
+        [`http://u:${S(45)}@example.com/?token=${S(46)}`]: 1,
+      }),
+    });
+    expect(unknown.status).toBe(422);
     // The CLI shows the same problems.
     const run = await cli(["fetch", `http://u:${S(43)}@127.0.0.1/x?api_key=${S(44)}`]);
     expect(run.code).toBe(1);
     expect(run.out).toContain("[redacted]");
+    expectNoSecret(seen);
+  });
+
+  it("shows a failed callback delivery's lastError, which quotes the receiver, with no secret", async () => {
+    const res = await api("/v1/fetch", {
+      method: "POST",
+      headers: { prefer: "wait=20" },
+      body: JSON.stringify({
+        url: `${upstream.url}/again?api_key=${S(50)}`,
+        callback: { url: `${failingReceiver.url}/hook?token=${S(51)}&sig=${S(52)}` },
+      }),
+    });
+    expect(res.status).toBe(200);
+    const { id } = (await res.json()) as { id: string };
+    type Shown = { callback?: { status: string; url: string; lastError?: { message: string } } };
+    let shown: Shown = {};
+    // The delivery's first attempt fails at once (the receiver resets the connection).
+    await waitUntil(
+      async () => {
+        shown = (await (await api(`/v1/calls/${id}`)).json()) as Shown;
+        return shown.callback?.lastError !== undefined;
+      },
+      { timeoutMs: 20_000, what: "the callback's first failed attempt" },
+    );
+    expect(shown.callback).toMatchObject({
+      status: "retrying",
+      url: `${failingReceiver.url}/hook?token=[redacted]&sig=[redacted]`,
+    });
+    // The failure names the receiver it could not reach.
+    expect(shown.callback?.lastError?.message).toContain(failingReceiver.url);
+    expect((await cli(["calls", "show", id])).code).toBe(0);
+    expect((await cli(["calls", "show", id, "--json"])).code).toBe(0);
     expectNoSecret(seen);
   });
 

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { startFlakyUpstream, type FlakyUpstream } from "../testing/flaky-upstream.ts";
+import { waitUntil } from "../testing/wait-until.ts";
 import { AttemptListSchema, CallViewSchema, ProblemSchema } from "./schemas.ts";
 import { startServer, type RunningServer, type ServerConfig } from "./start-server.ts";
 
@@ -263,7 +264,7 @@ describe("startServer", () => {
       },
       body: JSON.stringify({ url: "https://api.example.com/", delayMs: 3_600_000 }),
     });
-    await waitFor(
+    await waitUntil(
       async () => (await server.steadfast.calls.list("acme" as never)).calls.length === 1,
     );
     const started = Date.now();
@@ -285,13 +286,9 @@ describe("startServer", () => {
     await expect(start({ port: server.port })).rejects.toThrow(
       new RegExp(`Cannot listen on 127.0.0.1:${server.port}: the port is in use`),
     );
+    await expect(start({ port: server.port })).rejects.toMatchObject({ code: "listen_failed" });
+    await expect(start({ apiKeys: "acme:short" })).rejects.toMatchObject({
+      code: "invalid_option",
+    });
   });
 });
-
-async function waitFor(condition: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (await condition()) return;
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-  throw new Error("condition not reached");
-}

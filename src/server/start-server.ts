@@ -3,10 +3,10 @@ import type { AddressInfo } from "node:net";
 import { serve } from "@hono/node-server";
 import type { Logger } from "pino";
 import { createLogger } from "./logger.ts";
+import { SteadfastError } from "../core/errors.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { FaultInjector } from "../engine/fault-points.ts";
 import { createSteadfast, type Steadfast } from "../steadfast.ts";
-import { engineOptions } from "./start-worker.ts";
+import { engineOptions, type EngineOverrides } from "./start-worker.ts";
 import { bootstrapApiKeys } from "./api-keys.ts";
 import { createApp } from "./app.ts";
 import { refuseMalformedRequests } from "./client-error.ts";
@@ -37,7 +37,8 @@ export interface ServerConfig {
   startEngine?: boolean;
   /**
    * Tenants whose keys may read and change `/v1/destinations`, which every tenant's calls share.
-   * Default `["default"]`: the tenant of the key a fresh install generates.
+   * Default `["default"]` (`DEFAULT_OPERATOR_TENANTS`): the tenant of the key a fresh install
+   * generates.
    */
   operatorTenants?: string[];
   leaseMs?: number;
@@ -45,12 +46,12 @@ export interface ServerConfig {
   logLevel: string;
   /** On `close`, how long open HTTP requests may finish before their connections are cut, ms. Default 10,000. */
   shutdownGraceMs?: number;
-  /** How long a checked API key is trusted before the database is asked again (and a key revoked elsewhere refused), ms. Default 5,000. */
+  /** How long a checked API key is trusted before the database is asked again (and a key revoked elsewhere refused), ms. Default 5,000; at most 60,000. */
   authCacheTtlMs?: number;
 }
 
-/** Dependencies `startServer` would otherwise make itself. */
-export interface ServerDeps {
+/** Dependencies `startServer` would otherwise make itself, and test-only engine settings. */
+export interface ServerDeps extends EngineOverrides {
   /** Default `SystemClock`. */
   clock?: Clock;
   /** Default a CSPRNG-backed random. */
@@ -59,8 +60,6 @@ export interface ServerDeps {
   logger?: Logger;
   /** Where operator lines (a generated key, keys revoked at start) go. Default standard error, away from the log stream on standard output. */
   print?: (line: string) => void;
-  /** Crash windows, for crash tests only (`parseFaults`); never read from the environment. */
-  faults?: FaultInjector;
 }
 
 /** A listening server. */
@@ -122,7 +121,7 @@ export async function startServer(
       calls: steadfast.calls,
       keys: steadfast.keys,
       destinations: steadfast.destinations,
-      operatorTenants: config.operatorTenants ?? ["default"],
+      ...(config.operatorTenants === undefined ? {} : { operatorTenants: config.operatorTenants }),
       maxBodyBytes: config.maxBodyBytes,
       metrics: metrics.registry,
       logger: logger.child({ component: "http" }),
@@ -165,7 +164,10 @@ export async function startServer(
   };
 }
 
-/** Listens on `config.host:config.port`; rejects with an actionable message when it cannot. */
+/**
+ * Listens on `config.host:config.port`; rejects with a `SteadfastError` `listen_failed` and an
+ * actionable message when it cannot.
+ */
 function listen(
   fetch: (request: Request) => Response | Promise<Response>,
   config: ServerConfig,
@@ -184,22 +186,27 @@ function listen(
       const where = `${config.host}:${config.port}`;
       if (error.code === "EADDRINUSE") {
         reject(
-          new Error(
+          listenFailed(
             `Cannot listen on ${where}: the port is in use; stop the other process or choose another port (--port, STEADFAST_PORT)`,
-            { cause: error },
+            error,
           ),
         );
       } else if (error.code === "EACCES") {
         reject(
-          new Error(`Cannot listen on ${where}: permission denied; use a port above 1023`, {
-            cause: error,
-          }),
+          listenFailed(
+            `Cannot listen on ${where}: permission denied; use a port above 1023`,
+            error,
+          ),
         );
       } else {
-        reject(new Error(`Cannot listen on ${where}: ${error.message}`, { cause: error }));
+        reject(listenFailed(`Cannot listen on ${where}: ${error.message}`, error));
       }
     });
   });
+}
+
+function listenFailed(message: string, cause: unknown): SteadfastError<"listen_failed"> {
+  return new SteadfastError("listen_failed", message, { cause });
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { createLogger } from "./logger.ts";
 import type { Clock, Random } from "../core/ports.ts";
+import type { DestinationSettings } from "../engine/destinations/destination-settings.ts";
 import type { FaultInjector } from "../engine/fault-points.ts";
 import { createSteadfast, type Steadfast, type SteadfastOptions } from "../steadfast.ts";
 import type { ServerConfig } from "./start-server.ts";
@@ -10,6 +11,18 @@ export type WorkerConfig = Pick<
   ServerConfig,
   "db" | "allowPrivateNetworks" | "allowedCidrs" | "concurrency" | "leaseMs" | "logLevel"
 >;
+
+/**
+ * Engine settings the `steadfast` command never takes, for process-level tests only (passed by
+ * `test/steadfast-with-faults.ts`): crash windows, and per-destination protection such as short
+ * breaker open periods. No flag and no environment variable sets them (issue 10, item 6).
+ */
+export interface EngineOverrides {
+  /** Crash windows (`parseFaults`). Default none. */
+  faults?: FaultInjector;
+  /** Per-destination protection (`SteadfastOptions.destinations`). Default the engine's. */
+  destinations?: Partial<DestinationSettings>;
+}
 
 /** A running engine-only process. */
 export interface RunningWorker {
@@ -31,7 +44,7 @@ export interface RunningWorker {
  */
 export async function startWorker(
   config: WorkerConfig,
-  deps: { clock?: Clock; random?: Random; logger?: Logger; faults?: FaultInjector } = {},
+  deps: { clock?: Clock; random?: Random; logger?: Logger } & EngineOverrides = {},
 ): Promise<RunningWorker> {
   const logger =
     deps.logger ?? createLogger({ level: config.logLevel, service: "steadfast-worker" });
@@ -54,7 +67,7 @@ export async function startWorker(
 export function engineOptions(
   config: WorkerConfig & { startEngine?: boolean; authCacheTtlMs?: number },
   logger: Logger,
-  deps: { clock?: Clock; random?: Random; faults?: FaultInjector } = {},
+  deps: { clock?: Clock; random?: Random } & EngineOverrides = {},
 ): SteadfastOptions {
   return {
     db: config.db,
@@ -71,8 +84,9 @@ export function engineOptions(
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     ...(config.authCacheTtlMs === undefined ? {} : { authCacheTtlMs: config.authCacheTtlMs }),
     ...(deps.random === undefined ? {} : { random: deps.random }),
-    // Crash tests only: `steadfast serve` and `worker` never pass faults (issue 10, item 6).
+    // Tests only: `steadfast serve` and `worker` never pass these (issue 10, item 6).
     ...(deps.faults === undefined ? {} : { faults: deps.faults }),
+    ...(deps.destinations === undefined ? {} : { destinations: deps.destinations }),
   };
 }
 

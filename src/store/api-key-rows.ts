@@ -1,6 +1,7 @@
 // Row mapping of `api_keys`, shared by the SQLite and PostgreSQL stores (same column names,
 // epoch milliseconds as integers). The key hash never leaves the store.
 import type { ApiKeyRecord, ApiKeyRevoker, ApiKeySource } from "../core/api-key.ts";
+import { StoreError } from "../core/errors.ts";
 import type { ApiKeyId, TenantId } from "../core/ids.ts";
 import type { Row } from "./call-rows.ts";
 
@@ -36,8 +37,9 @@ export function byCreation(a: ApiKeyRecord, b: ApiKeyRecord): number {
  * The error for a key hash that another tenant holds: keys are refused rather than moved.
  * Names the tenants, never the key.
  */
-export function keyOwnedByOtherTenant(owner: unknown, tenantId: TenantId): Error {
-  return new Error(
+export function keyOwnedByOtherTenant(owner: unknown, tenantId: TenantId): StoreError {
+  return new StoreError(
+    "api_key_conflict",
     `This API key already belongs to tenant ${String(owner)}, so it cannot be added for ` +
       `tenant ${tenantId}. Generate a distinct key per tenant.`,
   );

@@ -5,6 +5,7 @@
  * document is read back and the change applied to it again. The election of a half-open probe is
  * the one change that waits for its save: only the winner of the compare-and-set sends the probe.
  */
+import { StoreError } from "../../core/errors.ts";
 import type { Clock } from "../../core/ports.ts";
 import type { DestinationLimits, Store, StoredDestination } from "../../core/store.ts";
 import type { TripReason } from "../../resilience/errors.ts";
@@ -166,7 +167,8 @@ export class ProtectionSaver {
         if (state !== undefined) entry.state = state;
         if (apply !== undefined) entry.setLimits(apply(entry.limits));
       }
-      throw new Error(
+      throw new StoreError(
+        "write_conflict",
         `Could not save destination ${entry.destination}: its stored version kept changing (5 compare-and-set conflicts in a row)`,
       );
     });

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe } from "vitest";
 import type { Store } from "../../core/store.ts";
+import { describeApiKeyContract } from "./api-key-contract.ts";
 import { describeCallbackContract } from "./callback-contract.ts";
 import { describeCallContract } from "./call-contract.ts";
 import { describeClaimContract } from "./claim-contract.ts";
@@ -74,6 +75,7 @@ export function describeStoreContract(
     };
 
     describeTenantContract(context);
+    describeApiKeyContract(context);
     describeCallContract(context);
     describeCallbackContract(context);
     describeClaimContract(context);

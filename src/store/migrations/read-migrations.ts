@@ -1,5 +1,6 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { StoreError } from "../../core/errors.ts";
 
 /** One migration file: `0001_init.sql` is version 1, named `init`. */
 export interface Migration {
@@ -31,7 +32,8 @@ export function readMigrations(directory: string): Migration[] {
   migrations.sort((a, b) => a.version - b.version);
   for (let i = 1; i < migrations.length; i++) {
     if (migrations[i]!.version === migrations[i - 1]!.version) {
-      throw new Error(
+      throw new StoreError(
+        "migration_failed",
         `Two migrations share version ${migrations[i]!.version} in ${directory}: ` +
           `${migrations[i - 1]!.file} and ${migrations[i]!.file}. Renumber the newer one.`,
       );

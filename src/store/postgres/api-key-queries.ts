@@ -2,7 +2,11 @@
 // short transaction) on a pooled connection.
 import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
 import type { ApiKeyId } from "../../core/ids.ts";
-import type { ListApiKeysQuery } from "../../core/store.ts";
+import type {
+  ListApiKeysQuery,
+  RevokeApiKeyOptions,
+  RevokeApiKeyResult,
+} from "../../core/store.ts";
 import {
   API_KEY_COLUMNS,
   apiKeyFromRow,
@@ -110,15 +114,42 @@ export class ApiKeyQueries {
     return rows[0]!.n as number;
   }
 
-  /** See `Store.revokeApiKey`. */
-  async revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
+  /**
+   * See `Store.revokeApiKey`. With `keepOneOf`, one statement checks and revokes. Under READ
+   * COMMITTED a plain `EXISTS (another active key)` would not do: two transactions revoking the
+   * last two keys would each see the other's key still active (write skew). So the statement
+   * first locks every active key of the kept tenants (`FOR UPDATE`, in id order, so concurrent
+   * revocations queue rather than deadlock); one that waited re-reads each locked row and skips
+   * the keys revoked meanwhile, and counts only the keys still active.
+   */
+  async revokeApiKey(
+    id: ApiKeyId,
+    now: number,
+    options: RevokeApiKeyOptions = {},
+  ): Promise<RevokeApiKeyResult> {
+    const keep = options.keepOneOf;
+    const values: unknown[] = [id, now];
+    let guard = "";
+    if (keep !== undefined) {
+      if (keep !== "any") values.push(keep);
+      const kept = (column: string): string =>
+        keep === "any" ? "TRUE" : `${column} = ANY ($3::text[])`;
+      guard =
+        ` AND (k.revoked_at IS NOT NULL OR NOT (${kept("k.tenant_id")}) ` +
+        `OR (SELECT count(*) FROM (SELECT id FROM ${this.#table} WHERE revoked_at IS NULL ` +
+        `AND ${kept("tenant_id")} ORDER BY id FOR UPDATE) AS active) >= 2)`;
+    }
     const { rows } = await this.#db.query({
       text:
-        `UPDATE ${this.#table} SET revoked_at = coalesce(revoked_at, $2), ` +
-        `revoked_by = 'operator' WHERE id = $1 RETURNING ${API_KEY_COLUMNS}`,
-      values: [id, now],
+        `UPDATE ${this.#table} AS k SET revoked_at = coalesce(k.revoked_at, $2), ` +
+        `revoked_by = 'operator' WHERE k.id = $1${guard} RETURNING ${API_KEY_COLUMNS}`,
+      values,
     });
-    return rows[0] === undefined ? undefined : apiKeyFromRow(rows[0]);
+    if (rows[0] !== undefined) return { type: "revoked", key: apiKeyFromRow(rows[0]) };
+    const existing = await this.getApiKey(id);
+    return existing === undefined
+      ? { type: "not_found" }
+      : { type: "last_operator_key", key: existing };
   }
 
   /** See `Store.revokeApiKeysNotIn`. */
@@ -131,6 +162,20 @@ export class ApiKeyQueries {
       values: [now, keepHashes],
     });
     return rows.map(apiKeyFromRow).sort(byCreation);
+  }
+
+  /** See `Store.adoptGeneratedApiKey`: pre-upgrade keys are the only ones without a prefix. */
+  async adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined> {
+    const { rows } = await this.#db.query({
+      text:
+        `UPDATE ${this.#table} SET source = 'generated', prefix = $2, ` +
+        "revoked_at = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_at END, " +
+        "revoked_by = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_by END " +
+        "WHERE key_hash = $1 AND source = 'env' AND prefix IS NULL " +
+        `RETURNING ${API_KEY_COLUMNS}`,
+      values: [keyHash, prefix],
+    });
+    return rows[0] === undefined ? undefined : apiKeyFromRow(rows[0]);
   }
 
   /** See `Store.touchApiKey`. */

@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import pg from "pg";
 import { readMigrations } from "../migrations/read-migrations.ts";
+import { StoreError } from "../../core/errors.ts";
 import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
@@ -42,7 +43,8 @@ export async function applyMigrations(
     const known = new Set(migrations.map((m) => m.version));
     for (const version of recorded) {
       if (!known.has(version)) {
-        throw new Error(
+        throw new StoreError(
+          "migration_failed",
           `Schema ${names.schema} has version ${version}, which this Steadfast does not know ` +
             `(migrations in ${directory} go up to ${migrations.at(-1)?.version ?? 0}). ` +
             `Upgrade Steadfast, or use another schema.`,
@@ -55,7 +57,8 @@ export async function applyMigrations(
       try {
         await query({ text: migration.sql });
       } catch (error) {
-        throw new Error(
+        throw new StoreError(
+          "migration_failed",
           `Migration ${migration.file} failed and was rolled back with the rest of this run: ` +
             String(error),
           { cause: error },

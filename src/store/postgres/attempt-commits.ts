@@ -7,6 +7,7 @@
 import type { AttemptCommit } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { isStatementError } from "./postgres-errors.ts";
+import { StoreError } from "../../core/errors.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
@@ -156,7 +157,8 @@ export class AttemptCommits {
 function encodeCommit(commit: AttemptCommit): EncodedCommit {
   const { attempt, transition, now } = commit;
   if (attempt.callId !== commit.callId) {
-    throw new Error(
+    throw new StoreError(
+      "invariant_broken",
       `Attempt ${attempt.number} names call ${attempt.callId} but is committed for ` +
         `${commit.callId}: pass the same call id in both.`,
     );

@@ -3,6 +3,7 @@
 import type { CreateCallResult, NewCall } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { isStatementError } from "./postgres-errors.ts";
+import { StoreError } from "../../core/errors.ts";
 import {
   callColumns,
   callFromRow,
@@ -160,7 +161,8 @@ export class CallInserts {
       (outcome, i) =>
         outcome ?? {
           ok: false,
-          error: new Error(
+          error: new StoreError(
+            "invariant_broken",
             `Call ${calls[i]!.id} was neither inserted nor found by its idempotency key.`,
           ),
         },
@@ -190,9 +192,11 @@ function explainDuplicate(error: unknown): unknown {
   const e = error as { code?: unknown; constraint?: unknown; detail?: unknown };
   if (e.code !== "23505" || e.constraint !== "calls_pkey") return error;
   const id = /\(id\)=\(([^)]*)\)/.exec(String(e.detail))?.[1] ?? "(unknown)";
-  const explained = new Error(`Call ${id} already exists: every call needs a new id (newCallId).`, {
-    cause: error,
-  });
-  // Still a statement error to the batcher: replaying the batch one by one isolates it.
-  return Object.assign(explained, { code: e.code });
+  // Still a statement error to the batcher (`isStatementError` reads its cause): replaying the
+  // batch one by one isolates it.
+  return new StoreError(
+    "call_exists",
+    `Call ${id} already exists: every call needs a new id (newCallId).`,
+    { cause: error },
+  );
 }

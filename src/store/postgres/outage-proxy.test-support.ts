@@ -2,6 +2,7 @@
 // cut every connection and refuse new ones, then let them through again; and `eventually`, which
 // polls for what an outage test waits on.
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
+import { waitUntil } from "../../testing/wait-until.ts";
 
 /**
  * Forwards a local port to PostgreSQL. `cut()` closes every connection and refuses new ones
@@ -70,14 +71,10 @@ function link([client, upstream]: [Socket, Socket]): void {
 }
 
 /** Polls `condition` on real time (the database is real), failing after `timeoutMs`. */
-export async function eventually(
+export function eventually(
   condition: () => boolean | Promise<boolean>,
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}.`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  return waitUntil(condition, { timeoutMs, what });
 }

@@ -1,5 +1,6 @@
 import pg from "pg";
-import { asError, isConnectionError, StoreUnavailableError } from "./postgres-errors.ts";
+import { isConnectionError, StoreUnavailableError } from "./postgres-errors.ts";
+import { asStoreError, storeClosed } from "../store-errors.ts";
 import type { Row } from "./row-mapping.ts";
 
 /** One statement: its text, its parameters, and a name to prepare it once per connection. */
@@ -136,7 +137,7 @@ export class PostgresConnection {
           // answer, and an untimed ROLLBACK queued behind it would wait forever.
           await client.query(this.#timed({ text: "ROLLBACK" }, this.#queryTimeoutMs));
         } catch (rollbackError) {
-          broken = asError(rollbackError);
+          broken = asStoreError(rollbackError);
         }
         throw error;
       } finally {
@@ -157,14 +158,14 @@ export class PostgresConnection {
   }
 
   #track<T>(run: () => Promise<T>): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error("The PostgreSQL store is closed."));
+    if (this.#closed) return Promise.reject(storeClosed("PostgreSQL"));
     const operation = run().then(
       (value) => {
         this.#ready = true;
         return value;
       },
       (error: unknown) => {
-        if (!isConnectionError(error)) throw asError(error);
+        if (!isConnectionError(error)) throw asStoreError(error);
         this.#markDown();
         throw error instanceof StoreUnavailableError ? error : new StoreUnavailableError(error);
       },

@@ -1,4 +1,4 @@
-import { RetryableError } from "../../core/errors.ts";
+import { isSteadfastError, RetryableError } from "../../core/errors.ts";
 
 // Telling errors about the connection (the database is unreachable, or the connection broke)
 // from errors about a statement (a constraint, bad data, a deadlock). The first make the store
@@ -30,12 +30,14 @@ function codeOf(error: unknown): string | undefined {
 }
 
 /**
- * True when PostgreSQL rejected a statement (it has a SQLSTATE outside the connection classes):
+ * True when PostgreSQL rejected a statement (it has a SQLSTATE outside the connection classes,
+ * itself or, for one of our errors explaining it (`call_exists`), its cause):
  * the statement certainly did not commit, so the writes of a failed batch can be replayed one by
  * one. Any other failure (a lost connection, a timeout) leaves it unknown whether the statement
  * committed, and a replay could apply writes twice.
  */
 export function isStatementError(error: unknown): boolean {
+  if (isSteadfastError(error)) return error.cause !== undefined && isStatementError(error.cause);
   const code = codeOf(error);
   if (code === undefined || !SQLSTATE.test(code)) return false;
   return !code.startsWith("08") && !SHUTDOWN_STATES.has(code);
@@ -74,9 +76,4 @@ export class StoreUnavailableError extends RetryableError {
     );
     this.name = "StoreUnavailableError";
   }
-}
-
-/** `error` as an `Error`, so that rejections always carry a stack and a message. */
-export function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }

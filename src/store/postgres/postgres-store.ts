@@ -12,6 +12,8 @@ import type {
   CreateCallResult,
   DestinationDocument,
   ListApiKeysQuery,
+  RevokeApiKeyOptions,
+  RevokeApiKeyResult,
   ListCallsQuery,
   NewCall,
   Store,
@@ -33,6 +35,8 @@ import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts
 import { WorkListener } from "./work-listener.ts";
 import { WorkerWrites } from "./worker-writes.ts";
 import { WriteBatcher } from "./write-batcher.ts";
+import { StoreError } from "../../core/errors.ts";
+import { asStoreError, storeClosed } from "../store-errors.ts";
 
 /** Options of `PostgresStore.connect`. */
 export interface PostgresStoreOptions {
@@ -124,7 +128,8 @@ export class PostgresStore implements Store {
       await store.#db.query({ text: "SELECT 1" });
     } catch (error) {
       await store.close();
-      throw new Error(
+      throw new StoreError(
+        "connect_failed",
         `Cannot reach PostgreSQL at ${redactUrl(options.connectionString)}: ${redactText(String(error))}. ` +
           "Check that it is running and that the URL (STEADFAST_DB) is right.",
         { cause: error },
@@ -248,13 +253,22 @@ export class PostgresStore implements Store {
   }
 
   /** See `Store.revokeApiKey`. */
-  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
-    return this.#open(() => this.#apiKeys.revokeApiKey(id, now));
+  revokeApiKey(
+    id: ApiKeyId,
+    now: number,
+    options?: RevokeApiKeyOptions,
+  ): Promise<RevokeApiKeyResult> {
+    return this.#open(() => this.#apiKeys.revokeApiKey(id, now, options));
   }
 
   /** See `Store.revokeApiKeysNotIn`. */
   revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
     return this.#open(() => this.#apiKeys.revokeApiKeysNotIn(keepHashes, now));
+  }
+
+  /** See `Store.adoptGeneratedApiKey`. */
+  adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined> {
+    return this.#open(() => this.#apiKeys.adoptGeneratedApiKey(keyHash, prefix));
   }
 
   /** See `Store.touchApiKey`. */
@@ -439,7 +453,7 @@ export class PostgresStore implements Store {
   }
 
   #assertOpen(): void {
-    if (this.#closed) throw new Error("The PostgreSQL store is closed.");
+    if (this.#closed) throw storeClosed("PostgreSQL");
   }
 
   // Runs `operation` unless the store is closed, turning a synchronous throw into a rejection.
@@ -448,7 +462,7 @@ export class PostgresStore implements Store {
       this.#assertOpen();
       return operation();
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(asStoreError(error));
     }
   }
 }

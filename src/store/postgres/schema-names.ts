@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import pg from "pg";
+import { InvalidOptionError } from "../../core/errors.ts";
 
 /** The schema `PostgresStore` uses unless told otherwise. */
 export const DEFAULT_SCHEMA = "steadfast";
@@ -39,7 +40,7 @@ export interface SchemaNames {
 /** The names derived from `schema`. Throws on a name that is not a plain lower-case identifier. */
 export function schemaNames(schema: string): SchemaNames {
   if (!SCHEMA_PATTERN.test(schema)) {
-    throw new Error(
+    throw new InvalidOptionError(
       `PostgreSQL schema ${JSON.stringify(schema)} is not a plain identifier: use lower-case ` +
         `letters, digits and underscores, starting with a letter or underscore (at most 63).`,
     );

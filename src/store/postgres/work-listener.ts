@@ -6,7 +6,8 @@
 // to connecting after a backoff delay (100 ms doubling to 5 s), and so does one that fails its
 // periodic heartbeat; the last unsubscribe, or close(), stops it.
 import pg from "pg";
-import { asError } from "./postgres-errors.ts";
+import { asStoreError } from "../store-errors.ts";
+import { StoreError } from "../../core/errors.ts";
 
 /** Options of `WorkListener`. */
 export interface WorkListenerOptions {
@@ -98,12 +99,12 @@ export class WorkListener {
       clearInterval(this.#heartbeat);
       this.#heartbeat = undefined;
       this.#client = undefined;
-      this.#options.onError?.(asError(error));
+      this.#options.onError?.(asStoreError(error));
       client.end().catch(() => {});
       this.#scheduleReconnect();
     };
     client.on("error", fail);
-    client.on("end", () => fail(new Error("The LISTEN connection ended.")));
+    client.on("end", () => fail(new StoreError("store_failed", "The LISTEN connection ended.")));
     client.on("notification", (message) => {
       if (message.channel !== this.#options.channel) return;
       if (this.#options.isOwnBackend(message.processId)) return;
@@ -127,7 +128,7 @@ export class WorkListener {
           (at) => {
             if (at !== undefined && generation === this.#generation) this.#emit(at);
           },
-          (error: unknown) => this.#options.onError?.(asError(error)),
+          (error: unknown) => this.#options.onError?.(asStoreError(error)),
         );
       })
       .catch(fail);

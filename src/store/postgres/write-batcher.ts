@@ -1,3 +1,5 @@
+import { StoreError } from "../../core/errors.ts";
+
 /** How one write of a batch ended. */
 export type BatchOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
 
@@ -131,7 +133,10 @@ export class WriteBatcher<T, R> {
       const outcome = outcomes[i];
       if (outcome === undefined) {
         pending.reject(
-          new Error(`The batch reported ${outcomes.length} outcomes for ${batch.length} writes.`),
+          new StoreError(
+            "invariant_broken",
+            `The batch reported ${outcomes.length} outcomes for ${batch.length} writes.`,
+          ),
         );
       } else if (outcome.ok) pending.resolve(outcome.value);
       else pending.reject(outcome.error);

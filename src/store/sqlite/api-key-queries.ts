@@ -2,7 +2,11 @@
 // transaction (group-commit.ts); reads run directly and see committed data.
 import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
 import type { ApiKeyId } from "../../core/ids.ts";
-import type { ListApiKeysQuery } from "../../core/store.ts";
+import type {
+  ListApiKeysQuery,
+  RevokeApiKeyOptions,
+  RevokeApiKeyResult,
+} from "../../core/store.ts";
 import {
   API_KEY_COLUMNS,
   apiKeyFromRow,
@@ -27,10 +31,30 @@ const COUNT_ACTIVE = "SELECT count(*) AS n FROM api_keys WHERE revoked_at IS NUL
 const REVOKE =
   "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?), revoked_by = 'operator' " +
   `WHERE id = ? RETURNING ${API_KEY_COLUMNS}`;
+// The guard of the last operator key, in the same statement as the revocation (issue 10): the
+// key is revoked unless it is active, of a kept tenant, and the only active key of those tenants.
+// Writes are serialised (`BEGIN IMMEDIATE`, in every process), so no other revocation can come
+// between the check and the update.
+const keptTenant = (column: string, any: boolean): string =>
+  any ? "1" : `${column} IN (SELECT value FROM json_each(?))`;
+const revokeKeeping = (any: boolean): string =>
+  "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?), revoked_by = 'operator' " +
+  `WHERE id = ? AND (revoked_at IS NOT NULL OR NOT (${keptTenant("tenant_id", any)}) ` +
+  "OR EXISTS (SELECT 1 FROM api_keys AS other WHERE other.id <> api_keys.id " +
+  `AND other.revoked_at IS NULL AND ${keptTenant("other.tenant_id", any)})) ` +
+  `RETURNING ${API_KEY_COLUMNS}`;
+const REVOKE_KEEPING_ANY = revokeKeeping(true);
+const REVOKE_KEEPING = revokeKeeping(false);
 const REVOKE_NOT_IN =
   "UPDATE api_keys SET revoked_at = ?, revoked_by = 'env' " +
   "WHERE source = 'env' AND revoked_at IS NULL " +
   `AND key_hash NOT IN (SELECT value FROM json_each(?)) RETURNING ${API_KEY_COLUMNS}`;
+// Pre-upgrade keys are the only ones without a prefix (every key added since has one).
+const ADOPT_GENERATED =
+  "UPDATE api_keys SET source = 'generated', prefix = ?, " +
+  "revoked_at = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_at END, " +
+  "revoked_by = CASE WHEN revoked_by = 'env' THEN NULL ELSE revoked_by END " +
+  `WHERE key_hash = ? AND source = 'env' AND prefix IS NULL RETURNING ${API_KEY_COLUMNS}`;
 const TOUCH =
   "UPDATE api_keys SET last_used_at = ? WHERE id = ? " +
   "AND (last_used_at IS NULL OR last_used_at < ?)";
@@ -90,9 +114,25 @@ export function countApiKeys(sql: Prepare): number {
 }
 
 /** See `Store.revokeApiKey`. Runs inside a write transaction. */
-export function revokeApiKey(sql: Prepare, id: ApiKeyId, now: number): ApiKeyRecord | undefined {
-  const row = sql(REVOKE).get(now, id);
-  return row === undefined ? undefined : apiKeyFromRow(row);
+export function revokeApiKey(
+  sql: Prepare,
+  id: ApiKeyId,
+  now: number,
+  options: RevokeApiKeyOptions = {},
+): RevokeApiKeyResult {
+  const keep = options.keepOneOf;
+  let row;
+  if (keep === undefined) row = sql(REVOKE).get(now, id);
+  else if (keep === "any") row = sql(REVOKE_KEEPING_ANY).get(now, id);
+  else {
+    const tenants = JSON.stringify(keep);
+    row = sql(REVOKE_KEEPING).get(now, id, tenants, tenants);
+  }
+  if (row !== undefined) return { type: "revoked", key: apiKeyFromRow(row) };
+  const existing = getApiKey(sql, id);
+  return existing === undefined
+    ? { type: "not_found" }
+    : { type: "last_operator_key", key: existing };
 }
 
 /** See `Store.revokeApiKeysNotIn`. Runs inside a write transaction. */
@@ -105,6 +145,16 @@ export function revokeApiKeysNotIn(
     .all(now, JSON.stringify(keepHashes))
     .map(apiKeyFromRow)
     .sort(byCreation);
+}
+
+/** See `Store.adoptGeneratedApiKey`. Runs inside a write transaction. */
+export function adoptGeneratedApiKey(
+  sql: Prepare,
+  keyHash: string,
+  prefix: string,
+): ApiKeyRecord | undefined {
+  const row = sql(ADOPT_GENERATED).get(prefix, keyHash);
+  return row === undefined ? undefined : apiKeyFromRow(row);
 }
 
 /** See `Store.touchApiKey`. Runs inside a write transaction. */

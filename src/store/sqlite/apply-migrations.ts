@@ -1,6 +1,7 @@
 import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import { readMigrations } from "../migrations/read-migrations.ts";
+import { StoreError } from "../../core/errors.ts";
 
 /** The SQLite migrations shipped with Steadfast: `src/store/migrations/sqlite/`. */
 export const SQLITE_MIGRATIONS_DIR = join(import.meta.dirname, "..", "migrations", "sqlite");
@@ -26,7 +27,8 @@ export function applyMigrations(db: DatabaseSync, directory = SQLITE_MIGRATIONS_
   for (const row of recorded.all()) {
     const version = Number(row.version);
     if (!known.has(version)) {
-      throw new Error(
+      throw new StoreError(
+        "migration_failed",
         `The database has schema version ${version}, which this Steadfast does not know ` +
           `(migrations in ${directory} go up to ${migrations.at(-1)?.version ?? 0}). ` +
           `Upgrade Steadfast, or point it at another data directory.`,
@@ -53,9 +55,11 @@ export function applyMigrations(db: DatabaseSync, directory = SQLITE_MIGRATIONS_
       db.exec("COMMIT");
     } catch (error) {
       if (db.isTransaction) db.exec("ROLLBACK");
-      throw new Error(`Migration ${migration.file} failed and was rolled back: ${String(error)}`, {
-        cause: error,
-      });
+      throw new StoreError(
+        "migration_failed",
+        `Migration ${migration.file} failed and was rolled back: ${String(error)}`,
+        { cause: error },
+      );
     }
   }
   return applied;

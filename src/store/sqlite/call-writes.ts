@@ -7,6 +7,7 @@
 import type { WaitCode } from "../../core/call.ts";
 import type { CallId, WorkerId } from "../../core/ids.ts";
 import { takenOverAttempt } from "../../core/interruption.ts";
+import { StoreError } from "../../core/errors.ts";
 import type {
   AttemptCommit,
   Claim,
@@ -49,7 +50,10 @@ export function insertCall(
   }
   const existing = sql(SELECT_BY_KEY).get(call.tenantId, call.idempotencyKey ?? null);
   if (existing === undefined) {
-    throw new Error(`Call ${call.id} was neither inserted nor found by its idempotency key.`);
+    throw new StoreError(
+      "invariant_broken",
+      `Call ${call.id} was neither inserted nor found by its idempotency key.`,
+    );
   }
   return { created: false, call: callFromRow(existing) };
 }
@@ -150,7 +154,8 @@ const INSERT_ATTEMPT =
 export function commitAttempt(sql: Prepare, commit: AttemptCommit): boolean {
   const { attempt, transition, now } = commit;
   if (attempt.callId !== commit.callId) {
-    throw new Error(
+    throw new StoreError(
+      "invariant_broken",
       `Attempt ${attempt.number} names call ${attempt.callId} but is committed for ` +
         `${commit.callId}: pass the same call id in both.`,
     );

@@ -1,4 +1,6 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { StoreError } from "../../core/errors.ts";
+import { storeClosed } from "../store-errors.ts";
 
 /** A queued write: runs synchronously inside the batch transaction. */
 interface PendingWrite {
@@ -95,7 +97,7 @@ export class GroupCommit {
    * (its own changes rolled back), or when the batch as a whole could not commit.
    */
   enqueue<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error("The SQLite store is closed."));
+    if (this.#closed) return Promise.reject(storeClosed("SQLite"));
     const durable = options.durable ?? true;
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, durable, resolve: resolve as (value: unknown) => void, reject });
@@ -171,9 +173,11 @@ export class GroupCommit {
       } catch (error) {
         // The transactions are committed but their durability is unknown: fail them loudly
         // rather than acknowledge what a power cut could take back.
-        const failure = new Error(`fsync of the SQLite WAL failed: ${String(error)}`, {
-          cause: error,
-        });
+        const failure = new StoreError(
+          "store_failed",
+          `fsync of the SQLite WAL failed: ${String(error)}`,
+          { cause: error },
+        );
         for (const committed of waiting) committed.fail(failure);
         continue;
       }
@@ -209,7 +213,10 @@ export class GroupCommit {
     let inTx = this.#tryBegin(batch, outcomes, 0);
     for (let i = 0; i < batch.length; i++) {
       if (!inTx) {
-        outcomes[i] ??= { ok: false, error: new Error("The batch transaction did not start.") };
+        outcomes[i] ??= {
+          ok: false,
+          error: new StoreError("store_failed", "The batch transaction did not start."),
+        };
         continue;
       }
       this.#savepoint.run();
@@ -264,7 +271,11 @@ function failRange(outcomes: Outcome[], from: number, to: number, cause: unknown
     if (outcomes[i]?.ok === true) {
       outcomes[i] = {
         ok: false,
-        error: new Error(`The batch transaction was rolled back: ${String(cause)}`, { cause }),
+        error: new StoreError(
+          "store_failed",
+          `The batch transaction was rolled back: ${String(cause)}`,
+          { cause },
+        ),
       };
     }
   }

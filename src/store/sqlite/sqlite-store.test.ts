@@ -92,6 +92,9 @@ describe("SqliteStore", () => {
       expect(() => applyMigrations(db, SQLITE_MIGRATIONS_DIR)).toThrow(
         new RegExp(`schema version ${last + 1}`),
       );
+      expect(() => applyMigrations(db, SQLITE_MIGRATIONS_DIR)).toThrow(
+        expect.objectContaining({ name: "StoreError", code: "migration_failed" }) as Error,
+      );
     } finally {
       db.close();
     }
@@ -106,6 +109,9 @@ describe("SqliteStore", () => {
     const db = new DatabaseSync(join(dir, "steadfast.db"));
     try {
       expect(() => applyMigrations(db, migrations)).toThrow(new RegExp(broken));
+      expect(() => applyMigrations(db, migrations)).toThrow(
+        expect.objectContaining({ code: "migration_failed" }) as Error,
+      );
       const tables = db.prepare("SELECT name FROM sqlite_master WHERE name = 't2'").all();
       expect(tables).toEqual([]);
       const versions = db.prepare("SELECT version FROM schema_migrations").all();

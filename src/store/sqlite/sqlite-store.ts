@@ -14,6 +14,8 @@ import type {
   CreateCallResult,
   DestinationDocument,
   ListApiKeysQuery,
+  RevokeApiKeyOptions,
+  RevokeApiKeyResult,
   ListCallsQuery,
   NewCall,
   Store,
@@ -33,6 +35,8 @@ import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
 import { WalSync } from "./wal-sync.ts";
 import * as workers from "./worker-writes.ts";
+import { InvalidOptionError } from "../../core/errors.ts";
+import { asStoreError, storeClosed } from "../store-errors.ts";
 
 /** Options of `SqliteStore.open`. */
 export interface SqliteStoreOptions {
@@ -94,7 +98,9 @@ export class SqliteStore implements Store {
     if (!inMemory) mkdirSync(dirname(path), { recursive: true });
     const synchronous = options.synchronous ?? "FULL";
     if (synchronous !== "FULL" && synchronous !== "NORMAL") {
-      throw new Error(`synchronous must be "FULL" or "NORMAL", got ${String(synchronous)}.`);
+      throw new InvalidOptionError(
+        `synchronous must be "FULL" or "NORMAL", got ${String(synchronous)}.`,
+      );
     }
     const busyTimeoutMs = options.busyTimeoutMs ?? 5_000;
     this.#db = new DatabaseSync(path, { timeout: busyTimeoutMs });
@@ -177,13 +183,22 @@ export class SqliteStore implements Store {
   }
 
   /** See `Store.revokeApiKey`. */
-  revokeApiKey(id: ApiKeyId, now: number): Promise<ApiKeyRecord | undefined> {
-    return this.#write(() => apiKeys.revokeApiKey(this.#sql, id, now));
+  revokeApiKey(
+    id: ApiKeyId,
+    now: number,
+    options?: RevokeApiKeyOptions,
+  ): Promise<RevokeApiKeyResult> {
+    return this.#write(() => apiKeys.revokeApiKey(this.#sql, id, now, options));
   }
 
   /** See `Store.revokeApiKeysNotIn`. */
   revokeApiKeysNotIn(keepHashes: readonly string[], now: number): Promise<ApiKeyRecord[]> {
     return this.#write(() => apiKeys.revokeApiKeysNotIn(this.#sql, keepHashes, now));
+  }
+
+  /** See `Store.adoptGeneratedApiKey`. */
+  adoptGeneratedApiKey(keyHash: string, prefix: string): Promise<ApiKeyRecord | undefined> {
+    return this.#write(() => apiKeys.adoptGeneratedApiKey(this.#sql, keyHash, prefix));
   }
 
   /** See `Store.touchApiKey`. */
@@ -428,10 +443,10 @@ export class SqliteStore implements Store {
   // Runs synchronous work now, turning a throw into a rejection.
   #read<T>(run: () => T): Promise<T> {
     try {
-      if (!this.#db.isOpen) throw new Error("The SQLite store is closed.");
+      if (!this.#db.isOpen) throw storeClosed("SQLite");
       return Promise.resolve(run());
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(asStoreError(error));
     }
   }
 }

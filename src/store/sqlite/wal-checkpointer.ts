@@ -1,5 +1,6 @@
 import { once } from "node:events";
 import { Worker } from "node:worker_threads";
+import { StoreError } from "../../core/errors.ts";
 
 /** Options of `WalCheckpointer`. */
 export interface WalCheckpointerOptions {
@@ -70,7 +71,11 @@ export class WalCheckpointer {
     this.#worker.on("message", (result: { ok: boolean; error?: string }) => {
       this.#lastError = result.ok ? undefined : result.error;
       // The worker answers requests in order.
-      this.#replies.shift()?.(result.ok ? undefined : new Error(result.error));
+      this.#replies.shift()?.(
+        result.ok
+          ? undefined
+          : new StoreError("store_failed", `WAL checkpoint failed: ${result.error}`),
+      );
     });
     this.#worker.on("error", (error) => {
       // The backstop checkpoint of the main connection takes over.
@@ -79,7 +84,8 @@ export class WalCheckpointer {
     });
     this.#worker.on("exit", () => {
       this.#closed = true;
-      for (const reply of this.#replies.splice(0)) reply(new Error("The WAL checkpointer exited."));
+      for (const reply of this.#replies.splice(0))
+        reply(new StoreError("store_failed", "The WAL checkpointer exited."));
     });
   }
 
@@ -109,7 +115,8 @@ export class WalCheckpointer {
 
   /** Runs a checkpoint now; resolves when it is done (for tests and backups). */
   checkpointNow(): Promise<void> {
-    if (this.#closed) return Promise.reject(new Error("The WAL checkpointer is closed."));
+    if (this.#closed)
+      return Promise.reject(new StoreError("store_closed", "The WAL checkpointer is closed."));
     return new Promise((resolve, reject) => {
       this.#request((error) => (error === undefined ? resolve() : reject(error)));
     });

@@ -5,7 +5,10 @@
 -- ('key_' and its first 26 hex digits, upper case: valid Crockford base32), their prefix is
 -- unknown (NULL: the hash cannot give it back), and their source is 'env': they are treated as
 -- managed by STEADFAST_API_KEYS, so a start with STEADFAST_API_KEYS set revokes those it does not
--- list (the behaviour the issue asks for, also for keys added by older versions).
+-- list (the behaviour the issue asks for, also for keys added by older versions). The key a first
+-- start generated is the exception: starts recognise it by <data-dir>/api-key, which older
+-- versions wrote, and mark it 'generated' (bootstrapApiKeys, Store.adoptGeneratedApiKey), so
+-- that setting STEADFAST_API_KEYS after the upgrade does not lock the CLI out.
 
 ALTER TABLE api_keys
   ADD COLUMN id text COLLATE "C",

@@ -434,8 +434,9 @@ export class PostgresStore implements Store {
   stopWorkers(
     workers: readonly { id: WorkerId; heartbeatAt?: number }[],
     now: number,
+    maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
-    return this.#open(() => this.#workers.stopWorkers(workers, now));
+    return this.#open(() => this.#workers.stopWorkers(workers, now, maxLeaseMs));
   }
 
   #assertOpen(): void {

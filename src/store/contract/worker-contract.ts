@@ -129,6 +129,46 @@ export function describeWorkerContract(context: GetContext): void {
       expect(await store.listWorkers()).toEqual([]);
     });
 
+    it("looks for claims among leases ending by now + 2 * maxLeaseMs only", async () => {
+      const { store, calls } = context();
+      await store.registerWorker(registration(W1, 11), T0, 0);
+      await store.createCalls([calls.call(), calls.call()]);
+      const claim = (leaseMs: number) =>
+        store.claimDue({ now: T0 + 100, limit: 1, leaseMs, workerId: W1 });
+      const [near] = await claim(LEASE_MS);
+      // A claim from a clock (or a lease setting) far ahead: found at its lease's end instead.
+      const [far] = await claim(3 * LEASE_MS);
+      const now = T0 + 1_000;
+      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], now, LEASE_MS)).toEqual({
+        stopped: [W1],
+        claimsEnded: 1,
+      });
+      const taken = await claimAll(store, now, 1);
+      expect(taken.map((c) => c.call.id)).toEqual([near!.call.id]);
+      const ids = async (at: number) => (await claimAll(store, at, 1)).map((c) => c.call.id);
+      // Only the one claimed at `now` is due before the far lease ends, then the far one is.
+      expect(await ids(far!.leaseExpiresAt - 1)).toEqual([near!.call.id]);
+      expect(await ids(far!.leaseExpiresAt)).toEqual([far!.call.id]);
+    });
+
+    it("ends the claims of a worker naming itself even when it was stopped already", async () => {
+      const { store, calls } = context();
+      await store.registerWorker(registration(W1, 11), T0, 0);
+      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 10, LEASE_MS);
+      // Claimed after it was found dead (a claim under way meanwhile), then it fences itself.
+      await store.createCall(calls.call());
+      await store.claimDue({ now: T0 + 20, limit: 1, leaseMs: LEASE_MS, workerId: W1 });
+      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 30, LEASE_MS)).toEqual({
+        stopped: [],
+        claimsEnded: 0,
+      });
+      expect(await store.stopWorkers([{ id: W1 }], T0 + 40, LEASE_MS)).toEqual({
+        stopped: [],
+        claimsEnded: 1,
+      });
+      expect(await store.nextWakeAt()).toBe(T0 + 40);
+    });
+
     it("frees the stopped worker's concurrency permits for the others at once", async () => {
       const { store } = context();
       await store.registerWorker(registration(W1, 11), T0, 0);

@@ -11,14 +11,17 @@ const WORKER_COLUMNS = "id, host, pid_scope, pid, started_at, heartbeat_at, stop
 /** Worker registry writes and reads of `PostgresStore`. */
 export class WorkerWrites {
   readonly #db: PostgresConnection;
+  readonly #heartbeats: PostgresConnection;
   readonly #channel: string;
   readonly #register: string;
   readonly #heartbeat: string;
   readonly #list: string;
   readonly #stop: string;
 
-  constructor(db: PostgresConnection, names: SchemaNames) {
+  /** `heartbeats`: the connection heartbeats and registrations go through, outside the pool. */
+  constructor(db: PostgresConnection, heartbeats: PostgresConnection, names: SchemaNames) {
     this.#db = db;
+    this.#heartbeats = heartbeats;
     this.#channel = names.channel;
     this.#register =
       `WITH forgotten AS (DELETE FROM ${names.workers} WHERE stopped_at < $7) ` +
@@ -57,7 +60,7 @@ export class WorkerWrites {
     now: number,
     forgetStoppedBefore: number,
   ): Promise<void> {
-    await this.#db.query({
+    await this.#heartbeats.query({
       name: "steadfast_register_worker",
       text: this.#register,
       values: [
@@ -74,7 +77,7 @@ export class WorkerWrites {
 
   /** See `Store.heartbeatWorker`. */
   async heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
-    const { rowCount } = await this.#db.query({
+    const { rowCount } = await this.#heartbeats.query({
       name: "steadfast_heartbeat_worker",
       text: this.#heartbeat,
       values: [id, now],

@@ -163,7 +163,13 @@ export class Engine {
   readonly #shutdownGraceMs: number;
   readonly #purgeIntervalMs: number;
   readonly #ctx: AttemptContext;
+  /** The flight of each call this engine runs (its current claim). */
   readonly #inFlight = new Map<CallId, InFlight>();
+  /**
+   * Flights whose call this engine claimed again (its lease was ended meanwhile): aborted, and
+   * counted until they end.
+   */
+  readonly #superseded = new Set<InFlight>();
   readonly #waiters = new Map<CallId, Set<(why: EndWait) => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   /** The pump under way, if any (`stop` and the fence wait for the claims it brings back). */
@@ -262,7 +268,7 @@ export class Engine {
 
   /** Attempts currently in flight. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#flightCount();
   }
 
   /** This engine's worker id, as written on its claims. */
@@ -389,7 +395,7 @@ export class Engine {
     this.#timer = undefined;
     // A pump in the middle of a claim: the claims it brings back are released, not launched.
     await this.#pumping;
-    if (this.#inFlight.size > 0) {
+    if (this.#flightCount() > 0) {
       const grace = new AbortController();
       await Promise.race([
         this.#flightsEnded(),
@@ -520,8 +526,9 @@ export class Engine {
    * being committed are bounded too (as many again), so a slow store stops the claiming.
    */
   #freeSlots(): number {
-    const exchanging = this.#inFlight.size - this.#committing + this.#reserved;
-    const held = this.#inFlight.size + this.#reserved;
+    const flights = this.#flightCount();
+    const exchanging = flights - this.#committing + this.#reserved;
+    const held = flights + this.#reserved;
     return Math.min(this.#concurrency - exchanging, 2 * this.#concurrency - held);
   }
 
@@ -529,6 +536,13 @@ export class Engine {
     const controller = new AbortController();
     const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
     const flight: InFlight = { ref, controller, done: Promise.resolve(), exchanged: false };
+    const previous = this.#inFlight.get(claim.call.id);
+    if (previous !== undefined) {
+      // Its lease was ended and the call claimed again, here: the older attempt is fenced out.
+      previous.controller.abort(new Error("lease lost"));
+      this.#superseded.add(previous);
+      this.events.emit("lease:lost", { callId: claim.call.id });
+    }
     this.#inFlight.set(claim.call.id, flight);
     const onExchanged = (): void => {
       flight.exchanged = true;
@@ -543,7 +557,8 @@ export class Engine {
         );
       })
       .finally(() => {
-        this.#inFlight.delete(claim.call.id);
+        if (this.#inFlight.get(claim.call.id) === flight) this.#inFlight.delete(claim.call.id);
+        else this.#superseded.delete(flight);
         if (flight.exchanged) this.#committing--;
         this.#wake();
       });
@@ -558,10 +573,11 @@ export class Engine {
     });
     this.#adjustClaimWindow(admission);
     // Fenced while it waited for its destination (or now): the call is no longer surely ours.
-    // It leaves without a send or a write; the claim ends when this engine registers again.
+    // It leaves without a send; its claim is given back if it still is ours (nothing was sent).
     if (signal.reason === this.#fenced || !this.#liveness.mayAct(this.#clock.now())) {
       this.#abortFlights(this.#fenced);
       if (admission.type === "proceed") gate.release(admission.ticket);
+      await this.#release([claim]);
       return;
     }
     if (admission.type === "hold") {
@@ -584,6 +600,11 @@ export class Engine {
     }
     if (result.type === "aborted") {
       if (signal.reason === this.#stopping) await this.#giveBack(claim, result.cutOff);
+      // Fenced: a request that may have gone out is left to the takeover, which records it
+      // interrupted (its claim is ended before this engine registers again); one that surely
+      // did not is given back, if the claim still is ours.
+      else if (signal.reason === this.#fenced && result.cutOff?.sent !== true)
+        await this.#release([claim]);
       return;
     }
     if (result.type === "fenced") {
@@ -668,13 +689,20 @@ export class Engine {
 
   /** Aborts every flight (an aborted one keeps its first reason). */
   #abortFlights(reason: Error): void {
-    for (const flight of this.#inFlight.values()) flight.controller.abort(reason);
+    for (const flight of this.#allFlights()) flight.controller.abort(reason);
+  }
+
+  #allFlights(): InFlight[] {
+    return [...this.#inFlight.values(), ...this.#superseded];
+  }
+
+  #flightCount(): number {
+    return this.#inFlight.size + this.#superseded.size;
   }
 
   /** Resolves once no flight is left, including any launched meanwhile. */
   async #flightsEnded(): Promise<void> {
-    while (this.#inFlight.size > 0)
-      await Promise.all([...this.#inFlight.values()].map((f) => f.done));
+    while (this.#flightCount() > 0) await Promise.all(this.#allFlights().map((f) => f.done));
   }
 
   /** Claims what another process made due (stores without cross-process wake-ups). */

@@ -63,20 +63,26 @@ function pidScope(): string | undefined {
 }
 
 /**
- * The state (field 3) and start time (field 22, clock ticks since boot) of process `pid` (or
- * `self`) from `/proc/<pid>/stat` (proc(5)), or undefined when it cannot be read.
+ * The state and start time of process `pid` (or `self`) from `/proc/<pid>/stat` (see
+ * `parseProcStat`), or undefined when it cannot be read.
  */
 export function processStat(pid: string): { state: string; startTicks: number } | undefined {
-  let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return parseProcStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The state (field 3) and start time (field 22, clock ticks since boot) in the text of a
+ * `/proc/<pid>/stat` file (proc(5)), or undefined when it does not hold them.
+ */
+export function parseProcStat(text: string): { state: string; startTicks: number } | undefined {
   // Field 2, the command name in parentheses, may hold spaces and parentheses itself.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
   const state = fields[0];
   const startTicks = Number(fields[19]);
-  if (state === undefined || !Number.isSafeInteger(startTicks)) return undefined;
+  if (state === undefined || state === "" || !Number.isSafeInteger(startTicks)) return undefined;
   return { state, startTicks };
 }

@@ -20,6 +20,8 @@ afterEach(async () => {
 });
 
 const LEASE_MS = 60_000;
+/** The harness's fake clock starts here. */
+const T0 = Date.parse("2026-01-01T00:00:00Z");
 /** Harness options of the tests that time the looks (see `registered`). */
 const TIMED = { startEngine: false, leaseMs: LEASE_MS, sqliteSynchronous: "NORMAL" } as const;
 const DEAD = "worker_dead" as WorkerId;
@@ -222,6 +224,38 @@ describe("engine liveness: taking over a dead process's calls", () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("heartbeats only once registered, and says which chore failed", async () => {
+    const warnings: string[] = [];
+    const logger = {
+      info() {},
+      warn: (_: object, message?: string) => warnings.push(message ?? ""),
+      error() {},
+    };
+    h = await harness([{ status: 200 }], { ...TIMED, logger });
+    const { sf } = h;
+    // The registration takes long (a slow store): no heartbeat runs before it is in.
+    let letGo = (): void => {};
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    const register = sf.store.registerWorker.bind(sf.store);
+    sf.store.registerWorker = async (...args) => {
+      await held;
+      return register(...args);
+    };
+    const listWorkers = sf.store.listWorkers.bind(sf.store);
+    let looksFail = false;
+    sf.store.listWorkers = () =>
+      looksFail ? Promise.reject(new Error("store away")) : listWorkers();
+    sf.engine.start();
+    await advanceUntil(h, () => Promise.resolve(h!.clock.now() - T0 >= 2_500), 3_000);
+    letGo();
+    await registered(sf.store, sf.engine.workerId);
+    await advanceUntil(h, () => Promise.resolve(h!.clock.now() - T0 >= 4_000), 2_000);
+    expect(warnings).toEqual([]);
+    looksFail = true;
+    await advanceUntil(h, () => Promise.resolve(warnings.length > 0), 2_000);
+    expect(warnings).toEqual(["looking for dead workers failed; tried again every interval"]);
   });
 
   it("registers again when another process found it dead by mistake", async () => {

@@ -108,6 +108,8 @@ export class WorkerLiveness {
   readonly #seen = new Map<WorkerId, { heartbeatAt: number; since: number; looks: number }>();
   readonly #minLooks: number;
   readonly #fenceMs: number;
+  /** When the first silent worker's timeout comes due (the looks loop looks then too). */
+  #silentDueAt: number | undefined;
   readonly #loops = new AbortController();
   #fence: Fence = { state: "registering" };
   #watchdog: AbortController | undefined;
@@ -303,11 +305,14 @@ export class WorkerLiveness {
 
   async #looks(startedAt: number): Promise<void> {
     const { clock, heartbeatIntervalMs } = this.#options;
-    let lookAt = startedAt;
+    let next = startedAt + heartbeatIntervalMs;
     for (;;) {
-      lookAt = Math.max(lookAt + heartbeatIntervalMs, clock.now());
-      if (!(await this.#sleep(lookAt - clock.now()))) return;
+      // Every interval, and also when a silent worker's timeout comes due between two.
+      const due = this.#silentDueAt;
+      const at = due !== undefined && due < next ? due : next;
+      if (!(await this.#sleep(at - clock.now()))) return;
       await this.#lookOnce();
+      if (at >= next) next = Math.max(next + heartbeatIntervalMs, clock.now());
     }
   }
 
@@ -326,6 +331,7 @@ export class WorkerLiveness {
     const now = clock.now();
     const dead: { worker: WorkerRecord; why: string }[] = [];
     const present = new Set<WorkerId>();
+    this.#silentDueAt = undefined;
     for (const worker of workers) {
       if (worker.id === workerId) continue;
       present.add(worker.id);
@@ -378,6 +384,11 @@ export class WorkerLiveness {
     const silentMs = now - seen.since;
     if (silentMs >= workerTimeoutMs && seen.looks >= this.#minLooks)
       return `no heartbeat for ${silentMs} ms`;
+    // Looked at again when its timeout comes due, not at the next interval after it.
+    if (silentMs < workerTimeoutMs && seen.looks + 1 >= this.#minLooks) {
+      const dueAt = seen.since + workerTimeoutMs;
+      this.#silentDueAt = Math.min(this.#silentDueAt ?? dueAt, dueAt);
+    }
     return undefined;
   }
 

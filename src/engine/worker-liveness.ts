@@ -37,8 +37,9 @@
  */
 import type { WorkerId } from "../core/ids.ts";
 import type { Clock } from "../core/ports.ts";
-import type { Store, WorkerRecord } from "../core/store.ts";
+import type { Store } from "../core/store.ts";
 import type { ProcessProbe } from "./process-probe.ts";
+import { WorkerJudge } from "./worker-judge.ts";
 
 /** The logger shape liveness needs (the engine's). */
 interface LivenessLogger {
@@ -104,12 +105,8 @@ const STOPPED_RETENTION_MS = 86_400_000;
 /** One engine's registration, heartbeat, fence and judgement of the others. See the file comment. */
 export class WorkerLiveness {
   readonly #options: WorkerLivenessOptions;
-  /** The last heartbeat seen of each other worker, since when, and over how many looks. */
-  readonly #seen = new Map<WorkerId, { heartbeatAt: number; since: number; looks: number }>();
-  readonly #minLooks: number;
+  readonly #judge: WorkerJudge;
   readonly #fenceMs: number;
-  /** When the first silent worker's timeout comes due (the looks loop looks then too). */
-  #silentDueAt: number | undefined;
   readonly #loops = new AbortController();
   #fence: Fence = { state: "registering" };
   #watchdog: AbortController | undefined;
@@ -127,12 +124,7 @@ export class WorkerLiveness {
     }
     this.#options = options;
     this.#fenceMs = options.workerTimeoutMs - options.heartbeatIntervalMs;
-    // A worker is found dead by heartbeat only after this many looks, so a pause of this
-    // engine (or a fake clock's jump) is not mistaken for the silence of the other.
-    this.#minLooks = Math.max(
-      1,
-      Math.floor(options.workerTimeoutMs / options.heartbeatIntervalMs) - 1,
-    );
+    this.#judge = new WorkerJudge(options);
   }
 
   /**
@@ -308,7 +300,7 @@ export class WorkerLiveness {
     let next = startedAt + heartbeatIntervalMs;
     for (;;) {
       // Every interval, and also when a silent worker's timeout comes due between two.
-      const due = this.#silentDueAt;
+      const due = this.#judge.silentDueAt;
       const at = due !== undefined && due < next ? due : next;
       if (!(await this.#sleep(at - clock.now()))) return;
       await this.#lookOnce();
@@ -318,78 +310,11 @@ export class WorkerLiveness {
 
   async #lookOnce(): Promise<void> {
     try {
-      await this.#look();
+      await this.#judge.look();
       this.#recovered("look");
     } catch (error) {
       this.#failed("look", error);
     }
-  }
-
-  async #look(): Promise<void> {
-    const { store, clock, workerId, logger, leaseMs } = this.#options;
-    const workers = await store.listWorkers();
-    const now = clock.now();
-    const dead: { worker: WorkerRecord; why: string }[] = [];
-    const present = new Set<WorkerId>();
-    this.#silentDueAt = undefined;
-    for (const worker of workers) {
-      if (worker.id === workerId) continue;
-      present.add(worker.id);
-      const why = this.#deathOf(worker, now);
-      if (why !== undefined) dead.push({ worker, why });
-    }
-    for (const id of this.#seen.keys()) if (!present.has(id)) this.#seen.delete(id);
-    if (dead.length === 0) return;
-    const { stopped, claimsEnded } = await store.stopWorkers(
-      dead.map(({ worker }) => ({ id: worker.id, heartbeatAt: worker.heartbeatAt })),
-      now,
-      leaseMs,
-    );
-    for (const { worker, why } of dead) {
-      if (!stopped.includes(worker.id)) continue;
-      this.#seen.delete(worker.id);
-      logger.warn(
-        { workerId: worker.id, host: worker.host, pid: worker.pid },
-        `worker ${worker.id} is dead (${why}); its calls are taken over now`,
-      );
-    }
-    if (claimsEnded > 0) {
-      logger.info({ claimsEnded }, "claims of dead workers ended; taking their calls over");
-      this.#options.onClaimsEnded(now);
-    }
-  }
-
-  /** Why `worker` is dead, or undefined while it may be alive. */
-  #deathOf(worker: WorkerRecord, now: number): string | undefined {
-    const { probe, workerTimeoutMs } = this.#options;
-    const self = probe.self;
-    // A pid is evidence only within one known PID scope: an unknown scope on both sides says
-    // nothing (two machines may share a host name).
-    if (
-      self.pidScope !== undefined &&
-      worker.pidScope === self.pidScope &&
-      worker.host === self.host &&
-      !probe.isRunning(worker.pid, worker.startedAt)
-    ) {
-      return worker.pid === self.pid
-        ? `its pid ${worker.pid} on ${worker.host} is this process's now`
-        : `process ${worker.pid} on ${worker.host} is gone`;
-    }
-    const seen = this.#seen.get(worker.id);
-    if (seen === undefined || seen.heartbeatAt !== worker.heartbeatAt) {
-      this.#seen.set(worker.id, { heartbeatAt: worker.heartbeatAt, since: now, looks: 0 });
-      return undefined;
-    }
-    seen.looks++;
-    const silentMs = now - seen.since;
-    if (silentMs >= workerTimeoutMs && seen.looks >= this.#minLooks)
-      return `no heartbeat for ${silentMs} ms`;
-    // Looked at again when its timeout comes due, not at the next interval after it.
-    if (silentMs < workerTimeoutMs && seen.looks + 1 >= this.#minLooks) {
-      const dueAt = seen.since + workerTimeoutMs;
-      this.#silentDueAt = Math.min(this.#silentDueAt ?? dueAt, dueAt);
-    }
-    return undefined;
   }
 
   /** Sleeps `ms` of the clock; false once `stop` began. */

@@ -19,7 +19,9 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
+import pg from "pg";
 import { Pool } from "undici";
 import {
   holdFirstRequestOfEach,
@@ -38,6 +40,7 @@ const { values: args } = parseArgs({
     rounds: { type: "string" },
     stores: { type: "string", default: "sqlite,postgres" },
     "lease-ms": { type: "string", default: "30000" },
+    scenarios: { type: "string" },
   },
 });
 const CALLS = Number(args.calls ?? (args.quick ? 50 : 500));
@@ -50,7 +53,16 @@ const ROOT = join(import.meta.dirname, "..");
 const GIVE_UP_MS = LEASE_MS + 30_000;
 
 type Scenario = "restart" | "takeover, killed" | "takeover, silent";
-const SCENARIOS: readonly Scenario[] = ["restart", "takeover, killed", "takeover, silent"];
+const ALL_SCENARIOS: readonly Scenario[] = ["restart", "takeover, killed", "takeover, silent"];
+const SCENARIOS: readonly Scenario[] =
+  args.scenarios === undefined
+    ? ALL_SCENARIOS
+    : args.scenarios.split(",").map((name) => {
+        const scenario = ALL_SCENARIOS.find((s) => s.includes(name.trim()));
+        if (scenario === undefined)
+          throw new Error(`--scenarios: ${name} is none of ${ALL_SCENARIOS.join(" | ")}`);
+        return scenario;
+      });
 
 interface Sample {
   /** From the kill to the restarted process listening (restart only). */
@@ -63,6 +75,8 @@ interface Child {
   process: ChildProcess;
   url: string;
   exited: Promise<unknown>;
+  /** What it printed (errors only: the log level is `error`). */
+  output(): string;
 }
 
 /** Starts `steadfast <command>` and resolves once its output matches `ready`. */
@@ -88,7 +102,7 @@ async function startSteadfast(
     child.stderr.on("data", onData);
     void exited.then(() => reject(new Error(`steadfast ${command} exited early:\n${output}`)));
   });
-  return { process: child, url, exited };
+  return { process: child, url, exited, output: () => output };
 }
 
 async function kill(child: Child, signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
@@ -167,11 +181,48 @@ async function measure(store: "sqlite" | "postgres", scenario: Scenario): Promis
     const stoppedAt = epochMs();
     await kill(first, scenario === "takeover, killed" ? "SIGKILL" : "SIGSTOP");
     return await resumed(upstream, stoppedAt);
+  } catch (error) {
+    // What the processes said and where the calls stand: why they were not resumed.
+    for (const [i, child] of children.entries())
+      console.log(`process ${i} printed:\n${child.output().slice(-4_000)}`);
+    console.log(`calls in the database:\n${await callStates(env.STEADFAST_DB!, schema)}`);
+    throw error;
   } finally {
     for (const child of children) await kill(child);
     await upstream.close();
     rmSync(dir, { recursive: true, force: true });
     if (pgUrl !== undefined) await dropSchema(pgUrl, schema);
+  }
+}
+
+/** The calls by status, owner and wait code, and the workers, for a failed measurement. */
+async function callStates(db: string, schema: string): Promise<string> {
+  const calls =
+    "SELECT status, worker_id, wait_code, count(*) AS n FROM calls GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+  const workers = "SELECT id, pid, heartbeat_at, stopped_at FROM workers ORDER BY id";
+  if (db.startsWith("sqlite:")) {
+    const sqlite = new DatabaseSync(db.slice("sqlite:".length), { readOnly: true });
+    try {
+      return JSON.stringify([sqlite.prepare(calls).all(), sqlite.prepare(workers).all()]);
+    } finally {
+      sqlite.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: db.replace(/\?.*$/, "") });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO ${pg.escapeIdentifier(schema)}`);
+    const locks = await client.query(
+      "SELECT pid, state, xact_start, left(query, 80) AS query FROM pg_stat_activity " +
+        "WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    );
+    return JSON.stringify(
+      [(await client.query(calls)).rows, (await client.query(workers)).rows, locks.rows],
+      null,
+      1,
+    );
+  } finally {
+    await client.end();
   }
 }
 
@@ -192,7 +243,22 @@ const rows: string[][] = [];
 for (const store of STORES) {
   for (const scenario of SCENARIOS) {
     const samples: Sample[] = [];
-    for (let round = 0; round < ROUNDS; round++) samples.push(await measure(store, scenario));
+    for (let round = 0; round < ROUNDS; round++) {
+      const label = `${store}, ${scenario}, round ${round + 1}/${ROUNDS}`;
+      let sample: Sample;
+      try {
+        sample = await measure(store, scenario);
+      } catch (error) {
+        console.log(`${label}: FAILED`);
+        throw error;
+      }
+      console.log(
+        `${label}: ` +
+          (sample.listeningMs === undefined ? "" : `listening ${seconds(sample.listeningMs)}, `) +
+          `first resumed ${seconds(sample.firstResumedMs)}, all ${seconds(sample.allResumedMs)}`,
+      );
+      samples.push(sample);
+    }
     const med = (pick: (s: Sample) => number | undefined): number | undefined => {
       const values = samples.map(pick).filter((v): v is number => v !== undefined);
       return values.length === 0 ? undefined : median(values);

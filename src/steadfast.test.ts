@@ -38,6 +38,20 @@ describe("createSteadfast", () => {
     expect(upstream.requests).toHaveLength(1);
   });
 
+  it("carries as many attempts to one destination at once as its share of concurrency, beyond 128 connections", async () => {
+    // The resume benchmark (500 calls to one origin, concurrency 1,000) found 128 connections
+    // per origin: the rest waited for one and failed connect_timeout without being sent.
+    upstream = await startFlakyUpstream(() => "hang");
+    sf = await createSteadfast({ db: ":memory:", allowPrivateNetworks: true, concurrency: 400 });
+    const calls = 200;
+    for (let i = 0; i < calls; i++) await sf.fetch({ url: `${upstream.url}/${i}` });
+    const arrived = upstream.waitForRequests(calls).then(() => "all");
+    const short = new Promise((resolve) => setTimeout(resolve, 5_000, "not all within 5 s"));
+    expect(await Promise.race([arrived, short])).toBe("all");
+    await upstream.close();
+    upstream = undefined;
+  });
+
   it("refuses a private destination unless allowed, and invalid input, with field names", async () => {
     sf = await createSteadfast({ db: ":memory:", startEngine: false });
     const refused = await sf.fetch({ url: "http://127.0.0.1:9/x" }).catch((e: unknown) => e);

@@ -159,12 +159,16 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       allowedCidrs: "allowedCidrs (a createSteadfast option)",
     },
   });
+  // As many connections per origin as attempts in flight: one destination may be sent a share of
+  // `concurrency` at once, and an attempt left waiting for a pooled connection would fail
+  // `connect_timeout` without reaching it (the resume benchmark's 500 calls to one origin did).
   const transport =
     options.transport ??
     new UndiciTransport({
       clock,
       guard,
       ...(options.logger === undefined ? {} : { logger: options.logger }),
+      connections: Math.max(128, Math.floor(options.concurrency ?? 256)),
     });
   const engine = new Engine({
     store,

@@ -174,4 +174,72 @@ describe("a PostgreSQL fleet taking over a dead process's calls (process level)"
     expect(tookMs).toBeLessThan(RESUMED_WITHIN_MS);
     await expectAttemptLogsMatchUpstream(peer, ids);
   }, 60_000);
+
+  it("a process frozen longer than workerTimeoutMs sends nothing, once thawed, for the calls taken over meanwhile", async () => {
+    schema = testSchemaName();
+    upstream = await startFlakyUpstream([{ status: 200 }]);
+    const env = {
+      STEADFAST_DB: `${TEST_DATABASE_URL}?schema=${schema}`,
+      STEADFAST_API_KEYS: `resume:${KEY}`,
+      STEADFAST_OPERATOR_TENANTS: "resume",
+      STEADFAST_ALLOW_PRIVATE_NETWORKS: "true",
+      STEADFAST_LEASE_MS: String(LEASE_MS),
+      STEADFAST_LOG_LEVEL: "info",
+    };
+    const first = await startServerProcess(env);
+    processes.push(first);
+    const client = apiClient(first.url, KEY);
+    // Four a second: a call whose slot is under a second away waits for it in memory (a gate
+    // queue), the others wait in the store.
+    const destination = `/v1/destinations/${encodeURIComponent(upstream.url)}`;
+    expect((await client.call("PUT", destination, { rateLimitPerSecond: 4 })).status).toBe(200);
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const key = `frozen-${i}`;
+      const res = await client.call(
+        "POST",
+        "/v1/fetch",
+        { url: `${upstream.url}/work`, method: "POST", body: { key } },
+        { "idempotency-key": key },
+      );
+      expect(res.status).toBe(202);
+      ids.push(String(res.body?.id));
+    }
+    await client.close();
+    await upstream.waitForRequests(1);
+    // Frozen with calls in its gate queue; another process takes them over and ends them all.
+    const frozenAt = performance.now();
+    first.child.kill("SIGSTOP");
+    const peer = await startServerProcess(env);
+    processes.push(peer);
+    const peerClient = apiClient(peer.url, KEY);
+    for (const id of ids) {
+      await until(
+        async () => (await peerClient.call("GET", `/v1/calls/${id}`)).body?.status === "succeeded",
+        30_000,
+        50,
+      );
+    }
+    await peerClient.close();
+
+    // Thawed: it finds out at its next heartbeat (or its fence, before that) that it may have
+    // been found dead. Whatever it would still send for those calls leaves before that line,
+    // and reaches the upstream within the second after it.
+    first.child.kill("SIGCONT");
+    await until(
+      () => Promise.resolve(/registered again|found dead by another process/.test(first.output())),
+      10_000,
+      20,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const sentAfterFreeze = new Map<string, number>();
+    for (const request of upstream.requests) {
+      if (request.receivedAt <= frozenAt) continue;
+      const key = String(request.headers["idempotency-key"]);
+      sentAfterFreeze.set(key, (sentAfterFreeze.get(key) ?? 0) + 1);
+    }
+    // The upstream saw each call's request at most once after the takeover: the peer's.
+    expect([...sentAfterFreeze].filter(([, n]) => n > 1)).toEqual([]);
+    expect(first.output()).toContain("this process stops sending");
+  }, 90_000);
 });

@@ -401,16 +401,20 @@ export interface Store {
   listWorkers(): Promise<WorkerRecord[]>;
   /**
    * Marks workers stopped and ends their claims at once, so that `claimDue` takes their calls
-   * over now rather than when their leases expire: each running call a named worker holds gets
-   * `leaseExpiresAt = now` (when later), and the worker's concurrency permits are dropped. A
+   * over now rather than when their leases expire: each running call a named worker holds whose
+   * lease ends after `now`, and by `now + 2 * maxLeaseMs` (the longest lease the engines take,
+   * ms: a bound on the search; a claim whose owner's clock ran further ahead ends with its
+   * lease), gets `leaseExpiresAt = now`, and the worker's concurrency permits are dropped. A
    * worker is named with the `heartbeatAt` its judge saw: one that has beaten since (it was not
-   * dead, only late) is left alone, so is one already stopped. For a graceful stop, the worker
-   * names itself with `heartbeatAt` undefined (no condition). Returns the workers stopped and
-   * how many claims were ended.
+   * dead, only late) is left alone, so is one already stopped. A worker naming itself, with
+   * `heartbeatAt` undefined (a graceful stop, or a fenced worker before it registers again), is
+   * stopped unconditionally, and its claims are ended even when it was stopped already. Returns
+   * the workers stopped by this call and how many claims were ended.
    */
   stopWorkers(
     workers: readonly { id: WorkerId; heartbeatAt?: number }[],
     now: number,
+    maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }>;
 
   /**

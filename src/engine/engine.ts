@@ -15,6 +15,10 @@
  * process found dead (gone from this host, or silent for `workerTimeoutMs`) has its claims ended
  * at once, so its calls are taken over in seconds, not when their leases end. A takeover records
  * the attempt it cut off (`Store.claimDue`); a graceful stop records the attempts it aborts.
+ * The engine fences itself: it claims, and sends (right before `transport.send`, and when a call
+ * leaves a destination's queue), only while its last acknowledged heartbeat is recent enough that
+ * no other process can have found it dead; when it is not, every flight is aborted, queued calls
+ * are shed without a write, and the engine registers again before it claims anything more.
  *
  * Before each attempt, the call's destination decides (`DestinationGate`): send now, or hold the
  * call until a time without an attempt (`Store.deferCall`): breaker open, paused by `Retry-After`,
@@ -23,8 +27,9 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../core/call.ts";
 import type { CallId, WorkerId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
+import { randomBytes } from "node:crypto";
 import type { Claim, ClaimRef, Store } from "../core/store.ts";
-import type { OutgoingRequest, Transport } from "../core/transport.ts";
+import type { OutgoingRequest, SendResult, Transport } from "../core/transport.ts";
 import { Emitter } from "../resilience/events.ts";
 import { buildCallbackRequest } from "./callback-request.ts";
 import {
@@ -66,7 +71,12 @@ export interface EngineOptions {
   transport: Transport;
   clock: Clock;
   random: Random;
-  /** Written on claims, for diagnostics. Default a random id. */
+  /**
+   * This engine's identity in the store: its claims, heartbeat and concurrency permits are held
+   * under it, and stopping it (found dead, or a graceful stop) ends every claim under it. Two
+   * live engines must never share one. Default a unique id: this process's pid and 64 bits from
+   * the operating system's CSPRNG (not the injected `random`, which tests seed alike).
+   */
   workerId?: string;
   /** Attempts in flight at once. Default 256. */
   concurrency?: number;
@@ -91,8 +101,9 @@ export interface EngineOptions {
   heartbeatIntervalMs?: number;
   /**
    * How long another process's heartbeat may stay unchanged before its claims are taken over,
-   * ms. Default 5,000. A process gone from this host is found at once. Must exceed
-   * `heartbeatIntervalMs`.
+   * ms. Default 5,000. A process gone from this host is found at once. At least three
+   * `heartbeatIntervalMs`: this engine stops sending once its last acknowledged heartbeat is
+   * `workerTimeoutMs - heartbeatIntervalMs` old, before any other process may find it dead.
    */
   workerTimeoutMs?: number;
   /** This process, and how to tell whether another one runs. Default the real process's. */
@@ -152,10 +163,17 @@ export class Engine {
   readonly #shutdownGraceMs: number;
   readonly #purgeIntervalMs: number;
   readonly #ctx: AttemptContext;
+  /** The flight of each call this engine runs (its current claim). */
   readonly #inFlight = new Map<CallId, InFlight>();
+  /**
+   * Flights whose call this engine claimed again (its lease was ended meanwhile): aborted, and
+   * counted until they end.
+   */
+  readonly #superseded = new Set<InFlight>();
   readonly #waiters = new Map<CallId, Set<(why: EndWait) => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
-  #pumping = false;
+  /** The pump under way, if any (`stop` and the fence wait for the claims it brings back). */
+  #pumping: Promise<void> | undefined;
   /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
   #reserved = 0;
   /** Calls of `#inFlight` whose exchange has ended and whose attempt is being committed. */
@@ -167,15 +185,18 @@ export class Engine {
   #loops = new AbortController();
   #unsubscribe: (() => void) | undefined;
   #background: Promise<void>[] = [];
+  /** Claims being given back (`#release`). */
+  readonly #releasing = new Set<Promise<void>>();
   readonly #liveness: WorkerLiveness;
   readonly #heartbeatIntervalMs: number;
   /** Settles when this worker is registered and has looked for dead ones (or failed to). */
   #registered: Promise<void> = Promise.resolve();
-  /** Whether the last heartbeat failed (logged once per outage, not every second). */
-  #beatFailing = false;
   /** The reason the attempts aborted by `stop` carry (told apart from a lost lease). */
   // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: only its message is quoted in the attempt
   readonly #stopping = new Error("engine stopping");
+  /** The reason the attempts aborted by the fence carry: they write nothing. */
+  // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: they write nothing
+  readonly #fenced = new Error("this process may have been found dead: it sends nothing");
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -187,7 +208,7 @@ export class Engine {
         logger.error({ err: error, event }, "an engine event listener threw; the engine went on"),
     });
     this.#workerId = (options.workerId ??
-      `worker_${Math.floor(options.random.next() * 2 ** 48).toString(36)}`) as WorkerId;
+      `worker_${process.pid}_${randomBytes(8).toString("hex")}`) as WorkerId;
     this.#concurrency = options.concurrency ?? 256;
     this.#claimWindow = this.#concurrency;
     this.#leaseMs = options.leaseMs ?? 30_000;
@@ -213,13 +234,25 @@ export class Engine {
       probe: options.processProbe ?? currentProcessProbe(),
       heartbeatIntervalMs: this.#heartbeatIntervalMs,
       workerTimeoutMs: options.workerTimeoutMs ?? 5_000,
+      leaseMs: this.#leaseMs,
       logger: this.#logger,
       onClaimsEnded: (now) => this.notify(now),
+      onFenced: () => this.#fence(),
+      onAlive: () => this.#wake(),
     });
+    const transport = options.transport;
     const signingSecrets = new Map<string, Promise<string>>();
     this.#ctx = {
       store: options.store,
-      transport: options.transport,
+      // Nothing leaves unless the fence is open at that very moment (see `WorkerLiveness`).
+      transport: {
+        send: (request, sendOptions) => {
+          if (this.#liveness.mayAct(this.#clock.now())) return transport.send(request, sendOptions);
+          this.#abortFlights(this.#fenced);
+          return Promise.resolve(notSent(this.#clock.now()));
+        },
+        close: () => transport.close(),
+      },
       clock: options.clock,
       random: options.random,
       maxResponseBytes: options.maxResponseBytes ?? 1_048_576,
@@ -237,7 +270,7 @@ export class Engine {
 
   /** Attempts currently in flight. */
   get inFlight(): number {
-    return this.#inFlight.size;
+    return this.#flightCount();
   }
 
   /** This engine's worker id, as written on its claims. */
@@ -253,14 +286,13 @@ export class Engine {
   start(): void {
     if (this.#state !== "idle") return;
     this.#state = "running";
-    this.#registered = this.#liveness.start().catch((error: unknown) => {
-      this.#logger.warn(
-        { err: error },
-        "could not register this worker; its heartbeat tries again every interval",
-      );
-    });
-    this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#beat()));
+    this.#registered = this.#liveness.start();
     this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
+    // Without wake-ups from other processes (SQLite), the next wake-up is read every heartbeat
+    // interval: calls another process made due (claims of a dead worker it ended, new calls, a
+    // graceful stop's releases) are claimed here too within that time.
+    if (this.#unsubscribe === undefined)
+      this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#catchUp()));
     const renewEveryMs = Math.max(10, Math.floor(this.#leaseMs / 3));
     this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
     this.#background.push(this.#every(renewEveryMs, () => this.destinations.renewPermits()));
@@ -277,7 +309,7 @@ export class Engine {
    * engine is not running or every slot is taken.
    */
   reserveSlot(): ReservedSlot | undefined {
-    if (this.#state !== "running") return undefined;
+    if (this.#state !== "running" || !this.#liveness.mayAct(this.#clock.now())) return undefined;
     if (this.#freeSlots() <= 0) return undefined;
     this.#reserved++;
     let settled = false;
@@ -294,16 +326,9 @@ export class Engine {
       run: (call) => {
         if (!settle()) return;
         const claim: Claim = { call, leaseToken: 1, leaseExpiresAt };
-        if (this.#state === "running") this.#launch(claim);
-        else {
-          // Stopping: give the claim back; if that fails too, the lease expires and the call is
-          // taken over then.
-          this.#store
-            .releaseClaims([{ callId: call.id, leaseToken: 1 }], this.#clock.now())
-            .catch((error: unknown) =>
-              this.#logger.warn({ err: error, callId: call.id }, "could not release a new claim"),
-            );
-        }
+        // Stopping, or fenced meanwhile: the claim is given back.
+        if (this.#mayLaunch()) this.#launch(claim);
+        else void this.#release([claim]);
       },
       release: () => {
         if (settle()) this.#wake();
@@ -355,9 +380,10 @@ export class Engine {
   }
 
   /**
-   * Stops gracefully: claims nothing more, lets attempts in flight finish for up to
-   * `shutdownGraceMs`, then aborts the rest and gives their claims back (they run again, with the
-   * same forwarded idempotency key, on the next engine).
+   * Stops gracefully: claims nothing more (a claim under way is given back when it returns),
+   * lets attempts in flight finish for up to `shutdownGraceMs`, then aborts the rest and gives
+   * their claims back (they run again, with the same forwarded idempotency key, on the next
+   * engine). Resolves once no attempt of this engine runs any more.
    */
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
@@ -369,26 +395,28 @@ export class Engine {
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
     this.#timer?.controller.abort();
     this.#timer = undefined;
-    const pending = [...this.#inFlight.values()].map((f) => f.done);
-    if (pending.length > 0) {
+    // A pump in the middle of a claim: the claims it brings back are released, not launched.
+    await this.#pumping;
+    if (this.#flightCount() > 0) {
       const grace = new AbortController();
       await Promise.race([
-        Promise.all(pending),
+        this.#flightsEnded(),
         this.#clock.sleep(this.#shutdownGraceMs, grace.signal).catch(() => {}),
       ]);
       grace.abort();
-      for (const flight of this.#inFlight.values()) flight.controller.abort(this.#stopping);
-      await Promise.all(pending);
+      this.#abortFlights(this.#stopping);
+      await this.#flightsEnded();
     }
     await this.destinations.idle();
+    await Promise.all([...this.#releasing]);
     this.#loops.abort();
     // Nothing more is sent from here: this process's share of fleet-wide concurrency limits is
     // free for the others at once rather than when its lease ends (a failure is logged there;
     // those permits lapse).
     await this.destinations.returnPermits();
     await Promise.all(this.#background);
-    // Marked stopped: nobody waits for this process's heartbeat, and a claim it still holds (one
-    // whose release failed) is taken over at once.
+    // Stops heartbeating, then marks the worker stopped: nobody waits for this process's
+    // heartbeat, and a claim it still holds (one whose release failed) is taken over at once.
     await this.#liveness.stop().catch((error: unknown) => {
       this.#logger.warn(
         { err: error },
@@ -401,22 +429,44 @@ export class Engine {
 
   #wake(): void {
     if (this.#state !== "running") return;
-    if (this.#pumping) {
+    if (this.#pumping !== undefined) {
       this.#pumpAgain = true;
       return;
     }
-    this.#pumping = true;
-    this.#pump().then(
+    this.#pumping = this.#pump().then(
       () => {
-        this.#pumping = false;
+        this.#pumping = undefined;
         if (this.#pumpAgain) this.#wake();
       },
       (error: unknown) => {
-        this.#pumping = false;
+        this.#pumping = undefined;
         this.#logger.error({ err: error }, "claiming due calls failed; trying again in 1 s");
         this.#arm(this.#clock.now() + 1_000);
       },
     );
+  }
+
+  /** Whether a claim may run now: the engine is running and its fence open. */
+  #mayLaunch(): boolean {
+    return this.#state === "running" && this.#liveness.mayAct(this.#clock.now());
+  }
+
+  /**
+   * Gives claims back (due at once); a failure is logged, and their leases end in time. `stop`
+   * waits for it before the store may be closed.
+   */
+  #release(claims: readonly Claim[]): Promise<void> {
+    if (claims.length === 0) return Promise.resolve();
+    const refs = claims.map((c) => ({ callId: c.call.id, leaseToken: c.leaseToken }));
+    const released = this.#store.releaseClaims(refs, this.#clock.now()).catch((error: unknown) => {
+      this.#logger.warn(
+        { err: error, calls: refs.length },
+        "could not give back claims this engine will not run; they are taken over when their leases end",
+      );
+    });
+    this.#releasing.add(released);
+    void released.finally(() => this.#releasing.delete(released));
+    return released;
   }
 
   async #pump(): Promise<void> {
@@ -426,7 +476,7 @@ export class Engine {
     await this.#registered;
     for (;;) {
       this.#pumpAgain = false;
-      while (this.#state === "running") {
+      while (this.#mayLaunch()) {
         const free = this.#freeSlots();
         if (free <= 0) break;
         const limit = Math.min(free, Math.ceil(this.#claimWindow));
@@ -436,6 +486,11 @@ export class Engine {
           leaseMs: this.#leaseMs,
           workerId: this.#workerId,
         });
+        // Stopped or fenced while claiming: these calls go back, due at once.
+        if (!this.#mayLaunch()) {
+          await this.#release(claims);
+          break;
+        }
         for (const claim of claims) this.#launch(claim);
         // Narrowed by the window: claim again when attempts end, not at once.
         if (claims.length < limit || limit < free) break;
@@ -444,7 +499,8 @@ export class Engine {
     }
     // No free slot (reserved ones included): an exchange or attempt that ends, or a settled
     // reservation, wakes the pump again. Looking for due work now would only find it, and pump again at once.
-    if (this.#state !== "running" || this.#freeSlots() <= 0) return;
+    // Fenced: registering again wakes it.
+    if (!this.#mayLaunch() || this.#freeSlots() <= 0) return;
     const next = await this.#store.nextWakeAt();
     if (next === undefined) return;
     if (next <= this.#clock.now()) this.#pumpAgain = true;
@@ -472,8 +528,9 @@ export class Engine {
    * being committed are bounded too (as many again), so a slow store stops the claiming.
    */
   #freeSlots(): number {
-    const exchanging = this.#inFlight.size - this.#committing + this.#reserved;
-    const held = this.#inFlight.size + this.#reserved;
+    const flights = this.#flightCount();
+    const exchanging = flights - this.#committing + this.#reserved;
+    const held = flights + this.#reserved;
     return Math.min(this.#concurrency - exchanging, 2 * this.#concurrency - held);
   }
 
@@ -481,6 +538,14 @@ export class Engine {
     const controller = new AbortController();
     const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
     const flight: InFlight = { ref, controller, done: Promise.resolve(), exchanged: false };
+    const previous = this.#inFlight.get(claim.call.id);
+    if (previous !== undefined) {
+      // Its lease was ended and the call claimed again, here: the older attempt is fenced out.
+      // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: only its message is quoted
+      previous.controller.abort(new Error("lease lost"));
+      this.#superseded.add(previous);
+      this.events.emit("lease:lost", { callId: claim.call.id });
+    }
     this.#inFlight.set(claim.call.id, flight);
     const onExchanged = (): void => {
       flight.exchanged = true;
@@ -495,7 +560,8 @@ export class Engine {
         );
       })
       .finally(() => {
-        this.#inFlight.delete(claim.call.id);
+        if (this.#inFlight.get(claim.call.id) === flight) this.#inFlight.delete(claim.call.id);
+        else this.#superseded.delete(flight);
         if (flight.exchanged) this.#committing--;
         this.#wake();
       });
@@ -509,6 +575,14 @@ export class Engine {
       ...(claim.takenOver === true ? { takenOver: true } : {}),
     });
     this.#adjustClaimWindow(admission);
+    // Fenced while it waited for its destination (or now): the call is no longer surely ours.
+    // It leaves without a send; its claim is given back if it still is ours (nothing was sent).
+    if (signal.reason === this.#fenced || !this.#liveness.mayAct(this.#clock.now())) {
+      this.#abortFlights(this.#fenced);
+      if (admission.type === "proceed") gate.release(admission.ticket);
+      await this.#release([claim]);
+      return;
+    }
     if (admission.type === "hold") {
       await this.#hold(claim, admission.until, admission.waitingFor);
       return;
@@ -529,6 +603,11 @@ export class Engine {
     }
     if (result.type === "aborted") {
       if (signal.reason === this.#stopping) await this.#giveBack(claim, result.cutOff);
+      // Fenced: a request that may have gone out is left to the takeover, which records it
+      // interrupted (its claim is ended before this engine registers again); one that surely
+      // did not is given back, if the claim still is ours.
+      else if (signal.reason === this.#fenced && result.cutOff?.sent !== true)
+        await this.#release([claim]);
       return;
     }
     if (result.type === "fenced") {
@@ -601,25 +680,43 @@ export class Engine {
     this.notify(runAt);
   }
 
-  async #beat(): Promise<void> {
-    try {
-      await this.#liveness.beat();
-      if (this.#beatFailing) this.#logger.info({}, "heartbeats reach the store again");
-      this.#beatFailing = false;
-    } catch (error) {
-      if (!this.#beatFailing) {
-        this.#logger.warn(
-          { err: error },
-          "heartbeat failed; retried every interval (after workerTimeoutMs without one, other " +
-            "processes take this one's calls over, and it registers again once the store is back)",
-        );
-      }
-      this.#beatFailing = true;
-    }
+  /**
+   * The fence closed (`WorkerLiveness`): aborts every flight now; resolves once the pump under
+   * way and every flight have ended.
+   */
+  async #fence(): Promise<void> {
+    this.#abortFlights(this.#fenced);
+    await this.#pumping;
+    await this.#flightsEnded();
+  }
+
+  /** Aborts every flight (an aborted one keeps its first reason). */
+  #abortFlights(reason: Error): void {
+    for (const flight of this.#allFlights()) flight.controller.abort(reason);
+  }
+
+  #allFlights(): InFlight[] {
+    return [...this.#inFlight.values(), ...this.#superseded];
+  }
+
+  #flightCount(): number {
+    return this.#inFlight.size + this.#superseded.size;
+  }
+
+  /** Resolves once no flight is left, including any launched meanwhile. */
+  async #flightsEnded(): Promise<void> {
+    while (this.#flightCount() > 0) await Promise.all(this.#allFlights().map((f) => f.done));
+  }
+
+  /** Claims what another process made due (stores without cross-process wake-ups). */
+  async #catchUp(): Promise<void> {
+    const next = await this.#store.nextWakeAt();
+    if (next !== undefined) this.notify(next);
   }
 
   async #renewLeases(): Promise<void> {
-    if (this.#inFlight.size === 0) return;
+    // Fenced, its flights are aborted: their claims are ended, not renewed.
+    if (this.#inFlight.size === 0 || !this.#liveness.mayAct(this.#clock.now())) return;
     const now = this.#clock.now();
     const lost = await this.#store.renewLeases(
       [...this.#inFlight.values()].map((f) => f.ref),
@@ -658,4 +755,15 @@ export class Engine {
       }
     }
   }
+}
+
+/** What the transport is never asked to send while the fence is closed (nothing left). */
+function notSent(now: number): SendResult {
+  return {
+    type: "error",
+    code: "aborted",
+    message: "not sent: this process may have been found dead by another one (see WorkerLiveness)",
+    sent: false,
+    timings: { startedAt: now, durationMs: 0 },
+  };
 }

@@ -3,23 +3,44 @@
  * not when their leases expire, and the lease of a live process is never shortened.
  *
  * Each engine registers its process in the store and heartbeats every `heartbeatIntervalMs`;
- * after each heartbeat it looks at the other live workers and finds one dead when
- *   - it ran on this host (same host name and pid scope) and its process is gone: no process has
- *     its pid (ESRCH), or this process has its pid and is not it (a restarted container's pid 1).
- *     This is what resumes a restarted process's calls at once;
+ * every interval too, it looks at the other live workers and finds one dead when
+ *   - it ran in this process's PID scope (same boot and PID namespace, known on both sides) and
+ *     its process is gone: no process has its pid, or the one that has it started at another
+ *     time (a restarted container's pid 1). This is what resumes a restarted process's calls at
+ *     once;
  *   - or its heartbeat has not changed for `workerTimeoutMs` of this engine's clock, over several
  *     looks. Successive values are compared, never clocks of two machines, so clock skew between
  *     hosts cannot make a live process look dead.
  * A dead worker is stopped with `Store.stopWorkers`, conditional on the heartbeat seen (one that
  * beat meanwhile is left alone): its claims end at once and `claimDue` takes its calls over,
- * fenced by their lease tokens as before. A worker found dead by mistake (a long pause) loses
- * only the claims taken meanwhile, and registers again at its next heartbeat.
+ * fenced by their lease tokens as before.
+ *
+ * The lease token fences commits, not sends. So that a live process found dead by mistake (an
+ * event-loop stall, a VM pause, a saturated pool, a network cut to the database) does not go on
+ * sending calls another process has taken over, each worker fences itself:
+ *
+ *   registering -> alive { ackAt }      registered (an acknowledged heartbeat issued at ackAt);
+ *                                       before, nobody knows this worker: it may act
+ *   alive -> alive { later ackAt }      a heartbeat acknowledged
+ *   alive -> fenced                     a heartbeat answered "stopped" (found dead), or
+ *                                       `ackAt + fenceMs` passed without a fresher one
+ *   fenced -> alive                     its flights unwound, it ended its own remaining claims
+ *                                       (so whoever claims them records what was cut off) and
+ *                                       registered again
+ *   any -> stopped                      `stop`
+ *
+ * A judge sees a heartbeat written at or after `ackAt` and needs `workerTimeoutMs` of silence
+ * after seeing it, so nobody can stop this worker before `ackAt + workerTimeoutMs`: while
+ * `mayAct` (before `ackAt + fenceMs`, one heartbeat interval earlier) the engine claims and
+ * sends; after, it sends nothing (durations of this engine's clock only). Closing the fence
+ * aborts every flight and sheds the calls waiting for a destination's slot (`onFenced`).
  */
 import { InvalidOptionError } from "../core/errors.ts";
 import type { WorkerId } from "../core/ids.ts";
 import type { Clock } from "../core/ports.ts";
-import type { Store, WorkerRecord } from "../core/store.ts";
+import type { Store } from "../core/store.ts";
 import type { ProcessProbe } from "./process-probe.ts";
+import { WorkerJudge } from "./worker-judge.ts";
 
 /** The logger shape liveness needs (the engine's). */
 interface LivenessLogger {
@@ -35,123 +56,287 @@ export interface WorkerLivenessOptions {
   probe: ProcessProbe;
   /** How often this worker heartbeats and looks at the others, ms. */
   heartbeatIntervalMs: number;
-  /** How long another worker's heartbeat may stay unchanged before it is found dead, ms. */
+  /**
+   * How long another worker's heartbeat may stay unchanged before it is found dead, ms. At least
+   * three heartbeat intervals: this worker stops sending one interval before others may find it
+   * dead, and a heartbeat must be able to take an interval to be answered.
+   */
   workerTimeoutMs: number;
+  /** The engine's lease, ms: where a stopped worker's claims are looked for (`Store.stopWorkers`). */
+  leaseMs: number;
   logger: LivenessLogger;
   /** Claims of dead workers were ended at `now`: their calls are due. */
   onClaimsEnded(now: number): void;
+  /**
+   * The fence closed: abort every flight now (before returning), send nothing more, and resolve
+   * once every flight has ended. Registration again waits for it.
+   */
+  onFenced(): Promise<void>;
+  /** The fence is open again (registered): claiming may resume. */
+  onAlive(): void;
 }
+
+type Fence =
+  | { state: "registering" }
+  | { state: "alive"; ackAt: number }
+  | { state: "fenced"; unwound: Promise<void>; reopening?: Promise<void> }
+  | { state: "stopped" };
+
+/** What liveness does every interval; a failure of each is logged once per outage. */
+type Chore = "register" | "heartbeat" | "look";
+
+const FAILED: Record<Chore, string> = {
+  register:
+    "could not register this worker; tried again every interval (it claims and sends nothing until registered)",
+  heartbeat:
+    "heartbeat failed; tried again every interval (this process stops sending until one is " +
+    "acknowledged, and after workerTimeoutMs without one, others take its calls over)",
+  look: "looking for dead workers failed; tried again every interval",
+};
+
+const RECOVERED: Record<Chore, string> = {
+  register: "this worker is registered",
+  heartbeat: "heartbeats reach the store again",
+  look: "looking for dead workers again",
+};
 
 /** Stopped workers' rows are kept this long, for diagnostics, then deleted at a registration. */
 const STOPPED_RETENTION_MS = 86_400_000;
 
-/** One engine's registration, heartbeat and judgement of the others. See the file comment. */
+/** One engine's registration, heartbeat, fence and judgement of the others. See the file comment. */
 export class WorkerLiveness {
   readonly #options: WorkerLivenessOptions;
-  /** The last heartbeat seen of each other worker, since when, and over how many looks. */
-  readonly #seen = new Map<WorkerId, { heartbeatAt: number; since: number; looks: number }>();
-  readonly #minLooks: number;
+  readonly #judge: WorkerJudge;
+  readonly #fenceMs: number;
+  readonly #loops = new AbortController();
+  #fence: Fence = { state: "registering" };
+  #watchdog: AbortController | undefined;
+  #running: Promise<void>[] = [];
+  /** What is failing now, each logged once per outage. */
+  readonly #failing: Record<Chore, boolean> = { register: false, heartbeat: false, look: false };
 
   constructor(options: WorkerLivenessOptions) {
-    if (!(options.workerTimeoutMs > options.heartbeatIntervalMs)) {
+    if (!(options.workerTimeoutMs >= 3 * options.heartbeatIntervalMs)) {
       throw new InvalidOptionError(
-        `workerTimeoutMs (${options.workerTimeoutMs}) must be longer than heartbeatIntervalMs ` +
-          `(${options.heartbeatIntervalMs}): a live worker would be found dead between two heartbeats.`,
+        `workerTimeoutMs (${options.workerTimeoutMs}) must be at least three times heartbeatIntervalMs ` +
+          `(${options.heartbeatIntervalMs}): a worker stops sending one interval before others may find ` +
+          "it dead, and each heartbeat needs up to an interval to be answered.",
       );
     }
     this.#options = options;
-    // A worker is found dead by heartbeat only after this many looks, so a pause of this
-    // engine (or a fake clock's jump) is not mistaken for the silence of the other.
-    this.#minLooks = Math.max(
-      1,
-      Math.floor(options.workerTimeoutMs / options.heartbeatIntervalMs) - 1,
+    this.#fenceMs = options.workerTimeoutMs - options.heartbeatIntervalMs;
+    this.#judge = new WorkerJudge(options);
+  }
+
+  /**
+   * Registers this worker and looks for dead ones (a restart resumes their calls at once), then
+   * heartbeats and looks every interval until `stop`. Resolves after that first registration
+   * and look, or their failure (registering is tried again every interval).
+   */
+  start(): Promise<void> {
+    // Both loops keep time from now, however long the first registration takes.
+    const startedAt = this.#options.clock.now();
+    const first = this.#first();
+    this.#running.push(
+      first.then(() => this.#heartbeats(startedAt)),
+      first.then(() => this.#looks(startedAt)),
     );
+    return first;
   }
 
-  /** Registers this worker, then looks for dead ones at once (a restart resumes their calls). */
-  async start(): Promise<void> {
-    await this.#register();
-    await this.#look();
+  /**
+   * Whether this worker may claim and send at `now` (this engine's clock): its last acknowledged
+   * heartbeat was issued less than `workerTimeoutMs - heartbeatIntervalMs` ago, so that no other
+   * process can have found it dead yet (or it is not registered yet, so none knows it). Finding the acknowledgement too old closes
+   * the fence at once (`onFenced`). Synchronous: the engine asks it right before each send.
+   */
+  mayAct(now: number): boolean {
+    const fence = this.#fence;
+    // Not registered yet: no other process knows this worker, so none can end its claims early.
+    if (fence.state === "registering") return true;
+    if (fence.state !== "alive") return false;
+    // A clock that went back is no measure of how long ago the heartbeat was.
+    if (now >= fence.ackAt && now - fence.ackAt < this.#fenceMs) return true;
+    this.#close(
+      `its last acknowledged heartbeat was issued ${now - fence.ackAt} ms ago, and another ` +
+        `process may find it dead ${this.#options.workerTimeoutMs} ms after it`,
+    );
+    return false;
   }
 
-  /** Heartbeats (registering again if another process stopped it), then looks at the others. */
-  async beat(): Promise<void> {
-    const { store, clock, workerId, logger } = this.#options;
-    if (!(await store.heartbeatWorker(workerId, clock.now()))) {
-      logger.warn(
-        { workerId },
-        "this worker was found dead by another process (its heartbeats stopped for a while); " +
-          "registering again: calls taken over meanwhile are lost to this process, not run twice at once",
-      );
-      await this.#register();
-    }
-    await this.#look();
-  }
-
-  /** Marks this worker stopped (a graceful stop), ending any claim it still holds. */
+  /**
+   * Stops heartbeating and looking, then marks this worker stopped (a graceful stop), ending any
+   * claim it still holds.
+   */
   async stop(): Promise<void> {
-    const { store, clock, workerId } = this.#options;
-    await store.stopWorkers([{ id: workerId }], clock.now());
+    const { store, clock, workerId, leaseMs } = this.#options;
+    this.#loops.abort();
+    this.#watchdog?.abort();
+    await Promise.all(this.#running);
+    this.#fence = { state: "stopped" };
+    await store.stopWorkers([{ id: workerId }], clock.now(), leaseMs);
   }
 
-  async #register(): Promise<void> {
-    const { store, clock, workerId, probe } = this.#options;
-    const now = clock.now();
-    await store.registerWorker({ id: workerId, ...probe.self }, now, now - STOPPED_RETENTION_MS);
+  async #first(): Promise<void> {
+    try {
+      await this.#register(this.#options.clock.now());
+    } catch (error) {
+      this.#failed("register", error);
+      return;
+    }
+    await this.#lookOnce();
   }
 
-  async #look(): Promise<void> {
-    const { store, clock, workerId, logger } = this.#options;
-    const workers = await store.listWorkers();
-    const now = clock.now();
-    const dead: { worker: WorkerRecord; why: string }[] = [];
-    const present = new Set<WorkerId>();
-    for (const worker of workers) {
-      if (worker.id === workerId) continue;
-      present.add(worker.id);
-      const why = this.#deathOf(worker, now);
-      if (why !== undefined) dead.push({ worker, why });
-    }
-    for (const id of this.#seen.keys()) if (!present.has(id)) this.#seen.delete(id);
-    if (dead.length === 0) return;
-    const { stopped, claimsEnded } = await store.stopWorkers(
-      dead.map(({ worker }) => ({ id: worker.id, heartbeatAt: worker.heartbeatAt })),
-      now,
-    );
-    for (const { worker, why } of dead) {
-      if (!stopped.includes(worker.id)) continue;
-      this.#seen.delete(worker.id);
-      logger.warn(
-        { workerId: worker.id, host: worker.host, pid: worker.pid },
-        `worker ${worker.id} is dead (${why}); its calls are taken over now`,
-      );
-    }
-    if (claimsEnded > 0) {
-      logger.info({ claimsEnded }, "claims of dead workers ended; taking their calls over");
-      this.#options.onClaimsEnded(now);
-    }
-  }
-
-  /** Why `worker` is dead, or undefined while it may be alive. */
-  #deathOf(worker: WorkerRecord, now: number): string | undefined {
-    const { probe, workerTimeoutMs } = this.#options;
-    const self = probe.self;
-    if (worker.host === self.host && worker.pidScope === self.pidScope) {
-      if (worker.pid !== self.pid) {
-        if (!probe.isAlive(worker.pid)) return `process ${worker.pid} on ${worker.host} is gone`;
-      } else if (worker.startedAt !== self.startedAt) {
-        return `its pid ${worker.pid} on ${worker.host} is this process's now`;
+  async #heartbeats(startedAt: number): Promise<void> {
+    const { clock, heartbeatIntervalMs } = this.#options;
+    let issuedAt = startedAt;
+    // One interval after the last heartbeat was issued, however long it took to be answered.
+    while (await this.#sleep(issuedAt + heartbeatIntervalMs - clock.now())) {
+      issuedAt = clock.now();
+      const chore = this.#fence.state === "alive" ? "heartbeat" : "register";
+      try {
+        await this.#beat(issuedAt);
+        this.#recovered(chore);
+      } catch (error) {
+        this.#failed(chore, error);
       }
     }
-    const seen = this.#seen.get(worker.id);
-    if (seen === undefined || seen.heartbeatAt !== worker.heartbeatAt) {
-      this.#seen.set(worker.id, { heartbeatAt: worker.heartbeatAt, since: now, looks: 0 });
-      return undefined;
+  }
+
+  async #beat(issuedAt: number): Promise<void> {
+    const { store, workerId } = this.#options;
+    const fence = this.#fence;
+    if (fence.state === "registering") {
+      await this.#register(issuedAt);
+    } else if (fence.state === "fenced") {
+      await this.#reopen(fence);
+    } else if (fence.state === "alive") {
+      if (!(await store.heartbeatWorker(workerId, issuedAt))) {
+        this.#close("another process found it dead (its heartbeat had stopped for a while)");
+      } else if (this.#fence === fence && issuedAt > fence.ackAt) {
+        this.#fence = { state: "alive", ackAt: issuedAt };
+        this.#armWatchdog(issuedAt);
+        // An acknowledgement already too old closes the fence now.
+        this.mayAct(this.#options.clock.now());
+      }
     }
-    seen.looks++;
-    const silentMs = now - seen.since;
-    if (silentMs >= workerTimeoutMs && seen.looks >= this.#minLooks)
-      return `no heartbeat for ${silentMs} ms`;
-    return undefined;
+  }
+
+  /** Closes the fence: see the file comment. */
+  #close(why: string): void {
+    if (this.#fence.state !== "alive") return;
+    this.#watchdog?.abort();
+    const fence: Fence & { state: "fenced" } = { state: "fenced", unwound: Promise.resolve() };
+    this.#fence = fence;
+    this.#options.logger.warn(
+      { workerId: this.#options.workerId },
+      `this process stops sending: ${why}. It aborts its attempts in flight (another process may ` +
+        "be taking those calls over: the attempt log shows them interrupted), then registers again",
+    );
+    fence.unwound = this.#options.onFenced().catch(() => {});
+    // Registered again as soon as the flights have ended (else at a later heartbeat).
+    this.#running.push(
+      this.#reopen(fence).then(
+        () => this.#recovered("register"),
+        (error: unknown) => this.#failed("register", error),
+      ),
+    );
+  }
+
+  /**
+   * Opens the fence again once every flight has ended: this worker's remaining claims are
+   * ended (its row marked stopped, if it was not), so whoever claims their calls next records
+   * the attempts cut off; then it registers again.
+   */
+  #reopen(fence: Fence & { state: "fenced" }): Promise<void> {
+    const reopening = fence.reopening ?? this.#reopenNow(fence);
+    fence.reopening = reopening;
+    // A failure is tried again at the next heartbeat.
+    void reopening.catch(() => {
+      if (fence.reopening === reopening) delete fence.reopening;
+    });
+    return reopening;
+  }
+
+  async #reopenNow(fence: Fence & { state: "fenced" }): Promise<void> {
+    const { store, clock, workerId, leaseMs, logger } = this.#options;
+    await fence.unwound;
+    const { claimsEnded } = await store.stopWorkers([{ id: workerId }], clock.now(), leaseMs);
+    if (this.#fence !== fence || this.#loops.signal.aborted) return;
+    await this.#register(clock.now());
+    logger.info({ workerId, claimsEnded }, "registered again; this process sends again");
+    if (claimsEnded > 0) this.#options.onClaimsEnded(clock.now());
+  }
+
+  async #register(issuedAt: number): Promise<void> {
+    const { store, workerId, probe } = this.#options;
+    await store.registerWorker(
+      { id: workerId, ...probe.self },
+      issuedAt,
+      issuedAt - STOPPED_RETENTION_MS,
+    );
+    if (this.#fence.state === "stopped") return;
+    this.#fence = { state: "alive", ackAt: issuedAt };
+    this.#armWatchdog(issuedAt);
+    this.#options.onAlive();
+  }
+
+  /** Closes the fence when `ackAt + fenceMs` passes with no fresher acknowledgement. */
+  #armWatchdog(ackAt: number): void {
+    const { clock } = this.#options;
+    this.#watchdog?.abort();
+    if (this.#loops.signal.aborted) return;
+    const controller = new AbortController();
+    this.#watchdog = controller;
+    clock.sleep(Math.max(0, ackAt + this.#fenceMs - clock.now()), controller.signal).then(
+      () => {
+        if (this.#watchdog === controller) this.mayAct(clock.now());
+      },
+      () => {},
+    );
+  }
+
+  async #looks(startedAt: number): Promise<void> {
+    const { clock, heartbeatIntervalMs } = this.#options;
+    let next = startedAt + heartbeatIntervalMs;
+    for (;;) {
+      // Every interval, and also when a silent worker's timeout comes due between two.
+      const due = this.#judge.silentDueAt;
+      const at = due !== undefined && due < next ? due : next;
+      if (!(await this.#sleep(at - clock.now()))) return;
+      await this.#lookOnce();
+      if (at >= next) next = Math.max(next + heartbeatIntervalMs, clock.now());
+    }
+  }
+
+  async #lookOnce(): Promise<void> {
+    try {
+      await this.#judge.look();
+      this.#recovered("look");
+    } catch (error) {
+      this.#failed("look", error);
+    }
+  }
+
+  /** Sleeps `ms` of the clock; false once `stop` began. */
+  async #sleep(ms: number): Promise<boolean> {
+    try {
+      await this.#options.clock.sleep(Math.max(0, ms), this.#loops.signal);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  #failed(chore: Chore, error: unknown): void {
+    if (this.#failing[chore]) return;
+    this.#failing[chore] = true;
+    this.#options.logger.warn({ err: error, workerId: this.#options.workerId }, FAILED[chore]);
+  }
+
+  #recovered(chore: Chore): void {
+    if (!this.#failing[chore]) return;
+    this.#failing[chore] = false;
+    this.#options.logger.info({ workerId: this.#options.workerId }, RECOVERED[chore]);
   }
 }

@@ -3,7 +3,14 @@ import type { AddressInfo, Socket } from "node:net";
 
 /** What the upstream does with one request. */
 export type UpstreamBehaviour =
-  | { status: number; headers?: Record<string, string>; body?: string; delayMs?: number }
+  | {
+      status: number;
+      headers?: Record<string, string>;
+      body?: string;
+      delayMs?: number;
+      /** Answered once this settles (a test holds the answer back, then lets it go). */
+      after?: Promise<unknown>;
+    }
   /** Reads the request, never answers (until the upstream closes). */
   | "hang"
   /** Destroys the connection without an answer. */
@@ -138,8 +145,17 @@ export async function startFlakyUpstream(
         res.writeHead(behaviour.status, { "content-type": "text/plain", ...behaviour.headers });
         res.end(behaviour.body ?? "");
       };
-      if (behaviour.delayMs === undefined) answer();
-      else setTimeout(answer, behaviour.delayMs);
+      const { after, delayMs } = behaviour;
+      const answerNow = (): void => {
+        // The client may have given up meanwhile.
+        if (!res.destroyed) answer();
+      };
+      const delayed = (): void => {
+        if (delayMs === undefined) answerNow();
+        else setTimeout(answerNow, delayMs);
+      };
+      if (after === undefined) delayed();
+      else void after.then(delayed, delayed);
     });
   });
   server.keepAliveTimeout = 60_000;

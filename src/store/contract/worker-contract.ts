@@ -45,7 +45,7 @@ export function describeWorkerContract(context: GetContext): void {
       const { store } = context();
       expect(await store.heartbeatWorker(W1, T0)).toBe(false);
       await store.registerWorker(registration(W1, 11), T0, 0);
-      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 10);
+      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 10, LEASE_MS);
       expect(await store.heartbeatWorker(W1, T0 + 1_000)).toBe(false);
       expect(await store.listWorkers()).toEqual([]);
       await store.registerWorker(registration(W1, 11), T0 + 1_001, 0);
@@ -58,7 +58,7 @@ export function describeWorkerContract(context: GetContext): void {
     it("forgets workers stopped before the given time when one registers", async () => {
       const { store } = context();
       await store.registerWorker(registration(W1, 11), T0, 0);
-      await store.stopWorkers([{ id: W1 }], T0 + 10);
+      await store.stopWorkers([{ id: W1 }], T0 + 10, LEASE_MS);
       // W1 is forgotten only once it stopped before the cut-off: re-registering it later works.
       await store.registerWorker(registration(W2, 22), T0 + DAY_MS, T0 + 10);
       await store.registerWorker(registration(W2, 22), T0 + DAY_MS, T0 + 11);
@@ -82,7 +82,7 @@ export function describeWorkerContract(context: GetContext): void {
       expect(await store.nextWakeAt()).toBe(T0 + 100 + LEASE_MS);
 
       const now = T0 + 1_000;
-      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], now)).toEqual({
+      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], now, LEASE_MS)).toEqual({
         stopped: [W1],
         claimsEnded: 2,
       });
@@ -101,16 +101,18 @@ export function describeWorkerContract(context: GetContext): void {
       await store.createCall(calls.call());
       await store.claimDue({ now: T0 + 10, limit: 1, leaseMs: LEASE_MS, workerId: W1 });
       await store.heartbeatWorker(W1, T0 + 1_000);
-      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 5_000)).toEqual({
+      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 5_000, LEASE_MS)).toEqual({
         stopped: [],
         claimsEnded: 0,
       });
       await claimAll(store, T0 + 5_000, 0);
-      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 + 1_000 }], T0 + 6_000)).toEqual({
+      expect(
+        await store.stopWorkers([{ id: W1, heartbeatAt: T0 + 1_000 }], T0 + 6_000, LEASE_MS),
+      ).toEqual({
         stopped: [W1],
         claimsEnded: 1,
       });
-      expect(await store.stopWorkers([{ id: W1 }], T0 + 7_000)).toEqual({
+      expect(await store.stopWorkers([{ id: W1 }], T0 + 7_000, LEASE_MS)).toEqual({
         stopped: [],
         claimsEnded: 0,
       });
@@ -120,11 +122,51 @@ export function describeWorkerContract(context: GetContext): void {
       const { store } = context();
       await store.registerWorker(registration(W1, 11), T0, 0);
       await store.heartbeatWorker(W1, T0 + 1_000);
-      expect(await store.stopWorkers([{ id: W1 }], T0 + 2_000)).toEqual({
+      expect(await store.stopWorkers([{ id: W1 }], T0 + 2_000, LEASE_MS)).toEqual({
         stopped: [W1],
         claimsEnded: 0,
       });
       expect(await store.listWorkers()).toEqual([]);
+    });
+
+    it("looks for claims among leases ending by now + 2 * maxLeaseMs only", async () => {
+      const { store, calls } = context();
+      await store.registerWorker(registration(W1, 11), T0, 0);
+      await store.createCalls([calls.call(), calls.call()]);
+      const claim = (leaseMs: number) =>
+        store.claimDue({ now: T0 + 100, limit: 1, leaseMs, workerId: W1 });
+      const [near] = await claim(LEASE_MS);
+      // A claim from a clock (or a lease setting) far ahead: found at its lease's end instead.
+      const [far] = await claim(3 * LEASE_MS);
+      const now = T0 + 1_000;
+      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], now, LEASE_MS)).toEqual({
+        stopped: [W1],
+        claimsEnded: 1,
+      });
+      const taken = await claimAll(store, now, 1);
+      expect(taken.map((c) => c.call.id)).toEqual([near!.call.id]);
+      const ids = async (at: number) => (await claimAll(store, at, 1)).map((c) => c.call.id);
+      // Only the one claimed at `now` is due before the far lease ends, then the far one is.
+      expect(await ids(far!.leaseExpiresAt - 1)).toEqual([near!.call.id]);
+      expect(await ids(far!.leaseExpiresAt)).toEqual([far!.call.id]);
+    });
+
+    it("ends the claims of a worker naming itself even when it was stopped already", async () => {
+      const { store, calls } = context();
+      await store.registerWorker(registration(W1, 11), T0, 0);
+      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 10, LEASE_MS);
+      // Claimed after it was found dead (a claim under way meanwhile), then it fences itself.
+      await store.createCall(calls.call());
+      await store.claimDue({ now: T0 + 20, limit: 1, leaseMs: LEASE_MS, workerId: W1 });
+      expect(await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 30, LEASE_MS)).toEqual({
+        stopped: [],
+        claimsEnded: 0,
+      });
+      expect(await store.stopWorkers([{ id: W1 }], T0 + 40, LEASE_MS)).toEqual({
+        stopped: [],
+        claimsEnded: 1,
+      });
+      expect(await store.nextWakeAt()).toBe(T0 + 40);
     });
 
     it("frees the stopped worker's concurrency permits for the others at once", async () => {
@@ -141,7 +183,7 @@ export function describeWorkerContract(context: GetContext): void {
       expect((await store.holdPermits(ask(W1))).granted).toBe(4);
       expect((await store.holdPermits(ask(W1, "https://b.example.com"))).granted).toBe(4);
       expect((await store.holdPermits(ask("other"))).granted).toBe(0);
-      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 100);
+      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 100, LEASE_MS);
       expect((await store.holdPermits(ask("other"))).granted).toBe(4);
       expect((await store.holdPermits(ask("other", "https://b.example.com"))).granted).toBe(4);
     });
@@ -216,7 +258,7 @@ export function describeWorkerContract(context: GetContext): void {
       const call = calls.call();
       await store.createCall(call);
       await store.claimDue({ now: T0 + 10, limit: 1, leaseMs: LEASE_MS, workerId: W1 });
-      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 500);
+      await store.stopWorkers([{ id: W1, heartbeatAt: T0 }], T0 + 500, LEASE_MS);
       const taken = await claimOne(store, T0 + 500);
       expect(taken.call.attempts).toBe(1);
       expect(await store.listAttempts(TENANT_A, call.id)).toMatchObject([

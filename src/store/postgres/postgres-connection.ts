@@ -30,6 +30,13 @@ export interface PostgresConnectionOptions {
    * ms: bounds the wait on a connection whose network died silently.
    */
   queryTimeoutMs: number;
+  /**
+   * PostgreSQL's `idle_in_transaction_session_timeout` on every session, in ms: the server ends a
+   * session that sits inside a transaction this long without a statement (its client froze, or
+   * lost the network), so the row locks it held are not held forever. A
+   * `idle_in_transaction_session_timeout` parameter in the connection string wins. 0: none.
+   */
+  idleInTransactionTimeoutMs: number;
 }
 
 const INT8_OID = 20;
@@ -76,6 +83,9 @@ export class PostgresConnection {
       connectionTimeoutMillis: options.connectTimeoutMs,
       keepAlive: true,
       types: TYPES,
+      ...(options.idleInTransactionTimeoutMs > 0
+        ? { idle_in_transaction_session_timeout: Math.floor(options.idleInTransactionTimeoutMs) }
+        : {}),
     };
     this.#pool = new pg.Pool({ ...this.#clientConfig, max: options.poolSize });
     // An idle client whose connection dies emits `error` through the pool; unhandled, it would

@@ -222,6 +222,40 @@ describe("PostgresStore", () => {
     });
   });
 
+  describe("heartbeats", () => {
+    it("go through a connection of their own: a pool whose connections all wait does not delay them", async () => {
+      const { store, schema, cleanup } = await openTestStore({ poolSize: 1 });
+      cleanups.push(cleanup);
+      await store.migrate();
+      const worker = "worker_h" as WorkerId;
+      await store.registerWorker({ id: worker, host: "h", pid: 1, startedAt: 0 }, T0, 0);
+      const call = new CallFactory(17).call();
+      await store.createCall(call);
+      const calls = `${pg.escapeIdentifier(schema)}.calls`;
+      await withAdminClient(async (admin) => {
+        await admin.query("BEGIN");
+        await admin.query(`SELECT id FROM ${calls} WHERE id = $1 FOR UPDATE`, [call.id]);
+        // The pool's one connection waits for that lock (a commit queued behind another).
+        const blocked = store.cancelCall(TENANT_A, call.id, T0 + 1, T0 + 2);
+        await withAdminClient(async (watcher) => {
+          for (;;) {
+            const { rows } = await watcher.query(
+              "SELECT 1 FROM pg_stat_activity WHERE application_name = 'steadfast-test' " +
+                "AND wait_event_type = 'Lock'",
+            );
+            if (rows.length > 0) break;
+            await new Promise((resolve) => setTimeout(resolve, 10));
+          }
+        });
+        expect(await store.heartbeatWorker(worker, T0 + 1_000)).toBe(true);
+        await store.registerWorker({ id: worker, host: "h", pid: 1, startedAt: 0 }, T0 + 2_000, 0);
+        await admin.query("COMMIT");
+        expect((await blocked).type).toBe("ok");
+      });
+      expect((await store.listWorkers()).map((w) => w.heartbeatAt)).toEqual([T0 + 2_000]);
+    });
+  });
+
   describe("subscribe", () => {
     /** A subscriber whose calls can be awaited. */
     function recorder() {

@@ -60,6 +60,17 @@ export interface PostgresStoreOptions {
    * ms (migrations excepted). Bounds the wait when the network dies silently. Default 30,000.
    */
   queryTimeoutMs?: number;
+  /**
+   * How long a session of this store may sit inside a transaction without a statement before
+   * PostgreSQL ends it, in ms (`idle_in_transaction_session_timeout`). A process frozen in the
+   * middle of a transaction (a VM pause, SIGSTOP) or cut off from the database would otherwise
+   * hold its row locks until its connection dies, and `FOR UPDATE SKIP LOCKED` claims would skip
+   * those rows, or writes wait for them, meanwhile. Our transactions send their statements back
+   * to back, so only a frozen or cut-off client reaches it. Default 5,000 (the default
+   * `workerTimeoutMs`: by the time the fleet finds such a process dead, its locks are gone); 0
+   * for none. `?idle_in_transaction_session_timeout=<ms>` in the connection string wins.
+   */
+  idleInTransactionTimeoutMs?: number;
   /** How often the idle LISTEN connection is checked, in ms. Default 30,000. */
   listenHeartbeatMs?: number;
   /**
@@ -103,6 +114,8 @@ export class PostgresStore implements Store {
   /** Always `postgres`. */
   readonly dialect = "postgres";
   readonly #db: PostgresConnection;
+  /** A connection of its own for heartbeats, so that commits queued in the pool cannot delay them. */
+  readonly #heartbeats: PostgresConnection;
   readonly #names: SchemaNames;
   readonly #migrationsDir: string;
   readonly #inserts: CallInserts;
@@ -141,13 +154,22 @@ export class PostgresStore implements Store {
   private constructor(options: PostgresStoreOptions) {
     this.#names = schemaNames(options.schema ?? DEFAULT_SCHEMA);
     const poolSize = Math.max(1, Math.floor(options.poolSize ?? 10));
-    this.#db = new PostgresConnection({
+    const connection = {
       connectionString: options.connectionString,
-      poolSize,
       applicationName: options.applicationName ?? "steadfast",
       connectTimeoutMs: options.connectTimeoutMs ?? 5_000,
       healthCheckIntervalMs: options.healthCheckIntervalMs ?? 1_000,
       queryTimeoutMs: options.queryTimeoutMs ?? 30_000,
+      idleInTransactionTimeoutMs: options.idleInTransactionTimeoutMs ?? 5_000,
+    };
+    this.#db = new PostgresConnection({ ...connection, poolSize });
+    // A heartbeat unanswered for seconds is of no use (the engine stops sending after four):
+    // its connection is given up sooner than the pool's and opened again.
+    this.#heartbeats = new PostgresConnection({
+      ...connection,
+      poolSize: 1,
+      applicationName: `${connection.applicationName} heartbeat`,
+      queryTimeoutMs: Math.min(connection.queryTimeoutMs, 5_000),
     });
     this.#migrationsDir = options.migrationsDir ?? POSTGRES_MIGRATIONS_DIR;
     this.#inserts = new CallInserts(this.#db, this.#names);
@@ -179,7 +201,7 @@ export class PostgresStore implements Store {
     });
     this.#reads = new CallReads(this.#db, this.#names);
     this.#apiKeys = new ApiKeyQueries(this.#db, this.#names);
-    this.#workers = new WorkerWrites(this.#db, this.#names);
+    this.#workers = new WorkerWrites(this.#db, this.#heartbeats, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -205,7 +227,7 @@ export class PostgresStore implements Store {
     this.#closed = true;
     this.#listener.stop();
     await Promise.all([this.#creates.drain(), this.#commits.drain(), this.#deferrals.drain()]);
-    await this.#db.close();
+    await Promise.all([this.#db.close(), this.#heartbeats.close()]);
   }
 
   /**
@@ -425,7 +447,7 @@ export class PostgresStore implements Store {
     );
   }
 
-  /** See `Store.registerWorker`. */
+  /** See `Store.registerWorker`. On the heartbeat connection (a registration is a heartbeat). */
   registerWorker(
     worker: WorkerRegistration,
     now: number,
@@ -434,7 +456,10 @@ export class PostgresStore implements Store {
     return this.#open(() => this.#workers.registerWorker(worker, now, forgetStoppedBefore));
   }
 
-  /** See `Store.heartbeatWorker`. */
+  /**
+   * See `Store.heartbeatWorker`. On a connection of its own, outside the pool: a saturated pool
+   * (commits queued behind each other) must not make a live process look dead.
+   */
   heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
     return this.#open(() => this.#workers.heartbeatWorker(id, now));
   }
@@ -448,8 +473,9 @@ export class PostgresStore implements Store {
   stopWorkers(
     workers: readonly { id: WorkerId; heartbeatAt?: number }[],
     now: number,
+    maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
-    return this.#open(() => this.#workers.stopWorkers(workers, now));
+    return this.#open(() => this.#workers.stopWorkers(workers, now, maxLeaseMs));
   }
 
   #assertOpen(): void {

@@ -11,14 +11,17 @@ const WORKER_COLUMNS = "id, host, pid_scope, pid, started_at, heartbeat_at, stop
 /** Worker registry writes and reads of `PostgresStore`. */
 export class WorkerWrites {
   readonly #db: PostgresConnection;
+  readonly #heartbeats: PostgresConnection;
   readonly #channel: string;
   readonly #register: string;
   readonly #heartbeat: string;
   readonly #list: string;
   readonly #stop: string;
 
-  constructor(db: PostgresConnection, names: SchemaNames) {
+  /** `heartbeats`: the connection heartbeats and registrations go through, outside the pool. */
+  constructor(db: PostgresConnection, heartbeats: PostgresConnection, names: SchemaNames) {
     this.#db = db;
+    this.#heartbeats = heartbeats;
     this.#channel = names.channel;
     this.#register =
       `WITH forgotten AS (DELETE FROM ${names.workers} WHERE stopped_at < $7) ` +
@@ -28,19 +31,23 @@ export class WorkerWrites {
     this.#heartbeat = `UPDATE ${names.workers} SET heartbeat_at = $2 WHERE id = $1 AND stopped_at IS NULL`;
     this.#list = `SELECT ${WORKER_COLUMNS} FROM ${names.workers} WHERE stopped_at IS NULL ORDER BY id`;
     // One statement: mark the workers stopped (only if their heartbeat is still the one their
-    // judge saw), end their unexpired claims, drop their concurrency permits, and wake the
-    // listeners of other processes. The claims are found through calls_due (a running call's
-    // due_at is its lease expiry), not a scan of every call.
+    // judge saw), end the unexpired claims of those and of a worker naming itself (stopped
+    // already or not), drop their concurrency permits, and wake the listeners of other
+    // processes. The claims are found through calls_due: a running call's due_at is its lease
+    // expiry, so the walk covers (now, now + 2 * maxLeaseMs], the calls due in that window, not
+    // every call due in the future (scheduled retries and delayed calls can be millions).
     this.#stop =
       `WITH v AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS v(id, heartbeat_at)), ` +
       `stopped AS (UPDATE ${names.workers} w SET stopped_at = $1 FROM v WHERE w.id = v.id ` +
       "AND w.stopped_at IS NULL AND (v.heartbeat_at IS NULL OR w.heartbeat_at = v.heartbeat_at) " +
       "RETURNING w.id), " +
-      `ended AS (UPDATE ${names.calls} c SET lease_expires_at = $1 FROM stopped ` +
-      "WHERE c.due_at > $1 AND c.status = 'running' AND c.worker_id = stopped.id RETURNING c.id), " +
+      "owners AS (SELECT id FROM stopped UNION SELECT id FROM v WHERE v.heartbeat_at IS NULL), " +
+      `ended AS (UPDATE ${names.calls} c SET lease_expires_at = $1 FROM owners ` +
+      "WHERE c.due_at > $1 AND c.due_at <= $5 AND c.status = 'running' " +
+      "AND c.worker_id = owners.id RETURNING c.id), " +
       `permits AS (UPDATE ${names.destinationPermits} p SET holders = ` +
-      "(p.holders::jsonb - ARRAY(SELECT id FROM stopped))::text " +
-      "WHERE p.holders::jsonb ?| ARRAY(SELECT id FROM stopped) RETURNING 1), " +
+      "(p.holders::jsonb - ARRAY(SELECT id FROM owners))::text " +
+      "WHERE p.holders::jsonb ?| ARRAY(SELECT id FROM owners) RETURNING 1), " +
       "note AS (SELECT pg_notify($4, $1::text) FROM ended HAVING count(*) > 0) " +
       "SELECT ARRAY(SELECT id FROM stopped) AS stopped, " +
       "(SELECT count(*) FROM ended)::integer AS ended, " +
@@ -53,7 +60,7 @@ export class WorkerWrites {
     now: number,
     forgetStoppedBefore: number,
   ): Promise<void> {
-    await this.#db.query({
+    await this.#heartbeats.query({
       name: "steadfast_register_worker",
       text: this.#register,
       values: [
@@ -70,7 +77,7 @@ export class WorkerWrites {
 
   /** See `Store.heartbeatWorker`. */
   async heartbeatWorker(id: WorkerId, now: number): Promise<boolean> {
-    const { rowCount } = await this.#db.query({
+    const { rowCount } = await this.#heartbeats.query({
       name: "steadfast_heartbeat_worker",
       text: this.#heartbeat,
       values: [id, now],
@@ -88,6 +95,7 @@ export class WorkerWrites {
   async stopWorkers(
     workers: readonly { id: WorkerId; heartbeatAt?: number }[],
     now: number,
+    maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
     if (workers.length === 0) return { stopped: [], claimsEnded: 0 };
     const { rows } = await this.#db.query({
@@ -98,6 +106,7 @@ export class WorkerWrites {
         workers.map((w) => w.id),
         workers.map((w) => w.heartbeatAt ?? null),
         this.#channel,
+        now + 2 * maxLeaseMs,
       ],
     });
     const row = rows[0]!;

@@ -432,8 +432,9 @@ export class SqliteStore implements Store {
   stopWorkers(
     stopping: readonly { id: WorkerId; heartbeatAt?: number }[],
     now: number,
+    maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
-    return this.#write(() => workers.stopWorkers(this.#sql, stopping, now));
+    return this.#write(() => workers.stopWorkers(this.#sql, stopping, now, maxLeaseMs));
   }
 
   #write<T>(run: () => T): Promise<T> {

@@ -43,10 +43,10 @@ export const LIST_WORKERS = "SELECT * FROM workers WHERE stopped_at IS NULL ORDE
 const STOP =
   "UPDATE workers SET stopped_at = ?1 WHERE id = ?2 AND stopped_at IS NULL " +
   "AND (?3 IS NULL OR heartbeat_at = ?3)";
-// Walks calls_lease: only running calls are in it.
+// Walks calls_lease (only running calls are in it) from now to the bound.
 const END_CLAIMS =
   "UPDATE calls SET lease_expires_at = ?1 " +
-  "WHERE status = 'running' AND lease_expires_at > ?1 AND worker_id = ?2";
+  "WHERE status = 'running' AND lease_expires_at > ?1 AND lease_expires_at <= ?3 AND worker_id = ?2";
 const ALL_PERMIT_HOLDERS = "SELECT destination, holders FROM destination_permits";
 const SAVE_PERMIT_HOLDERS = "UPDATE destination_permits SET holders = ? WHERE destination = ?";
 const DROP_PERMIT_HOLDERS = "DELETE FROM destination_permits WHERE destination = ?";
@@ -56,16 +56,20 @@ export function stopWorkers(
   sql: Prepare,
   workers: readonly { id: WorkerId; heartbeatAt?: number }[],
   now: number,
+  maxLeaseMs: number,
 ): { stopped: WorkerId[]; claimsEnded: number } {
   const stopped: WorkerId[] = [];
+  const owners: WorkerId[] = [];
   let claimsEnded = 0;
   for (const worker of workers) {
     const { changes } = sql(STOP).run(now, worker.id, worker.heartbeatAt ?? null);
-    if (Number(changes) === 0) continue;
-    stopped.push(worker.id);
-    claimsEnded += Number(sql(END_CLAIMS).run(now, worker.id).changes);
+    if (Number(changes) === 1) stopped.push(worker.id);
+    // A worker naming itself ends its claims even when it was stopped already.
+    else if (worker.heartbeatAt !== undefined) continue;
+    owners.push(worker.id);
+    claimsEnded += Number(sql(END_CLAIMS).run(now, worker.id, now + 2 * maxLeaseMs).changes);
   }
-  if (stopped.length > 0) dropPermits(sql, stopped);
+  if (owners.length > 0) dropPermits(sql, owners);
   return { stopped, claimsEnded };
 }
 

@@ -1,0 +1,179 @@
+import { afterEach, describe, expect, it } from "vitest";
+import type { WorkerId } from "../core/ids.ts";
+import type { Store } from "../core/store.ts";
+import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
+
+// Issue 10, item 10 (review): a live process another one found dead (an event-loop stall, a VM
+// pause, a saturated pool, a network cut to the database) must stop sending before its calls
+// can be taken over: the lease token fences commits, not sends.
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.cleanup();
+  h = undefined;
+});
+
+const LEASE_MS = 60_000;
+
+/** Holds back the store's heartbeats and registrations (wrapping the real store) until resumed. */
+function stallLiveness(store: Store): { stall(): void; resume(): void } {
+  let held: Promise<void> | undefined;
+  let release = (): void => {};
+  const heartbeat = store.heartbeatWorker.bind(store);
+  const register = store.registerWorker.bind(store);
+  store.heartbeatWorker = async (...args) => {
+    await held;
+    return heartbeat(...args);
+  };
+  store.registerWorker = async (...args) => {
+    await held;
+    return register(...args);
+  };
+  return {
+    stall() {
+      held = new Promise((resolve) => (release = resolve));
+    },
+    resume() {
+      held = undefined;
+      release();
+    },
+  };
+}
+
+/** An answer the test lets go of. */
+function heldAnswer(): { after: Promise<void>; release(): void } {
+  let release = (): void => {};
+  const after = new Promise<void>((resolve) => (release = resolve));
+  return { after, release };
+}
+
+/** Advances the fake clock by `ms` in quarter-second steps, letting I/O run between them. */
+async function advance(h: Harness, ms: number): Promise<void> {
+  for (let done = 0; done < ms; done += 250) {
+    await h.clock.advance(Math.min(250, ms - done));
+    await settle();
+  }
+}
+
+/** Lets I/O run until `check` holds; fails naming `what` after 10 s of real time. */
+async function until(
+  check: () => boolean | Promise<boolean>,
+  what = "the condition",
+): Promise<void> {
+  const giveUpAt = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > giveUpAt) throw new Error(`${what}: not within 10 s`);
+    await settle();
+  }
+}
+
+describe("engine fence", () => {
+  it("sends nothing once its heartbeat stalls long enough for another process to find it dead, aborts what it had in flight, and sheds queued calls without committing anything; it registers again once heartbeats get through", async () => {
+    const first = heldAnswer();
+    h = await harness(
+      (request) =>
+        request.n === 1 ? { status: 200, body: "first", after: first.after } : { status: 200 },
+      {
+        leaseMs: LEASE_MS,
+        // One request at a time to the upstream; the others wait in memory for the slot.
+        concurrency: 4,
+        destinations: { shareOfConcurrency: 0.25, maxQueueWaitMs: 60_000 },
+      },
+    );
+    const { sf, upstream } = h;
+    const liveness = stallLiveness(sf.store);
+    await until(async () => (await sf.store.listWorkers()).length === 1);
+    const calls = [];
+    for (let i = 0; i < 3; i++) calls.push(await sf.fetch({ url: `${upstream.url}/${i}` }));
+    await upstream.waitForRequests(1);
+    expect(sf.engine.inFlight).toBe(3);
+
+    // Registered at 0; the next heartbeats never reach the store. Another process could find it
+    // dead at 5 s: by 4 s it must have stopped.
+    liveness.stall();
+    await advance(h, 4_000);
+    // Its request in flight was aborted (the upstream saw the connection close) ...
+    await until(() => upstream.requests[0]!.finishedAt !== undefined);
+    await until(() => sf.engine.inFlight === 0);
+    // ... and the answer, had it come, would be read by nobody.
+    first.release();
+    await advance(h, 2_000);
+    // The calls waiting for the destination's slot were not sent, nor is a new one.
+    const late = await sf.fetch({ url: `${upstream.url}/late` });
+    await advance(h, 2_000);
+    expect(upstream.requests.map((r) => r.path)).toEqual(["/0"]);
+    for (const call of [...calls, late]) expect((await call.attempts()).length).toBe(0);
+
+    // Heartbeats get through again: it registers again and the calls run (the first one's cut-off
+    // attempt recorded by the takeover, the others as never sent).
+    liveness.resume();
+    await until(async () => (await sf.store.listWorkers()).length === 1);
+    await advance(h, 1_000);
+    for (const call of [...calls, late])
+      expect(await call.result()).toMatchObject({ status: "succeeded" });
+    expect((await calls[0]!.attempts()).map((a) => a.outcome.type)).toEqual([
+      "interrupted",
+      "response",
+    ]);
+    for (const call of [...calls.slice(1), late])
+      expect((await call.attempts()).map((a) => a.outcome.type)).toEqual(["response"]);
+    expect(upstream.requests.map((r) => r.path).sort()).toEqual(["/0", "/0", "/1", "/2", "/late"]);
+  });
+
+  it("found dead by another process, aborts its flights at its next heartbeat and commits nothing of them", async () => {
+    const first = heldAnswer();
+    h = await harness(
+      (request) => (request.n === 1 ? { status: 200, after: first.after } : { status: 200 }),
+      { leaseMs: LEASE_MS },
+    );
+    const { sf, upstream } = h;
+    await until(async () => (await sf.store.listWorkers()).length === 1);
+    const call = await sf.fetch({ url: upstream.url });
+    await upstream.waitForRequests(1);
+
+    // Another process finds it dead (its heartbeat seen as it is now), ends its claims and
+    // takes the call over.
+    const [self] = await sf.store.listWorkers();
+    const now = h.clock.now();
+    await sf.store.stopWorkers([{ id: self!.id, heartbeatAt: self!.heartbeatAt }], now, LEASE_MS);
+    const peer = "worker_peer" as WorkerId;
+    const [taken] = await sf.store.claimDue({ now, limit: 1, leaseMs: LEASE_MS, workerId: peer });
+    expect(taken?.call.id).toBe(call.id);
+    // Its next heartbeat is answered "stopped": the request in flight is aborted, before any
+    // answer (or a lease renewal, 20 s away) could tell it.
+    await advance(h, 1_000);
+    await until(() => upstream.requests[0]!.finishedAt !== undefined, "the request was aborted");
+    first.release();
+    await advance(h, 2_000);
+    await until(() => sf.engine.inFlight === 0, "no flight is left");
+    // Nothing of it committed: the call is the peer's, with the attempt its takeover recorded.
+    expect(await call.call()).toMatchObject({ status: "running", attempts: 1 });
+    expect((await call.attempts()).map((a) => a.outcome.type)).toEqual(["interrupted"]);
+    expect(upstream.requests).toHaveLength(1);
+    // And it registered again.
+    await until(
+      async () => (await sf.store.listWorkers()).some((w) => w.id === self!.id),
+      "registered again",
+    );
+  });
+
+  it("claiming again a call it still runs (its lease was ended meanwhile) aborts the older attempt", async () => {
+    h = await harness(() => "hang", { leaseMs: LEASE_MS });
+    const { sf, upstream } = h;
+    await until(async () => (await sf.store.listWorkers()).length === 1);
+    await sf.fetch({ url: upstream.url });
+    await upstream.waitForRequests(1);
+    const [self] = await sf.store.listWorkers();
+    await sf.store.stopWorkers([{ id: self!.id }], h.clock.now(), LEASE_MS);
+    // Told the call is due (a wake-up from the store), it claims it again at once.
+    sf.engine.notify(h.clock.now());
+    await upstream.waitForRequests(2);
+    await until(
+      () => upstream.requests[0]!.finishedAt !== undefined,
+      "the older request was aborted",
+    );
+    await until(() => sf.engine.inFlight === 1, "one flight is left");
+    await settle();
+    expect(sf.engine.inFlight).toBe(1);
+  });
+});

@@ -5,6 +5,7 @@ import { describeCallContract } from "./call-contract.ts";
 import { describeClaimContract } from "./claim-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
+import { describeInterruptionContract } from "./interruption-contract.ts";
 import { CallFactory } from "./fixtures.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
 import { describeWorkerContract } from "./worker-contract.ts";
@@ -80,5 +81,6 @@ export function describeStoreContract(
     describeControlContract(context);
     describeDestinationContract(context);
     describeWorkerContract(context);
+    describeInterruptionContract(context);
   });
 }

@@ -17,6 +17,7 @@ const CALL_COLUMN_NAMES = [
   "forwarded_key",
   "attempts",
   "attempt_base",
+  "crashes_in_a_row",
   "run_at",
   "wait_reason",
   "wait_code",
@@ -98,6 +99,7 @@ export function attemptColumns(alias?: string): string {
     "first_byte_ms",
     "outcome",
     "sent",
+    "sent_unknown",
     "decision",
   ]
     .map((name) => prefix + name)

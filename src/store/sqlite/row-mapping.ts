@@ -3,6 +3,7 @@
 import type { SQLInputValue, SQLOutputValue } from "node:sqlite";
 import type { AttemptRecord } from "../../core/call.ts";
 import type { NewCall } from "../../core/store.ts";
+import { sentColumns } from "../call-rows.ts";
 
 /** A row as `node:sqlite` returns it. */
 export type Row = Record<string, SQLOutputValue>;
@@ -55,8 +56,23 @@ export function callInsertParams(
   ];
 }
 
-/** Parameters for inserting `attempt`, in the column order of the `attempts` table. */
+/** Columns of `attempts` in the order `attemptInsertParams` binds them. */
+export const ATTEMPT_INSERT_COLUMNS = [
+  "call_id",
+  "number",
+  "started_at",
+  "duration_ms",
+  "connect_ms",
+  "first_byte_ms",
+  "outcome",
+  "sent",
+  "sent_unknown",
+  "decision",
+] as const;
+
+/** Parameters for inserting `attempt`, in `ATTEMPT_INSERT_COLUMNS` order. */
 export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
+  const { sent, sentUnknown } = sentColumns(attempt.sent);
   return [
     attempt.callId,
     attempt.number,
@@ -65,7 +81,8 @@ export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
     attempt.connectMs ?? null,
     attempt.firstByteMs ?? null,
     JSON.stringify(attempt.outcome),
-    attempt.sent ? 1 : 0,
+    sent ? 1 : 0,
+    sentUnknown ? 1 : 0,
     JSON.stringify(attempt.decision),
   ];
 }

@@ -168,12 +168,10 @@ describe("engine: interrupted attempts do not use up maxAttempts", () => {
     // One short of the limit, it is sent: a 503, retried (its first retry: the backoff's first
     // step, as if the crashes had not been).
     const runner = await start();
-    await up.waitForRequests(1);
-    let call = await runner.store.getCall(TENANT, id);
-    while (call?.status !== "waiting") {
-      await settle();
-      call = await runner.store.getCall(TENANT, id);
-    }
+    const recorded = new Promise<CallRecord>((resolve) =>
+      runner.engine.events.on("attempt:recorded", ({ call }) => resolve(call)),
+    );
+    expect(await recorded).toMatchObject({ status: "waiting", attempts: 3 });
     const [, , retried] = (await runner.store.listAttempts(TENANT, id)) ?? [];
     expect(retried?.decision).toMatchObject({ type: "retry" });
     expect(retried?.decision.type === "retry" && retried.decision.delayMs).toBeLessThan(1_000);

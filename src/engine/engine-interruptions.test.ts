@@ -78,8 +78,7 @@ async function stopGracefully(sf: Steadfast): Promise<void> {
  */
 async function crashWith(sf: Steadfast, id: CallId): Promise<void> {
   const call = await sf.store.getCall(TENANT, id);
-  if (call?.runAt !== undefined && call.runAt > clock.now())
-    await clock.set(call.runAt);
+  if (call?.runAt !== undefined && call.runAt > clock.now()) await clock.set(call.runAt);
   const [claim] = await sf.store.claimDue({
     now: clock.now(),
     limit: 1,
@@ -149,7 +148,10 @@ describe("engine: interrupted attempts do not use up maxAttempts", () => {
     expect(ended.error?.message).toContain(`last ${MAX_CRASHES_IN_A_ROW} attempts were cut off`);
     const reader = await start(false);
     expect(summary(await reader.store.listAttempts(TENANT, id))).toEqual([
-      ...Array.from({ length: MAX_CRASHES_IN_A_ROW }, () => ["interrupted:process_ended", "unknown"]),
+      ...Array.from({ length: MAX_CRASHES_IN_A_ROW }, () => [
+        "interrupted:process_ended",
+        "unknown",
+      ]),
       ["error:aborted", false],
     ]);
     expect(up.requests).toHaveLength(0);

@@ -13,7 +13,6 @@ import {
   claimOne,
   commitOf,
   failed,
-  LEASE_MS,
   T0,
   TENANT_A,
   waiting,

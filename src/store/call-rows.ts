@@ -73,6 +73,20 @@ export function callFromRow(row: Row): CallRecord {
   return record;
 }
 
+/** The `attempts` columns, in table order: what `attemptFromRow` reads and a full insert binds. */
+export const ATTEMPT_COLUMNS = [
+  "call_id",
+  "number",
+  "started_at",
+  "duration_ms",
+  "connect_ms",
+  "first_byte_ms",
+  "outcome",
+  "sent",
+  "sent_unknown",
+  "decision",
+] as const;
+
 /** An `attempts` row as an `AttemptRecord`. */
 export function attemptFromRow(row: Row): AttemptRecord {
   const record: AttemptRecord = {

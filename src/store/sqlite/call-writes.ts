@@ -15,7 +15,7 @@ import type {
   NewCall,
 } from "../../core/store.ts";
 import {
-  ATTEMPT_INSERT_COLUMNS,
+  ATTEMPT_COLUMNS,
   attemptInsertParams,
   CALL_INSERT_COLUMNS,
   callFromRow,
@@ -149,8 +149,8 @@ const COMMIT_TRANSITION =
   "worker_id = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_token = ?";
 
 const INSERT_ATTEMPT =
-  `INSERT INTO attempts (${ATTEMPT_INSERT_COLUMNS.join(", ")}) ` +
-  `VALUES (${ATTEMPT_INSERT_COLUMNS.map(() => "?").join(", ")})`;
+  `INSERT INTO attempts (${ATTEMPT_COLUMNS.join(", ")}) ` +
+  `VALUES (${ATTEMPT_COLUMNS.map(() => "?").join(", ")})`;
 
 // A takeover's record of the attempt it cut off never fails the claim: a row already holding its
 // number (an inconsistent log) stays as it is.

@@ -56,21 +56,7 @@ export function callInsertParams(
   ];
 }
 
-/** Columns of `attempts` in the order `attemptInsertParams` binds them. */
-export const ATTEMPT_INSERT_COLUMNS = [
-  "call_id",
-  "number",
-  "started_at",
-  "duration_ms",
-  "connect_ms",
-  "first_byte_ms",
-  "outcome",
-  "sent",
-  "sent_unknown",
-  "decision",
-] as const;
-
-/** Parameters for inserting `attempt`, in `ATTEMPT_INSERT_COLUMNS` order. */
+/** Parameters for inserting `attempt`, in `ATTEMPT_COLUMNS` order. */
 export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
   const { sent, sentUnknown } = sentColumns(attempt.sent);
   return [
@@ -88,6 +74,7 @@ export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
 }
 
 export {
+  ATTEMPT_COLUMNS,
   attemptFromRow,
   callFromRow,
   destinationFromRow,

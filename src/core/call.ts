@@ -47,7 +47,7 @@ export type RetryOnRule = number | "5xx" | "network";
 
 /** A fully defaulted retry policy. */
 export interface RetryPolicy {
-  /** Attempts in all, the first included. Default 5. */
+  /** Attempts in all, the first included; interrupted ones are not counted. Default 5. */
   maxAttempts: number;
   /** Default `exponential`, with full jitter. */
   backoff: BackoffKind;
@@ -257,11 +257,7 @@ export type AttemptDecision =
  * (`crash_loop`: the call may be what ends it; it is failed without being sent again).
  */
 export type FailCode =
-  | "not_retryable"
-  | "attempts_exhausted"
-  | "deadline_exceeded"
-  | "unsafe_to_retry"
-  | "crash_loop";
+  "not_retryable" | "attempts_exhausted" | "deadline_exceeded" | "unsafe_to_retry" | "crash_loop";
 
 /** One attempt, as recorded. */
 export interface AttemptRecord {

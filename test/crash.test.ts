@@ -80,6 +80,38 @@ async function expectAllSucceeded(url: string, accepted: Map<string, string>): P
   await client.close();
 }
 
+/**
+ * Each accepted call's attempt log matches what the upstream saw (issue 10, item 11): it received
+ * at least the attempts certainly sent (`sent: true`) and at most those that may have been
+ * (`true` or `"unknown"`, an attempt cut off by the kill).
+ */
+async function expectAttemptLogsMatchUpstream(
+  url: string,
+  accepted: Map<string, string>,
+): Promise<void> {
+  const seen = new Map<string, number>();
+  for (const request of upstream!.requests) {
+    const key = request.headers["idempotency-key"] as string;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
+  const client = apiClient(url, KEY);
+  let cutOff = 0;
+  for (const [key, id] of accepted) {
+    const res = await client.call("GET", `/v1/calls/${id}/attempts`);
+    const attempts = res.body?.attempts as { outcome: { type: string }; sent: unknown }[];
+    const certainly = attempts.filter((a) => a.sent === true).length;
+    const maybe = attempts.filter((a) => a.sent !== false).length;
+    expect(seen.get(key) ?? 0, `requests the upstream saw for ${key}`).toBeGreaterThanOrEqual(
+      certainly,
+    );
+    expect(seen.get(key) ?? 0, `requests the upstream saw for ${key}`).toBeLessThanOrEqual(maybe);
+    cutOff += attempts.filter((a) => a.outcome.type === "interrupted").length;
+  }
+  await client.close();
+  // The kill cut attempts off, and they are on record.
+  expect(cutOff).toBeGreaterThan(0);
+}
+
 describe("crash safety", () => {
   it("finishes every accepted call after kill -9 mid-run, forwarding one key per call", async () => {
     dir = mkdtempSync(join(tmpdir(), "steadfast-crash-"));
@@ -99,6 +131,7 @@ describe("crash safety", () => {
     const second = await startServerProcess(env());
     servers.push(second);
     await expectAllSucceeded(second.url, accepted);
+    await expectAttemptLogsMatchUpstream(second.url, accepted);
 
     const seen = new Set(upstream.requests.map((r) => r.headers["idempotency-key"] as string));
     for (const key of accepted.keys()) expect(seen.has(key), `upstream saw ${key}`).toBe(true);
@@ -124,6 +157,7 @@ describe("crash safety", () => {
     const second = await startServerProcess(env());
     servers.push(second);
     await expectAllSucceeded(second.url, accepted);
+    await expectAttemptLogsMatchUpstream(second.url, accepted);
     const counts = new Map<string, number>();
     for (const request of upstream.requests) {
       const key = request.headers["idempotency-key"] as string;

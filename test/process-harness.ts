@@ -40,6 +40,11 @@ export interface ProcessOptions {
    * this, a test that still passes it is refused, as it would not crash anything.
    */
   allowFaultsVariable?: boolean;
+  /**
+   * Called with the child as soon as it is spawned, before it is ready: for a test that must be
+   * able to kill it at any moment, even before it prints its URL.
+   */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 /** Starts `node bin/steadfast.js serve` on port 0 and resolves once it prints its URL. */
@@ -85,6 +90,7 @@ async function startSteadfastProcess(
     env: { ...process.env, STEADFAST_PORT: "0", STEADFAST_LOG_LEVEL: "warn", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  options.onSpawn?.(child);
   let output = "";
   const streams = { stdout: "", stderr: "" };
   const url = await new Promise<string>((resolve, reject) => {

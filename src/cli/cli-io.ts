@@ -19,6 +19,8 @@ export interface CliIo {
   exit: (code: number) => never;
   /** Registers a handler for a process signal; returns a function that removes it. */
   onSignal: (signal: NodeJS.Signals, handler: () => void) => () => void;
+  /** Monotonic time in ms (`performance.now()`): tells a repeated signal from a later one. */
+  now: () => number;
 }
 
 /**
@@ -41,5 +43,6 @@ export function processIo(): CliIo {
       process.on(signal, handler);
       return () => process.off(signal, handler);
     },
+    now: () => performance.now(),
   };
 }

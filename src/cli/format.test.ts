@@ -7,6 +7,7 @@ import {
   duration,
   outcomeText,
   printable,
+  sentText,
   shortTime,
   table,
 } from "./format.ts";
@@ -56,6 +57,10 @@ describe("format", () => {
     expect(outcomeText({ type: "interrupted", code: "process_ended", message: "x" })).toBe(
       "interrupted (process_ended)",
     );
+  });
+
+  it("says whether an attempt was sent: yes, no, or unknown (not yes) for a takeover's", () => {
+    expect([true, false, "unknown" as const].map(sentText)).toEqual(["yes", "no", "unknown"]);
   });
 
   it("describes decisions", () => {

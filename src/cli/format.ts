@@ -131,6 +131,12 @@ export function decisionText(decision: AttemptView["decision"]): string {
   }
 }
 
+/** Whether an attempt's request may have reached the upstream: `yes`, `no` or `unknown`. */
+export function sentText(sent: AttemptView["sent"]): string {
+  if (sent === "unknown") return "unknown";
+  return sent ? "yes" : "no";
+}
+
 /** The table of `steadfast calls attempts`. */
 export function attemptsTable(attempts: readonly AttemptView[]): string {
   return table(
@@ -140,7 +146,7 @@ export function attemptsTable(attempts: readonly AttemptView[]): string {
       shortTime(attempt.startedAt),
       duration(attempt.durationMs),
       outcomeText(attempt.outcome),
-      attempt.sent ? "yes" : "no",
+      sentText(attempt.sent),
       decisionText(attempt.decision),
     ]),
   );

@@ -28,6 +28,7 @@ async function steadfast(
     },
     exit: () => undefined as never,
     onSignal: () => () => undefined,
+    now: () => 0,
   };
   const code = await main(["node", "steadfast", ...args], io);
   return { code, stdout, stderr };

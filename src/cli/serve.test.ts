@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { CliIo } from "./cli-io.ts";
 import type { ServeConfig } from "./config.ts";
 import { main } from "./main.ts";
-import type { RunningServer } from "./serve.ts";
+import { REPEATED_SIGNAL_WINDOW_MS, type RunningServer } from "./serve.ts";
 
 /** A `CliIo` that records output, exits and signal handlers instead of touching the process. */
 function recordingIo(env: Record<string, string> = {}) {
@@ -10,6 +10,7 @@ function recordingIo(env: Record<string, string> = {}) {
   const err: string[] = [];
   const exits: number[] = [];
   const handlers = new Map<string, () => void>();
+  const time = { nowMs: 0 };
   const io: CliIo = {
     env,
     cwd: "/srv",
@@ -26,9 +27,10 @@ function recordingIo(env: Record<string, string> = {}) {
       handlers.set(signal, handler);
       return () => handlers.delete(signal);
     },
+    now: () => time.nowMs,
   };
   const signal = (name: string): void => handlers.get(name)?.();
-  return { io, out, err, exits, signal, listening: () => handlers.size === 2 };
+  return { io, out, err, exits, signal, time, listening: () => handlers.size === 2 };
 }
 
 /** A stand-in for `startServer` whose `close` resolves when the test says so. */
@@ -100,13 +102,31 @@ describe("steadfast serve (in process)", () => {
     expect(recording.err.join("")).toContain("steadfast: SIGTERM, shutting down");
   });
 
-  it("exits at once with 1 on a second signal while closing", async () => {
+  it("takes a signal repeated within a second as the same stop (npm and the process group both pass it on)", async () => {
+    const recording = recordingIo();
+    const server = controllableServer();
+    void main(["node", "steadfast", "serve"], recording.io, { startServer: server.start });
+    await untilTrue(recording.listening);
+
+    recording.signal("SIGTERM");
+    recording.signal("SIGTERM");
+    recording.time.nowMs += REPEATED_SIGNAL_WINDOW_MS - 1;
+    recording.signal("SIGINT");
+    expect(recording.exits).toEqual([]);
+    expect(server.closeCalls()).toBe(1);
+    server.finishClose(true);
+    await untilTrue(() => recording.exits.length > 0);
+    expect(recording.exits).toEqual([0]);
+  });
+
+  it("exits at once with 1 on a signal a second or more after the first, while closing", async () => {
     const recording = recordingIo();
     const server = controllableServer();
     void main(["node", "steadfast", "serve"], recording.io, { startServer: server.start });
     await untilTrue(recording.listening);
 
     recording.signal("SIGINT");
+    recording.time.nowMs += REPEATED_SIGNAL_WINDOW_MS;
     recording.signal("SIGINT");
     expect(recording.exits).toEqual([1]);
     expect(server.closeCalls()).toBe(1);

@@ -95,7 +95,9 @@ a key at first start and prints it once on standard error; with the default SQLi
 also writes it to <data-dir>/api-key (mode 0600), never over an existing file. More keys:
 steadfast keys create.
 
-SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); a second one exits at once.`,
+SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); another one a second
+or more later exits at once (one within a second is the same request: npm and the process group
+pass the same stop on twice).`,
     );
   command.action(async (flags: ServeFlags) => {
     const config = resolveServeConfig(flags, io.env, io.cwd);
@@ -121,20 +123,32 @@ SIGTERM or Ctrl-C stops gracefully (in-flight calls finish or are released); a s
 }
 
 /**
+ * How long after the first stop signal another one is the same request, ms. One stop often
+ * arrives twice at once: npm passes the signal it gets on to the server it started, and a
+ * terminal's Ctrl-C or systemd's `KillMode=control-group` signals every process of the group,
+ * the server and npm alike (issue 10, item 12).
+ */
+export const REPEATED_SIGNAL_WINDOW_MS = 1_000;
+
+/**
  * Resolves after the first SIGTERM or SIGINT has closed the server; exits the process with 0 then
- * (1 if closing failed). A second signal while closing exits at once with 1.
+ * (1 if closing failed). A stop signal within `REPEATED_SIGNAL_WINDOW_MS` of the first is the same
+ * request; a later one while closing exits at once with 1.
  */
 export function untilStopped(server: Pick<RunningServer, "close">, io: CliIo): Promise<void> {
   return new Promise<void>(() => {
-    let stopping = false;
+    let stoppingSince: number | undefined;
     const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
+      if (stoppingSince !== undefined) {
+        if (io.now() - stoppingSince < REPEATED_SIGNAL_WINDOW_MS) return;
         io.err(`steadfast: ${signal} again, exiting without waiting for in-flight work\n`);
         io.exit(1);
         return;
       }
-      stopping = true;
-      io.err(`steadfast: ${signal}, shutting down (send it again to exit at once)\n`);
+      stoppingSince = io.now();
+      io.err(
+        `steadfast: ${signal}, shutting down (send it again, a second or more later, to exit at once)\n`,
+      );
       server.close().then(
         () => io.exit(0),
         (error: unknown) => {

@@ -17,6 +17,7 @@ describe("waitingFor", () => {
     forwardedKey: "k",
     attempts: 1,
     attemptBase: 0,
+    crashesInARow: 0,
     runAt: Date.parse("2026-01-01T12:04:31Z"),
     waitReason: "retry after attempt 1: status 503",
     createdAt: 0,

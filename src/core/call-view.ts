@@ -64,7 +64,8 @@ export interface AttemptView {
   connectMs?: number;
   firstByteMs?: number;
   outcome: AttemptRecord["outcome"];
-  sent: boolean;
+  /** `false` only when the request certainly did not reach the upstream; see `AttemptRecord.sent`. */
+  sent: AttemptRecord["sent"];
   decision: AttemptRecord["decision"];
 }
 

@@ -13,7 +13,9 @@
  *                                      is recorded `interrupted`, `process_stopped`)
  *   running -> running                 taken over: its lease expired or its process was found dead;
  *                                      the claim records the cut-off attempt (`interrupted`,
- *                                      `process_ended`) with the new lease
+ *                                      `process_ended`, `sent: "unknown"`) with the new lease
+ *   running -> failed                  claimed after MAX_CRASHES_IN_A_ROW takeovers in a row
+ *                                      (`crash_loop`), without being sent
  *   queued | waiting | running -> cancelled
  *   failed  -> queued                  redrive (POST /v1/calls/:id/retry)
  *   waiting -> waiting (runAt = now)   retry now (POST /v1/calls/:id/retry)
@@ -45,7 +47,7 @@ export type RetryOnRule = number | "5xx" | "network";
 
 /** A fully defaulted retry policy. */
 export interface RetryPolicy {
-  /** Attempts in all, the first included. Default 5. */
+  /** Attempts in all, the first included; interrupted ones are not counted. Default 5. */
   maxAttempts: number;
   /** Default `exponential`, with full jitter. */
   backoff: BackoffKind;
@@ -160,10 +162,21 @@ export interface CallRecord {
   fingerprint?: string;
   /** The `Idempotency-Key` forwarded upstream on every attempt. */
   forwardedKey: string;
-  /** Attempts made so far, over the call's whole life. */
+  /** Attempts made so far, over the call's whole life (interrupted ones included). */
   attempts: number;
-  /** Value of `attempts` when the call was last redriven; `maxAttempts` counts from here. */
+  /**
+   * The attempts of `attempts` that `maxAttempts` does not count: those made before the call was
+   * last redriven, and those interrupted since (`interrupted`, see `core/interruption.ts`). So
+   * `attempts - attemptBase` is the attempts used (`attemptsUsed`).
+   */
   attemptBase: number;
+  /**
+   * Attempts cut off by the end of their process (`process_ended`, recorded when the call was
+   * taken over) since an attempt last completed or the call was last redriven. A graceful stop
+   * (`process_stopped`) neither counts nor resets it. At `MAX_CRASHES_IN_A_ROW` the call fails
+   * without being sent (`crash_loop`).
+   */
+  crashesInARow: number;
   /** When the next attempt is due (queued and waiting calls). */
   runAt?: number;
   /** Why the call waits, while it waits: a message for people. */
@@ -243,10 +256,12 @@ export type AttemptDecision =
 
 /**
  * Why a call ended failed: the outcome is not retryable, the attempts are used up, the deadline
- * passed, or retrying a non-idempotent request without a key could repeat its effect.
+ * passed, retrying a non-idempotent request without a key could repeat its effect, or its
+ * attempts were cut off by the end of their process `MAX_CRASHES_IN_A_ROW` times in a row
+ * (`crash_loop`: the call may be what ends it; it is failed without being sent again).
  */
 export type FailCode =
-  "not_retryable" | "attempts_exhausted" | "deadline_exceeded" | "unsafe_to_retry";
+  "not_retryable" | "attempts_exhausted" | "deadline_exceeded" | "unsafe_to_retry" | "crash_loop";
 
 /** One attempt, as recorded. */
 export interface AttemptRecord {
@@ -261,9 +276,14 @@ export interface AttemptRecord {
   firstByteMs?: number;
   outcome: AttemptOutcome;
   /**
-   * False only when the request certainly did not reach the upstream. An attempt interrupted by
-   * the end of its process is `true` (it may have: nothing recorded whether it was sent).
+   * Whether the request may have reached the upstream: `false` only when it certainly did not,
+   * `true` when it did or may have, `"unknown"` when nothing recorded whether it was even sent
+   * (only an attempt interrupted by the end of its process, `process_ended`: the call may have
+   * been claimed and still waiting in memory, or its request may have been answered).
    */
-  sent: boolean;
+  sent: AttemptSent;
   decision: AttemptDecision;
 }
+
+/** `AttemptRecord.sent`: `true`, `false`, or `"unknown"` (see there). */
+export type AttemptSent = boolean | "unknown";

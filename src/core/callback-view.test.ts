@@ -21,6 +21,7 @@ function call(overrides: Partial<CallRecord>): CallRecord {
     forwardedKey: "k",
     attempts: 1,
     attemptBase: 0,
+    crashesInARow: 0,
     createdAt: T,
     updatedAt: T + 10,
     completedAt: T + 10,

@@ -58,7 +58,9 @@ export const RetryInputSchema = z
       .min(1)
       .max(100)
       .optional()
-      .describe("Attempts in all, the first included. Default 5."),
+      .describe(
+        "Attempts in all, the first included; attempts cut off by the end of their process (interrupted) are not counted. Default 5.",
+      ),
     backoff: z
       .enum(["exponential", "linear", "fixed"])
       .optional()

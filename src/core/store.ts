@@ -287,8 +287,11 @@ export interface Store {
    *
    * A running call with an expired lease is taken over: in the same write, its cut-off attempt is
    * recorded (number `attempts + 1`, started at its previous claim's time, `durationMs` until
-   * now, `sent: true`, outcome and decision from `takenOverAttempt(workerId)`) and `attempts`
-   * counts it, so the returned call's next attempt is `attempts + 1` as usual.
+   * now, `sent`, outcome and decision from `takenOverAttempt(workerId)`), and `attempts`,
+   * `attemptBase` and `crashesInARow` each count it (an interrupted attempt is not counted
+   * against `maxAttempts`), so the returned call's next attempt is `attempts + 1` as usual. An
+   * attempt row already holding that number (an inconsistent log) is left as it is rather than
+   * failing the claim: one bad row must never stop every claim.
    */
   claimDue(query: {
     now: number;
@@ -301,6 +304,9 @@ export interface Store {
   /**
    * Records an attempt and moves the call, only if `leaseToken` still owns it. Returns false (and
    * writes nothing) when the lease was lost: the call was cancelled or another engine took it over.
+   * `attempts` becomes the attempt's number; an `interrupted` attempt (a graceful stop's) also
+   * adds one to `attemptBase` (it is not counted against `maxAttempts`) and leaves
+   * `crashesInARow` as it is; any other attempt completed, and sets `crashesInARow` to 0.
    */
   commitAttempt(commit: AttemptCommit): Promise<boolean>;
   /**
@@ -320,8 +326,9 @@ export interface Store {
     idempotencyExpiresAt: number,
   ): Promise<ControlResult>;
   /**
-   * Redrives a failed call (back to `queued`, a fresh attempt budget and deadline) or makes a
-   * waiting call due now. Other states are `invalid_state`.
+   * Redrives a failed call (back to `queued`, a fresh attempt budget and deadline:
+   * `attemptBase = attempts`, `crashesInARow = 0`) or makes a waiting call due now. Other states
+   * are `invalid_state`.
    */
   retryCall(
     tenantId: TenantId,

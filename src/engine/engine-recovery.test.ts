@@ -29,10 +29,10 @@ describe("engine recovery and callbacks", () => {
     await settle();
     expect(h.upstream.requests).toHaveLength(0);
     await h.clock.advance(30_000);
-    // The attempt the dead worker had begun is on record: it may have reached the upstream.
+    // The attempt the dead worker had begun is on record: whether it was sent is unknown.
     expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 2 });
     expect((await call.attempts()).map((a) => [a.outcome.type, a.sent])).toEqual([
-      ["interrupted", true],
+      ["interrupted", "unknown"],
       ["response", true],
     ]);
 

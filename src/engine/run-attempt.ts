@@ -5,7 +5,7 @@ import type {
   CallSpec,
   ExchangeOutcome,
 } from "../core/call.ts";
-import { interruptionsExhausted, stoppedAttempt } from "../core/interruption.ts";
+import { attemptsUsed, crashLoop, stoppedAttempt } from "../core/interruption.ts";
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
@@ -89,7 +89,7 @@ export async function runAttempt(
   const { spec } = call;
   const remainingMs =
     call.deadlineAt === undefined ? Number.POSITIVE_INFINITY : call.deadlineAt - startedAt;
-  const crashLoop = interruptionsExhausted(call);
+  const crashed = crashLoop(call);
 
   let result: SendResult;
   let exchanged = false;
@@ -99,13 +99,8 @@ export async function runAttempt(
       "total_timeout",
       `the call's deadline passed before attempt ${number} could start`,
     );
-  } else if (crashLoop) {
-    result = syntheticError(
-      startedAt,
-      "aborted",
-      `not sent: interruptions used up maxAttempts (${spec.retry.maxAttempts}) and the attempt ` +
-        "after them, so this call may be ending its process each time it runs",
-    );
+  } else if (crashed !== undefined) {
+    result = syntheticError(startedAt, "aborted", crashed.reason);
   } else {
     const request =
       call.kind === "callback" ? await ctx.callbackRequest(call, startedAt) : userRequest(call);
@@ -145,12 +140,8 @@ export async function runAttempt(
           code: "deadline_exceeded",
           reason: `the deadline passed before attempt ${number} could start`,
         }
-      : crashLoop
-        ? {
-            type: "fail",
-            code: "attempts_exhausted",
-            reason: `attempts were interrupted by the end of their process until maxAttempts (${spec.retry.maxAttempts}) and one more were used up`,
-          }
+      : crashed !== undefined
+        ? { type: "fail", code: crashed.code, reason: crashed.reason }
         : decideAttempt(
             {
               outcome,
@@ -159,7 +150,7 @@ export async function runAttempt(
               method: spec.request.method,
               idempotencyKeySent: true,
               retry: spec.retry,
-              attemptsUsed: number - call.attemptBase,
+              attemptsUsed: attemptsUsed(call) + 1,
               now,
               ...(call.deadlineAt === undefined ? {} : { deadlineAt: call.deadlineAt }),
             },
@@ -348,6 +339,9 @@ function applyTransition(
     attempts: attempt.number,
     updatedAt: now,
   };
+  // As `Store.commitAttempt` counts it.
+  if (attempt.outcome.type === "interrupted") next.attemptBase = call.attemptBase + 1;
+  else next.crashesInARow = 0;
   delete next.waitReason;
   delete next.runAt;
   if (transition.status === "waiting") {

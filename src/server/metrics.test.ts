@@ -18,6 +18,7 @@ const call = (status: CallRecord["status"], kind: CallRecord["kind"] = "call"): 
   forwardedKey: "k",
   attempts: 1,
   attemptBase: 0,
+  crashesInARow: 0,
   createdAt: 0,
   updatedAt: 0,
 });

@@ -4,7 +4,7 @@ import { z } from "zod";
 import type { ApiKeyView } from "../core/api-key.ts";
 import type { AttemptView, CallView } from "../core/call-view.ts";
 import { FetchInputSchema } from "../core/fetch-input.ts";
-import { tenantId } from "../core/ids.ts";
+import { tenantId, type WorkerId } from "../core/ids.ts";
 import { appHarness, KEY_OTHER, type AppHarness } from "./app-harness.test-support.ts";
 import type { ApiKeyViewSchema } from "./api-key-schemas.ts";
 import { buildOpenApiDocument } from "./openapi.ts";
@@ -96,6 +96,27 @@ describe("openapi.json", () => {
 
   it("lists a documented problem type for every code", () => {
     expect(new Set(ProblemCodes)).toEqual(new Set(Object.keys(PROBLEM_KINDS)));
+  });
+
+  it("documents the attempt a takeover cut off: interrupted, sent unknown", async () => {
+    const accepted = await h.submit({ url: "https://api.example.com/", method: "PUT" });
+    const { id } = (await accepted.json()) as { id: string };
+    // A process claims the call and dies: the next claim (recordAttempt's) takes it over.
+    await h.store.claimDue({
+      now: h.clock.now(),
+      limit: 1,
+      leaseMs: 1,
+      workerId: "worker_dead" as WorkerId,
+    });
+    await h.clock.advance(1);
+    await h.failCall(id);
+    const res = await h.request(`/v1/calls/${id}/attempts`);
+    const { attempts } = (await res.clone().json()) as { attempts: AttemptView[] };
+    expect(attempts.map((a) => [a.outcome.type, a.sent])).toEqual([
+      ["interrupted", "unknown"],
+      ["response", true],
+    ]);
+    await expectDocumented(res, "/v1/calls/{id}/attempts", "get");
   });
 
   it("matches real responses: calls, pages, attempts and problems", async () => {

@@ -139,13 +139,13 @@ export const AttemptViewSchema = z
           message: z.string(),
         })
         .describe(
-          "The attempt was cut off by the end of its process before it had an outcome: process_ended (the process died; recorded when another process took the call over) or process_stopped (a graceful shutdown aborted it after the grace period).",
+          "The attempt was cut off by the end of its process before it had an outcome: process_ended (the process died; recorded when another process took the call over; startedAt is when that process claimed the call, so durationMs includes any time it waited there before being sent) or process_stopped (a graceful shutdown aborted it after the grace period). Interrupted attempts are not counted against maxAttempts; a call whose attempts were cut off by process_ended 3 times in a row, none completing, fails with crash_loop without being sent again.",
         ),
     ]),
     sent: z
-      .boolean()
+      .union([z.boolean(), z.literal("unknown")])
       .describe(
-        "False only when the request certainly did not reach the upstream (true for an attempt interrupted by the end of its process: it may have).",
+        'Whether the request may have reached the upstream: false only when it certainly did not; true when it did or may have; "unknown" when nothing recorded whether it was even sent (an attempt interrupted by the end of its process, process_ended: the call may have been waiting in that process\'s memory, or its request may have been answered).',
       ),
     decision: z.discriminatedUnion("type", [
       z.strictObject({ type: z.literal("retry"), delayMs: nonNegativeInt, reason: z.string() }),

@@ -105,6 +105,7 @@ async function cli(args: string[]): Promise<{ code: number; out: string }> {
       throw new Error(`exit ${code}`);
     },
     onSignal: () => () => undefined,
+    now: () => 0,
   };
   const code = await main(["node", "steadfast", ...args], io);
   seen.push(out);

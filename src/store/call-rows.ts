@@ -1,10 +1,12 @@
 // Row mapping shared by the SQLite and PostgreSQL stores: both name their columns alike
 // (snake_case), keep JSON documents as text, and store epoch milliseconds as integers. Only the
-// boolean `sent` differs (SQLite 0/1, PostgreSQL true/false).
+// booleans differ (SQLite 0/1, PostgreSQL true/false). An attempt's `sent` is two columns: `sent`
+// (it may have reached the upstream) and `sent_unknown` (nothing recorded whether it was sent).
 import type {
   AttemptDecision,
   AttemptOutcome,
   AttemptRecord,
+  AttemptSent,
   CallError,
   CallKind,
   CallRecord,
@@ -30,6 +32,7 @@ export function newCallRecord(call: NewCall): CallRecord {
     forwardedKey: call.forwardedKey,
     attempts: 0,
     attemptBase: 0,
+    crashesInARow: 0,
     runAt: call.runAt,
     createdAt: call.createdAt,
     updatedAt: call.createdAt,
@@ -52,6 +55,7 @@ export function callFromRow(row: Row): CallRecord {
     forwardedKey: row.forwarded_key as string,
     attempts: row.attempts as number,
     attemptBase: row.attempt_base as number,
+    crashesInARow: Number(row.crashes_in_a_row),
     createdAt: row.created_at as number,
     updatedAt: row.updated_at as number,
   };
@@ -69,6 +73,20 @@ export function callFromRow(row: Row): CallRecord {
   return record;
 }
 
+/** The `attempts` columns, in table order: what `attemptFromRow` reads and a full insert binds. */
+export const ATTEMPT_COLUMNS = [
+  "call_id",
+  "number",
+  "started_at",
+  "duration_ms",
+  "connect_ms",
+  "first_byte_ms",
+  "outcome",
+  "sent",
+  "sent_unknown",
+  "decision",
+] as const;
+
 /** An `attempts` row as an `AttemptRecord`. */
 export function attemptFromRow(row: Row): AttemptRecord {
   const record: AttemptRecord = {
@@ -77,12 +95,22 @@ export function attemptFromRow(row: Row): AttemptRecord {
     startedAt: row.started_at as number,
     durationMs: row.duration_ms as number,
     outcome: JSON.parse(row.outcome as string) as AttemptOutcome,
-    sent: row.sent === true || row.sent === 1,
+    sent: sentFromColumns(row.sent, row.sent_unknown),
     decision: JSON.parse(row.decision as string) as AttemptDecision,
   };
   if (row.connect_ms !== null) record.connectMs = row.connect_ms as number;
   if (row.first_byte_ms !== null) record.firstByteMs = row.first_byte_ms as number;
   return record;
+}
+
+/** `AttemptRecord.sent` as the `sent` and `sent_unknown` columns store it (`true`/`1` or not). */
+export function sentColumns(sent: AttemptSent): { sent: boolean; sentUnknown: boolean } {
+  return { sent: sent !== false, sentUnknown: sent === "unknown" };
+}
+
+function sentFromColumns(sent: unknown, sentUnknown: unknown): AttemptSent {
+  if (sentUnknown === true || sentUnknown === 1) return "unknown";
+  return sent === true || sent === 1;
 }
 
 /** A `destinations` row as a `StoredDestination`. */

@@ -75,6 +75,7 @@ function call(overrides: Partial<CallRecord> = {}, url = `${API}/v1/orders`): Ca
     forwardedKey: "k",
     attempts: 0,
     attemptBase: 0,
+    crashesInARow: 0,
     createdAt: T0,
     updatedAt: T0,
     ...overrides,

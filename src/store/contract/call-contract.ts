@@ -25,6 +25,7 @@ function queuedRecord(call: NewCall): CallRecord {
     status: "queued",
     attempts: 0,
     attemptBase: 0,
+    crashesInARow: 0,
     runAt,
     createdAt,
     updatedAt: createdAt,

@@ -6,6 +6,7 @@ import { describeCallContract } from "./call-contract.ts";
 import { describeClaimContract } from "./claim-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
+import { describeInterruptionContract } from "./interruption-contract.ts";
 import { CallFactory } from "./fixtures.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
 import { describeWorkerContract } from "./worker-contract.ts";
@@ -82,5 +83,6 @@ export function describeStoreContract(
     describeControlContract(context);
     describeDestinationContract(context);
     describeWorkerContract(context);
+    describeInterruptionContract(context);
   });
 }

@@ -5,6 +5,7 @@
 // UPDATE returns the commits that applied; the attempt rows and follow-ups are inserted for
 // those only, so a fenced commit writes nothing.
 import type { AttemptCommit } from "../../core/store.ts";
+import { sentColumns } from "../call-rows.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { isStatementError } from "./postgres-errors.ts";
 import { StoreError } from "../../core/errors.ts";
@@ -31,7 +32,9 @@ const COMMIT_COLUMNS = [
   ["first_byte_ms", "double precision[]"],
   ["outcome", "text[]"],
   ["sent", "boolean[]"],
+  ["sent_unknown", "boolean[]"],
   ["decision", "text[]"],
+  ["interrupted", "boolean[]"],
 ] as const;
 
 interface EncodedCommit {
@@ -55,7 +58,11 @@ export class AttemptCommits {
     const channelParam = `$${n + 2 + NEW_CALL_UNNEST.types.length}`;
     this.#sql =
       `WITH v AS (SELECT * FROM unnest(${commitParams}) WITH ORDINALITY AS v(${commitNames}, i)), ` +
+      // An interrupted attempt (a graceful stop's) is not counted against maxAttempts and
+      // leaves the crash count; any other completed, which ends a run of crashes.
       `done AS (UPDATE ${names.calls} c SET status = v.status, attempts = v.number, ` +
+      "attempt_base = c.attempt_base + v.interrupted::integer, " +
+      "crashes_in_a_row = CASE WHEN v.interrupted THEN c.crashes_in_a_row ELSE 0 END, " +
       "run_at = v.run_at, wait_reason = v.wait_reason, wait_code = NULL, wait_destination = NULL, " +
       "response = v.response, error = v.error, " +
       "completed_at = v.completed_at, idempotency_expires_at = v.idempotency_expires_at, " +
@@ -63,9 +70,9 @@ export class AttemptCommits {
       "WHERE c.id = v.call_id AND c.status = 'running' AND c.lease_token = v.lease_token " +
       "RETURNING v.i), " +
       `recorded AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
-      "connect_ms, first_byte_ms, outcome, sent, decision) SELECT v.call_id, v.number, " +
-      "v.started_at, v.duration_ms, v.connect_ms, v.first_byte_ms, v.outcome, v.sent, " +
-      "v.decision FROM v JOIN done ON done.i = v.i), " +
+      "connect_ms, first_byte_ms, outcome, sent, sent_unknown, decision) SELECT v.call_id, " +
+      "v.number, v.started_at, v.duration_ms, v.connect_ms, v.first_byte_ms, v.outcome, " +
+      "v.sent, v.sent_unknown, v.decision FROM v JOIN done ON done.i = v.i), " +
       `follow AS (INSERT INTO ${names.calls} (id, tenant_id, kind, parent_id, status, spec, ` +
       "idempotency_key, fingerprint, forwarded_key, run_at, deadline_at, created_at, " +
       "updated_at) SELECT f.id, f.tenant_id, f.kind, f.parent_id, 'queued', f.spec, " +
@@ -164,6 +171,7 @@ function encodeCommit(commit: AttemptCommit): EncodedCommit {
     );
   }
   const waiting = transition.status === "waiting";
+  const sent = sentColumns(attempt.sent);
   return {
     values: [
       commit.callId,
@@ -182,8 +190,10 @@ function encodeCommit(commit: AttemptCommit): EncodedCommit {
       attempt.connectMs ?? null,
       attempt.firstByteMs ?? null,
       JSON.stringify(attempt.outcome),
-      attempt.sent,
+      sent.sent,
+      sent.sentUnknown,
       JSON.stringify(attempt.decision),
+      attempt.outcome.type === "interrupted",
     ],
     followUp: commit.followUp === undefined ? undefined : newCallRow(commit.followUp),
   };

@@ -18,6 +18,7 @@ import type { WorkerId } from "../../core/ids.ts";
 import { takenOverAttempt } from "../../core/interruption.ts";
 import type { Claim, ClaimRef } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
+import { sentColumns } from "../call-rows.ts";
 import { callColumns, callFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
@@ -38,12 +39,16 @@ export class ClaimWrites {
     this.#channel = names.channel;
     // One statement: choose, lock and update. RETURNING order is not the ORDER BY's, so the
     // due time comes back for sorting. A call taken over (it was running: its lease expired)
-    // counts its cut-off attempt, which the `interrupted` CTE records from the claimed rows (so
-    // only for calls this statement did claim), started at the previous claim's time.
+    // counts its cut-off attempt (but not against maxAttempts: attempt_base, and as a crash),
+    // which the `interrupted` CTE records from the claimed rows (so only for calls this
+    // statement did claim), started at the previous claim's time. A row already holding its
+    // number (an inconsistent log) is left alone: it must never fail every claim.
     this.#claim =
       `WITH claimed AS (UPDATE ${names.calls} c SET status = 'running', ` +
       "lease_token = c.lease_token + 1, lease_expires_at = $2, worker_id = $3, " +
       "attempts = c.attempts + (c.status = 'running')::integer, " +
+      "attempt_base = c.attempt_base + (c.status = 'running')::integer, " +
+      "crashes_in_a_row = c.crashes_in_a_row + (c.status = 'running')::integer, " +
       "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = $1 " +
       // due_at is generated: run_at while queued or waiting, the lease expiry while running.
       // The wait code before the claim comes back too (Claim.heldFor).
@@ -53,9 +58,9 @@ export class ClaimWrites {
       `WHERE c.ctid = due.ctid RETURNING ${callColumns("c")}, due.due_at, due.held, ` +
       "due.prior_status, due.prior_claim_at), " +
       `interrupted AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
-      "outcome, sent, decision) SELECT id, attempts, prior_claim_at, " +
-      "GREATEST(0, $1 - prior_claim_at), $5, true, $6 FROM claimed " +
-      "WHERE prior_status = 'running') " +
+      "outcome, sent, sent_unknown, decision) SELECT id, attempts, prior_claim_at, " +
+      "GREATEST(0, $1 - prior_claim_at), $5, $7, $8, $6 FROM claimed " +
+      "WHERE prior_status = 'running' ON CONFLICT (call_id, number) DO NOTHING) " +
       `SELECT ${CLAIMED_COLUMNS} FROM claimed`;
     this.#renew =
       `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
@@ -86,6 +91,7 @@ export class ClaimWrites {
     if (!(limit > 0)) return [];
     const leaseExpiresAt = query.now + query.leaseMs;
     const takeover = takenOverAttempt(query.workerId);
+    const sent = sentColumns(takeover.sent);
     const { rows } = await this.#db.query({
       name: "steadfast_claim_due",
       text: this.#claim,
@@ -96,6 +102,8 @@ export class ClaimWrites {
         limit,
         JSON.stringify(takeover.outcome),
         JSON.stringify(takeover.decision),
+        sent.sent,
+        sent.sentUnknown,
       ],
     });
     rows.sort(

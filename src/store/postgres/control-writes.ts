@@ -40,6 +40,7 @@ export class ControlWrites {
       `WITH changed AS (UPDATE ${names.calls} c SET ` +
       `status = ${ifFailed("'queued'", "c.status")}, ` +
       `attempt_base = ${ifFailed("c.attempts", "c.attempt_base")}, ` +
+      `crashes_in_a_row = ${ifFailed("0", "c.crashes_in_a_row")}, ` +
       `deadline_at = ${ifFailed("$4::bigint", "c.deadline_at")}, ` +
       `wait_reason = ${ifFailed("NULL", "c.wait_reason")}, ` +
       `wait_code = ${ifFailed("NULL", "c.wait_code")}, ` +

@@ -1,6 +1,7 @@
 // Mapping between PostgreSQL rows (snake_case columns, JSON as text, bigint parsed as number by
 // the pool's type parser) and the camelCase records of src/core. SQL names stop here.
 import type { NewCall } from "../../core/store.ts";
+import { ATTEMPT_COLUMNS } from "../call-rows.ts";
 
 /** A row as the pool returns it. */
 export type Row = Record<string, unknown>;
@@ -17,6 +18,7 @@ const CALL_COLUMN_NAMES = [
   "forwarded_key",
   "attempts",
   "attempt_base",
+  "crashes_in_a_row",
   "run_at",
   "wait_reason",
   "wait_code",
@@ -89,19 +91,7 @@ export const NEW_CALL_UNNEST = {
 /** The `attempts` columns `attemptFromRow` reads, each prefixed with `alias.` when given. */
 export function attemptColumns(alias?: string): string {
   const prefix = alias === undefined ? "" : `${alias}.`;
-  return [
-    "call_id",
-    "number",
-    "started_at",
-    "duration_ms",
-    "connect_ms",
-    "first_byte_ms",
-    "outcome",
-    "sent",
-    "decision",
-  ]
-    .map((name) => prefix + name)
-    .join(", ");
+  return ATTEMPT_COLUMNS.map((name) => prefix + name).join(", ");
 }
 
 /** The `destinations` columns `destinationFromRow` reads. */

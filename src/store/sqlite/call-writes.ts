@@ -16,6 +16,7 @@ import type {
   NewCall,
 } from "../../core/store.ts";
 import {
+  ATTEMPT_COLUMNS,
   attemptInsertParams,
   CALL_INSERT_COLUMNS,
   callFromRow,
@@ -78,7 +79,10 @@ const CLAIM =
   "worker_id = ?, wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = ? " +
   "WHERE id IN (SELECT value FROM json_each(?)) RETURNING *";
 
-const COUNT_ATTEMPT = "UPDATE calls SET attempts = ? WHERE id = ?";
+// The cut-off attempt is counted, but not against maxAttempts (attempt_base), and as a crash.
+const COUNT_TAKEOVER =
+  "UPDATE calls SET attempts = ?, attempt_base = attempt_base + 1, " +
+  "crashes_in_a_row = crashes_in_a_row + 1 WHERE id = ?";
 
 /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
 export function claimDue(
@@ -120,35 +124,41 @@ function recordTakeovers(
   takenOver: readonly Row[],
   query: { now: number; workerId: WorkerId },
 ): void {
-  const { outcome, decision } = takenOverAttempt(query.workerId);
+  const cutOff = takenOverAttempt(query.workerId);
   for (const row of takenOver) {
     const callId = row.id as CallId;
     const number = Number(row.attempts) + 1;
     const startedAt = Number(row.prior_claim_at);
-    sql(INSERT_ATTEMPT).run(
+    sql(INSERT_TAKEOVER_ATTEMPT).run(
       ...attemptInsertParams({
         callId,
         number,
         startedAt,
         durationMs: Math.max(0, query.now - startedAt),
-        outcome,
-        sent: true,
-        decision,
+        ...cutOff,
       }),
     );
-    sql(COUNT_ATTEMPT).run(number, callId);
+    sql(COUNT_TAKEOVER).run(number, callId);
   }
 }
 
+// An interrupted attempt (a graceful stop's) is not counted against maxAttempts and leaves the
+// crash count; any other completed, which ends a run of crashes (see `Store.commitAttempt`).
 const COMMIT_TRANSITION =
-  "UPDATE calls SET status = ?, attempts = ?, run_at = ?, wait_reason = ?, wait_code = NULL, " +
+  "UPDATE calls SET status = ?, attempts = ?, attempt_base = attempt_base + ?, " +
+  "crashes_in_a_row = CASE WHEN ? THEN crashes_in_a_row ELSE 0 END, " +
+  "run_at = ?, wait_reason = ?, wait_code = NULL, " +
   "wait_destination = NULL, response = ?, " +
   "error = ?, completed_at = ?, idempotency_expires_at = ?, lease_expires_at = NULL, " +
   "worker_id = NULL, updated_at = ? WHERE id = ? AND status = 'running' AND lease_token = ?";
 
 const INSERT_ATTEMPT =
-  "INSERT INTO attempts (call_id, number, started_at, duration_ms, connect_ms, first_byte_ms, " +
-  "outcome, sent, decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+  `INSERT INTO attempts (${ATTEMPT_COLUMNS.join(", ")}) ` +
+  `VALUES (${ATTEMPT_COLUMNS.map(() => "?").join(", ")})`;
+
+// A takeover's record of the attempt it cut off never fails the claim: a row already holding its
+// number (an inconsistent log) stays as it is.
+const INSERT_TAKEOVER_ATTEMPT = `${INSERT_ATTEMPT} ON CONFLICT (call_id, number) DO NOTHING`;
 
 /** Records an attempt and applies its transition if the lease is still held. */
 export function commitAttempt(sql: Prepare, commit: AttemptCommit): boolean {
@@ -161,9 +171,12 @@ export function commitAttempt(sql: Prepare, commit: AttemptCommit): boolean {
     );
   }
   const waiting = transition.status === "waiting";
+  const interrupted = attempt.outcome.type === "interrupted" ? 1 : 0;
   const { changes } = sql(COMMIT_TRANSITION).run(
     transition.status,
     attempt.number,
+    interrupted,
+    interrupted,
     waiting ? transition.runAt : null,
     waiting ? transition.reason : null,
     !waiting && transition.response !== undefined ? JSON.stringify(transition.response) : null,

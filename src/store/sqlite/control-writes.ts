@@ -30,7 +30,8 @@ export function cancelCall(
 }
 
 const REDRIVE =
-  "UPDATE calls SET status = 'queued', run_at = ?, attempt_base = attempts, deadline_at = ?, " +
+  "UPDATE calls SET status = 'queued', run_at = ?, attempt_base = attempts, " +
+  "crashes_in_a_row = 0, deadline_at = ?, " +
   "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, response = NULL, " +
   "error = NULL, completed_at = NULL, " +
   "idempotency_expires_at = NULL, updated_at = ? " +

@@ -3,6 +3,7 @@
 import type { SQLInputValue, SQLOutputValue } from "node:sqlite";
 import type { AttemptRecord } from "../../core/call.ts";
 import type { NewCall } from "../../core/store.ts";
+import { sentColumns } from "../call-rows.ts";
 
 /** A row as `node:sqlite` returns it. */
 export type Row = Record<string, SQLOutputValue>;
@@ -55,8 +56,9 @@ export function callInsertParams(
   ];
 }
 
-/** Parameters for inserting `attempt`, in the column order of the `attempts` table. */
+/** Parameters for inserting `attempt`, in `ATTEMPT_COLUMNS` order. */
 export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
+  const { sent, sentUnknown } = sentColumns(attempt.sent);
   return [
     attempt.callId,
     attempt.number,
@@ -65,12 +67,14 @@ export function attemptInsertParams(attempt: AttemptRecord): SQLInputValue[] {
     attempt.connectMs ?? null,
     attempt.firstByteMs ?? null,
     JSON.stringify(attempt.outcome),
-    attempt.sent ? 1 : 0,
+    sent ? 1 : 0,
+    sentUnknown ? 1 : 0,
     JSON.stringify(attempt.decision),
   ];
 }
 
 export {
+  ATTEMPT_COLUMNS,
   attemptFromRow,
   callFromRow,
   destinationFromRow,

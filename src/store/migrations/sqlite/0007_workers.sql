@@ -15,3 +15,15 @@ CREATE TABLE workers (
   -- Set by a graceful stop, or when another process found it dead; NULL while live.
   stopped_at INTEGER
 ) STRICT;
+
+-- Attempts cut off by the end of their process (issue 10, item 11). A takeover records the attempt
+-- it cut off without knowing whether its request was sent (the call may have waited in the dead
+-- process's memory): sent = 1 (it may have reached the upstream) and sent_unknown = 1. Added
+-- columns, not a rebuilt table: ADD COLUMN leaves the existing rows where they are.
+ALTER TABLE attempts ADD COLUMN sent_unknown INTEGER NOT NULL DEFAULT 0
+  CHECK (sent_unknown IN (0, 1));
+
+-- Takeovers in a row since an attempt last completed: a call at 3 is failed (crash_loop) without
+-- being sent again. Interrupted attempts are not counted against maxAttempts: they are added to
+-- attempt_base as they are recorded.
+ALTER TABLE calls ADD COLUMN crashes_in_a_row INTEGER NOT NULL DEFAULT 0;

@@ -295,7 +295,7 @@ describe("DestinationGate", () => {
     expect(g.list()[0]?.state.breaker.state).toBe("open");
   });
 
-  it("gives a retry's budget back when it was not sent or its outcome said nothing", async () => {
+  it("gives a retry's budget back when it was not sent", async () => {
     // Two retries in the window at most.
     const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
     const retry = (): CallRecord => call({ attempts: 1 });
@@ -312,6 +312,33 @@ describe("DestinationGate", () => {
     // Retries the destination answered spend it.
     expect((await attempt(g, retry(), response(503))).type).toBe("proceed");
     expect((await attempt(g, retry(), response(200))).type).toBe("proceed");
+    expect(await g.admit(retry(), clock.now())).toMatchObject({
+      type: "hold",
+      waitingFor: { reason: "retry_budget_exhausted" },
+    });
+  });
+
+  it("spends a retry's budget when it was sent, even when its health ignores the outcome (issue 10)", async () => {
+    // Two retries in the window at most.
+    const g = gate({ retryBudgetRatio: 0, retryBudgetMinPerSecond: 0.2 });
+    const retry = (): CallRecord => call({ attempts: 1 });
+    const sentTimeout: SendResult = {
+      ...refused,
+      code: "read_timeout",
+      sent: true,
+      timings: { startedAt: T0, durationMs: 200 },
+    };
+    // A tenant's 200 ms timeouts say nothing of the destination's health, but each retry loaded
+    // it: two spend the budget, and the third retry waits for it.
+    for (let i = 0; i < 2; i++) {
+      const admission = await g.admit(retry(), clock.now());
+      if (admission.type !== "proceed") throw new Error("held before the budget was spent");
+      g.observe(admission.ticket, sentTimeout, clock.now(), { ...LIMITS, readTimeoutMs: 200 });
+      g.release(admission.ticket);
+    }
+    const [info] = g.list();
+    expect(info?.state.breaker.state).toBe("closed");
+    expect(info?.entry.health.snapshot(clock.now())).toMatchObject({ requests: 0, failures: 0 });
     expect(await g.admit(retry(), clock.now())).toMatchObject({
       type: "hold",
       waitingFor: { reason: "retry_budget_exhausted" },

@@ -80,11 +80,11 @@ export interface Ticket {
   released?: boolean;
   /**
    * What this attempt took of the destination's retry budget at admission (a first attempt or a
-   * retry, and when), given back on release unless `observe` counted the outcome.
+   * retry, and when), given back on release unless `observe` found it spent.
    */
   budgeted?: { kind: "request" | "retry"; at: number };
-  /** Set by `observe` when the outcome counted for the destination (not `ignore`). */
-  counted?: boolean;
+  /** Set by `observe` when the attempt spent its budget (see `spendsBudget`). */
+  spent?: boolean;
 }
 
 /** What the gate decided for a claimed call. */
@@ -105,6 +105,18 @@ export interface AdmitOptions {
    * that dies with hundreds of calls in flight must not find them held for the budget).
    */
   takenOver?: boolean;
+}
+
+/**
+ * Whether an attempt spent the retry budget it took: it may have reached the destination (the
+ * budget protects the destination from retry storms, so a request its health ignores, such as a
+ * timeout shorter than the destination's typical answer, still loads it), unless the destination
+ * answered 429: those retries are paced by the tenant's own pause, and one tenant's exhausted
+ * quota must not spend the retries every tenant shares.
+ */
+function spendsBudget(result: SendResult): boolean {
+  if (result.type === "response") return result.status !== 429;
+  return result.sent;
 }
 
 /** Whether `call`'s attempt counts as a retry for its destination's retry budget. */
@@ -250,8 +262,8 @@ export class DestinationGate {
     const entry = ticket.entry;
     if (entry === undefined) return;
     const verdict = destinationVerdict(result, limits, entry.health.answerMedianMs(now));
+    ticket.spent = spendsBudget(result);
     if (verdict !== "ignore") {
-      ticket.counted = true;
       const answered = result.type === "response";
       entry.health.record(now, result.timings.durationMs, verdict === "failure", answered);
     }
@@ -338,8 +350,8 @@ export class DestinationGate {
     const entry = ticket.entry;
     if (entry === undefined || ticket.released === true) return;
     ticket.released = true;
-    // Not sent, or its outcome says nothing about the destination: it spent none of its budget.
-    if (ticket.budgeted !== undefined && ticket.counted !== true)
+    // Not sent (or never observed), or a 429: it spent none of its budget.
+    if (ticket.budgeted !== undefined && ticket.spent !== true)
       entry.budget.giveBack(ticket.budgeted.kind, ticket.budgeted.at);
     entry.inFlight--;
     const now = this.#clock.now();

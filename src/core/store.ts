@@ -205,7 +205,9 @@ export interface Store {
    * Stores an API key (by its hash) for a tenant, creating the tenant if needed, and returns the
    * stored key. A hash the tenant already has is not stored again: the key already stored comes
    * back, except that an `env` key revoked by `env` (`revokeApiKeysNotIn`) and added again as an
-   * `env` key is active again (STEADFAST_API_KEYS lists it again). A key revoked by an operator
+   * `env` key is active again (STEADFAST_API_KEYS lists it again), and an `env` key stored before
+   * keys had a prefix gets the new key's prefix (no longer a pre-upgrade key for
+   * `adoptGeneratedApiKey`). A key revoked by an operator
    * stays revoked. A hash another tenant holds is refused (rejects).
    */
   addApiKey(key: NewApiKey): Promise<ApiKeyRecord>;

@@ -74,3 +74,27 @@ export async function expectGeneratedKeyKeptThroughUpgrade(
   expect(lines).toEqual([]);
   expect(await keys.authenticate(PRE_UPGRADE_GENERATED_KEY)).toBe("default");
 }
+
+/**
+ * On `store`, migrated as for `expectGeneratedKeyKeptThroughUpgrade`: when `STEADFAST_API_KEYS`
+ * lists the key file's key too (an operator pinned the generated key), it stays a key of the
+ * variable, so a later start without it revokes it.
+ */
+export async function expectListedKeyFileKeyManagedByTheVariable(
+  store: Store,
+  options: { db: string; dataDir: string },
+): Promise<void> {
+  const { db, dataDir } = options;
+  writeFileSync(join(dataDir, API_KEY_FILE), `${PRE_UPGRADE_GENERATED_KEY}\n`, { mode: 0o600 });
+  const keys = new ApiKeysService({
+    store,
+    clock: new FakeClock(T0 + 60_000),
+    random: new SeededRandom(3),
+  });
+  const start = (apiKeys: string) =>
+    bootstrapApiKeys(keys, { apiKeys, db, dataDir, print: () => undefined });
+  await start(`default:${PRE_UPGRADE_GENERATED_KEY},ops:${CONFIGURED_KEY}`);
+  expect(await store.findApiKey(PRE_UPGRADE_GENERATED_HASH)).toMatchObject({ source: "env" });
+  await start(`ops:${CONFIGURED_KEY}`);
+  expect(await keys.authenticate(PRE_UPGRADE_GENERATED_KEY)).toBeUndefined();
+}

@@ -121,7 +121,8 @@ export function keyFileOf(db: string, dataDir: string): { file: string } | { uns
  *
  * - First, on a database upgraded from a version before key sources: the stored key whose hash
  *   is the key in `<dataDir>/api-key` is the one a first start generated; it is marked so
- *   (`generated`), which keeps `STEADFAST_API_KEYS` from revoking it, and printed.
+ *   (`generated`), which keeps `STEADFAST_API_KEYS` from revoking it, and printed; unless
+ *   `STEADFAST_API_KEYS` lists that key too, which then manages it.
  * - With `apiKeys`: parses them (`parseApiKeys`); `keys.configure` adds them (restoring those a
  *   previous start revoked for not being listed) and revokes the `env` keys no longer listed.
  *   Prints each key revoked, and each listed key an operator revoked (it stays revoked).
@@ -134,9 +135,12 @@ export async function bootstrapApiKeys(
   keys: ApiKeysService,
   options: BootstrapApiKeysOptions,
 ): Promise<BootstrapResult> {
-  await recognizeGeneratedKey(keys, options);
-  if (options.apiKeys !== undefined && options.apiKeys.trim() !== "") {
-    const entries = parseApiKeys(options.apiKeys);
+  const entries =
+    options.apiKeys !== undefined && options.apiKeys.trim() !== ""
+      ? parseApiKeys(options.apiKeys)
+      : undefined;
+  await recognizeGeneratedKey(keys, options, new Set(entries?.map((entry) => entry.key)));
+  if (entries !== undefined) {
     const { keys: stored, revoked } = await keys.configure(entries);
     stored.forEach((record, index) => {
       if (record.revokedAt === undefined) return;
@@ -190,6 +194,7 @@ const MAX_KEY_FILE_BYTES = 1_024;
 async function recognizeGeneratedKey(
   keys: ApiKeysService,
   options: BootstrapApiKeysOptions,
+  listed: ReadonlySet<string>,
 ): Promise<void> {
   const file = join(resolve(options.dataDir), API_KEY_FILE);
   let text: string;
@@ -200,7 +205,8 @@ async function recognizeGeneratedKey(
     return;
   }
   const key = text.trim();
-  if (!API_KEY_PATTERN.test(key)) return;
+  // A key STEADFAST_API_KEYS lists too (an operator pinning the generated key) stays its own.
+  if (!API_KEY_PATTERN.test(key) || listed.has(key)) return;
   const adopted = await keys.recognizeGeneratedKey(key);
   if (adopted === undefined) return;
   options.print(

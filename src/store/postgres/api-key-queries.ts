@@ -44,8 +44,13 @@ export class ApiKeyQueries {
           `INSERT INTO ${this.#table} AS k ` +
           "(key_hash, id, tenant_id, prefix, name, source, created_at) " +
           "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (key_hash) DO UPDATE " +
-          // Nothing changes, except for an env key revoked by env and listed again: restored.
-          "SET revoked_at = NULL, revoked_by = NULL WHERE k.revoked_by = 'env' " +
+          // Nothing changes, except for an env key listed again: restored if env revoked it, and
+          // given its prefix if it was stored before keys had one (so it is no longer taken for
+          // the pre-upgrade generated key).
+          "SET prefix = coalesce(k.prefix, excluded.prefix), " +
+          "revoked_at = CASE WHEN k.revoked_by = 'env' THEN NULL ELSE k.revoked_at END, " +
+          "revoked_by = CASE WHEN k.revoked_by = 'env' THEN NULL ELSE k.revoked_by END " +
+          "WHERE (k.revoked_by = 'env' OR k.prefix IS NULL) " +
           "AND k.source = 'env' AND excluded.source = 'env' AND k.tenant_id = excluded.tenant_id " +
           `RETURNING ${API_KEY_COLUMNS}`,
         values: [

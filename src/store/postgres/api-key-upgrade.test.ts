@@ -5,6 +5,7 @@ import pg from "pg";
 import { afterEach, describe, it } from "vitest";
 import {
   expectGeneratedKeyKeptThroughUpgrade,
+  expectListedKeyFileKeyManagedByTheVariable,
   PRE_UPGRADE_GENERATED_HASH,
 } from "../../server/api-key-upgrade.test-support.ts";
 import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/api-key-contract.ts";
@@ -80,5 +81,12 @@ describe("PostgreSQL migration 0005 (API key lifecycle)", () => {
       [PRE_UPGRADE_GENERATED_HASH, "default"],
     ]);
     await expectGeneratedKeyKeptThroughUpgrade(store, { db: TEST_DATABASE_URL, dataDir });
+  });
+
+  it("leaves the key file's key to STEADFAST_API_KEYS when the variable lists it too", async () => {
+    const dataDir = join(tempDir(), "data");
+    mkdirSync(dataDir);
+    const store = await upgradedStore([[PRE_UPGRADE_GENERATED_HASH, "default"]]);
+    await expectListedKeyFileKeyManagedByTheVariable(store, { db: TEST_DATABASE_URL, dataDir });
   });
 });

@@ -21,7 +21,12 @@ const INSERT_TENANT =
 const INSERT_KEY =
   "INSERT INTO api_keys (key_hash, id, tenant_id, prefix, name, source, created_at) " +
   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (key_hash) DO UPDATE " +
-  "SET revoked_at = NULL, revoked_by = NULL WHERE api_keys.revoked_by = 'env' " +
+  // An env key listed again: restored if env revoked it, and given its prefix if it was stored
+  // before keys had one (so it is no longer taken for the pre-upgrade generated key).
+  "SET prefix = coalesce(api_keys.prefix, excluded.prefix), " +
+  "revoked_at = CASE WHEN api_keys.revoked_by = 'env' THEN NULL ELSE api_keys.revoked_at END, " +
+  "revoked_by = CASE WHEN api_keys.revoked_by = 'env' THEN NULL ELSE api_keys.revoked_by END " +
+  "WHERE (api_keys.revoked_by = 'env' OR api_keys.prefix IS NULL) " +
   "AND api_keys.source = 'env' AND excluded.source = 'env' " +
   `AND api_keys.tenant_id = excluded.tenant_id RETURNING ${API_KEY_COLUMNS}`;
 const SELECT_BY_HASH = `SELECT ${API_KEY_COLUMNS} FROM api_keys WHERE key_hash = ?`;

@@ -5,6 +5,7 @@ import { DatabaseSync } from "node:sqlite";
 import { afterEach, beforeEach, describe, it } from "vitest";
 import {
   expectGeneratedKeyKeptThroughUpgrade,
+  expectListedKeyFileKeyManagedByTheVariable,
   PRE_UPGRADE_GENERATED_HASH,
 } from "../../server/api-key-upgrade.test-support.ts";
 import { expectLegacyApiKeyUpgraded, LEGACY_KEY_HASH } from "../contract/api-key-contract.ts";
@@ -78,5 +79,10 @@ describe("SQLite migration 0006 (API key lifecycle)", () => {
       dataDir,
       revokedBefore,
     });
+  });
+
+  it("leaves the key file's key to STEADFAST_API_KEYS when the variable lists it too", async () => {
+    const store = await upgradedStore([[PRE_UPGRADE_GENERATED_HASH, "default"]]);
+    await expectListedKeyFileKeyManagedByTheVariable(store, { db: `sqlite:${path}`, dataDir });
   });
 });

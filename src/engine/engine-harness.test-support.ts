@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Store } from "../core/store.ts";
 import type { EngineEvents } from "./engine.ts";
 import { createSteadfast, type Steadfast, type SteadfastOptions } from "../steadfast.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
@@ -11,6 +12,7 @@ import {
   type UpstreamBehaviour,
 } from "../testing/flaky-upstream.ts";
 import { SeededRandom } from "../testing/seeded-random.ts";
+import { waitUntil } from "../testing/wait-until.ts";
 
 /** A Steadfast on a temp SQLite file with a fake clock, and one scripted upstream. */
 export interface Harness {
@@ -67,4 +69,40 @@ export async function harness(
 /** Lets pending I/O callbacks and promise chains run (not a timer wait). */
 export async function settle(turns = 20): Promise<void> {
   for (let i = 0; i < turns; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
+/** An upstream answer the test holds back (`{ status, after }`), then lets go of. */
+export function heldAnswer(): { after: Promise<void>; release(): void } {
+  let release = (): void => {};
+  const after = new Promise<void>((resolve) => (release = resolve));
+  return { after, release };
+}
+
+/**
+ * Holds back every `claimDue` of the real `store` (its method wrapped) until `letGo`; `started`
+ * resolves when the first one is held.
+ */
+export function holdClaims(store: Store): { started: Promise<void>; letGo(): void } {
+  let letGo = (): void => {};
+  const held = new Promise<void>((resolve) => (letGo = resolve));
+  let claiming = (): void => {};
+  const started = new Promise<void>((resolve) => (claiming = resolve));
+  const claimDue = store.claimDue.bind(store);
+  store.claimDue = async (query) => {
+    claiming();
+    await held;
+    return claimDue(query);
+  };
+  return { started, letGo };
+}
+
+/** Resolves once the harness's engine has registered its worker (it claims and sends only then). */
+export async function registered(h: Harness): Promise<void> {
+  const { sf } = h;
+  await waitUntil(
+    async () => (await sf.store.listWorkers()).some((w) => w.id === sf.engine.workerId),
+    {
+      what: "the engine to register",
+    },
+  );
 }

@@ -491,7 +491,15 @@ export class Engine {
           await this.#release(claims);
           break;
         }
-        for (const claim of claims) this.#launch(claim);
+        // Slots reserved meanwhile (`reserveSlot`: calls created already claimed, which must not
+        // wait for a claim to return) took some of those this claim was for: the calls that no
+        // longer fit go back, due at once (issue 10, item 10, review: concurrency was exceeded).
+        const fit = Math.max(0, this.#freeSlots());
+        for (const claim of claims.slice(0, fit)) this.#launch(claim);
+        if (claims.length > fit) {
+          await this.#release(claims.slice(fit));
+          break;
+        }
         // Narrowed by the window: claim again when attempts end, not at once.
         if (claims.length < limit || limit < free) break;
       }

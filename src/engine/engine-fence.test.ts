@@ -1,7 +1,14 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { WorkerId } from "../core/ids.ts";
 import type { Store } from "../core/store.ts";
-import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
+import { waitUntil } from "../testing/wait-until.ts";
+import {
+  harness,
+  heldAnswer,
+  registered,
+  settle,
+  type Harness,
+} from "./engine-harness.test-support.ts";
 
 // Issue 10, item 10 (review): a live process another one found dead (an event-loop stall, a VM
 // pause, a saturated pool, a network cut to the database) must stop sending before its calls
@@ -40,29 +47,10 @@ function stallLiveness(store: Store): { stall(): void; resume(): void } {
   };
 }
 
-/** An answer the test lets go of. */
-function heldAnswer(): { after: Promise<void>; release(): void } {
-  let release = (): void => {};
-  const after = new Promise<void>((resolve) => (release = resolve));
-  return { after, release };
-}
-
 /** Advances the fake clock by `ms` in quarter-second steps, letting I/O run between them. */
 async function advance(h: Harness, ms: number): Promise<void> {
   for (let done = 0; done < ms; done += 250) {
     await h.clock.advance(Math.min(250, ms - done));
-    await settle();
-  }
-}
-
-/** Lets I/O run until `check` holds; fails naming `what` after 10 s of real time. */
-async function until(
-  check: () => boolean | Promise<boolean>,
-  what = "the condition",
-): Promise<void> {
-  const giveUpAt = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > giveUpAt) throw new Error(`${what}: not within 10 s`);
     await settle();
   }
 }
@@ -82,7 +70,7 @@ describe("engine fence", () => {
     );
     const { sf, upstream } = h;
     const liveness = stallLiveness(sf.store);
-    await until(async () => (await sf.store.listWorkers()).length === 1);
+    await registered(h);
     const calls = [];
     for (let i = 0; i < 3; i++) calls.push(await sf.fetch({ url: `${upstream.url}/${i}` }));
     await upstream.waitForRequests(1);
@@ -93,8 +81,8 @@ describe("engine fence", () => {
     liveness.stall();
     await advance(h, 4_000);
     // Its request in flight was aborted (the upstream saw the connection close) ...
-    await until(() => upstream.requests[0]!.finishedAt !== undefined);
-    await until(() => sf.engine.inFlight === 0);
+    await waitUntil(() => upstream.requests[0]!.finishedAt !== undefined);
+    await waitUntil(() => sf.engine.inFlight === 0);
     // ... and the answer, had it come, would be read by nobody.
     first.release();
     await advance(h, 2_000);
@@ -107,7 +95,7 @@ describe("engine fence", () => {
     // Heartbeats get through again: it registers again and the calls run (the first one's cut-off
     // attempt recorded by the takeover, the others as never sent).
     liveness.resume();
-    await until(async () => (await sf.store.listWorkers()).length === 1);
+    await waitUntil(async () => (await sf.store.listWorkers()).length === 1);
     await advance(h, 1_000);
     for (const call of [...calls, late])
       expect(await call.result()).toMatchObject({ status: "succeeded" });
@@ -127,7 +115,7 @@ describe("engine fence", () => {
       { leaseMs: LEASE_MS },
     );
     const { sf, upstream } = h;
-    await until(async () => (await sf.store.listWorkers()).length === 1);
+    await registered(h);
     const call = await sf.fetch({ url: upstream.url });
     await upstream.waitForRequests(1);
 
@@ -142,25 +130,26 @@ describe("engine fence", () => {
     // Its next heartbeat is answered "stopped": the request in flight is aborted, before any
     // answer (or a lease renewal, 20 s away) could tell it.
     await advance(h, 1_000);
-    await until(() => upstream.requests[0]!.finishedAt !== undefined, "the request was aborted");
+    await waitUntil(() => upstream.requests[0]!.finishedAt !== undefined, {
+      what: "the request was aborted",
+    });
     first.release();
     await advance(h, 2_000);
-    await until(() => sf.engine.inFlight === 0, "no flight is left");
+    await waitUntil(() => sf.engine.inFlight === 0, { what: "no flight is left" });
     // Nothing of it committed: the call is the peer's, with the attempt its takeover recorded.
     expect(await call.call()).toMatchObject({ status: "running", attempts: 1 });
     expect((await call.attempts()).map((a) => a.outcome.type)).toEqual(["interrupted"]);
     expect(upstream.requests).toHaveLength(1);
     // And it registered again.
-    await until(
-      async () => (await sf.store.listWorkers()).some((w) => w.id === self!.id),
-      "registered again",
-    );
+    await waitUntil(async () => (await sf.store.listWorkers()).some((w) => w.id === self!.id), {
+      what: "registered again",
+    });
   });
 
   it("claiming again a call it still runs (its lease was ended meanwhile) aborts the older attempt", async () => {
     h = await harness(() => "hang", { leaseMs: LEASE_MS });
     const { sf, upstream } = h;
-    await until(async () => (await sf.store.listWorkers()).length === 1);
+    await registered(h);
     await sf.fetch({ url: upstream.url });
     await upstream.waitForRequests(1);
     const [self] = await sf.store.listWorkers();
@@ -168,12 +157,37 @@ describe("engine fence", () => {
     // Told the call is due (a wake-up from the store), it claims it again at once.
     sf.engine.notify(h.clock.now());
     await upstream.waitForRequests(2);
-    await until(
-      () => upstream.requests[0]!.finishedAt !== undefined,
-      "the older request was aborted",
-    );
-    await until(() => sf.engine.inFlight === 1, "one flight is left");
+    await waitUntil(() => upstream.requests[0]!.finishedAt !== undefined, {
+      what: "the older request was aborted",
+    });
+    await waitUntil(() => sf.engine.inFlight === 1, { what: "one flight is left" });
     await settle();
     expect(sf.engine.inFlight).toBe(1);
+  });
+
+  it("claims and sends nothing until a registration is acknowledged, even one the store wrote before failing", async () => {
+    h = await harness([{ status: 200 }], { leaseMs: LEASE_MS, startEngine: false });
+    const { sf, upstream } = h;
+    // Each registration is written, then its answer is lost (a connection that gave up
+    // client-side): nobody heartbeats that row, so others may find this worker dead 5 s later.
+    let answered = false;
+    const register = sf.store.registerWorker.bind(sf.store);
+    let registrations = 0;
+    sf.store.registerWorker = async (...args) => {
+      await register(...args);
+      registrations++;
+      if (!answered) throw new Error("connection lost before the answer");
+    };
+    sf.engine.start();
+    await waitUntil(() => registrations === 1, { what: "the first registration" });
+    const call = await sf.fetch({ url: upstream.url });
+    await advance(h, 3_000);
+    expect(registrations).toBeGreaterThan(1);
+    expect(upstream.requests).toHaveLength(0);
+    expect(await call.status()).toBe("queued");
+    // A registration is acknowledged: it claims and sends.
+    answered = true;
+    await advance(h, 1_000);
+    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 1 });
   });
 });

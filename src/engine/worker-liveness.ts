@@ -20,7 +20,9 @@
  * sending calls another process has taken over, each worker fences itself:
  *
  *   registering -> alive { ackAt }      registered (an acknowledged heartbeat issued at ackAt);
- *                                       before, nobody knows this worker: it may act
+ *                                       before, it claims and sends nothing: a registration
+ *                                       whose answer was lost may have been written, and that
+ *                                       row, never refreshed, may be found dead at any time
  *   alive -> alive { later ackAt }      a heartbeat acknowledged
  *   alive -> fenced                     a heartbeat answered "stopped" (found dead), or
  *                                       `ackAt + fenceMs` passed without a fresher one
@@ -147,13 +149,14 @@ export class WorkerLiveness {
   /**
    * Whether this worker may claim and send at `now` (this engine's clock): its last acknowledged
    * heartbeat was issued less than `workerTimeoutMs - heartbeatIntervalMs` ago, so that no other
-   * process can have found it dead yet (or it is not registered yet, so none knows it). Finding the acknowledgement too old closes
-   * the fence at once (`onFenced`). Synchronous: the engine asks it right before each send.
+   * process can have found it dead yet; never before a registration is acknowledged. Finding
+   * the acknowledgement too old closes the fence at once (`onFenced`). Synchronous: the engine
+   * asks it right before each send.
    */
   mayAct(now: number): boolean {
     const fence = this.#fence;
-    // Not registered yet: no other process knows this worker, so none can end its claims early.
-    if (fence.state === "registering") return true;
+    // Not registered yet (or fenced, or stopped): a registration that failed may still have been
+    // written (its answer lost), and that row, never refreshed, may be found dead at any time.
     if (fence.state !== "alive") return false;
     // A clock that went back is no measure of how long ago the heartbeat was.
     if (now >= fence.ackAt && now - fence.ackAt < this.#fenceMs) return true;

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { WorkerId } from "../core/ids.ts";
 import type { Store } from "../core/store.ts";
+import { tenantId } from "../core/ids.ts";
+import { CallFactory, SPEC } from "../store/contract/fixtures.ts";
 import { waitUntil } from "../testing/wait-until.ts";
 import {
   harness,
@@ -196,5 +198,34 @@ describe("engine fence", () => {
     answered = true;
     await advance(h, 1_000);
     expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
+
+  it("does not run a call created under a slot reserved before its fence closed: that claim was ended meanwhile", async () => {
+    h = await harness(() => "hang", { leaseMs: LEASE_MS, liveness: true });
+    const { sf, upstream } = h;
+    // A call accepted while the fence is open, created already claimed ...
+    const slot = sf.engine.reserveSlot();
+    expect(slot).toBeDefined();
+    const { callbackUrl: _, ...spec } = SPEC;
+    const request = { url: upstream.url, method: "GET", headers: {} };
+    const created = await sf.store.createClaimedCall!(
+      new CallFactory(3).call({ tenantId: tenantId("default"), spec: { ...spec, request } }),
+      slot!,
+    );
+    // ... then, before it runs, another process finds this one dead and ends its claims; at its
+    // next heartbeat this one fences itself, registers again and claims the call (its claim ended).
+    const [self] = await sf.store.listWorkers();
+    await sf.store.stopWorkers(
+      [{ id: self!.id, heartbeatAt: self!.heartbeatAt }],
+      h.clock.now(),
+      LEASE_MS,
+    );
+    await advance(h, 1_000);
+    await upstream.waitForRequests(1);
+    // The slot's turn comes late: its claim was ended, and the call is running under another.
+    slot!.run(created.call);
+    await settle(50);
+    expect(upstream.requests).toHaveLength(1);
+    expect(sf.engine.inFlight).toBe(1);
   });
 });

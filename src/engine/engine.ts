@@ -120,7 +120,10 @@ export type EndWait = "ended" | "timeout" | "stopped" | "aborted";
 export interface ReservedSlot {
   readonly workerId: WorkerId;
   readonly leaseExpiresAt: number;
-  /** Runs the call created under this slot's claim (lease token 1). */
+  /**
+   * Runs the call created under this slot's claim (lease token 1); gives the claim back instead
+   * when the engine is stopping or its fence closed since the slot was reserved.
+   */
   run(call: CallRecord): void;
   /** Gives the slot back: the call was not created (its key was held, or the write failed). */
   release(): void;
@@ -176,6 +179,11 @@ export class Engine {
   #pumping: Promise<void> | undefined;
   /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
   #reserved = 0;
+  /**
+   * How many times the fence has closed: a slot reserved before it closed is not run, because
+   * its claim may have been ended meanwhile (and the call claimed again).
+   */
+  #fenceGeneration = 0;
   /** Calls of `#inFlight` whose exchange has ended and whose attempt is being committed. */
   #committing = 0;
   /** Most calls one pump claims; see `#adjustClaimWindow`. */
@@ -312,6 +320,7 @@ export class Engine {
     if (this.#state !== "running" || !this.#liveness.mayAct(this.#clock.now())) return undefined;
     if (this.#freeSlots() <= 0) return undefined;
     this.#reserved++;
+    const generation = this.#fenceGeneration;
     let settled = false;
     const settle = (): boolean => {
       if (settled) return false;
@@ -326,8 +335,10 @@ export class Engine {
       run: (call) => {
         if (!settle()) return;
         const claim: Claim = { call, leaseToken: 1, leaseExpiresAt };
-        // Stopping, or fenced meanwhile: the claim is given back.
-        if (this.#mayLaunch()) this.#launch(claim);
+        // Stopping, or fenced meanwhile (even if registered again since: registering again
+        // ends this worker's claims, maybe this one, and its call may run elsewhere or here
+        // under a newer claim): the claim is given back if it still is this one.
+        if (this.#mayLaunch() && generation === this.#fenceGeneration) this.#launch(claim);
         else void this.#release([claim]);
       },
       release: () => {
@@ -689,10 +700,11 @@ export class Engine {
   }
 
   /**
-   * The fence closed (`WorkerLiveness`): aborts every flight now; resolves once the pump under
-   * way and every flight have ended.
+   * The fence closed (`WorkerLiveness`): aborts every flight now, and no slot reserved before
+   * runs its call; resolves once the pump under way and every flight have ended.
    */
   async #fence(): Promise<void> {
+    this.#fenceGeneration++;
     this.#abortFlights(this.#fenced);
     await this.#pumping;
     await this.#flightsEnded();

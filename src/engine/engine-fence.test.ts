@@ -17,7 +17,10 @@ import {
 // can be taken over: the lease token fences commits, not sends.
 
 let h: Harness | undefined;
+/** Stalled heartbeats let go of before cleanup, so that a failed test's engine can stop. */
+const stalled: (() => void)[] = [];
 afterEach(async () => {
+  for (const resume of stalled.splice(0)) resume();
   await h?.cleanup();
   h = undefined;
 });
@@ -38,14 +41,16 @@ function stallLiveness(store: Store): { stall(): void; resume(): void } {
     await held;
     return register(...args);
   };
+  const resume = (): void => {
+    held = undefined;
+    release();
+  };
+  stalled.push(resume);
   return {
     stall() {
       held = new Promise((resolve) => (release = resolve));
     },
-    resume() {
-      held = undefined;
-      release();
-    },
+    resume,
   };
 }
 
@@ -93,10 +98,21 @@ describe("engine fence", () => {
     const late = await sf.fetch({ url: `${upstream.url}/late` });
     await advance(h, 2_000);
     expect(upstream.requests.map((r) => r.path)).toEqual(["/0"]);
-    for (const call of [...calls, late]) expect((await call.attempts()).length).toBe(0);
+    // The attempt it cut off is recorded by this process, which knows it was sent (its claim
+    // was still its own); the calls that waited are not.
+    expect(await calls[0]!.attempts()).toEqual([
+      expect.objectContaining({
+        sent: true,
+        outcome: expect.objectContaining({
+          type: "interrupted",
+          code: "process_fenced",
+        }) as unknown,
+        decision: expect.objectContaining({ type: "retry", delayMs: 0 }) as unknown,
+      }),
+    ]);
+    for (const call of [...calls.slice(1), late]) expect((await call.attempts()).length).toBe(0);
 
-    // Heartbeats get through again: it registers again and the calls run (the first one's cut-off
-    // attempt recorded by the takeover, the others as never sent).
+    // Heartbeats get through again: it registers again and the calls run.
     liveness.resume();
     await waitUntil(async () => (await sf.store.listWorkers()).length === 1);
     await advance(h, 1_000);
@@ -227,5 +243,39 @@ describe("engine fence", () => {
     await settle(50);
     expect(upstream.requests).toHaveLength(1);
     expect(sf.engine.inFlight).toBe(1);
+  });
+
+  it("records the attempts its fence cuts off itself, as no crash: three fences in a row do not end a call crash_loop", async () => {
+    h = await harness((request) => (request.n <= 3 ? "hang" : { status: 200 }), {
+      leaseMs: LEASE_MS,
+      liveness: true,
+    });
+    const { sf, upstream } = h;
+    const liveness = stallLiveness(sf.store);
+    await registered(h);
+    const call = await sf.fetch({ url: upstream.url, method: "POST" });
+    for (let fence = 1; fence <= 3; fence++) {
+      await upstream.waitForRequests(fence);
+      // A database blip (or a VM pause) long enough to close the fence, during the attempt.
+      liveness.stall();
+      await advance(h, 4_000);
+      await waitUntil(() => sf.engine.inFlight === 0, { what: `fence ${fence}: no flight left` });
+      liveness.resume();
+      await advance(h, 1_000);
+    }
+    expect(await call.result()).toMatchObject({
+      status: "succeeded",
+      attempts: 4,
+      crashesInARow: 0,
+    });
+    const attempts = await call.attempts();
+    expect(
+      attempts.map((a) => [a.outcome.type === "interrupted" && a.outcome.code, a.sent]),
+    ).toEqual([
+      ["process_fenced", true],
+      ["process_fenced", true],
+      ["process_fenced", true],
+      [false, true],
+    ]);
   });
 });

@@ -135,13 +135,15 @@ export function holdClaims(store: Store): { started: Promise<void>; letGo(): voi
   return { started, letGo };
 }
 
-/** Resolves once the harness's engine has registered its worker (it claims and sends only then). */
+/**
+ * Resolves once the harness's engine has registered its worker and knows it (it claims and
+ * sends only then): the row is visible before its write is acknowledged.
+ */
 export async function registered(h: Harness): Promise<void> {
   const { sf } = h;
   await waitUntil(
-    async () => (await sf.store.listWorkers()).some((w) => w.id === sf.engine.workerId),
-    {
-      what: "the engine to register",
-    },
+    async () =>
+      sf.engine.canSend && (await sf.store.listWorkers()).some((w) => w.id === sf.engine.workerId),
+    { what: "the engine to register" },
   );
 }

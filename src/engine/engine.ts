@@ -14,7 +14,8 @@
  * Liveness (`WorkerLiveness`): the engine registers its process and heartbeats every second; a
  * process found dead (gone from this host, or silent for `workerTimeoutMs`) has its claims ended
  * at once, so its calls are taken over in seconds, not when their leases end. A takeover records
- * the attempt it cut off (`Store.claimDue`); a graceful stop records the attempts it aborts.
+ * the attempt it cut off (`Store.claimDue`); a graceful stop records the attempts it aborts, and
+ * the fence those it aborts after their request may have been sent (not as crashes).
  * The engine fences itself: it claims, and sends (right before `transport.send`, and when a call
  * leaves a destination's queue), only while its last acknowledged heartbeat is recent enough that
  * no other process can have found it dead; when it is not, every flight is aborted, queued calls
@@ -40,8 +41,9 @@ import {
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { currentProcessProbe, type ProcessProbe } from "./process-probe.ts";
+import { fencedAttempt, stoppedAttempt, type Interruption } from "../core/interruption.ts";
 import {
-  recordStopped,
+  recordInterrupted,
   runAttempt,
   type AttemptContext,
   type ExchangeCutOff,
@@ -205,6 +207,8 @@ export class Engine {
   /** The reason the attempts aborted by the fence carry: they write nothing. */
   // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: they write nothing
   readonly #fenced = new Error("this process may have been found dead: it sends nothing");
+  /** Aborted when `stop` begins: what is retried while the store is away stops being retried. */
+  readonly #halting = new AbortController();
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -279,6 +283,15 @@ export class Engine {
   /** Attempts currently in flight. */
   get inFlight(): number {
     return this.#flightCount();
+  }
+
+  /**
+   * Whether this engine may claim and send now: it is running, registered, and its last
+   * acknowledged heartbeat is recent enough that no other process can have found it dead (see
+   * `WorkerLiveness`). False before its first registration is acknowledged.
+   */
+  get canSend(): boolean {
+    return this.#mayLaunch();
   }
 
   /** This engine's worker id, as written on its claims. */
@@ -399,6 +412,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
+    this.#halting.abort();
     this.#unsubscribe?.();
     await this.#registered;
     // Calls waiting in memory for a destination's slot go back to the store, due at once.
@@ -621,12 +635,18 @@ export class Engine {
       gate.release(ticket);
     }
     if (result.type === "aborted") {
-      if (signal.reason === this.#stopping) await this.#giveBack(claim, result.cutOff);
-      // Fenced: a request that may have gone out is left to the takeover, which records it
-      // interrupted (its claim is ended before this engine registers again); one that surely
-      // did not is given back, if the claim still is ours.
-      else if (signal.reason === this.#fenced && result.cutOff?.sent !== true)
-        await this.#release([claim]);
+      if (signal.reason === this.#stopping)
+        await this.#giveBack(claim, result.cutOff, stoppedAttempt(this.#shutdownGraceMs));
+      // Fenced: a request that may have gone out is recorded interrupted here, by the process
+      // that knows whether it was sent, and not as a crash (a database blip, a VM pause); if
+      // the claim is no longer ours, nothing is written and the takeover records it. One that
+      // surely did not go out is given back.
+      else if (signal.reason === this.#fenced)
+        await this.#giveBack(
+          claim,
+          result.cutOff?.sent === true ? result.cutOff : undefined,
+          fencedAttempt(),
+        );
       return;
     }
     if (result.type === "fenced") {
@@ -665,16 +685,28 @@ export class Engine {
   }
 
   /**
-   * Gives back a claim whose attempt the stop aborted: recorded as interrupted when its exchange
-   * had begun (`recordStopped`), released otherwise; due again at once either way.
+   * Gives back a claim whose attempt this engine aborted (a stop, or its fence): recorded as
+   * `interruption` when its exchange had begun (`recordInterrupted`), released otherwise; due
+   * again at once either way, and written only if the claim still is this one. While the store
+   * is unreachable the record is tried again until the engine stops (a fence's usual cause is a
+   * database blip; unrecorded, its claim would be ended and the takeover count a crash).
    */
-  async #giveBack(claim: Claim, cutOff: ExchangeCutOff | undefined): Promise<void> {
+  async #giveBack(
+    claim: Claim,
+    cutOff: ExchangeCutOff | undefined,
+    interruption: Interruption,
+  ): Promise<void> {
     if (cutOff === undefined) {
-      const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
-      await this.#store.releaseClaims([ref], this.#clock.now());
+      await this.#release([claim]);
       return;
     }
-    const recorded = await recordStopped(this.#ctx, claim, cutOff, this.#shutdownGraceMs);
+    const recorded = await recordInterrupted(
+      this.#ctx,
+      claim,
+      cutOff,
+      interruption,
+      this.#halting.signal,
+    );
     if (recorded !== undefined) this.events.emit("attempt:recorded", recorded);
   }
 

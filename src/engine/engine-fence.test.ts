@@ -275,4 +275,24 @@ describe("engine fence", () => {
       [false, true],
     ]);
   });
+
+  it("measures the age of its last acknowledged heartbeat on the monotonic clock: a wall clock stepped back does not keep it sending", async () => {
+    h = await harness(() => "hang", { leaseMs: LEASE_MS, liveness: true });
+    const { sf, upstream, clock } = h;
+    const liveness = stallLiveness(sf.store);
+    await sf.fetch({ url: upstream.url });
+    await upstream.waitForRequests(1);
+    // Heartbeats stall; 3.5 s later the wall clock is stepped 2 s back (a time sync).
+    liveness.stall();
+    await advance(h, 3_500);
+    expect(sf.engine.canSend).toBe(true);
+    clock.stepWall(-2_000);
+    // 4 s after its last acknowledged heartbeat, by any clock that does not jump, it stops:
+    // another process may find it dead 1 s later.
+    await advance(h, 500);
+    expect(sf.engine.canSend).toBe(false);
+    await waitUntil(() => upstream.requests[0]!.finishedAt !== undefined, {
+      what: "the request in flight to be aborted",
+    });
+  });
 });

@@ -151,6 +151,26 @@ describe("engine liveness: taking over a dead process's calls", () => {
     );
   });
 
+  it("measures another worker's silence on the monotonic clock: a wall clock stepped forward does not find a live one dead early", async () => {
+    h = await harness([{ status: 200 }], TIMED);
+    const { sf, clock } = h;
+    const elsewhere = { host: "another-host", pid: 4242, startedAt: clock.now() - 60_000 };
+    await sf.store.registerWorker({ id: DEAD, ...elsewhere }, clock.now(), 0);
+    sf.engine.start();
+    await registered(sf.store, sf.engine.workerId);
+    const listed = async () => (await sf.store.listWorkers()).some((w) => w.id === DEAD);
+    // Silent for 3 s (three looks), then the wall clock is stepped 5 s forward (a time sync).
+    const start = clock.monotonicNow();
+    await advanceUntil(h, () => Promise.resolve(clock.monotonicNow() - start >= 3_000), 4_000);
+    clock.stepWall(5_000);
+    // Looked at again at 4 s: 4 s of silence, whatever the wall clock says.
+    await advanceUntil(h, () => Promise.resolve(clock.monotonicNow() - start >= 4_250), 2_000);
+    expect(await listed()).toBe(true);
+    // Found dead after 5 s of silence.
+    await advanceUntil(h, async () => !(await listed()), 2_000);
+    expect(clock.monotonicNow() - start).toBeGreaterThanOrEqual(5_000);
+  });
+
   it("takes no pid as evidence where the PID scope is unknown on both sides (two machines may share a host name)", async () => {
     h = await harness([{ status: 200 }], TIMED);
     const { sf, clock } = h;

@@ -71,6 +71,10 @@ export interface EngineEvents extends Record<string, unknown>, DestinationEvents
 export interface EngineOptions {
   store: Store;
   transport: Transport;
+  /**
+   * Time. Give it `monotonicNow` (as `SystemClock` and `FakeClock` do): worker liveness measures
+   * its durations with it; a clock without it is read with `now()`, which a wall-clock step moves.
+   */
   clock: Clock;
   random: Random;
   /**
@@ -106,6 +110,8 @@ export interface EngineOptions {
    * ms. Default 5,000. A process gone from this host is found at once. At least three
    * `heartbeatIntervalMs`: this engine stops sending once its last acknowledged heartbeat is
    * `workerTimeoutMs - heartbeatIntervalMs` old, before any other process may find it dead.
+   * Both are measured on `clock.monotonicNow()` (when the clock offers it), so a step of the
+   * wall clock neither shortens nor lengthens them.
    */
   workerTimeoutMs?: number;
   /** This process, and how to tell whether another one runs. Default the real process's. */
@@ -259,7 +265,7 @@ export class Engine {
       // Nothing leaves unless the fence is open at that very moment (see `WorkerLiveness`).
       transport: {
         send: (request, sendOptions) => {
-          if (this.#liveness.mayAct(this.#clock.now())) return transport.send(request, sendOptions);
+          if (this.#liveness.mayAct()) return transport.send(request, sendOptions);
           this.#abortFlights(this.#fenced);
           return Promise.resolve(notSent(this.#clock.now()));
         },
@@ -330,7 +336,7 @@ export class Engine {
    * engine is not running or every slot is taken.
    */
   reserveSlot(): ReservedSlot | undefined {
-    if (this.#state !== "running" || !this.#liveness.mayAct(this.#clock.now())) return undefined;
+    if (this.#state !== "running" || !this.#liveness.mayAct()) return undefined;
     if (this.#freeSlots() <= 0) return undefined;
     this.#reserved++;
     const generation = this.#fenceGeneration;
@@ -473,7 +479,7 @@ export class Engine {
 
   /** Whether a claim may run now: the engine is running and its fence open. */
   #mayLaunch(): boolean {
-    return this.#state === "running" && this.#liveness.mayAct(this.#clock.now());
+    return this.#state === "running" && this.#liveness.mayAct();
   }
 
   /**
@@ -610,7 +616,7 @@ export class Engine {
     this.#adjustClaimWindow(admission);
     // Fenced while it waited for its destination (or now): the call is no longer surely ours.
     // It leaves without a send; its claim is given back if it still is ours (nothing was sent).
-    if (signal.reason === this.#fenced || !this.#liveness.mayAct(this.#clock.now())) {
+    if (signal.reason === this.#fenced || !this.#liveness.mayAct()) {
       this.#abortFlights(this.#fenced);
       if (admission.type === "proceed") gate.release(admission.ticket);
       await this.#release([claim]);
@@ -768,7 +774,7 @@ export class Engine {
 
   async #renewLeases(): Promise<void> {
     // Fenced, its flights are aborted: their claims are ended, not renewed.
-    if (this.#inFlight.size === 0 || !this.#liveness.mayAct(this.#clock.now())) return;
+    if (this.#inFlight.size === 0 || !this.#liveness.mayAct()) return;
     const now = this.#clock.now();
     const lost = await this.#store.renewLeases(
       [...this.#inFlight.values()].map((f) => f.ref),

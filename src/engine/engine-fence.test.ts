@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { RetryableError } from "../core/errors.ts";
 import type { WorkerId } from "../core/ids.ts";
 import type { Store } from "../core/store.ts";
 import { tenantId } from "../core/ids.ts";
@@ -294,5 +295,30 @@ describe("engine fence", () => {
     await waitUntil(() => upstream.requests[0]!.finishedAt !== undefined, {
       what: "the request in flight to be aborted",
     });
+  });
+
+  it("keeps committing an answer in hand through its fence (the commit is fenced by its lease token): the request is not sent again", async () => {
+    h = await harness([{ status: 200, body: "charged" }], { leaseMs: LEASE_MS, liveness: true });
+    const { sf, upstream } = h;
+    const liveness = stallLiveness(sf.store);
+    // The database goes away: heartbeats hang, commits fail as unreachable.
+    let away = false;
+    const commitAttempt = sf.store.commitAttempt.bind(sf.store);
+    sf.store.commitAttempt = (commit) =>
+      away
+        ? Promise.reject(new RetryableError("store_unavailable", "the database is away"))
+        : commitAttempt(commit);
+    liveness.stall();
+    away = true;
+    const call = await sf.fetch({ url: upstream.url, method: "POST" });
+    await upstream.waitForRequests(1);
+    // Long enough for the fence to close while the answer waits to be committed.
+    await advance(h, 4_500);
+    expect(sf.engine.canSend).toBe(false);
+    away = false;
+    liveness.resume();
+    await advance(h, 3_000);
+    expect(await call.result()).toMatchObject({ status: "succeeded", attempts: 1 });
+    expect(upstream.requests).toHaveLength(1);
   });
 });

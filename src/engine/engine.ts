@@ -738,8 +738,9 @@ export class Engine {
   }
 
   /**
-   * The fence closed (`WorkerLiveness`): aborts every flight now, and no slot reserved before
-   * runs its call; resolves once the pump under way and every flight have ended.
+   * The fence closed (`WorkerLiveness`): aborts every exchange now (an answer in hand is still
+   * committed), and no slot reserved before runs its call; resolves once the pump under way and
+   * every flight have ended.
    */
   async #fence(): Promise<void> {
     this.#fenceGeneration++;
@@ -748,9 +749,15 @@ export class Engine {
     await this.#flightsEnded();
   }
 
-  /** Aborts every flight (an aborted one keeps its first reason). */
+  /**
+   * Aborts every flight (an aborted one keeps its first reason). The fence spares those whose
+   * exchange has ended: nothing more of theirs is sent, and their commit, conditional on the
+   * lease token, writes nothing if the call was taken over; aborted, an answer in hand would be
+   * dropped (while the store is away, a fence's usual cause) and the request sent again.
+   */
   #abortFlights(reason: Error): void {
-    for (const flight of this.#allFlights()) flight.controller.abort(reason);
+    for (const flight of this.#allFlights())
+      if (reason !== this.#fenced || !flight.exchanged) flight.controller.abort(reason);
   }
 
   #allFlights(): InFlight[] {

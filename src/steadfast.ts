@@ -73,7 +73,10 @@ export interface SteadfastOptions {
   maxResponseBytes?: number;
   /** On `close`, how long attempts in flight may finish, ms. Default 10,000. */
   shutdownGraceMs?: number;
-  /** Default `SystemClock`. */
+  /**
+   * Default `SystemClock`. A clock of your own should offer `monotonicNow` (worker liveness
+   * measures its durations with it, so that a wall-clock step does not move them).
+   */
   clock?: Clock;
   /** Default a CSPRNG-backed random. */
   random?: Random;

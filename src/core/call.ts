@@ -10,7 +10,9 @@
  *   waiting -> running                 due again, claimed
  *   running -> succeeded | failed      attempt decided the end
  *   running -> queued | waiting        lease released on graceful shutdown (an attempt in flight
- *                                      is recorded `interrupted`, `process_stopped`)
+ *                                      is recorded `interrupted`, `process_stopped`), or when its
+ *                                      engine fenced itself (an attempt that may have been sent
+ *                                      is recorded `interrupted`, `process_fenced`)
  *   running -> running                 taken over: its lease expired or its process was found dead;
  *                                      the claim records the cut-off attempt (`interrupted`,
  *                                      `process_ended`, `sent: "unknown"`) with the new lease
@@ -173,7 +175,7 @@ export interface CallRecord {
   /**
    * Attempts cut off by the end of their process (`process_ended`, recorded when the call was
    * taken over) since an attempt last completed or the call was last redriven. A graceful stop
-   * (`process_stopped`) neither counts nor resets it. At `MAX_CRASHES_IN_A_ROW` the call fails
+   * (`process_stopped`) or a fence (`process_fenced`) neither counts nor resets it. At `MAX_CRASHES_IN_A_ROW` the call fails
    * without being sent (`crash_loop`).
    */
   crashesInARow: number;
@@ -231,9 +233,12 @@ export type ExchangeOutcome =
  *
  * - `process_ended`: its process died (or stopped renewing its lease) mid-attempt; recorded by
  *   the process that took the call over, which cannot know whether the request was sent;
- * - `process_stopped`: a graceful shutdown aborted it after the grace period.
+ * - `process_stopped`: a graceful shutdown aborted it after the grace period;
+ * - `process_fenced`: its process stopped sending because it could not confirm in time that it
+ *   was alive (its heartbeat unacknowledged for `workerTimeoutMs - heartbeatIntervalMs`, or
+ *   another process found it dead): recorded by that process, which knows whether it was sent.
  */
-export const InterruptionCodes = ["process_ended", "process_stopped"] as const;
+export const InterruptionCodes = ["process_ended", "process_stopped", "process_fenced"] as const;
 /** One of `InterruptionCodes`. */
 export type InterruptionCode = (typeof InterruptionCodes)[number];
 

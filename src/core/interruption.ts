@@ -9,7 +9,9 @@
  * the call it runs (a response that exhausts memory, a bug): a call whose attempts were cut off by
  * the end of their process `MAX_CRASHES_IN_A_ROW` times in a row, without an attempt completing in
  * between, is failed without being sent again (`crash_loop`). A graceful stop is not a crash: it
- * never counts toward that.
+ * never counts toward that; nor is a fence (a live process that stopped sending because it could
+ * not confirm in time that it was alive: a database blip, a VM pause), which records the attempt
+ * it cut off itself when its claim is still its own.
  */
 import type { AttemptDecision, CallRecord, InterruptedOutcome } from "./call.ts";
 import type { WorkerId } from "./ids.ts";
@@ -47,11 +49,15 @@ export function takenOverAttempt(takenBy: WorkerId): {
   };
 }
 
-/** What a graceful stop records for an attempt it aborted after the grace period. */
-export function stoppedAttempt(graceMs: number): {
+/** What an engine records for an attempt of its own it cut off: a stop's or a fence's. */
+export interface Interruption {
   outcome: InterruptedOutcome;
-  decision: AttemptDecision;
-} {
+  /** Due again at once. */
+  decision: Extract<AttemptDecision, { type: "retry" }>;
+}
+
+/** What a graceful stop records for an attempt it aborted after the grace period. */
+export function stoppedAttempt(graceMs: number): Interruption {
   return {
     outcome: {
       type: "interrupted",
@@ -59,6 +65,29 @@ export function stoppedAttempt(graceMs: number): {
       message: `interrupted: the process stopped, and the attempt had not ended within its ${graceMs} ms shutdown grace`,
     },
     decision: { type: "retry", delayMs: 0, reason: "the process stopped; due again at once" },
+  };
+}
+
+/**
+ * What an engine that fenced itself records for an attempt it aborted after its request may
+ * have been sent (`WorkerLiveness`): not a crash, and due again at once. The engine knows
+ * whether the request was sent, so the record carries its `sent`.
+ */
+export function fencedAttempt(): Interruption {
+  return {
+    outcome: {
+      type: "interrupted",
+      code: "process_fenced",
+      message:
+        "interrupted: the process stopped sending because it could not confirm in time that it " +
+        "was still alive (its heartbeat was not acknowledged, or another process found it dead), " +
+        "so that no other process would take the call over while it ran",
+    },
+    decision: {
+      type: "retry",
+      delayMs: 0,
+      reason: "the process fenced itself; due again at once",
+    },
   };
 }
 

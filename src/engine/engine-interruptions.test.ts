@@ -55,6 +55,9 @@ async function start(startEngine = true): Promise<Steadfast> {
     allowPrivateNetworks: true,
     shutdownGraceMs: GRACE_MS,
     startEngine,
+    // Not about liveness: a stop's steps of the fake clock must not fence the engine (its
+    // cut-off attempts would be recorded process_fenced, not process_stopped).
+    workerTimeoutMs: 86_400_000,
   });
   open.push(sf);
   return sf;

@@ -23,7 +23,12 @@ const LEASE_MS = 60_000;
 /** The harness's fake clock starts here. */
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 /** Harness options of the tests that time the looks (see `registered`). */
-const TIMED = { startEngine: false, leaseMs: LEASE_MS, sqliteSynchronous: "NORMAL" } as const;
+const TIMED = {
+  startEngine: false,
+  leaseMs: LEASE_MS,
+  sqliteSynchronous: "NORMAL",
+  liveness: true,
+} as const;
 const DEAD = "worker_dead" as WorkerId;
 
 /** Registers `id` as `process` and claims every due call for it, as a process that then died. */
@@ -72,7 +77,7 @@ async function advanceUntil(
 
 describe("engine liveness: taking over a dead process's calls", () => {
   it("takes over at once, at start, the calls of a process gone from this host, and records the attempt it cut off", async () => {
-    h = await harness([{ status: 200 }], { startEngine: false, leaseMs: LEASE_MS });
+    h = await harness([{ status: 200 }], { startEngine: false, leaseMs: LEASE_MS, liveness: true });
     const { sf, clock, upstream } = h;
     const self = currentProcessProbe().self;
     // maxAttempts 1: the crash's cut-off attempt is not counted against it (core/interruption.ts).
@@ -91,7 +96,7 @@ describe("engine liveness: taking over a dead process's calls", () => {
   });
 
   it("takes over at start the calls of a process whose pid no longer exists here", async () => {
-    h = await harness([{ status: 200 }], { startEngine: false, leaseMs: LEASE_MS });
+    h = await harness([{ status: 200 }], { startEngine: false, leaseMs: LEASE_MS, liveness: true });
     const { sf, clock, upstream } = h;
     const call = await sf.fetch({ url: upstream.url });
     await claimAs(sf.store, clock.now(), DEAD, {
@@ -144,6 +149,26 @@ describe("engine liveness: taking over a dead process's calls", () => {
     expect((await sf.store.listWorkers()).map((w) => w.id).sort()).toEqual(
       [alive, sf.engine.workerId].sort(),
     );
+  });
+
+  it("measures another worker's silence on the monotonic clock: a wall clock stepped forward does not find a live one dead early", async () => {
+    h = await harness([{ status: 200 }], TIMED);
+    const { sf, clock } = h;
+    const elsewhere = { host: "another-host", pid: 4242, startedAt: clock.now() - 60_000 };
+    await sf.store.registerWorker({ id: DEAD, ...elsewhere }, clock.now(), 0);
+    sf.engine.start();
+    await registered(sf.store, sf.engine.workerId);
+    const listed = async () => (await sf.store.listWorkers()).some((w) => w.id === DEAD);
+    // Silent for 3 s (three looks), then the wall clock is stepped 5 s forward (a time sync).
+    const start = clock.monotonicNow();
+    await advanceUntil(h, () => Promise.resolve(clock.monotonicNow() - start >= 3_000), 4_000);
+    clock.stepWall(5_000);
+    // Looked at again at 4 s: 4 s of silence, whatever the wall clock says.
+    await advanceUntil(h, () => Promise.resolve(clock.monotonicNow() - start >= 4_250), 2_000);
+    expect(await listed()).toBe(true);
+    // Found dead after 5 s of silence.
+    await advanceUntil(h, async () => !(await listed()), 2_000);
+    expect(clock.monotonicNow() - start).toBeGreaterThanOrEqual(5_000);
   });
 
   it("takes no pid as evidence where the PID scope is unknown on both sides (two machines may share a host name)", async () => {
@@ -259,7 +284,7 @@ describe("engine liveness: taking over a dead process's calls", () => {
   });
 
   it("registers again when another process found it dead by mistake", async () => {
-    h = await harness([{ status: 200 }]);
+    h = await harness([{ status: 200 }], { liveness: true });
     const { sf } = h;
     while ((await sf.store.listWorkers()).length === 0) await settle();
     await sf.store.stopWorkers([{ id: sf.engine.workerId }], h.clock.now(), LEASE_MS);

@@ -3,7 +3,15 @@ import { isTerminalError, WaitTimeoutError } from "../core/errors.ts";
 import { tenantId } from "../core/ids.ts";
 import { CallFactory, TENANT_A } from "../store/contract/fixtures.ts";
 import { startFlakyUpstream } from "../testing/flaky-upstream.ts";
-import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
+import { waitUntil } from "../testing/wait-until.ts";
+import {
+  harness,
+  heldAnswer,
+  holdClaims,
+  registered,
+  settle,
+  type Harness,
+} from "./engine-harness.test-support.ts";
 import type { FaultPoint } from "./fault-points.ts";
 
 let h: Harness | undefined;
@@ -262,6 +270,43 @@ describe("engine", () => {
     gates[1]!();
     gates[2]!();
     for (const call of calls) expect((await call.result()).status).toBe("succeeded");
+  });
+
+  it("never runs more exchanges than its concurrency when a call is created already claimed while a claim is under way (issue 10, item 10, review)", async () => {
+    const first = heldAnswer();
+    h = await harness((r) => (r.path === "/a" ? { status: 200, after: first.after } : "hang"), {
+      concurrency: 1,
+    });
+    const { sf, upstream } = h;
+    // Another destination for the call created claimed, so no destination's share holds it.
+    const elsewhere = await startFlakyUpstream(() => "hang");
+    try {
+      await registered(h);
+      const a = await sf.fetch({ url: `${upstream.url}/a` });
+      await upstream.waitForRequests(1);
+      // The only slot is taken: this one is queued.
+      const b = await sf.fetch({ url: `${upstream.url}/b` });
+      expect(await b.status()).toBe("queued");
+      // The real store's claims held back until the test lets them go.
+      const claim = holdClaims(sf.store);
+      // A's exchange ends: the slot is free, and the pump claims one call (B) for it.
+      first.release();
+      await claim.started;
+      await a.result();
+      await waitUntil(() => sf.engine.inFlight === 0, { what: "A's attempt to be committed" });
+      // Meanwhile a call comes in and is created already claimed, or queued.
+      const c = await sf.fetch({ url: `${elsewhere.url}/c` });
+      claim.letGo();
+      const sent = (): number => upstream.requests.length - 1 + elsewhere.requests.length;
+      await waitUntil(() => sent() >= 1, { what: "B or C sent" });
+      await settle(50);
+      // One exchange at a time: B's or C's, the other waits in the store.
+      expect(sent()).toBe(1);
+      expect(sf.engine.inFlight).toBe(1);
+      expect([await b.status(), await c.status()].sort()).toEqual(["queued", "running"]);
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it("starts a call created already claimed at once, and gives it back if it stopped meanwhile", async () => {

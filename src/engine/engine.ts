@@ -14,7 +14,8 @@
  * Liveness (`WorkerLiveness`): the engine registers its process and heartbeats every second; a
  * process found dead (gone from this host, or silent for `workerTimeoutMs`) has its claims ended
  * at once, so its calls are taken over in seconds, not when their leases end. A takeover records
- * the attempt it cut off (`Store.claimDue`); a graceful stop records the attempts it aborts.
+ * the attempt it cut off (`Store.claimDue`); a graceful stop records the attempts it aborts, and
+ * the fence those it aborts after their request may have been sent (not as crashes).
  * The engine fences itself: it claims, and sends (right before `transport.send`, and when a call
  * leaves a destination's queue), only while its last acknowledged heartbeat is recent enough that
  * no other process can have found it dead; when it is not, every flight is aborted, queued calls
@@ -40,8 +41,9 @@ import {
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { currentProcessProbe, type ProcessProbe } from "./process-probe.ts";
+import { fencedAttempt, stoppedAttempt, type Interruption } from "../core/interruption.ts";
 import {
-  recordStopped,
+  recordInterrupted,
   runAttempt,
   type AttemptContext,
   type ExchangeCutOff,
@@ -69,6 +71,10 @@ export interface EngineEvents extends Record<string, unknown>, DestinationEvents
 export interface EngineOptions {
   store: Store;
   transport: Transport;
+  /**
+   * Time. Give it `monotonicNow` (as `SystemClock` and `FakeClock` do): worker liveness measures
+   * its durations with it; a clock without it is read with `now()`, which a wall-clock step moves.
+   */
   clock: Clock;
   random: Random;
   /**
@@ -104,6 +110,8 @@ export interface EngineOptions {
    * ms. Default 5,000. A process gone from this host is found at once. At least three
    * `heartbeatIntervalMs`: this engine stops sending once its last acknowledged heartbeat is
    * `workerTimeoutMs - heartbeatIntervalMs` old, before any other process may find it dead.
+   * Both are measured on `clock.monotonicNow()` (when the clock offers it), so a step of the
+   * wall clock neither shortens nor lengthens them.
    */
   workerTimeoutMs?: number;
   /** This process, and how to tell whether another one runs. Default the real process's. */
@@ -120,7 +128,10 @@ export type EndWait = "ended" | "timeout" | "stopped" | "aborted";
 export interface ReservedSlot {
   readonly workerId: WorkerId;
   readonly leaseExpiresAt: number;
-  /** Runs the call created under this slot's claim (lease token 1). */
+  /**
+   * Runs the call created under this slot's claim (lease token 1); gives the claim back instead
+   * when the engine is stopping or its fence closed since the slot was reserved.
+   */
   run(call: CallRecord): void;
   /** Gives the slot back: the call was not created (its key was held, or the write failed). */
   release(): void;
@@ -176,6 +187,11 @@ export class Engine {
   #pumping: Promise<void> | undefined;
   /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
   #reserved = 0;
+  /**
+   * How many times the fence has closed: a slot reserved before it closed is not run, because
+   * its claim may have been ended meanwhile (and the call claimed again).
+   */
+  #fenceGeneration = 0;
   /** Calls of `#inFlight` whose exchange has ended and whose attempt is being committed. */
   #committing = 0;
   /** Most calls one pump claims; see `#adjustClaimWindow`. */
@@ -197,6 +213,8 @@ export class Engine {
   /** The reason the attempts aborted by the fence carry: they write nothing. */
   // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: they write nothing
   readonly #fenced = new Error("this process may have been found dead: it sends nothing");
+  /** Aborted when `stop` begins: what is retried while the store is away stops being retried. */
+  readonly #halting = new AbortController();
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -247,7 +265,7 @@ export class Engine {
       // Nothing leaves unless the fence is open at that very moment (see `WorkerLiveness`).
       transport: {
         send: (request, sendOptions) => {
-          if (this.#liveness.mayAct(this.#clock.now())) return transport.send(request, sendOptions);
+          if (this.#liveness.mayAct()) return transport.send(request, sendOptions);
           this.#abortFlights(this.#fenced);
           return Promise.resolve(notSent(this.#clock.now()));
         },
@@ -271,6 +289,15 @@ export class Engine {
   /** Attempts currently in flight. */
   get inFlight(): number {
     return this.#flightCount();
+  }
+
+  /**
+   * Whether this engine may claim and send now: it is running, registered, and its last
+   * acknowledged heartbeat is recent enough that no other process can have found it dead (see
+   * `WorkerLiveness`). False before its first registration is acknowledged.
+   */
+  get canSend(): boolean {
+    return this.#mayLaunch();
   }
 
   /** This engine's worker id, as written on its claims. */
@@ -309,9 +336,10 @@ export class Engine {
    * engine is not running or every slot is taken.
    */
   reserveSlot(): ReservedSlot | undefined {
-    if (this.#state !== "running" || !this.#liveness.mayAct(this.#clock.now())) return undefined;
+    if (this.#state !== "running" || !this.#liveness.mayAct()) return undefined;
     if (this.#freeSlots() <= 0) return undefined;
     this.#reserved++;
+    const generation = this.#fenceGeneration;
     let settled = false;
     const settle = (): boolean => {
       if (settled) return false;
@@ -326,8 +354,10 @@ export class Engine {
       run: (call) => {
         if (!settle()) return;
         const claim: Claim = { call, leaseToken: 1, leaseExpiresAt };
-        // Stopping, or fenced meanwhile: the claim is given back.
-        if (this.#mayLaunch()) this.#launch(claim);
+        // Stopping, or fenced meanwhile (even if registered again since: registering again
+        // ends this worker's claims, maybe this one, and its call may run elsewhere or here
+        // under a newer claim): the claim is given back if it still is this one.
+        if (this.#mayLaunch() && generation === this.#fenceGeneration) this.#launch(claim);
         else void this.#release([claim]);
       },
       release: () => {
@@ -388,6 +418,7 @@ export class Engine {
   async stop(): Promise<void> {
     if (this.#state === "stopped" || this.#state === "stopping") return;
     this.#state = "stopping";
+    this.#halting.abort();
     this.#unsubscribe?.();
     await this.#registered;
     // Calls waiting in memory for a destination's slot go back to the store, due at once.
@@ -448,7 +479,7 @@ export class Engine {
 
   /** Whether a claim may run now: the engine is running and its fence open. */
   #mayLaunch(): boolean {
-    return this.#state === "running" && this.#liveness.mayAct(this.#clock.now());
+    return this.#state === "running" && this.#liveness.mayAct();
   }
 
   /**
@@ -491,7 +522,15 @@ export class Engine {
           await this.#release(claims);
           break;
         }
-        for (const claim of claims) this.#launch(claim);
+        // Slots reserved meanwhile (`reserveSlot`: calls created already claimed, which must not
+        // wait for a claim to return) took some of those this claim was for: the calls that no
+        // longer fit go back, due at once (issue 10, item 10, review: concurrency was exceeded).
+        const fit = Math.max(0, this.#freeSlots());
+        for (const claim of claims.slice(0, fit)) this.#launch(claim);
+        if (claims.length > fit) {
+          await this.#release(claims.slice(fit));
+          break;
+        }
         // Narrowed by the window: claim again when attempts end, not at once.
         if (claims.length < limit || limit < free) break;
       }
@@ -577,7 +616,7 @@ export class Engine {
     this.#adjustClaimWindow(admission);
     // Fenced while it waited for its destination (or now): the call is no longer surely ours.
     // It leaves without a send; its claim is given back if it still is ours (nothing was sent).
-    if (signal.reason === this.#fenced || !this.#liveness.mayAct(this.#clock.now())) {
+    if (signal.reason === this.#fenced || !this.#liveness.mayAct()) {
       this.#abortFlights(this.#fenced);
       if (admission.type === "proceed") gate.release(admission.ticket);
       await this.#release([claim]);
@@ -602,12 +641,18 @@ export class Engine {
       gate.release(ticket);
     }
     if (result.type === "aborted") {
-      if (signal.reason === this.#stopping) await this.#giveBack(claim, result.cutOff);
-      // Fenced: a request that may have gone out is left to the takeover, which records it
-      // interrupted (its claim is ended before this engine registers again); one that surely
-      // did not is given back, if the claim still is ours.
-      else if (signal.reason === this.#fenced && result.cutOff?.sent !== true)
-        await this.#release([claim]);
+      if (signal.reason === this.#stopping)
+        await this.#giveBack(claim, result.cutOff, stoppedAttempt(this.#shutdownGraceMs));
+      // Fenced: a request that may have gone out is recorded interrupted here, by the process
+      // that knows whether it was sent, and not as a crash (a database blip, a VM pause); if
+      // the claim is no longer ours, nothing is written and the takeover records it. One that
+      // surely did not go out is given back.
+      else if (signal.reason === this.#fenced)
+        await this.#giveBack(
+          claim,
+          result.cutOff?.sent === true ? result.cutOff : undefined,
+          fencedAttempt(),
+        );
       return;
     }
     if (result.type === "fenced") {
@@ -646,16 +691,28 @@ export class Engine {
   }
 
   /**
-   * Gives back a claim whose attempt the stop aborted: recorded as interrupted when its exchange
-   * had begun (`recordStopped`), released otherwise; due again at once either way.
+   * Gives back a claim whose attempt this engine aborted (a stop, or its fence): recorded as
+   * `interruption` when its exchange had begun (`recordInterrupted`), released otherwise; due
+   * again at once either way, and written only if the claim still is this one. While the store
+   * is unreachable the record is tried again until the engine stops (a fence's usual cause is a
+   * database blip; unrecorded, its claim would be ended and the takeover count a crash).
    */
-  async #giveBack(claim: Claim, cutOff: ExchangeCutOff | undefined): Promise<void> {
+  async #giveBack(
+    claim: Claim,
+    cutOff: ExchangeCutOff | undefined,
+    interruption: Interruption,
+  ): Promise<void> {
     if (cutOff === undefined) {
-      const ref: ClaimRef = { callId: claim.call.id, leaseToken: claim.leaseToken };
-      await this.#store.releaseClaims([ref], this.#clock.now());
+      await this.#release([claim]);
       return;
     }
-    const recorded = await recordStopped(this.#ctx, claim, cutOff, this.#shutdownGraceMs);
+    const recorded = await recordInterrupted(
+      this.#ctx,
+      claim,
+      cutOff,
+      interruption,
+      this.#halting.signal,
+    );
     if (recorded !== undefined) this.events.emit("attempt:recorded", recorded);
   }
 
@@ -681,18 +738,26 @@ export class Engine {
   }
 
   /**
-   * The fence closed (`WorkerLiveness`): aborts every flight now; resolves once the pump under
-   * way and every flight have ended.
+   * The fence closed (`WorkerLiveness`): aborts every exchange now (an answer in hand is still
+   * committed), and no slot reserved before runs its call; resolves once the pump under way and
+   * every flight have ended.
    */
   async #fence(): Promise<void> {
+    this.#fenceGeneration++;
     this.#abortFlights(this.#fenced);
     await this.#pumping;
     await this.#flightsEnded();
   }
 
-  /** Aborts every flight (an aborted one keeps its first reason). */
+  /**
+   * Aborts every flight (an aborted one keeps its first reason). The fence spares those whose
+   * exchange has ended: nothing more of theirs is sent, and their commit, conditional on the
+   * lease token, writes nothing if the call was taken over; aborted, an answer in hand would be
+   * dropped (while the store is away, a fence's usual cause) and the request sent again.
+   */
   #abortFlights(reason: Error): void {
-    for (const flight of this.#allFlights()) flight.controller.abort(reason);
+    for (const flight of this.#allFlights())
+      if (reason !== this.#fenced || !flight.exchanged) flight.controller.abort(reason);
   }
 
   #allFlights(): InFlight[] {
@@ -716,7 +781,7 @@ export class Engine {
 
   async #renewLeases(): Promise<void> {
     // Fenced, its flights are aborted: their claims are ended, not renewed.
-    if (this.#inFlight.size === 0 || !this.#liveness.mayAct(this.#clock.now())) return;
+    if (this.#inFlight.size === 0 || !this.#liveness.mayAct()) return;
     const now = this.#clock.now();
     const lost = await this.#store.renewLeases(
       [...this.#inFlight.values()].map((f) => f.ref),

@@ -5,7 +5,7 @@ import type {
   CallSpec,
   ExchangeOutcome,
 } from "../core/call.ts";
-import { attemptsUsed, crashLoop, stoppedAttempt } from "../core/interruption.ts";
+import { attemptsUsed, crashLoop, type Interruption } from "../core/interruption.ts";
 import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
@@ -220,16 +220,19 @@ export async function runAttempt(
 }
 
 /**
- * Records an attempt that a graceful stop aborted after its exchange had begun, so the attempt
- * log matches what the upstream may have seen: `interrupted` (`process_stopped`), `sent` as the
- * transport knew it, and the call due again at once. Resolves with what was recorded, or
- * `undefined` when the lease was lost meanwhile (nothing written).
+ * Records an attempt this engine aborted after its exchange had begun (a graceful stop, or its
+ * fence), so the attempt log matches what the upstream may have seen: `interrupted` (`outcome`
+ * and `decision` from `core/interruption.ts`), `sent` as the transport knew it, and the call due
+ * again at once. The commit is conditional on the lease token and tried again while the store is
+ * unreachable until `signal` aborts (an aborted signal: one try). Resolves with what was
+ * recorded, or `undefined` when the lease was lost meanwhile (nothing written).
  */
-export async function recordStopped(
+export async function recordInterrupted(
   ctx: AttemptContext,
   claim: Claim,
   cutOff: ExchangeCutOff,
-  graceMs: number,
+  interruption: Interruption,
+  signal: AbortSignal,
 ): Promise<{ call: CallRecord; attempt: AttemptRecord } | undefined> {
   const now = ctx.clock.now();
   const number = claim.call.attempts + 1;
@@ -241,20 +244,18 @@ export async function recordStopped(
     ...(cutOff.connectMs === undefined ? {} : { connectMs: cutOff.connectMs }),
     ...(cutOff.firstByteMs === undefined ? {} : { firstByteMs: cutOff.firstByteMs }),
     sent: cutOff.sent,
-    ...stoppedAttempt(graceMs),
+    ...interruption,
   };
   const transition: CallTransition = {
     status: "waiting",
     runAt: now,
-    reason: `the process stopped during attempt ${number}; due again at once`,
+    reason: `attempt ${number} interrupted: ${interruption.decision.reason}`,
   };
-  const committed = await ctx.store.commitAttempt({
-    callId: claim.call.id,
-    leaseToken: claim.leaseToken,
-    attempt,
-    transition,
-    now,
-  });
+  const committed = await commitWithRetry(
+    ctx,
+    { callId: claim.call.id, leaseToken: claim.leaseToken, attempt, transition, now },
+    signal,
+  );
   if (!committed) return undefined;
   return { call: applyTransition(claim.call, attempt, transition, now), attempt };
 }

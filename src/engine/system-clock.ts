@@ -2,10 +2,17 @@ import { randomFillSync } from "node:crypto";
 import { setTimeout as sleepTimer } from "node:timers/promises";
 import type { Clock, Random } from "../core/ports.ts";
 
-/** The real `Clock`: wall time and Node timers. */
+/**
+ * The real `Clock`: wall time (`Date.now()`), a monotonic reading (`performance.now()`, which
+ * an NTP step or a VM's time sync does not move) and Node timers (which run on monotonic time).
+ */
 export class SystemClock implements Clock {
   now(): number {
     return Date.now();
+  }
+
+  monotonicNow(): number {
+    return performance.now();
   }
 
   sleep(ms: number, signal?: AbortSignal): Promise<void> {

@@ -1,11 +1,12 @@
 /**
  * How a worker finds others dead (see the file comment of worker-liveness.ts): by their PID
  * where both know the PID scope, else by a heartbeat unchanged for `workerTimeoutMs` of this
- * worker's clock over several looks; and how it stops them (`Store.stopWorkers`, conditional on
+ * worker's monotonic clock (`Clock.monotonicNow`: a wall-clock step must not shorten the
+ * silence) over several looks; and how it stops them (`Store.stopWorkers`, conditional on
  * the heartbeat it saw, so one that beat meanwhile is left alone).
  */
 import type { WorkerId } from "../core/ids.ts";
-import type { Clock } from "../core/ports.ts";
+import { monotonicNow, type Clock } from "../core/ports.ts";
 import type { Store, WorkerRecord } from "../core/store.ts";
 import type { ProcessProbe } from "./process-probe.ts";
 
@@ -30,7 +31,10 @@ export interface WorkerJudgeOptions {
 /** Finds other workers dead and stops them. See the file comment. */
 export class WorkerJudge {
   readonly #options: WorkerJudgeOptions;
-  /** The last heartbeat seen of each other worker, since when, and over how many looks. */
+  /**
+   * The last heartbeat seen of each other worker, since when (monotonic), and over how many
+   * looks.
+   */
   readonly #seen = new Map<WorkerId, { heartbeatAt: number; since: number; looks: number }>();
   readonly #minLooks: number;
   #silentDueAt: number | undefined;
@@ -46,8 +50,9 @@ export class WorkerJudge {
   }
 
   /**
-   * When the first silent worker's timeout comes due (epoch ms of the judge's clock): looking
-   * then, rather than at the next interval after it, finds it dead on time. Undefined when none.
+   * When the first silent worker's timeout comes due (the judge's clock's monotonic reading,
+   * `monotonicNow`): looking then, rather than at the next interval after it, finds it dead on
+   * time. Undefined when none.
    */
   get silentDueAt(): number | undefined {
     return this.#silentDueAt;
@@ -58,13 +63,14 @@ export class WorkerJudge {
     const { store, clock, workerId, logger, leaseMs } = this.#options;
     const workers = await store.listWorkers();
     const now = clock.now();
+    const seenAt = monotonicNow(clock);
     const dead: { worker: WorkerRecord; why: string }[] = [];
     const present = new Set<WorkerId>();
     this.#silentDueAt = undefined;
     for (const worker of workers) {
       if (worker.id === workerId) continue;
       present.add(worker.id);
-      const why = this.#deathOf(worker, now);
+      const why = this.#deathOf(worker, seenAt);
       if (why !== undefined) dead.push({ worker, why });
     }
     for (const id of this.#seen.keys()) if (!present.has(id)) this.#seen.delete(id);
@@ -88,7 +94,7 @@ export class WorkerJudge {
     }
   }
 
-  /** Why `worker` is dead, or undefined while it may be alive. */
+  /** Why `worker` is dead, or undefined while it may be alive; `now` is monotonic. */
   #deathOf(worker: WorkerRecord, now: number): string | undefined {
     const { probe, workerTimeoutMs } = this.#options;
     const self = probe.self;

@@ -20,7 +20,9 @@
  * sending calls another process has taken over, each worker fences itself:
  *
  *   registering -> alive { ackAt }      registered (an acknowledged heartbeat issued at ackAt);
- *                                       before, nobody knows this worker: it may act
+ *                                       before, it claims and sends nothing: a registration
+ *                                       whose answer was lost may have been written, and that
+ *                                       row, never refreshed, may be found dead at any time
  *   alive -> alive { later ackAt }      a heartbeat acknowledged
  *   alive -> fenced                     a heartbeat answered "stopped" (found dead), or
  *                                       `ackAt + fenceMs` passed without a fresher one
@@ -32,12 +34,19 @@
  * A judge sees a heartbeat written at or after `ackAt` and needs `workerTimeoutMs` of silence
  * after seeing it, so nobody can stop this worker before `ackAt + workerTimeoutMs`: while
  * `mayAct` (before `ackAt + fenceMs`, one heartbeat interval earlier) the engine claims and
- * sends; after, it sends nothing (durations of this engine's clock only). Closing the fence
- * aborts every flight and sheds the calls waiting for a destination's slot (`onFenced`).
+ * sends; after, it sends nothing. Closing the fence aborts every flight and sheds the calls
+ * waiting for a destination's slot (`onFenced`).
+ *
+ * Every duration here (the age of `ackAt`, another worker's silence, when to heartbeat and look)
+ * is measured on this engine's monotonic clock (`Clock.monotonicNow`), never across machines and
+ * never on the wall clock: the margin is one heartbeat interval, and an NTP step or a VM's time
+ * sync after a resume could otherwise shorten the silence a judge measures (a forward step) or
+ * lengthen the time a worker believes it may send (a backward one). Only the values written to
+ * the store (`heartbeatAt`, compared value to value by the judges) are wall time.
  */
 import { InvalidOptionError } from "../core/errors.ts";
 import type { WorkerId } from "../core/ids.ts";
-import type { Clock } from "../core/ports.ts";
+import { monotonicNow, type Clock } from "../core/ports.ts";
 import type { Store } from "../core/store.ts";
 import type { ProcessProbe } from "./process-probe.ts";
 import { WorkerJudge } from "./worker-judge.ts";
@@ -78,6 +87,7 @@ export interface WorkerLivenessOptions {
 
 type Fence =
   | { state: "registering" }
+  /** `ackAt`: when the last acknowledged heartbeat was issued, on the monotonic clock. */
   | { state: "alive"; ackAt: number }
   | { state: "fenced"; unwound: Promise<void>; reopening?: Promise<void> }
   | { state: "stopped" };
@@ -135,7 +145,7 @@ export class WorkerLiveness {
    */
   start(): Promise<void> {
     // Both loops keep time from now, however long the first registration takes.
-    const startedAt = this.#options.clock.now();
+    const startedAt = this.#monotonicNow();
     const first = this.#first();
     this.#running.push(
       first.then(() => this.#heartbeats(startedAt)),
@@ -145,18 +155,19 @@ export class WorkerLiveness {
   }
 
   /**
-   * Whether this worker may claim and send at `now` (this engine's clock): its last acknowledged
-   * heartbeat was issued less than `workerTimeoutMs - heartbeatIntervalMs` ago, so that no other
-   * process can have found it dead yet (or it is not registered yet, so none knows it). Finding the acknowledgement too old closes
-   * the fence at once (`onFenced`). Synchronous: the engine asks it right before each send.
+   * Whether this worker may claim and send now: its last acknowledged heartbeat was issued less
+   * than `workerTimeoutMs - heartbeatIntervalMs` ago (monotonic), so that no other
+   * process can have found it dead yet; never before a registration is acknowledged. Finding
+   * the acknowledgement too old closes the fence at once (`onFenced`). Synchronous: the engine
+   * asks it right before each send.
    */
-  mayAct(now: number): boolean {
+  mayAct(): boolean {
     const fence = this.#fence;
-    // Not registered yet: no other process knows this worker, so none can end its claims early.
-    if (fence.state === "registering") return true;
+    const now = this.#monotonicNow();
+    // Not registered yet (or fenced, or stopped): a registration that failed may still have been
+    // written (its answer lost), and that row, never refreshed, may be found dead at any time.
     if (fence.state !== "alive") return false;
-    // A clock that went back is no measure of how long ago the heartbeat was.
-    if (now >= fence.ackAt && now - fence.ackAt < this.#fenceMs) return true;
+    if (now - fence.ackAt < this.#fenceMs) return true;
     this.#close(
       `its last acknowledged heartbeat was issued ${now - fence.ackAt} ms ago, and another ` +
         `process may find it dead ${this.#options.workerTimeoutMs} ms after it`,
@@ -179,7 +190,7 @@ export class WorkerLiveness {
 
   async #first(): Promise<void> {
     try {
-      await this.#register(this.#options.clock.now());
+      await this.#register();
     } catch (error) {
       this.#failed("register", error);
       return;
@@ -188,11 +199,11 @@ export class WorkerLiveness {
   }
 
   async #heartbeats(startedAt: number): Promise<void> {
-    const { clock, heartbeatIntervalMs } = this.#options;
+    const { heartbeatIntervalMs } = this.#options;
     let issuedAt = startedAt;
     // One interval after the last heartbeat was issued, however long it took to be answered.
-    while (await this.#sleep(issuedAt + heartbeatIntervalMs - clock.now())) {
-      issuedAt = clock.now();
+    while (await this.#sleep(issuedAt + heartbeatIntervalMs - this.#monotonicNow())) {
+      issuedAt = this.#monotonicNow();
       const chore = this.#fence.state === "alive" ? "heartbeat" : "register";
       try {
         await this.#beat(issuedAt);
@@ -203,21 +214,23 @@ export class WorkerLiveness {
     }
   }
 
+  /** One heartbeat (or registration), issued at `issuedAt` (monotonic). */
   async #beat(issuedAt: number): Promise<void> {
-    const { store, workerId } = this.#options;
+    const { store, workerId, clock } = this.#options;
     const fence = this.#fence;
     if (fence.state === "registering") {
-      await this.#register(issuedAt);
+      await this.#register();
     } else if (fence.state === "fenced") {
       await this.#reopen(fence);
     } else if (fence.state === "alive") {
-      if (!(await store.heartbeatWorker(workerId, issuedAt))) {
+      // The row holds wall time (for people, and compared value to value by the judges).
+      if (!(await store.heartbeatWorker(workerId, clock.now()))) {
         this.#close("another process found it dead (its heartbeat had stopped for a while)");
       } else if (this.#fence === fence && issuedAt > fence.ackAt) {
         this.#fence = { state: "alive", ackAt: issuedAt };
         this.#armWatchdog(issuedAt);
         // An acknowledgement already too old closes the fence now.
-        this.mayAct(this.#options.clock.now());
+        this.mayAct();
       }
     }
   }
@@ -263,50 +276,54 @@ export class WorkerLiveness {
     await fence.unwound;
     const { claimsEnded } = await store.stopWorkers([{ id: workerId }], clock.now(), leaseMs);
     if (this.#fence !== fence || this.#loops.signal.aborted) return;
-    await this.#register(clock.now());
+    await this.#register();
     logger.info({ workerId, claimsEnded }, "registered again; this process sends again");
     if (claimsEnded > 0) this.#options.onClaimsEnded(clock.now());
   }
 
-  async #register(issuedAt: number): Promise<void> {
-    const { store, workerId, probe } = this.#options;
-    await store.registerWorker(
-      { id: workerId, ...probe.self },
-      issuedAt,
-      issuedAt - STOPPED_RETENTION_MS,
-    );
+  /** Registers this worker; once acknowledged, the fence is open from when it was issued. */
+  async #register(): Promise<void> {
+    const { store, workerId, probe, clock } = this.#options;
+    const issuedAt = this.#monotonicNow();
+    const now = clock.now();
+    await store.registerWorker({ id: workerId, ...probe.self }, now, now - STOPPED_RETENTION_MS);
     if (this.#fence.state === "stopped") return;
     this.#fence = { state: "alive", ackAt: issuedAt };
     this.#armWatchdog(issuedAt);
     this.#options.onAlive();
   }
 
-  /** Closes the fence when `ackAt + fenceMs` passes with no fresher acknowledgement. */
+  /** Closes the fence when `ackAt + fenceMs` (monotonic) passes with no fresher acknowledgement. */
   #armWatchdog(ackAt: number): void {
     const { clock } = this.#options;
     this.#watchdog?.abort();
     if (this.#loops.signal.aborted) return;
     const controller = new AbortController();
     this.#watchdog = controller;
-    clock.sleep(Math.max(0, ackAt + this.#fenceMs - clock.now()), controller.signal).then(
+    clock.sleep(Math.max(0, ackAt + this.#fenceMs - this.#monotonicNow()), controller.signal).then(
       () => {
-        if (this.#watchdog === controller) this.mayAct(clock.now());
+        if (this.#watchdog === controller) this.mayAct();
       },
       () => {},
     );
   }
 
   async #looks(startedAt: number): Promise<void> {
-    const { clock, heartbeatIntervalMs } = this.#options;
+    const { heartbeatIntervalMs } = this.#options;
     let next = startedAt + heartbeatIntervalMs;
     for (;;) {
       // Every interval, and also when a silent worker's timeout comes due between two.
       const due = this.#judge.silentDueAt;
       const at = due !== undefined && due < next ? due : next;
-      if (!(await this.#sleep(at - clock.now()))) return;
+      if (!(await this.#sleep(at - this.#monotonicNow()))) return;
       await this.#lookOnce();
-      if (at >= next) next = Math.max(next + heartbeatIntervalMs, clock.now());
+      if (at >= next) next = Math.max(next + heartbeatIntervalMs, this.#monotonicNow());
     }
+  }
+
+  /** This engine's clock's monotonic reading: every duration of liveness is measured on it. */
+  #monotonicNow(): number {
+    return monotonicNow(this.#options.clock);
   }
 
   async #lookOnce(): Promise<void> {

@@ -16,9 +16,13 @@ export interface UnrefClock extends Clock {
   sleepUnref(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** The wall clock and Node timers. Used by every policy whose options give no `clock`. */
+/**
+ * The wall clock, a monotonic reading (`performance.now()`) and Node timers. Used by every
+ * policy whose options give no `clock`.
+ */
 export const systemClock: UnrefClock = {
   now: () => Date.now(),
+  monotonicNow: () => performance.now(),
   sleep: (ms, signal) =>
     sleepTimer(Math.max(0, ms), undefined, signal === undefined ? undefined : { signal }),
   sleepUnref: (ms, signal) =>

@@ -139,7 +139,7 @@ export const AttemptViewSchema = z
           message: z.string(),
         })
         .describe(
-          "The attempt was cut off by the end of its process before it had an outcome: process_ended (the process died; recorded when another process took the call over; startedAt is when that process claimed the call, so durationMs includes any time it waited there before being sent) or process_stopped (a graceful shutdown aborted it after the grace period). Interrupted attempts are not counted against maxAttempts; a call whose attempts were cut off by process_ended 3 times in a row, none completing, fails with crash_loop without being sent again.",
+          "The attempt was cut off by the end of its process before it had an outcome: process_ended (the process died; recorded when another process took the call over; startedAt is when that process claimed the call, so durationMs includes any time it waited there before being sent) process_stopped (a graceful shutdown aborted it after the grace period), or process_fenced (its process stopped sending because it could not confirm in time that it was alive: its heartbeat was not acknowledged, or another process found it dead; recorded by that process, with sent as it knew it). Interrupted attempts are not counted against maxAttempts; a call whose attempts were cut off by process_ended 3 times in a row, none completing, fails with crash_loop without being sent again (process_stopped and process_fenced neither count toward that nor reset it).",
         ),
     ]),
     sent: z

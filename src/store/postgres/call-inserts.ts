@@ -22,16 +22,29 @@ const MAX_KEY_RACES = 3;
 
 // The INSERT of `NewCall`s from unnest() arrays, in input order so that the first of several
 // calls with one idempotency key wins; a held key skips the row (DO NOTHING), a duplicate id
-// fails the statement.
-function insertCallsSql(names: SchemaNames): string {
-  const params = NEW_CALL_UNNEST.types.map((type, i) => `$${i + 1}::${type}`).join(", ");
+// fails the statement. `params` are the unnest() arguments.
+export function insertCallsSql(names: SchemaNames, params: string, order: string): string {
   return (
     `INSERT INTO ${names.calls} (id, tenant_id, kind, parent_id, status, spec, ` +
-    "idempotency_key, fingerprint, forwarded_key, run_at, deadline_at, created_at, updated_at) " +
+    "idempotency_key, fingerprint, forwarded_key, deadline_at, created_at, updated_at) " +
     "SELECT id, tenant_id, kind, parent_id, 'queued', spec, idempotency_key, fingerprint, " +
-    "forwarded_key, run_at, deadline_at, created_at, created_at " +
-    `FROM unnest(${params}) WITH ORDINALITY AS v(${NEW_CALL_UNNEST.columns}, n) ORDER BY n ` +
-    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    "forwarded_key, deadline_at, created_at, created_at " +
+    `FROM ${params} ORDER BY ${order} ` +
+    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING " +
+    "RETURNING id, tenant_id, kind, parent_id, created_at"
+  );
+}
+
+/**
+ * The INSERT of the `work` rows of the calls a CTE named `inserted` returned (`insertCallsSql`),
+ * with their due times from the unnest() arguments `params` (joined by id).
+ */
+export function insertWorkSql(names: SchemaNames, params: string): string {
+  return (
+    `INSERT INTO ${names.work} (id, kind, tenant_id, parent_id, status, run_at, lease_token, ` +
+    "attempts, attempt_base, crashes_in_a_row, updated_at) " +
+    "SELECT i.id, i.kind, i.tenant_id, i.parent_id, 'queued', v.run_at, 0, 0, 0, 0, i.created_at " +
+    `FROM inserted i JOIN ${params} ON v.id = i.id RETURNING run_at`
   );
 }
 
@@ -45,14 +58,19 @@ export class CallInserts {
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#channel = names.channel;
+    const params = NEW_CALL_UNNEST.types.map((type, i) => `$${i + 1}::${type}`).join(", ");
+    const unnest = `unnest(${params}) WITH ORDINALITY AS v(${NEW_CALL_UNNEST.columns}, n)`;
     this.#insert =
-      `WITH ins AS (${insertCallsSql(names)} RETURNING id, run_at), ` +
+      `WITH inserted AS (${insertCallsSql(names, unnest, "n")}), ` +
+      `queued AS (${insertWorkSql(names, unnest)}), ` +
       // Listeners wake with the earliest runAt created, at commit: once the calls are visible.
-      "note AS (SELECT pg_notify($12, min(run_at)::text) AS sent FROM ins HAVING count(*) > 0) " +
+      "note AS (SELECT pg_notify($12, min(run_at)::text) AS sent FROM queued " +
+      "HAVING count(*) > 0) " +
       // Selecting note.sent makes the notification part of the statement's result.
-      "SELECT ins.id, note.sent FROM ins LEFT JOIN note ON true";
+      "SELECT inserted.id, note.sent FROM inserted LEFT JOIN note ON true";
     this.#holders =
-      `SELECT ${callColumns()} FROM ${names.calls} WHERE (tenant_id, idempotency_key) IN ` +
+      `SELECT ${callColumns("c", "w")} FROM ${names.calls} c ` +
+      `LEFT JOIN ${names.work} w ON w.id = c.id WHERE (c.tenant_id, c.idempotency_key) IN ` +
       "(SELECT * FROM unnest($1::text[], $2::text[]))";
   }
 

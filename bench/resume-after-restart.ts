@@ -216,8 +216,12 @@ async function callStates(db: string, schema: string): Promise<string> {
       "SELECT pid, state, xact_start, left(query, 80) AS query FROM pg_stat_activity " +
         "WHERE datname = current_database() AND pid <> pg_backend_pid()",
     );
+    // Live calls' state is in the work table (migration 0008), ended calls' in calls.
+    const pgCalls =
+      "SELECT coalesce(w.status, c.status) AS status, w.worker_id, w.wait_code, count(*) AS n " +
+      "FROM calls c LEFT JOIN work w ON w.id = c.id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
     return JSON.stringify(
-      [(await client.query(calls)).rows, (await client.query(workers)).rows, locks.rows],
+      [(await client.query(pgCalls)).rows, (await client.query(workers)).rows, locks.rows],
       null,
       1,
     );

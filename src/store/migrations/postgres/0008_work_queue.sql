@@ -61,13 +61,12 @@ CREATE INDEX work_due ON work (due_at) WHERE due_at IS NOT NULL;
 -- Waking the work a destination holds when it recovers or is reset.
 CREATE INDEX work_held ON work (wait_destination)
   WHERE status = 'waiting' AND wait_destination IS NOT NULL;
--- Fenced writes about a claim (renewals, releases, deferrals, commits: status = 'running' AND
--- the token) find their rows through this small index. Without it the planner, whose statistics
--- are from a table of queued rows (ANALYZE of a filled queue), estimates few running rows and
--- joins the batch to a sequential scan of the whole table at every commit. Ending a stopped
--- worker's claims walks work_due instead (a running row is due at its lease expiry), so a
--- worker_id index would cost one more index entry per claim for a rare operation.
-CREATE INDEX work_running ON work (id) WHERE status = 'running';
+-- No index of running rows by worker_id: each would cost every claim one more index entry, for a
+-- rare operation. Ending a stopped worker's claims walks work_due instead (a running row is due
+-- at its lease expiry, and no lease is longer than the window it walks), and the fenced writes
+-- about a claim (renewals, releases, deferrals, commits) find their rows through work_pkey. With
+-- a partial index of running rows, the planner scanned all of it and hash-joined it at every
+-- commit batch: more PostgreSQL CPU per call than without.
 -- Listing live calls by status, newest first.
 CREATE INDEX work_list ON work (tenant_id, kind, status, id);
 

@@ -25,6 +25,7 @@ CREATE TABLE work (
   run_at bigint,
   -- Fencing token: incremented by every claim. Carried over to calls.lease_token when the work
   -- ends (a cancellation increments it), and back from it by a redrive, so no token is reused.
+  -- bigint like calls.lease_token (PostgreSQL's integer is 32 bits; SQLite's INTEGER is 64).
   lease_token bigint NOT NULL,
   lease_expires_at bigint,
   worker_id text,

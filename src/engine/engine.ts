@@ -314,12 +314,12 @@ export class Engine {
     if (this.#state !== "idle") return;
     this.#state = "running";
     this.#registered = this.#liveness.start();
-    this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
-    // Without wake-ups from other processes (SQLite), the next wake-up is read every heartbeat
-    // interval: calls another process made due (claims of a dead worker it ended, new calls, a
-    // graceful stop's releases) are claimed here too within that time.
-    if (this.#unsubscribe === undefined)
-      this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#catchUp()));
+    this.#unsubscribe = this.#store.subscribe((runAt) => this.notify(runAt));
+    // Wake-ups from other processes are a store's best effort (none on SQLite, and PostgreSQL's
+    // listener can go deaf until its next check): the next wake-up is also read every heartbeat
+    // interval, so calls another process made due (claims of a dead worker it ended, new calls,
+    // a graceful stop's releases) are claimed here too within that time, whatever the store.
+    this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#catchUp()));
     const renewEveryMs = Math.max(10, Math.floor(this.#leaseMs / 3));
     this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
     this.#background.push(this.#every(renewEveryMs, () => this.destinations.renewPermits()));
@@ -332,8 +332,8 @@ export class Engine {
 
   /**
    * Reserves a slot for a call about to be created already claimed by this engine, so it starts
-   * without a claim round trip (the store must offer `createClaimedCall`). `undefined` when the
-   * engine is not running or every slot is taken.
+   * without a claim round trip (`Store.createClaimedCall`). `undefined` when the engine is not
+   * running (never started, as in an API-only process, or stopping) or every slot is taken.
    */
   reserveSlot(): ReservedSlot | undefined {
     if (this.#state !== "running" || !this.#liveness.mayAct()) return undefined;

@@ -7,7 +7,9 @@
  *   - the pump claims as many due calls as there are free slots, in batches (group commit);
  *   - a finished attempt frees a slot and wakes the pump;
  *   - when nothing more is due, one timer sleeps until the store's `nextWakeAt` (the next retry,
- *     delayed call or lease expiry), so a dead process's calls are taken over when its lease ends.
+ *     delayed call or lease expiry), so a dead process's calls are taken over when its lease ends;
+ *   - work other processes commit is announced by `Store.subscribe` where the store can (on
+ *     PostgreSQL), and `nextWakeAt` is read again every heartbeat interval on every store.
  * Leases are renewed every `leaseMs / 3` for calls in flight; a call whose lease is lost (cancelled
  * or taken over) has its request aborted and writes nothing (fencing).
  *

@@ -777,6 +777,9 @@ export class Engine {
 
   /** Claims what another process made due (stores without cross-process wake-ups). */
   async #catchUp(): Promise<void> {
+    // A store known unreachable would only fail the read (the PostgreSQL listener catches up
+    // by itself once it reconnects).
+    if (!this.#store.isReady()) return;
     const next = await this.#store.nextWakeAt();
     if (next !== undefined) this.notify(next);
   }

@@ -1,0 +1,503 @@
+/**
+ * One invocation of a workflow function: the `step` API over a snapshot of the run's
+ * checkpoints, collecting what to commit (new checkpoints, attempts) and why the invocation must
+ * end (park, divergence, cancellation).
+ *
+ * A step that must wait (a sleep, an event, a child, a retry backoff) does not throw through
+ * the user's code, where a `try`/`catch` could swallow it: it records its wait and returns a
+ * promise that never settles, and signals `halted`. From then on, new step calls also never
+ * settle (and record nothing), while step functions already running are awaited (`quiesce`) so
+ * their results are committed with the batch.
+ */
+import { setImmediate } from "node:timers/promises";
+import { monotonicNow, type Clock, type Random } from "../../core/ports.ts";
+import { parseFetchInput } from "../../core/fetch-input.ts";
+import { InvalidOptionError, SteadfastError } from "../../core/errors.ts";
+import {
+  nextCheckpoint,
+  type AttemptedKind,
+  type Checkpoint,
+  type ParkingKind,
+  type StepEvent,
+  type StepKind,
+  type StepWait,
+  type ValueCodec,
+} from "../../core/workflow/checkpoint.ts";
+import { decideReplay, type ReplayDecision } from "../../core/workflow/replay-decision.ts";
+import type { RunWait } from "../../core/workflow/run-state.ts";
+import {
+  decideStepAttempt,
+  stepRetryPolicy,
+  type StepAttempt,
+  type StepRetryPolicy,
+} from "../../core/workflow/step-attempt.ts";
+import { stepDurationMs } from "../../core/workflow/step-duration.ts";
+import {
+  StepIdAllocator,
+  type ReservedStepName,
+  type StepId,
+} from "../../core/workflow/step-id.ts";
+import {
+  recordError,
+  StepFailedError,
+  type RecordedError,
+  type ReplayDivergedError,
+} from "../../core/workflow/workflow-errors.ts";
+import type {
+  Compensation,
+  StepFetchRequest,
+  StepFetchResponse,
+  StepRunContext,
+  StepRunOptions,
+  Steps,
+  WaitForEventOptions,
+  WorkflowDefinition,
+} from "./workflow-definition.ts";
+
+/** What ended the invocation before its function did. */
+export type Halt =
+  { type: "park" } | { type: "diverged"; error: ReplayDivergedError } | { type: "cancelled" };
+
+/** A completed step's compensation, collected for the saga. */
+export interface RegisteredCompensation {
+  stepId: StepId;
+  /** The step's place in call order. */
+  callIndex: number;
+  /** The step's output, decoded. */
+  output: unknown;
+  run: Compensation<unknown>;
+  retry: StepRetryPolicy;
+}
+
+/** How an attempted step's execution ended. */
+export type Execution =
+  | { type: "succeeded"; output: string }
+  | { type: "failed"; error: RecordedError }
+  | { type: "parked" };
+
+/** What an invocation is built from. */
+export interface InvocationOptions {
+  runId: string;
+  checkpoints: Iterable<Checkpoint>;
+  codec: ValueCodec;
+  clock: Clock;
+  random: Random;
+  /** Aborts to cancel the run: it stops at its next step call. */
+  signal?: AbortSignal;
+}
+
+// A promise that never settles: what a parked step returns to the workflow's code.
+const never = <T>(): Promise<T> => new Promise<T>(() => {});
+
+/** The state of one invocation (see the file's comment). Used by `runInvocation`. */
+export class Invocation {
+  readonly runId: string;
+  readonly #recorded = new Map<string, Checkpoint>();
+  readonly #batch = new Map<string, Checkpoint>();
+  readonly #attempts: StepAttempt[] = [];
+  readonly #waits: RunWait[] = [];
+  readonly #visited: StepId[] = [];
+  readonly #compensations: RegisteredCompensation[] = [];
+  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #ids = new StepIdAllocator();
+  readonly #codec: ValueCodec;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #signal: AbortSignal;
+  #callIndex = 0;
+  #halt: Halt | undefined;
+  #onHalt: () => void = () => {};
+  /** Resolves when the invocation halts (a park, a divergence, a cancellation). */
+  readonly halted: Promise<void>;
+  /** The `step` API handed to the workflow function. */
+  readonly steps: Steps;
+
+  constructor(options: InvocationOptions) {
+    this.runId = options.runId;
+    for (const checkpoint of options.checkpoints) this.#recorded.set(checkpoint.stepId, checkpoint);
+    this.#codec = options.codec;
+    this.#clock = options.clock;
+    this.#random = options.random;
+    this.#signal = options.signal ?? new AbortController().signal;
+    this.halted = new Promise((resolve) => (this.#onHalt = resolve));
+    this.steps = this.#stepApi();
+  }
+
+  /** Why the invocation halted, if it did. */
+  get halt(): Halt | undefined {
+    return this.#halt;
+  }
+
+  /** The checkpoints written by this invocation, one per step (its latest state). */
+  get checkpoints(): Checkpoint[] {
+    return [...this.#batch.values()];
+  }
+
+  get attempts(): StepAttempt[] {
+    return [...this.#attempts];
+  }
+
+  /** What the run waits for, when parked. */
+  get waits(): RunWait[] {
+    return [...this.#waits];
+  }
+
+  /** Step ids called, in call order. */
+  get visited(): StepId[] {
+    return [...this.#visited];
+  }
+
+  /** Compensations of the completed steps, in the order their steps were called. */
+  get compensations(): RegisteredCompensation[] {
+    return [...this.#compensations];
+  }
+
+  /** Waits until no step function is running (and the promise callbacks they freed have run). */
+  async quiesce(): Promise<void> {
+    for (;;) {
+      while (this.#inFlight.size > 0) await Promise.allSettled([...this.#inFlight]);
+      await setImmediate();
+      if (this.#inFlight.size === 0) return;
+    }
+  }
+
+  /** Encodes `value`, the encoded form of which is what a replay decodes. */
+  encode(value: unknown): string {
+    return this.#codec.encode(value);
+  }
+
+  decode(text: string): unknown {
+    return this.#codec.decode(text);
+  }
+
+  /** The checkpoint of `stepId` as it stands in this invocation. */
+  current(stepId: StepId): Checkpoint | undefined {
+    return this.#batch.get(stepId) ?? this.#recorded.get(stepId);
+  }
+
+  /** Runs one attempt of an attempted step, records it and decides what follows. */
+  execute(
+    stepId: StepId,
+    kind: AttemptedKind,
+    policy: StepRetryPolicy,
+    fn: (context: StepRunContext) => unknown,
+  ): Promise<Execution> {
+    const execution = this.#executeAttempt(stepId, kind, policy, fn);
+    this.#inFlight.add(execution);
+    void execution.finally(() => this.#inFlight.delete(execution));
+    return execution;
+  }
+
+  /** Parks the invocation on `wait`. */
+  park(wait: RunWait): void {
+    this.#waits.push(wait);
+    this.#stop({ type: "park" });
+  }
+
+  #stop(halt: Halt): void {
+    // A divergence outranks a park or a cancellation that came first.
+    if (this.#halt === undefined || halt.type === "diverged") this.#halt = halt;
+    this.#onHalt();
+  }
+
+  #record(stepId: StepId, event: StepEvent): Checkpoint {
+    const next = nextCheckpoint(this.current(stepId), event, stepId);
+    this.#batch.set(stepId, next);
+    return next;
+  }
+
+  /**
+   * Allocates the id of a step call and decides it; undefined when the invocation has halted
+   * (the call then never settles).
+   */
+  #begin(
+    kind: StepKind,
+    id: string,
+    reserved: boolean,
+  ): { stepId: StepId; callIndex: number; decision: ReplayDecision } | undefined {
+    const stepId = reserved
+      ? this.#ids.allocateReserved(id as ReservedStepName)
+      : this.#ids.allocate(id);
+    const callIndex = this.#callIndex++;
+    this.#visited.push(stepId);
+    if (this.#halt !== undefined) return undefined;
+    if (this.#signal.aborted) {
+      this.#stop({ type: "cancelled" });
+      return undefined;
+    }
+    const decision = decideReplay(this.current(stepId), kind, stepId, this.#clock.now());
+    if (decision.type === "diverged") {
+      this.#stop({ type: "diverged", error: decision.error });
+      return undefined;
+    }
+    return { stepId, callIndex, decision };
+  }
+
+  async #executeAttempt(
+    stepId: StepId,
+    kind: AttemptedKind,
+    policy: StepRetryPolicy,
+    fn: (context: StepRunContext) => unknown,
+  ): Promise<Execution> {
+    const number = (this.current(stepId)?.attempts ?? 0) + 1;
+    const startedAt = this.#clock.now();
+    const started = monotonicNow(this.#clock);
+    const context: StepRunContext = {
+      stepId,
+      attempt: number,
+      idempotencyKey: `${this.runId}:${stepId}`,
+      signal: this.#signal,
+    };
+    let thrown: { error: unknown; encoding: boolean } | undefined;
+    let output = "";
+    try {
+      const value = await fn(context);
+      try {
+        output = this.#codec.encode(value);
+      } catch (error) {
+        thrown = {
+          error: new InvalidOptionError(
+            `Step "${stepId}" returned a value that cannot be stored: ${recordError(error).message}`,
+            { cause: error },
+          ),
+          encoding: true,
+        };
+      }
+    } catch (error) {
+      thrown = { error, encoding: false };
+    }
+    const at = this.#clock.now();
+    const durationMs = Math.max(0, monotonicNow(this.#clock) - started);
+    if (thrown === undefined) {
+      this.#record(stepId, { type: "attempt-succeeded", kind, output, startedAt, at });
+      this.#attempts.push({
+        stepId,
+        number,
+        startedAt,
+        durationMs,
+        outcome: { type: "succeeded" },
+        decision: { type: "succeed" },
+      });
+      return { type: "succeeded", output };
+    }
+    const error = recordError(thrown.error);
+    const decision = thrown.encoding
+      ? ({ type: "fail", code: "output_not_encodable", reason: error.message } as const)
+      : decideStepAttempt({ error: thrown.error, attempt: number, policy, now: at }, this.#random);
+    this.#attempts.push({
+      stepId,
+      number,
+      startedAt,
+      durationMs,
+      outcome: { type: "failed", error },
+      decision,
+    });
+    if (decision.type === "retry") {
+      this.#record(stepId, {
+        type: "attempt-failed",
+        kind,
+        error,
+        startedAt,
+        at,
+        retryAt: decision.retryAt,
+      });
+      this.park({ stepId, type: "retry", until: decision.retryAt });
+      return { type: "parked" };
+    }
+    this.#record(stepId, { type: "attempt-failed", kind, error, startedAt, at });
+    return { type: "failed", error };
+  }
+
+  /** A step that parks the run until it is resolved. */
+  async #parking<T>(
+    kind: ParkingKind,
+    id: string,
+    makeWait: (stepId: StepId, now: number) => StepWait,
+  ): Promise<T> {
+    const begun = this.#begin(kind, id, false);
+    if (begun === undefined) return never();
+    const { stepId, decision } = begun;
+    switch (decision.type) {
+      case "memoized":
+        return this.#codec.decode(decision.output) as T;
+      case "rethrow":
+        throw new StepFailedError(stepId, decision.error);
+      case "wait-over": {
+        const output = this.#codec.encode(decision.value);
+        this.#record(stepId, { type: "resolved", output, at: this.#clock.now() });
+        return this.#codec.decode(output) as T;
+      }
+      case "still-waiting":
+        this.park({ stepId, ...decision.wait });
+        return never();
+      case "execute": {
+        const now = this.#clock.now();
+        const wait = makeWait(stepId, now);
+        this.#record(stepId, { type: "parked", kind, wait, at: now });
+        if (wait.type === "sleep" && wait.until <= now) {
+          // A sleep that is already due (0 ms, a past date) ends at once.
+          const output = this.#codec.encode(undefined);
+          this.#record(stepId, { type: "resolved", output, at: now });
+          return undefined as T;
+        }
+        this.park({ stepId, ...wait });
+        return never();
+      }
+      default:
+        return unexpected(stepId, decision);
+    }
+  }
+
+  /** A step whose value is recorded at once (`now`, `random`). */
+  async #recordedValue(
+    kind: "now" | "random",
+    id: string | undefined,
+    draw: () => number,
+  ): Promise<number> {
+    const begun =
+      id === undefined ? this.#begin(kind, `$${kind}`, true) : this.#begin(kind, id, false);
+    if (begun === undefined) return never();
+    const { stepId, decision } = begun;
+    if (decision.type === "memoized") return this.#codec.decode(decision.output) as number;
+    if (decision.type !== "execute") return unexpected(stepId, decision);
+    const output = this.#codec.encode(draw());
+    this.#record(stepId, { type: "recorded", kind, output, at: this.#clock.now() });
+    return this.#codec.decode(output) as number;
+  }
+
+  async #run<T>(
+    id: string,
+    fn: (context: StepRunContext) => T | Promise<T>,
+    options: StepRunOptions<Awaited<T>> = {},
+  ): Promise<Awaited<T>> {
+    const policy = stepRetryPolicy(id, options.retry);
+    const compensate = options.compensate;
+    const compensation =
+      compensate === undefined
+        ? undefined
+        : typeof compensate === "function"
+          ? { run: compensate, retry: policy }
+          : { run: compensate.run, retry: stepRetryPolicy(`$compensate:${id}`, compensate.retry) };
+    const begun = this.#begin("run", id, false);
+    if (begun === undefined) return never<Awaited<T>>();
+    const { stepId, callIndex, decision } = begun;
+    const completed = (output: string): Awaited<T> => {
+      const value = this.#codec.decode(output) as Awaited<T>;
+      if (compensation !== undefined) {
+        this.#compensations.push({
+          stepId,
+          callIndex,
+          output: value,
+          run: compensation.run as Compensation<unknown>,
+          retry: compensation.retry,
+        });
+      }
+      return value;
+    };
+    switch (decision.type) {
+      case "memoized":
+        return completed(decision.output);
+      case "rethrow":
+        throw new StepFailedError(stepId, decision.error);
+      case "retry-pending":
+        this.park({ stepId, type: "retry", until: decision.retryAt });
+        return never<Awaited<T>>();
+      case "execute":
+      case "retry-due": {
+        const execution = await this.execute(stepId, "run", policy, fn);
+        if (execution.type === "succeeded") return completed(execution.output);
+        if (execution.type === "failed") throw new StepFailedError(stepId, execution.error);
+        return never<Awaited<T>>();
+      }
+      default:
+        return unexpected(stepId, decision);
+    }
+  }
+
+  #stepApi(): Steps {
+    const runId = this.runId;
+    return {
+      run: (id, fn, options) => this.#run(id, fn, options),
+      sleep: async (id, duration) => {
+        const ms = stepDurationMs(duration, `step.sleep("${id}")`);
+        return this.#parking<void>("sleep", id, (_stepId, now) => ({
+          type: "sleep",
+          until: now + ms,
+        }));
+      },
+      sleepUntil: async (id, until) => {
+        const at = until instanceof Date ? until.getTime() : until;
+        if (!Number.isFinite(at)) {
+          throw new InvalidOptionError(
+            `step.sleepUntil("${id}"): ${String(until)} is not a valid date.`,
+          );
+        }
+        return this.#parking<void>("sleep", id, () => ({ type: "sleep", until: at }));
+      },
+      waitForEvent: async <D>(id: string, options: WaitForEventOptions) => {
+        checkEventOptions(id, options);
+        const timeoutMs =
+          options.timeout === undefined
+            ? undefined
+            : stepDurationMs(options.timeout, `step.waitForEvent("${id}") timeout`);
+        return this.#parking<D | null>("waitForEvent", id, (_stepId, now) => ({
+          type: "event",
+          event: options.event,
+          ...(options.match === undefined ? {} : { match: { ...options.match } }),
+          ...(timeoutMs === undefined ? {} : { timeoutAt: now + timeoutMs }),
+        }));
+      },
+      fetch: async (id: string, request: StepFetchRequest) => {
+        checkFetchRequest(id, request);
+        return this.#parking<StepFetchResponse>("fetch", id, (stepId) => ({
+          type: "child_call",
+          request: { ...request },
+          idempotencyKey: `${runId}:${stepId}`,
+        }));
+      },
+      invoke: async <I, O>(id: string, workflow: WorkflowDefinition<I, O>, input: I) => {
+        return this.#parking<O>("invoke", id, (stepId) => ({
+          type: "child_run",
+          workflow: workflow.name,
+          input: this.#codec.encode(input),
+          runId: `${runId}:${stepId}`,
+        }));
+      },
+      now: (id) => this.#recordedValue("now", id, () => this.#clock.now()),
+      random: (id) => this.#recordedValue("random", id, () => this.#random.next()),
+    };
+  }
+}
+
+function checkEventOptions(id: string, options: WaitForEventOptions): void {
+  if (typeof options.event !== "string" || options.event.length === 0) {
+    throw new InvalidOptionError(
+      `step.waitForEvent("${id}"): event must be a non-empty event name such as "order.approved".`,
+    );
+  }
+  for (const [field, value] of Object.entries(options.match ?? {})) {
+    if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {
+      throw new InvalidOptionError(
+        `step.waitForEvent("${id}"): match.${field} must be a string, number, boolean or null, got ${typeof value}.`,
+      );
+    }
+  }
+}
+
+function checkFetchRequest(id: string, request: StepFetchRequest): void {
+  const extra = request as { callback?: unknown; delayMs?: unknown };
+  if (extra.callback !== undefined || extra.delayMs !== undefined) {
+    throw new InvalidOptionError(
+      `step.fetch("${id}"): callback and delayMs are not step options (the run is the callback; use step.sleep for a delay).`,
+    );
+  }
+  // The same checks as POST /v1/fetch, so a bad request fails here, in the workflow's code.
+  parseFetchInput(request);
+}
+
+function unexpected(stepId: StepId, decision: ReplayDecision): never {
+  throw new SteadfastError(
+    "internal",
+    `Step "${stepId}": unexpected replay decision "${decision.type}" (a bug in Steadfast, please report it).`,
+  );
+}

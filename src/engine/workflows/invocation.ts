@@ -5,9 +5,10 @@
  *
  * A step that must wait (a sleep, an event, a child, a retry backoff) does not throw through
  * the user's code, where a `try`/`catch` could swallow it: it records its wait and returns a
- * promise that never settles, and signals `halted`. From then on, new step calls also never
- * settle (and record nothing), while step functions already running are awaited (`quiesce`) so
- * their results are committed with the batch.
+ * promise that never settles, and signals `halted`. Step calls made in the same synchronous run
+ * (the other members of a `Promise.all`) still start; later step calls never settle (and record
+ * nothing), while step functions already running are awaited (`quiesce`) so their results are
+ * committed with the batch.
  */
 import { setImmediate } from "node:timers/promises";
 import { monotonicNow, type Clock, type Random } from "../../core/ports.ts";
@@ -106,6 +107,8 @@ export class Invocation {
   readonly #signal: AbortSignal;
   #callIndex = 0;
   #halt: Halt | undefined;
+  /** Set once new step calls no longer start (they never settle). */
+  #closed = false;
   #onHalt: () => void = () => {};
   /** Resolves when the invocation halts (a park, a divergence, a cancellation). */
   readonly halted: Promise<void>;
@@ -197,6 +200,13 @@ export class Invocation {
   #stop(halt: Halt): void {
     // A divergence outranks a park or a cancellation that came first.
     if (this.#halt === undefined || halt.type === "diverged") this.#halt = halt;
+    if (halt.type === "park") {
+      // Steps called in the same synchronous run as the park (`Promise.all([step.sleep(...),
+      // step.run(...)])`) still start; later calls do not.
+      queueMicrotask(() => (this.#closed = true));
+    } else {
+      this.#closed = true;
+    }
     this.#onHalt();
   }
 
@@ -220,7 +230,7 @@ export class Invocation {
       : this.#ids.allocate(id);
     const callIndex = this.#callIndex++;
     this.#visited.push(stepId);
-    if (this.#halt !== undefined) return undefined;
+    if (this.#closed) return undefined;
     if (this.#signal.aborted) {
       this.#stop({ type: "cancelled" });
       return undefined;

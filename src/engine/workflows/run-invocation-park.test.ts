@@ -183,7 +183,7 @@ describe("runInvocation: parking steps", () => {
   it("invoke parks on a child run (id <runId>:<stepId>, encoded input) and returns its output", async () => {
     const receipt = defineWorkflow(
       "send-receipt",
-      async ({ input }: WorkflowContext<{ orderId: string }>) => `receipt for ${input.orderId}`,
+      ({ input }: WorkflowContext<{ orderId: string }>) => `receipt for ${input.orderId}`,
     );
     const driver = new RunDriver(
       async ({ step }) => step.invoke("receipt", receipt, { orderId: "o-42" }),
@@ -210,7 +210,7 @@ describe("runInvocation: parking steps", () => {
   });
 
   it("a child that failed rejects the step with a StepFailedError, now and on replay", async () => {
-    const child = defineWorkflow("child", async () => 1);
+    const child = defineWorkflow("child", () => 1);
     const caught: unknown[] = [];
     const driver = new RunDriver(async ({ step }) => {
       try {

@@ -261,7 +261,7 @@ describe("runInvocation: cancellation", () => {
 
 describe("defineWorkflow", () => {
   it("refuses a name that is not stable-looking", () => {
-    expect(() => defineWorkflow("", async () => 1)).toThrow(/Workflow name "" is not valid/);
-    expect(defineWorkflow("checkout", async () => 1).name).toBe("checkout");
+    expect(() => defineWorkflow("", () => 1)).toThrow(/Workflow name "" is not valid/);
+    expect(defineWorkflow("checkout", () => 1).name).toBe("checkout");
   });
 });

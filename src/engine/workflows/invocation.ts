@@ -57,7 +57,16 @@ import type {
 
 /** What ended the invocation before its function did. */
 export type Halt =
-  { type: "park" } | { type: "diverged"; error: ReplayDivergedError } | { type: "cancelled" };
+  | { type: "park" }
+  | { type: "diverged"; error: ReplayDivergedError }
+  | { type: "cancelled" }
+  | { type: "interrupted"; error: unknown };
+
+/** Checkpoints and attempts to commit together. */
+export interface CheckpointBatch {
+  checkpoints: Checkpoint[];
+  attempts: StepAttempt[];
+}
 
 /** A completed step's compensation, collected for the saga. */
 export interface RegisteredCompensation {
@@ -74,7 +83,8 @@ export interface RegisteredCompensation {
 export type Execution =
   | { type: "succeeded"; output: string }
   | { type: "failed"; error: RecordedError }
-  | { type: "parked" };
+  /** Parked (a retry is due later), or interrupted (its commit failed). */
+  | { type: "halted" };
 
 /** What an invocation is built from. */
 export interface InvocationOptions {
@@ -85,6 +95,8 @@ export interface InvocationOptions {
   random: Random;
   /** Aborts to cancel the run: it stops at its next step call. */
   signal?: AbortSignal;
+  /** Commits a step's records before the step returns (see `RunInvocationOptions.commit`). */
+  commit?: (batch: CheckpointBatch) => Promise<void>;
 }
 
 // A promise that never settles: what a parked step returns to the workflow's code.
@@ -95,7 +107,11 @@ export class Invocation {
   readonly runId: string;
   readonly #recorded = new Map<string, Checkpoint>();
   readonly #batch = new Map<string, Checkpoint>();
+  /** Steps whose latest checkpoint has not been handed to `commit`. */
+  readonly #dirty = new Set<string>();
+  /** Attempts not handed to `commit`. */
   readonly #attempts: StepAttempt[] = [];
+  readonly #commit: ((batch: CheckpointBatch) => Promise<void>) | undefined;
   readonly #waits: RunWait[] = [];
   readonly #visited: StepId[] = [];
   readonly #compensations: RegisteredCompensation[] = [];
@@ -122,6 +138,7 @@ export class Invocation {
     this.#clock = options.clock;
     this.#random = options.random;
     this.#signal = options.signal ?? new AbortController().signal;
+    this.#commit = options.commit;
     this.halted = new Promise((resolve) => (this.#onHalt = resolve));
     this.steps = this.#stepApi();
   }
@@ -131,11 +148,12 @@ export class Invocation {
     return this.#halt;
   }
 
-  /** The checkpoints written by this invocation, one per step (its latest state). */
+  /** The checkpoints written by this invocation and not yet committed, one per step (its latest state). */
   get checkpoints(): Checkpoint[] {
-    return [...this.#batch.values()];
+    return [...this.#dirty].map((stepId) => this.#batch.get(stepId)!);
   }
 
+  /** The attempts made by this invocation and not yet committed. */
   get attempts(): StepAttempt[] {
     return [...this.#attempts];
   }
@@ -185,7 +203,9 @@ export class Invocation {
     policy: StepRetryPolicy,
     fn: (context: StepRunContext) => unknown,
   ): Promise<Execution> {
-    const execution = this.#executeAttempt(stepId, kind, policy, fn);
+    const execution = this.#executeAttempt(stepId, kind, policy, fn).then(async (ended) =>
+      ended.type === "halted" || (await this.#flush()) ? ended : { type: "halted" as const },
+    );
     this.#inFlight.add(execution);
     void execution.finally(() => this.#inFlight.delete(execution));
     return execution;
@@ -198,8 +218,15 @@ export class Invocation {
   }
 
   #stop(halt: Halt): void {
-    // A divergence outranks a park or a cancellation that came first.
-    if (this.#halt === undefined || halt.type === "diverged") this.#halt = halt;
+    // A failed commit outranks everything (nothing more may be written); a divergence outranks
+    // a park or a cancellation that came first.
+    if (
+      this.#halt === undefined ||
+      halt.type === "interrupted" ||
+      (halt.type === "diverged" && this.#halt.type !== "interrupted")
+    ) {
+      this.#halt = halt;
+    }
     if (halt.type === "park") {
       // Steps called in the same synchronous run as the park (`Promise.all([step.sleep(...),
       // step.run(...)])`) still start; later calls do not.
@@ -213,7 +240,36 @@ export class Invocation {
   #record(stepId: StepId, event: StepEvent): Checkpoint {
     const next = nextCheckpoint(this.current(stepId), event, stepId);
     this.#batch.set(stepId, next);
+    this.#dirty.add(stepId);
     return next;
+  }
+
+  /**
+   * Hands what is not yet committed to `commit`, if there is one, and waits for it; false when
+   * it failed (the invocation is then interrupted: the step must not return).
+   */
+  #flush(): Promise<boolean> {
+    const commit = this.#commit;
+    if (commit === undefined) return Promise.resolve(true);
+    if (this.#halt?.type === "interrupted") return Promise.resolve(false);
+    const batch: CheckpointBatch = {
+      checkpoints: this.checkpoints,
+      attempts: this.#attempts.splice(0),
+    };
+    this.#dirty.clear();
+    if (batch.checkpoints.length === 0 && batch.attempts.length === 0) return Promise.resolve(true);
+    const flushed = (async () => {
+      try {
+        await commit(batch);
+        return true;
+      } catch (error) {
+        this.#stop({ type: "interrupted", error });
+        return false;
+      }
+    })();
+    this.#inFlight.add(flushed);
+    void flushed.finally(() => this.#inFlight.delete(flushed));
+    return flushed;
   }
 
   /**
@@ -312,7 +368,7 @@ export class Invocation {
         retryAt: decision.retryAt,
       });
       this.park({ stepId, type: "retry", until: decision.retryAt });
-      return { type: "parked" };
+      return { type: "halted" };
     }
     this.#record(stepId, { type: "attempt-failed", kind, error, startedAt, at });
     return { type: "failed", error };
@@ -335,6 +391,7 @@ export class Invocation {
       case "wait-over": {
         const output = this.#codec.encode(decision.value);
         this.#record(stepId, { type: "resolved", output, at: this.#clock.now() });
+        if (!(await this.#flush())) return never();
         return this.#codec.decode(output) as T;
       }
       case "still-waiting":
@@ -348,6 +405,7 @@ export class Invocation {
           // A sleep that is already due (0 ms, a past date) ends at once.
           const output = this.#codec.encode(undefined);
           this.#record(stepId, { type: "resolved", output, at: now });
+          if (!(await this.#flush())) return never();
           return undefined as T;
         }
         this.park({ stepId, ...wait });
@@ -372,6 +430,7 @@ export class Invocation {
     if (decision.type !== "execute") return unexpected(stepId, decision);
     const output = this.#codec.encode(draw());
     this.#record(stepId, { type: "recorded", kind, output, at: this.#clock.now() });
+    if (!(await this.#flush())) return never();
     return this.#codec.decode(output) as number;
   }
 

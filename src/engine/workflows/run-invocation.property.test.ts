@@ -1,7 +1,8 @@
 /**
  * Property tests of replay: for random workflows of steps (run steps that fail some attempts,
  * ids used again, sleeps, step.now/random), driven to their end through as many invocations as
- * their parks need, and then replayed from every prefix of the committed history:
+ * their parks need (committing step by step, or once per invocation), and then replayed from
+ * every prefix of the committed history:
  * - every run step's function succeeded exactly once, after exactly the attempts it failed;
  * - replaying from any prefix reproduces the same step sequence and the same output, and runs
  *   no step whose success was already committed.
@@ -81,10 +82,11 @@ describe("runInvocation: replay properties", () => {
       fc.asyncProperty(
         fc.array(op, { maxLength: 12 }),
         fc.integer({ min: 1, max: 1_000 }),
-        async (ops, seed) => {
+        fc.boolean(),
+        async (ops, seed, stepwise) => {
           const successes = new Map<string, number>();
           const driver = new RunDriver(workflowOf(ops, successes), undefined, { seed });
-          const end = await driver.runToEnd();
+          const end = await driver.runToEnd({ stepwise });
           expect(end.outcome.type).toBe("completed");
           for (const count of successes.values()) expect(count).toBe(1);
           const failedAttempts = driver.attempts.filter((a) => a.outcome.type === "failed").length;
@@ -92,8 +94,9 @@ describe("runInvocation: replay properties", () => {
             ops.reduce((n, o) => n + (o.type === "run" ? o.failures : 0), 0),
           );
 
-          // The committed history, batch by batch; replay it from every prefix.
-          const batches = driver.invocations.map((r) => r.checkpoints);
+          // The committed history, batch by batch (a batch per step when stepwise, per
+          // invocation otherwise); replay it from every prefix.
+          const batches = driver.history;
           for (let k = 0; k <= batches.length; k++) {
             const store = new Map<string, Checkpoint>();
             for (const batch of batches.slice(0, k)) for (const c of batch) store.set(c.stepId, c);
@@ -116,7 +119,7 @@ describe("runInvocation: replay properties", () => {
           }
         },
       ),
-      { numRuns: 60 },
+      { numRuns: 100 },
     );
   });
 });

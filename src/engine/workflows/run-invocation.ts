@@ -15,6 +15,7 @@
  * - `diverged`: the code no longer matches the recorded run (`replay_diverged`). Not compensated,
  *   so code that keeps its step ids can retry the run.
  * - `cancelled`: the signal aborted; the function stopped at a step call. Not compensated.
+ * - `interrupted`: the `commit` hook failed (lease lost, store away): nothing more was run.
  *
  * After a crash the next invocation replays: completed steps return their records, so a resumed
  * compensating run replays its function (the failed step rethrowing its recorded failure) to
@@ -38,7 +39,7 @@ import {
   type RecordedError,
   type ReplayDivergedError,
 } from "../../core/workflow/workflow-errors.ts";
-import { Invocation } from "./invocation.ts";
+import { Invocation, type CheckpointBatch } from "./invocation.ts";
 import type { WorkflowFunction } from "./workflow-definition.ts";
 
 /** What `runInvocation` needs. */
@@ -56,6 +57,14 @@ export interface RunInvocationOptions<I, O> {
   random: Random;
   /** Aborts to cancel the run: it stops at its next step call (compensations are not run). */
   signal?: AbortSignal;
+  /**
+   * Commits a step's records (its checkpoint, its attempts) before the step returns to the
+   * workflow, so a crash later in the invocation does not run it again: the engine's group
+   * commit, fenced by its lease. Concurrent steps call it concurrently. When it rejects (the
+   * lease is lost, the store is away), nothing more is run or committed: the outcome is
+   * `interrupted`. Without it, everything is in the result's batch (one commit at the end).
+   */
+  commit?: (batch: CheckpointBatch) => Promise<void>;
 }
 
 /** How an invocation ended (see the file's comment). */
@@ -76,14 +85,19 @@ export type InvocationOutcome<O> =
       wakeAt?: number;
     }
   | { type: "diverged"; error: ReplayDivergedError }
-  | { type: "cancelled" };
+  | { type: "cancelled" }
+  /** `commit` failed: commit nothing more, the run is someone else's (or the store is away). */
+  | { type: "interrupted"; error: unknown };
 
 /** What an invocation produced: a batch to commit, and its outcome. */
 export interface InvocationResult<O> {
   outcome: InvocationOutcome<O>;
-  /** New or changed checkpoints, one per step: commit them (with `attempts`) in one batch. */
+  /**
+   * New or changed checkpoints not yet handed to `commit`, one per step: commit them (with
+   * `attempts`) in one batch with the run's new state.
+   */
   checkpoints: Checkpoint[];
-  /** Every attempt made by this invocation, in the order they ended. */
+  /** Attempts made by this invocation and not yet handed to `commit`, in the order they ended. */
   attempts: StepAttempt[];
   /** Step ids called by the function, in call order (compensations excluded). */
   visited: StepId[];
@@ -107,6 +121,7 @@ export async function runInvocation<I, O>(
     clock: options.clock,
     random: options.random,
     ...(options.signal === undefined ? {} : { signal: options.signal }),
+    ...(options.commit === undefined ? {} : { commit: options.commit }),
   });
   let settled: { type: "returned"; value: O } | { type: "threw"; error: unknown } | undefined;
   const done = (async () =>
@@ -136,6 +151,7 @@ async function decideOutcome<I, O>(
   options: RunInvocationOptions<I, O>,
 ): Promise<InvocationOutcome<O>> {
   const halt = invocation.halt;
+  if (halt?.type === "interrupted") return { type: "interrupted", error: halt.error };
   if (halt?.type === "diverged") return { type: "diverged", error: halt.error };
   if (settled?.type === "returned") {
     let encodedOutput: string;
@@ -195,7 +211,10 @@ async function compensate<O>(
           registered.retry,
           () => registered.run(registered.output),
         );
-        if (execution.type === "parked") {
+        if (execution.type === "halted") {
+          if (invocation.halt?.type === "interrupted") {
+            return { type: "interrupted", error: invocation.halt.error };
+          }
           const checkpoint = invocation.current(compensationId);
           const until = checkpoint?.status === "retrying" ? checkpoint.retryAt : clock.now();
           return parked("compensating", [{ stepId: compensationId, type: "retry", until }]);

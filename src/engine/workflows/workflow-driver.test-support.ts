@@ -11,6 +11,7 @@ import type { StepId } from "../../core/workflow/step-id.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
 import { FakeClock } from "../../testing/fake-clock.ts";
 import { SeededRandom } from "../../testing/seeded-random.ts";
+import type { CheckpointBatch } from "./invocation.ts";
 import { runInvocation, type InvocationResult } from "./run-invocation.ts";
 import type { WorkflowFunction } from "./workflow-definition.ts";
 
@@ -28,6 +29,8 @@ export class RunDriver<I, O> {
   readonly store = new Map<string, Checkpoint>();
   /** Every committed attempt. */
   readonly attempts: StepAttempt[] = [];
+  /** Every committed batch's checkpoints, in commit order. */
+  readonly history: Checkpoint[][] = [];
   /** Every invocation's result, in order. */
   readonly invocations: InvocationResult<O>[] = [];
   readonly #fn: WorkflowFunction<I, O>;
@@ -47,7 +50,9 @@ export class RunDriver<I, O> {
   }
 
   /** Runs one invocation and commits its batch. */
-  async invoke(options: { signal?: AbortSignal } = {}): Promise<InvocationResult<O>> {
+  async invoke(
+    options: { signal?: AbortSignal; commit?: (batch: CheckpointBatch) => Promise<void> } = {},
+  ): Promise<InvocationResult<O>> {
     const result = await runInvocation({
       fn: this.#fn,
       input: this.#input,
@@ -66,6 +71,7 @@ export class RunDriver<I, O> {
   /** Commits a batch, as the store would. */
   commit(result: Pick<InvocationResult<O>, "checkpoints" | "attempts">): void {
     for (const checkpoint of result.checkpoints) this.store.set(checkpoint.stepId, checkpoint);
+    this.history.push(result.checkpoints);
     this.attempts.push(...result.attempts);
   }
 
@@ -96,10 +102,16 @@ export class RunDriver<I, O> {
    * can end is handed to `onStuck` (which resolves something), at most `maxInvocations` times.
    */
   async runToEnd(
-    options: { onStuck?: (result: InvocationResult<O>) => void; maxInvocations?: number } = {},
+    options: {
+      onStuck?: (result: InvocationResult<O>) => void;
+      maxInvocations?: number;
+      /** Commit each step before it returns (the `commit` hook), not only at the end. */
+      stepwise?: boolean;
+    } = {},
   ): Promise<InvocationResult<O>> {
+    const commit = (batch: CheckpointBatch) => Promise.resolve(this.commit(batch));
     for (let i = 0; i < (options.maxInvocations ?? 100); i++) {
-      const result = await this.invoke();
+      const result = await this.invoke(options.stepwise === true ? { commit } : {});
       if (result.outcome.type !== "parked") return result;
       if (result.outcome.wakeAt !== undefined) await this.clock.set(result.outcome.wakeAt);
       else if (options.onStuck !== undefined) options.onStuck(result);

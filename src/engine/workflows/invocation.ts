@@ -11,28 +11,23 @@
  * committed with the batch.
  */
 import { setImmediate } from "node:timers/promises";
+import { InvalidOptionError } from "../../core/errors.ts";
 import { monotonicNow, type Clock, type Random } from "../../core/ports.ts";
-import { parseFetchInput } from "../../core/fetch-input.ts";
-import { InvalidOptionError, SteadfastError } from "../../core/errors.ts";
 import {
   nextCheckpoint,
   type AttemptedKind,
   type Checkpoint,
-  type ParkingKind,
   type StepEvent,
   type StepKind,
-  type StepWait,
   type ValueCodec,
 } from "../../core/workflow/checkpoint.ts";
 import { decideReplay, type ReplayDecision } from "../../core/workflow/replay-decision.ts";
 import type { RunWait } from "../../core/workflow/run-state.ts";
 import {
   decideStepAttempt,
-  stepRetryPolicy,
   type StepAttempt,
   type StepRetryPolicy,
 } from "../../core/workflow/step-attempt.ts";
-import { stepDurationMs } from "../../core/workflow/step-duration.ts";
 import {
   StepIdAllocator,
   type ReservedStepName,
@@ -40,20 +35,11 @@ import {
 } from "../../core/workflow/step-id.ts";
 import {
   recordError,
-  StepFailedError,
   type RecordedError,
   type ReplayDivergedError,
 } from "../../core/workflow/workflow-errors.ts";
-import type {
-  Compensation,
-  StepFetchRequest,
-  StepFetchResponse,
-  StepRunContext,
-  StepRunOptions,
-  Steps,
-  WaitForEventOptions,
-  WorkflowDefinition,
-} from "./workflow-definition.ts";
+import { createSteps } from "./step-api.ts";
+import type { Compensation, StepRunContext, Steps } from "./workflow-definition.ts";
 
 /** What ended the invocation before its function did. */
 export type Halt =
@@ -99,9 +85,6 @@ export interface InvocationOptions {
   commit?: (batch: CheckpointBatch) => Promise<void>;
 }
 
-// A promise that never settles: what a parked step returns to the workflow's code.
-const never = <T>(): Promise<T> => new Promise<T>(() => {});
-
 /** The state of one invocation (see the file's comment). Used by `runInvocation`. */
 export class Invocation {
   readonly runId: string;
@@ -140,7 +123,7 @@ export class Invocation {
     this.#signal = options.signal ?? new AbortController().signal;
     this.#commit = options.commit;
     this.halted = new Promise((resolve) => (this.#onHalt = resolve));
-    this.steps = this.#stepApi();
+    this.steps = createSteps(this);
   }
 
   /** Why the invocation halted, if it did. */
@@ -204,11 +187,26 @@ export class Invocation {
     fn: (context: StepRunContext) => unknown,
   ): Promise<Execution> {
     const execution = this.#executeAttempt(stepId, kind, policy, fn).then(async (ended) =>
-      ended.type === "halted" || (await this.#flush()) ? ended : { type: "halted" as const },
+      ended.type === "halted" || (await this.flush()) ? ended : { type: "halted" as const },
     );
     this.#inFlight.add(execution);
     void execution.finally(() => this.#inFlight.delete(execution));
     return execution;
+  }
+
+  /** The invocation's time, epoch ms. */
+  now(): number {
+    return this.#clock.now();
+  }
+
+  /** A draw from the invocation's random source. */
+  draw(): number {
+    return this.#random.next();
+  }
+
+  /** Adds a completed step's compensation, for the saga. */
+  registerCompensation(compensation: RegisteredCompensation): void {
+    this.#compensations.push(compensation);
   }
 
   /** Parks the invocation on `wait`. */
@@ -237,7 +235,8 @@ export class Invocation {
     this.#onHalt();
   }
 
-  #record(stepId: StepId, event: StepEvent): Checkpoint {
+  /** Moves `stepId`'s checkpoint by `event` (the step state machine) and marks it to commit. */
+  record(stepId: StepId, event: StepEvent): Checkpoint {
     const next = nextCheckpoint(this.current(stepId), event, stepId);
     this.#batch.set(stepId, next);
     this.#dirty.add(stepId);
@@ -248,7 +247,7 @@ export class Invocation {
    * Hands what is not yet committed to `commit`, if there is one, and waits for it; false when
    * it failed (the invocation is then interrupted: the step must not return).
    */
-  #flush(): Promise<boolean> {
+  flush(): Promise<boolean> {
     const commit = this.#commit;
     if (commit === undefined) return Promise.resolve(true);
     if (this.#halt?.type === "interrupted") return Promise.resolve(false);
@@ -276,7 +275,7 @@ export class Invocation {
    * Allocates the id of a step call and decides it; undefined when the invocation has halted
    * (the call then never settles).
    */
-  #begin(
+  begin(
     kind: StepKind,
     id: string,
     reserved: boolean,
@@ -335,7 +334,7 @@ export class Invocation {
     const at = this.#clock.now();
     const durationMs = Math.max(0, monotonicNow(this.#clock) - started);
     if (thrown === undefined) {
-      this.#record(stepId, { type: "attempt-succeeded", kind, output, startedAt, at });
+      this.record(stepId, { type: "attempt-succeeded", kind, output, startedAt, at });
       this.#attempts.push({
         stepId,
         number,
@@ -359,7 +358,7 @@ export class Invocation {
       decision,
     });
     if (decision.type === "retry") {
-      this.#record(stepId, {
+      this.record(stepId, {
         type: "attempt-failed",
         kind,
         error,
@@ -370,203 +369,7 @@ export class Invocation {
       this.park({ stepId, type: "retry", until: decision.retryAt });
       return { type: "halted" };
     }
-    this.#record(stepId, { type: "attempt-failed", kind, error, startedAt, at });
+    this.record(stepId, { type: "attempt-failed", kind, error, startedAt, at });
     return { type: "failed", error };
   }
-
-  /** A step that parks the run until it is resolved. */
-  async #parking<T>(
-    kind: ParkingKind,
-    id: string,
-    makeWait: (stepId: StepId, now: number) => StepWait,
-  ): Promise<T> {
-    const begun = this.#begin(kind, id, false);
-    if (begun === undefined) return never();
-    const { stepId, decision } = begun;
-    switch (decision.type) {
-      case "memoized":
-        return this.#codec.decode(decision.output) as T;
-      case "rethrow":
-        throw new StepFailedError(stepId, decision.error);
-      case "wait-over": {
-        const output = this.#codec.encode(decision.value);
-        this.#record(stepId, { type: "resolved", output, at: this.#clock.now() });
-        if (!(await this.#flush())) return never();
-        return this.#codec.decode(output) as T;
-      }
-      case "still-waiting":
-        this.park({ stepId, ...decision.wait });
-        return never();
-      case "execute": {
-        const now = this.#clock.now();
-        const wait = makeWait(stepId, now);
-        this.#record(stepId, { type: "parked", kind, wait, at: now });
-        if (wait.type === "sleep" && wait.until <= now) {
-          // A sleep that is already due (0 ms, a past date) ends at once.
-          const output = this.#codec.encode(undefined);
-          this.#record(stepId, { type: "resolved", output, at: now });
-          if (!(await this.#flush())) return never();
-          return undefined as T;
-        }
-        this.park({ stepId, ...wait });
-        return never();
-      }
-      default:
-        return unexpected(stepId, decision);
-    }
-  }
-
-  /** A step whose value is recorded at once (`now`, `random`). */
-  async #recordedValue(
-    kind: "now" | "random",
-    id: string | undefined,
-    draw: () => number,
-  ): Promise<number> {
-    const begun =
-      id === undefined ? this.#begin(kind, `$${kind}`, true) : this.#begin(kind, id, false);
-    if (begun === undefined) return never();
-    const { stepId, decision } = begun;
-    if (decision.type === "memoized") return this.#codec.decode(decision.output) as number;
-    if (decision.type !== "execute") return unexpected(stepId, decision);
-    const output = this.#codec.encode(draw());
-    this.#record(stepId, { type: "recorded", kind, output, at: this.#clock.now() });
-    if (!(await this.#flush())) return never();
-    return this.#codec.decode(output) as number;
-  }
-
-  async #run<T>(
-    id: string,
-    fn: (context: StepRunContext) => T | Promise<T>,
-    options: StepRunOptions<Awaited<T>> = {},
-  ): Promise<Awaited<T>> {
-    const policy = stepRetryPolicy(id, options.retry);
-    const compensate = options.compensate;
-    const compensation =
-      compensate === undefined
-        ? undefined
-        : typeof compensate === "function"
-          ? { run: compensate, retry: policy }
-          : { run: compensate.run, retry: stepRetryPolicy(`$compensate:${id}`, compensate.retry) };
-    const begun = this.#begin("run", id, false);
-    if (begun === undefined) return never<Awaited<T>>();
-    const { stepId, callIndex, decision } = begun;
-    const completed = (output: string): Awaited<T> => {
-      const value = this.#codec.decode(output) as Awaited<T>;
-      if (compensation !== undefined) {
-        this.#compensations.push({
-          stepId,
-          callIndex,
-          output: value,
-          run: compensation.run as Compensation<unknown>,
-          retry: compensation.retry,
-        });
-      }
-      return value;
-    };
-    switch (decision.type) {
-      case "memoized":
-        return completed(decision.output);
-      case "rethrow":
-        throw new StepFailedError(stepId, decision.error);
-      case "retry-pending":
-        this.park({ stepId, type: "retry", until: decision.retryAt });
-        return never<Awaited<T>>();
-      case "execute":
-      case "retry-due": {
-        const execution = await this.execute(stepId, "run", policy, fn);
-        if (execution.type === "succeeded") return completed(execution.output);
-        if (execution.type === "failed") throw new StepFailedError(stepId, execution.error);
-        return never<Awaited<T>>();
-      }
-      default:
-        return unexpected(stepId, decision);
-    }
-  }
-
-  #stepApi(): Steps {
-    const runId = this.runId;
-    return {
-      run: (id, fn, options) => this.#run(id, fn, options),
-      sleep: async (id, duration) => {
-        const ms = stepDurationMs(duration, `step.sleep("${id}")`);
-        return this.#parking<void>("sleep", id, (_stepId, now) => ({
-          type: "sleep",
-          until: now + ms,
-        }));
-      },
-      sleepUntil: async (id, until) => {
-        const at = until instanceof Date ? until.getTime() : until;
-        if (!Number.isFinite(at)) {
-          throw new InvalidOptionError(
-            `step.sleepUntil("${id}"): ${String(until)} is not a valid date.`,
-          );
-        }
-        return this.#parking<void>("sleep", id, () => ({ type: "sleep", until: at }));
-      },
-      waitForEvent: async <D>(id: string, options: WaitForEventOptions) => {
-        checkEventOptions(id, options);
-        const timeoutMs =
-          options.timeout === undefined
-            ? undefined
-            : stepDurationMs(options.timeout, `step.waitForEvent("${id}") timeout`);
-        return this.#parking<D | null>("waitForEvent", id, (_stepId, now) => ({
-          type: "event",
-          event: options.event,
-          ...(options.match === undefined ? {} : { match: { ...options.match } }),
-          ...(timeoutMs === undefined ? {} : { timeoutAt: now + timeoutMs }),
-        }));
-      },
-      fetch: async (id: string, request: StepFetchRequest) => {
-        checkFetchRequest(id, request);
-        return this.#parking<StepFetchResponse>("fetch", id, (stepId) => ({
-          type: "child_call",
-          request: { ...request },
-          idempotencyKey: `${runId}:${stepId}`,
-        }));
-      },
-      invoke: async <I, O>(id: string, workflow: WorkflowDefinition<I, O>, input: I) => {
-        return this.#parking<O>("invoke", id, (stepId) => ({
-          type: "child_run",
-          workflow: workflow.name,
-          input: this.#codec.encode(input),
-          runId: `${runId}:${stepId}`,
-        }));
-      },
-      now: (id) => this.#recordedValue("now", id, () => this.#clock.now()),
-      random: (id) => this.#recordedValue("random", id, () => this.#random.next()),
-    };
-  }
-}
-
-function checkEventOptions(id: string, options: WaitForEventOptions): void {
-  if (typeof options.event !== "string" || options.event.length === 0) {
-    throw new InvalidOptionError(
-      `step.waitForEvent("${id}"): event must be a non-empty event name such as "order.approved".`,
-    );
-  }
-  for (const [field, value] of Object.entries(options.match ?? {})) {
-    if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {
-      throw new InvalidOptionError(
-        `step.waitForEvent("${id}"): match.${field} must be a string, number, boolean or null, got ${typeof value}.`,
-      );
-    }
-  }
-}
-
-function checkFetchRequest(id: string, request: StepFetchRequest): void {
-  const extra = request as { callback?: unknown; delayMs?: unknown };
-  if (extra.callback !== undefined || extra.delayMs !== undefined) {
-    throw new InvalidOptionError(
-      `step.fetch("${id}"): callback and delayMs are not step options (the run is the callback; use step.sleep for a delay).`,
-    );
-  }
-  // The same checks as POST /v1/fetch, so a bad request fails here, in the workflow's code.
-  parseFetchInput(request);
-}
-
-function unexpected(stepId: StepId, decision: ReplayDecision): never {
-  throw new SteadfastError(
-    "internal",
-    `Step "${stepId}": unexpected replay decision "${decision.type}" (a bug in Steadfast, please report it).`,
-  );
 }

@@ -10,6 +10,7 @@
  * nothing), while step functions already running are awaited (`quiesce`) so their results are
  * committed with the batch.
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { setImmediate } from "node:timers/promises";
 import { InvalidOptionError } from "../../core/errors.ts";
 import { monotonicNow, type Clock, type Random } from "../../core/ports.ts";
@@ -40,6 +41,10 @@ import {
 } from "../../core/workflow/workflow-errors.ts";
 import { createSteps } from "./step-api.ts";
 import type { Compensation, StepRunContext, Steps } from "./workflow-definition.ts";
+
+// The step whose function is running, so a step called from inside it is refused: its id would
+// be allocated only when the outer step runs, not when it is memoized, and replay would diverge.
+const insideStep = new AsyncLocalStorage<string>();
 
 /** What ended the invocation before its function did. */
 export type Halt =
@@ -280,6 +285,12 @@ export class Invocation {
     id: string,
     reserved: boolean,
   ): { stepId: StepId; callIndex: number; decision: ReplayDecision } | undefined {
+    const outer = insideStep.getStore();
+    if (outer !== undefined) {
+      throw new InvalidOptionError(
+        `step.${kind}(${reserved ? "" : JSON.stringify(id)}) was called inside the function of step "${outer}": steps cannot be nested. Call it from the workflow function, before or after that step.`,
+      );
+    }
     const stepId = reserved
       ? this.#ids.allocateReserved(id as ReservedStepName)
       : this.#ids.allocate(id);
@@ -316,7 +327,7 @@ export class Invocation {
     let thrown: { error: unknown; encoding: boolean } | undefined;
     let output = "";
     try {
-      const value = await fn(context);
+      const value = await insideStep.run(stepId, () => fn(context));
       try {
         output = this.#codec.encode(value);
       } catch (error) {

@@ -174,6 +174,25 @@ describe("runInvocation: replay and memoization", () => {
   });
 });
 
+describe("runInvocation: nested steps", () => {
+  it("refuses a step called inside another step's function, naming both", async () => {
+    const driver = new RunDriver(
+      async ({ step }) => step.run("outer", () => step.run("inner", () => 1)),
+      undefined,
+    );
+    const result = await driver.invoke();
+    expect(result.outcome).toMatchObject({ type: "failed", error: { name: "StepFailedError" } });
+    expect(driver.store.get("outer")).toMatchObject({
+      status: "failed",
+      error: {
+        code: "invalid_option",
+        message:
+          'step.run("inner") was called inside the function of step "outer": steps cannot be nested. Call it from the workflow function, before or after that step.',
+      },
+    });
+  });
+});
+
 describe("runInvocation: divergence", () => {
   it("fails with replay_diverged naming the step, both kinds and the fix, and runs nothing", async () => {
     let version = 1;

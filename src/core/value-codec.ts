@@ -11,20 +11,22 @@
  * Promises, class instances (a subclass of a built-in too: a Node `Buffer`, a class extending
  * `Error` or `Map`), objects with enumerable symbol keys, arrays with non-index properties. The
  * `ValueCodecError` names where (`output.items[2].fn`) and what to do. Not kept: non-enumerable
- * properties of plain objects and arrays, and accessors (stored as the value they return).
+ * properties of plain objects and arrays, accessors (stored as the value they return), and
+ * whether an object was frozen or sealed.
  *
  * The text is `<format>:<payload>`. Format `dv1` is devalue's `stringify` (JSON, parsed with
  * `JSON.parse` and rebuilt by devalue's `parse`: nothing is evaluated) with the codec's operations
  * (`value-operations.ts`). Decoding a format this Steadfast does not know fails with a
  * `ValueCodecError` naming it, so a later format can be added beside `dv1` without misreading
- * stored runs. Nesting is bounded by the call stack: about 1,500 levels encode (deeper values are
- * refused), and whatever encodes decodes.
+ * stored runs. Values nest at most `MAX_VALUE_DEPTH` (1,000) levels deep
+ * (`value-depth.ts`), so that whatever encodes decodes.
  */
 import { DevalueError, parse, stringify } from "devalue";
 import { ERROR_TAG, reduceError, reviveError } from "./error-value.ts";
 import { readOperations, storeOperations } from "./value-operations.ts";
 import { describeUnstorable } from "./unstorable-value.ts";
 import { ValueCodecError } from "./value-errors.ts";
+import { MAX_VALUE_DEPTH, nestsTooDeeply } from "./value-depth.ts";
 import { utf8ByteLength } from "./value-size.ts";
 
 /** The format the codec writes: devalue `stringify`, codec operations, version 1. */
@@ -59,6 +61,12 @@ export function encodeValue(value: unknown, label: string): EncodedValue {
       return payload;
     },
   };
+  if (nestsTooDeeply(value))
+    throw new ValueCodecError(
+      "value_not_storable",
+      label,
+      `${label} nests more than ${MAX_VALUE_DEPTH} levels deep (objects, arrays, maps and sets), too deep to be read back reliably: flatten it, for example a linked list into an array`,
+    );
   let payload: string;
   try {
     payload = stringify(value, reducers, { operations: storeOperations });
@@ -85,7 +93,8 @@ export function encodeValue(value: unknown, label: string): EncodedValue {
 
 function unstorable(error: unknown, label: string): unknown {
   if (error instanceof DevalueError) {
-    const path = `${label}${error.path}`;
+    // The walk saw `__proto__` keys escaped (`value-operations.ts`): show them as written.
+    const path = `${label}${error.path.replace(/\["~(~*__proto__)"\]/g, '["$1"]')}`;
     return new ValueCodecError(
       "value_not_storable",
       path,
@@ -97,7 +106,7 @@ function unstorable(error: unknown, label: string): unknown {
     return new ValueCodecError(
       "value_not_storable",
       label,
-      `${label} nests too deeply to be stored (more than about 1,500 levels of objects, arrays, maps or sets): flatten it, for example a linked list into an array`,
+      `${label} nests too deeply to be stored here (the call stack ran out): flatten it`,
       { cause: error },
     );
   return error; // thrown by the value itself (a getter): the caller's error, as it is

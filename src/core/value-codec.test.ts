@@ -228,11 +228,16 @@ describe("encodeValue refuses what it cannot store, naming where and what to do"
     expect(error.message).toMatch(/input\.b cannot be stored: it is a resizable ArrayBuffer/);
   });
 
-  it("an error that refers back to itself", () => {
+  it.each<[string, (error: Error) => void]>([
+    ["through its cause", (error) => (error.cause = error)],
+    ["through an object in its cause", (error) => (error.cause = { parent: error })],
+    ["through an own property", (error) => Object.assign(error, { self: [error] })],
+    ["through another error", (error) => (error.cause = new TypeError("inner", { cause: error }))],
+  ])("an error that refers back to itself %s", (_name, link) => {
     const error = new Error("loop");
-    error.cause = { parent: error };
+    link(error);
     expect(codecError(() => encodeValue({ error }, "output")).message).toMatch(
-      /output holds an Error that refers back to itself/,
+      /output holds an Error that cannot be read back once stored, because it refers back to itself/,
     );
   });
 

@@ -80,10 +80,12 @@ export function encodeValue(value: unknown, label: string): EncodedValue {
     try {
       decodeValue(text, label);
     } catch (error) {
+      // In a cycle, devalue hands the error's reviver its payload before the payload is
+      // complete, and the reviver refuses it: this is the failure to expect.
       throw new ValueCodecError(
         "value_not_storable",
         label,
-        `${label} holds an Error that refers back to itself (through its cause or a property), which cannot be stored: break the cycle, or store the error's name and message`,
+        `${label} holds an Error that cannot be read back once stored, because it refers back to itself (through its cause or a property): break the cycle, or store the error's name and message`,
         { cause: error },
       );
     }

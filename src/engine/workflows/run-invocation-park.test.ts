@@ -53,7 +53,11 @@ describe("runInvocation: parking steps", () => {
   });
 
   it("refuses a duration it does not understand, naming the step", async () => {
-    const driver = new RunDriver(async ({ step }) => step.sleep("nap", "ten minutes"), undefined);
+    const driver = new RunDriver(
+      // @ts-expect-error: not a Duration; a caller without types is refused at run time too
+      async ({ step }) => step.sleep("nap", "ten minutes"),
+      undefined,
+    );
     const result = await driver.invoke();
     expect(result.outcome).toMatchObject({ type: "failed", error: { code: "invalid_option" } });
     if (result.outcome.type === "failed")

@@ -8,7 +8,7 @@ import { parseFetchInput } from "../../core/fetch-input.ts";
 import type { ParkingKind, StepWait } from "../../core/workflow/checkpoint.ts";
 import type { ReplayDecision } from "../../core/workflow/replay-decision.ts";
 import { stepRetryPolicy } from "../../core/workflow/step-attempt.ts";
-import { stepDurationMs } from "../../core/workflow/step-duration.ts";
+import { parseDuration } from "../../core/duration.ts";
 import type { StepId } from "../../core/workflow/step-id.ts";
 import { StepFailedError } from "../../core/workflow/workflow-errors.ts";
 import type { Invocation } from "./invocation.ts";
@@ -153,7 +153,7 @@ class StepCalls {
     return {
       run: (id, fn, options) => this.#run(id, fn, options),
       sleep: async (id, duration) => {
-        const ms = stepDurationMs(duration, `step.sleep("${id}")`);
+        const ms = parseDuration(duration, `step.sleep("${id}") duration`);
         return this.#parking<void>("sleep", id, (_stepId, now) => ({
           type: "sleep",
           until: now + ms,
@@ -173,7 +173,7 @@ class StepCalls {
         const timeoutMs =
           options.timeout === undefined
             ? undefined
-            : stepDurationMs(options.timeout, `step.waitForEvent("${id}") timeout`);
+            : parseDuration(options.timeout, `step.waitForEvent("${id}") timeout`);
         return this.#parking<D | null>("waitForEvent", id, (_stepId, now) => ({
           type: "event",
           event: options.event,

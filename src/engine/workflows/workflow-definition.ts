@@ -11,7 +11,7 @@ import type { StoredResponse } from "../../core/call.ts";
 import { InvalidOptionError } from "../../core/errors.ts";
 import type { FetchInput } from "../../core/fetch-input.ts";
 import type { EventMatch } from "../../core/workflow/checkpoint.ts";
-import type { StepDuration } from "../../core/workflow/step-duration.ts";
+import type { Duration } from "../../core/duration.ts";
 import type { StepRetryOptions } from "../../core/workflow/step-attempt.ts";
 
 /** What a step's function is given. */
@@ -47,7 +47,7 @@ export interface WaitForEventOptions {
   /** Field match: each key must equal the event data's top-level field of that name. */
   match?: EventMatch;
   /** Give up after this long and return null: ms or a string (`"1d"`). Default: wait forever. */
-  timeout?: StepDuration;
+  timeout?: Duration;
 }
 
 /** The request of `step.fetch`: the body of `POST /v1/fetch`, without `callback` and `delayMs`. */
@@ -76,7 +76,7 @@ export interface Steps {
     options?: StepRunOptions<Awaited<T>>,
   ): Promise<Awaited<T>>;
   /** Parks the run for `duration` (ms, or `"10m"`, `"1d"`...), counted from the first call. */
-  sleep(id: string, duration: StepDuration): Promise<void>;
+  sleep(id: string, duration: Duration): Promise<void>;
   /** Parks the run until `until` (a `Date` or epoch ms). */
   sleepUntil(id: string, until: Date | number): Promise<void>;
   /**

@@ -208,8 +208,12 @@ describe("a PostgreSQL fleet taking over a dead process's calls (process level)"
     await client.close();
     await upstream.waitForRequests(1);
     // Frozen with calls in its gate queue; another process takes them over and ends them all.
-    const frozenAt = performance.now();
     first.child.kill("SIGSTOP");
+    // What it wrote before the stop is already in the kernel's buffers; under load this process
+    // may read it a while later. Those arrivals count as before the freeze: let a few turns of
+    // the event loop take them in first (the peer, started next, sends nothing sooner).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const frozenAt = performance.now();
     const peer = await startServerProcess(env);
     processes.push(peer);
     const peerClient = apiClient(peer.url, KEY);

@@ -7,12 +7,12 @@ import {
 import { InvalidOptionError, TerminalError } from "../core/errors.ts";
 import { isApiKeyId, newApiKeyId, tenantId, type ApiKeyId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { ListApiKeysQuery, Store } from "../core/store.ts";
+import type { ListApiKeysQuery, TenantKeys } from "../core/tenant-keys.ts";
 import { hashApiKey } from "./fingerprint.ts";
 
 /** Options of `ApiKeysService`. */
 export interface ApiKeysServiceOptions {
-  store: Store;
+  store: TenantKeys;
   clock: Clock;
   /** Draws new keys and their ids: a CSPRNG in production (`CryptoRandom`). */
   random: Random;
@@ -80,7 +80,7 @@ export function generateApiKey(random: Random): string {
  * hashed (SHA-256); the key itself exists only in the answer to `create`.
  */
 export class ApiKeysService {
-  readonly #store: Store;
+  readonly #store: TenantKeys;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #ttlMs: number;

@@ -2,13 +2,14 @@ import { toAttemptView, toCallView } from "../core/call-view.ts";
 import type { CallRecord } from "../core/call.ts";
 import type { TenantId } from "../core/ids.ts";
 import type { Random } from "../core/ports.ts";
-import type { Store } from "../core/store.ts";
+import type { CallLog } from "../core/call-log.ts";
+import type { TenantKeys } from "../core/tenant-keys.ts";
 import type { OutgoingRequest } from "../core/transport.ts";
 import { generateSigningSecret, signWebhook } from "../http/webhook-signature.ts";
 
 /** What a callback request is built from. */
 export interface CallbackDeps {
-  store: Store;
+  store: CallLog & TenantKeys;
   random: Random;
   /** Per-tenant signing secrets, cached for the engine's life. */
   signingSecrets: Map<string, Promise<string>>;

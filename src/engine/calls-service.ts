@@ -7,7 +7,9 @@ import { toCallSpec, type FetchInput } from "../core/fetch-input.ts";
 import { checkIdempotencyKey } from "../core/idempotency-key.ts";
 import { isCallId, newCallId, type CallId, type TenantId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { CallbackDelivery, CreateCallResult, NewCall, Store } from "../core/store.ts";
+import type { CallbackDelivery, CallLog, CreateCallResult, NewCall } from "../core/call-log.ts";
+import type { TenantKeys } from "../core/tenant-keys.ts";
+import type { WorkQueue } from "../core/work-queue.ts";
 import { newSigningSecret } from "./callback-request.ts";
 import type { EndWait, ReservedSlot } from "./engine.ts";
 import { fingerprint } from "./fingerprint.ts";
@@ -38,7 +40,8 @@ export interface EngineHooks {
 
 /** Options of `CallsService`. */
 export interface CallsServiceOptions {
-  store: Store;
+  /** The call log; the queue for calls created claimed; the tenant's signing secret. */
+  store: CallLog & WorkQueue & TenantKeys;
   engine: EngineHooks;
   clock: Clock;
   random: Random;
@@ -67,7 +70,7 @@ const DAY_MS = 86_400_000;
  * idempotency, read, list, cancel, redrive, wait. Every method is scoped to a tenant.
  */
 export class CallsService {
-  readonly #store: Store;
+  readonly #store: CallLog & WorkQueue & TenantKeys;
   readonly #engine: EngineHooks;
   readonly #clock: Clock;
   readonly #random: Random;
@@ -123,15 +126,14 @@ export class CallsService {
       ...(spec.deadlineMs === undefined ? {} : { deadlineAt: now + spec.deadlineMs }),
       createdAt: now,
     };
-    // Due now, and this process's engine has a free slot: created claimed, run at once.
-    const slot =
-      runAt <= now && this.#store.createClaimedCall !== undefined
-        ? this.#engine.reserveSlot?.()
-        : undefined;
+    // Due now, and this process's engine runs and has a free slot: created claimed, run at once.
+    // A process whose engine is not started (an API-only process of a fleet) gets no slot: its
+    // calls are created queued, for the workers.
+    const slot = runAt <= now ? this.#engine.reserveSlot?.() : undefined;
     let result: CreateCallResult;
     try {
       result =
-        slot === undefined || this.#store.createClaimedCall === undefined
+        slot === undefined
           ? await this.#store.createCall(newCall)
           : await this.#store.createClaimedCall(newCall, slot);
     } catch (error) {

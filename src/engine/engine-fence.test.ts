@@ -226,7 +226,7 @@ describe("engine fence", () => {
     expect(slot).toBeDefined();
     const { callbackUrl: _, ...spec } = SPEC;
     const request = { url: upstream.url, method: "GET", headers: {} };
-    const created = await sf.store.createClaimedCall!(
+    const created = await sf.store.createClaimedCall(
       new CallFactory(3).call({ tenantId: tenantId("default"), spec: { ...spec, request } }),
       slot!,
     );

@@ -58,7 +58,7 @@ describe("engine: the store lost between an answer and its commit", () => {
     await eventually(() => cut !== undefined, "the upstream answered and the database was cut");
     await cut;
     // The commit fails and is tried again on the engine's clock while the database is away.
-    await eventually(() => sf.store.isReady?.() === false, "the store notices the outage");
+    await eventually(() => !sf.store.isReady(), "the store notices the outage");
     for (let i = 0; i < 5; i++) {
       await clock.advance(100);
       await new Promise((resolve) => setTimeout(resolve, 20));

@@ -320,7 +320,7 @@ describe("engine", () => {
     // A slot reserved just before the engine stops: the call created under it is given back.
     const slot = sf.engine.reserveSlot();
     expect(slot).toBeDefined();
-    const created = await sf.store.createClaimedCall!(new CallFactory(5).call(), slot!);
+    const created = await sf.store.createClaimedCall(new CallFactory(5).call(), slot!);
     await sf.engine.stop();
     expect(sf.engine.reserveSlot()).toBeUndefined();
     slot!.run(created.call);

@@ -7,7 +7,9 @@
  *   - the pump claims as many due calls as there are free slots, in batches (group commit);
  *   - a finished attempt frees a slot and wakes the pump;
  *   - when nothing more is due, one timer sleeps until the store's `nextWakeAt` (the next retry,
- *     delayed call or lease expiry), so a dead process's calls are taken over when its lease ends.
+ *     delayed call or lease expiry), so a dead process's calls are taken over when its lease ends;
+ *   - work other processes commit is announced by `Store.subscribe` where the store can (on
+ *     PostgreSQL), and `nextWakeAt` is read again every heartbeat interval on every store.
  * Leases are renewed every `leaseMs / 3` for calls in flight; a call whose lease is lost (cancelled
  * or taken over) has its request aborted and writes nothing (fencing).
  *
@@ -314,12 +316,12 @@ export class Engine {
     if (this.#state !== "idle") return;
     this.#state = "running";
     this.#registered = this.#liveness.start();
-    this.#unsubscribe = this.#store.subscribe?.((runAt) => this.notify(runAt));
-    // Without wake-ups from other processes (SQLite), the next wake-up is read every heartbeat
-    // interval: calls another process made due (claims of a dead worker it ended, new calls, a
-    // graceful stop's releases) are claimed here too within that time.
-    if (this.#unsubscribe === undefined)
-      this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#catchUp()));
+    this.#unsubscribe = this.#store.subscribe((runAt) => this.notify(runAt));
+    // Wake-ups from other processes are a store's best effort (none on SQLite, and PostgreSQL's
+    // listener can go deaf until its next check): the next wake-up is also read every heartbeat
+    // interval, so calls another process made due (claims of a dead worker it ended, new calls,
+    // a graceful stop's releases) are claimed here too within that time, whatever the store.
+    this.#background.push(this.#every(this.#heartbeatIntervalMs, () => this.#catchUp()));
     const renewEveryMs = Math.max(10, Math.floor(this.#leaseMs / 3));
     this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
     this.#background.push(this.#every(renewEveryMs, () => this.destinations.renewPermits()));
@@ -332,8 +334,8 @@ export class Engine {
 
   /**
    * Reserves a slot for a call about to be created already claimed by this engine, so it starts
-   * without a claim round trip (the store must offer `createClaimedCall`). `undefined` when the
-   * engine is not running or every slot is taken.
+   * without a claim round trip (`Store.createClaimedCall`). `undefined` when the engine is not
+   * running (never started, as in an API-only process, or stopping) or every slot is taken.
    */
   reserveSlot(): ReservedSlot | undefined {
     if (this.#state !== "running" || !this.#liveness.mayAct()) return undefined;
@@ -775,6 +777,9 @@ export class Engine {
 
   /** Claims what another process made due (stores without cross-process wake-ups). */
   async #catchUp(): Promise<void> {
+    // A store known unreachable would only fail the read (the PostgreSQL listener catches up
+    // by itself once it reconnects).
+    if (!this.#store.isReady()) return;
     const next = await this.#store.nextWakeAt();
     if (next !== undefined) this.notify(next);
   }

@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
-import type { WorkerRegistration } from "../core/store.ts";
+import type { WorkerRegistration } from "../core/worker-registry.ts";
 
 /** What a worker knows of its own process, and how it asks whether another process still runs. */
 export interface ProcessProbe {

@@ -10,14 +10,15 @@ import { decideAttempt } from "../core/decide-attempt.ts";
 import { newCallId } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
 import { isSteadfastError } from "../core/errors.ts";
-import type { AttemptCommit, CallTransition, Claim, NewCall, Store } from "../core/store.ts";
+import type { AttemptCommit, CallLog, CallTransition, NewCall } from "../core/call-log.ts";
+import type { Claim } from "../core/work-queue.ts";
 import type { OutgoingRequest, SendOptions, SendResult, Transport } from "../core/transport.ts";
 import type { FaultInjector } from "./fault-points.ts";
 import { toStoredResponse } from "./stored-response.ts";
 
 /** What `runAttempt` needs from the engine. */
 export interface AttemptContext {
-  store: Store;
+  store: CallLog;
   transport: Transport;
   clock: Clock;
   random: Random;

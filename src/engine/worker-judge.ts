@@ -7,12 +7,12 @@
  */
 import type { WorkerId } from "../core/ids.ts";
 import { monotonicNow, type Clock } from "../core/ports.ts";
-import type { Store, WorkerRecord } from "../core/store.ts";
+import type { WorkerRecord, WorkerRegistry } from "../core/worker-registry.ts";
 import type { ProcessProbe } from "./process-probe.ts";
 
 /** Options of `WorkerJudge` (those of `WorkerLiveness` it needs). */
 export interface WorkerJudgeOptions {
-  store: Store;
+  store: WorkerRegistry;
   clock: Clock;
   /** The judging worker (never judged by itself). */
   workerId: WorkerId;

@@ -47,7 +47,7 @@
 import { InvalidOptionError } from "../core/errors.ts";
 import type { WorkerId } from "../core/ids.ts";
 import { monotonicNow, type Clock } from "../core/ports.ts";
-import type { Store } from "../core/store.ts";
+import type { WorkerRegistry } from "../core/worker-registry.ts";
 import type { ProcessProbe } from "./process-probe.ts";
 import { WorkerJudge } from "./worker-judge.ts";
 
@@ -59,7 +59,7 @@ interface LivenessLogger {
 
 /** Options of `WorkerLiveness`. */
 export interface WorkerLivenessOptions {
-  store: Store;
+  store: WorkerRegistry;
   clock: Clock;
   workerId: WorkerId;
   probe: ProcessProbe;

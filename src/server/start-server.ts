@@ -129,7 +129,7 @@ export async function startServer(
       // Unready while the database is unreachable (PostgreSQL reconnecting): a load balancer
       // sends requests elsewhere meanwhile; accepted work is never lost.
       health: () => ({
-        ok: steadfast.store.isReady?.() ?? true,
+        ok: steadfast.store.isReady(),
         details: { store: steadfast.store.dialect, inFlight: steadfast.engine.inFlight },
       }),
     });

@@ -21,7 +21,7 @@
  * what it wants when it runs.
  */
 import type { Clock } from "../../core/ports.ts";
-import type { Store } from "../../core/store.ts";
+import type { DestinationLedger } from "../../core/destination-ledger.ts";
 import type { DestinationEntry } from "./destination-entry.ts";
 
 /** After a grant short of the request, the next request waits this long, ms. */
@@ -33,7 +33,7 @@ export const CHECK_IN_MS = 200;
 
 /** Options of `ConcurrencyPermits`. */
 export interface ConcurrencyPermitsOptions {
-  store: Store;
+  store: DestinationLedger;
   clock: Clock;
   /** This engine's worker id. */
   holder: string;

@@ -6,7 +6,7 @@
  */
 import type { CallRecord } from "../../core/call.ts";
 import type { Clock } from "../../core/ports.ts";
-import type { DestinationLimits } from "../../core/store.ts";
+import type { DestinationLimits } from "../../core/destination-ledger.ts";
 import type { BreakerStrategy } from "../../resilience/breaker-strategies.ts";
 import { RetryBudget } from "../../resilience/retry-budget.ts";
 import type { Admission, AdmitOptions } from "./destination-gate.ts";

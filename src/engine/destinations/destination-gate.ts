@@ -37,7 +37,8 @@ import type { CallRecord, WaitCode, WaitingFor } from "../../core/call.ts";
 import { destinationVerdict, type AttemptLimits } from "../../core/classify-outcome.ts";
 import type { Clock, Random } from "../../core/ports.ts";
 import { retryAfterFromHeaders } from "../../core/retry-after.ts";
-import type { DestinationLimits, Store } from "../../core/store.ts";
+import type { DestinationLedger, DestinationLimits } from "../../core/destination-ledger.ts";
+import type { WorkQueue } from "../../core/work-queue.ts";
 import type { SendResult } from "../../core/transport.ts";
 import type { TripReason } from "../../resilience/errors.ts";
 import type { TenantId } from "../../core/ids.ts";
@@ -126,7 +127,7 @@ function isRetry(call: CallRecord, options: AdmitOptions): boolean {
 
 /** Options of `DestinationGate`. */
 export interface DestinationGateOptions {
-  store: Store;
+  store: DestinationLedger & WorkQueue;
   clock: Clock;
   random: Random;
   /** This engine's worker id: the owner of the probes it sends. */
@@ -165,7 +166,7 @@ const RATE_WAIT_MS = 1_000;
 /** Per-destination protection in front of every attempt. See the file comment. */
 export class DestinationGate {
   readonly settings: DestinationSettings;
-  readonly #store: Store;
+  readonly #store: DestinationLedger & WorkQueue;
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #saver: ProtectionSaver;

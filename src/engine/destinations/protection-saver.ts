@@ -7,7 +7,12 @@
  */
 import { StoreError } from "../../core/errors.ts";
 import type { Clock } from "../../core/ports.ts";
-import type { DestinationLimits, Store, StoredDestination } from "../../core/store.ts";
+import type {
+  DestinationLedger,
+  DestinationLimits,
+  StoredDestination,
+} from "../../core/destination-ledger.ts";
+import type { WorkQueue } from "../../core/work-queue.ts";
 import type { TripReason } from "../../resilience/errors.ts";
 import type { DestinationEntry } from "./destination-entry.ts";
 import {
@@ -43,7 +48,7 @@ export interface DestinationEventSink {
 
 /** Options of `ProtectionSaver`. */
 export interface ProtectionSaverOptions {
-  store: Store;
+  store: DestinationLedger & WorkQueue;
   clock: Clock;
   /** This engine's worker id: the owner of the probes it elects. */
   owner: string;
@@ -55,7 +60,7 @@ export interface ProtectionSaverOptions {
 
 /** Applies, announces and saves the changes of destination entries. */
 export class ProtectionSaver {
-  readonly #store: Store;
+  readonly #store: DestinationLedger & WorkQueue;
   readonly #clock: Clock;
   readonly #owner: string;
   readonly #events: DestinationEventSink | undefined;

@@ -4,6 +4,7 @@ import { describeApiKeyContract } from "./api-key-contract.ts";
 import { describeCallbackContract } from "./callback-contract.ts";
 import { describeCallContract } from "./call-contract.ts";
 import { describeClaimContract } from "./claim-contract.ts";
+import { describeClaimedCreateContract } from "./claimed-create-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
 import { describeInterruptionContract } from "./interruption-contract.ts";
@@ -80,6 +81,7 @@ export function describeStoreContract(
     describeCallContract(context);
     describeCallbackContract(context);
     describeClaimContract(context);
+    describeClaimedCreateContract(context);
     describeControlContract(context);
     describeDestinationContract(context);
     describeWorkerContract(context);

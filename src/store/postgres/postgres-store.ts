@@ -14,6 +14,7 @@ import type {
   ListApiKeysQuery,
   RevokeApiKeyOptions,
   RevokeApiKeyResult,
+  InitialClaim,
   ListCallsQuery,
   NewCall,
   Store,
@@ -24,7 +25,7 @@ import type {
 import { ApiKeyQueries } from "./api-key-queries.ts";
 import { applyMigrations, POSTGRES_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { AttemptCommits } from "./attempt-commits.ts";
-import { CallInserts } from "./call-inserts.ts";
+import { CallInserts, type CallInsert } from "./call-inserts.ts";
 import { ClaimWrites } from "./claim-writes.ts";
 import { ControlWrites } from "./control-writes.ts";
 import { DestinationWrites, type Deferral } from "./destination-writes.ts";
@@ -124,7 +125,7 @@ export class PostgresStore implements Store {
   readonly #claims: ClaimWrites;
   readonly #control: ControlWrites;
   readonly #destinations: DestinationWrites;
-  readonly #creates: WriteBatcher<NewCall, CreateCallResult>;
+  readonly #creates: WriteBatcher<CallInsert, CreateCallResult>;
   readonly #commits: WriteBatcher<AttemptCommit, boolean>;
   readonly #deferrals: WriteBatcher<Deferral, boolean>;
   readonly #listener: WorkListener;
@@ -185,7 +186,7 @@ export class PostgresStore implements Store {
     };
     this.#creates = new WriteBatcher({
       run: this.#inserts.runBatch,
-      weigh: newCallWeight,
+      weigh: (insert) => newCallWeight(insert.call),
       ...batching,
     });
     this.#commits = new WriteBatcher({ run: commits.run, weigh: commitWeight, ...batching });
@@ -310,12 +311,20 @@ export class PostgresStore implements Store {
    * Rejects on a duplicate id.
    */
   createCall(call: NewCall): Promise<CreateCallResult> {
-    return this.#open(() => this.#creates.enqueue(call));
+    return this.#open(() => this.#creates.enqueue({ call }));
+  }
+
+  /**
+   * See `Store.createClaimedCall`. Group-committed with the other creates of this event loop
+   * turn, without a notification. Rejects on a duplicate id.
+   */
+  createClaimedCall(call: NewCall, claim: InitialClaim): Promise<CreateCallResult> {
+    return this.#open(() => this.#creates.enqueue({ call, claim }));
   }
 
   /** All or nothing, in one statement: if one call cannot be inserted (a duplicate id), none is. */
   createCalls(calls: readonly NewCall[]): Promise<CreateCallResult[]> {
-    return this.#open(() => this.#inserts.insert(calls));
+    return this.#open(() => this.#inserts.insert(calls.map((call) => ({ call }))));
   }
 
   /** See `Store.getCallbackDelivery`. */

@@ -205,35 +205,6 @@ describe("SqliteStore", () => {
     await upgraded.close();
   });
 
-  it("creates a call already claimed: running under lease token 1, taken over when it expires", async () => {
-    const store = SqliteStore.open({ path: join(dir, "steadfast.db") });
-    await store.migrate();
-    const calls = new CallFactory(11);
-    const call = calls.call({ idempotencyKey: "order-1" });
-    const claim = { workerId: "w1" as WorkerId, leaseExpiresAt: T0 + 1_000 };
-    const created = await store.createClaimedCall(call, claim);
-    expect(created).toMatchObject({ created: true, call: { id: call.id, status: "running" } });
-    // Its idempotency key is held like any call's.
-    const again = await store.createClaimedCall(calls.call({ idempotencyKey: "order-1" }), claim);
-    expect(again).toMatchObject({ created: false, call: { id: call.id } });
-    const claimDue = (now: number) =>
-      store.claimDue({ now, limit: 10, leaseMs: 1_000, workerId: "w2" as WorkerId });
-    expect(await claimDue(T0 + 999)).toEqual([]);
-    // The creator commits with token 1...
-    const ref = { call: created.call, leaseToken: 1, leaseExpiresAt: T0 + 1_000 };
-    expect(await store.renewLeases([{ callId: call.id, leaseToken: 1 }], T0 + 2_000, T0)).toEqual(
-      [],
-    );
-    // ...or, dead, its lease ends and another engine takes the call over with token 2.
-    const [takeover] = await claimDue(T0 + 2_000);
-    expect(takeover).toMatchObject({ call: { id: call.id }, leaseToken: 2 });
-    expect(await store.commitAttempt(commitOf(ref, T0 + 2_001, succeeded(T0 + 2_001)))).toBe(false);
-    expect(await store.commitAttempt(commitOf(takeover!, T0 + 2_001, succeeded(T0 + 2_001)))).toBe(
-      true,
-    );
-    await store.close();
-  });
-
   it("commits a large burst of concurrent writes (more than one batch) without loss", async () => {
     const store = SqliteStore.open({ path: join(dir, "steadfast.db"), synchronous: "NORMAL" });
     await store.migrate();

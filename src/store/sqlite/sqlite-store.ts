@@ -157,6 +157,20 @@ export class SqliteStore implements Store {
     if (this.#db.isOpen) this.#db.close();
   }
 
+  /** See `Store.isReady`: a local file is not lost like a connection, so true until closed. */
+  isReady(): boolean {
+    return this.#db.isOpen;
+  }
+
+  /**
+   * See `Store.subscribe`: never calls `listener`. Processes opening one SQLite file share no
+   * channel to announce their commits through; each engine finds the others' work with its
+   * periodic `nextWakeAt` read. Returns an unsubscribe that does nothing.
+   */
+  subscribe(_listener: (runAt: number) => void): () => void {
+    return () => {};
+  }
+
   /** See `Store.addApiKey`. */
   addApiKey(key: NewApiKey): Promise<ApiKeyRecord> {
     return this.#write(() => apiKeys.addApiKey(this.#sql, key));

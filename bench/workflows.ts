@@ -1,0 +1,89 @@
+// Issue 11's benchmark: durable workflows side by side with DBOS Transact (on the local
+// PostgreSQL) and Restate (its own server), in one run: (a) the overhead of one step in a
+// sequential 100-step workflow of trivial steps, p50/p99; (b) 1,000 workflows of 10 trivial steps
+// with 20 in flight: workflows/s and steps/s. Figures, never pass/fail.
+//
+// Run: npm run bench:workflows -- [--quick] [--only name,name]
+import { loadavg } from "node:os";
+import { parseArgs } from "node:util";
+import { formatNumber, formatTable, type Row } from "./lib/stats.ts";
+import {
+  FULL_SIZES,
+  QUICK_SIZES,
+  measureWorkflows,
+  type WorkflowTarget,
+} from "./lib/workflow-target.ts";
+import { dbosTarget } from "./workflows/dbos-target.ts";
+import { restateTarget } from "./workflows/restate-target.ts";
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+  },
+});
+const sizes = values.quick ? QUICK_SIZES : FULL_SIZES;
+const BASELINE = "restate";
+const all: WorkflowTarget[] = [dbosTarget(), restateTarget()];
+const only = values.only?.split(",");
+const targets = only === undefined ? all : all.filter((target) => only.includes(target.name));
+
+console.log(
+  `Node ${process.version}, ${new Date().toISOString()}; load average before: ${loadavg()
+    .map((load) => load.toFixed(2))
+    .join(" ")}`,
+);
+console.log(
+  `(a) ${sizes.sequentialRuns} sequential workflows of ${sizes.sequentialSteps} trivial steps after a warm-up; (b) ${sizes.workflows} workflows of ${sizes.stepsPerWorkflow} trivial steps, ${sizes.concurrency} in flight`,
+);
+for (const target of targets)
+  console.log(`- ${target.name} (${target.database}): ${target.settings}`);
+
+const rows: Row[] = [];
+for (const target of targets) {
+  const figures = await measureWorkflows(target, sizes);
+  const note = `state in ${target.database}`;
+  rows.push(
+    {
+      name: target.name,
+      metric: "(a) per step, p50",
+      value: figures.perStep.p50Ms,
+      unit: "ms",
+      note,
+    },
+    {
+      name: target.name,
+      metric: "(a) per step, p99",
+      value: figures.perStep.p99Ms,
+      unit: "ms",
+      note,
+    },
+    {
+      name: target.name,
+      metric: "(a) per step, mean",
+      value: figures.perStepMeanMs,
+      unit: "ms",
+      note,
+    },
+    {
+      name: target.name,
+      metric: "(b) workflows/s",
+      value: figures.workflowsPerSecond,
+      unit: "workflows/s",
+      note,
+    },
+    {
+      name: target.name,
+      metric: "(b) steps/s",
+      value: figures.stepsPerSecond,
+      unit: "steps/s",
+      note,
+    },
+  );
+  console.log(
+    `${target.name}: per step p50 ${formatNumber(figures.perStep.p50Ms)} ms, ${formatNumber(figures.workflowsPerSecond)} workflows/s`,
+  );
+}
+console.log();
+console.log(formatTable(rows, BASELINE));
+process.exit(0);

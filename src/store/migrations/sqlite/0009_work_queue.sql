@@ -55,7 +55,7 @@ CREATE INDEX work_lease ON work (lease_expires_at) WHERE status = 'running';
 CREATE INDEX work_held ON work (wait_destination)
   WHERE status = 'waiting' AND wait_destination IS NOT NULL;
 -- Ending the claims of a stopped worker (stopWorkers).
-CREATE INDEX work_worker ON work (worker_id) WHERE status = 'running';
+CREATE INDEX work_owner ON work (worker_id) WHERE status = 'running';
 -- Listing live work by status, newest first. Running work is left out, as 0004 left it out of
 -- calls_list_status: every attempt would move its entry twice. It is listed through work_lease.
 CREATE INDEX work_list ON work (tenant_id, kind, status, id) WHERE status <> 'running';

@@ -72,6 +72,10 @@ export interface SqliteStoreOptions {
  * Reads run directly and see committed data. WAL checkpoints run in a worker thread
  * (`WalCheckpointer`), so the event loop only appends to the WAL.
  *
+ * Work is claimed through the narrow `work` table (one row per live call or callback: status,
+ * due time, lease and fencing token, wait state, counters); the wide `calls` row is written when
+ * the call is created and when it ends, and reads join the two (migration 0009).
+ *
  * @example
  * const store = SqliteStore.open({ path: ".steadfast/steadfast.db" });
  * await store.migrate();

@@ -201,9 +201,13 @@ async function callStates(db: string, schema: string): Promise<string> {
     "SELECT status, worker_id, wait_code, count(*) AS n FROM calls GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
   const workers = "SELECT id, pid, heartbeat_at, stopped_at FROM workers ORDER BY id";
   if (db.startsWith("sqlite:")) {
+    // Live calls' state is in their work rows (SQLite migration 0009).
+    const sqliteCalls =
+      "SELECT coalesce(w.status, c.status) AS status, w.worker_id, w.wait_code, count(*) AS n " +
+      "FROM calls c LEFT JOIN work w ON w.id = c.id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
     const sqlite = new DatabaseSync(db.slice("sqlite:".length), { readOnly: true });
     try {
-      return JSON.stringify([sqlite.prepare(calls).all(), sqlite.prepare(workers).all()]);
+      return JSON.stringify([sqlite.prepare(sqliteCalls).all(), sqlite.prepare(workers).all()]);
     } finally {
       sqlite.close();
     }

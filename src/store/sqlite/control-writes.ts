@@ -3,18 +3,15 @@
 // function is synchronous and runs inside the group-commit transaction (group-commit.ts).
 import type { CallId, TenantId } from "../../core/ids.ts";
 import type { ControlResult } from "../../core/store.ts";
-import { callFromRow } from "./row-mapping.ts";
+import { selectCall } from "./call-select.ts";
+import { END_CALL } from "./call-writes.ts";
 import type { Prepare } from "./statement-cache.ts";
 
-const SELECT_CALL = "SELECT * FROM calls WHERE id = ? AND tenant_id = ?";
-
-// Incrementing lease_token fences the attempt in flight, if any.
-const CANCEL =
-  "UPDATE calls SET status = 'cancelled', lease_token = lease_token + 1, run_at = NULL, " +
-  "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, lease_expires_at = NULL, " +
-  "worker_id = NULL, completed_at = ?, " +
-  "idempotency_expires_at = ?, updated_at = ? " +
-  "WHERE id = ? AND tenant_id = ? AND status IN ('queued', 'waiting', 'running') RETURNING *";
+// Deleting the work row ends the call and fences the attempt in flight, if any (its commit finds
+// no row). The token kept in calls is one more than the last claim's, as cancelling always made it.
+const END_WORK =
+  "DELETE FROM work WHERE id = ? AND tenant_id = ? " +
+  "RETURNING attempts, attempt_base, crashes_in_a_row, lease_token";
 
 /** Cancels a queued, waiting or running call. See `Store.cancelCall`. */
 export function cancelCall(
@@ -24,22 +21,40 @@ export function cancelCall(
   now: number,
   idempotencyExpiresAt: number,
 ): ControlResult {
-  const row = sql(CANCEL).get(now, idempotencyExpiresAt, now, id, tenantId);
-  if (row !== undefined) return { type: "ok", call: callFromRow(row) };
-  return notChanged(sql, tenantId, id);
+  const ended = sql(END_WORK).get(id, tenantId);
+  if (ended === undefined) return notChanged(sql, tenantId, id);
+  sql(END_CALL).run(
+    "cancelled",
+    Number(ended.attempts),
+    Number(ended.attempt_base),
+    Number(ended.crashes_in_a_row),
+    null,
+    null,
+    now,
+    idempotencyExpiresAt,
+    Number(ended.lease_token) + 1,
+    now,
+    id,
+  );
+  return { type: "ok", call: selectCall(sql, tenantId, id)! };
 }
 
+// A failed call back to live: its wide row as created (the end columns cleared) and a queued work
+// row whose claims carry on above the last token. Counters: a fresh attempt budget.
 const REDRIVE =
-  "UPDATE calls SET status = 'queued', run_at = ?, attempt_base = attempts, " +
-  "crashes_in_a_row = 0, deadline_at = ?, " +
-  "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, response = NULL, " +
-  "error = NULL, completed_at = NULL, " +
+  "UPDATE calls SET status = 'queued', attempt_base = attempts, crashes_in_a_row = 0, " +
+  "deadline_at = ?, response = NULL, error = NULL, completed_at = NULL, " +
   "idempotency_expires_at = NULL, updated_at = ? " +
-  "WHERE id = ? AND tenant_id = ? AND status = 'failed' RETURNING *";
+  "WHERE id = ? AND tenant_id = ? AND status = 'failed' " +
+  "RETURNING kind, parent_id, attempts, lease_token";
+
+const REQUEUE =
+  "INSERT INTO work (id, kind, tenant_id, parent_id, status, run_at, lease_token, attempts, " +
+  "attempt_base, crashes_in_a_row, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?, ?, 0, ?)";
 
 const RETRY_NOW =
-  "UPDATE calls SET run_at = ?, updated_at = ? " +
-  "WHERE id = ? AND tenant_id = ? AND status = 'waiting' RETURNING *";
+  "UPDATE work SET run_at = ?, updated_at = ? " +
+  "WHERE id = ? AND tenant_id = ? AND status = 'waiting'";
 
 /** Redrives a failed call or makes a waiting one due now. See `Store.retryCall`. */
 export function retryCall(
@@ -49,18 +64,29 @@ export function retryCall(
   now: number,
   deadlineAt: number | undefined,
 ): ControlResult {
-  const redriven = sql(REDRIVE).get(now, deadlineAt ?? null, now, id, tenantId);
-  if (redriven !== undefined) return { type: "ok", call: callFromRow(redriven) };
-  const hurried = sql(RETRY_NOW).get(now, now, id, tenantId);
-  if (hurried !== undefined) return { type: "ok", call: callFromRow(hurried) };
+  const redriven = sql(REDRIVE).get(deadlineAt ?? null, now, id, tenantId);
+  if (redriven !== undefined) {
+    sql(REQUEUE).run(
+      id,
+      String(redriven.kind),
+      tenantId,
+      redriven.parent_id === null ? null : String(redriven.parent_id),
+      now,
+      Number(redriven.lease_token),
+      Number(redriven.attempts),
+      Number(redriven.attempts),
+      now,
+    );
+    return { type: "ok", call: selectCall(sql, tenantId, id)! };
+  }
+  const { changes } = sql(RETRY_NOW).run(now, now, id, tenantId);
+  if (Number(changes) === 1) return { type: "ok", call: selectCall(sql, tenantId, id)! };
   return notChanged(sql, tenantId, id);
 }
 
 function notChanged(sql: Prepare, tenantId: TenantId, id: CallId): ControlResult {
-  const row = sql(SELECT_CALL).get(id, tenantId);
-  return row === undefined
-    ? { type: "not_found" }
-    : { type: "invalid_state", call: callFromRow(row) };
+  const call = selectCall(sql, tenantId, id);
+  return call === undefined ? { type: "not_found" } : { type: "invalid_state", call };
 }
 
 const PURGE_KEYS =

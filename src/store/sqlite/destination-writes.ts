@@ -1,6 +1,7 @@
-// Writes of per-destination protection: holding a claimed call without an attempt, waking the
-// calls a destination holds, and saving a destination's document with compare-and-set. Each
-// function is synchronous and runs inside the group-commit transaction (group-commit.ts).
+// Writes of per-destination protection: holding a claimed call without an attempt and waking the
+// calls a destination holds (both on the call's `work` row), and saving a destination's document
+// with compare-and-set. Each function is synchronous and runs inside the group-commit transaction
+// (group-commit.ts).
 import type { WaitingFor } from "../../core/call.ts";
 import {
   grantPermits,
@@ -13,7 +14,7 @@ import type { Prepare } from "./statement-cache.ts";
 
 // Fenced like every write about a claim: status = 'running' AND the claim's lease token.
 const DEFER =
-  "UPDATE calls SET status = 'waiting', run_at = ?, wait_reason = ?, wait_code = ?, " +
+  "UPDATE work SET status = 'waiting', run_at = ?, wait_reason = ?, wait_code = ?, " +
   "wait_destination = ?, lease_expires_at = NULL, worker_id = NULL, updated_at = ? " +
   "WHERE id = ? AND status = 'running' AND lease_token = ?";
 
@@ -74,7 +75,7 @@ export function deferCall(
 
 // Woken calls lose their wait code: one held for a rate slot must take a new one.
 const WAKE =
-  "UPDATE calls SET run_at = ?, updated_at = ?, wait_code = NULL " +
+  "UPDATE work SET run_at = ?, updated_at = ?, wait_code = NULL " +
   "WHERE status = 'waiting' AND wait_destination = ? AND run_at > ?";
 
 /** Makes the calls held for `destination` due at `now`. See `Store.wakeDestination`. */

@@ -19,40 +19,65 @@ export const CALL_INSERT_COLUMNS = [
   "idempotency_key",
   "fingerprint",
   "forwarded_key",
-  "run_at",
   "deadline_at",
   "created_at",
   "updated_at",
-  "lease_token",
-  "lease_expires_at",
-  "worker_id",
 ] as const;
 
 /**
- * Parameters for inserting `call` in `CALL_INSERT_COLUMNS` order: queued, or running under
- * `claim` (lease token 1).
+ * Parameters for inserting `call`'s wide row in `CALL_INSERT_COLUMNS` order: queued, or running
+ * under a claim. Its live state is in its `work` row (`workInsertParams`).
  */
-export function callInsertParams(
-  call: NewCall,
-  claim?: { workerId: string; leaseExpiresAt: number },
-): SQLInputValue[] {
+export function callInsertParams(call: NewCall, claimed: boolean): SQLInputValue[] {
   return [
     call.id,
     call.tenantId,
     call.kind,
     call.parentId ?? null,
-    claim === undefined ? "queued" : "running",
+    claimed ? "running" : "queued",
     JSON.stringify(call.spec),
     call.idempotencyKey ?? null,
     call.fingerprint ?? null,
     call.forwardedKey,
-    call.runAt,
     call.deadlineAt ?? null,
     call.createdAt,
     call.createdAt,
+  ];
+}
+
+/** Columns of `work` in the order `workInsertParams` binds them. */
+export const WORK_INSERT_COLUMNS = [
+  "id",
+  "kind",
+  "tenant_id",
+  "parent_id",
+  "status",
+  "run_at",
+  "lease_token",
+  "lease_expires_at",
+  "worker_id",
+  "updated_at",
+] as const;
+
+/**
+ * Parameters for inserting `call`'s work row in `WORK_INSERT_COLUMNS` order: queued, or running
+ * under `claim` (lease token 1, its claim starting at creation).
+ */
+export function workInsertParams(
+  call: NewCall,
+  claim?: { workerId: string; leaseExpiresAt: number },
+): SQLInputValue[] {
+  return [
+    call.id,
+    call.kind,
+    call.tenantId,
+    call.parentId ?? null,
+    claim === undefined ? "queued" : "running",
+    call.runAt,
     claim === undefined ? 0 : 1,
     claim?.leaseExpiresAt ?? null,
     claim?.workerId ?? null,
+    call.createdAt,
   ];
 }
 

@@ -19,6 +19,7 @@ import {
 import { readMigrations } from "../migrations/read-migrations.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { listCallsStatement } from "./call-listing.ts";
+import { insertRow, legacyCallRow } from "./legacy-rows.test-support.ts";
 import { SqliteStore } from "./sqlite-store.ts";
 
 function tempDir(): string {
@@ -146,7 +147,7 @@ describe("SqliteStore", () => {
     await reopened.close();
   });
 
-  it("lists calls through an index for every status, running ones through the lease index", async () => {
+  it("lists calls through an index for every status: live ones through work, running ones through the lease index", async () => {
     const path = join(dir, "steadfast.db");
     const store = SqliteStore.open({ path });
     await store.migrate();
@@ -157,15 +158,27 @@ describe("SqliteStore", () => {
       const plan = db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params);
       return plan.map((row) => String(row.detail)).join("; ");
     };
+    const before = "call_01JZZZZZZZZZZZZZZZZZZZZZZZ" as CallId;
     try {
-      expect(planOf({ limit: 10 })).toMatch(/USING INDEX calls_list \(/);
-      for (const status of ["queued", "waiting", "succeeded", "failed", "cancelled"] as const) {
-        expect(planOf({ limit: 10, status })).toMatch(/USING INDEX calls_list_status/);
-        expect(
-          planOf({ limit: 10, status, before: "call_01JZZZZZZZZZZZZZZZZZZZZZZZ" as CallId }),
-        ).toMatch(/USING INDEX calls_list_status/);
+      expect(planOf({ limit: 10 })).toMatch(/^SEARCH c USING INDEX calls_list \(/);
+      expect(planOf({ limit: 10, before })).toMatch(/^SEARCH c USING INDEX calls_list \(/);
+      for (const status of ["queued", "waiting"] as const) {
+        expect(planOf({ limit: 10, status })).toMatch(/^SEARCH w USING INDEX work_list/);
+        expect(planOf({ limit: 10, status, before })).toMatch(/^SEARCH w USING INDEX work_list/);
       }
-      expect(planOf({ limit: 10, status: "running" })).toMatch(/USING INDEX calls_lease/);
+      for (const status of ["succeeded", "failed", "cancelled"] as const) {
+        expect(planOf({ limit: 10, status })).toMatch(/^SEARCH c USING INDEX calls_list_status/);
+        expect(planOf({ limit: 10, status, before })).toMatch(
+          /^SEARCH c USING INDEX calls_list_status/,
+        );
+      }
+      expect(planOf({ limit: 10, status: "running" })).toMatch(/^SCAN w USING INDEX work_lease/);
+      // Every plan finds the other table's row by id, not by a scan.
+      for (const status of [undefined, "queued", "running", "failed"] as const) {
+        expect(planOf(status === undefined ? { limit: 10 } : { limit: 10, status })).toMatch(
+          /; SEARCH [cw] USING (PRIMARY KEY|INDEX sqlite_autoindex_calls_1) \(id=\?\)/,
+        );
+      }
     } finally {
       db.close();
     }
@@ -179,9 +192,11 @@ describe("SqliteStore", () => {
     const calls = new CallFactory(5);
     const old = SqliteStore.open({ path, migrationsDir: first });
     await old.migrate();
-    const call = calls.call();
-    await old.createCall(call);
     await old.close();
+    const call = calls.call();
+    const db = new DatabaseSync(path);
+    insertRow(db, "calls", legacyCallRow(call));
+    db.close();
 
     const upgraded = SqliteStore.open({ path });
     await upgraded.migrate();

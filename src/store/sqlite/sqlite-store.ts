@@ -26,7 +26,9 @@ import type {
 import * as apiKeys from "./api-key-queries.ts";
 import { applyMigrations, SQLITE_MIGRATIONS_DIR } from "./apply-migrations.ts";
 import { listCallsStatement } from "./call-listing.ts";
+import { selectCall, selectLatestCallback } from "./call-select.ts";
 import * as calls from "./call-writes.ts";
+import * as claims from "./claim-writes.ts";
 import * as control from "./control-writes.ts";
 import * as destinations from "./destination-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
@@ -69,6 +71,10 @@ export interface SqliteStoreOptions {
  * is replayed with a savepoint per write). A write's promise resolves only after COMMIT returned.
  * Reads run directly and see committed data. WAL checkpoints run in a worker thread
  * (`WalCheckpointer`), so the event loop only appends to the WAL.
+ *
+ * Work is claimed through the narrow `work` table (one row per live call or callback: status,
+ * due time, lease and fencing token, wait state, counters); the wide `calls` row is written when
+ * the call is created and when it ends, and reads join the two (migration 0009).
  *
  * @example
  * const store = SqliteStore.open({ path: ".steadfast/steadfast.db" });
@@ -245,10 +251,7 @@ export class SqliteStore implements Store {
 
   /** See `Store.getCall`. */
   getCall(tenantId: TenantId, id: CallId): Promise<CallRecord | undefined> {
-    return this.#read(() => {
-      const row = this.#sql("SELECT * FROM calls WHERE id = ? AND tenant_id = ?").get(id, tenantId);
-      return row === undefined ? undefined : callFromRow(row);
-    });
+    return this.#read(() => selectCall(this.#sql, tenantId, id));
   }
 
   /** See `Store.listCalls`. */
@@ -264,12 +267,8 @@ export class SqliteStore implements Store {
   /** See `Store.getCallbackDelivery`. */
   getCallbackDelivery(tenantId: TenantId, parentId: CallId): Promise<CallbackDelivery | undefined> {
     return this.#read(() => {
-      const row = this.#sql(
-        "SELECT * FROM calls INDEXED BY calls_parent WHERE parent_id = ? AND tenant_id = ? " +
-          "AND kind = 'callback' ORDER BY id DESC LIMIT 1",
-      ).get(parentId, tenantId);
-      if (row === undefined) return undefined;
-      const call = callFromRow(row);
+      const call = selectLatestCallback(this.#sql, tenantId, parentId);
+      if (call === undefined) return undefined;
       const last = this.#sql("SELECT * FROM attempts WHERE call_id = ? AND number = ?").get(
         call.id,
         call.attempts,
@@ -297,17 +296,17 @@ export class SqliteStore implements Store {
   }): Promise<Claim[]> {
     // Not waiting for the fsync: a claim lost in a power cut leaves the call due, to be claimed
     // and sent again with the same forwarded key. Saves one fsync on every call's latency.
-    return this.#writes.enqueue(() => calls.claimDue(this.#sql, query), { durable: false });
+    return this.#writes.enqueue(() => claims.claimDue(this.#sql, query), { durable: false });
   }
 
   /** See `Store.nextWakeAt`. */
   nextWakeAt(): Promise<number | undefined> {
     return this.#read(() => {
       const due = this.#sql(
-        "SELECT min(run_at) AS at FROM calls WHERE status IN ('queued', 'waiting')",
+        "SELECT min(run_at) AS at FROM work WHERE status IN ('queued', 'waiting')",
       ).get()!.at;
       const expiry = this.#sql(
-        "SELECT min(lease_expires_at) AS at FROM calls WHERE status = 'running'",
+        "SELECT min(lease_expires_at) AS at FROM work WHERE status = 'running'",
       ).get()!.at;
       const times = [due, expiry].filter((t): t is number => typeof t === "number");
       return times.length === 0 ? undefined : Math.min(...times);
@@ -325,7 +324,7 @@ export class SqliteStore implements Store {
     leaseExpiresAt: number,
     _now: number,
   ): Promise<ClaimRef[]> {
-    return this.#writes.enqueue(() => calls.renewLeases(this.#sql, refs, leaseExpiresAt), {
+    return this.#writes.enqueue(() => claims.renewLeases(this.#sql, refs, leaseExpiresAt), {
       durable: false,
     });
   }
@@ -335,7 +334,7 @@ export class SqliteStore implements Store {
    * `lease released`.
    */
   releaseClaims(refs: readonly ClaimRef[], now: number): Promise<void> {
-    return this.#write(() => calls.releaseClaims(this.#sql, refs, now));
+    return this.#write(() => claims.releaseClaims(this.#sql, refs, now));
   }
 
   /** See `Store.cancelCall`. */

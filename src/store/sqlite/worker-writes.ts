@@ -43,10 +43,10 @@ export const LIST_WORKERS = "SELECT * FROM workers WHERE stopped_at IS NULL ORDE
 const STOP =
   "UPDATE workers SET stopped_at = ?1 WHERE id = ?2 AND stopped_at IS NULL " +
   "AND (?3 IS NULL OR heartbeat_at = ?3)";
-// Walks calls_lease (only running calls are in it) from now to the bound.
+// Walks the worker's running work (work_owner).
 const END_CLAIMS =
-  "UPDATE calls SET lease_expires_at = ?1 " +
-  "WHERE status = 'running' AND lease_expires_at > ?1 AND lease_expires_at <= ?3 AND worker_id = ?2";
+  "UPDATE work INDEXED BY work_owner SET lease_expires_at = ?1 " +
+  "WHERE worker_id = ?2 AND status = 'running' AND lease_expires_at > ?1 AND lease_expires_at <= ?3";
 const ALL_PERMIT_HOLDERS = "SELECT destination, holders FROM destination_permits";
 const SAVE_PERMIT_HOLDERS = "UPDATE destination_permits SET holders = ? WHERE destination = ?";
 const DROP_PERMIT_HOLDERS = "DELETE FROM destination_permits WHERE destination = ?";

@@ -4,7 +4,15 @@
 // VACUUM. Figures, never pass/fail. The upstream runs in its own process for every contender.
 //
 // Run: npm run bench:postgres-drain -- [--quick] [--processes 1,2,4] [--calls N] [--rounds N]
-//        [--churn N] [--peer-churn N] [--no-peers] [--no-share-one] [--cli]
+//        [--churn N] [--peer-churn N] [--no-peers] [--no-share-one] [--cli] [--no-bare]
+//        [--baseline-ref REF]
+//
+// A baseline build (`--baseline-ref REF`, or STEADFAST_BASELINE_REF=REF): REF is checked out into
+// a temporary git worktree and its `steadfast worker` drains beside this build's, labelled
+// `steadfast @<short sha>`, on a schema of its own made by its own migrations; the report prints
+// this build's rate and CPU per call over its. A tiny check of the setup:
+//   STEADFAST_BASELINE_REF=main npm run bench:postgres-drain -- --calls 500 --processes 1 \
+//     --rounds 1 --churn 0 --peer-churn 0 --no-peers --no-share-one --no-bare
 import { loadavg } from "node:os";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -29,6 +37,7 @@ import {
 import { startUpstreamProcess } from "./lib/upstream-process.ts";
 import { bareUndiciLoop } from "./lib/bare-loop.ts";
 import { cpuSince, cpuSnapshot } from "./lib/cpu-usage.ts";
+import { checkOutBaseline, type BaselineCheckout } from "./steadfast/baseline-checkout.ts";
 import { steadfastDrainTarget } from "./steadfast/steadfast-drain-target.ts";
 
 const { values } = parseArgs({
@@ -42,6 +51,8 @@ const { values } = parseArgs({
     "no-peers": { type: "boolean", default: false },
     "no-share-one": { type: "boolean", default: false },
     cli: { type: "boolean", default: false },
+    "no-bare": { type: "boolean", default: false },
+    "baseline-ref": { type: "string" },
   },
 });
 const quick = values.quick;
@@ -62,7 +73,18 @@ const peers: DrainTarget[] = values["no-peers"]
   ? []
   : [pgBossDrainTarget(), graphileWorkerDrainTarget()];
 const variants = [...(values["no-share-one"] ? [] : [shareOne]), ...(values.cli ? [cli] : [])];
-const targets = [steadfast, ...variants, ...peers];
+const baselineRef = values["baseline-ref"] ?? process.env.STEADFAST_BASELINE_REF;
+const checkout: BaselineCheckout | undefined =
+  baselineRef === undefined || baselineRef === "" ? undefined : checkOutBaseline(baselineRef);
+process.once("SIGINT", () => {
+  checkout?.remove();
+  process.exit(130);
+});
+const baselines: DrainTarget[] =
+  checkout === undefined
+    ? []
+    : [steadfastDrainTarget({ name: `steadfast @${checkout.shortSha}`, root: checkout.root })];
+const targets = [steadfast, ...baselines, ...variants, ...peers];
 const churns = new Map<DrainTarget, number>([
   ...(churnTotal > 0 ? [[steadfast, churnTotal] as const] : []),
   ...(peerChurnTotal > 0 ? peers.map((peer) => [peer, peerChurnTotal] as const) : []),
@@ -85,13 +107,18 @@ console.log(
   `fresh: a new schema filled, VACUUM ANALYZEd, then the workers set going; churned: a new schema, ${count(churnTotal)} calls (peers: ${count(peerChurnTotal)}) pushed through by one worker process with at most ${count(CHURN_BACKLOG)} queued, then the same drain with no manual VACUUM or ANALYZE, each round paired with a fresh 1-process drain run just before it${server.autovacuum === "off" ? " (autovacuum is off on this server, so no vacuum at all)" : " (autovacuum only)"}`,
 );
 for (const target of targets) console.log(`- ${target.name}: ${target.settings}`);
+if (checkout !== undefined) {
+  console.log(
+    `  (steadfast @${checkout.shortSha} is ${checkout.ref}, checked out in ${checkout.root})`,
+  );
+}
 
-const upstream = await startUpstreamProcess();
-const backends = await connectPostgresBackends();
-await printBareExchange(upstream);
 const fresh = new Map<string, DrainResult[]>();
 const churned = new Map<string, ChurnOutcome>();
+const upstream = await startUpstreamProcess();
+const backends = await connectPostgresBackends();
 try {
+  if (!values["no-bare"]) await printBareExchange(upstream);
   for (let round = 1; round <= rounds; round++) {
     for (const processes of processCounts) {
       for (const target of targets) {
@@ -110,6 +137,7 @@ try {
 } finally {
   await upstream.close();
   await backends.close();
+  checkout?.remove();
 }
 
 console.log(`\n[${elapsed()}] load average after: ${formatLoad()}\n`);
@@ -118,6 +146,7 @@ printDrainReport({
   systems: targets.map((target) => target.name),
   baseline: steadfast.name,
   variants: variants.map((target) => target.name),
+  builds: baselines.map((target) => target.name),
   peers: peers.map((peer) => peer.name),
   fresh,
   churned,

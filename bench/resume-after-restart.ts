@@ -197,17 +197,15 @@ async function measure(store: "sqlite" | "postgres", scenario: Scenario): Promis
 
 /** The calls by status, owner and wait code, and the workers, for a failed measurement. */
 async function callStates(db: string, schema: string): Promise<string> {
+  // Live calls' state is in their work rows (SQLite migration 0009, PostgreSQL 0008).
   const calls =
-    "SELECT status, worker_id, wait_code, count(*) AS n FROM calls GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
+    "SELECT coalesce(w.status, c.status) AS status, w.worker_id, w.wait_code, count(*) AS n " +
+    "FROM calls c LEFT JOIN work w ON w.id = c.id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
   const workers = "SELECT id, pid, heartbeat_at, stopped_at FROM workers ORDER BY id";
   if (db.startsWith("sqlite:")) {
-    // Live calls' state is in their work rows (SQLite migration 0009).
-    const sqliteCalls =
-      "SELECT coalesce(w.status, c.status) AS status, w.worker_id, w.wait_code, count(*) AS n " +
-      "FROM calls c LEFT JOIN work w ON w.id = c.id GROUP BY 1, 2, 3 ORDER BY 1, 2, 3";
     const sqlite = new DatabaseSync(db.slice("sqlite:".length), { readOnly: true });
     try {
-      return JSON.stringify([sqlite.prepare(sqliteCalls).all(), sqlite.prepare(workers).all()]);
+      return JSON.stringify([sqlite.prepare(calls).all(), sqlite.prepare(workers).all()]);
     } finally {
       sqlite.close();
     }

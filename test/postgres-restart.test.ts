@@ -231,7 +231,7 @@ async function callIds(
 
 /**
  * Which of `workerIds` have been seen holding a lease taken or renewed at `since` or later
- * (`calls.worker_id`, `lease_expires_at`), read from the database directly until every one has
+ * (`work.worker_id`, `lease_expires_at`), read from the database directly until every one has
  * been seen or `timeoutMs` passes.
  */
 async function workersClaimingSince(
@@ -247,7 +247,7 @@ async function workersClaimingSince(
     await until(
       async () => {
         const { rows } = await sql.query<{ worker_id: string }>(
-          "SELECT DISTINCT worker_id FROM steadfast.calls " +
+          "SELECT DISTINCT worker_id FROM steadfast.work " +
             "WHERE worker_id IS NOT NULL AND lease_expires_at >= $1",
           [since + LEASE_MS],
         );

@@ -27,6 +27,8 @@ export interface DrainReportInput {
   baseline: string;
   /** Other Steadfast rows compared with the best peer too (e.g. `steadfast share=1`). */
   variants: readonly string[];
+  /** Other builds of Steadfast (`steadfast @<sha>`), which `baseline` is compared with. */
+  builds?: readonly string[];
   peers: readonly string[];
   /** Fresh drains per `freshKey(name, processes)`, one per round. */
   fresh: ReadonlyMap<string, readonly DrainResult[]>;
@@ -62,6 +64,7 @@ export function describeDrain(result: DrainResult): string {
 export function printDrainReport(input: DrainReportInput): void {
   printThroughput(input);
   printCpu(input);
+  if ((input.builds ?? []).length > 0) printBuilds(input);
   if (input.churned.size > 0) printChurn(input);
   printTargets(input);
 }
@@ -150,6 +153,33 @@ function printCpu(input: DrainReportInput): void {
         busy.toFixed(2),
         otherCores(result.cpu).toFixed(2),
         formatRate((MACHINE_CORES * 1e6) / total),
+      ]);
+    }
+  }
+  console.log(formatGrid(header, rows));
+}
+
+/** This build over each other build: rates (higher is better) and CPU per call (lower is better). */
+function printBuilds(input: DrainReportInput): void {
+  const current = input.baseline;
+  console.log(
+    `\n${current} (this build) over each other build, median fresh drains: rate ratios above 1 and CPU ratios below 1 favour this build`,
+  );
+  const header = ["build", ...input.processCounts.map((n) => `${n} process${n > 1 ? "es" : ""}`)];
+  const rows: string[][] = [];
+  for (const other of input.builds ?? []) {
+    const ratio = (value: (result: DrainResult) => number): string[] =>
+      input.processCounts.map((n) => {
+        const mine = medianResult(input.fresh.get(freshKey(current, n)));
+        const theirs = medianResult(input.fresh.get(freshKey(other, n)));
+        return mine && theirs ? formatRatio(value(mine) / value(theirs)) : "";
+      });
+    rows.push([`calls/s, ${current} / ${other}`, ...ratio((r) => r.callsPerSecond)]);
+    rows.push([`steady calls/s, ${current} / ${other}`, ...ratio((r) => r.steadyCallsPerSecond)]);
+    for (const group of ["postgres", "workers"]) {
+      rows.push([
+        `${group} µs per call, ${current} / ${other}`,
+        ...ratio((r) => microsPerCall(r, group)),
       ]);
     }
   }

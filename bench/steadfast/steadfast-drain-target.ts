@@ -1,14 +1,18 @@
 // Steadfast as a DrainTarget (bench/lib/process-drain.ts): calls accepted through the in-process
-// API into a fresh PostgreSQL schema, drained by `steadfast worker` processes.
+// API into a fresh PostgreSQL schema, drained by `steadfast worker` processes. Of this build, or
+// of another one checked out beside it (bench/steadfast/baseline-checkout.ts).
 import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { createSteadfast } from "../../src/steadfast.ts";
+import { pathToFileURL } from "node:url";
+import type { createSteadfast } from "../../src/steadfast.ts";
 import type { DrainTarget } from "../lib/process-drain.ts";
 import { dropSchema, ensureDatabase, vacuumAnalyzeSchema } from "../lib/postgres.ts";
 import { BENCH_ID_HEADER } from "../lib/upstream.ts";
+import { REPOSITORY } from "./baseline-checkout.ts";
 
 const DATABASE = "bench_steadfast";
-const REPOSITORY = join(import.meta.dirname, "..", "..");
+const WORKER_CHILD = join("bench", "steadfast", "steadfast-worker-child.ts");
 
 /** Options of `steadfastDrainTarget`. */
 export interface SteadfastDrainOptions {
@@ -21,6 +25,12 @@ export interface SteadfastDrainOptions {
   viaCli?: boolean;
   /** Share of a worker's slots one destination may use (bench-only override of the 0.5 default). */
   shareOfConcurrency?: number;
+  /**
+   * The Steadfast checkout whose code fills the schema (its migrations, its `createSteadfast`) and
+   * runs the workers (its gated worker child, else its `bin/steadfast.js worker`, boot timed).
+   * Default: this repository.
+   */
+  root?: string;
 }
 
 /**
@@ -36,7 +46,10 @@ export function steadfastDrainTarget(options: SteadfastDrainOptions = {}): Drain
       "steadfastDrainTarget: `steadfast worker` has no share setting; drop viaCli or shareOfConcurrency",
     );
   }
-  const how = options.viaCli
+  const root = options.root ?? REPOSITORY;
+  // A baseline older than the gated child runs its CLI.
+  const viaCli = options.viaCli === true || !existsSync(join(root, WORKER_CHILD));
+  const how = viaCli
     ? "`node bin/steadfast.js worker` per process, boot timed"
     : "the `steadfast worker` engine per process, started on go";
   return {
@@ -46,7 +59,10 @@ export function steadfastDrainTarget(options: SteadfastDrainOptions = {}): Drain
       const url = await ensureDatabase(DATABASE);
       const schema = `sf_drain_${randomUUID().slice(0, 8)}`;
       const db = `${url}?schema=${schema}`;
-      const producer = await createSteadfast({
+      const { createSteadfast: create } = (await import(
+        pathToFileURL(join(root, "src", "steadfast.ts")).href
+      )) as { createSteadfast: typeof createSteadfast };
+      const producer = await create({
         db,
         allowPrivateNetworks: true,
         startEngine: false,
@@ -67,15 +83,15 @@ export function steadfastDrainTarget(options: SteadfastDrainOptions = {}): Drain
           );
         },
         vacuumAnalyze: () => vacuumAnalyzeSchema(url, schema),
-        worker: options.viaCli
+        worker: viaCli
           ? {
-              modulePath: join(REPOSITORY, "bin", "steadfast.js"),
+              modulePath: join(root, "bin", "steadfast.js"),
               args: ["worker"],
               env,
               gated: false,
             }
           : {
-              modulePath: join(import.meta.dirname, "steadfast-worker-child.ts"),
+              modulePath: join(root, WORKER_CHILD),
               env,
               gated: true,
             },

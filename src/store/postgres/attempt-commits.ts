@@ -1,14 +1,19 @@
 // Committing attempts in batches: one statement records every attempt of the batch whose lease
 // is still held, moves those calls, and creates their follow-up calls.
 //
-// Fencing: a commit applies only if the call is running under the commit's lease token. The
-// UPDATE returns the commits that applied; the attempt rows and follow-ups are inserted for
-// those only, so a fenced commit writes nothing.
+// A call that waits for its next attempt stays live: only its narrow `work` row changes. A call
+// that ends (succeeded, failed) loses its work row, and its wide `calls` row gets its end
+// columns, the one write it has after its creation (migration 0008).
+//
+// Fencing: a commit applies only if the call's work row is running under the commit's lease
+// token. The UPDATE and DELETE of work rows return the commits that applied; the attempt rows,
+// end columns and follow-ups are written for those only, so a fenced commit writes nothing.
 import type { AttemptCommit } from "../../core/store.ts";
 import { sentColumns } from "../call-rows.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { isStatementError } from "./postgres-errors.ts";
 import { StoreError } from "../../core/errors.ts";
+import { insertCallsSql, insertWorkSql } from "./call-inserts.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
@@ -56,32 +61,35 @@ export class AttemptCommits {
     const commitNames = COMMIT_COLUMNS.map(([name]) => name).join(", ");
     const followParams = NEW_CALL_UNNEST.types.map((type, i) => `$${n + 2 + i}::${type}`);
     const channelParam = `$${n + 2 + NEW_CALL_UNNEST.types.length}`;
+    const held = "w.id = v.call_id AND w.status = 'running' AND w.lease_token = v.lease_token";
     this.#sql =
       `WITH v AS (SELECT * FROM unnest(${commitParams}) WITH ORDINALITY AS v(${commitNames}, i)), ` +
       // An interrupted attempt (a graceful stop's) is not counted against maxAttempts and
       // leaves the crash count; any other completed, which ends a run of crashes.
-      `done AS (UPDATE ${names.calls} c SET status = v.status, attempts = v.number, ` +
-      "attempt_base = c.attempt_base + v.interrupted::integer, " +
-      "crashes_in_a_row = CASE WHEN v.interrupted THEN c.crashes_in_a_row ELSE 0 END, " +
+      `waits AS (UPDATE ${names.work} w SET status = v.status, attempts = v.number, ` +
+      "attempt_base = w.attempt_base + v.interrupted::integer, " +
+      "crashes_in_a_row = CASE WHEN v.interrupted THEN w.crashes_in_a_row ELSE 0 END, " +
       "run_at = v.run_at, wait_reason = v.wait_reason, wait_code = NULL, wait_destination = NULL, " +
-      "response = v.response, error = v.error, " +
-      "completed_at = v.completed_at, idempotency_expires_at = v.idempotency_expires_at, " +
       "lease_expires_at = NULL, worker_id = NULL, updated_at = v.now FROM v " +
-      "WHERE c.id = v.call_id AND c.status = 'running' AND c.lease_token = v.lease_token " +
-      "RETURNING v.i), " +
+      `WHERE ${held} AND v.status = 'waiting' RETURNING v.i), ` +
+      `ends AS (DELETE FROM ${names.work} w USING v WHERE ${held} AND v.status <> 'waiting' ` +
+      "RETURNING v.i, w.attempt_base, w.crashes_in_a_row, w.lease_token), " +
+      `ended AS (UPDATE ${names.calls} c SET status = v.status, attempts = v.number, ` +
+      "attempt_base = e.attempt_base + v.interrupted::integer, " +
+      "crashes_in_a_row = CASE WHEN v.interrupted THEN e.crashes_in_a_row ELSE 0 END, " +
+      "response = v.response, error = v.error, lease_token = e.lease_token, " +
+      "completed_at = v.completed_at, idempotency_expires_at = v.idempotency_expires_at, " +
+      "updated_at = v.now FROM ends e JOIN v ON v.i = e.i WHERE c.id = v.call_id), " +
+      "done AS (SELECT i FROM waits UNION ALL SELECT i FROM ends), " +
       `recorded AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
       "connect_ms, first_byte_ms, outcome, sent, sent_unknown, decision) SELECT v.call_id, " +
       "v.number, v.started_at, v.duration_ms, v.connect_ms, v.first_byte_ms, v.outcome, " +
       "v.sent, v.sent_unknown, v.decision FROM v JOIN done ON done.i = v.i), " +
-      `follow AS (INSERT INTO ${names.calls} (id, tenant_id, kind, parent_id, status, spec, ` +
-      "idempotency_key, fingerprint, forwarded_key, run_at, deadline_at, created_at, " +
-      "updated_at) SELECT f.id, f.tenant_id, f.kind, f.parent_id, 'queued', f.spec, " +
-      "f.idempotency_key, f.fingerprint, f.forwarded_key, f.run_at, f.deadline_at, " +
-      `f.created_at, f.created_at FROM unnest($${n + 1}::bigint[], ${followParams.join(", ")}) ` +
-      `AS f(commit_i, ${NEW_CALL_UNNEST.columns}) JOIN done ON done.i = f.commit_i ` +
-      "ORDER BY f.commit_i " +
-      "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING " +
-      "RETURNING run_at), " +
+      // The follow-ups of the commits that applied, and their work rows.
+      `fv AS (SELECT v.* FROM unnest($${n + 1}::bigint[], ${followParams.join(", ")}) ` +
+      `AS v(commit_i, ${NEW_CALL_UNNEST.columns}) JOIN done ON done.i = v.commit_i), ` +
+      `inserted AS (${insertCallsSql(names, "fv", "commit_i")}), ` +
+      `follow AS (${insertWorkSql(names, "fv v")}), ` +
       // Follow-ups are new due work: wake the listeners of other processes, at commit.
       `note AS (SELECT pg_notify(${channelParam}, min(run_at)::text) AS sent FROM follow ` +
       "HAVING count(*) > 0) " +

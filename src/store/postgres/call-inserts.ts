@@ -48,19 +48,35 @@ function createdRecord({ call, claim }: CallInsert): CreateCallResult {
 
 // The INSERT of `CallInsert`s from unnest() arrays, in input order so that the first of several
 // calls with one idempotency key wins; a held key skips the row (DO NOTHING), a duplicate id
-// fails the statement. A claimed call is running under lease token 1 (its claim's worker set).
-function insertCallsSql(names: SchemaNames): string {
-  const params = INSERT_UNNEST.types.map((type, i) => `$${i + 1}::${type}`).join(", ");
+// fails the statement. `params` are the unnest() arguments.
+export function insertCallsSql(names: SchemaNames, params: string, order: string): string {
   return (
     `INSERT INTO ${names.calls} (id, tenant_id, kind, parent_id, status, spec, ` +
-    "idempotency_key, fingerprint, forwarded_key, run_at, deadline_at, created_at, updated_at, " +
-    "lease_token, lease_expires_at, worker_id) " +
-    "SELECT id, tenant_id, kind, parent_id, " +
-    "CASE WHEN worker_id IS NULL THEN 'queued' ELSE 'running' END, spec, idempotency_key, " +
-    "fingerprint, forwarded_key, run_at, deadline_at, created_at, created_at, " +
-    "CASE WHEN worker_id IS NULL THEN 0 ELSE 1 END, lease_expires_at, worker_id " +
-    `FROM unnest(${params}) WITH ORDINALITY AS v(${INSERT_UNNEST.columns}, n) ORDER BY n ` +
-    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING"
+    "idempotency_key, fingerprint, forwarded_key, deadline_at, created_at, updated_at) " +
+    "SELECT id, tenant_id, kind, parent_id, 'queued', spec, idempotency_key, fingerprint, " +
+    "forwarded_key, deadline_at, created_at, created_at " +
+    `FROM ${params} ORDER BY ${order} ` +
+    "ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING " +
+    "RETURNING id, tenant_id, kind, parent_id, created_at"
+  );
+}
+
+/**
+ * The INSERT of the `work` rows of the calls a CTE named `inserted` returned (`insertCallsSql`),
+ * with their due times from the unnest() arguments `params` (joined by id). With `claims`, the
+ * arguments have the `INSERT_UNNEST` claim columns: a claimed call is running under lease token 1
+ * (its claim's worker set).
+ */
+export function insertWorkSql(names: SchemaNames, params: string, claims = false): string {
+  const live = claims
+    ? "CASE WHEN v.worker_id IS NULL THEN 'queued' ELSE 'running' END, v.run_at, " +
+      "CASE WHEN v.worker_id IS NULL THEN 0 ELSE 1 END, v.lease_expires_at, v.worker_id"
+    : "'queued', v.run_at, 0, NULL::bigint, NULL";
+  return (
+    `INSERT INTO ${names.work} (id, kind, tenant_id, parent_id, status, run_at, lease_token, ` +
+    "lease_expires_at, worker_id, attempts, attempt_base, crashes_in_a_row, updated_at) " +
+    `SELECT i.id, i.kind, i.tenant_id, i.parent_id, ${live}, 0, 0, 0, i.created_at ` +
+    `FROM inserted i JOIN ${params} ON v.id = i.id RETURNING run_at, status`
   );
 }
 
@@ -74,15 +90,19 @@ export class CallInserts {
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#channel = names.channel;
+    const params = INSERT_UNNEST.types.map((type, i) => `$${i + 1}::${type}`).join(", ");
+    const unnest = `unnest(${params}) WITH ORDINALITY AS v(${INSERT_UNNEST.columns}, n)`;
     this.#insert =
-      `WITH ins AS (${insertCallsSql(names)} RETURNING id, run_at, status), ` +
+      `WITH inserted AS (${insertCallsSql(names, unnest, "n")}), ` +
+      `created AS (${insertWorkSql(names, unnest, true)}), ` +
       // Listeners wake with the earliest runAt queued, at commit: once the calls are visible.
       `note AS (SELECT pg_notify($${INSERT_UNNEST.types.length + 1}, min(run_at)::text) AS sent ` +
-      "FROM ins WHERE status = 'queued' HAVING count(*) > 0) " +
+      "FROM created WHERE status = 'queued' HAVING count(*) > 0) " +
       // Selecting note.sent makes the notification part of the statement's result.
-      "SELECT ins.id, note.sent FROM ins LEFT JOIN note ON true";
+      "SELECT inserted.id, note.sent FROM inserted LEFT JOIN note ON true";
     this.#holders =
-      `SELECT ${callColumns()} FROM ${names.calls} WHERE (tenant_id, idempotency_key) IN ` +
+      `SELECT ${callColumns("c", "w")} FROM ${names.calls} c ` +
+      `LEFT JOIN ${names.work} w ON w.id = c.id WHERE (c.tenant_id, c.idempotency_key) IN ` +
       "(SELECT * FROM unnest($1::text[], $2::text[]))";
   }
 

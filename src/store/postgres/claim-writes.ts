@@ -1,6 +1,8 @@
-// Claims and leases: claiming due calls, renewing and releasing leases, and the next wake-up.
+// Claims and leases: claiming due work, renewing and releasing leases, and the next wake-up.
+// All of them read and write the narrow `work` table (migration 0008), never the wide `calls`
+// row, which a claim only reads (the call it returns).
 //
-// Fencing: every claim increments calls.lease_token; every write about a claim is conditional
+// Fencing: every claim increments work.lease_token; every write about a claim is conditional
 // on status = 'running' AND lease_token = the claim's token.
 //
 // Many processes claim at once: the rows are chosen and locked with FOR UPDATE SKIP LOCKED, so
@@ -9,7 +11,7 @@
 // version (READ COMMITTED), so no call is claimed twice.
 //
 // The UPDATE finds each locked row again by its ctid (a TID scan: one heap page) rather than by
-// id through calls_pkey (an index descent per row). Nobody can move a row we hold locked, so the
+// id through work_pkey (an index descent per row). Nobody can move a row we hold locked, so the
 // ctid stays valid. A row whose locked version was committed after the statement's snapshot
 // (written by another process meanwhile) is not visible to the TID scan and is simply not
 // claimed this time: it stays due, and it is never claimed twice.
@@ -21,9 +23,6 @@ import type { PostgresConnection } from "./postgres-connection.ts";
 import { sentColumns } from "../call-rows.ts";
 import { callColumns, callFromRow } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
-
-// What the claim statement returns: the call, and its due time and wait code before the claim.
-const CLAIMED_COLUMNS = `${callColumns()}, due_at, held, prior_status`;
 
 /** Claim, lease renewal, lease release and wake-up queries of `PostgresStore`. */
 export class ClaimWrites {
@@ -44,40 +43,46 @@ export class ClaimWrites {
     // statement did claim), started at the previous claim's time. A row already holding its
     // number (an inconsistent log) is left alone: it must never fail every claim.
     this.#claim =
-      `WITH claimed AS (UPDATE ${names.calls} c SET status = 'running', ` +
-      "lease_token = c.lease_token + 1, lease_expires_at = $2, worker_id = $3, " +
-      "attempts = c.attempts + (c.status = 'running')::integer, " +
-      "attempt_base = c.attempt_base + (c.status = 'running')::integer, " +
-      "crashes_in_a_row = c.crashes_in_a_row + (c.status = 'running')::integer, " +
-      "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = $1 " +
       // due_at is generated: run_at while queued or waiting, the lease expiry while running.
       // The wait code before the claim comes back too (Claim.heldFor).
-      "FROM (SELECT ctid, due_at, wait_code AS held, status AS prior_status, " +
-      `updated_at AS prior_claim_at FROM ${names.calls} WHERE due_at <= $1 ` +
-      "ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED) due " +
-      `WHERE c.ctid = due.ctid RETURNING ${callColumns("c")}, due.due_at, due.held, ` +
-      "due.prior_status, due.prior_claim_at), " +
+      "WITH due AS MATERIALIZED (SELECT ctid, due_at, wait_code AS held, " +
+      `status AS prior_status, updated_at AS prior_claim_at FROM ${names.work} ` +
+      "WHERE due_at <= $1 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED), " +
+      `claimed AS (UPDATE ${names.work} w SET status = 'running', ` +
+      "lease_token = w.lease_token + 1, lease_expires_at = $2, worker_id = $3, " +
+      "attempts = w.attempts + (w.status = 'running')::integer, " +
+      "attempt_base = w.attempt_base + (w.status = 'running')::integer, " +
+      "crashes_in_a_row = w.crashes_in_a_row + (w.status = 'running')::integer, " +
+      "wait_reason = NULL, wait_code = NULL, wait_destination = NULL, updated_at = $1 " +
+      // `ctid = ANY(...)` makes the rows a TID scan: joined on ctid alone, the planner prefers a
+      // sequential scan of this narrow table (cheaper by its cost model, not in fact).
+      "FROM due WHERE w.ctid = ANY(ARRAY(SELECT ctid FROM due)) AND w.ctid = due.ctid " +
+      "RETURNING w.id, w.status, w.attempts, w.attempt_base, " +
+      "w.crashes_in_a_row, w.updated_at, w.lease_token, w.run_at, w.wait_reason, w.wait_code, " +
+      "w.wait_destination, due.due_at, due.held, due.prior_status, due.prior_claim_at), " +
       `interrupted AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
       "outcome, sent, sent_unknown, decision) SELECT id, attempts, prior_claim_at, " +
       "GREATEST(0, $1 - prior_claim_at), $5, $7, $8, $6 FROM claimed " +
       "WHERE prior_status = 'running' ON CONFLICT (call_id, number) DO NOTHING) " +
-      `SELECT ${CLAIMED_COLUMNS} FROM claimed`;
+      // The call itself from its wide row, its live state from the claimed work row.
+      `SELECT ${callColumns("c", "w")}, w.due_at, w.held, w.prior_status ` +
+      `FROM claimed w JOIN ${names.calls} c ON c.id = w.id`;
     this.#renew =
-      `UPDATE ${names.calls} c SET lease_expires_at = $1 ` +
+      `UPDATE ${names.work} w SET lease_expires_at = $1 ` +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
-      "WHERE c.id = v.id AND c.status = 'running' AND c.lease_token = v.lease_token " +
-      "RETURNING c.id, c.lease_token";
+      "WHERE w.id = v.id AND w.status = 'running' AND w.lease_token = v.lease_token " +
+      "RETURNING w.id, w.lease_token";
     this.#release =
-      `WITH released AS (UPDATE ${names.calls} c SET ` +
-      "status = CASE WHEN c.attempts > 0 THEN 'waiting' ELSE 'queued' END, " +
-      "wait_reason = CASE WHEN c.attempts > 0 THEN 'lease released' ELSE NULL END, " +
+      `WITH released AS (UPDATE ${names.work} w SET ` +
+      "status = CASE WHEN w.attempts > 0 THEN 'waiting' ELSE 'queued' END, " +
+      "wait_reason = CASE WHEN w.attempts > 0 THEN 'lease released' ELSE NULL END, " +
       "wait_code = NULL, wait_destination = NULL, " +
       "run_at = $1, lease_expires_at = NULL, worker_id = NULL, updated_at = $1 " +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
-      "WHERE c.id = v.id AND c.status = 'running' AND c.lease_token = v.lease_token " +
-      "RETURNING c.id) " +
+      "WHERE w.id = v.id AND w.status = 'running' AND w.lease_token = v.lease_token " +
+      "RETURNING w.id) " +
       "SELECT pg_notify($4, $1::text) AS sent FROM released HAVING count(*) > 0";
-    this.#nextWake = `SELECT min(due_at) AS at FROM ${names.calls}`;
+    this.#nextWake = `SELECT min(due_at) AS at FROM ${names.work}`;
   }
 
   /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */

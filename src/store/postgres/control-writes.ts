@@ -8,9 +8,11 @@ import type { PostgresConnection } from "./postgres-connection.ts";
 import { callColumns, callFromRow, type Row } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
-// A redrive (failed -> queued) resets what the failure left; a retry-now (waiting) only moves
-// runAt. Both in one UPDATE, so that the choice and the change see the same row.
-const FAILED = "c.status = 'failed'";
+// The work row a redrive (failed -> queued) creates again: its token continues from the one the
+// call ended with, its attempts count from its last, its crash count starts again.
+const REQUEUE_COLUMNS =
+  "id, kind, tenant_id, parent_id, status, run_at, lease_token, attempts, attempt_base, " +
+  "crashes_in_a_row, updated_at";
 
 /** Cancel, redrive, purge and signing secret writes of `PostgresStore`. */
 export class ControlWrites {
@@ -25,33 +27,35 @@ export class ControlWrites {
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#names = names;
-    this.#select = `SELECT ${callColumns()} FROM ${names.calls} WHERE id = $1 AND tenant_id = $2`;
-    // Incrementing lease_token fences the attempt in flight, if any.
+    const { calls, work } = names;
+    this.#select =
+      `SELECT ${callColumns("c", "w")} FROM ${calls} c LEFT JOIN ${work} w ON w.id = c.id ` +
+      "WHERE c.id = $1 AND c.tenant_id = $2";
+    // Ends live work (a work row): the row goes, the call gets its end columns. Incrementing the
+    // lease token fences the attempt in flight, if any (its work row is gone too).
     this.#cancel =
-      `UPDATE ${names.calls} c SET status = 'cancelled', lease_token = c.lease_token + 1, ` +
-      "run_at = NULL, wait_reason = NULL, wait_code = NULL, wait_destination = NULL, " +
-      "lease_expires_at = NULL, worker_id = NULL, " +
-      "completed_at = $3, idempotency_expires_at = $4, updated_at = $3 " +
-      "WHERE c.id = $1 AND c.tenant_id = $2 AND c.status IN ('queued', 'waiting', 'running') " +
-      `RETURNING ${callColumns("c")}`;
-    const ifFailed = (then: string, otherwise: string) =>
-      `CASE WHEN ${FAILED} THEN ${then} ELSE ${otherwise} END`;
+      `WITH ended AS (DELETE FROM ${work} w WHERE w.id = $1 AND w.tenant_id = $2 ` +
+      "RETURNING w.id, w.lease_token, w.attempts, w.attempt_base, w.crashes_in_a_row), " +
+      `cancelled AS (UPDATE ${calls} c SET status = 'cancelled', ` +
+      "lease_token = e.lease_token + 1, attempts = e.attempts, attempt_base = e.attempt_base, " +
+      "crashes_in_a_row = e.crashes_in_a_row, completed_at = $3, idempotency_expires_at = $4, " +
+      `updated_at = $3 FROM ended e WHERE c.id = e.id RETURNING ${callColumns("c")}) ` +
+      "SELECT * FROM cancelled";
+    // A waiting call is due now (retry-now: only its work row's due time moves); a failed one is
+    // redriven (its end columns are reset and its work row created again, queued). Both in one
+    // statement, so that the choice and the change see the same rows.
     this.#retry =
-      `WITH changed AS (UPDATE ${names.calls} c SET ` +
-      `status = ${ifFailed("'queued'", "c.status")}, ` +
-      `attempt_base = ${ifFailed("c.attempts", "c.attempt_base")}, ` +
-      `crashes_in_a_row = ${ifFailed("0", "c.crashes_in_a_row")}, ` +
-      `deadline_at = ${ifFailed("$4::bigint", "c.deadline_at")}, ` +
-      `wait_reason = ${ifFailed("NULL", "c.wait_reason")}, ` +
-      `wait_code = ${ifFailed("NULL", "c.wait_code")}, ` +
-      `wait_destination = ${ifFailed("NULL", "c.wait_destination")}, ` +
-      `response = ${ifFailed("NULL", "c.response")}, ` +
-      `error = ${ifFailed("NULL", "c.error")}, ` +
-      `completed_at = ${ifFailed("NULL", "c.completed_at")}, ` +
-      `idempotency_expires_at = ${ifFailed("NULL", "c.idempotency_expires_at")}, ` +
-      "run_at = $3, updated_at = $3 " +
-      "WHERE c.id = $1 AND c.tenant_id = $2 AND c.status IN ('failed', 'waiting') " +
-      `RETURNING ${callColumns("c")}) ` +
+      `WITH hurried AS (UPDATE ${work} w SET run_at = $3, updated_at = $3 ` +
+      "WHERE w.id = $1 AND w.tenant_id = $2 AND w.status = 'waiting' RETURNING w.*), " +
+      `redriven AS (UPDATE ${calls} c SET status = 'queued', attempt_base = c.attempts, ` +
+      "crashes_in_a_row = 0, deadline_at = $4::bigint, response = NULL, error = NULL, " +
+      "completed_at = NULL, idempotency_expires_at = NULL, updated_at = $3 " +
+      "WHERE c.id = $1 AND c.tenant_id = $2 AND c.status = 'failed' RETURNING c.*), " +
+      `requeued AS (INSERT INTO ${work} (${REQUEUE_COLUMNS}) SELECT id, kind, tenant_id, ` +
+      "parent_id, 'queued', $3, lease_token, attempts, attempt_base, 0, $3 FROM redriven " +
+      "RETURNING *), " +
+      `changed AS (SELECT ${callColumns("c", "w")} FROM hurried w JOIN ${calls} c ON c.id = w.id ` +
+      `UNION ALL SELECT ${callColumns("c", "w")} FROM redriven c JOIN requeued w ON w.id = c.id) ` +
       // The call is due now: wake the listeners of other processes, at commit.
       "SELECT changed.*, pg_notify($5, $3::text) AS sent FROM changed";
     this.#purge =

@@ -1,6 +1,6 @@
 // Per-destination protection: holding claimed calls without an attempt (batched, fenced on the
-// lease token), waking the calls a destination holds, and destination documents saved with
-// compare-and-set on their version.
+// lease token), waking the calls a destination holds (both on their `work` rows), and
+// destination documents saved with compare-and-set on their version.
 import type { WaitingFor } from "../../core/call.ts";
 import {
   grantPermits,
@@ -41,7 +41,7 @@ export class DestinationWrites {
     this.#channel = names.channel;
     // Fenced like every write about a claim: status = 'running' AND the claim's lease token.
     this.#defer =
-      `UPDATE ${names.calls} c SET status = 'waiting', run_at = v.run_at, ` +
+      `UPDATE ${names.work} c SET status = 'waiting', run_at = v.run_at, ` +
       "wait_reason = v.message, wait_code = v.code, wait_destination = v.destination, " +
       "lease_expires_at = NULL, worker_id = NULL, updated_at = v.now " +
       "FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::text[], " +
@@ -52,7 +52,7 @@ export class DestinationWrites {
     // The woken calls are due now: wake the listeners of other processes, at commit.
     this.#wake =
       // Woken calls lose their wait code: one held for a rate slot must take a new one.
-      `WITH woken AS (UPDATE ${names.calls} SET run_at = $2, updated_at = $2, wait_code = NULL ` +
+      `WITH woken AS (UPDATE ${names.work} SET run_at = $2, updated_at = $2, wait_code = NULL ` +
       "WHERE status = 'waiting' AND wait_destination = $1 AND run_at > $2 RETURNING id), " +
       "note AS (SELECT pg_notify($3, $2::text) AS sent FROM woken HAVING count(*) > 0) " +
       "SELECT (SELECT count(*) FROM woken)::integer AS n, (SELECT sent FROM note) AS sent";

@@ -91,9 +91,11 @@ export interface PostgresStoreOptions {
  * The scale-out `Store`: PostgreSQL through a `pg.Pool`, shared by any number of processes
  * (ARCHITECTURE.md section 2). Every table lives in one schema (`steadfast` by default).
  *
- * - Claims are one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` statement, so processes
+ * - Live work is claimed through a narrow queue table (`work`, migration 0008), one row per
+ *   queued, running or waiting call; the wide `calls` row is written at create and at the end.
+ *   Claims are one `UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED)` statement, so processes
  *   claim concurrently without blocking each other or claiming a call twice; each claim
- *   increments the call's lease token, and every write about a claim is conditional on it.
+ *   increments the work's lease token, and every write about a claim is conditional on it.
  * - Group commit: `createCall` and `commitAttempt` queue their writes, and the writes of one
  *   event loop turn go out as one multi-row statement (`WriteBatcher`), several batches in
  *   flight at once. A write's promise resolves after its statement committed; a write that

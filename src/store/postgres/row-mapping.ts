@@ -6,40 +6,60 @@ import { ATTEMPT_COLUMNS } from "../call-rows.ts";
 /** A row as the pool returns it. */
 export type Row = Record<string, unknown>;
 
+// The columns `callFromRow` reads: those kept in the wide `calls` row, and those a live call
+// takes from its `work` row (migration 0008).
 const CALL_COLUMN_NAMES = [
   "id",
   "tenant_id",
   "kind",
   "parent_id",
-  "status",
   "spec",
   "idempotency_key",
   "fingerprint",
   "forwarded_key",
-  "attempts",
-  "attempt_base",
-  "crashes_in_a_row",
-  "run_at",
-  "wait_reason",
-  "wait_code",
-  "wait_destination",
   "deadline_at",
   "response",
   "error",
   "created_at",
-  "updated_at",
   "completed_at",
+] as const;
+
+// Kept in `calls` as the ended call's values, and in `work` while the call is live.
+const LIVE_OR_ENDED_COLUMNS = [
+  "status",
+  "attempts",
+  "attempt_base",
+  "crashes_in_a_row",
+  "updated_at",
   "lease_token",
 ] as const;
 
+// Only in `work`: NULL once the call has ended.
+const LIVE_ONLY_COLUMNS = [
+  ["run_at", "bigint"],
+  ["wait_reason", "text"],
+  ["wait_code", "text"],
+  ["wait_destination", "text"],
+] as const;
+
 /**
- * The `calls` columns `callFromRow` reads, for SELECT and RETURNING lists, each prefixed with
- * `alias.` when given. Listed rather than `*`: a prepared statement returning `*` fails with
- * "cached plan must not change result type" once a later migration adds a column.
+ * The columns `callFromRow` reads, for SELECT and RETURNING lists: the wide row's from `alias`
+ * (a `calls` row, or a RETURNING of one), and the live state from `work`, the alias of its
+ * (LEFT JOINed) `work` row, when the call is live. Without `work`, the call is read as ended.
+ * Listed rather than `*`: a prepared statement returning `*` fails with "cached plan must not
+ * change result type" once a later migration adds a column.
  */
-export function callColumns(alias?: string): string {
-  const prefix = alias === undefined ? "" : `${alias}.`;
-  return CALL_COLUMN_NAMES.map((name) => prefix + name).join(", ");
+export function callColumns(alias: string, work?: string): string {
+  const wide = CALL_COLUMN_NAMES.map((name) => `${alias}.${name}`);
+  const either = LIVE_OR_ENDED_COLUMNS.map((name) =>
+    work === undefined
+      ? `${alias}.${name}`
+      : `CASE WHEN ${work}.id IS NULL THEN ${alias}.${name} ELSE ${work}.${name} END AS ${name}`,
+  );
+  const live = LIVE_ONLY_COLUMNS.map(([name, type]) =>
+    work === undefined ? `NULL::${type} AS ${name}` : `${work}.${name}`,
+  );
+  return [...wide, ...either, ...live].join(", ");
 }
 
 /** The values of `call` for an `unnest(...)` insert, in `NEW_CALL_UNNEST` order. */

@@ -20,6 +20,8 @@ export interface SchemaNames {
   quoted: string;
   /** Qualified table names, e.g. `"steadfast".calls`. */
   calls: string;
+  /** The narrow queue table: one row per live unit of work (migration 0008). */
+  work: string;
   attempts: string;
   tenants: string;
   apiKeys: string;
@@ -53,6 +55,7 @@ export function schemaNames(schema: string): SchemaNames {
     schema,
     quoted,
     calls: `${quoted}.calls`,
+    work: `${quoted}.work`,
     attempts: `${quoted}.attempts`,
     tenants: `${quoted}.tenants`,
     apiKeys: `${quoted}.api_keys`,

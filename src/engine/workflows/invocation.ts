@@ -83,10 +83,17 @@ export interface InvocationOptions {
   checkpoints: Iterable<Checkpoint>;
   codec: ValueCodec;
   clock: Clock;
+  /** For step retry jitter and `step.random()`. */
   random: Random;
-  /** Aborts to cancel the run: it stops at its next step call. */
+  /** Aborts to cancel the run: it stops at its next step call (compensations are not run). */
   signal?: AbortSignal;
-  /** Commits a step's records before the step returns (see `RunInvocationOptions.commit`). */
+  /**
+   * Commits a step's records (its checkpoint, its attempts) before the step returns to the
+   * workflow, so a crash later in the invocation does not run it again: the engine's group
+   * commit, fenced by its lease. Concurrent steps call it concurrently. When it rejects (the
+   * lease is lost, the store is away), nothing more is run or committed: the outcome is
+   * `interrupted`. Without it, everything is in the result's batch (one commit at the end).
+   */
   commit?: (batch: CheckpointBatch) => Promise<void>;
 }
 

@@ -23,8 +23,8 @@
  * crash left no record and runs again (steps are at least once; `idempotencyKey` makes them
  * effectively once).
  */
-import type { Clock, Random } from "../../core/ports.ts";
-import type { Checkpoint, ValueCodec } from "../../core/workflow/checkpoint.ts";
+import type { Clock } from "../../core/ports.ts";
+import type { Checkpoint } from "../../core/workflow/checkpoint.ts";
 import {
   compensationOrder,
   type CompensationOutcome,
@@ -39,32 +39,15 @@ import {
   type RecordedError,
   type ReplayDivergedError,
 } from "../../core/workflow/workflow-errors.ts";
-import { Invocation, type CheckpointBatch } from "./invocation.ts";
+import { Invocation, type InvocationOptions } from "./invocation.ts";
 import type { WorkflowFunction } from "./workflow-definition.ts";
 
-/** What `runInvocation` needs. */
-export interface RunInvocationOptions<I, O> {
+/** What `runInvocation` needs: the invocation's options, and the function and its input. */
+export interface RunInvocationOptions<I, O> extends InvocationOptions {
   /** The workflow function (`workflow.fn`). */
   fn: WorkflowFunction<I, O>;
   /** The run's input, decoded. */
   input: I;
-  runId: string;
-  /** Every checkpoint recorded for the run so far. */
-  checkpoints: Iterable<Checkpoint>;
-  codec: ValueCodec;
-  clock: Clock;
-  /** For step retry jitter and `step.random()`. */
-  random: Random;
-  /** Aborts to cancel the run: it stops at its next step call (compensations are not run). */
-  signal?: AbortSignal;
-  /**
-   * Commits a step's records (its checkpoint, its attempts) before the step returns to the
-   * workflow, so a crash later in the invocation does not run it again: the engine's group
-   * commit, fenced by its lease. Concurrent steps call it concurrently. When it rejects (the
-   * lease is lost, the store is away), nothing more is run or committed: the outcome is
-   * `interrupted`. Without it, everything is in the result's batch (one commit at the end).
-   */
-  commit?: (batch: CheckpointBatch) => Promise<void>;
 }
 
 /** How an invocation ended (see the file's comment). */

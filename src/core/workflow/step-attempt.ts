@@ -90,10 +90,11 @@ export type StepAttemptDecision =
   | { type: "fail"; code: StepFailCode; reason: string };
 
 /**
- * Why a step failed for good: its function threw a `TerminalError` (`terminal`), its attempts
- * were used up, or its output could not be encoded for storage.
+ * Why a step's attempt ended it: its function threw a `TerminalError` (`terminal`), its attempts
+ * were used up, its output could not be encoded for storage, or the run was cancelled while the
+ * attempt ran (`cancelled`: the step is not failed, the run stops, nothing is compensated).
  */
-export type StepFailCode = "terminal" | "attempts_exhausted" | "output_not_encodable";
+export type StepFailCode = "terminal" | "attempts_exhausted" | "output_not_encodable" | "cancelled";
 
 /** One attempt of a run or compensate step, as recorded. */
 export interface StepAttempt {

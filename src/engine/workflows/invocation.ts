@@ -364,6 +364,21 @@ export class Invocation {
       return { type: "succeeded", output };
     }
     const error = recordError(thrown.error);
+    if (this.#signal.aborted && !thrown.encoding) {
+      // The run was cancelled while this attempt ran (a step honouring `signal` throws): the
+      // attempt is recorded, the step is not failed, and the run stops as cancelled, with no
+      // retry and no compensation.
+      this.#attempts.push({
+        stepId,
+        number,
+        startedAt,
+        durationMs,
+        outcome: { type: "failed", error },
+        decision: { type: "fail", code: "cancelled", reason: "the run was cancelled" },
+      });
+      this.#stop({ type: "cancelled" });
+      return { type: "halted" };
+    }
     const decision = thrown.encoding
       ? ({ type: "fail", code: "output_not_encodable", reason: error.message } as const)
       : decideStepAttempt({ error: thrown.error, attempt: number, policy, now: at }, this.#random);

@@ -163,8 +163,13 @@ describe("runInvocation: sagas", () => {
     const driver = new RunDriver(async ({ step }) => {
       await step.run("pay", () => ran.push("pay"), { compensate: () => ran.push("refund") });
       if (version === 1) await step.sleep("wait", 1_000);
-      else await step.run("wait", () => ran.push("wait"));
-      throw new Error("never reached in v2");
+      // v2: the diverged step never settles, but another branch throws in the same invocation:
+      // the divergence, not the throw, decides the outcome.
+      else
+        await Promise.all([
+          step.run("wait", () => ran.push("wait")),
+          Promise.reject(new Error("a branch threw")),
+        ]);
     }, undefined);
     await driver.invoke();
     version = 2;

@@ -278,6 +278,35 @@ describe("runInvocation: cancellation", () => {
   });
 });
 
+describe("runInvocation: cancellation during a step", () => {
+  it("ends cancelled, without retry or compensation, when a step fails because of the abort", async () => {
+    for (const maxAttempts of [1, 4]) {
+      const controller = new AbortController();
+      const ran: string[] = [];
+      const driver = new RunDriver(async ({ step }) => {
+        await step.run("a", () => ran.push("a"), { compensate: () => ran.push("undo a") });
+        await step.run(
+          "b",
+          ({ signal }) => {
+            controller.abort();
+            signal.throwIfAborted();
+          },
+          { retry: { maxAttempts } },
+        );
+        return "end";
+      }, undefined);
+      const result = await driver.invoke({ signal: controller.signal });
+      expect(result.outcome).toEqual({ type: "cancelled" });
+      expect(ran).toEqual(["a"]);
+      expect(result.checkpoints.map((c) => [c.stepId, c.status])).toEqual([["a", "completed"]]);
+      expect(result.attempts.at(-1)).toMatchObject({
+        stepId: "b",
+        decision: { type: "fail", code: "cancelled" },
+      });
+    }
+  });
+});
+
 describe("defineWorkflow", () => {
   it("refuses a name that is not stable-looking", () => {
     expect(() => defineWorkflow("", () => 1)).toThrow(/Workflow name "" is not valid/);

@@ -136,6 +136,9 @@ async function decideOutcome<I, O>(
   const halt = invocation.halt;
   if (halt?.type === "interrupted") return { type: "interrupted", error: halt.error };
   if (halt?.type === "diverged") return { type: "diverged", error: halt.error };
+  // Cancelled before anything the function did afterwards: a step cut off by the cancellation
+  // may have made it throw, and a cancelled run is not compensated.
+  if (halt?.type === "cancelled" && settled?.type !== "returned") return { type: "cancelled" };
   if (settled?.type === "returned") {
     let encodedOutput: string;
     try {

@@ -10,6 +10,12 @@
  * The same id called again within one invocation (a loop) gets a suffix by call order: `id`,
  * `id#2`, `id#3`. Allocation is deterministic when the workflow's code is: replaying it calls the
  * ids in the same order and gets the same suffixes.
+ *
+ * Known limit: an id used again in concurrent branches (`Promise.all` over async functions that
+ * each call `step.run("x")` after awaiting steps of their own) is numbered by which branch gets
+ * there first, which on the first run is timing and on a replay (earlier steps already recorded)
+ * is microtask order: the branches can swap `x` and `x#2`, and so their results. Give each branch
+ * its own ids (`x-${item}`). Detecting the swap needs the branch a call came from; not done yet.
  */
 import { InvalidOptionError } from "../errors.ts";
 import type { Brand } from "../ids.ts";

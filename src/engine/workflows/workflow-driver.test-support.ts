@@ -36,12 +36,15 @@ export class RunDriver<I, O> {
   readonly #fn: WorkflowFunction<I, O>;
   readonly #input: I;
   readonly runId: string;
+  /** The JSON stand-in unless a test gives another (`storedValueCodec`, the real one). */
+  readonly codec: ValueCodec;
 
   constructor(
     fn: WorkflowFunction<I, O>,
     input: I,
-    options: { runId?: string; seed?: number; clock?: FakeClock } = {},
+    options: { runId?: string; seed?: number; clock?: FakeClock; codec?: ValueCodec } = {},
   ) {
+    this.codec = options.codec ?? jsonCodec;
     this.#fn = fn;
     this.#input = input;
     this.runId = options.runId ?? "run_1";
@@ -58,7 +61,7 @@ export class RunDriver<I, O> {
       input: this.#input,
       runId: this.runId,
       checkpoints: [...this.store.values()],
-      codec: jsonCodec,
+      codec: this.codec,
       clock: this.clock,
       random: this.random,
       ...options,

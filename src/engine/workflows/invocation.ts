@@ -351,16 +351,13 @@ export class Invocation {
     }
     const at = this.#clock.now();
     const durationMs = Math.max(0, monotonicNow(this.#clock) - started);
+    // Every attempt is recorded, however it ended.
+    const attempt = (outcome: StepAttempt["outcome"], decision: StepAttempt["decision"]): void => {
+      this.#attempts.push({ stepId, number, startedAt, durationMs, outcome, decision });
+    };
     if (thrown === undefined) {
       this.record(stepId, { type: "attempt-succeeded", kind, output, startedAt, at });
-      this.#attempts.push({
-        stepId,
-        number,
-        startedAt,
-        durationMs,
-        outcome: { type: "succeeded" },
-        decision: { type: "succeed" },
-      });
+      attempt({ type: "succeeded" }, { type: "succeed" });
       return { type: "succeeded", output };
     }
     const error = recordError(thrown.error);
@@ -368,28 +365,17 @@ export class Invocation {
       // The run was cancelled while this attempt ran (a step honouring `signal` throws): the
       // attempt is recorded, the step is not failed, and the run stops as cancelled, with no
       // retry and no compensation.
-      this.#attempts.push({
-        stepId,
-        number,
-        startedAt,
-        durationMs,
-        outcome: { type: "failed", error },
-        decision: { type: "fail", code: "cancelled", reason: "the run was cancelled" },
-      });
+      attempt(
+        { type: "failed", error },
+        { type: "fail", code: "cancelled", reason: "the run was cancelled" },
+      );
       this.#stop({ type: "cancelled" });
       return { type: "halted" };
     }
     const decision = thrown.encoding
       ? ({ type: "fail", code: "output_not_encodable", reason: error.message } as const)
       : decideStepAttempt({ error: thrown.error, attempt: number, policy, now: at }, this.#random);
-    this.#attempts.push({
-      stepId,
-      number,
-      startedAt,
-      durationMs,
-      outcome: { type: "failed", error },
-      decision,
-    });
+    attempt({ type: "failed", error }, decision);
     if (decision.type === "retry") {
       this.record(stepId, {
         type: "attempt-failed",

@@ -32,6 +32,12 @@ export interface ListEventsQuery {
   name: string;
   /** Only events that arrived at or after this time, epoch ms (a waiting run's creation). */
   since: number;
+  /**
+   * Resumes a listing (keyset paging): events received at `since` itself come only if their id
+   * is greater than this one. To read the page after one, pass its last event's `receivedAt` as
+   * `since` and its id here; ties of arrival time are neither skipped nor repeated.
+   */
+  afterId?: string;
   /** At most this many events (a positive integer). */
   limit: number;
 }
@@ -46,8 +52,9 @@ export interface EventLog {
    */
   recordEvent(event: StoredEvent): Promise<RecordEventResult>;
   /**
-   * The tenant's events of `name` received at or after `since`, earliest first (then by id), at
-   * most `limit`: the candidates a waiting step chooses its event from.
+   * The tenant's events of `name` received at or after `since` (after `afterId` when given),
+   * earliest first (then by id), at most `limit`: the candidates a waiting step chooses its event
+   * from. A caller whose page holds only events its run already consumed reads the next page.
    */
   listEvents(query: ListEventsQuery): Promise<StoredEvent[]>;
   /**

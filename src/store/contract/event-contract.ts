@@ -89,6 +89,30 @@ export function describeEventContract(context: GetContext): void {
       expect(await store.listEvents(listed(TENANT_A, "order.shipped", 0))).toEqual([]);
     });
 
+    it("resumes a listing after an event, without skipping or repeating ties of arrival time", async () => {
+      const { store } = context();
+      const sent = [
+        event("evt_d", T0 + 10),
+        event("evt_b", T0 + 10),
+        event("evt_a", T0),
+        event("evt_c", T0 + 10),
+        event("evt_e", T0 + 30),
+        event("evt_0", T0 + 10, { name: "order.rejected" }),
+      ];
+      for (const e of sent) await store.recordEvent(e);
+      const pages: string[][] = [];
+      let page = await store.listEvents(listed(TENANT_A, "order.approved", T0, 2));
+      while (page.length > 0) {
+        pages.push(page.map((e) => e.id));
+        const last = page.at(-1)!;
+        page = await store.listEvents({
+          ...listed(TENANT_A, "order.approved", last.receivedAt, 2),
+          afterId: last.id,
+        });
+      }
+      expect(pages).toEqual([["evt_a", "evt_b"], ["evt_c", "evt_d"], ["evt_e"]]);
+    });
+
     it("creates exactly one of concurrent records of one id, and all agree on it", async () => {
       const { store } = context();
       const sends = Array.from({ length: 8 }, (_, i) =>

@@ -30,7 +30,8 @@ export class EventWrites {
     this.#select = `SELECT ${EVENT_COLUMNS} FROM ${events} WHERE tenant_id = $1 AND id = $2`;
     this.#list =
       `SELECT ${EVENT_COLUMNS} FROM ${events} ` +
-      "WHERE tenant_id = $1 AND name = $2 AND received_at >= $3 ORDER BY received_at, id LIMIT $4";
+      "WHERE tenant_id = $1 AND name = $2 AND received_at >= $3 " +
+      "AND ($4::text IS NULL OR received_at > $3 OR id > $4) ORDER BY received_at, id LIMIT $5";
     // Oldest first through events_received; LIMIT NULL is no limit.
     this.#purge =
       `DELETE FROM ${events} e USING (SELECT tenant_id, id FROM ${events} ` +
@@ -66,7 +67,13 @@ export class EventWrites {
     const { rows } = await this.#db.query({
       name: "steadfast_list_events",
       text: this.#list,
-      values: [query.tenantId, query.name, query.since, Math.max(0, Math.floor(query.limit))],
+      values: [
+        query.tenantId,
+        query.name,
+        query.since,
+        query.afterId ?? null,
+        Math.max(0, Math.floor(query.limit)),
+      ],
     });
     return rows.map(eventFromRow);
   }

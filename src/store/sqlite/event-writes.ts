@@ -10,10 +10,11 @@ const INSERT =
   `INSERT INTO events (${EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?) ` +
   "ON CONFLICT (tenant_id, id) DO NOTHING";
 const SELECT_ONE = `SELECT ${EVENT_COLUMNS} FROM events WHERE tenant_id = ? AND id = ?`;
-// Walks events_by_name from `since` on.
+// Walks events_by_name from `since` on (after `afterId` among the events received at `since`).
 const LIST =
   `SELECT ${EVENT_COLUMNS} FROM events INDEXED BY events_by_name ` +
-  "WHERE tenant_id = ? AND name = ? AND received_at >= ? ORDER BY received_at, id LIMIT ?";
+  "WHERE tenant_id = ?1 AND name = ?2 AND received_at >= ?3 " +
+  "AND (?4 IS NULL OR received_at > ?3 OR id > ?4) ORDER BY received_at, id LIMIT ?5";
 // Oldest first through events_received; LIMIT -1 is no limit.
 const PURGE =
   "DELETE FROM events WHERE rowid IN (SELECT rowid FROM events INDEXED BY events_received " +
@@ -31,7 +32,13 @@ export function recordEvent(sql: Prepare, event: StoredEvent): RecordEventResult
 /** See `Store.listEvents`. */
 export function listEvents(sql: Prepare, query: ListEventsQuery): StoredEvent[] {
   return sql(LIST)
-    .all(query.tenantId, query.name, query.since, Math.max(0, Math.floor(query.limit)))
+    .all(
+      query.tenantId,
+      query.name,
+      query.since,
+      query.afterId ?? null,
+      Math.max(0, Math.floor(query.limit)),
+    )
     .map(eventFromRow);
 }
 

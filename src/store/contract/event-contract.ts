@@ -96,13 +96,15 @@ export function describeEventContract(context: GetContext): void {
         event("evt_b", T0 + 10),
         event("evt_a", T0),
         event("evt_c", T0 + 10),
-        event("evt_e", T0 + 30),
+        // Later, with an id smaller than the last page's: it is not skipped.
+        event("evt_00", T0 + 30),
         event("evt_0", T0 + 10, { name: "order.rejected" }),
       ];
       for (const e of sent) await store.recordEvent(e);
       const pages: string[][] = [];
       let page = await store.listEvents(listed(TENANT_A, "order.approved", T0, 2));
-      while (page.length > 0) {
+      // Bounded, so that a listing repeating itself fails rather than loops.
+      while (page.length > 0 && pages.length < 5) {
         pages.push(page.map((e) => e.id));
         const last = page.at(-1)!;
         page = await store.listEvents({
@@ -110,7 +112,7 @@ export function describeEventContract(context: GetContext): void {
           afterId: last.id,
         });
       }
-      expect(pages).toEqual([["evt_a", "evt_b"], ["evt_c", "evt_d"], ["evt_e"]]);
+      expect(pages).toEqual([["evt_a", "evt_b"], ["evt_c", "evt_d"], ["evt_00"]]);
     });
 
     it("creates exactly one of concurrent records of one id, and all agree on it", async () => {

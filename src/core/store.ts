@@ -10,6 +10,7 @@
  *     concurrency permits;
  *   - `TenantKeys` (tenant-keys.ts): API keys and webhook signing secrets;
  *   - `WorkerRegistry` (worker-registry.ts): the engine processes and their heartbeats;
+ *   - `EventLog` (event-log.ts): the events tenants send, for the steps waiting for them;
  *   - `StoreLifecycle` (store-lifecycle.ts): dialect, migrations, readiness, close.
  * Every method of every role is required: no caller tests whether a store offers one.
  *
@@ -20,6 +21,7 @@
  */
 import type { CallLog } from "./call-log.ts";
 import type { DestinationLedger } from "./destination-ledger.ts";
+import type { EventLog } from "./event-log.ts";
 import type { StoreLifecycle } from "./store-lifecycle.ts";
 import type { TenantKeys } from "./tenant-keys.ts";
 import type { WorkQueue } from "./work-queue.ts";
@@ -41,6 +43,7 @@ export type {
   DestinationLimits,
   StoredDestination,
 } from "./destination-ledger.ts";
+export type { EventLog, ListEventsQuery, RecordEventResult, StoredEvent } from "./event-log.ts";
 export type { StoreLifecycle } from "./store-lifecycle.ts";
 export type {
   ListApiKeysQuery,
@@ -53,4 +56,11 @@ export type { WorkerRecord, WorkerRegistration, WorkerRegistry } from "./worker-
 
 /** The persistence port: every role a store plays, implemented together on one database. */
 export interface Store
-  extends StoreLifecycle, TenantKeys, CallLog, WorkQueue, DestinationLedger, WorkerRegistry {}
+  extends
+    StoreLifecycle,
+    TenantKeys,
+    CallLog,
+    WorkQueue,
+    DestinationLedger,
+    WorkerRegistry,
+    EventLog {}

@@ -7,6 +7,7 @@ import { describeClaimContract } from "./claim-contract.ts";
 import { describeClaimedCreateContract } from "./claimed-create-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
+import { describeEventContract } from "./event-contract.ts";
 import { describeInterruptionContract } from "./interruption-contract.ts";
 import { CallFactory } from "./fixtures.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
@@ -86,5 +87,6 @@ export function describeStoreContract(
     describeDestinationContract(context);
     describeWorkerContract(context);
     describeInterruptionContract(context);
+    describeEventContract(context);
   });
 }

@@ -12,6 +12,8 @@ import type {
   CreateCallResult,
   DestinationDocument,
   ListApiKeysQuery,
+  ListEventsQuery,
+  RecordEventResult,
   RevokeApiKeyOptions,
   RevokeApiKeyResult,
   InitialClaim,
@@ -19,6 +21,7 @@ import type {
   NewCall,
   Store,
   StoredDestination,
+  StoredEvent,
   WorkerRecord,
   WorkerRegistration,
 } from "../../core/store.ts";
@@ -29,6 +32,7 @@ import { CallInserts, type CallInsert } from "./call-inserts.ts";
 import { ClaimWrites } from "./claim-writes.ts";
 import { ControlWrites } from "./control-writes.ts";
 import { DestinationWrites, type Deferral } from "./destination-writes.ts";
+import { EventWrites } from "./event-writes.ts";
 import { PostgresConnection } from "./postgres-connection.ts";
 import { CallReads } from "./call-reads.ts";
 import { newCallWeight } from "./row-mapping.ts";
@@ -132,6 +136,7 @@ export class PostgresStore implements Store {
   readonly #reads: CallReads;
   readonly #apiKeys: ApiKeyQueries;
   readonly #workers: WorkerWrites;
+  readonly #events: EventWrites;
   #closed = false;
 
   /**
@@ -205,6 +210,7 @@ export class PostgresStore implements Store {
     this.#reads = new CallReads(this.#db, this.#names);
     this.#apiKeys = new ApiKeyQueries(this.#db, this.#names);
     this.#workers = new WorkerWrites(this.#db, this.#heartbeats, this.#names);
+    this.#events = new EventWrites(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -487,6 +493,21 @@ export class PostgresStore implements Store {
     maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
     return this.#open(() => this.#workers.stopWorkers(workers, now, maxLeaseMs));
+  }
+
+  /** See `Store.recordEvent`. */
+  recordEvent(event: StoredEvent): Promise<RecordEventResult> {
+    return this.#open(() => this.#events.recordEvent(event));
+  }
+
+  /** See `Store.listEvents`. */
+  listEvents(query: ListEventsQuery): Promise<StoredEvent[]> {
+    return this.#open(() => this.#events.listEvents(query));
+  }
+
+  /** See `Store.purgeEventsBefore`. */
+  purgeEventsBefore(receivedBefore: number, limit?: number): Promise<number> {
+    return this.#open(() => this.#events.purgeEventsBefore(receivedBefore, limit));
   }
 
   #assertOpen(): void {

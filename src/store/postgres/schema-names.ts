@@ -29,6 +29,8 @@ export interface SchemaNames {
   rateSchedules: string;
   destinationPermits: string;
   workers: string;
+  /** The events tenants send (migration 0009). */
+  events: string;
   /**
    * The NOTIFY channel for new work: `steadfast_work` for the default schema, else
    * `steadfast_work.<schema>` (channels are per database, not per schema, so stores in two
@@ -63,6 +65,7 @@ export function schemaNames(schema: string): SchemaNames {
     rateSchedules: `${quoted}.rate_schedules`,
     destinationPermits: `${quoted}.destination_permits`,
     workers: `${quoted}.workers`,
+    events: `${quoted}.events`,
     channel,
     migrationLockKey: digest(`steadfast:migrate:${schema}`).readBigInt64BE(0).toString(),
   };

@@ -14,12 +14,15 @@ import type {
   CreateCallResult,
   DestinationDocument,
   ListApiKeysQuery,
+  ListEventsQuery,
+  RecordEventResult,
   RevokeApiKeyOptions,
   RevokeApiKeyResult,
   ListCallsQuery,
   NewCall,
   Store,
   StoredDestination,
+  StoredEvent,
   WorkerRecord,
   WorkerRegistration,
 } from "../../core/store.ts";
@@ -31,6 +34,7 @@ import * as calls from "./call-writes.ts";
 import * as claims from "./claim-writes.ts";
 import * as control from "./control-writes.ts";
 import * as destinations from "./destination-writes.ts";
+import * as events from "./event-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
 import { attemptFromRow, callFromRow, destinationFromRow, workerFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
@@ -448,6 +452,21 @@ export class SqliteStore implements Store {
     maxLeaseMs: number,
   ): Promise<{ stopped: WorkerId[]; claimsEnded: number }> {
     return this.#write(() => workers.stopWorkers(this.#sql, stopping, now, maxLeaseMs));
+  }
+
+  /** See `Store.recordEvent`. */
+  recordEvent(event: StoredEvent): Promise<RecordEventResult> {
+    return this.#write(() => events.recordEvent(this.#sql, event));
+  }
+
+  /** See `Store.listEvents`. */
+  listEvents(query: ListEventsQuery): Promise<StoredEvent[]> {
+    return this.#read(() => events.listEvents(this.#sql, query));
+  }
+
+  /** See `Store.purgeEventsBefore`. */
+  purgeEventsBefore(receivedBefore: number, limit?: number): Promise<number> {
+    return this.#write(() => events.purgeEventsBefore(this.#sql, receivedBefore, limit));
   }
 
   #write<T>(run: () => T): Promise<T> {

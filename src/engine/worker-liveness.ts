@@ -45,37 +45,16 @@
  * the store (`heartbeatAt`, compared value to value by the judges) are wall time.
  */
 import { InvalidOptionError } from "../core/errors.ts";
-import type { WorkerId } from "../core/ids.ts";
-import { monotonicNow, type Clock } from "../core/ports.ts";
-import type { WorkerRegistry } from "../core/worker-registry.ts";
-import type { ProcessProbe } from "./process-probe.ts";
-import { WorkerJudge } from "./worker-judge.ts";
+import { monotonicNow } from "../core/ports.ts";
+import { WorkerJudge, type WorkerJudgeOptions } from "./worker-judge.ts";
 
-/** The logger shape liveness needs (the engine's). */
-interface LivenessLogger {
-  info(obj: object, msg?: string): void;
-  warn(obj: object, msg?: string): void;
-}
-
-/** Options of `WorkerLiveness`. */
-export interface WorkerLivenessOptions {
-  store: WorkerRegistry;
-  clock: Clock;
-  workerId: WorkerId;
-  probe: ProcessProbe;
-  /** How often this worker heartbeats and looks at the others, ms. */
-  heartbeatIntervalMs: number;
-  /**
-   * How long another worker's heartbeat may stay unchanged before it is found dead, ms. At least
-   * three heartbeat intervals: this worker stops sending one interval before others may find it
-   * dead, and a heartbeat must be able to take an interval to be answered.
-   */
-  workerTimeoutMs: number;
-  /** The engine's lease, ms: where a stopped worker's claims are looked for (`Store.stopWorkers`). */
-  leaseMs: number;
-  logger: LivenessLogger;
-  /** Claims of dead workers were ended at `now`: their calls are due. */
-  onClaimsEnded(now: number): void;
+/**
+ * Options of `WorkerLiveness`: the judge's (this worker heartbeats at `heartbeatIntervalMs` and
+ * looks at the others as often; `workerTimeoutMs` is at least three heartbeat intervals: this
+ * worker stops sending one interval before others may find it dead, and a heartbeat must be able
+ * to take an interval to be answered), and what to do when the fence closes and opens.
+ */
+export interface WorkerLivenessOptions extends WorkerJudgeOptions {
   /**
    * The fence closed: abort every flight now (before returning), send nothing more, and resolve
    * once every flight has ended. Registration again waits for it.

@@ -7,6 +7,11 @@ export type Brand<T, B extends string> = T & { readonly [brand]: B };
 
 /** Id of a durable call, `call_` followed by a 26-character time-sortable ULID. */
 export type CallId = Brand<string, "CallId">;
+/**
+ * A workflow run's internal id, `run_` then a ULID: the key of its `work` and `runs` rows and of
+ * its steps. Not the run's id as its starter gave it (`RunRecord.id`), but stable for its life.
+ */
+export type RunUid = Brand<string, "RunUid">;
 /** Id of a tenant (the owner of API keys and calls). */
 export type TenantId = Brand<string, "TenantId">;
 /** Id of an engine process, written on claims for diagnostics. */
@@ -43,6 +48,11 @@ export function newCallId(nowMs: number, random: Random): CallId {
 /** True when `value` has the shape of a `CallId` (it may still not exist). */
 export function isCallId(value: string): value is CallId {
   return /^call_[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
+}
+
+/** A new run uid  for a run created at `nowMs`. */
+export function newRunUid(nowMs: number, random: Random): RunUid {
+  return `run_${ulid(nowMs, random)}` as RunUid;
 }
 
 /** A new `ApiKeyId` for a key created at `nowMs`. */

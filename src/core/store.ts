@@ -11,6 +11,8 @@
  *   - `TenantKeys` (tenant-keys.ts): API keys and webhook signing secrets;
  *   - `WorkerRegistry` (worker-registry.ts): the engine processes and their heartbeats;
  *   - `EventLog` (event-log.ts): the events tenants send, for the steps waiting for them;
+ *   - `RunLog` (run-log.ts): workflow runs, their steps and attempts, claimed through the same
+ *     queue table as calls;
  *   - `StoreLifecycle` (store-lifecycle.ts): dialect, migrations, readiness, close.
  * Every method of every role is required: no caller tests whether a store offers one.
  *
@@ -22,6 +24,7 @@
 import type { CallLog } from "./call-log.ts";
 import type { DestinationLedger } from "./destination-ledger.ts";
 import type { EventLog } from "./event-log.ts";
+import type { RunLog } from "./run-log.ts";
 import type { StoreLifecycle } from "./store-lifecycle.ts";
 import type { TenantKeys } from "./tenant-keys.ts";
 import type { WorkQueue } from "./work-queue.ts";
@@ -44,6 +47,23 @@ export type {
   StoredDestination,
 } from "./destination-ledger.ts";
 export type { EventLog, ListEventsQuery, RecordEventResult, StoredEvent } from "./event-log.ts";
+export type {
+  ChildCall,
+  CreateRunResult,
+  ListRunsQuery,
+  NewRun,
+  RunClaim,
+  RunControlResult,
+  RunDetail,
+  RunEnd,
+  RunFailReason,
+  RunLog,
+  RunPark,
+  RunRecord,
+  RunRef,
+  RunUid,
+  StepBatch,
+} from "./run-log.ts";
 export type { StoreLifecycle } from "./store-lifecycle.ts";
 export type {
   ListApiKeysQuery,
@@ -63,4 +83,5 @@ export interface Store
     WorkQueue,
     DestinationLedger,
     WorkerRegistry,
-    EventLog {}
+    EventLog,
+    RunLog {}

@@ -73,6 +73,8 @@ export type StepWait =
       request: Readonly<Record<string, unknown>>;
       /** Forwarded upstream as `Idempotency-Key`: `<runId>:<stepId>`. */
       idempotencyKey: string;
+      /** The child call's id, given by the engine when it commits the wait (creating the call). */
+      callId?: string;
     };
 
 interface CheckpointBase {

@@ -92,6 +92,11 @@ export interface CompletedCheckpoint extends CheckpointBase {
   /** The step's output, encoded. */
   output: string;
   completedAt: number;
+  /**
+   * A `waitForEvent` step that received an event: that event's id, so the run's later waits do
+   * not receive it again (delivered once per run).
+   */
+  eventId?: string;
 }
 
 /** A step that failed for good: its error is rethrown on replay (a `StepFailedError`). */
@@ -141,7 +146,13 @@ export type StepEvent =
       retryAt?: number;
     }
   | { type: "parked"; kind: ParkingKind; wait: StepWait; at: number }
-  | { type: "resolved"; output: string; at: number }
+  | {
+      type: "resolved";
+      output: string;
+      at: number;
+      /** The event that resolved a `waitForEvent` step. */
+      eventId?: string;
+    }
   | { type: "rejected"; error: RecordedError; at: number };
 
 /**
@@ -196,7 +207,7 @@ export function nextCheckpoint(
   }
   if (current.status === "waiting") {
     if (event.type === "resolved") {
-      return completed(
+      const done = completed(
         stepId,
         current.kind,
         current.startedAt,
@@ -204,6 +215,7 @@ export function nextCheckpoint(
         event.output,
         event.at,
       );
+      return event.eventId === undefined ? done : { ...done, eventId: event.eventId };
     }
     if (event.type === "rejected") {
       return {

@@ -18,6 +18,14 @@ import { CallsService } from "./engine/calls-service.ts";
 import type { DestinationSettings } from "./engine/destinations/destination-settings.ts";
 import { DestinationsService } from "./engine/destinations/destinations-service.ts";
 import { Engine, type EngineLogger } from "./engine/engine.ts";
+import type { WorkflowOptions } from "./engine/workflows/run-executor.ts";
+import {
+  WorkflowClient,
+  type SendEventOptions,
+  type SentEvent,
+  type Workflow,
+} from "./engine/workflows/workflow-client.ts";
+import type { WorkflowFunction } from "./engine/workflows/workflow-definition.ts";
 import type { FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
 import { createDestinationGuard, type GuardSettingNames } from "./http/destination-guard.ts";
@@ -137,6 +145,27 @@ export interface Steadfast {
   readonly random: Random;
   /** Submits a durable call, committed before this resolves. */
   fetch(input: FetchInput, options?: CallOptions): Promise<CallHandle>;
+  /**
+   * Registers a durable workflow in this process (which then runs its runs) and returns its
+   * handle: `start(input, { id })` starts a run. See docs/workflows.md.
+   *
+   * @example
+   * const checkout = steadfast.workflow("checkout", async ({ input, step }: WorkflowContext<{ orderId: string }>) => {
+   *   const charge = await step.run("charge", () => payments.charge(input.orderId));
+   *   return { chargeId: charge.id };
+   * });
+   * const run = await checkout.start({ orderId: "o-42" }, { id: "order-o-42" });
+   */
+  workflow<I = unknown, O = unknown>(
+    name: string,
+    fn: WorkflowFunction<I, O>,
+    options?: WorkflowOptions,
+  ): Workflow<I, O>;
+  /**
+   * Sends an event to the runs waiting for it (`step.waitForEvent`), recorded before this
+   * resolves. An `id` deduplicates: the same id again is not delivered twice.
+   */
+  sendEvent(name: string, data?: unknown, options?: SendEventOptions): Promise<SentEvent>;
   /** Stops the engine gracefully and closes the store. */
   close(): Promise<void>;
 }
@@ -178,6 +207,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     transport,
     clock,
     random,
+    guard,
     ...pick(options, [
       "concurrency",
       "leaseMs",
@@ -208,6 +238,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     ...(options.authCacheTtlMs === undefined ? {} : { authCacheTtlMs: options.authCacheTtlMs }),
   });
   const destinations = new DestinationsService({ gate: engine.destinations, clock });
+  const workflows = new WorkflowClient({ store, executor: engine.runs, clock, random });
   if (options.startEngine !== false) engine.start();
   let closed: Promise<void> | undefined;
 
@@ -230,6 +261,12 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
           : { idempotencyKey: callOptions.idempotencyKey },
       );
       return handle(calls, tenant, call.id, created);
+    },
+    workflow(name, fn, workflowOptions) {
+      return workflows.workflow(name, fn, workflowOptions);
+    },
+    sendEvent(name, data, eventOptions) {
+      return workflows.sendEvent(name, data, eventOptions);
     },
     close() {
       closed ??= (async () => {

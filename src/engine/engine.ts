@@ -42,6 +42,8 @@ import {
 } from "./destinations/destination-gate.ts";
 import type { DestinationSettings } from "./destinations/destination-settings.ts";
 import type { FaultInjector } from "./fault-points.ts";
+import type { UrlCheck } from "./calls-service.ts";
+import { RunExecutor } from "./workflows/run-executor.ts";
 import { currentProcessProbe, type ProcessProbe } from "./process-probe.ts";
 import { fencedAttempt, stoppedAttempt, type Interruption } from "../core/interruption.ts";
 import {
@@ -118,6 +120,13 @@ export interface EngineOptions {
   workerTimeoutMs?: number;
   /** This process, and how to tell whether another one runs. Default the real process's. */
   processProbe?: ProcessProbe;
+  /**
+   * The destination guard of `POST /v1/fetch`, applied to the calls of workflows' `step.fetch`
+   * (the transport applies it again when it connects). Default none.
+   */
+  guard?: UrlCheck;
+  /** Workflow runs whose invocation is under way at once. Default `concurrency`. */
+  runConcurrency?: number;
 }
 
 /** How a wait for the end of a call ended (`Engine.waitForEnd`). */
@@ -167,6 +176,8 @@ export class Engine {
   readonly events: Emitter<EngineEvents>;
   /** The per-destination protection every attempt passes (and its state, for the API). */
   readonly destinations: DestinationGate;
+  /** Durable workflows: the runs of the workflows registered in this process. */
+  readonly runs: RunExecutor;
   readonly #store: Store;
   readonly #clock: Clock;
   readonly #logger: EngineLogger;
@@ -256,9 +267,30 @@ export class Engine {
       workerTimeoutMs: options.workerTimeoutMs ?? 5_000,
       leaseMs: this.#leaseMs,
       logger: this.#logger,
-      onClaimsEnded: (now) => this.notify(now),
+      onClaimsEnded: (now) => {
+        this.notify(now);
+        this.runs.notify(now);
+      },
       onFenced: () => this.#fence(),
-      onAlive: () => this.#wake(),
+      onAlive: () => {
+        this.#wake();
+        this.runs.notify(this.#clock.now());
+      },
+    });
+    this.runs = new RunExecutor({
+      store: options.store,
+      clock: options.clock,
+      random: options.random,
+      workerId: this.#workerId,
+      leaseMs: this.#leaseMs,
+      concurrency: options.runConcurrency ?? this.#concurrency,
+      pollIntervalMs: this.#heartbeatIntervalMs,
+      shutdownGraceMs: this.#shutdownGraceMs,
+      logger: this.#logger,
+      mayAct: () => this.#mayLaunch(),
+      onCallsCreated: (runAt) => this.notify(runAt),
+      ...(options.faults === undefined ? {} : { faults: options.faults }),
+      ...(options.guard === undefined ? {} : { guard: options.guard }),
     });
     const transport = options.transport;
     const signingSecrets = new Map<string, Promise<string>>();
@@ -316,7 +348,10 @@ export class Engine {
     if (this.#state !== "idle") return;
     this.#state = "running";
     this.#registered = this.#liveness.start();
-    this.#unsubscribe = this.#store.subscribe((runAt) => this.notify(runAt));
+    this.#unsubscribe = this.#store.subscribe((runAt) => {
+      this.notify(runAt);
+      this.runs.notify(runAt);
+    });
     // Wake-ups from other processes are a store's best effort (none on SQLite, and PostgreSQL's
     // listener can go deaf until its next check): the next wake-up is also read every heartbeat
     // interval, so calls another process made due (claims of a dead worker it ended, new calls,
@@ -329,6 +364,7 @@ export class Engine {
     this.#background.push(
       this.#every(this.destinations.settings.refreshIntervalMs, () => this.destinations.refresh()),
     );
+    this.runs.start();
     this.#wake();
   }
 
@@ -430,6 +466,9 @@ export class Engine {
     this.#timer = undefined;
     // A pump in the middle of a claim: the claims it brings back are released, not launched.
     await this.#pumping;
+    // Runs first: an invocation under way may still create calls (its steps' children), which
+    // are committed queued and run by whichever engine claims them.
+    await this.runs.stop();
     if (this.#flightCount() > 0) {
       const grace = new AbortController();
       await Promise.race([
@@ -747,6 +786,7 @@ export class Engine {
   async #fence(): Promise<void> {
     this.#fenceGeneration++;
     this.#abortFlights(this.#fenced);
+    this.runs.fence();
     await this.#pumping;
     await this.#flightsEnded();
   }

@@ -6,9 +6,19 @@
  * - `after-claim`: the call is claimed (lease held) and nothing was sent.
  * - `after-request-sent`: the upstream has answered; the attempt is not yet committed.
  * - `after-attempt-commit`: the attempt and the call's transition are committed.
+ * - `before-step-commit`: a workflow step has ended (its function returned or threw, or it parked)
+ *   and its checkpoint is not yet committed.
+ * - `after-step-commit`: the step's checkpoint (and its attempts, its children) is committed; the
+ *   workflow has not yet been given its result.
  */
 import { InvalidOptionError } from "../core/errors.ts";
-export const FaultPoints = ["after-claim", "after-request-sent", "after-attempt-commit"] as const;
+export const FaultPoints = [
+  "after-claim",
+  "after-request-sent",
+  "after-attempt-commit",
+  "before-step-commit",
+  "after-step-commit",
+] as const;
 /** One of `FaultPoints`. */
 export type FaultPoint = (typeof FaultPoints)[number];
 

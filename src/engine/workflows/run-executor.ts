@@ -1,0 +1,625 @@
+/**
+ * The engine's part of durable workflows: claims the due runs of the workflows this process has
+ * registered, runs each invocation (`runInvocation`) with a commit hook that commits every step
+ * before it returns (group-committed by the store, fenced by the run's lease token), and moves
+ * the run as the invocation's outcome says: ended (succeeded, failed, diverged), or parked until
+ * its time or a wake-up (an event, a child's end).
+ *
+ * A run is claimed through the same queue table as calls and holds a lease renewed while its
+ * invocation runs; a process whose lease ended (it was found dead, the run was cancelled) cannot
+ * commit a step: its commit is refused, the invocation is interrupted and nothing more runs. Only
+ * runs of registered workflows are claimed, so processes running different code can share one
+ * database (a rolling deploy).
+ *
+ * The children of steps (`step.fetch`'s call, `step.invoke`'s run) are created in the commit that
+ * records their wait; the call is run by the engine's call pump like any call, and its end (or
+ * the child run's) wakes the parent in the transaction that ends it.
+ */
+import type { EngineLogger } from "../engine.ts";
+import type { FaultInjector } from "../fault-points.ts";
+import type { UrlCheck } from "../calls-service.ts";
+import { SteadfastError } from "../../core/errors.ts";
+import type { RunUid, WorkerId } from "../../core/ids.ts";
+import type { Clock, Random } from "../../core/ports.ts";
+import type {
+  RunClaim,
+  RunEnd,
+  RunPark,
+  RunRecord,
+  RunRef,
+  StepBatch,
+} from "../../core/run-log.ts";
+import type { Store } from "../../core/store.ts";
+import type { Checkpoint, ValueCodec } from "../../core/workflow/checkpoint.ts";
+import { parkedState, type RunWait } from "../../core/workflow/run-state.ts";
+import { recordError } from "../../core/workflow/workflow-errors.ts";
+import { Emitter } from "../../resilience/events.ts";
+import type { CheckpointBatch } from "./invocation.ts";
+import { runInvocation, type InvocationResult } from "./run-invocation.ts";
+import { withChildren } from "./step-children.ts";
+import { storedValueCodec } from "./stored-value-codec.ts";
+import { resolveWaits } from "./wait-resolution.ts";
+import type { WorkflowDefinition } from "./workflow-definition.ts";
+
+/** Options of a registered workflow. */
+export interface WorkflowOptions {
+  /**
+   * Most runs of this workflow this process runs at once (their invocations, not their parked
+   * waits). Default: no limit of its own (the executor's `concurrency` bounds all runs).
+   */
+  concurrency?: number;
+}
+
+/** Events of the run executor. */
+export interface RunExecutorEvents extends Record<string, unknown> {
+  /** A run this process ran has ended. */
+  "run:ended": { run: RunRecord };
+  /** A run this process ran has parked (slept, waits). */
+  "run:parked": { uid: RunUid; park: RunPark };
+  /** A claim of this process was lost (another took the run over, or it was cancelled). */
+  "run:lease-lost": { uid: RunUid };
+}
+
+/** Options of `RunExecutor`. */
+export interface RunExecutorOptions {
+  store: Store;
+  clock: Clock;
+  random: Random;
+  workerId: WorkerId;
+  leaseMs: number;
+  /** Runs whose invocation is under way at once, over all workflows. Default 256. */
+  concurrency?: number;
+  /** How often the next due run is read from the store (wake-ups between processes), ms. */
+  pollIntervalMs: number;
+  /** On stop, how long invocations under way may finish before they are aborted, ms. */
+  shutdownGraceMs: number;
+  logger: EngineLogger;
+  faults?: FaultInjector;
+  /** The destination guard of `POST /v1/fetch`, for the calls of `step.fetch`. */
+  guard?: UrlCheck;
+  /** Whether this process may act (its liveness fence is open). */
+  mayAct: () => boolean;
+  /** Calls were created due at `runAt` (children of `step.fetch`): the call pump should look. */
+  onCallsCreated: (runAt: number) => void;
+}
+
+interface Flight {
+  ref: RunRef;
+  workflow: string;
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/** Registered workflow: its definition and options. */
+interface Registered {
+  definition: WorkflowDefinition<unknown, unknown>;
+  options: WorkflowOptions;
+}
+
+const LEASE_LOST = "lease lost";
+const STOPPING = "engine stopping";
+
+/** Thrown by the commit hook when the run's lease no longer holds: nothing more is run. */
+class LeaseLostError extends SteadfastError<"lease_lost"> {
+  constructor(uid: RunUid) {
+    super("lease_lost", `Run ${uid}: its lease is no longer held by this process.`);
+    this.name = "LeaseLostError";
+  }
+}
+
+/**
+ * Runs the runs of registered workflows (see the file's comment).
+ *
+ * @example
+ * const executor = new RunExecutor({ store, clock, random, workerId, leaseMs: 30_000, ... });
+ * executor.register(checkout);
+ * executor.start();
+ */
+export class RunExecutor {
+  readonly events: Emitter<RunExecutorEvents>;
+  readonly #store: Store;
+  readonly #clock: Clock;
+  readonly #random: Random;
+  readonly #logger: EngineLogger;
+  readonly #options: RunExecutorOptions;
+  readonly #concurrency: number;
+  readonly #codec: ValueCodec = storedValueCodec;
+  readonly #workflows = new Map<string, Registered>();
+  readonly #flights = new Map<RunUid, Flight>();
+  #reserved = 0;
+  #state: "idle" | "running" | "stopping" | "stopped" = "idle";
+  #pumping: Promise<void> | undefined;
+  #pumpAgain = false;
+  #timer: { at: number; controller: AbortController } | undefined;
+  readonly #loops = new AbortController();
+  readonly #background: Promise<void>[] = [];
+
+  constructor(options: RunExecutorOptions) {
+    this.#options = options;
+    this.#store = options.store;
+    this.#clock = options.clock;
+    this.#random = options.random;
+    this.#logger = options.logger;
+    this.#concurrency = options.concurrency ?? 256;
+    const logger = this.#logger;
+    this.events = new Emitter<RunExecutorEvents>({
+      onListenerError: (error, event) =>
+        logger.error({ err: error, event }, "a run event listener threw; the engine went on"),
+    });
+  }
+
+  /** Names of the workflows this process runs. */
+  get workflows(): string[] {
+    return [...this.#workflows.keys()];
+  }
+
+  /** Runs whose invocation is under way here. */
+  get inFlight(): number {
+    return this.#flights.size;
+  }
+
+  /**
+   * Makes this process run `definition`'s runs. A name registered again with another function
+   * is refused (two functions under one name would replay each other's runs).
+   */
+  register(definition: WorkflowDefinition<unknown, unknown>, options: WorkflowOptions = {}): void {
+    const known = this.#workflows.get(definition.name);
+    if (known !== undefined && known.definition.fn !== definition.fn) {
+      throw new SteadfastError(
+        "invalid_state",
+        `A workflow named "${definition.name}" is registered already, with another function: give each workflow its own name.`,
+      );
+    }
+    if (
+      options.concurrency !== undefined &&
+      (!Number.isInteger(options.concurrency) || options.concurrency < 1)
+    ) {
+      throw new SteadfastError(
+        "invalid_state",
+        `Workflow "${definition.name}": concurrency must be an integer >= 1, got ${String(options.concurrency)}.`,
+      );
+    }
+    this.#workflows.set(definition.name, { definition, options });
+    this.notify(this.#clock.now());
+  }
+
+  /** The registered definition of `name`, if this process runs it. */
+  definition(name: string): WorkflowDefinition<unknown, unknown> | undefined {
+    return this.#workflows.get(name)?.definition;
+  }
+
+  /** Starts claiming runs. */
+  start(): void {
+    if (this.#state !== "idle") return;
+    this.#state = "running";
+    this.#background.push(this.#every(this.#options.pollIntervalMs, () => this.#catchUp()));
+    const renewEveryMs = Math.max(10, Math.floor(this.#options.leaseMs / 3));
+    this.#background.push(this.#every(renewEveryMs, () => this.#renewLeases()));
+    this.#wake();
+  }
+
+  /** Work for runs was committed, due at `runAt`: claim it when due. */
+  notify(runAt: number): void {
+    if (this.#state !== "running") return;
+    if (runAt <= this.#clock.now()) this.#wake();
+    else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
+  }
+
+  /**
+   * A claim for a run about to be created by this process (`createRun` with a claim), so it starts
+   * without a claim round trip; undefined when no slot is free or the workflow is not run here.
+   * Call `launch` with the created run, or `release`.
+   */
+  reserve(workflow: string):
+    | { workerId: WorkerId; leaseExpiresAt: number; launch(run: RunRecord): void; release(): void }
+    | undefined {
+    if (this.#state !== "running" || !this.#options.mayAct()) return undefined;
+    if (!this.#workflows.has(workflow) || this.#free(workflow) <= 0) return undefined;
+    this.#reserved++;
+    let settled = false;
+    const settle = (): boolean => {
+      if (settled) return false;
+      settled = true;
+      this.#reserved--;
+      return true;
+    };
+    const leaseExpiresAt = this.#clock.now() + this.#options.leaseMs;
+    return {
+      workerId: this.#options.workerId,
+      leaseExpiresAt,
+      launch: (run) => {
+        if (!settle()) return;
+        const claim: RunClaim = { run, checkpoints: [], leaseToken: 1, leaseExpiresAt };
+        if (this.#state === "running" && this.#options.mayAct()) this.#launch(claim);
+        else void this.#releaseRefs([{ uid: run.uid, leaseToken: 1 }]);
+      },
+      release: () => {
+        if (settle()) this.#wake();
+      },
+    };
+  }
+
+  /** Aborts every invocation under way (the process may have been found dead): they commit nothing more. */
+  fence(): void {
+    for (const flight of this.#flights.values()) flight.controller.abort(new Error(LEASE_LOST));
+  }
+
+  /**
+   * Stops: claims nothing more, lets invocations under way finish for up to `shutdownGraceMs`,
+   * then aborts the others and gives their runs back (due at once, for another process).
+   */
+  async stop(): Promise<void> {
+    if (this.#state === "stopping" || this.#state === "stopped") return;
+    this.#state = "stopping";
+    this.#timer?.controller.abort();
+    this.#timer = undefined;
+    await this.#pumping;
+    if (this.#flights.size > 0) {
+      const grace = new AbortController();
+      await Promise.race([
+        this.#flightsEnded(),
+        this.#clock.sleep(this.#options.shutdownGraceMs, grace.signal).catch(() => {}),
+      ]);
+      grace.abort();
+      // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown
+      for (const flight of this.#flights.values()) flight.controller.abort(new Error(STOPPING));
+      await this.#flightsEnded();
+    }
+    this.#loops.abort();
+    await Promise.all(this.#background);
+    this.#state = "stopped";
+  }
+
+  async #flightsEnded(): Promise<void> {
+    while (this.#flights.size > 0) await Promise.all([...this.#flights.values()].map((f) => f.done));
+  }
+
+  #wake(): void {
+    if (this.#state !== "running") return;
+    if (this.#pumping !== undefined) {
+      this.#pumpAgain = true;
+      return;
+    }
+    this.#pumping = this.#pump().then(
+      () => {
+        this.#pumping = undefined;
+        if (this.#pumpAgain) this.#wake();
+      },
+      (error: unknown) => {
+        this.#pumping = undefined;
+        this.#logger.error({ err: error }, "claiming due runs failed; trying again in 1 s");
+        this.#arm(this.#clock.now() + 1_000);
+      },
+    );
+  }
+
+  /** Slots free for `workflow` (its own limit and the executor's). */
+  #free(workflow: string): number {
+    const global = this.#concurrency - this.#flights.size - this.#reserved;
+    const limit = this.#workflows.get(workflow)?.options.concurrency;
+    if (limit === undefined) return global;
+    let running = 0;
+    for (const flight of this.#flights.values()) if (flight.workflow === workflow) running++;
+    return Math.min(global, limit - running);
+  }
+
+  /** The claims to make now: the workflows without a limit of their own together, the others each. */
+  #claimGroups(): { workflows: string[]; limit: number }[] {
+    const global = this.#concurrency - this.#flights.size - this.#reserved;
+    if (global <= 0) return [];
+    const open: string[] = [];
+    const groups: { workflows: string[]; limit: number }[] = [];
+    for (const [name, registered] of this.#workflows) {
+      if (registered.options.concurrency === undefined) open.push(name);
+      else {
+        const free = this.#free(name);
+        if (free > 0) groups.push({ workflows: [name], limit: free });
+      }
+    }
+    if (open.length > 0) groups.unshift({ workflows: open, limit: global });
+    return groups;
+  }
+
+  async #pump(): Promise<void> {
+    let claimedAny = false;
+    for (;;) {
+      this.#pumpAgain = false;
+      let full = false;
+      while (this.#state === "running" && this.#options.mayAct()) {
+        full = false;
+        for (const group of this.#claimGroups()) {
+          const limit = Math.min(group.limit, this.#concurrency - this.#flights.size - this.#reserved);
+          if (limit <= 0) break;
+          const claims = await this.#store.claimDueRuns({
+            now: this.#clock.now(),
+            limit,
+            leaseMs: this.#options.leaseMs,
+            workerId: this.#options.workerId,
+            workflows: group.workflows,
+          });
+          if (this.#state !== "running" || !this.#options.mayAct()) {
+            await this.#releaseRefs(claims.map((c) => ({ uid: c.run.uid, leaseToken: c.leaseToken })));
+            return;
+          }
+          for (const claim of claims) this.#launch(claim);
+          if (claims.length > 0) claimedAny = true;
+          if (claims.length === limit) full = true;
+        }
+        if (!full) break;
+      }
+      if (!this.#pumpAgain || this.#state !== "running") break;
+    }
+    if (this.#state !== "running" || !this.#options.mayAct()) return;
+    const open = [...this.#workflows.keys()].filter((name) => this.#free(name) > 0);
+    if (open.length === 0) return;
+    const next = await this.#store.nextRunWakeAt(open);
+    if (next === undefined) return;
+    const now = this.#clock.now();
+    // Due but not claimed: another process holds it this instant (or a slot just filled); look
+    // again shortly rather than at once, so a run held elsewhere does not make this loop spin.
+    if (next <= now) this.#arm(claimedAny ? now : now + 25);
+    else this.#arm(next);
+  }
+
+  #arm(at: number): void {
+    if (this.#state !== "running") return;
+    this.#timer?.controller.abort();
+    const controller = new AbortController();
+    this.#timer = { at, controller };
+    this.#clock.sleep(Math.max(0, at - this.#clock.now()), controller.signal).then(
+      () => {
+        if (this.#timer?.controller === controller) this.#timer = undefined;
+        this.#wake();
+      },
+      () => {},
+    );
+  }
+
+  #launch(claim: RunClaim): void {
+    const uid = claim.run.uid;
+    const previous = this.#flights.get(uid);
+    // Claimed again here while an older invocation still runs (its lease was ended): fence it out.
+    previous?.controller.abort(new Error(LEASE_LOST));
+    const controller = new AbortController();
+    const flight: Flight = {
+      ref: { uid, leaseToken: claim.leaseToken },
+      workflow: claim.run.workflow,
+      controller,
+      done: Promise.resolve(),
+    };
+    this.#flights.set(uid, flight);
+    flight.done = this.#execute(claim, flight)
+      .catch((error: unknown) => {
+        this.#logger.error(
+          { err: error, runId: claim.run.id, workflow: claim.run.workflow },
+          "a run's invocation failed inside the engine; it runs again when its lease expires",
+        );
+      })
+      .finally(() => {
+        if (this.#flights.get(uid) === flight) this.#flights.delete(uid);
+        this.#wake();
+      });
+  }
+
+  async #execute(claim: RunClaim, flight: Flight): Promise<void> {
+    const { run } = claim;
+    const ref = flight.ref;
+    const registered = this.#workflows.get(run.workflow);
+    if (registered === undefined) {
+      await this.#releaseRefs([ref]);
+      return;
+    }
+    let checkpoints: Checkpoint[] = claim.checkpoints;
+    const now = this.#clock.now();
+    const resolved = await resolveWaits(this.#store, run, checkpoints, this.#codec, now);
+    if (resolved.length > 0) {
+      if (!(await this.#store.commitSteps(ref, { checkpoints: resolved, attempts: [] }, now))) {
+        this.#lost(ref);
+        return;
+      }
+      const byId = new Map(checkpoints.map((c) => [c.stepId, c]));
+      for (const checkpoint of resolved) byId.set(checkpoint.stepId, checkpoint);
+      checkpoints = [...byId.values()];
+    }
+    let input: unknown;
+    try {
+      input = this.#codec.decode(run.input);
+    } catch (error) {
+      await this.#end(ref, run, { status: "failed", error: recordError(error), reason: "error" }, {
+        checkpoints: [],
+        attempts: [],
+      });
+      return;
+    }
+    let wakeNow = false;
+    const commit = async (batch: CheckpointBatch): Promise<void> => {
+      await this.#options.faults?.hit("before-step-commit");
+      const at = this.#clock.now();
+      const prepared = withChildren(run, batch, at, this.#childOptions());
+      if (prepared.resolvedNow) wakeNow = true;
+      if (!(await this.#store.commitSteps(ref, prepared.batch, at))) throw new LeaseLostError(run.uid);
+      this.#childrenCreated(prepared.batch, at);
+      await this.#options.faults?.hit("after-step-commit");
+    };
+    const result = await runInvocation({
+      fn: registered.definition.fn,
+      input,
+      runId: run.id,
+      checkpoints,
+      codec: this.#codec,
+      clock: this.#clock,
+      random: this.#random,
+      signal: flight.controller.signal,
+      commit,
+    });
+    await this.#settle(ref, run, result, flight, wakeNow);
+  }
+
+  /** Commits what the invocation left and moves the run as its outcome says. */
+  async #settle(
+    ref: RunRef,
+    run: RunRecord,
+    result: InvocationResult<unknown>,
+    flight: Flight,
+    wokenBefore: boolean,
+  ): Promise<void> {
+    const { outcome } = result;
+    const rest: CheckpointBatch = { checkpoints: result.checkpoints, attempts: result.attempts };
+    switch (outcome.type) {
+      case "completed":
+        await this.#end(ref, run, { status: "succeeded", output: outcome.encodedOutput }, rest);
+        return;
+      case "failed":
+        await this.#end(
+          ref,
+          run,
+          {
+            status: "failed",
+            error: outcome.error,
+            reason: "error",
+            ...(outcome.compensation.outcomes.length === 0
+              ? {}
+              : { compensation: outcome.compensation }),
+          },
+          rest,
+        );
+        return;
+      case "diverged":
+        await this.#end(
+          ref,
+          run,
+          { status: "failed", error: recordError(outcome.error), reason: "diverged" },
+          rest,
+        );
+        return;
+      case "parked": {
+        await this.#options.faults?.hit("before-step-commit");
+        const now = this.#clock.now();
+        const prepared = withChildren(run, rest, now, this.#childOptions());
+        const park = runPark(outcome.waits, outcome.phase);
+        if (wokenBefore || prepared.resolvedNow) park.runAt = now;
+        if (!(await this.#store.parkRun(ref, park, prepared.batch, now))) {
+          this.#lost(ref);
+          return;
+        }
+        this.#childrenCreated(prepared.batch, now);
+        this.events.emit("run:parked", { uid: run.uid, park });
+        if (park.runAt !== undefined) this.notify(park.runAt);
+        await this.#options.faults?.hit("after-step-commit");
+        return;
+      }
+      case "cancelled": {
+        const reason: unknown = flight.controller.signal.reason;
+        if (reason instanceof Error && reason.message === STOPPING) await this.#releaseRefs([ref]);
+        return;
+      }
+      case "interrupted":
+        if (outcome.error instanceof LeaseLostError) this.#lost(ref);
+        else {
+          this.#logger.warn(
+            { err: outcome.error, runId: run.id },
+            "a step could not be committed; the run is taken up again when its lease expires",
+          );
+        }
+        return;
+    }
+  }
+
+  async #end(ref: RunRef, run: RunRecord, end: RunEnd, rest: CheckpointBatch): Promise<void> {
+    await this.#options.faults?.hit("before-step-commit");
+    const now = this.#clock.now();
+    const prepared = withChildren(run, rest, now, this.#childOptions());
+    if (!(await this.#store.finishRun(ref, end, prepared.batch, now))) {
+      this.#lost(ref);
+      return;
+    }
+    await this.#options.faults?.hit("after-step-commit");
+    // Its parent, woken by the same commit, may be a run of this process.
+    if (run.parent !== undefined) this.notify(now);
+    const ended = await this.#store.getRunByUid(run.uid);
+    if (ended !== undefined) this.events.emit("run:ended", { run: ended });
+  }
+
+  #childOptions(): { random: Random; guard?: UrlCheck } {
+    return this.#options.guard === undefined
+      ? { random: this.#random }
+      : { random: this.#random, guard: this.#options.guard };
+  }
+
+  #childrenCreated(batch: StepBatch, at: number): void {
+    if (batch.calls !== undefined && batch.calls.length > 0) this.#options.onCallsCreated(at);
+    if (batch.runs !== undefined && batch.runs.length > 0) this.notify(at);
+  }
+
+  #lost(ref: RunRef): void {
+    this.events.emit("run:lease-lost", { uid: ref.uid });
+  }
+
+  async #releaseRefs(refs: readonly RunRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    await this.#store.releaseRuns(refs, this.#clock.now()).catch((error: unknown) => {
+      this.#logger.warn(
+        { err: error, runs: refs.length },
+        "could not give back runs this process will not run; they are taken over when their leases end",
+      );
+    });
+  }
+
+  async #catchUp(): Promise<void> {
+    if (this.#workflows.size === 0 || !this.#store.isReady()) return;
+    const next = await this.#store.nextRunWakeAt(this.workflows);
+    if (next !== undefined) this.notify(next);
+  }
+
+  async #renewLeases(): Promise<void> {
+    if (this.#flights.size === 0 || !this.#options.mayAct()) return;
+    const now = this.#clock.now();
+    const lost = await this.#store.renewRunLeases(
+      [...this.#flights.values()].map((f) => f.ref),
+      now + this.#options.leaseMs,
+      now,
+    );
+    for (const ref of lost) {
+      const flight = this.#flights.get(ref.uid);
+      if (flight?.ref.leaseToken === ref.leaseToken) flight.controller.abort(new Error(LEASE_LOST));
+      this.#lost(ref);
+    }
+  }
+
+  async #every(intervalMs: number, task: () => Promise<void>): Promise<void> {
+    const signal = this.#loops.signal;
+    while (!signal.aborted) {
+      try {
+        await this.#clock.sleep(intervalMs, signal);
+      } catch {
+        return;
+      }
+      try {
+        await task();
+      } catch (error) {
+        this.#logger.warn({ err: error }, "run maintenance task failed; it runs again next interval");
+      }
+    }
+  }
+}
+
+/** How a run parked on `waits` is held in the store. */
+export function runPark(waits: readonly RunWait[], phase: RunPark["phase"]): RunPark {
+  const state = parkedState(waits, phase);
+  const events = [
+    ...new Set(waits.flatMap((wait) => (wait.type === "event" ? [wait.event] : []))),
+  ];
+  const base = events.length === 0 ? {} : { events };
+  if (state?.status === "sleeping") return { status: "sleeping", phase, runAt: state.until, ...base };
+  if (state?.status === "waiting") {
+    return {
+      status: "waiting",
+      waitCode: state.code,
+      phase,
+      ...(state.until === undefined ? {} : { runAt: state.until }),
+      ...base,
+    };
+  }
+  // Nothing to wait for cannot park (the runner never does it): due again at once.
+  return { status: "waiting", waitCode: "retry_backoff", phase, runAt: 0 };
+}

@@ -141,6 +141,11 @@ export interface Steadfast {
   readonly keys: ApiKeysService;
   readonly store: Store;
   readonly engine: Engine;
+  /**
+   * Durable workflows: `workflow` registers one here (as `Steadfast.workflow`); `start` starts a
+   * run of a workflow that other processes run.
+   */
+  readonly workflows: WorkflowClient;
   readonly clock: Clock;
   readonly random: Random;
   /** Submits a durable call, committed before this resolves. */
@@ -248,6 +253,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     keys,
     store,
     engine,
+    workflows,
     clock,
     random,
     async fetch(input, callOptions = {}) {

@@ -222,6 +222,26 @@ describe.each(databases)("durable workflows survive kill -9 ($name, process leve
     expect(up.count("/parent-1/after")).toBe(1);
   });
 
+  it("sends a step.fetch's request again, with the same key, when killed after it was sent and before its commit", async () => {
+    const { db, sf, up } = await setUp(open);
+    const first = await start(db, "first", {
+      faults: "after-request-sent@1",
+      start: [{ workflow: "fetcher", id: "fetch-1", input: { upstream: up.url, from: 41 } }],
+    });
+    await killedByFault(first);
+    expect(up.count("/fetch-1/charge")).toBe(1);
+
+    await start(db, "second");
+    const ended = await runEnded(sf, "fetch-1");
+    expect(ended.output).toEqual({ status: 200, total: 43 });
+    const charges = up.requests.filter((r) => r.path === "/fetch-1/charge");
+    expect(charges.map((r) => r.headers["idempotency-key"])).toEqual([
+      "fetch-1:charge",
+      "fetch-1:charge",
+    ]);
+    expect(up.count("/fetch-1/after")).toBe(1);
+  });
+
   it("keeps a sleeping and two waiting runs through kill -9: the sleep ends, an event from a third process wakes one, the other times out to null", async () => {
     const { db, sf, up } = await setUp(open);
     // Four commits: the sleeper's first step, then each run's park. The process dies right after

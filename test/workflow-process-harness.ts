@@ -23,7 +23,7 @@ const SCRIPT = join(root, "test/workflow-process.ts");
 
 /** A run to start in a child: `--start`'s JSON. */
 export interface StartSpec {
-  workflow: "counter" | "triple" | "sleeper" | "waiter" | "saga" | "parent";
+  workflow: "counter" | "triple" | "sleeper" | "waiter" | "saga" | "fetcher" | "parent";
   id: string;
   input: unknown;
 }

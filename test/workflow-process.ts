@@ -179,6 +179,26 @@ const saga = sf.workflow("saga", async ({ input, runId, step }: WorkflowContext<
   });
 });
 
+/**
+ * `step.fetch`: a durable call POSTs `{ total: from }` to `/<runId>/charge` (the engine sends it,
+ * with the key `<runId>:charge`), then a step adds one more.
+ */
+const fetcher = sf.workflow(
+  "fetcher",
+  async ({ input, runId, step }: WorkflowContext<UpstreamInput & { from: number }>) => {
+    const response = await step.fetch("charge", {
+      url: `${input.upstream}/${encodeURIComponent(runId)}/charge`,
+      method: "POST",
+      body: { total: input.from },
+    });
+    const charged = JSON.parse(response.body) as { total: number };
+    const answer = (await step.run("after", posting(input.upstream, runId, charged))) as {
+      total: number;
+    };
+    return { status: response.status, total: answer.total };
+  },
+);
+
 /** Invokes `counter` as a child run (id `<runId>:count`), then adds one in a step of its own. */
 const parent = sf.workflow(
   "parent",
@@ -202,6 +222,7 @@ const workflows: Record<string, WorkflowDefinition<never, unknown>> = {
   sleeper,
   waiter,
   saga,
+  fetcher,
   parent,
 };
 for (const spec of values.start) {

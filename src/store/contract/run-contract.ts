@@ -81,7 +81,7 @@ export function describeRunContract(context: GetContext): void {
       expect((await store.getRun(TENANT_A, "order-x"))?.run.uid).toBe(first.uid);
 
       // Ended, it still holds its id.
-      const claim = await claimRun(store, T0 + 10);
+      const claim = (await claimRuns(store, T0 + 10, 2)).find((c) => c.run.uid === first.uid)!;
       expect(await store.finishRun(runRef(claim), { status: "cancelled" }, NO_STEPS, T0 + 11)).toBe(
         true,
       );
@@ -362,7 +362,7 @@ export function describeRunContract(context: GetContext): void {
       const { store, runs } = context();
       const start = runs.run();
       await store.createRun(start);
-      const existing = runs.run({ id: "child-2", input: '"first"' });
+      const existing = runs.run({ id: "child-2", input: '"first"', runAt: T0 + HOUR });
       const { run: kept } = await store.createRun(existing);
       const ref = runRef(await claimRun(store, T0 + 10));
       const fresh = runs.run({

@@ -323,8 +323,8 @@ export function describeRunControlContract(context: GetContext): void {
       expect(
         await store.renewRunLeases([runRef(held!), runRef(lost!)], expiry + HOUR, expiry + 1),
       ).toEqual([runRef(held!)]);
-      await claimRuns(store, expiry + HOUR - 1, 0);
-      expect(await store.nextRunWakeAt([WORKFLOW])).toBe(expiry);
+      await claimRuns(store, expiry + LEASE_MS - 1, 0);
+      expect(await store.nextRunWakeAt([WORKFLOW])).toBe(expiry + LEASE_MS);
       expect(await store.renewRunLeases([runRef(takeover[0]!)], expiry + HOUR, expiry + 1)).toEqual(
         [],
       );

@@ -281,13 +281,12 @@ export function describeRunWakeContract(context: GetContext): void {
       const dueAlready = runs.run({ runAt: T0 });
       const sleeper = runs.run();
       for (const run of [queuedLater, dueAlready, sleeper]) await store.createRun(run);
-      const claim = await claimRun(store, T0 + 3);
-      expect(claim.run.uid).toBe(dueAlready.uid);
-      // The other due one, sleeping.
-      const sleeperClaim = await claimRun(store, T0 + 3);
+      const [claim, sleeperClaim] = await claimRuns(store, T0 + 3, 2);
+      expect(claim!.run.uid).toBe(dueAlready.uid);
+      expect(sleeperClaim!.run.uid).toBe(sleeper.uid);
       expect(
         await store.parkRun(
-          runRef(sleeperClaim),
+          runRef(sleeperClaim!),
           { status: "sleeping", phase: "forward", runAt: T0 + HOUR },
           NO_STEPS,
           T0 + 4,
@@ -295,7 +294,7 @@ export function describeRunWakeContract(context: GetContext): void {
       ).toBe(true);
       expect(
         await store.finishRun(
-          runRef(claim),
+          runRef(claim!),
           { status: "succeeded", output: "1" },
           NO_STEPS,
           T0 + 4,

@@ -22,6 +22,7 @@ import type {
   WorkflowContext,
   WorkflowDefinition,
 } from "../src/engine/workflows/workflow-definition.ts";
+import type { EngineLogger } from "../src/engine/engine.ts";
 import { createSteadfast, type Steadfast } from "../src/steadfast.ts";
 
 /** Input of every test workflow: where its steps POST. */
@@ -48,7 +49,21 @@ const label = values.label;
 const faults = parseFaults(values.faults);
 const sendingOnly = values["send-event"] !== undefined;
 
+/** Warnings and errors on standard error, for a failing test's message. */
+const logger: EngineLogger = {
+  info: () => {},
+  warn: (obj, msg) => process.stderr.write(`warn ${msg ?? ""} ${describe(obj)}\n`),
+  error: (obj, msg) => process.stderr.write(`error ${msg ?? ""} ${describe(obj)}\n`),
+};
+
+function describe(obj: object): string {
+  const { err, ...rest } = obj as { err?: unknown };
+  const error = err instanceof Error ? (err.stack ?? err.message) : String(err ?? "");
+  return `${JSON.stringify(rest)} ${error}`;
+}
+
 const sf = await createSteadfast({
+  logger,
   db: values.db,
   allowPrivateNetworks: true,
   startEngine: !sendingOnly,

@@ -20,6 +20,7 @@ import { DestinationsService } from "./engine/destinations/destinations-service.
 import { Engine, type EngineLogger } from "./engine/engine.ts";
 import type { FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
+import { RunsService } from "./engine/workflows/runs-service.ts";
 import { createDestinationGuard, type GuardSettingNames } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
 import { PostgresStore } from "./store/postgres/postgres-store.ts";
@@ -127,6 +128,8 @@ export interface CallHandle {
 /** A running Steadfast: engine, store and the calls service. */
 export interface Steadfast {
   readonly calls: CallsService;
+  /** Workflow runs (read, list, cancel, retry) and events (`sendEvent`), scoped to a tenant. */
+  readonly runs: RunsService;
   /** Destinations: their breakers, pauses, limits and health (not scoped to a tenant). */
   readonly destinations: DestinationsService;
   /** API keys: authentication, and the operator's create, list and revoke. */
@@ -201,6 +204,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       ? {}
       : { idempotencyTtlMs: options.idempotencyTtlMs }),
   });
+  const runs = new RunsService({ store, clock, random, engine });
   const keys = new ApiKeysService({
     store,
     clock,
@@ -213,6 +217,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
 
   return {
     calls,
+    runs,
     destinations,
     keys,
     store,

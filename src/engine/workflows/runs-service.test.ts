@@ -96,7 +96,7 @@ describe("RunsService.get", () => {
               type: "failed",
               error: {
                 name: "Error",
-                message: expect.not.stringContaining("pw") as unknown as string,
+                message: expect.not.stringContaining("pw"),
                 terminal: false,
               },
             },

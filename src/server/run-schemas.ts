@@ -9,8 +9,9 @@ import { RunStatuses } from "../core/workflow/run-state.ts";
 
 const isoTime = z.iso.datetime().describe("ISO 8601 time, UTC.");
 const nonNegativeInt = z.number().int().min(0);
+// Any JSON value (`z.json()` would be recursive: a shared definition outside the components).
 const jsonValue = z
-  .json()
+  .unknown()
   .describe(
     "The stored value projected to JSON: Date as an ISO string, BigInt as a decimal string, Map as [[key, value], ...], Set as an array, bytes as base64, NaN and Infinity as null, undefined left out (docs/values.md, Values over HTTP).",
   );

@@ -135,9 +135,7 @@ describe("steadfast runs", () => {
     const text = shown.stdout;
     expect(text).toMatch(/^id\s+show-1$/m);
     expect(text).toMatch(/^status\s+failed$/m);
-    expect(text).toMatch(
-      /^input\s+\{"orderId":"o-42","at":"[^"]+","big":"42"\}$/m,
-    );
+    expect(text).toMatch(/^input\s+\{"orderId":"o-42","at":"[^"]+","big":"42"\}$/m);
     expect(text).toMatch(/^error\s+StepFailedError \(step_failed\): Step "notify" failed/m);
     expect(text).toMatch(/^retry\s+steadfast runs retry show-1$/m);
     expect(text).toMatch(/^STEP\s+KIND\s+STATUS\s+ATTEMPTS\s+STARTED\s+TOOK\s+DETAIL$/m);

@@ -96,7 +96,7 @@ describe("RunsService.get", () => {
               type: "failed",
               error: {
                 name: "Error",
-                message: expect.not.stringContaining("pw"),
+                message: "503 from https://[redacted]@pay.example/x",
                 terminal: false,
               },
             },

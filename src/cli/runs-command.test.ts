@@ -143,7 +143,7 @@ describe("steadfast runs", () => {
       /^charge\s+run\s+completed\s+2\s+\S+Z\s+0ms\s+-> \{"id":"ch_1","amount":"42"\}$/m,
     );
     expect(text).toMatch(
-      /^ {2}#1\s+failed\s+\S+Z\s+13ms\s+Error: 503 from \S+; retry in 0ms \(retry 1 of 3\)$/m,
+      /^ {2}#1\s+failed\s+\S+Z\s+12ms\s+Error: 503 from \S+; retry in 0ms \(retry 1 of 3\)$/m,
     );
     expect(text).not.toContain("pw@");
     expect(text).toMatch(/^ {2}#2\s+succeeded\s+\S+Z\s+8ms\s+succeed$/m);

@@ -237,7 +237,7 @@ function chargeStep(now: number): StepBatch {
         stepId: step("charge"),
         number: 1,
         startedAt: now,
-        durationMs: 12.5,
+        durationMs: 12,
         outcome: { type: "failed", error },
         decision: { type: "retry", delayMs: 0, retryAt: now, reason: "retry 1 of 3" },
       },

@@ -90,7 +90,7 @@ describe("RunsService.get", () => {
           {
             number: 1,
             startedAt: "2026-01-01T00:00:00.000Z",
-            durationMs: 12.5,
+            durationMs: 12,
             // The message quoted a URL with credentials: redacted, as in call views.
             outcome: {
               type: "failed",

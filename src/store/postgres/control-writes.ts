@@ -42,8 +42,7 @@ export class ControlWrites {
       `cancelled AS (UPDATE ${calls} c SET status = 'cancelled', ` +
       "lease_token = e.lease_token + 1, attempts = e.attempts, attempt_base = e.attempt_base, " +
       "crashes_in_a_row = e.crashes_in_a_row, completed_at = $3, idempotency_expires_at = $4, " +
-      `updated_at = $3 FROM ended e WHERE c.id = e.id RETURNING ${callColumns("c")}, ` +
-      "c.parent_run), " +
+      `updated_at = $3 FROM ended e WHERE c.id = e.id RETURNING ${callColumns("c")}), ` +
       // A call started by a run's step wakes that run as it ends (run-log.ts, ChildCall).
       `woken AS (${wakeRunsSql(names, "r.id IN (SELECT parent_run FROM cancelled)", "$3")}), ` +
       "note AS (SELECT pg_notify($5, $3::text) AS sent FROM woken WHERE run_at IS NOT NULL " +

@@ -67,10 +67,10 @@ export class RunClaims {
     // The UPDATE finds its rows by ctid, as the calls' claim does (claim-writes.ts).
     this.#claim =
       "WITH due AS MATERIALIZED (SELECT d.ctid, d.due_at, d.prior_status FROM " +
-      "unnest($5::text[]) AS f(workflow) CROSS JOIN LATERAL (SELECT w.ctid, w.due_at, " +
+      "unnest($5::text[]) AS f(workflow) CROSS JOIN LATERAL (SELECT w.ctid, w.due_at, w.id, " +
       `w.status AS prior_status FROM ${work} w WHERE w.kind = 'run' AND w.workflow = f.workflow ` +
-      "AND w.due_at <= $1 ORDER BY w.due_at LIMIT $4 FOR UPDATE SKIP LOCKED) d " +
-      "ORDER BY d.due_at LIMIT $4), " +
+      "AND w.due_at <= $1 ORDER BY w.due_at, w.id LIMIT $4 FOR UPDATE SKIP LOCKED) d " +
+      "ORDER BY d.due_at, d.id LIMIT $4), " +
       `claimed AS (UPDATE ${work} w SET status = 'running', lease_token = w.lease_token + 1, ` +
       "lease_expires_at = $2, worker_id = $3, invocations = w.invocations + 1, woken = false, " +
       "wait_code = NULL, updated_at = $1 " +

@@ -35,13 +35,14 @@ export class RunControl {
       "note AS (SELECT pg_notify($4, $3::text) AS sent FROM woken WHERE run_at IS NOT NULL " +
       "HAVING count(*) > 0) " +
       `SELECT ${runColumns(names, "c")}, (SELECT sent FROM note) AS sent FROM cancelled c`;
-    // A failed, uncompensated run: its end columns are reset, the checkpoints (and attempts, and
+    // A failed run that ran no compensation (no report, not ended compensating): its end columns are reset, the checkpoints (and attempts, and
     // out-of-line values) of its failed steps deleted, and its work row created again, queued
     // now in the forward phase, its token carrying on from the one it ended with.
     this.#retry =
       `WITH target AS (UPDATE ${runs} r SET status = NULL, phase = NULL, output = NULL, ` +
       "error = NULL, fail_reason = NULL, compensation = NULL, ended_at = NULL, updated_at = $3 " +
       "WHERE r.tenant_id = $1 AND r.id = $2 AND r.status = 'failed' AND r.compensation IS NULL " +
+      "AND r.phase = 'forward' " +
       "RETURNING r.*), " +
       `dropped AS (DELETE FROM ${runSteps} s USING target t WHERE s.run_uid = t.uid ` +
       "AND s.status = 'failed' RETURNING s.run_uid, s.step_id), " +

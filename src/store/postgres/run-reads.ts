@@ -32,9 +32,13 @@ export class RunReads {
     this.#steps =
       `SELECT ${stepColumns(names, "s")} FROM ${runSteps} s WHERE s.run_uid = $1 ` +
       "ORDER BY s.position";
+    // By step, in the order steps were first recorded (run-log.ts, RunDetail), then number.
     this.#attempts =
-      `SELECT ${STEP_ATTEMPT_COLUMNS} FROM ${runStepAttempts} WHERE run_uid = $1 ` +
-      "ORDER BY step_id, number";
+      `SELECT ${STEP_ATTEMPT_COLUMNS.split(", ")
+        .map((column) => `a.${column}`)
+        .join(", ")} FROM ${runStepAttempts} a LEFT JOIN ${runSteps} s ` +
+      "ON s.run_uid = a.run_uid AND s.step_id = a.step_id WHERE a.run_uid = $1 " +
+      "ORDER BY s.position NULLS LAST, a.step_id, a.number";
   }
 
   /** See `RunLog.getRun`: the run, its steps and attempts from one snapshot. */

@@ -42,8 +42,10 @@ ALTER TABLE work ADD CONSTRAINT work_run_columns CHECK (
 -- that the planner can use this partial index.
 DROP INDEX work_due;
 CREATE INDEX work_due ON work (due_at) WHERE due_at IS NOT NULL AND kind <> 'run';
--- Claiming runs and their next wake-up, one ordered probe per registered workflow.
-CREATE INDEX work_runs_due ON work (workflow, due_at) WHERE kind = 'run' AND due_at IS NOT NULL;
+-- Claiming runs and their next wake-up, one ordered probe per registered workflow (runs due at
+-- the same time are claimed in uid order).
+CREATE INDEX work_runs_due ON work (workflow, due_at, id)
+  WHERE kind = 'run' AND due_at IS NOT NULL;
 -- Ending a stopped worker's run claims (stopWorkers) walks the running runs by lease expiry,
 -- as it walks work_due for calls.
 CREATE INDEX work_run_leases ON work (due_at) WHERE kind = 'run' AND status = 'running';

@@ -31,6 +31,7 @@ export class ClaimWrites {
   readonly #renew: string;
   readonly #release: string;
   readonly #nextWake: string;
+  readonly #nextAnyWake: string;
   readonly #channel: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
@@ -84,6 +85,9 @@ export class ClaimWrites {
       "AND w.lease_token = v.lease_token RETURNING w.id) " +
       "SELECT pg_notify($4, $1::text) AS sent FROM released HAVING count(*) > 0";
     this.#nextWake = `SELECT min(due_at) AS at FROM ${names.work} WHERE kind <> 'run'`;
+    this.#nextAnyWake =
+      `SELECT least((SELECT min(due_at) FROM ${names.work} WHERE kind <> 'run'), ` +
+      `(SELECT min(due_at) FROM ${names.work} WHERE kind = 'run')) AS at`;
   }
 
   /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
@@ -153,6 +157,19 @@ export class ClaimWrites {
       text: this.#release,
       values: [now, refs.map((r) => r.callId), refs.map((r) => r.leaseToken), this.#channel],
     });
+  }
+
+  /**
+   * The earliest due time of any work, calls and runs of every workflow (two index probes):
+   * the LISTEN connection's catch-up, which cannot know the workflows its subscribers run.
+   */
+  async nextAnyWakeAt(): Promise<number | undefined> {
+    const { rows } = await this.#db.query({
+      name: "steadfast_next_any_wake",
+      text: this.#nextAnyWake,
+    });
+    const at = rows[0]?.at;
+    return at === null || at === undefined ? undefined : Number(at);
   }
 
   /** See `Store.nextWakeAt`: one ordered index probe. */

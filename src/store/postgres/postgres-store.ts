@@ -222,7 +222,7 @@ export class PostgresStore implements Store {
       },
       channel: this.#names.channel,
       isOwnBackend: (pid) => this.#db.isOwnBackend(pid),
-      catchUp: () => this.#claims.nextWakeAt(),
+      catchUp: () => this.#claims.nextAnyWakeAt(),
       heartbeatMs: options.listenHeartbeatMs ?? 30_000,
       ...(options.onListenError === undefined ? {} : { onError: options.onListenError }),
     });

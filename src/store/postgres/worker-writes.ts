@@ -34,7 +34,7 @@ export class WorkerWrites {
     // judge saw), end the unexpired claims of those and of a worker naming itself (stopped
     // already or not), drop their concurrency permits, and wake the listeners of other
     // processes. Their runs' claims end too (RunClaim.takenOver). The claims are found through
-    // work_due (work_run_leases for runs): a running row's due_at is its lease expiry, so the
+    // work_due (work_runs_by_due for runs): a running row's due_at is its lease expiry, so the
     // walk covers (now, now + 2 * maxLeaseMs], the work due in that window, not
     // every row due in the future (scheduled retries and delayed calls can be millions).
     this.#stop =
@@ -46,7 +46,7 @@ export class WorkerWrites {
       `ended_calls AS (UPDATE ${names.work} w SET lease_expires_at = $1 FROM owners ` +
       "WHERE w.due_at > $1 AND w.due_at <= $5 AND w.kind <> 'run' AND w.status = 'running' " +
       "AND w.worker_id = owners.id RETURNING w.id), " +
-      // Their runs' claims likewise, through work_run_leases (migration 0010).
+      // Their runs' claims likewise, through work_runs_by_due (migration 0010).
       `ended_runs AS (UPDATE ${names.work} w SET lease_expires_at = $1 FROM owners ` +
       "WHERE w.due_at > $1 AND w.due_at <= $5 AND w.kind = 'run' AND w.status = 'running' " +
       "AND w.worker_id = owners.id RETURNING w.id), " +

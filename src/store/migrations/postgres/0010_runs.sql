@@ -46,9 +46,10 @@ CREATE INDEX work_due ON work (due_at) WHERE due_at IS NOT NULL AND kind <> 'run
 -- the same time are claimed in uid order).
 CREATE INDEX work_runs_due ON work (workflow, due_at, id)
   WHERE kind = 'run' AND due_at IS NOT NULL;
--- Ending a stopped worker's run claims (stopWorkers) walks the running runs by lease expiry,
--- as it walks work_due for calls.
-CREATE INDEX work_run_leases ON work (due_at) WHERE kind = 'run' AND status = 'running';
+-- Every live run by due time: ending a stopped worker's run claims (stopWorkers) walks it by
+-- lease expiry as it walks work_due for calls, and the LISTEN connection's catch-up reads the
+-- earliest due run from it.
+CREATE INDEX work_runs_by_due ON work (due_at) WHERE kind = 'run' AND due_at IS NOT NULL;
 -- Waking the runs waiting for an event (wakeRunsForEvent).
 CREATE INDEX work_run_events ON work USING gin (events) WHERE kind = 'run' AND events IS NOT NULL;
 

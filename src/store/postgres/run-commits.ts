@@ -121,7 +121,8 @@ export class RunCommits {
       "ON CONFLICT (run_uid, step_id) DO UPDATE SET kind = excluded.kind, " +
       "status = excluded.status, started_at = excluded.started_at, " +
       "attempts = excluded.attempts, output = excluded.output, error = excluded.error, " +
-      "completed_at = excluded.completed_at, retry_at = excluded.retry_at, wait = excluded.wait " +
+      "completed_at = excluded.completed_at, retry_at = excluded.retry_at, wait = excluded.wait, " +
+      "event_id = excluded.event_id " +
       "RETURNING run_uid, step_id), " +
       // A step written again drops its out-of-line values, except those written again now.
       `ext AS (SELECT * FROM ${values}), ` +

@@ -229,6 +229,7 @@ export function stepColumns(names: SchemaNames, s: string): string {
     `${s}.retry_at`,
     `CASE WHEN ${s}.status = 'waiting' THEN coalesce(${s}.wait, ` +
       `${outOfLine(names, `${s}.run_uid`, `'wait:' || ${s}.step_id`)}) END AS wait`,
+    `${s}.event_id`,
   ].join(", ");
 }
 
@@ -248,6 +249,9 @@ export function checkpointFromRow(row: Row): Checkpoint {
         status: "completed",
         output: row.output as string,
         completedAt: Number(row.completed_at),
+        ...(row.event_id === null || row.event_id === undefined
+          ? {}
+          : { eventId: row.event_id as string }),
       };
     case "failed":
       return { ...base, status: "failed", error: error(), completedAt: Number(row.completed_at) };
@@ -273,7 +277,7 @@ export function checkpointFromRow(row: Row): Checkpoint {
 export const CHECKPOINT_UNNEST = {
   columns:
     "run_uid, step_id, kind, status, started_at, attempts, output, error, completed_at, " +
-    "retry_at, wait",
+    "retry_at, wait, event_id",
   types: [
     "text[]",
     "text[]",
@@ -285,6 +289,7 @@ export const CHECKPOINT_UNNEST = {
     "text[]",
     "bigint[]",
     "bigint[]",
+    "text[]",
     "text[]",
   ],
 } as const;
@@ -322,6 +327,7 @@ export function checkpointRow(
         : null,
       checkpoint.status === "retrying" ? checkpoint.retryAt : null,
       wait.inline,
+      checkpoint.status === "completed" ? (checkpoint.eventId ?? null) : null,
     ],
     external,
   };

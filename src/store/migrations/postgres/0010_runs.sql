@@ -111,6 +111,8 @@ CREATE TABLE run_steps (
   retry_at bigint,
   -- JSON StepWait of a waiting step; NULL then: out of line (slot 'wait:<step id>').
   wait text,
+  -- A completed waitForEvent step's event: delivered once per run.
+  event_id text,
   PRIMARY KEY (run_uid, step_id)
 );
 

@@ -58,7 +58,7 @@ const logger: EngineLogger = {
 
 function describe(obj: object): string {
   const { err, ...rest } = obj as { err?: unknown };
-  const error = err instanceof Error ? (err.stack ?? err.message) : String(err ?? "");
+  const error = err instanceof Error ? (err.stack ?? err.message) : JSON.stringify(err ?? "");
   return `${JSON.stringify(rest)} ${error}`;
 }
 

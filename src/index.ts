@@ -40,3 +40,41 @@ export type { DestinationSettings } from "./engine/destinations/destination-sett
 export type { DestinationsService } from "./engine/destinations/destinations-service.ts";
 export type { ApiKeysService } from "./engine/api-keys-service.ts";
 export type { ApiKeyRecord, ApiKeySource, ApiKeyView } from "./core/api-key.ts";
+// Durable workflows (docs/workflows.md).
+export {
+  defineWorkflow,
+  type Compensation,
+  type StepFetchRequest,
+  type StepFetchResponse,
+  type StepRunContext,
+  type StepRunOptions,
+  type Steps,
+  type WaitForEventOptions,
+  type WorkflowContext,
+  type WorkflowDefinition,
+  type WorkflowFunction,
+} from "./engine/workflows/workflow-definition.ts";
+export {
+  RunCancelledError,
+  RunFailedError,
+  RunIdReusedError,
+  type RunHandle,
+  type SendEventOptions,
+  type SentEvent,
+  type StartOptions,
+  type Workflow,
+  type WorkflowClient,
+} from "./engine/workflows/workflow-client.ts";
+export type { WorkflowOptions } from "./engine/workflows/run-executor.ts";
+export {
+  NonRetriableError,
+  ReplayDivergedError,
+  StepFailedError,
+  isReplayDivergedError,
+  isStepFailedError,
+  type RecordedError,
+} from "./core/workflow/workflow-errors.ts";
+export type { RunStatus } from "./core/workflow/run-state.ts";
+export type { CompensationOutcome, CompensationReport } from "./core/workflow/compensation.ts";
+export type { StepRetryOptions } from "./core/workflow/step-attempt.ts";
+export type { Duration } from "./core/duration.ts";

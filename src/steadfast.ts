@@ -71,6 +71,8 @@ export interface SteadfastOptions {
   workerTimeoutMs?: number;
   /** How long idempotency keys are kept after their call ends, ms. Default 24 h. */
   idempotencyTtlMs?: number;
+  /** How long events are kept for the runs waiting for them, ms. Default 7 days. */
+  eventRetentionMs?: number;
   /**
    * How long a process trusts an API key it has checked before asking the database again, ms:
    * the longest a key revoked by another process keeps working in this one. Default 5,000; at
@@ -220,6 +222,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       "workerTimeoutMs",
       "maxResponseBytes",
       "idempotencyTtlMs",
+      "eventRetentionMs",
       "shutdownGraceMs",
       "faults",
       "logger",

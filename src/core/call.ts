@@ -22,7 +22,7 @@
  *   failed  -> queued                  redrive (POST /v1/calls/:id/retry)
  *   waiting -> waiting (runAt = now)   retry now (POST /v1/calls/:id/retry)
  */
-import type { CallId, TenantId } from "./ids.ts";
+import type { CallId, RunUid, TenantId } from "./ids.ts";
 
 /** Every status a call can have. */
 export const CallStatuses = [
@@ -156,6 +156,11 @@ export interface CallRecord {
   kind: CallKind;
   /** For `callback` calls: the call whose end is being notified. */
   parentId?: CallId;
+  /**
+   * For a call started by a workflow run's step (`step.fetch`, `ChildCall`): that run, woken in
+   * the transaction that ends the call.
+   */
+  parentRun?: RunUid;
   status: CallStatus;
   spec: CallSpec;
   /** The client's `Idempotency-Key`, while it is retained. */

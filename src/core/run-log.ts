@@ -39,11 +39,17 @@ export interface RunRecord {
    * `compensating` (running its compensations), or ended: `succeeded`, `failed`, `cancelled`.
    */
   status: RunStatus;
-  /** `compensating` once it failed and runs its compensations (also while parked or queued). */
+  /**
+   * `compensating` once it failed and runs its compensations (also while parked or queued). An
+   * ended run keeps the phase it ended in.
+   */
   phase: RunPhase;
   /** While `waiting`: on what (the first non-sleep wait). */
   waitCode?: RunWaitCode;
-  /** While queued, sleeping or waiting: when time alone makes it due (epoch ms). */
+  /**
+   * While queued, sleeping or waiting: when time alone makes it due (epoch ms); absent when
+   * nothing but a wake-up will (a wait without a timeout). Absent while running and once ended.
+   */
   runAt?: number;
   /** Its input, encoded. */
   input: string;
@@ -118,7 +124,10 @@ export interface StepBatch {
   runs?: readonly NewRun[];
 }
 
-/** A call started by a run's step: it wakes the run (`wakeRuns`) in the transaction that ends it. */
+/**
+ * A call started by a run's step: it wakes the run (`wakeRuns`) in the transaction that ends it
+ * (an attempt's final commit, or `cancelCall`). Its `CallRecord` shows the run as `parentRun`.
+ */
 export interface ChildCall extends NewCall {
   parentRun: RunUid;
 }
@@ -153,7 +162,7 @@ export type RunEnd =
 export interface RunDetail {
   run: RunRecord;
   checkpoints: Checkpoint[];
-  /** Every step attempt, by step then number. */
+  /** Every step attempt, by step (in the order steps were first recorded) then number. */
   attempts: StepAttempt[];
 }
 
@@ -178,7 +187,7 @@ export type RunControlResult =
 export interface RunLog {
   /**
    * Creates a run, due at `runAt`, or claimed by `claim.workerId` when given (running, lease token
-   * 1), so the process that starts it runs it at once. When the tenant has a run with this id (any
+   * 1, one invocation counted), so the process that starts it runs it at once. When the tenant has a run with this id (any
    * status), nothing is written and that run comes back (`created: false`): the caller compares
    * `inputFingerprint`. Atomic against concurrent creates of one id: exactly one is created.
    */
@@ -229,8 +238,8 @@ export interface RunLog {
    */
   wakeRuns(uids: readonly RunUid[], now: number): Promise<number>;
   /**
-   * Wakes (as `wakeRuns`) the tenant's parked runs waiting for an event named `name`; returns how
-   * many. Called after `recordEvent`.
+   * Wakes (as `wakeRuns`) the tenant's runs whose last `parkRun` named `name` in `park.events`
+   * (until they park again or end); returns how many. Called after `recordEvent`.
    */
   wakeRunsForEvent(tenantId: TenantId, name: string, now: number): Promise<number>;
 
@@ -248,10 +257,12 @@ export interface RunLog {
   cancelRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult>;
   /**
    * Retries a failed run from its failed step: the checkpoints of steps that failed for good are
-   * deleted (the others stay memoized), its error goes, and it is queued due at `now` (forward
-   * phase), its lease token carrying on above the last one. `invalid_state` unless it failed
-   * without running any compensation (a compensated run's completed steps were undone: replaying
-   * them as done would be wrong; start a new run instead).
+   * deleted with their attempts (the step starts again at attempt 1; the other steps stay
+   * memoized), its error, fail reason and end go, and it is queued due at `now` (forward phase),
+   * its lease token carrying on above the last one and its invocations counting on.
+   * `invalid_state` unless it failed without running any compensation (no `compensation` report,
+   * and not ended in the compensating phase): a compensated run's completed steps were undone,
+   * and replaying them as done would be wrong (start a new run instead).
    */
   retryRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult>;
 }

@@ -98,8 +98,13 @@ export interface EngineOptions {
   idempotencyTtlMs?: number;
   /** On `stop`, how long in-flight attempts may finish before they are aborted and released, ms. Default 10,000. */
   shutdownGraceMs?: number;
-  /** How often expired idempotency keys are purged, ms. Default 60,000. */
+  /** How often expired idempotency keys (and events past their retention) are purged, ms. Default 60,000. */
   purgeIntervalMs?: number;
+  /**
+   * How long events (`sendEvent`, `POST /v1/events`) are kept for the runs waiting for them, ms.
+   * Default 7 days: a run receives a matching event sent up to that long before it waits.
+   */
+  eventRetentionMs?: number;
   faults?: FaultInjector;
   logger?: EngineLogger;
   /** Per-destination protection: breaker, pauses, retry budget, share of concurrency. */
@@ -186,6 +191,7 @@ export class Engine {
   readonly #leaseMs: number;
   readonly #shutdownGraceMs: number;
   readonly #purgeIntervalMs: number;
+  readonly #eventRetentionMs: number;
   readonly #ctx: AttemptContext;
   /** The flight of each call this engine runs (its current claim). */
   readonly #inFlight = new Map<CallId, InFlight>();
@@ -245,6 +251,7 @@ export class Engine {
     this.#leaseMs = options.leaseMs ?? 30_000;
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
+    this.#eventRetentionMs = options.eventRetentionMs ?? 7 * 86_400_000;
     this.destinations = new DestinationGate({
       store: options.store,
       clock: options.clock,
@@ -843,8 +850,12 @@ export class Engine {
   }
 
   async #purge(): Promise<void> {
-    const purged = await this.#store.purgeExpiredIdempotencyKeys(this.#clock.now());
+    const now = this.#clock.now();
+    const purged = await this.#store.purgeExpiredIdempotencyKeys(now);
     if (purged > 0) this.#logger.info({ purged }, "released expired idempotency keys");
+    // In slices, so one purge never holds the database for long.
+    const events = await this.#store.purgeEventsBefore(now - this.#eventRetentionMs, 10_000);
+    if (events > 0) this.#logger.info({ purged: events }, "deleted events past their retention");
   }
 
   async #every(intervalMs: number, task: () => Promise<void>): Promise<void> {

@@ -15,7 +15,7 @@ import type {
   StoredResponse,
   WaitCode,
 } from "../core/call.ts";
-import type { CallId, TenantId, WorkerId } from "../core/ids.ts";
+import type { CallId, RunUid, TenantId, WorkerId } from "../core/ids.ts";
 import type { NewCall, StoredDestination, WorkerRecord } from "../core/store.ts";
 
 /** A row as a driver returns it, column name to value. */
@@ -60,6 +60,10 @@ export function callFromRow(row: Row): CallRecord {
     updatedAt: row.updated_at as number,
   };
   if (row.parent_id !== null) record.parentId = row.parent_id as CallId;
+  // Absent from the select lists of stores that predate runs: no parent run.
+  if (row.parent_run !== null && row.parent_run !== undefined) {
+    record.parentRun = row.parent_run as RunUid;
+  }
   if (row.idempotency_key !== null) record.idempotencyKey = row.idempotency_key as string;
   if (row.fingerprint !== null) record.fingerprint = row.fingerprint as string;
   if (row.run_at !== null) record.runAt = row.run_at as number;

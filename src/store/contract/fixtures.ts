@@ -1,15 +1,32 @@
 // Test data for the store contract suite: deterministic ids and times, no clock reads.
 import type { AttemptRecord, CallError, CallSpec, StoredResponse } from "../../core/call.ts";
 import type { NewApiKey } from "../../core/api-key.ts";
+import type { Checkpoint } from "../../core/workflow/checkpoint.ts";
+import type { StepId } from "../../core/workflow/step-id.ts";
+import type { StepAttempt } from "../../core/workflow/step-attempt.ts";
+import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
 import {
   newCallId,
+  newRunUid,
   tenantId,
   type ApiKeyId,
   type CallId,
+  type RunUid,
   type TenantId,
   type WorkerId,
 } from "../../core/ids.ts";
-import type { AttemptCommit, CallTransition, Claim, NewCall, Store } from "../../core/store.ts";
+import type {
+  AttemptCommit,
+  CallTransition,
+  ChildCall,
+  Claim,
+  NewCall,
+  NewRun,
+  RunClaim,
+  RunRef,
+  StepBatch,
+  Store,
+} from "../../core/store.ts";
 import { SeededRandom } from "../../testing/seeded-random.ts";
 
 /** Epoch ms every contract test starts from. */
@@ -182,4 +199,180 @@ export function apiKey(
     createdAt,
     ...overrides,
   };
+}
+
+/** The workflow most run tests register. */
+export const WORKFLOW = "checkout";
+
+/**
+ * Makes `NewRun`s of `TENANT_A` and workflow `WORKFLOW`, with time-ordered uids: each run is
+ * created 1 ms after the previous one (from `T0`), so uids sort in creation order. Ids are
+ * `order-1`, `order-2`...; the fingerprint follows the input.
+ */
+export class RunFactory {
+  #random: SeededRandom;
+  #clock = T0;
+  #count = 0;
+
+  /** Default seed 7. */
+  constructor(seed = 7) {
+    this.#random = new SeededRandom(seed);
+  }
+
+  /** A fresh uid created at `createdAt`. */
+  uid(createdAt: number): RunUid {
+    return newRunUid(createdAt, this.#random);
+  }
+
+  /** A run due at creation unless `overrides` say otherwise. */
+  run(overrides: Partial<NewRun> = {}): NewRun {
+    this.#clock += 1;
+    this.#count += 1;
+    const createdAt = overrides.createdAt ?? this.#clock;
+    const input = overrides.input ?? `{"orderId":${this.#count}}`;
+    return {
+      uid: overrides.uid ?? this.uid(createdAt),
+      tenantId: TENANT_A,
+      id: `order-${this.#count}`,
+      workflow: WORKFLOW,
+      input,
+      inputFingerprint: `fp:${WORKFLOW}:${input}`,
+      createdAt,
+      ...overrides,
+    };
+  }
+
+  /** A child call of run `parentRun`, made by `calls`, due at `createdAt`. */
+  childCall(calls: CallFactory, parentRun: RunUid, createdAt: number): ChildCall {
+    return { ...calls.call({ createdAt, runAt: createdAt }), parentRun };
+  }
+}
+
+/** A step's error as recorded. */
+export const STEP_ERROR: RecordedError = {
+  name: "Error",
+  message: "card declined",
+  code: "card_declined",
+  terminal: false,
+};
+
+/** A step id. */
+export function stepId(id: string): StepId {
+  return id as StepId;
+}
+
+/** A batch that commits nothing. */
+export const NO_STEPS: StepBatch = { checkpoints: [], attempts: [] };
+
+/** A `run` step that completed at `at` with `output`, after `attempts` attempts (default 1). */
+export function completedStep(id: string, output: string, at: number, attempts = 1): Checkpoint {
+  return {
+    status: "completed",
+    stepId: stepId(id),
+    kind: "run",
+    startedAt: at - 10,
+    attempts,
+    output,
+    completedAt: at,
+  };
+}
+
+/** A `run` step that failed for good at `at`. */
+export function failedStep(id: string, at: number, attempts = 1): Checkpoint {
+  return {
+    status: "failed",
+    stepId: stepId(id),
+    kind: "run",
+    startedAt: at - 10,
+    attempts,
+    error: STEP_ERROR,
+    completedAt: at,
+  };
+}
+
+/** A `run` step whose attempt `attempts` failed, its next due at `retryAt`. */
+export function retryingStep(
+  id: string,
+  startedAt: number,
+  attempts: number,
+  retryAt: number,
+): Checkpoint {
+  return {
+    status: "retrying",
+    stepId: stepId(id),
+    kind: "run",
+    startedAt,
+    attempts,
+    retryAt,
+    lastError: STEP_ERROR,
+  };
+}
+
+/** A `waitForEvent` step waiting for `event` since `at`. */
+export function waitingForEvent(id: string, event: string, at: number): Checkpoint {
+  return {
+    status: "waiting",
+    stepId: stepId(id),
+    kind: "waitForEvent",
+    startedAt: at,
+    attempts: 0,
+    wait: { type: "event", event, match: { orderId: 42 } },
+  };
+}
+
+/** Attempt `number` of step `id`: succeeded unless `failed`. */
+export function stepAttempt(
+  id: string,
+  number: number,
+  startedAt: number,
+  failed = false,
+): StepAttempt {
+  return failed
+    ? {
+        stepId: stepId(id),
+        number,
+        startedAt,
+        durationMs: 15,
+        outcome: { type: "failed", error: STEP_ERROR },
+        decision: { type: "retry", delayMs: 1_000, retryAt: startedAt + 1_015, reason: "backoff" },
+      }
+    : {
+        stepId: stepId(id),
+        number,
+        startedAt,
+        durationMs: 15,
+        outcome: { type: "succeeded" },
+        decision: { type: "succeed" },
+      };
+}
+
+/** The ref of a run claim. */
+export function runRef(claim: RunClaim): RunRef {
+  return { uid: claim.run.uid, leaseToken: claim.leaseToken };
+}
+
+/** Claims exactly the due runs of `workflows` at `now` and fails unless there are `count`. */
+export async function claimRuns(
+  store: Store,
+  now: number,
+  count: number,
+  workflows: readonly string[] = [WORKFLOW],
+): Promise<RunClaim[]> {
+  const claims = await store.claimDueRuns({
+    now,
+    limit: count + 1,
+    leaseMs: LEASE_MS,
+    workerId: WORKER,
+    workflows,
+  });
+  if (claims.length !== count) {
+    throw new Error(`Expected ${count} run claims at ${now}, got ${claims.length}.`);
+  }
+  return claims;
+}
+
+/** Claims the one due run of `WORKFLOW` at `now`. */
+export async function claimRun(store: Store, now: number): Promise<RunClaim> {
+  const [claim] = await claimRuns(store, now, 1);
+  return claim!;
 }

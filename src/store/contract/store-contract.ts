@@ -9,7 +9,10 @@ import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
 import { describeEventContract } from "./event-contract.ts";
 import { describeInterruptionContract } from "./interruption-contract.ts";
-import { CallFactory } from "./fixtures.ts";
+import { CallFactory, RunFactory } from "./fixtures.ts";
+import { describeRunContract } from "./run-contract.ts";
+import { describeRunControlContract } from "./run-control-contract.ts";
+import { describeRunWakeContract } from "./run-wake-contract.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
 import { describeWorkerContract } from "./worker-contract.ts";
 
@@ -27,6 +30,8 @@ export interface ContractContext {
   readonly store: Store;
   /** Deterministic calls for this test. */
   readonly calls: CallFactory;
+  /** Deterministic workflow runs for this test. */
+  readonly runs: RunFactory;
 }
 
 /** Hands the current test's context to the `describeXxxContract` helpers. */
@@ -56,25 +61,28 @@ export function describeStoreContract(
   describe(`Store contract: ${name}`, () => {
     let current: StoreUnderTest | undefined;
     let calls: CallFactory | undefined;
+    let runs: RunFactory | undefined;
 
     beforeEach(async () => {
       current = await makeStore();
       await current.store.migrate();
       calls = new CallFactory(1);
+      runs = new RunFactory(7);
     });
 
     afterEach(async () => {
       const finished = current;
       current = undefined;
       calls = undefined;
+      runs = undefined;
       await finished?.cleanup();
     });
 
     const context: GetContext = () => {
-      if (current === undefined || calls === undefined) {
+      if (current === undefined || calls === undefined || runs === undefined) {
         throw new Error("The store contract context is only available inside a test.");
       }
-      return { store: current.store, calls };
+      return { store: current.store, calls, runs };
     };
 
     describeTenantContract(context);
@@ -88,5 +96,8 @@ export function describeStoreContract(
     describeWorkerContract(context);
     describeInterruptionContract(context);
     describeEventContract(context);
+    describeRunContract(context);
+    describeRunWakeContract(context);
+    describeRunControlContract(context);
   });
 }

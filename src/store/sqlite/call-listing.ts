@@ -14,7 +14,7 @@ export interface Statement {
  * calls_list, joining each call's work row if it is live. A live status is a `work` status: queued
  * and waiting work is listed through work_list, running work (left out of work_list, like
  * migration 0004 left it out of calls_list_status) through work_lease, which holds only the
- * attempts in flight, and sorted. An ended status is a `calls` status, listed through
+ * attempts in flight (of calls: the redundant `kind <> 'run'` lets SQLite apply it), and sorted. An ended status is a `calls` status, listed through
  * calls_list_status, which holds only ended calls.
  */
 export function listCallsStatement(tenantId: TenantId, query: ListCallsQuery): Statement {
@@ -32,7 +32,7 @@ export function listCallsStatement(tenantId: TenantId, query: ListCallsQuery): S
     t = "w";
     sql =
       `SELECT ${CALL_COLUMNS} FROM work w INDEXED BY work_lease CROSS JOIN calls c ON c.id = w.id ` +
-      "WHERE w.tenant_id = ? AND w.kind = ? AND w.status = 'running'";
+      "WHERE w.tenant_id = ? AND w.kind = ? AND w.status = 'running' AND w.kind <> 'run'";
   } else if (status === "queued" || status === "waiting") {
     t = "w";
     // The redundant `<> 'running'` is what lets SQLite prove that the partial index applies to a

@@ -12,7 +12,7 @@ import type { Prepare } from "./statement-cache.ts";
  * call: the live columns are then NULL, as an ended call's were).
  */
 export const CALL_COLUMNS =
-  "c.id, c.tenant_id, c.kind, c.parent_id, coalesce(w.status, c.status) AS status, c.spec, " +
+  "c.id, c.tenant_id, c.kind, c.parent_id, c.parent_run, coalesce(w.status, c.status) AS status, c.spec, " +
   "c.idempotency_key, c.fingerprint, c.forwarded_key, " +
   "coalesce(w.attempts, c.attempts) AS attempts, " +
   "coalesce(w.attempt_base, c.attempt_base) AS attempt_base, " +

@@ -4,7 +4,7 @@
 // Each function is synchronous and runs inside the group-commit transaction (see
 // group-commit.ts), so its statements are atomic together. Claims: claim-writes.ts.
 import { StoreError } from "../../core/errors.ts";
-import type { AttemptCommit, CreateCallResult, NewCall } from "../../core/store.ts";
+import type { AttemptCommit, ChildCall, CreateCallResult, NewCall } from "../../core/store.ts";
 import { CALL_COLUMNS, CALLS_WITH_WORK } from "./call-select.ts";
 import {
   ATTEMPT_COLUMNS,
@@ -16,6 +16,7 @@ import {
   WORK_INSERT_COLUMNS,
   workInsertParams,
 } from "./row-mapping.ts";
+import { wakeParentRun } from "./run-wakes.ts";
 import type { Prepare } from "./statement-cache.ts";
 
 const INSERT_CALL =
@@ -38,7 +39,7 @@ const SELECT_BY_KEY =
  */
 export function insertCall(
   sql: Prepare,
-  call: NewCall,
+  call: NewCall | ChildCall,
   claim?: { workerId: string; leaseExpiresAt: number },
 ): CreateCallResult {
   const { changes } = sql(INSERT_CALL).run(...callInsertParams(call, claim !== undefined));
@@ -46,6 +47,7 @@ export function insertCall(
     sql(INSERT_WORK).run(...workInsertParams(call, claim));
     const record = newCallRecord(call);
     if (claim !== undefined) record.status = "running";
+    if ("parentRun" in call) record.parentRun = call.parentRun;
     return { created: true, call: record };
   }
   const existing = sql(SELECT_BY_KEY).get(call.tenantId, call.idempotencyKey ?? null);
@@ -73,11 +75,14 @@ const END_WORK =
   "DELETE FROM work WHERE id = ? AND status = 'running' AND lease_token = ? " +
   "RETURNING attempt_base, crashes_in_a_row, lease_token";
 
-/** Writes the end columns of an ended call (its work row deleted in the same transaction). */
+/**
+ * Writes the end columns of an ended call (its work row deleted in the same transaction), and
+ * returns the run that started it, if one did: the caller wakes it (`wakeParentRun`).
+ */
 export const END_CALL =
   "UPDATE calls SET status = ?, attempts = ?, attempt_base = ?, crashes_in_a_row = ?, " +
   "response = ?, error = ?, completed_at = ?, idempotency_expires_at = ?, lease_token = ?, " +
-  "updated_at = ? WHERE id = ?";
+  "updated_at = ? WHERE id = ? RETURNING parent_run";
 
 /** Inserts an attempt, all columns. */
 export const INSERT_ATTEMPT =
@@ -110,7 +115,7 @@ export function commitAttempt(sql: Prepare, commit: AttemptCommit): boolean {
   } else {
     const ended = sql(END_WORK).get(commit.callId, commit.leaseToken);
     if (ended === undefined) return false;
-    sql(END_CALL).run(
+    const { parent_run: parentRun } = sql(END_CALL).get(
       transition.status,
       attempt.number,
       Number(ended.attempt_base) + interrupted,
@@ -122,7 +127,8 @@ export function commitAttempt(sql: Prepare, commit: AttemptCommit): boolean {
       Number(ended.lease_token),
       now,
       commit.callId,
-    );
+    )!;
+    wakeParentRun(sql, parentRun, now);
   }
   sql(INSERT_ATTEMPT).run(...attemptInsertParams(attempt));
   if (commit.followUp !== undefined) insertCall(sql, commit.followUp);

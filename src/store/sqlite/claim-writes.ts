@@ -15,18 +15,21 @@ import { CALL_COLUMNS } from "./call-select.ts";
 import { attemptInsertParams, callFromRow, type Row } from "./row-mapping.ts";
 import type { Prepare } from "./statement-cache.ts";
 
-// Due queued/waiting work by run_at, and running work whose lease expired by expiry time, merged
-// on that due time. Each branch walks its partial index. Running work (taken over) comes with its
+// Due queued/waiting calls by run_at, and running calls whose lease expired by expiry time, merged
+// on that due time. Each branch walks its partial index, which holds no runs (migration 0011:
+// `kind <> 'run'` repeats the index's predicate so that SQLite can use it). Running work (taken over) comes with its
 // previous claim's time and its attempts, to record its cut-off attempt.
 const SELECT_DUE =
   "SELECT id, held, prior_claim_at, attempts FROM (" +
   "SELECT id, due, held, NULL AS prior_claim_at, NULL AS attempts FROM (" +
   "SELECT id, run_at AS due, wait_code AS held FROM work " +
-  "WHERE status IN ('queued', 'waiting') AND run_at <= ?1 ORDER BY run_at LIMIT ?2) " +
+  "WHERE status IN ('queued', 'waiting') AND kind <> 'run' AND run_at <= ?1 " +
+  "ORDER BY run_at LIMIT ?2) " +
   "UNION ALL " +
   "SELECT id, due, NULL, prior_claim_at, attempts FROM (" +
   "SELECT id, lease_expires_at AS due, updated_at AS prior_claim_at, attempts FROM work " +
-  "WHERE status = 'running' AND lease_expires_at <= ?1 ORDER BY lease_expires_at LIMIT ?2)" +
+  "WHERE status = 'running' AND kind <> 'run' AND lease_expires_at <= ?1 " +
+  "ORDER BY lease_expires_at LIMIT ?2)" +
   ") ORDER BY due, id LIMIT ?2";
 
 // One statement for the whole batch: the ids chosen by SELECT_DUE, as a JSON array. run_at stays:

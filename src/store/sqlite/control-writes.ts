@@ -5,12 +5,13 @@ import type { CallId, TenantId } from "../../core/ids.ts";
 import type { ControlResult } from "../../core/store.ts";
 import { selectCall } from "./call-select.ts";
 import { END_CALL } from "./call-writes.ts";
+import { wakeParentRun } from "./run-wakes.ts";
 import type { Prepare } from "./statement-cache.ts";
 
 // Deleting the work row ends the call and fences the attempt in flight, if any (its commit finds
 // no row). The token kept in calls is one more than the last claim's, as cancelling always made it.
 const END_WORK =
-  "DELETE FROM work WHERE id = ? AND tenant_id = ? " +
+  "DELETE FROM work WHERE id = ? AND tenant_id = ? AND kind <> 'run' " +
   "RETURNING attempts, attempt_base, crashes_in_a_row, lease_token";
 
 /** Cancels a queued, waiting or running call. See `Store.cancelCall`. */
@@ -23,7 +24,7 @@ export function cancelCall(
 ): ControlResult {
   const ended = sql(END_WORK).get(id, tenantId);
   if (ended === undefined) return notChanged(sql, tenantId, id);
-  sql(END_CALL).run(
+  const { parent_run: parentRun } = sql(END_CALL).get(
     "cancelled",
     Number(ended.attempts),
     Number(ended.attempt_base),
@@ -35,7 +36,8 @@ export function cancelCall(
     Number(ended.lease_token) + 1,
     now,
     id,
-  );
+  )!;
+  wakeParentRun(sql, parentRun, now);
   return { type: "ok", call: selectCall(sql, tenantId, id)! };
 }
 
@@ -54,7 +56,7 @@ const REQUEUE =
 
 const RETRY_NOW =
   "UPDATE work SET run_at = ?, updated_at = ? " +
-  "WHERE id = ? AND tenant_id = ? AND status = 'waiting'";
+  "WHERE id = ? AND tenant_id = ? AND status = 'waiting' AND kind <> 'run'";
 
 /** Redrives a failed call or makes a waiting one due now. See `Store.retryCall`. */
 export function retryCall(

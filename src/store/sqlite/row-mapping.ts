@@ -2,7 +2,7 @@
 // src/core. SQL names stop here.
 import type { SQLInputValue, SQLOutputValue } from "node:sqlite";
 import type { AttemptRecord } from "../../core/call.ts";
-import type { NewCall } from "../../core/store.ts";
+import type { ChildCall, NewCall } from "../../core/store.ts";
 import { sentColumns } from "../call-rows.ts";
 
 /** A row as `node:sqlite` returns it. */
@@ -22,13 +22,14 @@ export const CALL_INSERT_COLUMNS = [
   "deadline_at",
   "created_at",
   "updated_at",
+  "parent_run",
 ] as const;
 
 /**
  * Parameters for inserting `call`'s wide row in `CALL_INSERT_COLUMNS` order: queued, or running
  * under a claim. Its live state is in its `work` row (`workInsertParams`).
  */
-export function callInsertParams(call: NewCall, claimed: boolean): SQLInputValue[] {
+export function callInsertParams(call: NewCall | ChildCall, claimed: boolean): SQLInputValue[] {
   return [
     call.id,
     call.tenantId,
@@ -42,6 +43,7 @@ export function callInsertParams(call: NewCall, claimed: boolean): SQLInputValue
     call.deadlineAt ?? null,
     call.createdAt,
     call.createdAt,
+    "parentRun" in call ? call.parentRun : null,
   ];
 }
 

@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
-import type { ApiKeyId, CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import type { ApiKeyId, CallId, RunUid, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import type {
   AttemptCommit,
@@ -12,7 +12,19 @@ import type {
   ClaimRef,
   ControlResult,
   CreateCallResult,
+  CreateRunResult,
   DestinationDocument,
+  InitialClaim,
+  ListRunsQuery,
+  NewRun,
+  RunClaim,
+  RunControlResult,
+  RunDetail,
+  RunEnd,
+  RunPark,
+  RunRecord,
+  RunRef,
+  StepBatch,
   ListApiKeysQuery,
   ListEventsQuery,
   RecordEventResult,
@@ -36,6 +48,10 @@ import * as control from "./control-writes.ts";
 import * as destinations from "./destination-writes.ts";
 import * as events from "./event-writes.ts";
 import { GroupCommit } from "./group-commit.ts";
+import * as runControl from "./run-control-writes.ts";
+import * as runReads from "./run-reads.ts";
+import * as runWakes from "./run-wakes.ts";
+import * as runs from "./run-writes.ts";
 import { attemptFromRow, callFromRow, destinationFromRow, workerFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
@@ -307,10 +323,10 @@ export class SqliteStore implements Store {
   nextWakeAt(): Promise<number | undefined> {
     return this.#read(() => {
       const due = this.#sql(
-        "SELECT min(run_at) AS at FROM work WHERE status IN ('queued', 'waiting')",
+        "SELECT min(run_at) AS at FROM work WHERE status IN ('queued', 'waiting') AND kind <> 'run'",
       ).get()!.at;
       const expiry = this.#sql(
-        "SELECT min(lease_expires_at) AS at FROM work WHERE status = 'running'",
+        "SELECT min(lease_expires_at) AS at FROM work WHERE status = 'running' AND kind <> 'run'",
       ).get()!.at;
       const times = [due, expiry].filter((t): t is number => typeof t === "number");
       return times.length === 0 ? undefined : Math.min(...times);
@@ -467,6 +483,89 @@ export class SqliteStore implements Store {
   /** See `Store.purgeEventsBefore`. */
   purgeEventsBefore(receivedBefore: number, limit?: number): Promise<number> {
     return this.#write(() => events.purgeEventsBefore(this.#sql, receivedBefore, limit));
+  }
+
+  /** See `Store.createRun`. */
+  createRun(run: NewRun, claim?: InitialClaim): Promise<CreateRunResult> {
+    return this.#write(() => runs.createRun(this.#sql, run, claim));
+  }
+
+  /** See `Store.claimDueRuns`. Not durable, like call claims: a lost claim leaves the run due. */
+  claimDueRuns(query: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    workerId: WorkerId;
+    workflows: readonly string[];
+  }): Promise<RunClaim[]> {
+    return this.#writes.enqueue(() => runs.claimDueRuns(this.#sql, query), { durable: false });
+  }
+
+  /** See `Store.nextRunWakeAt`. */
+  nextRunWakeAt(workflows: readonly string[]): Promise<number | undefined> {
+    return this.#read(() => runReads.nextRunWakeAt(this.#sql, workflows));
+  }
+
+  /** See `Store.renewRunLeases`. Not durable, like `renewLeases`. */
+  renewRunLeases(refs: readonly RunRef[], leaseExpiresAt: number, _now: number): Promise<RunRef[]> {
+    return this.#writes.enqueue(() => runs.renewRunLeases(this.#sql, refs, leaseExpiresAt), {
+      durable: false,
+    });
+  }
+
+  /** See `Store.releaseRuns`. */
+  releaseRuns(refs: readonly RunRef[], now: number): Promise<void> {
+    return this.#write(() => runs.releaseRuns(this.#sql, refs, now));
+  }
+
+  /** See `Store.commitSteps`. Group-committed with other writes. */
+  commitSteps(ref: RunRef, batch: StepBatch, now: number): Promise<boolean> {
+    return this.#write(() => runs.commitSteps(this.#sql, ref, batch, now));
+  }
+
+  /** See `Store.parkRun`. */
+  parkRun(ref: RunRef, park: RunPark, batch: StepBatch, now: number): Promise<boolean> {
+    return this.#write(() => runs.parkRun(this.#sql, ref, park, batch, now));
+  }
+
+  /** See `Store.finishRun`. */
+  finishRun(ref: RunRef, end: RunEnd, batch: StepBatch, now: number): Promise<boolean> {
+    return this.#write(() => runs.finishRun(this.#sql, ref, end, batch, now));
+  }
+
+  /** See `Store.wakeRuns`. */
+  wakeRuns(uids: readonly RunUid[], now: number): Promise<number> {
+    return this.#write(() => runWakes.wakeRuns(this.#sql, uids, now));
+  }
+
+  /** See `Store.wakeRunsForEvent`. */
+  wakeRunsForEvent(tenantId: TenantId, name: string, now: number): Promise<number> {
+    return this.#write(() => runWakes.wakeRunsForEvent(this.#sql, tenantId, name, now));
+  }
+
+  /** See `Store.getRun`. */
+  getRun(tenantId: TenantId, id: string): Promise<RunDetail | undefined> {
+    return this.#read(() => runReads.getRun(this.#sql, tenantId, id));
+  }
+
+  /** See `Store.getRunByUid`. */
+  getRunByUid(uid: RunUid): Promise<RunRecord | undefined> {
+    return this.#read(() => runReads.selectRunByUid(this.#sql, uid));
+  }
+
+  /** See `Store.listRuns`. */
+  listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    return this.#read(() => runReads.listRuns(this.#sql, query));
+  }
+
+  /** See `Store.cancelRun`. */
+  cancelRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult> {
+    return this.#write(() => runControl.cancelRun(this.#sql, tenantId, id, now));
+  }
+
+  /** See `Store.retryRun`. */
+  retryRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult> {
+    return this.#write(() => runControl.retryRun(this.#sql, tenantId, id, now));
   }
 
   #write<T>(run: () => T): Promise<T> {

@@ -43,10 +43,12 @@ export const LIST_WORKERS = "SELECT * FROM workers WHERE stopped_at IS NULL ORDE
 const STOP =
   "UPDATE workers SET stopped_at = ?1 WHERE id = ?2 AND stopped_at IS NULL " +
   "AND (?3 IS NULL OR heartbeat_at = ?3)";
-// Walks the worker's running work (work_owner).
+// Walks the worker's running work (work_owner). Calls only: a stopped worker's runs are taken over
+// when their leases expire.
 const END_CLAIMS =
   "UPDATE work INDEXED BY work_owner SET lease_expires_at = ?1 " +
-  "WHERE worker_id = ?2 AND status = 'running' AND lease_expires_at > ?1 AND lease_expires_at <= ?3";
+  "WHERE worker_id = ?2 AND status = 'running' AND kind <> 'run' " +
+  "AND lease_expires_at > ?1 AND lease_expires_at <= ?3";
 const ALL_PERMIT_HOLDERS = "SELECT destination, holders FROM destination_permits";
 const SAVE_PERMIT_HOLDERS = "UPDATE destination_permits SET holders = ? WHERE destination = ?";
 const DROP_PERMIT_HOLDERS = "DELETE FROM destination_permits WHERE destination = ?";

@@ -1,0 +1,27 @@
+// The runnable examples under examples/ run here as a reader runs them, so they stay true.
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const node = join(root, "node_modules", ".bin", "node");
+
+describe("examples", () => {
+  it("order-saga.ts: the approved order succeeds, the rejected one is refunded", async () => {
+    const { stdout } = await promisify(execFile)(node, [join(root, "examples", "order-saga.ts")], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout).toContain(
+      'order-o-42: {"charge":{"id":"ch_o-42"},"crmStatus":201,"receipt":"receipt for o-42"}',
+    );
+    expect(stdout).toContain("refunded ch_o-43");
+    expect(stdout).toContain(
+      "order-o-43: Run \"order-o-43\" failed: NonRetriableError: order o-43 was not approved",
+    );
+    expect(stdout).toContain(
+      'crm saw: order-o-42:notify-crm {"orderId":"o-42"} | order-o-43:notify-crm {"orderId":"o-43"}',
+    );
+  });
+});

@@ -7,6 +7,7 @@ export {
   DEFAULT_DB,
   type CallHandle,
   type CallOptions,
+  type SendEventOptions,
   type Steadfast,
   type SteadfastOptions,
 } from "./steadfast.ts";
@@ -59,13 +60,12 @@ export {
   RunFailedError,
   RunIdReusedError,
   type RunHandle,
-  type SendEventOptions,
-  type SentEvent,
   type StartOptions,
   type Workflow,
   type WorkflowClient,
 } from "./engine/workflows/workflow-client.ts";
 export type { WorkflowOptions } from "./engine/workflows/run-executor.ts";
+export type { SentEvent, RunsService } from "./engine/workflows/runs-service.ts";
 export {
   NonRetriableError,
   ReplayDivergedError,

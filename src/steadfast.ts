@@ -19,15 +19,11 @@ import type { DestinationSettings } from "./engine/destinations/destination-sett
 import { DestinationsService } from "./engine/destinations/destinations-service.ts";
 import { Engine, type EngineLogger } from "./engine/engine.ts";
 import type { WorkflowOptions } from "./engine/workflows/run-executor.ts";
-import {
-  WorkflowClient,
-  type SendEventOptions,
-  type SentEvent,
-  type Workflow,
-} from "./engine/workflows/workflow-client.ts";
+import { WorkflowClient, type Workflow } from "./engine/workflows/workflow-client.ts";
 import type { WorkflowFunction } from "./engine/workflows/workflow-definition.ts";
 import type { FaultInjector } from "./engine/fault-points.ts";
 import { CryptoRandom, SystemClock } from "./engine/system-clock.ts";
+import { RunsService, type SentEvent } from "./engine/workflows/runs-service.ts";
 import { createDestinationGuard, type GuardSettingNames } from "./http/destination-guard.ts";
 import { UndiciTransport } from "./http/undici-transport.ts";
 import { PostgresStore } from "./store/postgres/postgres-store.ts";
@@ -115,6 +111,17 @@ export interface CallOptions {
   tenantId?: string;
 }
 
+/** Options of `Steadfast.sendEvent`. */
+export interface SendEventOptions {
+  /**
+   * Deduplicates, per tenant: the same id with the same name and data is recorded once (and not
+   * delivered again); with another name or data it is refused (`event_id_reused`).
+   */
+  id?: string;
+  /** Default `default`. */
+  tenantId?: string;
+}
+
 /** A submitted call. */
 export interface CallHandle {
   readonly id: CallId;
@@ -137,6 +144,8 @@ export interface CallHandle {
 /** A running Steadfast: engine, store and the calls service. */
 export interface Steadfast {
   readonly calls: CallsService;
+  /** Workflow runs (read, list, cancel, retry) and events (`sendEvent`), scoped to a tenant. */
+  readonly runs: RunsService;
   /** Destinations: their breakers, pauses, limits and health (not scoped to a tenant). */
   readonly destinations: DestinationsService;
   /** API keys: authentication, and the operator's create, list and revoke. */
@@ -239,6 +248,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       ? {}
       : { idempotencyTtlMs: options.idempotencyTtlMs }),
   });
+  const runs = new RunsService({ store, clock, random, engine: engine.runs });
   const keys = new ApiKeysService({
     store,
     clock,
@@ -252,6 +262,7 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
 
   return {
     calls,
+    runs,
     destinations,
     keys,
     store,
@@ -274,8 +285,13 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     workflow(name, fn, workflowOptions) {
       return workflows.workflow(name, fn, workflowOptions);
     },
-    sendEvent(name, data, eventOptions) {
-      return workflows.sendEvent(name, data, eventOptions);
+    sendEvent(name, data, eventOptions = {}) {
+      const { tenantId = "default", id } = eventOptions;
+      return runs.sendEvent(toTenantId(tenantId), {
+        name,
+        data,
+        ...(id === undefined ? {} : { id }),
+      });
     },
     close() {
       closed ??= (async () => {

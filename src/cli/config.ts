@@ -479,12 +479,16 @@ function serverUrl(raw: Raw): string {
   return text.replace(/\/+$/, "");
 }
 
-/** Parses `--status`: one of the call statuses. */
-export function parseStatus(value: string): CallStatus {
+/** Parses `--status`: one of `statuses` (default: the call statuses), in any case. */
+export function parseStatus<S extends string = CallStatus>(
+  value: string,
+  statuses: readonly S[] = CallStatuses as readonly string[] as readonly S[],
+): S {
   const text = value.trim().toLowerCase();
-  if ((CallStatuses as readonly string[]).includes(text)) return text as CallStatus;
+  const found = statuses.find((status) => status === text);
+  if (found !== undefined) return found;
   throw new CliError(
-    `--status ${JSON.stringify(value)} is not valid: expected one of ${CallStatuses.join(", ")}`,
+    `--status ${JSON.stringify(value)} is not valid: expected one of ${statuses.join(", ")}`,
   );
 }
 

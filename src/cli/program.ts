@@ -6,6 +6,7 @@ import type { CliIo } from "./cli-io.ts";
 import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
+import { registerRunsCommand } from "./runs-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
 import { registerWorkerCommands } from "./worker-command.ts";
 
@@ -23,7 +24,7 @@ export interface ProgramOptions {
 
 /**
  * The `steadfast` commander program: `serve`, `worker`, `migrate`, `fetch`, `calls ...`,
- * `destinations ...`, `keys ...`. Errors are not printed
+ * `runs ...`, `events send`, `destinations ...`, `keys ...`. Errors are not printed
  * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
  * instead of exiting (`exitOverride`) so `main` picks the exit code.
  *
@@ -45,14 +46,15 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   registerWorkerCommands(program, io, options.engine);
   registerFetchCommand(program, io);
   registerCallsCommand(program, io);
+  registerRunsCommand(program, io);
   registerDestinationsCommand(program, io);
   registerKeysCommand(program, io);
   program.addHelpText(
     "after",
     `
-Client commands (fetch, calls, destinations, keys) find the server through --url or STEADFAST_URL
-(default http://127.0.0.1:7480) and the API key through --api-key, STEADFAST_API_KEY,
-or the <data-dir>/api-key file \`steadfast serve\` writes. See docs/cli.md.`,
+Client commands (fetch, calls, runs, events, destinations, keys) find the server through --url
+or STEADFAST_URL (default http://127.0.0.1:7480) and the API key through --api-key,
+STEADFAST_API_KEY, or the <data-dir>/api-key file \`steadfast serve\` writes. See docs/cli.md.`,
   );
   return program;
 }

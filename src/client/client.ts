@@ -1,7 +1,10 @@
 import type { ApiKeyView } from "../core/api-key.ts";
 import type { CallStatus } from "../core/call.ts";
 import type { AttemptView, CallView, DestinationView } from "../core/call-view.ts";
+import type { EventInput } from "../core/event-input.ts";
 import type { FetchInput } from "../core/fetch-input.ts";
+import type { RunSummaryView, RunView } from "../core/run-view.ts";
+import type { RunStatus } from "../core/workflow/run-state.ts";
 import { SteadfastApiError, SteadfastConnectionError, type ProblemDetails } from "./errors.ts";
 import { InvalidOptionError } from "../core/errors.ts";
 import { idempotencyKeyProblem } from "../core/idempotency-key.ts";
@@ -57,6 +60,36 @@ export interface CallPage {
   calls: CallView[];
   /** Pass as `cursor` for the next page; absent on the last page. */
   nextCursor?: string;
+}
+
+/** Query of `SteadfastClient.runs`. */
+export interface ListRunsQuery {
+  /** Only runs of this workflow. */
+  workflow?: string;
+  /** Only runs in this status. */
+  status?: RunStatus;
+  /** Page size, 1 to 500. Default (server side) 50. */
+  limit?: number;
+  /** The `nextCursor` of the previous page. */
+  cursor?: string;
+}
+
+/** One page of `SteadfastClient.runs`, newest first. */
+export interface RunPage {
+  runs: RunSummaryView[];
+  /** Pass as `cursor` for the next page; absent on the last page. */
+  nextCursor?: string;
+}
+
+/** What `SteadfastClient.sendEvent` answers. */
+export interface SentEventView {
+  /** The event's id: the one sent, or `evt_<ULID>`. */
+  id: string;
+  name: string;
+  /** When it was recorded (the first time, for a repeat), ISO 8601. */
+  receivedAt: string;
+  /** False when the tenant already had an event with this id, name and data. */
+  created: boolean;
 }
 
 /** Limits to set on a destination: a number sets one, `null` removes it, absent keeps it. */
@@ -125,6 +158,28 @@ export interface SteadfastClient {
    * none to send: the call has not ended, or its callback was delivered or is in flight.
    */
   retryCallback(id: string, options?: RequestOptions): Promise<CallView>;
+  /**
+   * One workflow run with its input, output, and steps with their attempts (`GET /v1/runs/:id`).
+   * Throws `SteadfastApiError` with code `not_found` for an unknown id.
+   */
+  run(id: string, options?: RequestOptions): Promise<RunView>;
+  /** One page of workflow runs, newest first, without inputs or steps (`GET /v1/runs`). */
+  runs(query?: ListRunsQuery, options?: RequestOptions): Promise<RunPage>;
+  /**
+   * Cancels a run that has not ended (`POST /v1/runs/:id/cancel`): a parked one ends at once, a
+   * running one at its next step boundary. Throws `invalid_state` when it has ended.
+   */
+  cancelRun(id: string, options?: RequestOptions): Promise<RunView>;
+  /**
+   * Retries a failed run from its failed step (`POST /v1/runs/:id/retry`). Throws
+   * `invalid_state` unless it failed without compensating.
+   */
+  retryRun(id: string, options?: RequestOptions): Promise<RunView>;
+  /**
+   * Sends an event (`POST /v1/events`) to the runs waiting for it. The id deduplicates: the same
+   * id again answers `created: false`; with another name or data it throws `event_id_reused`.
+   */
+  sendEvent(event: EventInput, options?: RequestOptions): Promise<SentEventView>;
   /**
    * Every destination's breaker, pause, limits and health (`GET /v1/destinations`). The
    * operator's view: destinations are shared by all tenants.
@@ -230,6 +285,8 @@ export function createClient(options: ClientOptions): SteadfastClient {
     `/v1/destinations/${encodeURIComponent(destination)}${suffix}`;
   const keyPath = (id: string, suffix = ""): string =>
     `/v1/keys/${encodeURIComponent(id)}${suffix}`;
+  const runPath = (id: string, suffix = ""): string =>
+    `/v1/runs/${encodeURIComponent(id)}${suffix}`;
 
   const client: SteadfastClient = {
     baseUrl,
@@ -314,6 +371,35 @@ export function createClient(options: ClientOptions): SteadfastClient {
 
     retry(id, requestOptions = {}) {
       return request<CallView>("POST", callPath(id, "/retry"), { signal: requestOptions.signal });
+    },
+
+    run(id, requestOptions = {}) {
+      return request<RunView>("GET", runPath(id), { signal: requestOptions.signal });
+    },
+
+    runs(query = {}, requestOptions = {}) {
+      const params = new URLSearchParams();
+      if (query.workflow !== undefined) params.set("workflow", query.workflow);
+      if (query.status !== undefined) params.set("status", query.status);
+      if (query.limit !== undefined) params.set("limit", String(query.limit));
+      if (query.cursor !== undefined) params.set("cursor", query.cursor);
+      const search = params.size > 0 ? `?${params.toString()}` : "";
+      return request<RunPage>("GET", `/v1/runs${search}`, { signal: requestOptions.signal });
+    },
+
+    cancelRun(id, requestOptions = {}) {
+      return request<RunView>("POST", runPath(id, "/cancel"), { signal: requestOptions.signal });
+    },
+
+    retryRun(id, requestOptions = {}) {
+      return request<RunView>("POST", runPath(id, "/retry"), { signal: requestOptions.signal });
+    },
+
+    sendEvent(event, requestOptions = {}) {
+      return request<SentEventView>("POST", "/v1/events", {
+        body: event,
+        signal: requestOptions.signal,
+      });
     },
 
     async destinations(requestOptions = {}) {

@@ -18,7 +18,10 @@ export {
   type ClientOptions,
   type DestinationLimitsInput,
   type ListQuery,
+  type ListRunsQuery,
   type RequestOptions,
+  type RunPage,
+  type SentEventView,
   type SteadfastClient,
   type SubmitOptions,
 } from "./client.ts";
@@ -42,3 +45,15 @@ export type { CallbackErrorView, CallbackStatus, CallbackView } from "../core/ca
 export type { AttemptDecision, AttemptOutcome, CallStatus } from "../core/call.ts";
 export type { ApiKeySource, ApiKeyView } from "../core/api-key.ts";
 export type { FetchInput } from "../core/fetch-input.ts";
+export type { EventInput } from "../core/event-input.ts";
+export type {
+  RunErrorView,
+  RunSummaryView,
+  RunView,
+  StepAttemptView,
+  StepDecisionView,
+  StepView,
+  StepWaitView,
+} from "../core/run-view.ts";
+export type { JsonValue } from "../core/json-projection.ts";
+export type { RunStatus } from "../core/workflow/run-state.ts";

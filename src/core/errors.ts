@@ -24,6 +24,7 @@ export const ErrorCodes = [
   "forbidden",
   "not_found",
   "idempotency_key_reused",
+  "event_id_reused",
   "invalid_url",
   "blocked_destination",
   "invalid_state",

@@ -55,6 +55,11 @@ export function newRunUid(nowMs: number, random: Random): RunUid {
   return `run_${ulid(nowMs, random)}` as RunUid;
 }
 
+/** True when `value` has the shape of a `RunUid` (it may still not exist). */
+export function isRunUid(value: string): value is RunUid {
+  return /^run_[0-9A-HJKMNP-TV-Z]{26}$/.test(value);
+}
+
 /** A new `ApiKeyId` for a key created at `nowMs`. */
 export function newApiKeyId(nowMs: number, random: Random): ApiKeyId {
   return `key_${ulid(nowMs, random)}` as ApiKeyId;

@@ -9,7 +9,8 @@
  * lease) is on the `work` row while it lives, as for calls.
  *
  * Values (inputs, outputs, step outputs, a waited event's data) are opaque text to the store: the
- * engine encodes them (`storedValueCodec`). A text larger than `maxInlineBytes` (256 KiB) is kept
+ * engine encodes them (`storedValueCodec`), and never contain U+0000 (the codec's texts are JSON,
+ * which escapes it; PostgreSQL text cannot hold it). A text larger than `maxInlineBytes` (256 KiB) is kept
  * out of line by the store (a table of its own), transparently: reads give the text back.
  */
 import type { NewCall } from "./call-log.ts";

@@ -714,6 +714,8 @@ export class Engine {
       this.notify(transition.runAt);
     } else {
       this.events.emit("call:ended", { call });
+      // A step.fetch's call: its end woke its run in the same commit.
+      if (call.parentRun !== undefined) this.runs.notify(this.#clock.now());
       const waiters = this.#waiters.get(call.id);
       if (waiters !== undefined) for (const done of [...waiters]) done("ended");
     }

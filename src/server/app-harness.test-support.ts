@@ -10,6 +10,7 @@ import { ApiKeysService } from "../engine/api-keys-service.ts";
 import { CallsService } from "../engine/calls-service.ts";
 import { DestinationGate } from "../engine/destinations/destination-gate.ts";
 import { DestinationsService } from "../engine/destinations/destinations-service.ts";
+import { RunsService } from "../engine/workflows/runs-service.ts";
 import { createDestinationGuard } from "../http/destination-guard.ts";
 import { SqliteStore } from "../store/sqlite/sqlite-store.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
@@ -27,6 +28,10 @@ export interface AppHarness {
   app: Hono<ServerEnv>;
   store: SqliteStore;
   calls: CallsService;
+  /** Runs and events, with no engine: nudges are counted in `notified`. */
+  runs: RunsService;
+  /** The times `runs` nudged the engine at. */
+  notified: number[];
   /** API keys: tenant acme's `KEY_ACME` and tenant other's `KEY_OTHER`, both `env` keys. */
   keys: ApiKeysService;
   /** The destinations' gate, as an engine would hold it (drive it to open a breaker). */
@@ -51,7 +56,7 @@ export interface AppHarness {
 
 /** Builds an `AppHarness`. Destinations: private networks refused (the production default). */
 export async function appHarness(
-  options: Partial<Omit<AppOptions, "calls" | "keys">> & { metrics?: Registry } = {},
+  options: Partial<Omit<AppOptions, "calls" | "keys" | "runs">> & { metrics?: Registry } = {},
 ): Promise<AppHarness> {
   const dir = mkdtempSync(join(tmpdir(), "steadfast-server-"));
   const store = SqliteStore.open({ path: join(dir, "steadfast.db") });
@@ -73,6 +78,13 @@ export async function appHarness(
     guard: createDestinationGuard({ allowPrivateNetworks: false }),
   });
   const keys = new ApiKeysService({ store, clock, random: new SeededRandom(9) });
+  const notified: number[] = [];
+  const runs = new RunsService({
+    store,
+    clock,
+    random: new SeededRandom(10),
+    engine: { notify: (runAt) => void notified.push(runAt) },
+  });
   await keys.configure([
     { tenantId: tenantId("acme"), key: KEY_ACME },
     { tenantId: tenantId("other"), key: KEY_OTHER },
@@ -88,6 +100,7 @@ export async function appHarness(
   let n = 0;
   const app = createApp({
     calls,
+    runs,
     keys,
     destinations,
     newRequestId: () => `req-${++n}`,
@@ -158,6 +171,8 @@ export async function appHarness(
       ),
     store,
     calls,
+    runs,
+    notified,
     keys,
     gate,
     destinations,

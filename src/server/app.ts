@@ -5,6 +5,7 @@ import { TerminalError } from "../core/errors.ts";
 import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import type { CallsService } from "../engine/calls-service.ts";
 import type { DestinationsService } from "../engine/destinations/destinations-service.ts";
+import type { RunsService } from "../engine/workflows/runs-service.ts";
 import { registerCallsRoutes } from "./calls-routes.ts";
 import { registerDestinationsRoutes } from "./destinations-routes.ts";
 import { registerFetchRoute } from "./fetch-route.ts";
@@ -17,6 +18,7 @@ import { DEFAULT_OPERATOR_TENANTS } from "./operator-only.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
 import { frameRequests } from "./request-frame.ts";
 import { requireApiKey } from "./require-api-key.ts";
+import { registerRunsRoutes } from "./runs-routes.ts";
 import type { ServerEnv } from "./server-env.ts";
 
 /** What `GET /healthz` reports. */
@@ -31,6 +33,8 @@ export interface HealthStatus {
 export interface AppOptions {
   /** The use cases the routes expose. */
   calls: CallsService;
+  /** Workflow runs and events (`/v1/runs`, `/v1/events`). */
+  runs: RunsService;
   /** Authentication of every `/v1` request, and the operator's `/v1/keys` routes. */
   keys: ApiKeysService;
   /**
@@ -75,11 +79,12 @@ export interface AppOptions {
  * `GET /v1/calls/:id`, `GET /v1/calls/:id/attempts`, `POST /v1/calls/:id/cancel` (200),
  * `POST /v1/calls/:id/retry` (202), `GET /v1/destinations`, `GET|PUT /v1/destinations/:destination`,
  * `POST /v1/destinations/:destination/reset`, `GET|POST /v1/keys`, `GET /v1/keys/:id`,
- * `POST /v1/keys/:id/revoke`, `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
+ * `POST /v1/keys/:id/revoke`, `GET /v1/runs`, `GET /v1/runs/:id`, `POST /v1/runs/:id/cancel` (200),
+ * `POST /v1/runs/:id/retry` (202), `POST /v1/events` (202), `GET /healthz`, `GET /metrics`, `GET /openapi.json`.
  * Unknown routes answer `404`, known routes with a wrong method `405` with `Allow`.
  *
  * @example
- * const app = createApp({ calls: steadfast.calls, keys: steadfast.keys, metrics: createMetrics({ events: steadfast.engine.events }).registry });
+ * const app = createApp({ calls: steadfast.calls, runs: steadfast.runs, keys: steadfast.keys, metrics: createMetrics({ events: steadfast.engine.events }).registry });
  * serve({ fetch: app.fetch, port: 7480, hostname: "127.0.0.1" });
  * // or, in a test:
  * const res = await app.request("/v1/calls", { headers: { authorization: `Bearer ${key}` } });
@@ -146,6 +151,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
     ...(signal === undefined ? {} : { signal }),
   });
   registerCallsRoutes(app, options.calls);
+  registerRunsRoutes(app, options.runs, maxBodyBytes);
   if (options.destinations !== undefined)
     registerDestinationsRoutes(app, options.destinations, maxBodyBytes, operators);
   registerKeysRoutes(app, options.keys, maxBodyBytes, operators);

@@ -35,7 +35,7 @@ async function setUp(failures: number) {
   );
   receiver = hook;
   await engine.sf.keys.configure([{ tenantId: tenantId("default"), key: KEY }]);
-  const app = createApp({ calls: engine.sf.calls, keys: engine.sf.keys });
+  const app = createApp({ calls: engine.sf.calls, runs: engine.sf.runs, keys: engine.sf.keys });
   const request = (path: string, init: RequestInit = {}) =>
     app.request(path, {
       ...init,

@@ -1,14 +1,12 @@
 import type { Hono } from "hono";
-import type { z } from "zod";
 import { toApiKeyView } from "../core/api-key.ts";
-import { TerminalError } from "../core/errors.ts";
-import { fieldIssues } from "../core/fetch-input.ts";
 import { tenantId } from "../core/ids.ts";
 import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import { CreateApiKeyInputSchema, ListApiKeysQuerySchema } from "./api-key-schemas.ts";
 import { onlyOperators } from "./operator-only.ts";
 import { readJsonBody } from "./read-json-body.ts";
 import type { ServerEnv } from "./server-env.ts";
+import { validInput } from "./valid-input.ts";
 
 /**
  * The API key routes (issue 10, item 4), for operators: a key reaches every call of its tenant,
@@ -35,7 +33,7 @@ export function registerKeysRoutes(
   app.use("/v1/keys/*", operators);
 
   app.get("/v1/keys", async (c) => {
-    const query = valid(ListApiKeysQuerySchema, c.req.query(), "query");
+    const query = validInput(ListApiKeysQuerySchema, c.req.query(), "query");
     const list = await keys.list({
       ...(query.tenant === undefined ? {} : { tenantId: tenantId(query.tenant) }),
       includeRevoked: query.includeRevoked === "true",
@@ -45,7 +43,7 @@ export function registerKeysRoutes(
 
   app.post("/v1/keys", async (c) => {
     const body = await readJsonBody(c.req.raw, maxBodyBytes);
-    const input = valid(CreateApiKeyInputSchema, body, "key");
+    const input = validInput(CreateApiKeyInputSchema, body, "key");
     const { key, record } = await keys.create({
       tenantId: tenantId(input.tenant),
       ...(input.name === undefined ? {} : { name: input.name }),
@@ -61,17 +59,5 @@ export function registerKeysRoutes(
 
   app.post("/v1/keys/:id/revoke", async (c) =>
     c.json(toApiKeyView(await keys.revoke(c.req.param("id"), operatorTenants))),
-  );
-}
-
-/** `value` parsed by `schema`, or a `422 invalid_request` naming each invalid field. */
-function valid<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issues = fieldIssues(parsed.error);
-  throw new TerminalError(
-    "invalid_request",
-    `Invalid ${what}: ${issues.map((i) => `${i.field}: ${i.message}`).join("; ")}`,
-    { issues },
   );
 }

@@ -102,7 +102,7 @@ export function outcomeLabel(attempt: AttemptRecord): string {
  *
  * @example
  * const metrics = createMetrics({ events: engine.events, inFlight: () => engine.inFlight });
- * const app = createApp({ calls, keys, metrics: metrics.registry });
+ * const app = createApp({ calls, runs, keys, metrics: metrics.registry });
  */
 export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();

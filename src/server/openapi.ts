@@ -4,6 +4,7 @@
  * (`schemas.ts`). OpenAPI 3.1 uses JSON Schema 2020-12, which is what `z.toJSONSchema` emits.
  */
 import { z } from "zod";
+import { EventInputSchema } from "../core/event-input.ts";
 import { FetchInputSchema } from "../core/fetch-input.ts";
 import {
   ApiKeyListSchema,
@@ -14,6 +15,13 @@ import {
 } from "./api-key-schemas.ts";
 import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from "./problem.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
+import {
+  ListRunsQuerySchema,
+  RunPageSchema,
+  RunSummaryViewSchema,
+  RunViewSchema,
+  SentEventSchema,
+} from "./run-schemas.ts";
 import {
   AttemptListSchema,
   CallbackPayloadSchema,
@@ -70,6 +78,11 @@ function componentSchemas(): Record<string, JsonObject> {
   registry.add(ApiKeyListSchema, { id: "ApiKeyList" });
   registry.add(CreatedApiKeySchema, { id: "CreatedApiKey" });
   registry.add(CreateApiKeyInputSchema, { id: "CreateApiKeyInput" });
+  registry.add(RunViewSchema, { id: "RunView" });
+  registry.add(RunSummaryViewSchema, { id: "RunSummaryView" });
+  registry.add(RunPageSchema, { id: "RunPage" });
+  registry.add(EventInputSchema, { id: "EventInput" });
+  registry.add(SentEventSchema, { id: "SentEvent" });
   const { schemas } = z.toJSONSchema(registry, {
     uri: (id) => `#/components/schemas/${id}`,
     io: "input",
@@ -107,6 +120,10 @@ const idParam = pathParam("id", "Call id (call_...).");
 const destinationParam = pathParam(
   "destination",
   "An origin, URL-encoded (https%3A%2F%2Fapi.example.com, http%3A%2F%2F127.0.0.1%3A8080), or host[:port], which means https (api.example.com is https://api.example.com).",
+);
+const runIdParam = pathParam(
+  "id",
+  "The run's id, as it was started with (its idempotency key), percent-encoded.",
 );
 const keyIdParam = pathParam(
   "id",
@@ -198,6 +215,8 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
     queryParamOf(ListCallsQuerySchema.shape, name);
   const keyQueryParam = (name: keyof typeof ListApiKeysQuerySchema.shape): JsonObject =>
     queryParamOf(ListApiKeysQuerySchema.shape, name);
+  const runQueryParam = (name: keyof typeof ListRunsQuerySchema.shape): JsonObject =>
+    queryParamOf(ListRunsQuerySchema.shape, name);
   const limitNote =
     options.maxBodyBytes === undefined ? "" : ` Bodies over ${options.maxBodyBytes} bytes get 413.`;
   return {
@@ -345,6 +364,86 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           responses: {
             "202": callResponse("The call; its callback is due now."),
             ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/v1/runs": {
+        get: {
+          operationId: "listRuns",
+          summary: "List workflow runs, newest first",
+          description:
+            "Without input, output and steps: GET /v1/runs/{id} has them. Runs are started in-process (they execute your code), not over HTTP.",
+          parameters: [
+            runQueryParam("workflow"),
+            runQueryParam("status"),
+            runQueryParam("limit"),
+            runQueryParam("cursor"),
+          ],
+          responses: {
+            "200": { description: "A page of runs.", content: json(ref("RunPage")) },
+            ...problems("invalid_request", ...authed),
+          },
+        },
+      },
+      "/v1/runs/{id}": {
+        get: {
+          operationId: "getRun",
+          summary: "Read a run: status, input, output or error, and each step with its attempts",
+          parameters: [runIdParam],
+          responses: {
+            "200": { description: "The run.", content: json(ref("RunView")) },
+            ...problems("not_found", ...authed),
+          },
+        },
+      },
+      "/v1/runs/{id}/cancel": {
+        post: {
+          operationId: "cancelRun",
+          summary: "Cancel a run that has not ended",
+          description:
+            "A sleeping, waiting or queued run ends at once; a running one stops at its next step boundary (its next commit is refused). Nothing is compensated. 409 when it has ended.",
+          parameters: [runIdParam],
+          responses: {
+            "200": { description: "The cancelled run.", content: json(ref("RunView")) },
+            ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/v1/runs/{id}/retry": {
+        post: {
+          operationId: "retryRun",
+          summary: "Retry a failed run from its failed step, with the current code",
+          description:
+            "Its completed steps stay memoized; the steps that failed for good run again. 409 unless the run failed without running compensations (a compensated run's steps were undone: start a new run).",
+          parameters: [runIdParam],
+          responses: {
+            "202": {
+              description: "The run, queued again.",
+              headers: {
+                Location: { schema: { type: "string" }, description: "/v1/runs/<id>" },
+              },
+              content: json(ref("RunView")),
+            },
+            ...problems("not_found", "invalid_state", ...authed),
+          },
+        },
+      },
+      "/v1/events": {
+        post: {
+          operationId: "sendEvent",
+          summary: "Send an event to the runs waiting for it",
+          description: `Records the event and wakes this tenant's runs waiting for an event of its name (step.waitForEvent). The id deduplicates: sending it again with the same name and data records nothing (created false, 202); with another name or data it is refused (409 event_id_reused).${limitNote}`,
+          requestBody: { required: true, content: json(ref("EventInput")) },
+          responses: {
+            "202": { description: "The event, recorded.", content: json(ref("SentEvent")) },
+            ...problems(
+              "invalid_json",
+              "unsupported_media_type",
+              "payload_too_large",
+              "invalid_request",
+              "event_id_reused",
+              ...authed,
+            ),
           },
         },
       },

@@ -42,6 +42,7 @@ export const PROBLEM_KINDS = {
   not_acceptable: { status: 406, title: "Not acceptable" },
   request_timeout: { status: 408, title: "Request timeout" },
   invalid_state: { status: 409, title: "Invalid state" },
+  event_id_reused: { status: 409, title: "Event id reused" },
   payload_too_large: { status: 413, title: "Payload too large" },
   unsupported_media_type: { status: 415, title: "Unsupported media type" },
   expectation_failed: { status: 417, title: "Expectation failed" },

@@ -119,6 +119,7 @@ export async function startServer(
     });
     const app = createApp({
       calls: steadfast.calls,
+      runs: steadfast.runs,
       keys: steadfast.keys,
       destinations: steadfast.destinations,
       ...(config.operatorTenants === undefined ? {} : { operatorTenants: config.operatorTenants }),

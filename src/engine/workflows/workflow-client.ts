@@ -8,7 +8,7 @@
  * they differ (a key reused for another request, as for calls).
  */
 import { SteadfastError, TerminalError, WaitTimeoutError } from "../../core/errors.ts";
-import { newRunUid, tenantId as toTenantId, ulid } from "../../core/ids.ts";
+import { newRunUid, tenantId as toTenantId } from "../../core/ids.ts";
 import type { Clock, Random } from "../../core/ports.ts";
 import type { RunRecord } from "../../core/run-log.ts";
 import type { Store } from "../../core/store.ts";
@@ -55,21 +55,6 @@ export interface RunHandle<O> {
 export interface Workflow<I, O> extends WorkflowDefinition<I, O> {
   /** Starts a run with `input` (committed before this resolves). */
   start(input: I, options?: StartOptions): Promise<RunHandle<O>>;
-}
-
-/** Options of `sendEvent`. */
-export interface SendEventOptions {
-  /** Deduplicates, per tenant: an event id sent again is not recorded or delivered again. */
-  id?: string;
-  /** Default `default`. */
-  tenantId?: string;
-}
-
-/** An event as recorded. */
-export interface SentEvent {
-  id: string;
-  /** False when its id was recorded already (nothing was delivered again). */
-  created: boolean;
 }
 
 /** The run's id was used already, for another workflow or input. */
@@ -146,10 +131,7 @@ export class WorkflowClient {
     options: WorkflowOptions = {},
   ): Workflow<I, O> {
     const definition = defineWorkflow(name, fn);
-    this.#options.executor.register(
-      definition as WorkflowDefinition<unknown, unknown>,
-      options,
-    );
+    this.#options.executor.register(definition as WorkflowDefinition<unknown, unknown>, options);
     return Object.freeze({
       name: definition.name,
       fn: definition.fn,
@@ -205,25 +187,6 @@ export class WorkflowClient {
       }
     }
     return this.#handle<O>(created.run, created.created);
-  }
-
-  /** Records an event and wakes the runs waiting for one of its name. */
-  async sendEvent(name: string, data?: unknown, options: SendEventOptions = {}): Promise<SentEvent> {
-    const { store, executor, clock, random } = this.#options;
-    const tenant = toTenantId(options.tenantId ?? "default");
-    const now = clock.now();
-    const id = options.id ?? `evt_${ulid(now, random)}`;
-    const recorded = await store.recordEvent({
-      tenantId: tenant,
-      id,
-      name,
-      data: storedValueCodec.encode(data ?? null),
-      receivedAt: now,
-    });
-    // Woken even when the id was recorded already: a sender retrying after a crash between the
-    // record and the wake-up must not leave the waiting runs asleep until their timeout.
-    if ((await store.wakeRunsForEvent(tenant, recorded.event.name, now)) > 0) executor.notify(now);
-    return { id, created: recorded.created };
   }
 
   #handle<O>(run: RunRecord, created: boolean): RunHandle<O> {

@@ -3,6 +3,7 @@
 // lease, parked, woken (without losing a wake-up), and ended, waking their parent.
 import { describe, expect, it } from "vitest";
 import type { RunRecord, RunUid } from "../../core/store.ts";
+import { nextCheckpoint, type Checkpoint } from "../../core/workflow/checkpoint.ts";
 import {
   claimRun,
   claimRuns,
@@ -12,6 +13,7 @@ import {
   retryingStep,
   runRef,
   stepAttempt,
+  stepId,
   T0,
   TENANT_A,
   TENANT_B,
@@ -286,6 +288,30 @@ export function describeRunContract(context: GetContext): void {
         checkpoints: [done],
         attempts: [first, second],
       });
+    });
+
+    it("keeps a received event's id on its step and an attempt's fractional duration", async () => {
+      const { store, runs } = context();
+      const start = runs.run();
+      await store.createRun(start);
+      const ref = runRef(await claimRun(store, T0 + 10));
+      const received: Checkpoint = {
+        ...nextCheckpoint(
+          waitingForEvent("approval", "order.approved", T0 + 11),
+          { type: "resolved", output: '{"ok":true}', at: T0 + 20 },
+          stepId("approval"),
+        ),
+        eventId: "evt-7",
+      } as Checkpoint;
+      const timed = { ...stepAttempt("charge", 1, T0 + 11), durationMs: 12.375 };
+      expect(
+        await store.commitSteps(ref, { checkpoints: [received], attempts: [timed] }, T0 + 20),
+      ).toBe(true);
+      const detail = await store.getRun(TENANT_A, start.id);
+      expect(detail?.checkpoints).toEqual([received]);
+      expect(detail?.attempts).toEqual([timed]);
+      await store.releaseRuns([ref], T0 + 30);
+      expect((await claimRun(store, T0 + 30)).checkpoints).toEqual([received]);
     });
 
     it("writes nothing under a lease token that no longer owns the run", async () => {

@@ -5,6 +5,9 @@
 // that ends (succeeded, failed) loses its work row, and its wide `calls` row gets its end
 // columns, the one write it has after its creation (migration 0008).
 //
+// A call started by a run's step (`ChildCall`, calls.parent_run) wakes that run in the statement
+// that ends it.
+//
 // Fencing: a commit applies only if the call's work row is running under the commit's lease
 // token. The UPDATE and DELETE of work rows return the commits that applied; the attempt rows,
 // end columns and follow-ups are written for those only, so a fenced commit writes nothing.
@@ -15,6 +18,7 @@ import { isStatementError } from "./postgres-errors.ts";
 import { StoreError } from "../../core/errors.ts";
 import { insertCallsSql, insertWorkSql } from "./call-inserts.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow } from "./row-mapping.ts";
+import { wakeRunsSql } from "./run-rows.ts";
 import type { SchemaNames } from "./schema-names.ts";
 import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
 
@@ -79,7 +83,10 @@ export class AttemptCommits {
       "crashes_in_a_row = CASE WHEN v.interrupted THEN e.crashes_in_a_row ELSE 0 END, " +
       "response = v.response, error = v.error, lease_token = e.lease_token, " +
       "completed_at = v.completed_at, idempotency_expires_at = v.idempotency_expires_at, " +
-      "updated_at = v.now FROM ends e JOIN v ON v.i = e.i WHERE c.id = v.call_id), " +
+      "updated_at = v.now FROM ends e JOIN v ON v.i = e.i WHERE c.id = v.call_id " +
+      "RETURNING c.parent_run), " +
+      // A call started by a run's step wakes that run as it ends (run-log.ts, ChildCall).
+      `parents AS (${wakeRunsSql(names, "r.id IN (SELECT parent_run FROM ended)", "(SELECT max(now) FROM v)")}), ` +
       "done AS (SELECT i FROM waits UNION ALL SELECT i FROM ends), " +
       `recorded AS (INSERT INTO ${names.attempts} (call_id, number, started_at, duration_ms, ` +
       "connect_ms, first_byte_ms, outcome, sent, sent_unknown, decision) SELECT v.call_id, " +
@@ -91,8 +98,9 @@ export class AttemptCommits {
       `inserted AS (${insertCallsSql(names, "fv", "commit_i")}), ` +
       `follow AS (${insertWorkSql(names, "fv v")}), ` +
       // Follow-ups are new due work: wake the listeners of other processes, at commit.
-      `note AS (SELECT pg_notify(${channelParam}, min(run_at)::text) AS sent FROM follow ` +
-      "HAVING count(*) > 0) " +
+      `note AS (SELECT pg_notify(${channelParam}, min(run_at)::text) AS sent FROM ` +
+      "(SELECT run_at FROM follow UNION ALL SELECT run_at FROM parents " +
+      "WHERE run_at IS NOT NULL) due HAVING count(*) > 0) " +
       "SELECT done.i, note.sent FROM done LEFT JOIN note ON true";
   }
 

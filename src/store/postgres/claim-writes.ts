@@ -31,6 +31,7 @@ export class ClaimWrites {
   readonly #renew: string;
   readonly #release: string;
   readonly #nextWake: string;
+  readonly #nextAnyWake: string;
   readonly #channel: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
@@ -47,7 +48,8 @@ export class ClaimWrites {
       // The wait code before the claim comes back too (Claim.heldFor).
       "WITH due AS MATERIALIZED (SELECT ctid, due_at, wait_code AS held, " +
       `status AS prior_status, updated_at AS prior_claim_at FROM ${names.work} ` +
-      "WHERE due_at <= $1 ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED), " +
+      // `kind <> 'run'`: calls only, through the partial work_due (runs: run-claims.ts).
+      "WHERE due_at <= $1 AND kind <> 'run' ORDER BY due_at LIMIT $4 FOR UPDATE SKIP LOCKED), " +
       `claimed AS (UPDATE ${names.work} w SET status = 'running', ` +
       "lease_token = w.lease_token + 1, lease_expires_at = $2, worker_id = $3, " +
       "attempts = w.attempts + (w.status = 'running')::integer, " +
@@ -70,8 +72,8 @@ export class ClaimWrites {
     this.#renew =
       `UPDATE ${names.work} w SET lease_expires_at = $1 ` +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
-      "WHERE w.id = v.id AND w.status = 'running' AND w.lease_token = v.lease_token " +
-      "RETURNING w.id, w.lease_token";
+      "WHERE w.id = v.id AND w.kind <> 'run' AND w.status = 'running' " +
+      "AND w.lease_token = v.lease_token RETURNING w.id, w.lease_token";
     this.#release =
       `WITH released AS (UPDATE ${names.work} w SET ` +
       "status = CASE WHEN w.attempts > 0 THEN 'waiting' ELSE 'queued' END, " +
@@ -79,10 +81,13 @@ export class ClaimWrites {
       "wait_code = NULL, wait_destination = NULL, " +
       "run_at = $1, lease_expires_at = NULL, worker_id = NULL, updated_at = $1 " +
       "FROM unnest($2::text[], $3::bigint[]) AS v(id, lease_token) " +
-      "WHERE w.id = v.id AND w.status = 'running' AND w.lease_token = v.lease_token " +
-      "RETURNING w.id) " +
+      "WHERE w.id = v.id AND w.kind <> 'run' AND w.status = 'running' " +
+      "AND w.lease_token = v.lease_token RETURNING w.id) " +
       "SELECT pg_notify($4, $1::text) AS sent FROM released HAVING count(*) > 0";
-    this.#nextWake = `SELECT min(due_at) AS at FROM ${names.work}`;
+    this.#nextWake = `SELECT min(due_at) AS at FROM ${names.work} WHERE kind <> 'run'`;
+    this.#nextAnyWake =
+      `SELECT least((SELECT min(due_at) FROM ${names.work} WHERE kind <> 'run'), ` +
+      `(SELECT min(due_at) FROM ${names.work} WHERE kind = 'run')) AS at`;
   }
 
   /** Claims up to `limit` due calls, earliest due first. See `Store.claimDue`. */
@@ -152,6 +157,19 @@ export class ClaimWrites {
       text: this.#release,
       values: [now, refs.map((r) => r.callId), refs.map((r) => r.leaseToken), this.#channel],
     });
+  }
+
+  /**
+   * The earliest due time of any work, calls and runs of every workflow (two index probes):
+   * the LISTEN connection's catch-up, which cannot know the workflows its subscribers run.
+   */
+  async nextAnyWakeAt(): Promise<number | undefined> {
+    const { rows } = await this.#db.query({
+      name: "steadfast_next_any_wake",
+      text: this.#nextAnyWake,
+    });
+    const at = rows[0]?.at;
+    return at === null || at === undefined ? undefined : Number(at);
   }
 
   /** See `Store.nextWakeAt`: one ordered index probe. */

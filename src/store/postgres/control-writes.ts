@@ -6,6 +6,7 @@ import type { CallId, TenantId } from "../../core/ids.ts";
 import type { ControlResult } from "../../core/store.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
 import { callColumns, callFromRow, type Row } from "./row-mapping.ts";
+import { wakeRunsSql } from "./run-rows.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
 // The work row a redrive (failed -> queued) creates again: its token continues from the one the
@@ -32,21 +33,28 @@ export class ControlWrites {
       `SELECT ${callColumns("c", "w")} FROM ${calls} c LEFT JOIN ${work} w ON w.id = c.id ` +
       "WHERE c.id = $1 AND c.tenant_id = $2";
     // Ends live work (a work row): the row goes, the call gets its end columns. Incrementing the
-    // lease token fences the attempt in flight, if any (its work row is gone too).
+    // lease token fences the attempt in flight, if any (its work row is gone too). Calls only
+    // (`kind <> 'run'`): a run's work row is never a call's, whatever id is asked for.
     this.#cancel =
       `WITH ended AS (DELETE FROM ${work} w WHERE w.id = $1 AND w.tenant_id = $2 ` +
+      "AND w.kind <> 'run' " +
       "RETURNING w.id, w.lease_token, w.attempts, w.attempt_base, w.crashes_in_a_row), " +
       `cancelled AS (UPDATE ${calls} c SET status = 'cancelled', ` +
       "lease_token = e.lease_token + 1, attempts = e.attempts, attempt_base = e.attempt_base, " +
       "crashes_in_a_row = e.crashes_in_a_row, completed_at = $3, idempotency_expires_at = $4, " +
-      `updated_at = $3 FROM ended e WHERE c.id = e.id RETURNING ${callColumns("c")}) ` +
-      "SELECT * FROM cancelled";
+      `updated_at = $3 FROM ended e WHERE c.id = e.id RETURNING ${callColumns("c")}), ` +
+      // A call started by a run's step wakes that run as it ends (run-log.ts, ChildCall).
+      `woken AS (${wakeRunsSql(names, "r.id IN (SELECT parent_run FROM cancelled)", "$3")}), ` +
+      "note AS (SELECT pg_notify($5, $3::text) AS sent FROM woken WHERE run_at IS NOT NULL " +
+      "HAVING count(*) > 0) " +
+      "SELECT cancelled.*, (SELECT sent FROM note) AS sent FROM cancelled";
     // A waiting call is due now (retry-now: only its work row's due time moves); a failed one is
     // redriven (its end columns are reset and its work row created again, queued). Both in one
     // statement, so that the choice and the change see the same rows.
     this.#retry =
       `WITH hurried AS (UPDATE ${work} w SET run_at = $3, updated_at = $3 ` +
-      "WHERE w.id = $1 AND w.tenant_id = $2 AND w.status = 'waiting' RETURNING w.*), " +
+      "WHERE w.id = $1 AND w.tenant_id = $2 AND w.status = 'waiting' AND w.kind <> 'run' " +
+      "RETURNING w.*), " +
       `redriven AS (UPDATE ${calls} c SET status = 'queued', attempt_base = c.attempts, ` +
       "crashes_in_a_row = 0, deadline_at = $4::bigint, response = NULL, error = NULL, " +
       "completed_at = NULL, idempotency_expires_at = NULL, updated_at = $3 " +
@@ -78,7 +86,7 @@ export class ControlWrites {
     const { rows } = await this.#db.query({
       name: "steadfast_cancel_call",
       text: this.#cancel,
-      values: [id, tenantId, now, idempotencyExpiresAt],
+      values: [id, tenantId, now, idempotencyExpiresAt, this.#names.channel],
     });
     return rows[0] === undefined
       ? this.#notChanged(tenantId, id)

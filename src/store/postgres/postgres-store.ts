@@ -1,12 +1,23 @@
 import type { AttemptRecord, CallRecord, WaitingFor } from "../../core/call.ts";
 import type { ApiKeyRecord, NewApiKey } from "../../core/api-key.ts";
-import type { ApiKeyId, CallId, TenantId, WorkerId } from "../../core/ids.ts";
+import type { ApiKeyId, CallId, RunUid, TenantId, WorkerId } from "../../core/ids.ts";
 import { checkPermitRequest, type PermitGrant, type PermitRequest } from "../../core/permits.ts";
 import { redactText, redactUrl } from "../../core/redact.ts";
 import type {
   AttemptCommit,
   CallbackDelivery,
   Claim,
+  CreateRunResult,
+  ListRunsQuery,
+  NewRun,
+  RunClaim,
+  RunControlResult,
+  RunDetail,
+  RunEnd,
+  RunPark,
+  RunRecord,
+  RunRef,
+  StepBatch,
   ClaimRef,
   ControlResult,
   CreateCallResult,
@@ -34,6 +45,10 @@ import { ControlWrites } from "./control-writes.ts";
 import { DestinationWrites, type Deferral } from "./destination-writes.ts";
 import { EventWrites } from "./event-writes.ts";
 import { PostgresConnection } from "./postgres-connection.ts";
+import { RunClaims } from "./run-claims.ts";
+import { RunCommits, runCommitWeight, type RunCommit } from "./run-commits.ts";
+import { RunControl } from "./run-control.ts";
+import { RunReads } from "./run-reads.ts";
 import { CallReads } from "./call-reads.ts";
 import { newCallWeight } from "./row-mapping.ts";
 import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts";
@@ -137,6 +152,10 @@ export class PostgresStore implements Store {
   readonly #apiKeys: ApiKeyQueries;
   readonly #workers: WorkerWrites;
   readonly #events: EventWrites;
+  readonly #runClaims: RunClaims;
+  readonly #runCommits: WriteBatcher<RunCommit, boolean>;
+  readonly #runReads: RunReads;
+  readonly #runControl: RunControl;
   #closed = false;
 
   /**
@@ -203,7 +222,7 @@ export class PostgresStore implements Store {
       },
       channel: this.#names.channel,
       isOwnBackend: (pid) => this.#db.isOwnBackend(pid),
-      catchUp: () => this.#claims.nextWakeAt(),
+      catchUp: () => this.#claims.nextAnyWakeAt(),
       heartbeatMs: options.listenHeartbeatMs ?? 30_000,
       ...(options.onListenError === undefined ? {} : { onError: options.onListenError }),
     });
@@ -211,6 +230,14 @@ export class PostgresStore implements Store {
     this.#apiKeys = new ApiKeyQueries(this.#db, this.#names);
     this.#workers = new WorkerWrites(this.#db, this.#heartbeats, this.#names);
     this.#events = new EventWrites(this.#db, this.#names);
+    this.#runClaims = new RunClaims(this.#db, this.#names);
+    this.#runCommits = new WriteBatcher({
+      run: new RunCommits(this.#db, this.#names).run,
+      weigh: runCommitWeight,
+      ...batching,
+    });
+    this.#runReads = new RunReads(this.#db, this.#names);
+    this.#runControl = new RunControl(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -235,7 +262,12 @@ export class PostgresStore implements Store {
     if (this.#closed) return;
     this.#closed = true;
     this.#listener.stop();
-    await Promise.all([this.#creates.drain(), this.#commits.drain(), this.#deferrals.drain()]);
+    await Promise.all([
+      this.#creates.drain(),
+      this.#commits.drain(),
+      this.#deferrals.drain(),
+      this.#runCommits.drain(),
+    ]);
     await Promise.all([this.#db.close(), this.#heartbeats.close()]);
   }
 
@@ -508,6 +540,90 @@ export class PostgresStore implements Store {
   /** See `Store.purgeEventsBefore`. */
   purgeEventsBefore(receivedBefore: number, limit?: number): Promise<number> {
     return this.#open(() => this.#events.purgeEventsBefore(receivedBefore, limit));
+  }
+
+  /**
+   * See `RunLog.createRun`. One statement; a concurrent create of the same id waits for the
+   * first to commit and finds its run. Wakes the listeners of other processes unless claimed.
+   */
+  createRun(run: NewRun, claim?: InitialClaim): Promise<CreateRunResult> {
+    return this.#open(() => this.#runClaims.createRun(run, claim));
+  }
+
+  /** See `RunLog.claimDueRuns`. One statement, then one read of every claim's checkpoints. */
+  claimDueRuns(query: {
+    now: number;
+    limit: number;
+    leaseMs: number;
+    workerId: WorkerId;
+    workflows: readonly string[];
+  }): Promise<RunClaim[]> {
+    return this.#open(() => this.#runClaims.claimDueRuns(query));
+  }
+
+  /** See `RunLog.nextRunWakeAt`. */
+  nextRunWakeAt(workflows: readonly string[]): Promise<number | undefined> {
+    return this.#open(() => this.#runClaims.nextRunWakeAt(workflows));
+  }
+
+  /** See `RunLog.renewRunLeases`. A lease past its expiry is still renewed if nobody reclaimed it. */
+  renewRunLeases(refs: readonly RunRef[], leaseExpiresAt: number, _now: number): Promise<RunRef[]> {
+    return this.#open(() => this.#runClaims.renewRunLeases(refs, leaseExpiresAt));
+  }
+
+  /** See `RunLog.releaseRuns`. Wakes the listeners of other processes. */
+  releaseRuns(refs: readonly RunRef[], now: number): Promise<void> {
+    return this.#open(() => this.#runClaims.releaseRuns(refs, now));
+  }
+
+  /** See `RunLog.commitSteps`. Group-committed with the other run commits of this turn. */
+  commitSteps(ref: RunRef, batch: StepBatch, now: number): Promise<boolean> {
+    return this.#open(() => this.#runCommits.enqueue({ type: "steps", ref, batch, now }));
+  }
+
+  /** See `RunLog.parkRun`. Group-committed with the other run commits of this turn. */
+  parkRun(ref: RunRef, park: RunPark, batch: StepBatch, now: number): Promise<boolean> {
+    return this.#open(() => this.#runCommits.enqueue({ type: "park", ref, park, batch, now }));
+  }
+
+  /** See `RunLog.finishRun`. Group-committed with the other run commits of this turn. */
+  finishRun(ref: RunRef, end: RunEnd, batch: StepBatch, now: number): Promise<boolean> {
+    return this.#open(() => this.#runCommits.enqueue({ type: "finish", ref, end, batch, now }));
+  }
+
+  /** See `RunLog.wakeRuns`. Wakes the listeners of other processes when runs became due. */
+  wakeRuns(uids: readonly RunUid[], now: number): Promise<number> {
+    return this.#open(() => this.#runClaims.wakeRuns(uids, now));
+  }
+
+  /** See `RunLog.wakeRunsForEvent`. Wakes the listeners of other processes likewise. */
+  wakeRunsForEvent(tenantId: TenantId, name: string, now: number): Promise<number> {
+    return this.#open(() => this.#runClaims.wakeRunsForEvent(tenantId, name, now));
+  }
+
+  /** See `RunLog.getRun`. */
+  getRun(tenantId: TenantId, id: string): Promise<RunDetail | undefined> {
+    return this.#open(() => this.#runReads.getRun(tenantId, id));
+  }
+
+  /** See `RunLog.getRunByUid`. */
+  getRunByUid(uid: RunUid): Promise<RunRecord | undefined> {
+    return this.#open(() => this.#runReads.getRunByUid(uid));
+  }
+
+  /** See `RunLog.listRuns`. */
+  listRuns(query: ListRunsQuery): Promise<RunRecord[]> {
+    return this.#open(() => this.#runReads.listRuns(query));
+  }
+
+  /** See `RunLog.cancelRun`. */
+  cancelRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult> {
+    return this.#open(() => this.#runControl.cancelRun(tenantId, id, now));
+  }
+
+  /** See `RunLog.retryRun`. */
+  retryRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult> {
+    return this.#open(() => this.#runControl.retryRun(tenantId, id, now));
   }
 
   #assertOpen(): void {

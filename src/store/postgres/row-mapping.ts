@@ -13,6 +13,7 @@ const CALL_COLUMN_NAMES = [
   "tenant_id",
   "kind",
   "parent_id",
+  "parent_run",
   "spec",
   "idempotency_key",
   "fingerprint",

@@ -31,6 +31,11 @@ export interface SchemaNames {
   workers: string;
   /** The events tenants send (migration 0009). */
   events: string;
+  /** Workflow runs, their step checkpoints, step attempts and out-of-line values (0010). */
+  runs: string;
+  runSteps: string;
+  runStepAttempts: string;
+  runValues: string;
   /**
    * The NOTIFY channel for new work: `steadfast_work` for the default schema, else
    * `steadfast_work.<schema>` (channels are per database, not per schema, so stores in two
@@ -66,6 +71,10 @@ export function schemaNames(schema: string): SchemaNames {
     destinationPermits: `${quoted}.destination_permits`,
     workers: `${quoted}.workers`,
     events: `${quoted}.events`,
+    runs: `${quoted}.runs`,
+    runSteps: `${quoted}.run_steps`,
+    runStepAttempts: `${quoted}.run_step_attempts`,
+    runValues: `${quoted}.run_values`,
     channel,
     migrationLockKey: digest(`steadfast:migrate:${schema}`).readBigInt64BE(0).toString(),
   };

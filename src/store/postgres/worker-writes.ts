@@ -33,8 +33,9 @@ export class WorkerWrites {
     // One statement: mark the workers stopped (only if their heartbeat is still the one their
     // judge saw), end the unexpired claims of those and of a worker naming itself (stopped
     // already or not), drop their concurrency permits, and wake the listeners of other
-    // processes. The claims are found through work_due: a running row's due_at is its lease
-    // expiry, so the walk covers (now, now + 2 * maxLeaseMs], the work due in that window, not
+    // processes. Their runs' claims end too (RunClaim.takenOver). The claims are found through
+    // work_due (work_runs_by_due for runs): a running row's due_at is its lease expiry, so the
+    // walk covers (now, now + 2 * maxLeaseMs], the work due in that window, not
     // every row due in the future (scheduled retries and delayed calls can be millions).
     this.#stop =
       `WITH v AS (SELECT * FROM unnest($2::text[], $3::bigint[]) AS v(id, heartbeat_at)), ` +
@@ -42,9 +43,14 @@ export class WorkerWrites {
       "AND w.stopped_at IS NULL AND (v.heartbeat_at IS NULL OR w.heartbeat_at = v.heartbeat_at) " +
       "RETURNING w.id), " +
       "owners AS (SELECT id FROM stopped UNION SELECT id FROM v WHERE v.heartbeat_at IS NULL), " +
-      `ended AS (UPDATE ${names.work} w SET lease_expires_at = $1 FROM owners ` +
-      "WHERE w.due_at > $1 AND w.due_at <= $5 AND w.status = 'running' " +
+      `ended_calls AS (UPDATE ${names.work} w SET lease_expires_at = $1 FROM owners ` +
+      "WHERE w.due_at > $1 AND w.due_at <= $5 AND w.kind <> 'run' AND w.status = 'running' " +
       "AND w.worker_id = owners.id RETURNING w.id), " +
+      // Their runs' claims likewise, through work_runs_by_due (migration 0010).
+      `ended_runs AS (UPDATE ${names.work} w SET lease_expires_at = $1 FROM owners ` +
+      "WHERE w.due_at > $1 AND w.due_at <= $5 AND w.kind = 'run' AND w.status = 'running' " +
+      "AND w.worker_id = owners.id RETURNING w.id), " +
+      "ended AS (SELECT id FROM ended_calls UNION ALL SELECT id FROM ended_runs), " +
       `permits AS (UPDATE ${names.destinationPermits} p SET holders = ` +
       "(p.holders::jsonb - ARRAY(SELECT id FROM owners))::text " +
       "WHERE p.holders::jsonb ?| ARRAY(SELECT id FROM owners) RETURNING 1), " +

@@ -118,6 +118,7 @@ export const STEP_COLUMNS = [
   "error",
   "wait",
   "wait_ref",
+  "event_id",
 ] as const;
 
 /** Parameters of a checkpoint's row in `STEP_COLUMNS` order, its large values placed. */
@@ -159,6 +160,7 @@ export function checkpointParams(
     ...output,
     error,
     ...wait,
+    checkpoint.status === "completed" ? (checkpoint.eventId ?? null) : null,
   ];
 }
 
@@ -177,6 +179,9 @@ export function checkpointFromRow(sql: Prepare, row: Row): Checkpoint {
         status: "completed",
         output: valueText(sql, row.output, row.output_ref),
         completedAt: Number(row.completed_at),
+        ...(row.event_id === null || row.event_id === undefined
+          ? {}
+          : { eventId: row.event_id as string }),
       };
     case "failed":
       return {

@@ -129,6 +129,8 @@ CREATE TABLE run_steps (
   -- A waiting step's wait (JSON; a child run's input may make it large).
   wait TEXT,
   wait_ref INTEGER REFERENCES run_values (id),
+  -- A completed waitForEvent step's event: delivered once per run.
+  event_id TEXT,
   PRIMARY KEY (run_uid, step_id),
   UNIQUE (run_uid, position)
 ) STRICT;
@@ -138,7 +140,8 @@ CREATE TABLE run_step_attempts (
   step_id TEXT NOT NULL,
   number INTEGER NOT NULL,
   started_at INTEGER NOT NULL,
-  duration_ms INTEGER NOT NULL,
+  -- Fractional ms, as call attempts record them.
+  duration_ms REAL NOT NULL,
   outcome TEXT NOT NULL,
   decision TEXT NOT NULL,
   PRIMARY KEY (run_uid, step_id, number)

@@ -33,7 +33,7 @@ export function steadfastSqliteTarget(synchronous: "FULL" | "NORMAL"): WorkflowT
   return {
     name: `steadfast-sqlite-${synchronous.toLowerCase()}`,
     database: "sqlite",
-    settings: `createSteadfast in this process on a temp SQLite file (WAL, synchronous=${synchronous}${synchronous === "FULL" ? ", the default" : ""}, group commit), default options; sf.workflow(...).start(input, { id }) + result() per workflow, step.run per step`,
+    settings: `createSteadfast in this process on a temp SQLite file (WAL, group commit, ${synchronous === "FULL" ? "sqliteSynchronous FULL, the default: a step returns after an fsync of the WAL on the thread pool" : "sqliteSynchronous NORMAL: no fsync per commit"}), default options; sf.workflow(...).start(input, { id }) + result() per workflow, step.run per step`,
     async open(): Promise<WorkflowSession> {
       const dir = mkdtempSync(join(tmpdir(), "steadfast-bench-wf-"));
       try {

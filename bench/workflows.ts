@@ -1,9 +1,11 @@
-// Issue 11's benchmark: durable workflows side by side with DBOS Transact (on the local
-// PostgreSQL) and Restate (its own server), in one run: (a) the overhead of one step in a
+// Issue 11's benchmark: durable workflows of Steadfast (on SQLite with synchronous FULL and NORMAL,
+// and on PostgreSQL) side by side with DBOS Transact (on the local PostgreSQL) and Restate (its own
+// server), in one run: (a) the overhead of one step in a
 // sequential 100-step workflow of trivial steps, p50/p99; (b) 1,000 workflows of 10 trivial steps
 // with 20 in flight: workflows/s and steps/s. Figures, never pass/fail.
 //
 // Run: npm run bench:workflows -- [--quick] [--only name,name]
+// (names: steadfast-sqlite-full, steadfast-sqlite-normal, steadfast-pg, dbos, restate)
 import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import { formatNumber, formatTable, type Row } from "./lib/stats.ts";
@@ -15,6 +17,7 @@ import {
 } from "./lib/workflow-target.ts";
 import { dbosTarget } from "./workflows/dbos-target.ts";
 import { restateTarget } from "./workflows/restate-target.ts";
+import { steadfastPostgresTarget, steadfastSqliteTarget } from "./workflows/steadfast-target.ts";
 
 const { values } = parseArgs({
   options: {
@@ -23,9 +26,23 @@ const { values } = parseArgs({
   },
 });
 const sizes = values.quick ? QUICK_SIZES : FULL_SIZES;
-const BASELINE = "restate";
-const all: WorkflowTarget[] = [dbosTarget(), restateTarget()];
-const only = values.only?.split(",");
+/** Every contender's figures are also printed as a ratio to each of these (when they ran). */
+const BASELINES = ["restate", "dbos"];
+const all: WorkflowTarget[] = [
+  steadfastSqliteTarget("FULL"),
+  steadfastSqliteTarget("NORMAL"),
+  steadfastPostgresTarget(),
+  dbosTarget(),
+  restateTarget(),
+];
+const only = values.only?.split(",").map((name) => name.trim());
+const unknown = only?.filter((name) => !all.some((target) => target.name === name)) ?? [];
+if (unknown.length > 0) {
+  console.error(
+    `--only: no contender named ${unknown.join(", ")}; the contenders are ${all.map((target) => target.name).join(", ")}`,
+  );
+  process.exit(2);
+}
 const targets = only === undefined ? all : all.filter((target) => only.includes(target.name));
 
 console.log(
@@ -85,5 +102,5 @@ for (const target of targets) {
   );
 }
 console.log();
-console.log(formatTable(rows, BASELINE));
+console.log(formatTable(rows, BASELINES));
 process.exit(0);

@@ -12,11 +12,7 @@ import type { AddressInfo } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import {
-  createSteadfast,
-  NonRetriableError,
-  type WorkflowContext,
-} from "../src/index.ts";
+import { createSteadfast, NonRetriableError, type WorkflowContext } from "../src/index.ts";
 
 // --- Stand-ins for your services -----------------------------------------------------------
 const crmCalls: string[] = [];
@@ -34,12 +30,13 @@ const crmUrl = `http://127.0.0.1:${(crm.address() as AddressInfo).port}/orders`;
 
 const payments = {
   charged: new Map<string, number>(),
-  async charge(orderId: string, amountCents: number): Promise<{ id: string }> {
+  charge(orderId: string, amountCents: number): Promise<{ id: string }> {
     this.charged.set(orderId, amountCents);
-    return { id: `ch_${orderId}` };
+    return Promise.resolve({ id: `ch_${orderId}` });
   },
-  async refund(chargeId: string): Promise<void> {
+  refund(chargeId: string): Promise<void> {
     console.log(`refunded ${chargeId}`);
+    return Promise.resolve();
   },
 };
 

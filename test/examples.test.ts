@@ -18,7 +18,7 @@ describe("examples", () => {
     );
     expect(stdout).toContain("refunded ch_o-43");
     expect(stdout).toContain(
-      "order-o-43: Run \"order-o-43\" failed: NonRetriableError: order o-43 was not approved",
+      'order-o-43: Run "order-o-43" failed: NonRetriableError: order o-43 was not approved',
     );
     expect(stdout).toContain(
       'crm saw: order-o-42:notify-crm {"orderId":"o-42"} | order-o-43:notify-crm {"orderId":"o-43"}',

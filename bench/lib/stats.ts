@@ -51,24 +51,27 @@ export interface Row {
 }
 
 /**
- * Formats rows as a fixed-width table grouped by metric (in first-seen order), with a ratio column
- * `value / baseline value` for the same metric, where `baseline` names a row's `name`. Rows whose
- * metric the baseline lacks get no ratio. For throughput a ratio above 1 beats the baseline; for
- * latency, below 1 does.
+ * Formats rows as a fixed-width table grouped by metric (in first-seen order), with one ratio
+ * column `value / baseline value` per baseline, for the same metric, where a baseline names a
+ * row's `name`. Rows whose metric a baseline lacks get no ratio in its column. For throughput a
+ * ratio above 1 beats the baseline; for latency, below 1 does.
  *
  * @example
  * console.log(formatTable([{ name: "a", metric: "drain", value: 2, unit: "calls/s" }], "a"));
  */
-export function formatTable(rows: readonly Row[], baseline: string): string {
+export function formatTable(rows: readonly Row[], baseline: string | readonly string[]): string {
+  const baselines = typeof baseline === "string" ? [baseline] : baseline;
   const metrics = [...new Set(rows.map((row) => row.metric))];
-  const header = ["metric", "name", "value", "unit", `vs ${baseline}`, "note"];
+  const header = ["metric", "name", "value", "unit", ...baselines.map((b) => `vs ${b}`), "note"];
   const lines: string[][] = [];
   for (const metric of metrics) {
     const group = rows.filter((row) => row.metric === metric);
-    const base = group.find((row) => row.name === baseline);
+    const bases = baselines.map((name) => group.find((row) => row.name === name));
     for (const row of group) {
-      const ratio = base && base.value !== 0 ? `${(row.value / base.value).toFixed(2)}x` : "";
-      lines.push([metric, row.name, formatNumber(row.value), row.unit, ratio, row.note ?? ""]);
+      const ratios = bases.map((base) =>
+        base && base.value !== 0 ? `${(row.value / base.value).toFixed(2)}x` : "",
+      );
+      lines.push([metric, row.name, formatNumber(row.value), row.unit, ...ratios, row.note ?? ""]);
     }
   }
   return formatGrid(header, lines, (column) => column === 2);

@@ -99,6 +99,12 @@ interface Registered {
 const LEASE_LOST = "lease lost";
 const STOPPING = "engine stopping";
 
+/** The reason an invocation's signal carries (told apart by its message); never thrown. */
+function abortReason(message: string): Error {
+  // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown: only its message is read
+  return new Error(message);
+}
+
 /** Thrown by the commit hook when the run's lease no longer holds: nothing more is run. */
 class LeaseLostError extends SteadfastError<"lease_lost"> {
   constructor(uid: RunUid) {
@@ -210,7 +216,9 @@ export class RunExecutor {
    * without a claim round trip; undefined when no slot is free or the workflow is not run here.
    * Call `launch` with the created run, or `release`.
    */
-  reserve(workflow: string):
+  reserve(
+    workflow: string,
+  ):
     | { workerId: WorkerId; leaseExpiresAt: number; launch(run: RunRecord): void; release(): void }
     | undefined {
     if (this.#state !== "running" || !this.#options.mayAct()) return undefined;
@@ -241,7 +249,7 @@ export class RunExecutor {
 
   /** Aborts every invocation under way (the process may have been found dead): they commit nothing more. */
   fence(): void {
-    for (const flight of this.#flights.values()) flight.controller.abort(new Error(LEASE_LOST));
+    for (const flight of this.#flights.values()) flight.controller.abort(abortReason(LEASE_LOST));
   }
 
   /**
@@ -261,8 +269,7 @@ export class RunExecutor {
         this.#clock.sleep(this.#options.shutdownGraceMs, grace.signal).catch(() => {}),
       ]);
       grace.abort();
-      // eslint-disable-next-line no-restricted-syntax -- an abort reason, never thrown
-      for (const flight of this.#flights.values()) flight.controller.abort(new Error(STOPPING));
+      for (const flight of this.#flights.values()) flight.controller.abort(abortReason(STOPPING));
       await this.#flightsEnded();
     }
     this.#loops.abort();
@@ -271,7 +278,8 @@ export class RunExecutor {
   }
 
   async #flightsEnded(): Promise<void> {
-    while (this.#flights.size > 0) await Promise.all([...this.#flights.values()].map((f) => f.done));
+    while (this.#flights.size > 0)
+      await Promise.all([...this.#flights.values()].map((f) => f.done));
   }
 
   #wake(): void {
@@ -324,11 +332,13 @@ export class RunExecutor {
     let claimedAny = false;
     for (;;) {
       this.#pumpAgain = false;
-      let full = false;
       while (this.#state === "running" && this.#options.mayAct()) {
-        full = false;
+        let full = false;
         for (const group of this.#claimGroups()) {
-          const limit = Math.min(group.limit, this.#concurrency - this.#flights.size - this.#reserved);
+          const limit = Math.min(
+            group.limit,
+            this.#concurrency - this.#flights.size - this.#reserved,
+          );
           if (limit <= 0) break;
           const claims = await this.#store.claimDueRuns({
             now: this.#clock.now(),
@@ -338,7 +348,9 @@ export class RunExecutor {
             workflows: group.workflows,
           });
           if (this.#state !== "running" || !this.#options.mayAct()) {
-            await this.#releaseRefs(claims.map((c) => ({ uid: c.run.uid, leaseToken: c.leaseToken })));
+            await this.#releaseRefs(
+              claims.map((c) => ({ uid: c.run.uid, leaseToken: c.leaseToken })),
+            );
             return;
           }
           for (const claim of claims) this.#launch(claim);
@@ -379,7 +391,7 @@ export class RunExecutor {
     const uid = claim.run.uid;
     const previous = this.#flights.get(uid);
     // Claimed again here while an older invocation still runs (its lease was ended): fence it out.
-    previous?.controller.abort(new Error(LEASE_LOST));
+    previous?.controller.abort(abortReason(LEASE_LOST));
     const controller = new AbortController();
     const flight: Flight = {
       ref: { uid, leaseToken: claim.leaseToken },
@@ -425,10 +437,15 @@ export class RunExecutor {
     try {
       input = this.#codec.decode(run.input);
     } catch (error) {
-      await this.#end(ref, run, { status: "failed", error: recordError(error), reason: "error" }, {
-        checkpoints: [],
-        attempts: [],
-      });
+      await this.#end(
+        ref,
+        run,
+        { status: "failed", error: recordError(error), reason: "error" },
+        {
+          checkpoints: [],
+          attempts: [],
+        },
+      );
       return;
     }
     let wakeNow = false;
@@ -437,7 +454,8 @@ export class RunExecutor {
       const at = this.#clock.now();
       const prepared = withChildren(run, batch, at, this.#childOptions());
       if (prepared.resolvedNow) wakeNow = true;
-      if (!(await this.#store.commitSteps(ref, prepared.batch, at))) throw new LeaseLostError(run.uid);
+      if (!(await this.#store.commitSteps(ref, prepared.batch, at)))
+        throw new LeaseLostError(run.uid);
       this.#childrenCreated(prepared.batch, at);
       await this.#options.faults?.hit("after-step-commit");
     };
@@ -452,7 +470,7 @@ export class RunExecutor {
       signal: flight.controller.signal,
       commit,
     });
-    await this.#settle(ref, run, result, flight, wakeNow);
+    await this.#settle(ref, run, result, flight, wakeNow, checkpoints);
   }
 
   /** Commits what the invocation left and moves the run as its outcome says. */
@@ -462,6 +480,7 @@ export class RunExecutor {
     result: InvocationResult<unknown>,
     flight: Flight,
     wokenBefore: boolean,
+    before: readonly Checkpoint[],
   ): Promise<void> {
     const { outcome } = result;
     const rest: CheckpointBatch = { checkpoints: result.checkpoints, attempts: result.attempts };
@@ -505,6 +524,9 @@ export class RunExecutor {
         this.#childrenCreated(prepared.batch, now);
         this.events.emit("run:parked", { uid: run.uid, park });
         if (park.runAt !== undefined) this.notify(park.runAt);
+        if (park.events !== undefined && park.runAt !== now) {
+          await this.#wakeIfEventArrived(run, before, outcome.waits, now);
+        }
         await this.#options.faults?.hit("after-step-commit");
         return;
       }
@@ -523,6 +545,41 @@ export class RunExecutor {
         }
         return;
     }
+  }
+
+  /**
+   * An event recorded after this invocation read the events and before its park named the
+   * event's name woke nobody (`wakeRunsForEvent` wakes the runs whose park names it): read them
+   * again now that the park is committed, and wake the run if one is deliverable.
+   */
+  async #wakeIfEventArrived(
+    run: RunRecord,
+    before: readonly Checkpoint[],
+    waits: readonly RunWait[],
+    now: number,
+  ): Promise<void> {
+    const waiting: Checkpoint[] = [];
+    for (const wait of waits) {
+      if (wait.type !== "event") continue;
+      const { stepId, ...eventWait } = wait;
+      waiting.push({
+        status: "waiting",
+        stepId,
+        kind: "waitForEvent",
+        startedAt: now,
+        attempts: 0,
+        wait: eventWait,
+      });
+    }
+    const delivered = before.filter((c) => c.status === "completed" && c.eventId !== undefined);
+    const found = await resolveWaits(
+      this.#store,
+      run,
+      [...delivered, ...waiting],
+      this.#codec,
+      now,
+    );
+    if (found.length > 0 && (await this.#store.wakeRuns([run.uid], now)) > 0) this.notify(now);
   }
 
   async #end(ref: RunRef, run: RunRecord, end: RunEnd, rest: CheckpointBatch): Promise<void> {
@@ -581,7 +638,8 @@ export class RunExecutor {
     );
     for (const ref of lost) {
       const flight = this.#flights.get(ref.uid);
-      if (flight?.ref.leaseToken === ref.leaseToken) flight.controller.abort(new Error(LEASE_LOST));
+      if (flight?.ref.leaseToken === ref.leaseToken)
+        flight.controller.abort(abortReason(LEASE_LOST));
       this.#lost(ref);
     }
   }
@@ -597,7 +655,10 @@ export class RunExecutor {
       try {
         await task();
       } catch (error) {
-        this.#logger.warn({ err: error }, "run maintenance task failed; it runs again next interval");
+        this.#logger.warn(
+          { err: error },
+          "run maintenance task failed; it runs again next interval",
+        );
       }
     }
   }
@@ -606,11 +667,10 @@ export class RunExecutor {
 /** How a run parked on `waits` is held in the store. */
 export function runPark(waits: readonly RunWait[], phase: RunPark["phase"]): RunPark {
   const state = parkedState(waits, phase);
-  const events = [
-    ...new Set(waits.flatMap((wait) => (wait.type === "event" ? [wait.event] : []))),
-  ];
+  const events = [...new Set(waits.flatMap((wait) => (wait.type === "event" ? [wait.event] : [])))];
   const base = events.length === 0 ? {} : { events };
-  if (state?.status === "sleeping") return { status: "sleeping", phase, runAt: state.until, ...base };
+  if (state?.status === "sleeping")
+    return { status: "sleeping", phase, runAt: state.until, ...base };
   if (state?.status === "waiting") {
     return {
       status: "waiting",

@@ -70,14 +70,25 @@ export function withChildren(
       return checkpoint;
     }
     if (wait.type !== "child_call" || wait.callId !== undefined) return checkpoint;
-    const call = childCall(run, wait.request as unknown as FetchInput, wait.idempotencyKey, now, options);
+    const call = childCall(
+      run,
+      wait.request as unknown as FetchInput,
+      wait.idempotencyKey,
+      now,
+      options,
+    );
     if (call.type === "refused") {
       resolvedNow = true;
       return nextCheckpoint(
         checkpoint,
         {
           type: "rejected",
-          error: { name: "CallRefusedError", message: call.message, code: call.code, terminal: true },
+          error: {
+            name: "CallRefusedError",
+            message: call.message,
+            code: call.code,
+            terminal: true,
+          },
           at: now,
         },
         checkpoint.stepId,

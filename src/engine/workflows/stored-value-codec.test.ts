@@ -61,4 +61,19 @@ describe("the runner with the stored-value codec", () => {
       expect(result.outcome.error.message).toContain("items[2].fn");
     }
   });
+
+  it("fails a step whose result is over the largest storable value, naming the limit", async () => {
+    const driver = new RunDriver(
+      async ({ step }) => step.run("huge", () => "x".repeat(33 * 1024 * 1024)),
+      undefined,
+      { codec: storedValueCodec },
+    );
+    const result = await driver.invoke();
+    expect(result.outcome).toMatchObject({ type: "failed" });
+    expect(driver.attempts).toMatchObject([
+      { stepId: "huge", decision: { type: "fail", code: "output_not_encodable" } },
+    ]);
+    const decision = driver.attempts[0]?.decision;
+    expect(decision?.type === "fail" ? decision.reason : "").toMatch(/32 MiB.*maxValueBytes/);
+  });
 });

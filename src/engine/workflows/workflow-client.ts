@@ -131,10 +131,7 @@ export class WorkflowClient {
     options: WorkflowOptions = {},
   ): Workflow<I, O> {
     const definition = defineWorkflow(name, fn);
-    this.#options.executor.register(
-      definition as WorkflowDefinition<unknown, unknown>,
-      options,
-    );
+    this.#options.executor.register(definition as WorkflowDefinition<unknown, unknown>, options);
     return Object.freeze({
       name: definition.name,
       fn: definition.fn,

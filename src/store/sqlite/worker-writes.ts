@@ -43,11 +43,11 @@ export const LIST_WORKERS = "SELECT * FROM workers WHERE stopped_at IS NULL ORDE
 const STOP =
   "UPDATE workers SET stopped_at = ?1 WHERE id = ?2 AND stopped_at IS NULL " +
   "AND (?3 IS NULL OR heartbeat_at = ?3)";
-// Walks the worker's running work (work_owner). Calls only: a stopped worker's runs are taken over
-// when their leases expire.
+// Walks the worker's running work (work_owner): its calls' and its runs' claims end (a run claimed
+// next is `takenOver`), as on PostgreSQL.
 const END_CLAIMS =
   "UPDATE work INDEXED BY work_owner SET lease_expires_at = ?1 " +
-  "WHERE worker_id = ?2 AND status = 'running' AND kind <> 'run' " +
+  "WHERE worker_id = ?2 AND status = 'running' " +
   "AND lease_expires_at > ?1 AND lease_expires_at <= ?3";
 const ALL_PERMIT_HOLDERS = "SELECT destination, holders FROM destination_permits";
 const SAVE_PERMIT_HOLDERS = "UPDATE destination_permits SET holders = ? WHERE destination = ?";

@@ -170,24 +170,3 @@ export async function runEnded(
     output: ended.run.output === undefined ? undefined : storedValueCodec.decode(ended.run.output),
   };
 }
-
-/** Waits until run `id` is in one of `statuses`. */
-export async function runReaches(
-  sf: Steadfast,
-  id: string,
-  statuses: readonly string[],
-  timeoutMs = 30_000,
-): Promise<void> {
-  let status: string | undefined;
-  await waitUntil(
-    async () => {
-      status = (await sf.store.getRun(tenantId("default"), id))?.run.status;
-      return status !== undefined && statuses.includes(status);
-    },
-    {
-      timeoutMs,
-      intervalMs: 50,
-      what: () => `run ${id} to be ${statuses.join(" or ")} (now ${status})`,
-    },
-  );
-}

@@ -67,6 +67,12 @@ export interface RunRecord {
   parent?: { uid: RunUid; stepId: string };
   /** Invocations so far (claims that ran its function), takeovers included. */
   invocations: number;
+  /**
+   * Claims in a row that took it over from an owner whose lease ended (a crash, a hang) with no
+   * step committed since: a run that kills its process every time is failed at
+   * `MAX_CRASHES_IN_A_ROW` (`crash_loop`) rather than retried for ever. 0 once ended.
+   */
+  crashesInARow: number;
   createdAt: number;
   updatedAt: number;
   /** When it ended (succeeded, failed, cancelled). */

@@ -73,6 +73,8 @@ export class RunClaims {
       "ORDER BY d.due_at, d.id LIMIT $4), " +
       `claimed AS (UPDATE ${work} w SET status = 'running', lease_token = w.lease_token + 1, ` +
       "lease_expires_at = $2, worker_id = $3, invocations = w.invocations + 1, woken = false, " +
+      // A takeover (it was running) counts one more in a row without a commit.
+      "crashes_in_a_row = w.crashes_in_a_row + CASE WHEN w.status = 'running' THEN 1 ELSE 0 END, " +
       "wait_code = NULL, updated_at = $1 " +
       "FROM due WHERE w.ctid = ANY(ARRAY(SELECT ctid FROM due)) AND w.ctid = due.ctid " +
       "RETURNING w.*, due.due_at AS claimed_due_at, due.prior_status) " +

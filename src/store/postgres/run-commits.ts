@@ -83,13 +83,14 @@ export class RunCommits {
       "w.id = v.uid AND w.kind = 'run' AND w.status = 'running' AND w.lease_token = v.lease_token";
     this.#fence =
       `WITH v AS (SELECT * FROM unnest(${fenceParams}) WITH ORDINALITY AS v(${fenceNames}, i)), ` +
-      `touched AS (UPDATE ${work} w SET updated_at = v.now FROM v WHERE ${held} ` +
+      // A commit is progress: crashes_in_a_row starts again.
+      `touched AS (UPDATE ${work} w SET updated_at = v.now, crashes_in_a_row = 0 FROM v WHERE ${held} ` +
       "AND v.op = 'steps' RETURNING v.i), " +
       // Woken while it ran: due now, whatever its park says (run-log.ts, parkRun).
       `parked AS (UPDATE ${work} w SET status = v.park_status, wait_code = v.wait_code, ` +
       "phase = v.phase, run_at = CASE WHEN w.woken THEN v.now ELSE v.run_at END, " +
       "woken = false, events = (SELECT array_agg(e) FROM json_array_elements_text(v.events::json) e), " +
-      "lease_expires_at = NULL, worker_id = NULL, updated_at = v.now FROM v " +
+      "lease_expires_at = NULL, worker_id = NULL, crashes_in_a_row = 0, updated_at = v.now FROM v " +
       `WHERE ${held} AND v.op = 'park' RETURNING v.i, w.run_at), ` +
       `ended AS (DELETE FROM ${work} w USING v WHERE ${held} AND v.op = 'finish' ` +
       "RETURNING v.i, w.id, w.lease_token, w.invocations, w.phase), " +

@@ -61,6 +61,7 @@ export function runColumns(names: SchemaNames, r: string, w?: string): string {
     `${live("status", `${r}.status`)} AS status`,
     `${live("phase", `coalesce(${r}.phase, 'forward')`)} AS phase`,
     `${live("invocations", `${r}.invocations`)} AS invocations`,
+    w === undefined ? "0 AS crashes_in_a_row" : `coalesce(${w}.crashes_in_a_row, 0) AS crashes_in_a_row`,
     `${live("updated_at", `${r}.updated_at`)} AS updated_at`,
     w === undefined ? "NULL::text AS wait_code" : `${w}.wait_code`,
     w === undefined ? "NULL::bigint AS run_at" : `${w}.run_at`,
@@ -84,6 +85,7 @@ export function runFromRow(row: Row): RunRecord {
     input: row.input as string,
     inputFingerprint: row.input_fingerprint as string,
     invocations: Number(row.invocations),
+    crashesInARow: Number(row.crashes_in_a_row),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };
@@ -117,6 +119,7 @@ export function newRunRecord(run: NewRun, claimed: boolean): RunRecord {
     input: run.input,
     inputFingerprint: run.inputFingerprint,
     invocations: claimed ? 1 : 0,
+    crashesInARow: 0,
     createdAt: run.createdAt,
     updatedAt: run.createdAt,
   };

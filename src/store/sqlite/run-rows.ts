@@ -23,6 +23,7 @@ export const RUN_COLUMNS =
   "coalesce(w.phase, r.phase) AS phase, w.wait_code, w.run_at, r.input, r.input_ref, " +
   "r.input_fingerprint, r.output, r.output_ref, r.error, r.fail_reason, r.compensation, " +
   "r.parent_uid, r.parent_step, coalesce(w.attempts, r.invocations) AS invocations, " +
+  "coalesce(w.crashes_in_a_row, 0) AS crashes_in_a_row, " +
   "r.created_at, coalesce(w.updated_at, r.updated_at) AS updated_at, r.ended_at";
 
 /** Runs with their work rows, if live: `FROM` this, then a `WHERE` on `r` (or `w`). */
@@ -82,6 +83,7 @@ export function runFromRow(sql: Prepare, row: Row): RunRecord {
     input: valueText(sql, row.input, row.input_ref),
     inputFingerprint: row.input_fingerprint as string,
     invocations: Number(row.invocations),
+    crashesInARow: Number(row.crashes_in_a_row),
     createdAt: Number(row.created_at),
     updatedAt: Number(row.updated_at),
   };

@@ -94,10 +94,12 @@ const DUE_EXPIRED =
   "WHERE kind = 'run' AND status = 'running' AND workflow = ? AND lease_expires_at <= ? " +
   "ORDER BY lease_expires_at LIMIT ?";
 
-// A claim spends a wake-up (woken) and counts an invocation (attempts).
+// A claim spends a wake-up (woken) and counts an invocation (attempts); a takeover (the run was
+// running) counts one more in a row without a commit (crashes_in_a_row).
 const CLAIM =
   "UPDATE work SET status = 'running', lease_token = lease_token + 1, lease_expires_at = ?, " +
   "worker_id = ?, run_at = NULL, wait_code = NULL, woken = 0, attempts = attempts + 1, " +
+  "crashes_in_a_row = crashes_in_a_row + (status = 'running'), " +
   "updated_at = ? WHERE id IN (SELECT value FROM json_each(?))";
 
 const SELECT_CLAIMED =
@@ -173,9 +175,10 @@ export function releaseRuns(sql: Prepare, refs: readonly RunRef[], now: number):
   for (const ref of refs) sql(RELEASE).run(now, ref.uid, ref.leaseToken);
 }
 
-// The fence of every commit: the claim still owns the running run. Touches updated_at.
+// The fence of every commit: the claim still owns the running run. Touches updated_at; a commit
+// is progress (crashes_in_a_row starts again).
 const HOLD =
-  "UPDATE work SET updated_at = ? " +
+  "UPDATE work SET updated_at = ?, crashes_in_a_row = 0 " +
   "WHERE id = ? AND kind = 'run' AND status = 'running' AND lease_token = ?";
 
 /** Commits a batch of a claimed run's steps. See `Store.commitSteps`. */
@@ -193,7 +196,8 @@ const HELD =
 const PARK =
   "UPDATE work SET status = ?1, wait_code = ?2, phase = ?3, " +
   "run_at = CASE WHEN woken = 1 THEN min(coalesce(?4, ?5), ?5) ELSE ?4 END, woken = 0, " +
-  "wait_events = ?6, lease_expires_at = NULL, worker_id = NULL, updated_at = ?5 WHERE id = ?7";
+  "wait_events = ?6, lease_expires_at = NULL, worker_id = NULL, crashes_in_a_row = 0, " +
+  "updated_at = ?5 WHERE id = ?7";
 
 /** Commits `batch` and parks the claimed run. See `Store.parkRun`. */
 export function parkRun(

@@ -19,6 +19,7 @@ import type { EngineLogger } from "../engine.ts";
 import type { FaultInjector } from "../fault-points.ts";
 import type { UrlCheck } from "../calls-service.ts";
 import { SteadfastError } from "../../core/errors.ts";
+import { MAX_CRASHES_IN_A_ROW } from "../../core/interruption.ts";
 import type { RunUid, WorkerId } from "../../core/ids.ts";
 import type { Clock, Random } from "../../core/ports.ts";
 import type {
@@ -31,12 +32,12 @@ import type {
 } from "../../core/run-log.ts";
 import type { Store } from "../../core/store.ts";
 import type { Checkpoint, ValueCodec } from "../../core/workflow/checkpoint.ts";
-import { parkedState, type RunWait } from "../../core/workflow/run-state.ts";
+import { isFinalRunStatus, parkedState, type RunWait } from "../../core/workflow/run-state.ts";
 import { recordError } from "../../core/workflow/workflow-errors.ts";
 import { Emitter } from "../../resilience/events.ts";
 import type { CheckpointBatch } from "./invocation.ts";
 import { runInvocation, type InvocationResult } from "./run-invocation.ts";
-import { withChildren } from "./step-children.ts";
+import { isOwnChild, withChildren } from "./step-children.ts";
 import { storedValueCodec } from "./stored-value-codec.ts";
 import { resolveWaits } from "./wait-resolution.ts";
 import type { WorkflowDefinition } from "./workflow-definition.ts";
@@ -133,6 +134,8 @@ export class RunExecutor {
   readonly #workflows = new Map<string, Registered>();
   readonly #flights = new Map<RunUid, Flight>();
   #reserved = 0;
+  /** Reservations (`reserve`) by workflow, counted against its own limit. */
+  readonly #reservedBy = new Map<string, number>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #pumping: Promise<void> | undefined;
   #pumpAgain = false;
@@ -224,11 +227,15 @@ export class RunExecutor {
     if (this.#state !== "running" || !this.#options.mayAct()) return undefined;
     if (!this.#workflows.has(workflow) || this.#free(workflow) <= 0) return undefined;
     this.#reserved++;
+    this.#reservedBy.set(workflow, (this.#reservedBy.get(workflow) ?? 0) + 1);
     let settled = false;
     const settle = (): boolean => {
       if (settled) return false;
       settled = true;
       this.#reserved--;
+      const left = (this.#reservedBy.get(workflow) ?? 1) - 1;
+      if (left > 0) this.#reservedBy.set(workflow, left);
+      else this.#reservedBy.delete(workflow);
       return true;
     };
     const leaseExpiresAt = this.#clock.now() + this.#options.leaseMs;
@@ -270,7 +277,26 @@ export class RunExecutor {
       ]);
       grace.abort();
       for (const flight of this.#flights.values()) flight.controller.abort(abortReason(STOPPING));
-      await this.#flightsEnded();
+      // An aborted invocation stops at its next step call; one whose function never gets there
+      // (a step function that never settles) is not waited for: its run is given back, and its
+      // late commits are refused (the run is no longer running under its token).
+      const bound = new AbortController();
+      await Promise.race([
+        this.#flightsEnded(),
+        this.#clock
+          .sleep(Math.min(this.#options.shutdownGraceMs, 1_000), bound.signal)
+          .catch(() => {}),
+      ]);
+      bound.abort();
+      const stuck = [...this.#flights.values()].map((flight) => flight.ref);
+      if (stuck.length > 0) {
+        this.#logger.warn(
+          { runs: stuck.length },
+          "runs whose function did not stop when asked are given back; they run again elsewhere",
+        );
+        await this.#releaseRefs(stuck);
+        this.#flights.clear();
+      }
     }
     this.#loops.abort();
     await Promise.all(this.#background);
@@ -306,7 +332,7 @@ export class RunExecutor {
     const global = this.#concurrency - this.#flights.size - this.#reserved;
     const limit = this.#workflows.get(workflow)?.options.concurrency;
     if (limit === undefined) return global;
-    let running = 0;
+    let running = this.#reservedBy.get(workflow) ?? 0;
     for (const flight of this.#flights.values()) if (flight.workflow === workflow) running++;
     return Math.min(global, limit - running);
   }
@@ -423,6 +449,26 @@ export class RunExecutor {
     }
     let checkpoints: Checkpoint[] = claim.checkpoints;
     const now = this.#clock.now();
+    if (claim.takenOver === true && run.crashesInARow >= MAX_CRASHES_IN_A_ROW) {
+      // Its invocations ended with their process (or hung past their lease) that many times in a
+      // row without committing a step: run again, it would most likely do the same.
+      await this.#end(
+        ref,
+        run,
+        {
+          status: "failed",
+          reason: "error",
+          error: {
+            name: "CrashLoopError",
+            code: "crash_loop",
+            message: `The run was taken over ${run.crashesInARow} times in a row without committing a step (its process died or hung each time); it was failed rather than run again. Fix the cause and retry it.`,
+            terminal: true,
+          },
+        },
+        { checkpoints: [], attempts: [] },
+      );
+      return;
+    }
     const resolved = await resolveWaits(this.#store, run, checkpoints, this.#codec, now);
     if (resolved.length > 0) {
       if (!(await this.#store.commitSteps(ref, { checkpoints: resolved, attempts: [] }, now))) {
@@ -453,7 +499,9 @@ export class RunExecutor {
       await this.#options.faults?.hit("before-step-commit");
       const at = this.#clock.now();
       const prepared = withChildren(run, batch, at, this.#childOptions());
-      if (prepared.resolvedNow) wakeNow = true;
+      if (prepared.resolvedNow || (await this.#existingChildren(run, prepared.batch, at))) {
+        wakeNow = true;
+      }
       if (!(await this.#store.commitSteps(ref, prepared.batch, at)))
         throw new LeaseLostError(run.uid);
       this.#childrenCreated(prepared.batch, at);
@@ -516,7 +564,13 @@ export class RunExecutor {
         const now = this.#clock.now();
         const prepared = withChildren(run, rest, now, this.#childOptions());
         const park = runPark(outcome.waits, outcome.phase);
-        if (wokenBefore || prepared.resolvedNow) park.runAt = now;
+        if (
+          wokenBefore ||
+          prepared.resolvedNow ||
+          (await this.#existingChildren(run, prepared.batch, now))
+        ) {
+          park.runAt = now;
+        }
         if (!(await this.#store.parkRun(ref, park, prepared.batch, now))) {
           this.#lost(ref);
           return;
@@ -595,6 +649,34 @@ export class RunExecutor {
     if (run.parent !== undefined) this.notify(now);
     const ended = await this.#store.getRunByUid(run.uid);
     if (ended !== undefined) this.events.emit("run:ended", { run: ended });
+  }
+
+  /**
+   * The child runs of `batch` that exist already (the store leaves them as they are): a step
+   * invoked again after its run was retried finds the child it started before. A failed child
+   * of this run that can be retried is retried (the step starts again from the child's failed
+   * step); one that has ended otherwise, or a run under that id this step did not start, can
+   * wake nobody: true, so the run runs again now and the step gets its end (or refusal).
+   */
+  async #existingChildren(run: RunRecord, batch: StepBatch, now: number): Promise<boolean> {
+    let again = false;
+    for (const child of batch.runs ?? []) {
+      const existing = (await this.#store.getRun(run.tenantId, child.id))?.run;
+      if (existing === undefined || existing.uid === child.uid) continue;
+      if (!isOwnChild(existing, run.uid, child.inputFingerprint)) {
+        again = true;
+        continue;
+      }
+      if (existing.status === "failed") {
+        const retried = await this.#store.retryRun(run.tenantId, existing.id, now);
+        if (retried.type === "ok") {
+          this.notify(now);
+          continue;
+        }
+      }
+      if (isFinalRunStatus(existing.status)) again = true;
+    }
+    return again;
   }
 
   #childOptions(): { random: Random; guard?: UrlCheck } {

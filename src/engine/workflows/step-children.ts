@@ -7,7 +7,7 @@
  */
 import { toCallSpec, type FetchInput } from "../../core/fetch-input.ts";
 import { isSteadfastError } from "../../core/errors.ts";
-import { newCallId, newRunUid } from "../../core/ids.ts";
+import { newCallId, newRunUid, type RunUid } from "../../core/ids.ts";
 import type { Random } from "../../core/ports.ts";
 import type { ChildCall, NewRun, RunRecord, StepBatch } from "../../core/run-log.ts";
 import { nextCheckpoint, type Checkpoint } from "../../core/workflow/checkpoint.ts";
@@ -35,6 +35,19 @@ export interface PreparedBatch {
  */
 export function runInputFingerprint(workflow: string, encodedInput: string): string {
   return fingerprint({ workflow, input: encodedInput });
+}
+
+/**
+ * Whether `existing`, the run found under a child run's id, is the one the step of run
+ * `parentUid` started (its parent, and its workflow and input): any other holder of the id can
+ * neither wake the step nor give it a result.
+ */
+export function isOwnChild(
+  existing: RunRecord,
+  parentUid: RunUid,
+  inputFingerprint: string,
+): boolean {
+  return existing.parent?.uid === parentUid && existing.inputFingerprint === inputFingerprint;
 }
 
 /**

@@ -27,6 +27,7 @@ import {
 } from "../../core/workflow/checkpoint.ts";
 import { chooseEvent, type ReceivedEvent } from "../../core/workflow/event-delivery.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
+import { isOwnChild, runInputFingerprint } from "./step-children.ts";
 
 /** What resolving needs from the store. */
 export type WaitStore = Pick<EventLog, "listEvents"> &
@@ -87,6 +88,18 @@ async function resolution(
     case "child_run": {
       const detail = await store.getRun(run.tenantId, wait.runId);
       if (detail === undefined) return undefined;
+      if (!isOwnChild(detail.run, run.uid, runInputFingerprint(wait.workflow, wait.input))) {
+        return {
+          type: "rejected",
+          error: {
+            name: "RunIdReusedError",
+            message: `Run id "${wait.runId}" is taken by a run this step did not start (another workflow, input or parent): rename the step, or the run that holds the id.`,
+            code: "run_id_reused",
+            terminal: true,
+          },
+          at: now,
+        };
+      }
       return childRunEnd(detail.run, now);
     }
     case "child_call": {
@@ -119,13 +132,24 @@ async function findEvent(
     // Pages come earliest first: the first deliverable event of a page is the earliest of all.
     const candidates = page
       .filter((stored) => wait.timeoutAt === undefined || stored.receivedAt <= wait.timeoutAt)
-      .map((stored) => ({
-        id: stored.id,
-        name: stored.name,
-        data: codec.decode(stored.data),
-        receivedAt: stored.receivedAt,
-        text: stored.data,
-      }));
+      .flatMap((stored) => {
+        try {
+          const data = codec.decode(stored.data);
+          return [
+            {
+              id: stored.id,
+              name: stored.name,
+              data,
+              receivedAt: stored.receivedAt,
+              text: stored.data,
+            },
+          ];
+        } catch {
+          // Data this code cannot read (written by a newer version): not deliverable here, and
+          // never a reason for the run to fail to resume.
+          return [];
+        }
+      });
     const chosen = chooseEvent(
       {
         event: wait.event,
@@ -175,8 +199,24 @@ function childRunEnd(child: RunRecord, now: number): StepEvent | undefined {
 
 function childCallEnd(call: CallRecord, codec: ValueCodec, now: number): StepEvent | undefined {
   switch (call.status) {
-    case "succeeded":
-      return { type: "resolved", output: codec.encode(call.response), at: now };
+    case "succeeded": {
+      let output: string;
+      try {
+        output = codec.encode(call.response);
+      } catch (error) {
+        return {
+          type: "rejected",
+          error: {
+            name: "CallFailedError",
+            message: `Call ${call.id} succeeded but its response cannot be stored as the step's result: ${error instanceof Error ? error.message : String(error)}`,
+            code: "value_too_large",
+            terminal: true,
+          },
+          at: now,
+        };
+      }
+      return { type: "resolved", output, at: now };
+    }
     case "failed":
     case "cancelled": {
       const error = call.error ?? { code: call.status, message: `the call was ${call.status}` };

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { TerminalError } from "../../core/errors.ts";
-import { tenantId } from "../../core/ids.ts";
+import { tenantId, type WorkerId } from "../../core/ids.ts";
 import type { RunStatus } from "../../core/workflow/run-state.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
 import { harness, type Harness, type HarnessOptions } from "../engine-harness.test-support.ts";
@@ -323,5 +323,83 @@ describe.each(STORES)("durable workflows on the engine (%s)", (_name, open) => {
     const local = h.sf.workflow("local", () => "here");
     expect(await (await local.start(undefined)).result()).toBe("here");
     expect(await run.status()).toBe("queued");
+  });
+
+  it("retries a failed child run when its parent is retried from the invoking step", async () => {
+    h = await open([]);
+    let broken = true;
+    const child = h.sf.workflow("flaky-child", async ({ step }) =>
+      step.run(
+        "work",
+        () => {
+          if (broken) throw new TerminalError("invalid_request", "child bug");
+          return "child ok";
+        },
+        { retry: { maxAttempts: 1 } },
+      ),
+    );
+    const parent = h.sf.workflow("retried-parent", async ({ step }) =>
+      step.invoke("child", child, undefined),
+    );
+    const run = await parent.start(undefined, { id: "rp-1" });
+    await expect(run.result()).rejects.toBeInstanceOf(RunFailedError);
+    broken = false;
+    expect((await h.sf.store.retryRun(tenant, "rp-1", h.clock.now())).type).toBe("ok");
+    h.sf.engine.runs.notify(h.clock.now());
+    await until(run, "succeeded");
+    expect(await run.result()).toBe("child ok");
+  });
+
+  it("holds a workflow's own concurrency limit for runs started in this process", async () => {
+    h = await open([]);
+    let inside = 0;
+    let peak = 0;
+    const gates: (() => void)[] = [];
+    const limited = h.sf.workflow(
+      "limited",
+      async ({ step }) =>
+        step.run("work", async () => {
+          inside++;
+          peak = Math.max(peak, inside);
+          await new Promise<void>((resolve) => gates.push(resolve));
+          inside--;
+          return "done";
+        }),
+      { concurrency: 1 },
+    );
+    const runs = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => limited.start(undefined, { id: `limited-${n}` })),
+    );
+    for (let ended = 0; ended < runs.length; ended++) {
+      await waitUntil(() => gates.length > 0, { what: "a run to be working" });
+      expect(peak).toBe(1);
+      gates.shift()?.();
+    }
+    for (const run of runs) expect(await run.result()).toBe("done");
+    expect(peak).toBe(1);
+  });
+
+  it("fails a run taken over again and again without a commit (crash_loop) instead of retrying it for ever", async () => {
+    h = await open([]);
+    const store = h.sf.store;
+    const ghost = { name: "crashy", fn: () => "never" };
+    await h.sf.workflows.start(ghost, undefined, { id: "crashy-1" });
+    // A process that claims it and dies each time, before committing anything.
+    for (let claim = 0; claim < 3; claim++) {
+      const claims = await store.claimDueRuns({
+        now: h.clock.now(),
+        limit: 1,
+        leaseMs: 30_000,
+        workerId: "ghost" as WorkerId,
+        workflows: ["crashy"],
+      });
+      expect(claims).toHaveLength(1);
+      await h.clock.advance(30_000);
+    }
+    const crashy = h.sf.workflow("crashy", () => "ran");
+    const run = await crashy.start(undefined, { id: "crashy-1" });
+    const error = (await run.result().catch((e: unknown) => e)) as RunFailedError;
+    expect(error).toBeInstanceOf(RunFailedError);
+    expect(error.failure).toMatchObject({ code: "crash_loop" });
   });
 });

@@ -7,20 +7,22 @@ import { z } from "zod";
 import { TerminalError, type FieldIssue } from "./errors.ts";
 import { fieldIssues } from "./fetch-input.ts";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "./json-depth.ts";
+import { eventNameProblem } from "./workflow/run-names.ts";
 
 /** Longest event name and event id, characters. */
 export const MAX_EVENT_NAME_LENGTH = 256;
 
-const NAME_MESSAGE = `must be a non-empty string of at most ${MAX_EVENT_NAME_LENGTH} characters, such as "order.approved"`;
-const ID_MESSAGE = `must be a string of 1 to ${MAX_EVENT_NAME_LENGTH} characters; leave it out to have one made`;
+const NAME_MESSAGE = `must be a string of 1 to ${MAX_EVENT_NAME_LENGTH} characters without control characters, such as "order.approved"`;
+const ID_MESSAGE = `must be a string of 1 to ${MAX_EVENT_NAME_LENGTH} characters without control characters; leave it out to have one made`;
 
 /** The body of `POST /v1/events`. Unknown fields are refused, so a typo is not ignored. */
 export const EventInputSchema = z
   .strictObject({
     name: z
       .string({ error: NAME_MESSAGE })
-      .min(1, { error: NAME_MESSAGE })
-      .max(MAX_EVENT_NAME_LENGTH, { error: NAME_MESSAGE })
+      .min(1, { error: NAME_MESSAGE, abort: true })
+      .max(MAX_EVENT_NAME_LENGTH, { error: NAME_MESSAGE, abort: true })
+      .refine((name) => eventNameProblem(name) === undefined, { error: NAME_MESSAGE })
       .describe("The event's name; step.waitForEvent waits for events of a name."),
     data: z
       .unknown()
@@ -30,8 +32,9 @@ export const EventInputSchema = z
       ),
     id: z
       .string({ error: ID_MESSAGE })
-      .min(1, { error: ID_MESSAGE })
-      .max(MAX_EVENT_NAME_LENGTH, { error: ID_MESSAGE })
+      .min(1, { error: ID_MESSAGE, abort: true })
+      .max(MAX_EVENT_NAME_LENGTH, { error: ID_MESSAGE, abort: true })
+      .refine((id) => eventNameProblem(id) === undefined, { error: ID_MESSAGE })
       .optional()
       .describe(
         "Deduplicates, per tenant: sending an id again records nothing (created false); the same id with another name or data is refused (409). Default: evt_<ULID>.",

@@ -15,6 +15,7 @@ import type { RunLog, RunRecord } from "../../core/run-log.ts";
 import { toRunView, type RunView } from "../../core/run-view.ts";
 import { decodeValue, encodeValue } from "../../core/value-codec.ts";
 import { isFinalRunStatus, type RunStatus } from "../../core/workflow/run-state.ts";
+import { runIdProblem, workflowNameProblem } from "../../core/workflow/run-names.ts";
 
 /** What the service needs of the engine: a nudge when a run becomes due. */
 export interface RunsEngineHooks {
@@ -82,6 +83,8 @@ export class RunsService {
 
   /** The tenant's run `id` with its steps and their attempts, as shown. Throws `not_found`. */
   async get(tenantId: TenantId, id: string): Promise<RunView> {
+    // No run can have an id that breaks the rule (a NUL, which PostgreSQL text cannot hold).
+    if (runIdProblem(id) !== undefined) throw notFound(id);
     const detail = await this.#store.getRun(tenantId, id);
     if (detail === undefined) throw notFound(id);
     const { parent } = detail.run;
@@ -101,6 +104,17 @@ export class RunsService {
         "invalid_request",
         `limit ${limit} is out of range; pass a whole number from 1 to ${MAX_RUN_PAGE}`,
         { issues: [{ field: "limit", message: `must be an integer from 1 to ${MAX_RUN_PAGE}` }] },
+      );
+    }
+    const workflowProblem =
+      query.workflow === undefined ? undefined : workflowNameProblem(query.workflow);
+    if (workflowProblem !== undefined) {
+      throw new TerminalError(
+        "invalid_request",
+        `workflow is not a workflow name: ${workflowProblem}`,
+        {
+          issues: [{ field: "workflow", message: workflowProblem }],
+        },
       );
     }
     if (query.cursor !== undefined && !isRunUid(query.cursor)) {
@@ -127,6 +141,7 @@ export class RunsService {
    * `not_found`, or `invalid_state` when it has ended.
    */
   async cancel(tenantId: TenantId, id: string): Promise<RunView> {
+    if (runIdProblem(id) !== undefined) throw notFound(id);
     const result = await this.#store.cancelRun(tenantId, id, this.#clock.now());
     if (result.type === "not_found") throw notFound(id);
     if (result.type === "invalid_state") {
@@ -144,6 +159,7 @@ export class RunsService {
    * `not_found`, or `invalid_state` unless it failed without compensating.
    */
   async retry(tenantId: TenantId, id: string): Promise<RunView> {
+    if (runIdProblem(id) !== undefined) throw notFound(id);
     const now = this.#clock.now();
     const result = await this.#store.retryRun(tenantId, id, now);
     if (result.type === "not_found") throw notFound(id);

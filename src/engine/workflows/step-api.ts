@@ -4,6 +4,7 @@
  * settles: see `invocation.ts`).
  */
 import { InvalidOptionError, SteadfastError } from "../../core/errors.ts";
+import { eventNameProblem } from "../../core/workflow/run-names.ts";
 import { parseFetchInput } from "../../core/fetch-input.ts";
 import type { ParkingKind, StepWait } from "../../core/workflow/checkpoint.ts";
 import type { ReplayDecision } from "../../core/workflow/replay-decision.ts";
@@ -204,10 +205,9 @@ class StepCalls {
 }
 
 function checkEventOptions(id: string, options: WaitForEventOptions): void {
-  if (typeof options.event !== "string" || options.event.length === 0) {
-    throw new InvalidOptionError(
-      `step.waitForEvent("${id}"): event must be a non-empty event name such as "order.approved".`,
-    );
+  const problem = eventNameProblem(options.event);
+  if (problem !== undefined) {
+    throw new InvalidOptionError(`step.waitForEvent("${id}"): event ${problem}.`);
   }
   for (const [field, value] of Object.entries(options.match ?? {})) {
     if (value !== null && !["string", "number", "boolean"].includes(typeof value)) {

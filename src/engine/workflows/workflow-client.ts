@@ -14,6 +14,7 @@ import type { RunRecord } from "../../core/run-log.ts";
 import type { Store } from "../../core/store.ts";
 import type { CompensationReport } from "../../core/workflow/compensation.ts";
 import { isFinalRunStatus, type RunStatus } from "../../core/workflow/run-state.ts";
+import { runIdProblem } from "../../core/workflow/run-names.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
 import type { RunExecutor, WorkflowOptions } from "./run-executor.ts";
 import { runInputFingerprint } from "./step-children.ts";
@@ -108,8 +109,6 @@ export interface WorkflowClientOptions {
   pollIntervalMs?: number;
 }
 
-const RUN_ID = /^[\x21-\x7e][\x20-\x7e]{0,255}$/;
-
 /**
  * Registers workflows and starts their runs (see the file's comment).
  *
@@ -148,10 +147,11 @@ export class WorkflowClient {
   ): Promise<RunHandle<O>> {
     const { store, executor, clock, random } = this.#options;
     const tenant = toTenantId(options.tenantId ?? "default");
-    if (options.id !== undefined && !RUN_ID.test(options.id)) {
+    const problem = options.id === undefined ? undefined : runIdProblem(options.id);
+    if (problem !== undefined) {
       throw new SteadfastError(
         "invalid_request",
-        `Run id ${JSON.stringify(options.id).slice(0, 80)} is not valid: use 1 to 256 printable ASCII characters, not starting with a space (such as "order-o-42").`,
+        `Run id ${JSON.stringify(options.id).slice(0, 80)} is not valid: ${problem}.`,
       );
     }
     const encoded = storedValueCodec.encode(input);

@@ -13,6 +13,7 @@ import type { FetchInput } from "../../core/fetch-input.ts";
 import type { EventMatch } from "../../core/workflow/checkpoint.ts";
 import type { Duration } from "../../core/duration.ts";
 import type { StepRetryOptions } from "../../core/workflow/step-attempt.ts";
+import { workflowNameProblem } from "../../core/workflow/run-names.ts";
 
 /** What a step's function is given. */
 export interface StepRunContext {
@@ -120,8 +121,6 @@ export interface WorkflowDefinition<I, O> {
   readonly fn: WorkflowFunction<I, O>;
 }
 
-const WORKFLOW_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$/;
-
 /**
  * Declares a workflow. The input type comes from the context's annotation, the output type from
  * what the function returns.
@@ -136,10 +135,9 @@ export function defineWorkflow<I, O>(
   name: string,
   fn: WorkflowFunction<I, O>,
 ): WorkflowDefinition<I, O> {
-  if (!WORKFLOW_NAME.test(name)) {
-    throw new InvalidOptionError(
-      `Workflow name ${JSON.stringify(name)} is not valid: use 1 to 128 letters, digits, "_", ".", ":" or "-", starting with a letter or digit (such as "checkout").`,
-    );
+  const problem = workflowNameProblem(name);
+  if (problem !== undefined) {
+    throw new InvalidOptionError(`Workflow name ${JSON.stringify(name)} is not valid: ${problem}.`);
   }
   return Object.freeze({ name, fn });
 }

@@ -6,7 +6,7 @@
 import { StoreError } from "../../core/errors.ts";
 import type { ListEventsQuery, RecordEventResult, StoredEvent } from "../../core/store.ts";
 import { EVENT_COLUMNS, eventFromRow } from "../event-rows.ts";
-import type { PostgresConnection } from "./postgres-connection.ts";
+import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
 // How often an event whose holder vanished (purged between our INSERT and SELECT) is inserted
@@ -40,16 +40,21 @@ export class EventWrites {
   }
 
   /** See `Store.recordEvent`. */
-  async recordEvent(event: StoredEvent): Promise<RecordEventResult> {
+  recordEvent(event: StoredEvent): Promise<RecordEventResult> {
+    return this.recordEventWith((statement) => this.#db.query(statement), event);
+  }
+
+  /** Records `event` through `query` (a transaction's, for `recordEventAndWake`). */
+  async recordEventWith(query: Query, event: StoredEvent): Promise<RecordEventResult> {
     const { tenantId, id, name, data, receivedAt } = event;
     for (let race = 0; race < MAX_ID_RACES; race++) {
-      const { rowCount } = await this.#db.query({
+      const { rowCount } = await query({
         name: "steadfast_record_event",
         text: this.#insert,
         values: [tenantId, id, name, data, receivedAt],
       });
       if (rowCount === 1) return { created: true, event: { tenantId, id, name, data, receivedAt } };
-      const { rows } = await this.#db.query({
+      const { rows } = await query({
         name: "steadfast_select_event",
         text: this.#select,
         values: [tenantId, id],

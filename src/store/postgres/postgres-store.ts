@@ -601,6 +601,28 @@ export class PostgresStore implements Store {
     return this.#open(() => this.#runClaims.wakeRunsForEvent(tenantId, name, now));
   }
 
+  /**
+   * See `RunLog.recordEventAndWake`: the record (as `recordEvent`) and the wake-up (as
+   * `wakeRunsForEvent`, waking the listeners of other processes at commit) in one transaction.
+   */
+  recordEventAndWake(
+    event: StoredEvent,
+    now: number,
+  ): Promise<RecordEventResult & { woken: number }> {
+    return this.#open(() =>
+      this.#db.transaction(async (query) => {
+        const result = await this.#events.recordEventWith(query, event);
+        const woken = await this.#runClaims.wakeRunsForEventWith(
+          query,
+          event.tenantId,
+          result.event.name,
+          now,
+        );
+        return { ...result, woken };
+      }),
+    );
+  }
+
   /** See `RunLog.getRun`. */
   getRun(tenantId: TenantId, id: string): Promise<RunDetail | undefined> {
     return this.#open(() => this.#runReads.getRun(tenantId, id));

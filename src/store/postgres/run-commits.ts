@@ -48,6 +48,8 @@ const FENCE_COLUMNS = [
   ["phase", "text[]"],
   ["run_at", "bigint[]"],
   ["events", "text[]"],
+  ["seen_since", "bigint[]"],
+  ["seen_ids", "text[]"],
   ["end_status", "text[]"],
   ["output", "text[]"],
   ["error", "text[]"],
@@ -76,7 +78,7 @@ export class RunCommits {
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#channel = names.channel;
-    const { work, runs, runSteps, runStepAttempts, runValues, calls } = names;
+    const { work, runs, runSteps, runStepAttempts, runValues, calls, events } = names;
     const fenceParams = FENCE_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(", ");
     const fenceNames = FENCE_COLUMNS.map(([name]) => name).join(", ");
     const held =
@@ -86,9 +88,15 @@ export class RunCommits {
       // A commit is progress: crashes_in_a_row starts again.
       `touched AS (UPDATE ${work} w SET updated_at = v.now, crashes_in_a_row = 0 FROM v WHERE ${held} ` +
       "AND v.op = 'steps' RETURNING v.i), " +
-      // Woken while it ran: due now, whatever its park says (run-log.ts, parkRun).
+      // Woken while it ran, or an event it waits for arrived unseen (park.eventsSeen): due now,
+      // whatever its park says (run-log.ts, parkRun). One probe of events_by_name per name.
       `parked AS (UPDATE ${work} w SET status = v.park_status, wait_code = v.wait_code, ` +
-      "phase = v.phase, run_at = CASE WHEN w.woken THEN v.now ELSE v.run_at END, " +
+      "phase = v.phase, run_at = CASE WHEN w.woken OR (v.seen_since IS NOT NULL AND EXISTS (" +
+      "SELECT 1 FROM json_array_elements_text(v.events::json) n(name) " +
+      `JOIN ${events} e ON e.tenant_id = w.tenant_id AND e.name = n.name ` +
+      "AND e.received_at >= v.seen_since " +
+      "WHERE e.id <> ALL(ARRAY(SELECT json_array_elements_text(v.seen_ids::json))))) " +
+      "THEN v.now ELSE v.run_at END, " +
       "woken = false, events = (SELECT array_agg(e) FROM json_array_elements_text(v.events::json) e), " +
       "lease_expires_at = NULL, worker_id = NULL, crashes_in_a_row = 0, updated_at = v.now FROM v " +
       `WHERE ${held} AND v.op = 'park' RETURNING v.i, w.run_at), ` +
@@ -272,6 +280,7 @@ function encode(commit: RunCommit): Encoded {
   const end = commit.type === "finish" ? commit.end : undefined;
   const output = placeValue(end?.status === "succeeded" ? end.output : undefined);
   const failed = end?.status === "failed" ? end : undefined;
+  const events = park?.events === undefined || park.events.length === 0 ? undefined : park.events;
   // The last checkpoint of a step wins (one row is written per step).
   const latest = new Map<string, Encoded["checkpoints"][number]>();
   const values: unknown[][] = [];
@@ -304,7 +313,11 @@ function encode(commit: RunCommit): Encoded {
       park?.status === "waiting" ? (park.waitCode ?? null) : null,
       park?.phase ?? null,
       park?.runAt ?? null,
-      park?.events === undefined || park.events.length === 0 ? null : JSON.stringify(park.events),
+      events === undefined ? null : JSON.stringify(events),
+      events === undefined ? null : (park?.eventsSeen?.since ?? null),
+      events === undefined || park?.eventsSeen === undefined
+        ? null
+        : JSON.stringify(park.eventsSeen.ids),
       end?.status ?? null,
       output.inline,
       failed === undefined ? null : JSON.stringify(failed.error),

@@ -89,13 +89,13 @@ export class RunCommits {
       `touched AS (UPDATE ${work} w SET updated_at = v.now, crashes_in_a_row = 0 FROM v WHERE ${held} ` +
       "AND v.op = 'steps' RETURNING v.i), " +
       // Woken while it ran, or an event it waits for arrived unseen (park.eventsSeen): due now,
-      // whatever its park says (run-log.ts, parkRun). One probe of events_by_name per name.
+      // whatever its park says (run-log.ts, parkRun). One scan of events_by_name (name = ANY).
       `parked AS (UPDATE ${work} w SET status = v.park_status, wait_code = v.wait_code, ` +
       "phase = v.phase, run_at = CASE WHEN w.woken OR (v.seen_since IS NOT NULL AND EXISTS (" +
-      "SELECT 1 FROM json_array_elements_text(v.events::json) n(name) " +
-      `JOIN ${events} e ON e.tenant_id = w.tenant_id AND e.name = n.name ` +
+      `SELECT 1 FROM ${events} e WHERE e.tenant_id = w.tenant_id ` +
+      "AND e.name = ANY(ARRAY(SELECT json_array_elements_text(v.events::json))) " +
       "AND e.received_at >= v.seen_since " +
-      "WHERE e.id <> ALL(ARRAY(SELECT json_array_elements_text(v.seen_ids::json))))) " +
+      "AND e.id <> ALL(ARRAY(SELECT json_array_elements_text(v.seen_ids::json))))) " +
       "THEN v.now ELSE v.run_at END, " +
       "woken = false, events = (SELECT array_agg(e) FROM json_array_elements_text(v.events::json) e), " +
       "lease_expires_at = NULL, worker_id = NULL, crashes_in_a_row = 0, updated_at = v.now FROM v " +

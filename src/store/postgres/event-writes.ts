@@ -5,7 +5,9 @@
 // concurrent holder to commit, so that holder is visible (one statement would not see it).
 import { StoreError } from "../../core/errors.ts";
 import type { ListEventsQuery, RecordEventResult, StoredEvent } from "../../core/store.ts";
+import type { TenantId } from "../../core/ids.ts";
 import { EVENT_COLUMNS, eventFromRow } from "../event-rows.ts";
+import { lockEventSharedSql } from "./event-locks.ts";
 import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
@@ -20,6 +22,7 @@ export class EventWrites {
   readonly #select: string;
   readonly #list: string;
   readonly #purge: string;
+  readonly #lock: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
@@ -32,6 +35,7 @@ export class EventWrites {
       `SELECT ${EVENT_COLUMNS} FROM ${events} ` +
       "WHERE tenant_id = $1 AND name = $2 AND received_at >= $3 " +
       "AND ($4::text IS NULL OR received_at > $3 OR id > $4) ORDER BY received_at, id LIMIT $5";
+    this.#lock = lockEventSharedSql(names);
     // Oldest first through events_received; LIMIT NULL is no limit.
     this.#purge =
       `DELETE FROM ${events} e USING (SELECT tenant_id, id FROM ${events} ` +
@@ -65,6 +69,14 @@ export class EventWrites {
       "invariant_broken",
       `Event ${id} of tenant ${tenantId} was neither recorded nor found by its id.`,
     );
+  }
+
+  /**
+   * Takes the shared lock of the tenant's event `name` through `query` (a transaction's), until
+   * the transaction ends (event-locks.ts): before recording an event and waking its runs.
+   */
+  async lockEventWith(query: Query, tenantId: TenantId, name: string): Promise<void> {
+    await query({ name: "steadfast_lock_event", text: this.#lock, values: [tenantId, name] });
   }
 
   /** See `Store.listEvents`. */

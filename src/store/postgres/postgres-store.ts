@@ -603,7 +603,9 @@ export class PostgresStore implements Store {
 
   /**
    * See `RunLog.recordEventAndWake`: the record (as `recordEvent`) and the wake-up (as
-   * `wakeRunsForEvent`, waking the listeners of other processes at commit) in one transaction.
+   * `wakeRunsForEvent`, waking the listeners of other processes at commit) in one transaction,
+   * under the event name's shared lock (event-locks.ts) so that no park checking for unseen
+   * events of that name commits between them unseen.
    */
   recordEventAndWake(
     event: StoredEvent,
@@ -611,6 +613,7 @@ export class PostgresStore implements Store {
   ): Promise<RecordEventResult & { woken: number }> {
     return this.#open(() =>
       this.#db.transaction(async (query) => {
+        await this.#events.lockEventWith(query, event.tenantId, event.name);
         const result = await this.#events.recordEventWith(query, event);
         const woken = await this.#runClaims.wakeRunsForEventWith(
           query,

@@ -16,6 +16,7 @@ import { StoreError } from "../../core/errors.ts";
 import type { RunUid } from "../../core/ids.ts";
 import type { ChildCall, RunEnd, RunPark, RunRef, StepBatch } from "../../core/run-log.ts";
 import type { PostgresConnection, Query } from "./postgres-connection.ts";
+import { lockParkedEventsSql } from "./event-locks.ts";
 import { isStatementError } from "./postgres-errors.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow, newCallWeight } from "./row-mapping.ts";
 import {
@@ -59,6 +60,8 @@ const FENCE_COLUMNS = [
 
 interface Encoded {
   fence: unknown[];
+  /** A park checking for unseen events (`eventsSeen`): its event names, as JSON. */
+  checkedEvents: string | null;
   /** A finished run's output kept out of line. */
   output: string | null;
   checkpoints: unknown[][];
@@ -72,6 +75,7 @@ interface Encoded {
 export class RunCommits {
   readonly #db: PostgresConnection;
   readonly #channel: string;
+  readonly #lockEvents: string;
   readonly #fence: string;
   readonly #writes: string;
 
@@ -83,6 +87,7 @@ export class RunCommits {
     const fenceNames = FENCE_COLUMNS.map(([name]) => name).join(", ");
     const held =
       "w.id = v.uid AND w.kind = 'run' AND w.status = 'running' AND w.lease_token = v.lease_token";
+    this.#lockEvents = lockParkedEventsSql(names);
     this.#fence =
       `WITH v AS (SELECT * FROM unnest(${fenceParams}) WITH ORDINALITY AS v(${fenceNames}, i)), ` +
       // A commit is progress: crashes_in_a_row starts again.
@@ -197,10 +202,18 @@ export class RunCommits {
     return outcomes;
   };
 
-  // One transaction: the fence, then the writes of the commits that applied. Returns the
-  // positions (0-based) of those.
+  // One transaction: the locks of the events its parks check (event-locks.ts), the fence, then
+  // the writes of the commits that applied. Returns the positions (0-based) of those.
   async #commit(rows: readonly Encoded[]): Promise<Set<number>> {
     return await this.#db.transaction(async (query) => {
+      const checking = rows.filter((row) => row.checkedEvents !== null);
+      if (checking.length > 0) {
+        await query({
+          name: "steadfast_lock_parked_events",
+          text: this.#lockEvents,
+          values: [checking.map((row) => row.fence[0]), checking.map((row) => row.checkedEvents)],
+        });
+      }
       const { rows: done } = await query({
         name: "steadfast_fence_runs",
         text: this.#fence,
@@ -324,6 +337,8 @@ function encode(commit: RunCommit): Encoded {
       failed?.reason ?? null,
       failed?.compensation === undefined ? null : JSON.stringify(failed.compensation),
     ],
+    checkedEvents:
+      events === undefined || park?.eventsSeen === undefined ? null : JSON.stringify(events),
     output: output.external,
     checkpoints: [...latest.values()],
     values,

@@ -14,6 +14,7 @@
  * out of line by the store (a table of its own), transparently: reads give the text back.
  */
 import type { NewCall } from "./call-log.ts";
+import type { RecordEventResult, StoredEvent } from "./event-log.ts";
 import type { RunUid, TenantId, WorkerId } from "./ids.ts";
 import type { InitialClaim } from "./work-queue.ts";
 import type { Checkpoint } from "./workflow/checkpoint.ts";
@@ -148,10 +149,23 @@ export interface RunPark {
   /** When time alone makes it due (a sleep's end, a timeout, a retry), epoch ms; absent: never. */
   runAt?: number;
   /**
-   * The events it waits for, by name (`wakeRunsForEvent` wakes it when one is recorded). Empty or
-   * absent when it waits for none.
+   * The events it waits for, by name (`recordEventAndWake` and `wakeRunsForEvent` wake it when
+   * one is recorded). Empty or absent when it waits for none.
    */
   events?: readonly string[];
+  /**
+   * What the invocation that parks it read of the events (`listEvents`) before deciding to wait:
+   * an event recorded after that read and before this park commits woke nobody, since the run
+   * was not parked on its name yet. So when the park names `events`, the run is due at `now`
+   * instead if the store has an event of one of those names, of the run's tenant, received at
+   * or after `since` (epoch ms) whose id is not in `ids`: checked in the park's transaction, so
+   * no event falls between the read and the park. `ids`: the events of those names received
+   * since `since` that the invocation saw (delivered, or not deliverable to it). Ignored when
+   * `events` is empty or absent. An event recorded before `since` counts as seen whatever its
+   * id: `since` must be no later than the read (received times come from the senders' clocks,
+   * so a margin for their skew keeps an event stamped earlier than it was recorded).
+   */
+  eventsSeen?: { since: number; ids: readonly string[] };
 }
 
 /** How a claimed run ends. */
@@ -230,8 +244,9 @@ export interface RunLog {
   /**
    * Commits `batch` and parks the claimed run: it leaves running for `park.status` until
    * `park.runAt`, or until woken; its lease ends. If it was woken while it ran (`wakeRuns`,
-   * `wakeRunsForEvent` after its claim), it is due at `now` instead, so no wake-up is lost.
-   * Fenced like `commitSteps`.
+   * `wakeRunsForEvent` after its claim), or an event it waits for arrived unseen
+   * (`park.eventsSeen`), it is due at `now` instead, so no wake-up is lost. Fenced like
+   * `commitSteps`.
    */
   parkRun(ref: RunRef, park: RunPark, batch: StepBatch, now: number): Promise<boolean>;
   /**
@@ -246,9 +261,23 @@ export interface RunLog {
   wakeRuns(uids: readonly RunUid[], now: number): Promise<number>;
   /**
    * Wakes (as `wakeRuns`) the tenant's runs whose last `parkRun` named `name` in `park.events`
-   * (until they park again or end); returns how many. Called after `recordEvent`.
+   * (until they park again or end); returns how many. `recordEventAndWake` does this in the
+   * transaction that records the event.
    */
   wakeRunsForEvent(tenantId: TenantId, name: string, now: number): Promise<number>;
+  /**
+   * Records `event` (as `recordEvent`: an id the tenant has is not recorded again, the event
+   * stored comes back with `created: false`) and, in the same transaction, wakes (as
+   * `wakeRunsForEvent`) the tenant's runs waiting for an event of the stored event's name, so
+   * that no crash between the two leaves them asleep. Wakes them also when nothing was recorded:
+   * a sender retrying a send wakes the waiting runs again (harmless: a woken run that finds no
+   * event for it parks again). The stored event's name is the sent one unless the id was used
+   * for another event (the caller compares them). `woken`: how many runs were woken.
+   */
+  recordEventAndWake(
+    event: StoredEvent,
+    now: number,
+  ): Promise<RecordEventResult & { woken: number }>;
 
   /** The tenant's run with this id, with its steps and attempts. */
   getRun(tenantId: TenantId, id: string): Promise<RunDetail | undefined>;

@@ -169,11 +169,12 @@ export class RunsService {
   }
 
   /**
-   * Sends an event: validates it (`parseEventInput`), records it, and wakes the tenant's runs
-   * waiting for an event of its name. An id the tenant already used with the same name and data
-   * records nothing (`created: false`) but still wakes the waiting runs, so a sender retrying
-   * after a crash between the two loses no wake-up. Throws `invalid_request` (naming the field),
-   * or `event_id_reused` when the id was used with another name or data.
+   * Sends an event: validates it (`parseEventInput`), records it and wakes the tenant's runs
+   * waiting for an event of its name, in one transaction (`recordEventAndWake`), so no crash
+   * between the two leaves them asleep. An id the tenant already used with the same name and
+   * data records nothing (`created: false`) but still wakes the waiting runs. Throws
+   * `invalid_request` (naming the field), or `event_id_reused` when the id was used with another
+   * name or data (the runs waiting for the stored event were woken: harmless, they park again).
    *
    * @example await runs.sendEvent(tenant, { name: "order.approved", data: { orderId: "o-42" } })
    */
@@ -192,13 +193,11 @@ export class RunsService {
     }
     const now = this.#clock.now();
     const id = givenId ?? `evt_${ulid(now, this.#random)}`;
-    const result = await this.#store.recordEvent({
-      tenantId,
-      id,
-      name,
-      data: text,
-      receivedAt: now,
-    });
+    const result = await this.#store.recordEventAndWake(
+      { tenantId, id, name, data: text, receivedAt: now },
+      now,
+    );
+    if (result.woken > 0) this.#engine?.notify(now);
     if (!result.created && !sameEvent(result.event, name, text, data)) {
       const differs = result.event.name === name ? "data" : "name";
       throw new TerminalError(
@@ -207,8 +206,6 @@ export class RunsService {
         { issues: [{ field: "id", message: `already used with another ${differs}` }] },
       );
     }
-    const woken = await this.#store.wakeRunsForEvent(tenantId, name, now);
-    if (woken > 0) this.#engine?.notify(now);
     return { id, name, receivedAt: result.event.receivedAt, created: result.created };
   }
 }

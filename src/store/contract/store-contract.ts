@@ -8,6 +8,7 @@ import { describeClaimedCreateContract } from "./claimed-create-contract.ts";
 import { describeControlContract } from "./control-contract.ts";
 import { describeDestinationContract } from "./destination-contract.ts";
 import { describeEventContract } from "./event-contract.ts";
+import { describeEventWakeContract } from "./event-wake-contract.ts";
 import { describeInterruptionContract } from "./interruption-contract.ts";
 import { CallFactory, RunFactory } from "./fixtures.ts";
 import { describeRunContract } from "./run-contract.ts";
@@ -98,6 +99,7 @@ export function describeStoreContract(
     describeEventContract(context);
     describeRunContract(context);
     describeRunWakeContract(context);
+    describeEventWakeContract(context);
     describeRunControlContract(context);
   });
 }

@@ -5,8 +5,10 @@
 // concurrent holder to commit, so that holder is visible (one statement would not see it).
 import { StoreError } from "../../core/errors.ts";
 import type { ListEventsQuery, RecordEventResult, StoredEvent } from "../../core/store.ts";
+import type { TenantId } from "../../core/ids.ts";
 import { EVENT_COLUMNS, eventFromRow } from "../event-rows.ts";
-import type { PostgresConnection } from "./postgres-connection.ts";
+import { lockEventSharedSql } from "./event-locks.ts";
+import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
 // How often an event whose holder vanished (purged between our INSERT and SELECT) is inserted
@@ -20,6 +22,7 @@ export class EventWrites {
   readonly #select: string;
   readonly #list: string;
   readonly #purge: string;
+  readonly #lock: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
@@ -32,6 +35,7 @@ export class EventWrites {
       `SELECT ${EVENT_COLUMNS} FROM ${events} ` +
       "WHERE tenant_id = $1 AND name = $2 AND received_at >= $3 " +
       "AND ($4::text IS NULL OR received_at > $3 OR id > $4) ORDER BY received_at, id LIMIT $5";
+    this.#lock = lockEventSharedSql(names);
     // Oldest first through events_received; LIMIT NULL is no limit.
     this.#purge =
       `DELETE FROM ${events} e USING (SELECT tenant_id, id FROM ${events} ` +
@@ -40,16 +44,21 @@ export class EventWrites {
   }
 
   /** See `Store.recordEvent`. */
-  async recordEvent(event: StoredEvent): Promise<RecordEventResult> {
+  recordEvent(event: StoredEvent): Promise<RecordEventResult> {
+    return this.recordEventWith((statement) => this.#db.query(statement), event);
+  }
+
+  /** Records `event` through `query` (a transaction's, for `recordEventAndWake`). */
+  async recordEventWith(query: Query, event: StoredEvent): Promise<RecordEventResult> {
     const { tenantId, id, name, data, receivedAt } = event;
     for (let race = 0; race < MAX_ID_RACES; race++) {
-      const { rowCount } = await this.#db.query({
+      const { rowCount } = await query({
         name: "steadfast_record_event",
         text: this.#insert,
         values: [tenantId, id, name, data, receivedAt],
       });
       if (rowCount === 1) return { created: true, event: { tenantId, id, name, data, receivedAt } };
-      const { rows } = await this.#db.query({
+      const { rows } = await query({
         name: "steadfast_select_event",
         text: this.#select,
         values: [tenantId, id],
@@ -60,6 +69,14 @@ export class EventWrites {
       "invariant_broken",
       `Event ${id} of tenant ${tenantId} was neither recorded nor found by its id.`,
     );
+  }
+
+  /**
+   * Takes the shared lock of the tenant's event `name` through `query` (a transaction's), until
+   * the transaction ends (event-locks.ts): before recording an event and waking its runs.
+   */
+  async lockEventWith(query: Query, tenantId: TenantId, name: string): Promise<void> {
+    await query({ name: "steadfast_lock_event", text: this.#lock, values: [tenantId, name] });
   }
 
   /** See `Store.listEvents`. */

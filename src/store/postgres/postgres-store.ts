@@ -601,6 +601,31 @@ export class PostgresStore implements Store {
     return this.#open(() => this.#runClaims.wakeRunsForEvent(tenantId, name, now));
   }
 
+  /**
+   * See `RunLog.recordEventAndWake`: the record (as `recordEvent`) and the wake-up (as
+   * `wakeRunsForEvent`, waking the listeners of other processes at commit) in one transaction,
+   * under the event name's shared lock (event-locks.ts) so that no park checking for unseen
+   * events of that name commits between them unseen.
+   */
+  recordEventAndWake(
+    event: StoredEvent,
+    now: number,
+  ): Promise<RecordEventResult & { woken: number }> {
+    return this.#open(() =>
+      this.#db.transaction(async (query) => {
+        await this.#events.lockEventWith(query, event.tenantId, event.name);
+        const result = await this.#events.recordEventWith(query, event);
+        const woken = await this.#runClaims.wakeRunsForEventWith(
+          query,
+          event.tenantId,
+          result.event.name,
+          now,
+        );
+        return { ...result, woken };
+      }),
+    );
+  }
+
   /** See `RunLog.getRun`. */
   getRun(tenantId: TenantId, id: string): Promise<RunDetail | undefined> {
     return this.#open(() => this.#runReads.getRun(tenantId, id));

@@ -15,7 +15,7 @@ import type { RunUid, TenantId, WorkerId } from "../../core/ids.ts";
 import type { CreateRunResult, NewRun, RunClaim, RunRef } from "../../core/run-log.ts";
 import type { InitialClaim } from "../../core/work-queue.ts";
 import type { Checkpoint } from "../../core/workflow/checkpoint.ts";
-import type { PostgresConnection } from "./postgres-connection.ts";
+import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import { columnsOf } from "./row-mapping.ts";
 import {
   checkpointFromRow,
@@ -217,8 +217,18 @@ export class RunClaims {
   }
 
   /** See `RunLog.wakeRunsForEvent`. */
-  async wakeRunsForEvent(tenantId: TenantId, name: string, now: number): Promise<number> {
-    const { rows } = await this.#db.query({
+  wakeRunsForEvent(tenantId: TenantId, name: string, now: number): Promise<number> {
+    return this.wakeRunsForEventWith((statement) => this.#db.query(statement), tenantId, name, now);
+  }
+
+  /** `wakeRunsForEvent` through `query` (a transaction's, for `recordEventAndWake`). */
+  async wakeRunsForEventWith(
+    query: Query,
+    tenantId: TenantId,
+    name: string,
+    now: number,
+  ): Promise<number> {
+    const { rows } = await query({
       name: "steadfast_wake_runs_for_event",
       text: this.#wakeForEvent,
       values: [tenantId, now, this.#channel, name],

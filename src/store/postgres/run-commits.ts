@@ -16,6 +16,7 @@ import { StoreError } from "../../core/errors.ts";
 import type { RunUid } from "../../core/ids.ts";
 import type { ChildCall, RunEnd, RunPark, RunRef, StepBatch } from "../../core/run-log.ts";
 import type { PostgresConnection, Query } from "./postgres-connection.ts";
+import { lockParkedEventsSql } from "./event-locks.ts";
 import { isStatementError } from "./postgres-errors.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow, newCallWeight } from "./row-mapping.ts";
 import {
@@ -48,6 +49,8 @@ const FENCE_COLUMNS = [
   ["phase", "text[]"],
   ["run_at", "bigint[]"],
   ["events", "text[]"],
+  ["seen_since", "bigint[]"],
+  ["seen_ids", "text[]"],
   ["end_status", "text[]"],
   ["output", "text[]"],
   ["error", "text[]"],
@@ -57,6 +60,8 @@ const FENCE_COLUMNS = [
 
 interface Encoded {
   fence: unknown[];
+  /** A park checking for unseen events (`eventsSeen`): its event names, as JSON. */
+  checkedEvents: string | null;
   /** A finished run's output kept out of line. */
   output: string | null;
   checkpoints: unknown[][];
@@ -70,25 +75,33 @@ interface Encoded {
 export class RunCommits {
   readonly #db: PostgresConnection;
   readonly #channel: string;
+  readonly #lockEvents: string;
   readonly #fence: string;
   readonly #writes: string;
 
   constructor(db: PostgresConnection, names: SchemaNames) {
     this.#db = db;
     this.#channel = names.channel;
-    const { work, runs, runSteps, runStepAttempts, runValues, calls } = names;
+    const { work, runs, runSteps, runStepAttempts, runValues, calls, events } = names;
     const fenceParams = FENCE_COLUMNS.map(([, type], i) => `$${i + 1}::${type}`).join(", ");
     const fenceNames = FENCE_COLUMNS.map(([name]) => name).join(", ");
     const held =
       "w.id = v.uid AND w.kind = 'run' AND w.status = 'running' AND w.lease_token = v.lease_token";
+    this.#lockEvents = lockParkedEventsSql(names);
     this.#fence =
       `WITH v AS (SELECT * FROM unnest(${fenceParams}) WITH ORDINALITY AS v(${fenceNames}, i)), ` +
       // A commit is progress: crashes_in_a_row starts again.
       `touched AS (UPDATE ${work} w SET updated_at = v.now, crashes_in_a_row = 0 FROM v WHERE ${held} ` +
       "AND v.op = 'steps' RETURNING v.i), " +
-      // Woken while it ran: due now, whatever its park says (run-log.ts, parkRun).
+      // Woken while it ran, or an event it waits for arrived unseen (park.eventsSeen): due now,
+      // whatever its park says (run-log.ts, parkRun). One scan of events_by_name (name = ANY).
       `parked AS (UPDATE ${work} w SET status = v.park_status, wait_code = v.wait_code, ` +
-      "phase = v.phase, run_at = CASE WHEN w.woken THEN v.now ELSE v.run_at END, " +
+      "phase = v.phase, run_at = CASE WHEN w.woken OR (v.seen_since IS NOT NULL AND EXISTS (" +
+      `SELECT 1 FROM ${events} e WHERE e.tenant_id = w.tenant_id ` +
+      "AND e.name = ANY(ARRAY(SELECT json_array_elements_text(v.events::json))) " +
+      "AND e.received_at >= v.seen_since " +
+      "AND e.id <> ALL(ARRAY(SELECT json_array_elements_text(v.seen_ids::json))))) " +
+      "THEN v.now ELSE v.run_at END, " +
       "woken = false, events = (SELECT array_agg(e) FROM json_array_elements_text(v.events::json) e), " +
       "lease_expires_at = NULL, worker_id = NULL, crashes_in_a_row = 0, updated_at = v.now FROM v " +
       `WHERE ${held} AND v.op = 'park' RETURNING v.i, w.run_at), ` +
@@ -189,10 +202,18 @@ export class RunCommits {
     return outcomes;
   };
 
-  // One transaction: the fence, then the writes of the commits that applied. Returns the
-  // positions (0-based) of those.
+  // One transaction: the locks of the events its parks check (event-locks.ts), the fence, then
+  // the writes of the commits that applied. Returns the positions (0-based) of those.
   async #commit(rows: readonly Encoded[]): Promise<Set<number>> {
     return await this.#db.transaction(async (query) => {
+      const checking = rows.filter((row) => row.checkedEvents !== null);
+      if (checking.length > 0) {
+        await query({
+          name: "steadfast_lock_parked_events",
+          text: this.#lockEvents,
+          values: [checking.map((row) => row.fence[0]), checking.map((row) => row.checkedEvents)],
+        });
+      }
       const { rows: done } = await query({
         name: "steadfast_fence_runs",
         text: this.#fence,
@@ -272,6 +293,7 @@ function encode(commit: RunCommit): Encoded {
   const end = commit.type === "finish" ? commit.end : undefined;
   const output = placeValue(end?.status === "succeeded" ? end.output : undefined);
   const failed = end?.status === "failed" ? end : undefined;
+  const events = park?.events === undefined || park.events.length === 0 ? undefined : park.events;
   // The last checkpoint of a step wins (one row is written per step).
   const latest = new Map<string, Encoded["checkpoints"][number]>();
   const values: unknown[][] = [];
@@ -304,13 +326,19 @@ function encode(commit: RunCommit): Encoded {
       park?.status === "waiting" ? (park.waitCode ?? null) : null,
       park?.phase ?? null,
       park?.runAt ?? null,
-      park?.events === undefined || park.events.length === 0 ? null : JSON.stringify(park.events),
+      events === undefined ? null : JSON.stringify(events),
+      events === undefined ? null : (park?.eventsSeen?.since ?? null),
+      events === undefined || park?.eventsSeen === undefined
+        ? null
+        : JSON.stringify(park.eventsSeen.ids),
       end?.status ?? null,
       output.inline,
       failed === undefined ? null : JSON.stringify(failed.error),
       failed?.reason ?? null,
       failed?.compensation === undefined ? null : JSON.stringify(failed.compensation),
     ],
+    checkedEvents:
+      events === undefined || park?.eventsSeen === undefined ? null : JSON.stringify(events),
     output: output.external,
     checkpoints: [...latest.values()],
     values,

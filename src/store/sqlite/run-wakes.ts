@@ -1,8 +1,11 @@
 // Waking workflow runs (issue 11): making parked runs due now, marking running ones woken (their
-// park then leaves them due, so a wake-up is never lost), and the event names parked runs wait
-// for. Used by the run writes and by every transaction that ends a child call or run. Each
-// function is synchronous and runs inside the group-commit transaction (group-commit.ts).
+// park then leaves them due, so a wake-up is never lost), the event names parked runs wait for,
+// and recording an event with the wake-up of its waiting runs. Used by the run writes and by
+// every transaction that ends a child call or run. Each function is synchronous and runs inside
+// the group-commit transaction (group-commit.ts).
 import type { RunUid, TenantId } from "../../core/ids.ts";
+import type { RecordEventResult, StoredEvent } from "../../core/store.ts";
+import { recordEvent } from "./event-writes.ts";
 import type { Prepare } from "./statement-cache.ts";
 
 // Parked and due later: due now (a parked run without a time, run_at NULL, too).
@@ -35,6 +38,19 @@ export function wakeRunsForEvent(
     .all(tenantId, name)
     .map((row) => row.run_uid as RunUid);
   return wakeRuns(sql, uids, now);
+}
+
+/**
+ * Records `event` and wakes the tenant's runs waiting for an event of the stored event's name,
+ * in one transaction. See `Store.recordEventAndWake`.
+ */
+export function recordEventAndWake(
+  sql: Prepare,
+  event: StoredEvent,
+  now: number,
+): RecordEventResult & { woken: number } {
+  const result = recordEvent(sql, event);
+  return { ...result, woken: wakeRunsForEvent(sql, event.tenantId, result.event.name, now) };
 }
 
 const INSERT_EVENT_WAIT =

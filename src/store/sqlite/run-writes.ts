@@ -192,12 +192,19 @@ const HELD =
   "SELECT tenant_id, wait_events FROM work " +
   "WHERE id = ? AND kind = 'run' AND status = 'running' AND lease_token = ?";
 
-// A run woken while it ran is due at once (no later than `now`).
+// A run woken while it ran, or with an unseen event (?8), is due at once (no later than `now`).
 const PARK =
   "UPDATE work SET status = ?1, wait_code = ?2, phase = ?3, " +
-  "run_at = CASE WHEN woken = 1 THEN min(coalesce(?4, ?5), ?5) ELSE ?4 END, woken = 0, " +
+  "run_at = CASE WHEN woken = 1 OR ?8 THEN min(coalesce(?4, ?5), ?5) ELSE ?4 END, woken = 0, " +
   "wait_events = ?6, lease_expires_at = NULL, worker_id = NULL, crashes_in_a_row = 0, " +
   "updated_at = ?5 WHERE id = ?7";
+
+// An event of one of the names (?2, JSON) received at or after ?3 whose id is not among ?4
+// (JSON): one probe of events_by_name per name.
+const UNSEEN_EVENT =
+  "SELECT 1 AS found FROM events INDEXED BY events_by_name WHERE tenant_id = ?1 " +
+  "AND name IN (SELECT value FROM json_each(?2)) AND received_at >= ?3 " +
+  "AND id NOT IN (SELECT value FROM json_each(?4)) LIMIT 1";
 
 /** Commits `batch` and parks the claimed run. See `Store.parkRun`. */
 export function parkRun(
@@ -225,8 +232,24 @@ export function parkRun(
     now,
     waitEvents,
     ref.uid,
+    unseenEvent(sql, held.tenant_id as string, park) ? 1 : 0,
   );
   return true;
+}
+
+// Whether an event the park waits for arrived since the invocation read them (`park.eventsSeen`),
+// read in the park's transaction: the group commit is the only writer, so no event can be
+// recorded between this read and the park.
+function unseenEvent(sql: Prepare, tenantId: string, park: RunPark): boolean {
+  const { events = [], eventsSeen } = park;
+  if (eventsSeen === undefined || events.length === 0) return false;
+  const found = sql(UNSEEN_EVENT).get(
+    tenantId,
+    JSON.stringify([...new Set(events)]),
+    eventsSeen.since,
+    JSON.stringify(eventsSeen.ids),
+  );
+  return found !== undefined;
 }
 
 const END_WORK =

@@ -543,6 +543,14 @@ export class SqliteStore implements Store {
     return this.#write(() => runWakes.wakeRunsForEvent(this.#sql, tenantId, name, now));
   }
 
+  /** See `Store.recordEventAndWake`: one group-committed write. */
+  recordEventAndWake(
+    event: StoredEvent,
+    now: number,
+  ): Promise<RecordEventResult & { woken: number }> {
+    return this.#write(() => runWakes.recordEventAndWake(this.#sql, event, now));
+  }
+
   /** See `Store.getRun`. */
   getRun(tenantId: TenantId, id: string): Promise<RunDetail | undefined> {
     return this.#read(() => runReads.getRun(this.#sql, tenantId, id));

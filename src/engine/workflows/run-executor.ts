@@ -98,6 +98,8 @@ interface Registered {
 }
 
 const LEASE_LOST = "lease lost";
+/** How far the clocks of processes sending events may disagree with this one's, ms. */
+const EVENT_CLOCK_MARGIN_MS = 5_000;
 const STOPPING = "engine stopping";
 
 /** The reason an invocation's signal carries (told apart by its message); never thrown. */
@@ -570,6 +572,8 @@ export class RunExecutor {
           (await this.#existingChildren(run, prepared.batch, now))
         ) {
           park.runAt = now;
+        } else if (park.events !== undefined) {
+          await this.#checkEvents(run, before, outcome.waits, park, now);
         }
         if (!(await this.#store.parkRun(ref, park, prepared.batch, now))) {
           this.#lost(ref);
@@ -578,9 +582,6 @@ export class RunExecutor {
         this.#childrenCreated(prepared.batch, now);
         this.events.emit("run:parked", { uid: run.uid, park });
         if (park.runAt !== undefined) this.notify(park.runAt);
-        if (park.events !== undefined && park.runAt !== now) {
-          await this.#wakeIfEventArrived(run, before, outcome.waits, now);
-        }
         await this.#options.faults?.hit("after-step-commit");
         return;
       }
@@ -602,14 +603,17 @@ export class RunExecutor {
   }
 
   /**
-   * An event recorded after this invocation read the events and before its park named the
-   * event's name woke nobody (`wakeRunsForEvent` wakes the runs whose park names it): read them
-   * again now that the park is committed, and wake the run if one is deliverable.
+   * The events the run's new waits are for: read them now, before the park. One deliverable
+   * already: the park is due at once. None: the park carries what was read (`eventsSeen`), and
+   * the store makes it due at once if an event of those names it did not list was recorded since
+   * (in the park's transaction, so an event sent between this read and the park is not lost, and
+   * a crash after the park loses nothing either).
    */
-  async #wakeIfEventArrived(
+  async #checkEvents(
     run: RunRecord,
     before: readonly Checkpoint[],
     waits: readonly RunWait[],
+    park: RunPark,
     now: number,
   ): Promise<void> {
     const waiting: Checkpoint[] = [];
@@ -625,6 +629,10 @@ export class RunExecutor {
         wait: eventWait,
       });
     }
+    // Events recorded (by the senders' clocks) before `since` were all read here; those after it
+    // that this read listed are named. The margin covers the clocks of a fleet disagreeing.
+    const since = now - EVENT_CLOCK_MARGIN_MS;
+    const ids: string[] = [];
     const delivered = before.filter((c) => c.status === "completed" && c.eventId !== undefined);
     const found = await resolveWaits(
       this.#store,
@@ -632,8 +640,12 @@ export class RunExecutor {
       [...delivered, ...waiting],
       this.#codec,
       now,
+      (event) => {
+        if (event.receivedAt >= since) ids.push(event.id);
+      },
     );
-    if (found.length > 0 && (await this.#store.wakeRuns([run.uid], now)) > 0) this.notify(now);
+    if (found.length > 0) park.runAt = now;
+    else park.eventsSeen = { since, ids };
   }
 
   async #end(ref: RunRef, run: RunRecord, end: RunEnd, rest: CheckpointBatch): Promise<void> {

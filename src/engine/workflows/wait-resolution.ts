@@ -15,7 +15,7 @@
  */
 import type { CallRecord } from "../../core/call.ts";
 import type { CallLog } from "../../core/call-log.ts";
-import type { EventLog } from "../../core/event-log.ts";
+import type { EventLog, StoredEvent } from "../../core/event-log.ts";
 import type { CallId } from "../../core/ids.ts";
 import type { RunLog, RunRecord } from "../../core/run-log.ts";
 import {
@@ -49,6 +49,8 @@ export async function resolveWaits(
   checkpoints: readonly Checkpoint[],
   codec: ValueCodec,
   now: number,
+  /** Called with every event read while looking (to tell the store what was seen). */
+  onListed?: (event: StoredEvent) => void,
 ): Promise<Checkpoint[]> {
   const consumed = new Set<string>();
   for (const checkpoint of checkpoints) {
@@ -59,7 +61,7 @@ export async function resolveWaits(
   const resolved: Checkpoint[] = [];
   for (const checkpoint of checkpoints) {
     if (checkpoint.status !== "waiting") continue;
-    const event = await resolution(store, run, checkpoint, codec, consumed, now);
+    const event = await resolution(store, run, checkpoint, codec, consumed, now, onListed);
     if (event === undefined) continue;
     if (event.type === "resolved" && event.eventId !== undefined) consumed.add(event.eventId);
     resolved.push(nextCheckpoint(checkpoint, event, checkpoint.stepId));
@@ -74,13 +76,14 @@ async function resolution(
   codec: ValueCodec,
   consumed: ReadonlySet<string>,
   now: number,
+  onListed: ((event: StoredEvent) => void) | undefined,
 ): Promise<StepEvent | undefined> {
   const { wait } = checkpoint;
   switch (wait.type) {
     case "sleep":
       return undefined;
     case "event": {
-      const event = await findEvent(store, run, wait, codec, consumed);
+      const event = await findEvent(store, run, wait, codec, consumed, onListed);
       return event === undefined
         ? undefined
         : { type: "resolved", output: event.text, at: now, eventId: event.id };
@@ -118,6 +121,7 @@ async function findEvent(
   wait: Extract<WaitingCheckpoint["wait"], { type: "event" }>,
   codec: ValueCodec,
   consumed: ReadonlySet<string>,
+  onListed: ((event: StoredEvent) => void) | undefined,
 ): Promise<(ReceivedEvent & { text: string }) | undefined> {
   let since = run.createdAt;
   let afterId: string | undefined;
@@ -129,6 +133,7 @@ async function findEvent(
       ...(afterId === undefined ? {} : { afterId }),
       limit: EVENT_PAGE,
     });
+    if (onListed !== undefined) for (const stored of page) onListed(stored);
     // Pages come earliest first: the first deliverable event of a page is the earliest of all.
     const candidates = page
       .filter((stored) => wait.timeoutAt === undefined || stored.receivedAt <= wait.timeoutAt)

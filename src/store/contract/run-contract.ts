@@ -52,6 +52,7 @@ export function describeRunContract(context: GetContext): void {
           input: now.input,
           inputFingerprint: now.inputFingerprint,
           invocations: 0,
+          crashesInARow: 0,
           createdAt: now.createdAt,
           updatedAt: now.createdAt,
         },
@@ -207,6 +208,34 @@ export function describeRunContract(context: GetContext): void {
         runRef(first),
       ]);
       expect(await store.commitSteps(runRef(second), NO_STEPS, at)).toBe(true);
+    });
+
+    it("counts takeovers in a row without a commit, and starts again at a commit or a park", async () => {
+      const { store, runs } = context();
+      await store.createRun(runs.run());
+      let at = T0 + 10;
+      const first = await claimRun(store, at);
+      expect(first.run.crashesInARow).toBe(0);
+      at += LEASE_MS;
+      expect((await claimRun(store, at)).run.crashesInARow).toBe(1);
+      at += LEASE_MS;
+      const third = await claimRun(store, at);
+      expect(third.run.crashesInARow).toBe(2);
+      expect(await store.commitSteps(runRef(third), NO_STEPS, at + 1)).toBe(true);
+      expect((await store.getRunByUid(third.run.uid))?.crashesInARow).toBe(0);
+      at += LEASE_MS;
+      const fourth = await claimRun(store, at);
+      expect(fourth.run.crashesInARow).toBe(1);
+      expect(
+        await store.parkRun(
+          runRef(fourth),
+          { status: "sleeping", phase: "forward", runAt: at + 5 },
+          NO_STEPS,
+          at + 1,
+        ),
+      ).toBe(true);
+      // Claimed from its park: not a takeover.
+      expect((await claimRun(store, at + 5)).run.crashesInARow).toBe(0);
     });
 
     it("returns each claim's checkpoints in the order their steps were first recorded", async () => {

@@ -61,7 +61,9 @@ export function runColumns(names: SchemaNames, r: string, w?: string): string {
     `${live("status", `${r}.status`)} AS status`,
     `${live("phase", `coalesce(${r}.phase, 'forward')`)} AS phase`,
     `${live("invocations", `${r}.invocations`)} AS invocations`,
-    w === undefined ? "0 AS crashes_in_a_row" : `coalesce(${w}.crashes_in_a_row, 0) AS crashes_in_a_row`,
+    w === undefined
+      ? "0 AS crashes_in_a_row"
+      : `coalesce(${w}.crashes_in_a_row, 0) AS crashes_in_a_row`,
     `${live("updated_at", `${r}.updated_at`)} AS updated_at`,
     w === undefined ? "NULL::text AS wait_code" : `${w}.wait_code`,
     w === undefined ? "NULL::bigint AS run_at" : `${w}.run_at`,

@@ -659,8 +659,13 @@ export class RunExecutor {
     await this.#options.faults?.hit("after-step-commit");
     // Its parent, woken by the same commit, may be a run of this process.
     if (run.parent !== undefined) this.notify(now);
-    const ended = await this.#store.getRunByUid(run.uid);
-    if (ended !== undefined) this.events.emit("run:ended", { run: ended });
+    if (this.events.has("run:ended"))
+      this.events.emit("run:ended", { run: endedRun(run, end, now) });
+  }
+
+  /** Whether this process is running an invocation of run `uid` now. */
+  isRunning(uid: RunUid): boolean {
+    return this.#flights.has(uid);
   }
 
   /**
@@ -756,6 +761,31 @@ export class RunExecutor {
       }
     }
   }
+}
+
+/**
+ * The record of `run` as `finishRun(end)` at `now` left it, without reading it back (what
+ * `run:ended` carries): its end, and no live state.
+ */
+export function endedRun(run: RunRecord, end: RunEnd, now: number): RunRecord {
+  const { runAt: _runAt, waitCode: _waitCode, ...rest } = run;
+  const ended: RunRecord = {
+    ...rest,
+    status: end.status,
+    crashesInARow: 0,
+    updatedAt: now,
+    endedAt: now,
+  };
+  if (end.status === "succeeded") ended.output = end.output;
+  if (end.status === "failed") {
+    ended.error = end.error;
+    ended.failReason = end.reason;
+    if (end.compensation !== undefined) {
+      ended.compensation = end.compensation;
+      ended.phase = "compensating";
+    }
+  }
+  return ended;
 }
 
 /** How a run parked on `waits` is held in the store. */

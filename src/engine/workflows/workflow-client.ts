@@ -218,9 +218,12 @@ export class WorkflowClient {
         controller.abort();
       }
     });
+    // Run here now: its end is heard (run:ended) without asking the store first.
+    let ask = !executor.isRunning(run.uid);
     try {
       for (;;) {
-        const current = ended ?? (await store.getRunByUid(run.uid));
+        const current = ended ?? (ask ? await store.getRunByUid(run.uid) : undefined);
+        ask = true;
         if (current !== undefined && isFinalRunStatus(current.status)) return current;
         const left = deadline - clock.now();
         if (left <= 0) return undefined;

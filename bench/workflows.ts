@@ -16,6 +16,7 @@ import {
   type WorkflowTarget,
 } from "./lib/workflow-target.ts";
 import { dbosTarget } from "./workflows/dbos-target.ts";
+import { postgresStepCeiling } from "./workflows/postgres-ceiling.ts";
 import { restateTarget } from "./workflows/restate-target.ts";
 import { steadfastPostgresTarget, steadfastSqliteTarget } from "./workflows/steadfast-target.ts";
 
@@ -100,6 +101,21 @@ for (const target of targets) {
   console.log(
     `${target.name}: per step p50 ${formatNumber(figures.perStep.p50Ms)} ms, ${formatNumber(figures.workflowsPerSecond)} workflows/s`,
   );
+}
+if (targets.some((target) => target.database === "postgres")) {
+  // The least any engine could do per step on this PostgreSQL, in the same run (see the file).
+  const ceiling = await postgresStepCeiling(
+    sizes.workflows * sizes.stepsPerWorkflow,
+    sizes.concurrency,
+  );
+  rows.push({
+    name: "pg-ceiling",
+    metric: "(b) steps/s",
+    value: ceiling,
+    unit: "steps/s",
+    note: `one-row INSERT commits, ${sizes.concurrency} clients, no engine`,
+  });
+  console.log(`pg-ceiling: ${formatNumber(ceiling)} steps/s (one-row commits, no engine)`);
 }
 console.log();
 console.log(formatTable(rows, BASELINES));

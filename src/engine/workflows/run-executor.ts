@@ -141,6 +141,13 @@ export class RunExecutor {
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   #pumping: Promise<void> | undefined;
   #pumpAgain = false;
+  /**
+   * Whether due runs may be waiting for a slot: false once a pump found none due (for every
+   * workflow), true again when work is notified due or a timer fires. An invocation that ends
+   * looks for due runs only then, so a process whose runs are all started here (created
+   * claimed) does not ask the store after every run.
+   */
+  #backlog = true;
   #timer: { at: number; controller: AbortController } | undefined;
   readonly #loops = new AbortController();
   readonly #background: Promise<void>[] = [];
@@ -212,8 +219,10 @@ export class RunExecutor {
   /** Work for runs was committed, due at `runAt`: claim it when due. */
   notify(runAt: number): void {
     if (this.#state !== "running") return;
-    if (runAt <= this.#clock.now()) this.#wake();
-    else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
+    if (runAt <= this.#clock.now()) {
+      this.#backlog = true;
+      this.#wake();
+    } else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
   }
 
   /**
@@ -393,8 +402,16 @@ export class RunExecutor {
     const open = [...this.#workflows.keys()].filter((name) => this.#free(name) > 0);
     if (open.length === 0) return;
     const next = await this.#store.nextRunWakeAt(open);
-    if (next === undefined) return;
     const now = this.#clock.now();
+    // Nothing due for any workflow (none was full): no need to look when an invocation ends.
+    if (
+      (next === undefined || next > now) &&
+      !this.#pumpAgain &&
+      open.length === this.#workflows.size
+    ) {
+      this.#backlog = false;
+    }
+    if (next === undefined) return;
     // Due but not claimed: another process holds it this instant (or a slot just filled); look
     // again shortly rather than at once, so a run held elsewhere does not make this loop spin.
     if (next <= now) this.#arm(claimedAny ? now : now + 25);
@@ -409,6 +426,7 @@ export class RunExecutor {
     this.#clock.sleep(Math.max(0, at - this.#clock.now()), controller.signal).then(
       () => {
         if (this.#timer?.controller === controller) this.#timer = undefined;
+        this.#backlog = true;
         this.#wake();
       },
       () => {},
@@ -437,7 +455,7 @@ export class RunExecutor {
       })
       .finally(() => {
         if (this.#flights.get(uid) === flight) this.#flights.delete(uid);
-        this.#wake();
+        if (this.#backlog) this.#wake();
       });
   }
 
@@ -580,6 +598,9 @@ export class RunExecutor {
           return;
         }
         this.#childrenCreated(prepared.batch, now);
+        // The store may have made it due at once (woken while it ran, an event it had not seen):
+        // look for due runs when this invocation's slot is free.
+        this.#backlog = true;
         this.events.emit("run:parked", { uid: run.uid, park });
         if (park.runAt !== undefined) this.notify(park.runAt);
         await this.#options.faults?.hit("after-step-commit");

@@ -44,6 +44,7 @@ import type { DestinationSettings } from "./destinations/destination-settings.ts
 import type { FaultInjector } from "./fault-points.ts";
 import type { UrlCheck } from "./calls-service.ts";
 import { RunExecutor } from "./workflows/run-executor.ts";
+import { ClaimLoop, repeatEvery } from "./claim-loop.ts";
 import { currentProcessProbe, type ProcessProbe } from "./process-probe.ts";
 import { fencedAttempt, stoppedAttempt, type Interruption } from "../core/interruption.ts";
 import {
@@ -203,7 +204,7 @@ export class Engine {
   readonly #waiters = new Map<CallId, Set<(why: EndWait) => void>>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
   /** The pump under way, if any (`stop` and the fence wait for the claims it brings back). */
-  #pumping: Promise<void> | undefined;
+  readonly #loop: ClaimLoop;
   /** Slots reserved for calls being created already claimed (see `reserveSlot`). */
   #reserved = 0;
   /**
@@ -215,8 +216,6 @@ export class Engine {
   #committing = 0;
   /** Most calls one pump claims; see `#adjustClaimWindow`. */
   #claimWindow: number;
-  #pumpAgain = false;
-  #timer: { at: number; controller: AbortController } | undefined;
   #loops = new AbortController();
   #unsubscribe: (() => void) | undefined;
   #background: Promise<void>[] = [];
@@ -243,6 +242,13 @@ export class Engine {
     this.events = new Emitter<EngineEvents>({
       onListenerError: (error, event) =>
         logger.error({ err: error, event }, "an engine event listener threw; the engine went on"),
+    });
+    this.#loop = new ClaimLoop({
+      clock: options.clock,
+      active: () => this.#state === "running",
+      pass: () => this.#pump(),
+      onError: (error) =>
+        this.#logger.error({ err: error }, "claiming due calls failed; trying again in 1 s"),
     });
     this.#workerId = (options.workerId ??
       `worker_${process.pid}_${randomBytes(8).toString("hex")}`) as WorkerId;
@@ -416,9 +422,7 @@ export class Engine {
    * else makes sure the timer fires by then.
    */
   notify(runAt: number): void {
-    if (this.#state !== "running") return;
-    if (runAt <= this.#clock.now()) this.#wake();
-    else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
+    this.#loop.notify(runAt);
   }
 
   /**
@@ -469,10 +473,9 @@ export class Engine {
     // Calls waiting in memory for a destination's slot go back to the store, due at once.
     this.destinations.shedQueued();
     for (const [, waiters] of this.#waiters) for (const done of [...waiters]) done("stopped");
-    this.#timer?.controller.abort();
-    this.#timer = undefined;
+    this.#loop.disarm();
     // A pump in the middle of a claim: the claims it brings back are released, not launched.
-    await this.#pumping;
+    await this.#loop.running;
     // Runs first: an invocation under way may still create calls (its steps' children), which
     // are committed queued and run by whichever engine claims them.
     await this.runs.stop();
@@ -507,22 +510,7 @@ export class Engine {
   }
 
   #wake(): void {
-    if (this.#state !== "running") return;
-    if (this.#pumping !== undefined) {
-      this.#pumpAgain = true;
-      return;
-    }
-    this.#pumping = this.#pump().then(
-      () => {
-        this.#pumping = undefined;
-        if (this.#pumpAgain) this.#wake();
-      },
-      (error: unknown) => {
-        this.#pumping = undefined;
-        this.#logger.error({ err: error }, "claiming due calls failed; trying again in 1 s");
-        this.#arm(this.#clock.now() + 1_000);
-      },
-    );
+    this.#loop.wake();
   }
 
   /** Whether a claim may run now: the engine is running and its fence open. */
@@ -554,7 +542,7 @@ export class Engine {
     // Registered, and dead processes looked for: the claims the first look ended are claimed now.
     await this.#registered;
     for (;;) {
-      this.#pumpAgain = false;
+      this.#loop.again = false;
       while (this.#mayLaunch()) {
         const free = this.#freeSlots();
         if (free <= 0) break;
@@ -582,7 +570,7 @@ export class Engine {
         // Narrowed by the window: claim again when attempts end, not at once.
         if (claims.length < limit || limit < free) break;
       }
-      if (!this.#pumpAgain || this.#state !== "running") break;
+      if (!this.#loop.again || this.#state !== "running") break;
     }
     // No free slot (reserved ones included): an exchange or attempt that ends, or a settled
     // reservation, wakes the pump again. Looking for due work now would only find it, and pump again at once.
@@ -590,22 +578,8 @@ export class Engine {
     if (!this.#mayLaunch() || this.#freeSlots() <= 0) return;
     const next = await this.#store.nextWakeAt();
     if (next === undefined) return;
-    if (next <= this.#clock.now()) this.#pumpAgain = true;
-    else this.#arm(next);
-  }
-
-  #arm(at: number): void {
-    if (this.#state !== "running") return;
-    this.#timer?.controller.abort();
-    const controller = new AbortController();
-    this.#timer = { at, controller };
-    this.#clock.sleep(Math.max(0, at - this.#clock.now()), controller.signal).then(
-      () => {
-        if (this.#timer?.controller === controller) this.#timer = undefined;
-        this.#wake();
-      },
-      () => {},
-    );
+    if (next <= this.#clock.now()) this.#loop.again = true;
+    else this.#loop.arm(next);
   }
 
   /**
@@ -796,7 +770,7 @@ export class Engine {
     this.#fenceGeneration++;
     this.#abortFlights(this.#fenced);
     this.runs.fence();
-    await this.#pumping;
+    await this.#loop.running;
     await this.#flightsEnded();
   }
 
@@ -860,23 +834,13 @@ export class Engine {
     if (events > 0) this.#logger.info({ purged: events }, "deleted events past their retention");
   }
 
-  async #every(intervalMs: number, task: () => Promise<void>): Promise<void> {
-    const signal = this.#loops.signal;
-    while (!signal.aborted) {
-      try {
-        await this.#clock.sleep(intervalMs, signal);
-      } catch {
-        return;
-      }
-      try {
-        await task();
-      } catch (error) {
-        this.#logger.warn(
-          { err: error },
-          "engine maintenance task failed; it runs again next interval",
-        );
-      }
-    }
+  #every(intervalMs: number, task: () => Promise<void>): Promise<void> {
+    return repeatEvery(this.#clock, this.#loops.signal, intervalMs, task, (error) => {
+      this.#logger.warn(
+        { err: error },
+        "engine maintenance task failed; it runs again next interval",
+      );
+    });
   }
 }
 

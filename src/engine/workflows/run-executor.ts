@@ -18,6 +18,7 @@
 import type { EngineLogger } from "../engine.ts";
 import type { FaultInjector } from "../fault-points.ts";
 import type { UrlCheck } from "../calls-service.ts";
+import { ClaimLoop, repeatEvery } from "../claim-loop.ts";
 import { SteadfastError } from "../../core/errors.ts";
 import { MAX_CRASHES_IN_A_ROW } from "../../core/interruption.ts";
 import type { RunUid, WorkerId } from "../../core/ids.ts";
@@ -139,8 +140,7 @@ export class RunExecutor {
   /** Reservations (`reserve`) by workflow, counted against its own limit. */
   readonly #reservedBy = new Map<string, number>();
   #state: "idle" | "running" | "stopping" | "stopped" = "idle";
-  #pumping: Promise<void> | undefined;
-  #pumpAgain = false;
+  readonly #loop: ClaimLoop;
   /**
    * Whether due runs may be waiting for a slot: false once a pump found none due (for every
    * workflow), true again when work is notified due or a timer fires. An invocation that ends
@@ -148,7 +148,6 @@ export class RunExecutor {
    * claimed) does not ask the store after every run.
    */
   #backlog = true;
-  #timer: { at: number; controller: AbortController } | undefined;
   readonly #loops = new AbortController();
   readonly #background: Promise<void>[] = [];
 
@@ -160,6 +159,13 @@ export class RunExecutor {
     this.#logger = options.logger;
     this.#concurrency = options.concurrency ?? 256;
     const logger = this.#logger;
+    this.#loop = new ClaimLoop({
+      clock: options.clock,
+      active: () => this.#state === "running",
+      pass: () => this.#pump(),
+      onError: (error) =>
+        logger.error({ err: error }, "claiming due runs failed; trying again in 1 s"),
+    });
     this.events = new Emitter<RunExecutorEvents>({
       onListenerError: (error, event) =>
         logger.error({ err: error, event }, "a run event listener threw; the engine went on"),
@@ -219,10 +225,8 @@ export class RunExecutor {
   /** Work for runs was committed, due at `runAt`: claim it when due. */
   notify(runAt: number): void {
     if (this.#state !== "running") return;
-    if (runAt <= this.#clock.now()) {
-      this.#backlog = true;
-      this.#wake();
-    } else if (this.#timer === undefined || runAt < this.#timer.at) this.#arm(runAt);
+    if (runAt <= this.#clock.now()) this.#backlog = true;
+    this.#loop.notify(runAt);
   }
 
   /**
@@ -277,9 +281,8 @@ export class RunExecutor {
   async stop(): Promise<void> {
     if (this.#state === "stopping" || this.#state === "stopped") return;
     this.#state = "stopping";
-    this.#timer?.controller.abort();
-    this.#timer = undefined;
-    await this.#pumping;
+    this.#loop.disarm();
+    await this.#loop.running;
     if (this.#flights.size > 0) {
       const grace = new AbortController();
       await Promise.race([
@@ -320,22 +323,7 @@ export class RunExecutor {
   }
 
   #wake(): void {
-    if (this.#state !== "running") return;
-    if (this.#pumping !== undefined) {
-      this.#pumpAgain = true;
-      return;
-    }
-    this.#pumping = this.#pump().then(
-      () => {
-        this.#pumping = undefined;
-        if (this.#pumpAgain) this.#wake();
-      },
-      (error: unknown) => {
-        this.#pumping = undefined;
-        this.#logger.error({ err: error }, "claiming due runs failed; trying again in 1 s");
-        this.#arm(this.#clock.now() + 1_000);
-      },
-    );
+    this.#loop.wake();
   }
 
   /** Slots free for `workflow` (its own limit and the executor's). */
@@ -368,7 +356,7 @@ export class RunExecutor {
   async #pump(): Promise<void> {
     let claimedAny = false;
     for (;;) {
-      this.#pumpAgain = false;
+      this.#loop.again = false;
       while (this.#state === "running" && this.#options.mayAct()) {
         let full = false;
         for (const group of this.#claimGroups()) {
@@ -396,7 +384,7 @@ export class RunExecutor {
         }
         if (!full) break;
       }
-      if (!this.#pumpAgain || this.#state !== "running") break;
+      if (!this.#loop.again || this.#state !== "running") break;
     }
     if (this.#state !== "running" || !this.#options.mayAct()) return;
     const open = [...this.#workflows.keys()].filter((name) => this.#free(name) > 0);
@@ -406,7 +394,7 @@ export class RunExecutor {
     // Nothing due for any workflow (none was full): no need to look when an invocation ends.
     if (
       (next === undefined || next > now) &&
-      !this.#pumpAgain &&
+      !this.#loop.again &&
       open.length === this.#workflows.size
     ) {
       this.#backlog = false;
@@ -418,19 +406,11 @@ export class RunExecutor {
     else this.#arm(next);
   }
 
+  /** Wakes at `at`: time may have made runs due then. */
   #arm(at: number): void {
-    if (this.#state !== "running") return;
-    this.#timer?.controller.abort();
-    const controller = new AbortController();
-    this.#timer = { at, controller };
-    this.#clock.sleep(Math.max(0, at - this.#clock.now()), controller.signal).then(
-      () => {
-        if (this.#timer?.controller === controller) this.#timer = undefined;
-        this.#backlog = true;
-        this.#wake();
-      },
-      () => {},
-    );
+    this.#loop.arm(at, () => {
+      this.#backlog = true;
+    });
   }
 
   #launch(claim: RunClaim): void {
@@ -764,23 +744,10 @@ export class RunExecutor {
     }
   }
 
-  async #every(intervalMs: number, task: () => Promise<void>): Promise<void> {
-    const signal = this.#loops.signal;
-    while (!signal.aborted) {
-      try {
-        await this.#clock.sleep(intervalMs, signal);
-      } catch {
-        return;
-      }
-      try {
-        await task();
-      } catch (error) {
-        this.#logger.warn(
-          { err: error },
-          "run maintenance task failed; it runs again next interval",
-        );
-      }
-    }
+  #every(intervalMs: number, task: () => Promise<void>): Promise<void> {
+    return repeatEvery(this.#clock, this.#loops.signal, intervalMs, task, (error) => {
+      this.#logger.warn({ err: error }, "run maintenance task failed; it runs again next interval");
+    });
   }
 }
 

@@ -2,15 +2,14 @@
 // column lists that read a run (its wide `runs` row, its live state from `work`) and a step, the
 // rows that write them, and where each value goes (inline, or out of line in `run_values` above
 // maxInlineBytes). SQL names stop here.
-import type { RunUid, TenantId } from "../../core/ids.ts";
-import type { NewRun, RunFailReason, RunRecord } from "../../core/run-log.ts";
+import type { RunUid } from "../../core/ids.ts";
+import type { NewRun, RunRecord } from "../../core/run-log.ts";
 import { DEFAULT_VALUE_LIMITS, utf8ByteLength } from "../../core/value-size.ts";
 import type { Checkpoint, StepKind, StepWait } from "../../core/workflow/checkpoint.ts";
-import type { CompensationReport } from "../../core/workflow/compensation.ts";
-import type { RunPhase, RunStatus, RunWaitCode } from "../../core/workflow/run-state.ts";
 import type { StepAttempt } from "../../core/workflow/step-attempt.ts";
 import type { StepId } from "../../core/workflow/step-id.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
+import { runFromColumns } from "../run-rows.ts";
 import type { Row } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
@@ -72,41 +71,10 @@ export function runColumns(names: SchemaNames, r: string, w?: string): string {
 
 /** A row read with `runColumns` as a `RunRecord`. */
 export function runFromRow(row: Row): RunRecord {
-  const phase = row.phase as RunPhase;
-  const stored = row.status as RunStatus;
-  // Claimed in the compensating phase: `compensating` (work.status is `running` either way).
-  const status: RunStatus =
-    stored === "running" && phase === "compensating" ? "compensating" : stored;
-  const record: RunRecord = {
-    uid: row.uid as RunUid,
-    tenantId: row.tenant_id as TenantId,
-    id: row.id as string,
-    workflow: row.workflow as string,
-    status,
-    phase,
+  return runFromColumns(row, {
     input: row.input as string,
-    inputFingerprint: row.input_fingerprint as string,
-    invocations: Number(row.invocations),
-    crashesInARow: Number(row.crashes_in_a_row),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-  if (status === "waiting" && row.wait_code !== null) {
-    record.waitCode = row.wait_code as RunWaitCode;
-  }
-  const parked = status === "queued" || status === "sleeping" || status === "waiting";
-  if (parked && row.run_at !== null) record.runAt = Number(row.run_at);
-  if (row.output !== null) record.output = row.output as string;
-  if (row.error !== null) record.error = JSON.parse(row.error as string) as RecordedError;
-  if (row.fail_reason !== null) record.failReason = row.fail_reason as RunFailReason;
-  if (row.compensation !== null) {
-    record.compensation = JSON.parse(row.compensation as string) as CompensationReport;
-  }
-  if (row.parent_uid !== null) {
-    record.parent = { uid: row.parent_uid as RunUid, stepId: row.parent_step as string };
-  }
-  if (row.ended_at !== null) record.endedAt = Number(row.ended_at);
-  return record;
+    output: row.output === null ? undefined : (row.output as string),
+  });
 }
 
 /** The record of a run just created from `run`, without reading it back. */

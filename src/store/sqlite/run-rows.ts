@@ -2,15 +2,14 @@
 // run_step_attempts) and the records of the RunLog role, and the out-of-line storage of values
 // larger than 256 KiB (run_values). SQL names stop here.
 import type { SQLInputValue } from "node:sqlite";
-import type { RunUid, TenantId } from "../../core/ids.ts";
-import type { RunFailReason, RunRecord } from "../../core/store.ts";
+import type { RunUid } from "../../core/ids.ts";
+import type { RunRecord } from "../../core/store.ts";
 import { DEFAULT_VALUE_LIMITS, placeValue } from "../../core/value-size.ts";
 import type { Checkpoint, StepKind, StepWait } from "../../core/workflow/checkpoint.ts";
-import type { CompensationReport } from "../../core/workflow/compensation.ts";
-import type { RunPhase, RunStatus, RunWaitCode } from "../../core/workflow/run-state.ts";
 import type { StepId } from "../../core/workflow/step-id.ts";
 import type { StepAttempt } from "../../core/workflow/step-attempt.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
+import { runFromColumns } from "../run-rows.ts";
 import type { Row } from "./row-mapping.ts";
 import type { Prepare } from "./statement-cache.ts";
 
@@ -67,44 +66,13 @@ export function dropValues(sql: Prepare, refs: readonly unknown[]): void {
 
 /** The record of a `RUN_COLUMNS` row, its out-of-line values read. */
 export function runFromRow(sql: Prepare, row: Row): RunRecord {
-  const workStatus = row.status as string;
-  const phase = row.phase as RunPhase;
-  const status: RunStatus =
-    workStatus === "running" && phase === "compensating"
-      ? "compensating"
-      : (workStatus as RunStatus);
-  const record: RunRecord = {
-    uid: row.uid as RunUid,
-    tenantId: row.tenant_id as TenantId,
-    id: row.id as string,
-    workflow: row.workflow as string,
-    status,
-    phase,
+  return runFromColumns(row, {
     input: valueText(sql, row.input, row.input_ref),
-    inputFingerprint: row.input_fingerprint as string,
-    invocations: Number(row.invocations),
-    crashesInARow: Number(row.crashes_in_a_row),
-    createdAt: Number(row.created_at),
-    updatedAt: Number(row.updated_at),
-  };
-  const parked = status === "queued" || status === "sleeping" || status === "waiting";
-  if (status === "waiting" && row.wait_code !== null) {
-    record.waitCode = row.wait_code as RunWaitCode;
-  }
-  if (parked && row.run_at !== null) record.runAt = Number(row.run_at);
-  if (row.output !== null || row.output_ref !== null) {
-    record.output = valueText(sql, row.output, row.output_ref);
-  }
-  if (row.error !== null) record.error = JSON.parse(row.error as string) as RecordedError;
-  if (row.fail_reason !== null) record.failReason = row.fail_reason as RunFailReason;
-  if (row.compensation !== null) {
-    record.compensation = JSON.parse(row.compensation as string) as CompensationReport;
-  }
-  if (row.parent_uid !== null) {
-    record.parent = { uid: row.parent_uid as RunUid, stepId: row.parent_step as string };
-  }
-  if (row.ended_at !== null) record.endedAt = Number(row.ended_at);
-  return record;
+    output:
+      row.output !== null || row.output_ref !== null
+        ? valueText(sql, row.output, row.output_ref)
+        : undefined,
+  });
 }
 
 /** Columns of `run_steps` that `checkpointParams` binds, in order (`position` computed apart). */

@@ -1,0 +1,54 @@
+// The mapping of a run's row (its `runs` row joined with its live `work` row, both dialects) to
+// the `RunRecord` the `RunLog` role returns. Each dialect selects the columns its own way (and
+// reads values kept out of line itself): the row given here holds them under these names.
+import type { RunUid, TenantId } from "../core/ids.ts";
+import type { RunFailReason, RunRecord } from "../core/run-log.ts";
+import type { CompensationReport } from "../core/workflow/compensation.ts";
+import type { RunPhase, RunStatus, RunWaitCode } from "../core/workflow/run-state.ts";
+import type { RecordedError } from "../core/workflow/workflow-errors.ts";
+import type { Row } from "./call-rows.ts";
+
+/**
+ * The record of a run's row: `status` the work row's while it lives (else the run's end), the
+ * other columns by name; `values` its input and output, as the dialect read them.
+ */
+export function runFromColumns(
+  row: Row,
+  values: { input: string; output: string | undefined },
+): RunRecord {
+  const phase = row.phase as RunPhase;
+  const stored = row.status as RunStatus;
+  // Claimed in the compensating phase: `compensating` (work.status is `running` either way).
+  const status: RunStatus =
+    stored === "running" && phase === "compensating" ? "compensating" : stored;
+  const record: RunRecord = {
+    uid: row.uid as RunUid,
+    tenantId: row.tenant_id as TenantId,
+    id: row.id as string,
+    workflow: row.workflow as string,
+    status,
+    phase,
+    input: values.input,
+    inputFingerprint: row.input_fingerprint as string,
+    invocations: Number(row.invocations),
+    crashesInARow: Number(row.crashes_in_a_row),
+    createdAt: Number(row.created_at),
+    updatedAt: Number(row.updated_at),
+  };
+  if (status === "waiting" && row.wait_code !== null) {
+    record.waitCode = row.wait_code as RunWaitCode;
+  }
+  const parked = status === "queued" || status === "sleeping" || status === "waiting";
+  if (parked && row.run_at !== null) record.runAt = Number(row.run_at);
+  if (values.output !== undefined) record.output = values.output;
+  if (row.error !== null) record.error = JSON.parse(row.error as string) as RecordedError;
+  if (row.fail_reason !== null) record.failReason = row.fail_reason as RunFailReason;
+  if (row.compensation !== null) {
+    record.compensation = JSON.parse(row.compensation as string) as CompensationReport;
+  }
+  if (row.parent_uid !== null) {
+    record.parent = { uid: row.parent_uid as RunUid, stepId: row.parent_step as string };
+  }
+  if (row.ended_at !== null) record.endedAt = Number(row.ended_at);
+  return record;
+}

@@ -1,8 +1,6 @@
 import type { Command } from "commander";
-import type { CallView } from "../core/call-view.ts";
-import type { SteadfastClient } from "../client/index.ts";
 import type { CliIo } from "./cli-io.ts";
-import { addClientOptions, withClient } from "./client-options.ts";
+import { addClientOptions, idCommand, withClient, type IdFlags } from "./client-options.ts";
 import { parseIntegerFlag, parseStatus, type ClientFlags } from "./config.ts";
 import {
   attemptsTable,
@@ -21,38 +19,10 @@ interface ListFlags extends ClientFlags {
   json?: boolean;
 }
 
-/** Flags of the `calls` commands that take an id. */
-interface IdFlags extends ClientFlags {
-  json?: boolean;
-}
-
 /** Flags of `calls attempts` and `calls retry`. */
 interface CallbackFlags extends IdFlags {
   /** About the call's callback delivery rather than the call. */
   callback?: boolean;
-}
-
-/** Adds a `calls <name> <id>` command that runs `act` and prints the call it answers. */
-function callCommand(
-  calls: Command,
-  io: CliIo,
-  name: string,
-  description: string,
-  act: (client: SteadfastClient, id: string) => Promise<CallView>,
-  print: (call: CallView) => string,
-): void {
-  addClientOptions(
-    calls
-      .command(name)
-      .description(description)
-      .argument("<id>", "call id (call_...)")
-      .option("--json", "print the call as JSON"),
-  ).action((id: string, flags: IdFlags) =>
-    withClient(flags, io, async (client) => {
-      const call = await act(client, id);
-      io.out(flags.json === true ? json(call) : print(call));
-    }),
-  );
 }
 
 /** Registers `steadfast calls list | show | attempts | cancel | retry`. */
@@ -93,11 +63,15 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
     });
   });
 
-  callCommand(
+  idCommand(
     calls,
     io,
-    "show",
-    "show one call: request, status, response or error",
+    {
+      name: "show",
+      description: "show one call: request, status, response or error",
+      what: "call",
+      idHelp: "call id (call_...)",
+    },
     (client, id) => client.get(id),
     callDetail,
   );
@@ -120,11 +94,15 @@ export function registerCallsCommand(program: Command, io: CliIo): void {
     }),
   );
 
-  callCommand(
+  idCommand(
     calls,
     io,
-    "cancel",
-    "cancel a call that has not ended",
+    {
+      name: "cancel",
+      description: "cancel a call that has not ended",
+      what: "call",
+      idHelp: "call id (call_...)",
+    },
     (client, id) => client.cancel(id),
     callSummary,
   );

@@ -3,6 +3,7 @@ import { createClient, isSteadfastApiError, type SteadfastClient } from "../clie
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { CLIENT_SETTINGS, resolveClientConfig, settingHint, type ClientFlags } from "./config.ts";
+import { json } from "./format.ts";
 
 /** Adds `--url`, `--api-key` and `--data-dir` to a client command. */
 export function addClientOptions(command: Command): Command {
@@ -47,4 +48,37 @@ export async function withClient(
     }
     throw error;
   }
+}
+
+/** Flags of the commands that take an id and print what the server answers. */
+export interface IdFlags extends ClientFlags {
+  json?: boolean;
+}
+
+/**
+ * Adds `<parent> <name> <id>`: runs `act` against the server and prints what it answers, with
+ * `print` or, under `--json`, as JSON. `what` names the thing (`call`, `run`) in the help;
+ * `idHelp` describes the id argument.
+ *
+ * @example idCommand(calls, io, { name: "show", description: "show one call", what: "call", idHelp: "call id (call_...)" }, (client, id) => client.get(id), callDetail)
+ */
+export function idCommand<T>(
+  parent: Command,
+  io: CliIo,
+  command: { name: string; description: string; what: string; idHelp: string },
+  act: (client: SteadfastClient, id: string) => Promise<T>,
+  print: (answer: T) => string,
+): void {
+  addClientOptions(
+    parent
+      .command(command.name)
+      .description(command.description)
+      .argument("<id>", command.idHelp)
+      .option("--json", `print the ${command.what} as JSON`),
+  ).action((id: string, flags: IdFlags) =>
+    withClient(flags, io, async (client) => {
+      const answer = await act(client, id);
+      io.out(flags.json === true ? json(answer) : print(answer));
+    }),
+  );
 }

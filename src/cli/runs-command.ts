@@ -1,10 +1,9 @@
 import type { Command } from "commander";
-import type { RunView, SteadfastClient } from "../client/index.ts";
 import { MAX_RUN_PAGE } from "../engine/workflows/runs-service.ts";
 import { RunStatuses, type RunStatus } from "../core/workflow/run-state.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
-import { addClientOptions, withClient } from "./client-options.ts";
+import { addClientOptions, idCommand, withClient } from "./client-options.ts";
 import { parseIntegerFlag, parseStatus, type ClientFlags } from "./config.ts";
 import { json, printable } from "./format.ts";
 import { runDetail, runSummary, runsTable } from "./run-format.ts";
@@ -18,39 +17,11 @@ interface ListFlags extends ClientFlags {
   json?: boolean;
 }
 
-/** Flags of the `runs` commands that take an id. */
-interface IdFlags extends ClientFlags {
-  json?: boolean;
-}
-
 /** Flags of `steadfast events send`. */
 interface SendFlags extends ClientFlags {
   data?: string;
   id?: string;
   json?: boolean;
-}
-
-/** Adds a `runs <name> <id>` command that runs `act` and prints the run it answers. */
-function runCommand(
-  runs: Command,
-  io: CliIo,
-  name: string,
-  description: string,
-  act: (client: SteadfastClient, id: string) => Promise<RunView>,
-  print: (run: RunView) => string,
-): void {
-  addClientOptions(
-    runs
-      .command(name)
-      .description(description)
-      .argument("<id>", "run id, as the run was started with")
-      .option("--json", "print the run as JSON"),
-  ).action((id: string, flags: IdFlags) =>
-    withClient(flags, io, async (client) => {
-      const run = await act(client, id);
-      io.out(flags.json === true ? json(run) : print(run));
-    }),
-  );
 }
 
 /**
@@ -98,27 +69,40 @@ export function registerRunsCommand(program: Command, io: CliIo): void {
     });
   });
 
-  runCommand(
+  idCommand(
     runs,
     io,
-    "show",
-    "show one run: status, input, output or error, and each step with its attempts",
+    {
+      name: "show",
+      description: "show one run: status, input, output or error, and each step with its attempts",
+      what: "run",
+      idHelp: "run id, as the run was started with",
+    },
     (client, id) => client.run(id),
     runDetail,
   );
-  runCommand(
+  idCommand(
     runs,
     io,
-    "cancel",
-    "cancel a run that has not ended (a parked run ends at once, a running one at its next step)",
+    {
+      name: "cancel",
+      description:
+        "cancel a run that has not ended (a parked run ends at once, a running one at its next step)",
+      what: "run",
+      idHelp: "run id, as the run was started with",
+    },
     (client, id) => client.cancelRun(id),
     runSummary,
   );
-  runCommand(
+  idCommand(
     runs,
     io,
-    "retry",
-    "retry a failed run from its failed step, with the code deployed now",
+    {
+      name: "retry",
+      description: "retry a failed run from its failed step, with the code deployed now",
+      what: "run",
+      idHelp: "run id, as the run was started with",
+    },
     (client, id) => client.retryRun(id),
     runSummary,
   );

@@ -14,13 +14,12 @@
 import type { AttemptCommit } from "../../core/store.ts";
 import { sentColumns } from "../call-rows.ts";
 import type { PostgresConnection } from "./postgres-connection.ts";
-import { isStatementError } from "./postgres-errors.ts";
 import { StoreError } from "../../core/errors.ts";
 import { insertCallsSql, insertWorkSql } from "./call-inserts.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow } from "./row-mapping.ts";
 import { wakeRunsSql } from "./run-rows.ts";
 import type { SchemaNames } from "./schema-names.ts";
-import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
+import { commitInRounds, type BatchOutcome } from "./write-batcher.ts";
 
 // The unnest() of the commits: the call's new state, then the attempt row.
 const COMMIT_COLUMNS = [
@@ -112,41 +111,13 @@ export class AttemptCommits {
    * whether it committed is unknown.
    * Two commits for one call in a batch go in successive statements, in order.
    */
-  run = async (commits: AttemptCommit[]): Promise<BatchOutcome<boolean>[]> => {
-    const outcomes: BatchOutcome<boolean>[] = new Array<BatchOutcome<boolean>>(commits.length);
-    const encoded: (EncodedCommit | undefined)[] = commits.map((commit, i) => {
-      try {
-        return encodeCommit(commit);
-      } catch (error) {
-        outcomes[i] = { ok: false, error };
-        return undefined;
-      }
-    });
-    const valid = commits.flatMap((_, i) => (encoded[i] === undefined ? [] : [i]));
-    for (const round of roundsByKey(valid, (i) => commits[i]!.callId)) {
-      await this.#runRound(round, encoded, outcomes);
-    }
-    return outcomes;
-  };
-
-  async #runRound(
-    round: number[],
-    encoded: (EncodedCommit | undefined)[],
-    outcomes: BatchOutcome<boolean>[],
-  ): Promise<void> {
-    const rows = round.map((i) => encoded[i]!);
-    try {
-      const applied = await this.#commit(rows);
-      for (const [k, i] of round.entries()) outcomes[i] = { ok: true, value: applied.has(k) };
-    } catch (error) {
-      if (round.length === 1 || !isStatementError(error)) {
-        for (const i of round) outcomes[i] = { ok: false, error };
-        return;
-      }
-      const alone = await oneByOne(rows, async (row) => (await this.#commit([row])).has(0));
-      for (const [k, i] of round.entries()) outcomes[i] = alone[k]!;
-    }
-  }
+  run = (commits: AttemptCommit[]): Promise<BatchOutcome<boolean>[]> =>
+    commitInRounds(
+      commits,
+      encodeCommit,
+      (commit) => commit.callId,
+      (rows) => this.#commit(rows),
+    );
 
   // Runs the statement; returns the positions (0-based) of the commits applied.
   async #commit(rows: readonly EncodedCommit[]): Promise<Set<number>> {

@@ -17,7 +17,6 @@ import type { RunUid } from "../../core/ids.ts";
 import type { ChildCall, RunEnd, RunPark, RunRef, StepBatch } from "../../core/run-log.ts";
 import type { PostgresConnection, Query } from "./postgres-connection.ts";
 import { lockParkedEventsSql } from "./event-locks.ts";
-import { isStatementError } from "./postgres-errors.ts";
 import { columnsOf, NEW_CALL_UNNEST, newCallRow, newCallWeight } from "./row-mapping.ts";
 import {
   CHECKPOINT_UNNEST,
@@ -31,7 +30,7 @@ import {
   wakeRunsSql,
 } from "./run-rows.ts";
 import type { SchemaNames } from "./schema-names.ts";
-import { oneByOne, roundsByKey, type BatchOutcome } from "./write-batcher.ts";
+import { commitInRounds, type BatchOutcome } from "./write-batcher.ts";
 
 /** One commit of a claimed run: its steps, and maybe its park or its end. */
 export type RunCommit = { ref: RunRef; batch: StepBatch; now: number } & (
@@ -206,33 +205,13 @@ export class RunCommits {
    * the round commit by commit, so that only the faulty one fails; any other error (a lost
    * connection, a timeout) fails the round, since whether it committed is unknown.
    */
-  run = async (commits: RunCommit[]): Promise<BatchOutcome<boolean>[]> => {
-    const outcomes = new Array<BatchOutcome<boolean>>(commits.length);
-    const encoded = commits.map((commit, i) => {
-      try {
-        return encode(commit);
-      } catch (error) {
-        outcomes[i] = { ok: false, error };
-        return undefined;
-      }
-    });
-    const valid = commits.flatMap((_, i) => (encoded[i] === undefined ? [] : [i]));
-    for (const round of roundsByKey(valid, (i) => commits[i]!.ref.uid)) {
-      const rows = round.map((i) => encoded[i]!);
-      try {
-        const applied = await this.#commit(rows);
-        for (const [k, i] of round.entries()) outcomes[i] = { ok: true, value: applied.has(k) };
-      } catch (error) {
-        if (round.length === 1 || !isStatementError(error)) {
-          for (const i of round) outcomes[i] = { ok: false, error };
-          continue;
-        }
-        const alone = await oneByOne(rows, async (row) => (await this.#commit([row])).has(0));
-        for (const [k, i] of round.entries()) outcomes[i] = alone[k]!;
-      }
-    }
-    return outcomes;
-  };
+  run = (commits: RunCommit[]): Promise<BatchOutcome<boolean>[]> =>
+    commitInRounds(
+      commits,
+      encode,
+      (commit) => commit.ref.uid,
+      (rows) => this.#commit(rows),
+    );
 
   // One transaction: the locks of the events its parks check (event-locks.ts), the fence, then
   // the writes of the commits that applied. Returns the positions (0-based) of those.

@@ -1,4 +1,5 @@
 import { StoreError } from "../../core/errors.ts";
+import { isStatementError } from "./postgres-errors.ts";
 
 /** How one write of a batch ended. */
 export type BatchOutcome<R> = { ok: true; value: R } | { ok: false; error: unknown };
@@ -176,4 +177,45 @@ export function roundsByKey(positions: readonly number[], key: (i: number) => st
     (rounds[round] ??= []).push(i);
   }
   return rounds;
+}
+
+/**
+ * The `run` of a batch of fenced commits: each one encoded (one that cannot be fails alone),
+ * then committed in rounds by `key` (`roundsByKey`), each round by `commit`, which resolves the
+ * positions (0-based, in the round) of the commits that applied; the others were fenced (false).
+ * A statement error (one commit's data refused) replays the round commit by commit, so that only
+ * the faulty one fails; any other error (a lost connection, a timeout) fails the round, since
+ * whether it committed is unknown.
+ */
+export async function commitInRounds<C, E>(
+  commits: readonly C[],
+  encode: (commit: C) => E,
+  key: (commit: C) => string,
+  commit: (rows: E[]) => Promise<Set<number>>,
+): Promise<BatchOutcome<boolean>[]> {
+  const outcomes = new Array<BatchOutcome<boolean>>(commits.length);
+  const encoded = commits.map((one, i) => {
+    try {
+      return encode(one);
+    } catch (error) {
+      outcomes[i] = { ok: false, error };
+      return undefined;
+    }
+  });
+  const valid = commits.flatMap((_, i) => (encoded[i] === undefined ? [] : [i]));
+  for (const round of roundsByKey(valid, (i) => key(commits[i]!))) {
+    const rows = round.map((i) => encoded[i]!);
+    try {
+      const applied = await commit(rows);
+      for (const [k, i] of round.entries()) outcomes[i] = { ok: true, value: applied.has(k) };
+    } catch (error) {
+      if (round.length === 1 || !isStatementError(error)) {
+        for (const i of round) outcomes[i] = { ok: false, error };
+        continue;
+      }
+      const alone = await oneByOne(rows, async (row) => (await commit([row])).has(0));
+      for (const [k, i] of round.entries()) outcomes[i] = alone[k]!;
+    }
+  }
+  return outcomes;
 }

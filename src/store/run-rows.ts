@@ -5,6 +5,8 @@ import type { RunUid, TenantId } from "../core/ids.ts";
 import type { RunFailReason, RunRecord } from "../core/run-log.ts";
 import type { CompensationReport } from "../core/workflow/compensation.ts";
 import type { RunPhase, RunStatus, RunWaitCode } from "../core/workflow/run-state.ts";
+import type { StepAttempt } from "../core/workflow/step-attempt.ts";
+import type { StepId } from "../core/workflow/step-id.ts";
 import type { RecordedError } from "../core/workflow/workflow-errors.ts";
 import type { Row } from "./call-rows.ts";
 
@@ -51,4 +53,33 @@ export function runFromColumns(
   }
   if (row.ended_at !== null) record.endedAt = Number(row.ended_at);
   return record;
+}
+
+/**
+ * A step attempt's columns after its run's: `step_id, number, started_at, duration_ms, outcome,
+ * decision` (the outcome and the decision as JSON).
+ */
+export function stepAttemptValues(
+  attempt: StepAttempt,
+): [string, number, number, number, string, string] {
+  return [
+    attempt.stepId,
+    attempt.number,
+    attempt.startedAt,
+    attempt.durationMs,
+    JSON.stringify(attempt.outcome),
+    JSON.stringify(attempt.decision),
+  ];
+}
+
+/** The attempt of a `run_step_attempts` row. */
+export function stepAttemptFromRow(row: Row): StepAttempt {
+  return {
+    stepId: row.step_id as StepId,
+    number: Number(row.number),
+    startedAt: Number(row.started_at),
+    durationMs: Number(row.duration_ms),
+    outcome: JSON.parse(row.outcome as string) as StepAttempt["outcome"],
+    decision: JSON.parse(row.decision as string) as StepAttempt["decision"],
+  };
 }

@@ -9,7 +9,8 @@ import type { Checkpoint, StepKind, StepWait } from "../../core/workflow/checkpo
 import type { StepAttempt } from "../../core/workflow/step-attempt.ts";
 import type { StepId } from "../../core/workflow/step-id.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
-import { runFromColumns } from "../run-rows.ts";
+import { runFromColumns, stepAttemptValues } from "../run-rows.ts";
+export { stepAttemptFromRow } from "../run-rows.ts";
 import type { Row } from "./row-mapping.ts";
 import type { SchemaNames } from "./schema-names.ts";
 
@@ -314,28 +315,8 @@ export const STEP_ATTEMPT_UNNEST = {
 
 /** The values of a step attempt of run `uid`, in `STEP_ATTEMPT_UNNEST` order. */
 export function stepAttemptRow(uid: RunUid, attempt: StepAttempt): unknown[] {
-  return [
-    uid,
-    attempt.stepId,
-    attempt.number,
-    attempt.startedAt,
-    attempt.durationMs,
-    JSON.stringify(attempt.outcome),
-    JSON.stringify(attempt.decision),
-  ];
+  return [uid, ...stepAttemptValues(attempt)];
 }
 
 /** The `run_step_attempts` columns `stepAttemptFromRow` reads. */
 export const STEP_ATTEMPT_COLUMNS = "step_id, number, started_at, duration_ms, outcome, decision";
-
-/** A `run_step_attempts` row as a `StepAttempt`. */
-export function stepAttemptFromRow(row: Row): StepAttempt {
-  return {
-    stepId: row.step_id as StepId,
-    number: Number(row.number),
-    startedAt: Number(row.started_at),
-    durationMs: Number(row.duration_ms),
-    outcome: JSON.parse(row.outcome as string) as StepAttempt["outcome"],
-    decision: JSON.parse(row.decision as string) as StepAttempt["decision"],
-  };
-}

@@ -9,7 +9,8 @@ import type { Checkpoint, StepKind, StepWait } from "../../core/workflow/checkpo
 import type { StepId } from "../../core/workflow/step-id.ts";
 import type { StepAttempt } from "../../core/workflow/step-attempt.ts";
 import type { RecordedError } from "../../core/workflow/workflow-errors.ts";
-import { runFromColumns } from "../run-rows.ts";
+import { runFromColumns, stepAttemptValues } from "../run-rows.ts";
+export { stepAttemptFromRow } from "../run-rows.ts";
 import type { Row } from "./row-mapping.ts";
 import type { Prepare } from "./statement-cache.ts";
 
@@ -190,24 +191,5 @@ export const STEP_ATTEMPT_COLUMNS = [
 
 /** Parameters of an attempt's row, in `STEP_ATTEMPT_COLUMNS` order. */
 export function stepAttemptParams(attempt: StepAttempt): SQLInputValue[] {
-  return [
-    attempt.stepId,
-    attempt.number,
-    attempt.startedAt,
-    attempt.durationMs,
-    JSON.stringify(attempt.outcome),
-    JSON.stringify(attempt.decision),
-  ];
-}
-
-/** The attempt of a `run_step_attempts` row. */
-export function stepAttemptFromRow(row: Row): StepAttempt {
-  return {
-    stepId: row.step_id as StepId,
-    number: Number(row.number),
-    startedAt: Number(row.started_at),
-    durationMs: Number(row.duration_ms),
-    outcome: JSON.parse(row.outcome as string) as StepAttempt["outcome"],
-    decision: JSON.parse(row.decision as string) as StepAttempt["decision"],
-  };
+  return stepAttemptValues(attempt);
 }

@@ -354,6 +354,9 @@ export class RunExecutor {
   }
 
   async #pump(): Promise<void> {
+    // A pass may find due runs it cannot all claim (slots full): look again when a slot frees,
+    // unless it finds none due below.
+    this.#backlog = true;
     let claimedAny = false;
     for (;;) {
       this.#loop.again = false;
@@ -632,7 +635,8 @@ export class RunExecutor {
     }
     // Events recorded (by the senders' clocks) before `since` were all read here; those after it
     // that this read listed are named. The margin covers the clocks of a fleet disagreeing.
-    const since = now - EVENT_CLOCK_MARGIN_MS;
+    // Events from before the run was created are never its (and are not read): not from then.
+    const since = Math.max(now - EVENT_CLOCK_MARGIN_MS, run.createdAt);
     const ids: string[] = [];
     const delivered = before.filter((c) => c.status === "completed" && c.eventId !== undefined);
     const found = await resolveWaits(
@@ -768,10 +772,7 @@ export function endedRun(run: RunRecord, end: RunEnd, now: number): RunRecord {
   if (end.status === "failed") {
     ended.error = end.error;
     ended.failReason = end.reason;
-    if (end.compensation !== undefined) {
-      ended.compensation = end.compensation;
-      ended.phase = "compensating";
-    }
+    if (end.compensation !== undefined) ended.compensation = end.compensation;
   }
   return ended;
 }

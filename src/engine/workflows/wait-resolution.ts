@@ -167,7 +167,10 @@ async function findEvent(
     if (chosen !== undefined) return chosen as ReceivedEvent & { text: string };
     const last = page.at(-1);
     if (page.length < EVENT_PAGE || last === undefined) return undefined;
-    if (wait.timeoutAt !== undefined && last.receivedAt > wait.timeoutAt) return undefined;
+    // Past the timeout nothing is deliverable; a caller told of every event read (to tell the
+    // store what was seen) still gets them all.
+    if (onListed === undefined && wait.timeoutAt !== undefined && last.receivedAt > wait.timeoutAt)
+      return undefined;
     since = last.receivedAt;
     afterId = last.id;
   }

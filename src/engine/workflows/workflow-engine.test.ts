@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { TerminalError } from "../../core/errors.ts";
 import { tenantId, type WorkerId } from "../../core/ids.ts";
+import type { RunRecord } from "../../core/run-log.ts";
 import type { RunStatus } from "../../core/workflow/run-state.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
 import { harness, type Harness, type HarnessOptions } from "../engine-harness.test-support.ts";
@@ -401,5 +402,29 @@ describe.each(STORES)("durable workflows on the engine (%s)", (_name, open) => {
     const error = (await run.result().catch((e: unknown) => e)) as RunFailedError;
     expect(error).toBeInstanceOf(RunFailedError);
     expect(error.failure).toMatchObject({ code: "crash_loop" });
+  });
+
+  it("parks a new wait for good when an event of its name came just before the run was created", async () => {
+    h = await open([]);
+    const store = h.sf.store;
+    const park = store.parkRun.bind(store);
+    const parked: (RunRecord | undefined)[] = [];
+    store.parkRun = async (ref, parking, batch, now) => {
+      const done = await park(ref, parking, batch, now);
+      parked.push(await store.getRunByUid(ref.uid));
+      return done;
+    };
+    // Another order's event, then the run 1 ms later: not its event, nor a reason to wake it.
+    await h.sf.sendEvent("order.paid", { orderId: "other" });
+    await h.clock.advance(1);
+    const paid = h.sf.workflow("pay-wait", async ({ step }) =>
+      step.waitForEvent("paid", { event: "order.paid", match: { orderId: "mine" } }),
+    );
+    const run = await paid.start(undefined, { id: "pw-1" });
+    await waitUntil(() => parked.length > 0, { what: "the park" });
+    expect(parked[0]).toMatchObject({ status: "waiting", waitCode: "event" });
+    expect(parked[0]?.runAt).toBeUndefined();
+    await h.sf.sendEvent("order.paid", { orderId: "mine" });
+    expect(await run.result()).toEqual({ orderId: "mine" });
   });
 });

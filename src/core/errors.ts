@@ -122,10 +122,11 @@ export class WaitTimeoutError extends SteadfastError<"wait_timeout"> {
   /** How long the wait lasted, ms. */
   readonly timeoutMs: number;
 
-  constructor(callId: string, status: string, timeoutMs: number) {
+  /** `what` names what was waited for: `Call` (default) or `Run`. */
+  constructor(callId: string, status: string, timeoutMs: number, what: "Call" | "Run" = "Call") {
     super(
       "wait_timeout",
-      `Call ${callId} is still ${status} after ${timeoutMs} ms; call result() again to keep waiting`,
+      `${what} ${callId} is still ${status} after ${timeoutMs} ms; call result() again to keep waiting`,
     );
     this.name = "WaitTimeoutError";
     this.callId = callId;

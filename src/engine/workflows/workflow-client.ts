@@ -199,7 +199,7 @@ export class WorkflowClient {
         const ended = await this.#waitForEnd(run, resultOptions.timeoutMs);
         if (ended === undefined) {
           const now = (await store.getRunByUid(run.uid))?.status ?? run.status;
-          throw new WaitTimeoutError(run.id, now, resultOptions.timeoutMs ?? 0);
+          throw new WaitTimeoutError(run.id, now, resultOptions.timeoutMs ?? 0, "Run");
         }
         return outputOf<O>(ended);
       },

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { TerminalError } from "../../core/errors.ts";
+import { TerminalError, WaitTimeoutError } from "../../core/errors.ts";
 import { tenantId, type WorkerId } from "../../core/ids.ts";
 import type { RunRecord } from "../../core/run-log.ts";
 import type { RunStatus } from "../../core/workflow/run-state.ts";
@@ -426,5 +426,18 @@ describe.each(STORES)("durable workflows on the engine (%s)", (_name, open) => {
     expect(parked[0]?.runAt).toBeUndefined();
     await h.sf.sendEvent("order.paid", { orderId: "mine" });
     expect(await run.result()).toEqual({ orderId: "mine" });
+  });
+
+  it("gives up waiting for a result after timeoutMs, naming the run, which goes on", async () => {
+    h = await open([]);
+    const nap = h.sf.workflow("timed-nap", async ({ step }) => step.sleep("nap", "1h"));
+    const run = await nap.start(undefined, { id: "timed-1" });
+    await until(run, "sleeping");
+    const waited = run.result({ timeoutMs: 1_000 }).catch((error: unknown) => error);
+    await h.clock.advance(1_000);
+    const error = await waited;
+    expect(error).toBeInstanceOf(WaitTimeoutError);
+    expect((error as Error).message).toMatch(/^Run timed-1 is still sleeping after 1000 ms/);
+    expect(await run.status()).toBe("sleeping");
   });
 });

@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { tenantId } from "../../core/ids.ts";
 import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
 import { toNodeHandler } from "../../endpoints/node-adapter.ts";
+import { waitUntil } from "../../testing/wait-until.ts";
 import { harness, type Harness } from "../engine-harness.test-support.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import type { DurableEndpoint } from "./durable-endpoint.ts";
@@ -186,6 +187,43 @@ describe("durable endpoints over node:http", () => {
     expect(await sf.store.listRuns({ tenantId: tenant, workflow: "chat", limit: 10 })).toHaveLength(
       2,
     );
+  });
+
+  it("holds a request that finds no free slot until the engine has run it", async () => {
+    h = await harness([]);
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const order: string[] = [];
+    const endpoint = h.sf.endpoint(
+      "slow",
+      async (req, { step }) => {
+        const { n } = (await req.json()) as { n: number };
+        await step.run("work", async () => {
+          order.push(`start ${n}`);
+          if (n === 1) await held;
+          return n;
+        });
+        return Response.json({ n });
+      },
+      { concurrency: 1 },
+    );
+    const base = await serve(endpoint);
+    const first = post(`${base}/slow`, { n: 1 });
+    await waitUntil(() => order.length === 1, { what: "the first request's step to start" });
+    const second = post(`${base}/slow`, { n: 2 });
+    await waitUntil(
+      async () =>
+        (await h!.sf.store.listRuns({ tenantId: tenant, workflow: "slow", limit: 10 })).length ===
+        2,
+      { what: "the second request's run to be stored" },
+    );
+    expect(order).toEqual(["start 1"]);
+    release();
+    expect(await (await first).json()).toEqual({ n: 1 });
+    const answered = await second;
+    expect(answered.status).toBe(200);
+    expect(await answered.json()).toEqual({ n: 2 });
+    expect(order).toEqual(["start 1", "start 2"]);
   });
 
   it("answers a run that failed with 500 problem+json naming the error, not its message", async () => {

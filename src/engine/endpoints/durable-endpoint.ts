@@ -218,10 +218,11 @@ class Endpoint {
       return await this.#answerRun(run, stored.url);
     }
     if (slot === undefined) {
-      // No slot here (or the engine is not running): the claim loop of a process with the
-      // endpoint runs it; the client gets the location at once.
+      // No slot here (all taken, or the engine cannot act yet: it has just started): the claim
+      // loop of a process with the endpoint runs it; the request is held for it as the location
+      // would hold it.
       executor.notify(now);
-      return accepted(stored.url, run.id, retryAfterSeconds(undefined, now));
+      return await this.#answerRun(run, stored.url);
     }
     if (secrets.length > 0) this.#secrets.set(run.id, secrets);
     let end: FlightEnd;

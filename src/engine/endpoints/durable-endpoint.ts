@@ -16,8 +16,9 @@
  *    engine finishes the run in the background, and a `GET` of that location (the same handler)
  *    answers its stored response, holding up to `resultWaitMs` for it.
  *
- * An `Idempotency-Key` names the run (`<endpoint>:<key>`): the same key and request (method, URL,
- * body) is answered as the location would be; another request with it gets `422`.
+ * An `Idempotency-Key` names the run (`<endpoint>:<key>`): the same key and request (method, path
+ * and query, body; not the origin, as a retry may reach another instance) is answered as the
+ * location would be; another request with it gets `422`.
  */
 import { SteadfastError } from "../../core/errors.ts";
 import {
@@ -162,7 +163,7 @@ class Endpoint {
     try {
       const url = new URL(request.url);
       const asked = requestedRun(request.method, url);
-      if (asked !== undefined) return await this.#answerLocation(asked);
+      if (asked !== undefined) return await this.#answerLocation(asked, request.url);
       return await this.#take(request);
     } catch (error) {
       const problem = problemForError(error);
@@ -211,7 +212,7 @@ class Endpoint {
       if (run.workflow !== this.#name || run.inputFingerprint !== inputFingerprint) {
         return problemResponse(
           "idempotency_key_reused",
-          `Idempotency-Key "${key ?? ""}" was used before for another request to endpoint "${this.#name}" (method, URL or body differ): send a new key for a new request.`,
+          `Idempotency-Key "${key ?? ""}" was used before for another request to endpoint "${this.#name}" (method, path, query or body differ): send a new key for a new request.`,
           { runId: run.id },
         );
       }
@@ -236,8 +237,11 @@ class Endpoint {
     return accepted(stored.url, run.id, retryAfterSeconds(runAt, clock.now()));
   }
 
-  /** A `GET` of a handoff location: the run's stored response, once it has ended. */
-  async #answerLocation(runId: string): Promise<Response> {
+  /**
+   * A `GET` of a handoff location (`url`, perhaps reaching another instance than the one that
+   * gave it): the run's stored response, once it has ended.
+   */
+  async #answerLocation(runId: string, url: string): Promise<Response> {
     const detail = await this.#deps.store.getRun(this.#tenant, runId);
     if (detail === undefined || detail.run.workflow !== this.#name) {
       return problemResponse(
@@ -245,15 +249,13 @@ class Endpoint {
         `Endpoint "${this.#name}" has no run "${runId}": use the Location its 202 answer gave.`,
       );
     }
-    const { run } = detail;
-    const input = storedValueCodec.decode(run.input);
-    if (!isEndpointRequest(input)) {
-      throw new SteadfastError("internal", `Run "${runId}" holds no stored request.`);
-    }
-    return await this.#answerRun(run, input.url);
+    return await this.#answerRun(detail.run, url);
   }
 
-  /** A run found in the store: its response once it has ended (held up to `resultWaitMs`). */
+  /**
+   * A run found in the store: its response once it has ended (held up to `resultWaitMs`), else
+   * `202` with the location on `url` (the URL this request came in on).
+   */
   async #answerRun(run: RunRecord, url: string): Promise<Response> {
     const ended = await waitForRunEnd(this.#deps, run, this.#resultWaitMs);
     if (ended !== undefined) return this.#answerEnded(ended);

@@ -86,11 +86,13 @@ export function toResponse(stored: EndpointResponse, extraHeaders: HeadersInit =
 
 /**
  * What makes two requests to endpoint `endpoint` the same for an `Idempotency-Key`: the method,
- * the URL and the body (headers vary between retries of one request: a trace id, a date).
+ * the path and query, and the body. Not the origin (a retry may reach another instance, under
+ * another host or port), nor the headers (they vary between retries: a trace id, a date).
  */
 export function requestFingerprint(endpoint: string, request: EndpointRequest): string {
   const body = createHash("sha256")
     .update(request.body ?? new Uint8Array())
     .digest("hex");
-  return fingerprint({ endpoint, method: request.method, url: request.url, body });
+  const url = new URL(request.url);
+  return fingerprint({ endpoint, method: request.method, target: url.pathname + url.search, body });
 }

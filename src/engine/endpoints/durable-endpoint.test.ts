@@ -245,11 +245,18 @@ describe("durable endpoints over node:http", () => {
     expect(problem.detail).toContain(problem.runId);
   });
 
-  it("answers 404 for a location of a run it does not have, and 422 for a malformed key", async () => {
-    const { url } = await chat();
+  it("answers 404 for a location of a run it does not have (or another endpoint's), and 422 for a malformed key", async () => {
+    const { sf, url } = await chat();
     const unknown = await fetch(`${url}&steadfast_run=run_nope`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: "not_found" });
+    const other = sf.endpoint("other", () => new Response("other's answer"));
+    const mine = await other(
+      new Request("http://h/other", { headers: { "idempotency-key": "o" } }),
+    );
+    expect(await mine.text()).toBe("other's answer");
+    const foreign = await fetch(`${url}&steadfast_run=other%3Ao`);
+    expect(foreign.status).toBe(404);
     const malformed = await post(url, { question: "x" }, { "idempotency-key": '"unterminated' });
     expect(malformed.status).toBe(422);
     expect(await malformed.json()).toMatchObject({ code: "invalid_request" });

@@ -5,7 +5,12 @@ import { tenantId } from "../../core/ids.ts";
 import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
 import { toNodeHandler } from "../../endpoints/node-adapter.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
-import { harness, type Harness } from "../engine-harness.test-support.ts";
+import { harness, type Harness, type HarnessOptions } from "../engine-harness.test-support.ts";
+import {
+  dropSchema,
+  TEST_DATABASE_URL,
+  testSchemaName,
+} from "../../store/postgres/test-database.test-support.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import type { DurableEndpoint } from "./durable-endpoint.ts";
 import { ENDPOINT_PROBLEMS } from "./endpoint-problems.ts";
@@ -13,6 +18,7 @@ import { PROBLEM_KINDS } from "../../server/problem.ts";
 
 let h: Harness | undefined;
 let server: Server | undefined;
+let schema: string | undefined;
 afterEach(async () => {
   if (server !== undefined) {
     server.closeAllConnections();
@@ -21,7 +27,23 @@ afterEach(async () => {
   server = undefined;
   await h?.cleanup();
   h = undefined;
+  if (schema !== undefined) await dropSchema(schema);
+  schema = undefined;
 });
+
+/** The harness on the store under test: its SQLite file, or a fresh PostgreSQL schema. */
+type Open = () => Promise<Harness>;
+const STORES: [string, Open][] = [
+  ["SQLite", () => harness([])],
+  [
+    "PostgreSQL",
+    () => {
+      schema = testSchemaName();
+      const options: HarnessOptions = { db: `${TEST_DATABASE_URL}?schema=${schema}` };
+      return harness([], options);
+    },
+  ],
+];
 
 /** Serves `endpoint` over node:http on 127.0.0.1, port 0; its base URL. */
 async function serve(endpoint: DurableEndpoint): Promise<string> {
@@ -42,8 +64,8 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}):
 const tenant = tenantId("default");
 
 /** A "chat" endpoint of two steps, counting each step's runs; `failAnswer` first attempts fail. */
-async function chat(options: { failAnswer?: number; resultWaitMs?: number } = {}) {
-  h = await harness([]);
+async function chat(open: Open, options: { failAnswer?: number; resultWaitMs?: number } = {}) {
+  h = await open();
   const ran = { plan: 0, answer: 0 };
   const seen: (string | null)[] = [];
   const endpoint = h.sf.endpoint(
@@ -71,9 +93,9 @@ async function chat(options: { failAnswer?: number; resultWaitMs?: number } = {}
   return { sf: h.sf, clock: h.clock, ran, seen, url: `${base}/chat?lang=en` };
 }
 
-describe("durable endpoints over node:http", () => {
+describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => {
   it("answers a POST with a JSON body inline, after two steps, and stores the request without its secrets", async () => {
-    const { sf, ran, seen, url } = await chat();
+    const { sf, ran, seen, url } = await chat(open);
     const response = await post(url, { question: "life" }, { authorization: "Bearer s3cret" });
     expect(response.status).toBe(201);
     expect(await response.json()).toEqual({ answer: "plan for life: 42" });
@@ -105,7 +127,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("hands a failing step off with 202 and a Location that answers the final response, the first step not run again", async () => {
-    const { sf, clock, ran, seen, url } = await chat({ failAnswer: 1 });
+    const { sf, clock, ran, seen, url } = await chat(open, { failAnswer: 1 });
     const handed = await post(url, { question: "life" }, { authorization: "Bearer s3cret" });
     expect(handed.status).toBe(202);
     const location = handed.headers.get("location")!;
@@ -133,7 +155,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("answers 202 again from the location while the run has not ended (after resultWaitMs)", async () => {
-    const { url } = await chat({ failAnswer: 1, resultWaitMs: 0 });
+    const { url } = await chat(open, { failAnswer: 1, resultWaitMs: 0 });
     const handed = await post(url, { question: "life" });
     const location = handed.headers.get("location")!;
     const pending = await fetch(location);
@@ -143,7 +165,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("replays a request with the same Idempotency-Key without running its steps again", async () => {
-    const { sf, ran, url } = await chat();
+    const { sf, ran, url } = await chat(open);
     const first = await post(url, { question: "life" }, { "idempotency-key": "k-1" });
     expect(first.status).toBe(201);
     const second = await post(url, { question: "life" }, { "idempotency-key": "k-1" });
@@ -154,7 +176,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("gives a request retried with its key while handed off the same location, then the response", async () => {
-    const { clock, ran, url } = await chat({ failAnswer: 1 });
+    const { clock, ran, url } = await chat(open, { failAnswer: 1 });
     const first = await post(url, { question: "life" }, { "idempotency-key": "k-2" });
     expect(first.status).toBe(202);
     expect(first.headers.get("location")).toBe(`${url}&steadfast_run=chat%3Ak-2`);
@@ -166,7 +188,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("refuses another body with the same Idempotency-Key with 422 problem+json", async () => {
-    const { ran, url } = await chat();
+    const { ran, url } = await chat(open);
     expect((await post(url, { question: "life" }, { "idempotency-key": "k-3" })).status).toBe(201);
     const reused = await post(url, { question: "death" }, { "idempotency-key": "k-3" });
     expect(reused.status).toBe(422);
@@ -180,7 +202,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("without a key, runs each request as a run of its own", async () => {
-    const { sf, ran, url } = await chat();
+    const { sf, ran, url } = await chat(open);
     await post(url, { question: "a" });
     await post(url, { question: "a" });
     expect(ran).toEqual({ plan: 2, answer: 2 });
@@ -190,7 +212,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("holds a request that finds no free slot until the engine has run it", async () => {
-    h = await harness([]);
+    h = await open();
     let release = (): void => {};
     const held = new Promise<void>((resolve) => (release = resolve));
     const order: string[] = [];
@@ -227,7 +249,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("answers a run that failed with 500 problem+json naming the error, not its message", async () => {
-    h = await harness([]);
+    h = await open();
     const endpoint = h.sf.endpoint("charge", async (req, { step }) => {
       await step.run("charge", () => {
         throw new NonRetriableError("card 4242424242424242 declined for token tok_secret");
@@ -246,7 +268,7 @@ describe("durable endpoints over node:http", () => {
   });
 
   it("answers 404 for a location of a run it does not have (or another endpoint's), and 422 for a malformed key", async () => {
-    const { sf, url } = await chat();
+    const { sf, url } = await chat(open);
     const unknown = await fetch(`${url}&steadfast_run=run_nope`);
     expect(unknown.status).toBe(404);
     expect(await unknown.json()).toMatchObject({ code: "not_found" });
@@ -261,7 +283,9 @@ describe("durable endpoints over node:http", () => {
     expect(malformed.status).toBe(422);
     expect(await malformed.json()).toMatchObject({ code: "invalid_request" });
   });
+});
 
+describe("endpoint problems", () => {
   it("uses the server's status and title for every problem code the server also answers", () => {
     for (const [code, kind] of Object.entries(ENDPOINT_PROBLEMS)) {
       if (code in PROBLEM_KINDS)

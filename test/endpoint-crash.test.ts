@@ -1,4 +1,5 @@
-// Issue 12, "Tests": durable endpoints survive kill -9, on SQLite (a temp file). Real processes
+// Issue 12, "Tests": durable endpoints survive kill -9, on SQLite (a temp file) and PostgreSQL (a
+// fresh schema per test). Real processes
 // (`test/endpoint-process.ts`) serve the endpoint `chat` over node:http; its two steps POST to a
 // counting upstream, so each assertion is a count or a response:
 //   - a process killed mid-request (no response sent) has its run finished by the next process,
@@ -11,6 +12,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
+import {
+  dropSchema,
+  TEST_DATABASE_URL,
+  testSchemaName,
+} from "../src/store/postgres/test-database.test-support.ts";
 import { waitUntil } from "../src/testing/wait-until.ts";
 import { startCountingUpstream } from "./workflow-process-harness.ts";
 
@@ -25,7 +31,7 @@ interface EndpointProcess {
   kill9(): Promise<void>;
 }
 
-let dir: string | undefined;
+let cleanup: (() => Promise<void>) | undefined;
 let upstream: Awaited<ReturnType<typeof startCountingUpstream>> | undefined;
 let processes: EndpointProcess[] = [];
 let release = (): void => {};
@@ -36,8 +42,8 @@ afterEach(async () => {
   processes = [];
   await upstream?.close();
   upstream = undefined;
-  if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
-  dir = undefined;
+  await cleanup?.();
+  cleanup = undefined;
 });
 
 async function start(db: string, label: string): Promise<EndpointProcess> {
@@ -69,10 +75,25 @@ async function start(db: string, label: string): Promise<EndpointProcess> {
   return started;
 }
 
-function sqliteDb(): string {
-  dir = mkdtempSync(join(tmpdir(), "steadfast-endpoint-crash-"));
-  return `sqlite:${join(dir, "steadfast.db")}`;
-}
+/** A database for one test (removed after it), by store. */
+const databases: { name: string; open(): string }[] = [
+  {
+    name: "SQLite",
+    open() {
+      const dir = mkdtempSync(join(tmpdir(), "steadfast-endpoint-crash-"));
+      cleanup = () => Promise.resolve(rmSync(dir, { recursive: true, force: true }));
+      return `sqlite:${join(dir, "steadfast.db")}`;
+    },
+  },
+  {
+    name: "PostgreSQL",
+    open() {
+      const schema = testSchemaName();
+      cleanup = () => dropSchema(schema);
+      return `${TEST_DATABASE_URL}?schema=${schema}`;
+    },
+  },
+];
 
 function ask(port: number, key: string, upstreamUrl: string): Promise<Response> {
   return fetch(`http://127.0.0.1:${port}/chat?lang=en`, {
@@ -82,9 +103,9 @@ function ask(port: number, key: string, upstreamUrl: string): Promise<Response> 
   });
 }
 
-describe("durable endpoints survive kill -9 (SQLite, process level)", () => {
+describe.each(databases)("durable endpoints survive kill -9 ($name, process level)", ({ open }) => {
   it("finishes a run whose process was killed mid-request in the next process; the client's retry with its key gets the response", async () => {
-    const db = sqliteDb();
+    const db = open();
     const held = new Promise<void>((resolve) => (release = resolve));
     let answers = 0;
     // The first `answer` request is held (the process is killed while it waits); later ones answer.
@@ -112,7 +133,7 @@ describe("durable endpoints survive kill -9 (SQLite, process level)", () => {
   });
 
   it("answers 202 and a Location for a failing step; after kill -9 a new process finishes the run and the location answers it, the first step once", async () => {
-    const db = sqliteDb();
+    const db = open();
     let answers = 0;
     upstream = await startCountingUpstream((request) =>
       request.path.endsWith("/answer") && ++answers === 1 ? { status: 503 } : {},

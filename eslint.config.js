@@ -42,6 +42,8 @@ const boundaries = {
     "cli",
   ],
   engine: ["store", "server", "dashboard", "client", "cli"],
+  // Framework adapters of durable endpoints: they wrap the engine's handler, never a concrete store.
+  endpoints: ["store", "server", "dashboard", "client", "cli"],
   http: ["store", "engine", "workflow", "server", "dashboard", "client", "cli"],
   client: ["store", "engine", "http", "server", "cli", "resilience"],
 };

@@ -78,3 +78,12 @@ export type { RunStatus } from "./core/workflow/run-state.ts";
 export type { CompensationOutcome, CompensationReport } from "./core/workflow/compensation.ts";
 export type { StepRetryOptions } from "./core/workflow/step-attempt.ts";
 export type { Duration } from "./core/duration.ts";
+// Durable endpoints (docs/endpoints.md).
+export type {
+  DurableEndpoint,
+  EndpointContext,
+  EndpointHandler,
+  EndpointOptions,
+} from "./engine/endpoints/durable-endpoint.ts";
+export type { EndpointRequest, EndpointResponse } from "./core/endpoint/endpoint-exchange.ts";
+export { toNodeHandler, type NodeHandler } from "./endpoints/node-adapter.ts";

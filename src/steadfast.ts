@@ -18,6 +18,12 @@ import { CallsService } from "./engine/calls-service.ts";
 import type { DestinationSettings } from "./engine/destinations/destination-settings.ts";
 import { DestinationsService } from "./engine/destinations/destinations-service.ts";
 import { Engine, type EngineLogger } from "./engine/engine.ts";
+import {
+  createEndpoint,
+  type DurableEndpoint,
+  type EndpointHandler,
+  type EndpointOptions,
+} from "./engine/endpoints/durable-endpoint.ts";
 import type { WorkflowOptions } from "./engine/workflows/run-executor.ts";
 import { WorkflowClient, type Workflow } from "./engine/workflows/workflow-client.ts";
 import type { WorkflowFunction } from "./engine/workflows/workflow-definition.ts";
@@ -178,6 +184,22 @@ export interface Steadfast {
     options?: WorkflowOptions,
   ): Workflow<I, O>;
   /**
+   * Registers a durable endpoint in this process (which then runs its runs) and returns its
+   * web-standard handler: the request is stored and driven inline, each step checkpointed; a run
+   * that parks is handed to the engine and answered `202` with a `Location` the same handler
+   * answers. See docs/endpoints.md.
+   *
+   * @example
+   * const chat = steadfast.endpoint("chat", async (req, { step }) => {
+   *   const { question } = (await req.json()) as { question: string };
+   *   const plan = await step.run("plan", () => llm.plan(question));
+   *   const answer = await step.run("answer", () => llm.answer(plan));
+   *   return Response.json({ answer });
+   * });
+   * http.createServer(toNodeHandler(chat)).listen(3000);
+   */
+  endpoint(name: string, handler: EndpointHandler, options?: EndpointOptions): DurableEndpoint;
+  /**
    * Sends an event to the runs waiting for it (`step.waitForEvent`), recorded before this
    * resolves. An `id` deduplicates: the same id again is not delivered twice.
    */
@@ -284,6 +306,20 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
     },
     workflow(name, fn, workflowOptions) {
       return workflows.workflow(name, fn, workflowOptions);
+    },
+    endpoint(name, handler, endpointOptions) {
+      return createEndpoint(
+        {
+          store,
+          executor: engine.runs,
+          clock,
+          random,
+          ...(options.logger === undefined ? {} : { logger: options.logger }),
+        },
+        name,
+        handler,
+        endpointOptions,
+      );
     },
     sendEvent(name, data, eventOptions = {}) {
       const { tenantId = "default", id } = eventOptions;

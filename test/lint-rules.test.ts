@@ -101,6 +101,7 @@ describe("import boundaries, at any folder depth", () => {
     ["src/http/a/b/c/x.ts", "../../../../store/postgres/postgres-store.ts"],
     ["src/client/a/b/x.ts", "../../../resilience/index.ts"],
     ["src/store/sqlite/deep/x.ts", "../../../engine/engine.ts"],
+    ["src/endpoints/x.ts", "../store/sqlite/sqlite-store.ts"],
   ])("refuses %s importing %s", async (file, source) => {
     const fired = await lint(`import { x } from "${source}";\nexport { x };`, file);
     expect(fired).toHaveLength(1);
@@ -113,6 +114,7 @@ describe("import boundaries, at any folder depth", () => {
     ["src/engine/destinations/deep/x.ts", "../sibling.ts"],
     ["src/resilience/a/b/x.ts", "../../../core/errors.ts"],
     ["src/client/a/x.ts", "../../core/call-view.ts"],
+    ["src/endpoints/x.ts", "../engine/endpoints/durable-endpoint.ts"],
   ])("allows %s importing %s", async (file, source) => {
     expect(await lint(`import { x } from "${source}";\nexport { x };`, file)).toEqual([]);
   });

@@ -85,11 +85,33 @@ export interface RunExecutorOptions {
   onCallsCreated: (runAt: number) => void;
 }
 
+/**
+ * How an invocation launched here ended, for the code that launched it (`reserve().launch`: a
+ * durable endpoint answering its request): the run `ended` (committed: its record as it ended),
+ * `parked` (committed: sleeping or waiting, due at `runAt` when time alone wakes it), or
+ * `not-run` (its lease was lost, the engine stopped, the store failed: another invocation, here
+ * or in another process, goes on with it).
+ */
+export type FlightEnd =
+  { type: "ended"; run: RunRecord } | { type: "parked"; runAt?: number } | { type: "not-run" };
+
+const NOT_RUN: FlightEnd = { type: "not-run" };
+
 interface Flight {
   ref: RunRef;
   workflow: string;
   controller: AbortController;
-  done: Promise<void>;
+  done: Promise<FlightEnd>;
+}
+
+/** A slot reserved by `RunExecutor.reserve` for a run this process is about to create claimed. */
+export interface RunReservation {
+  workerId: WorkerId;
+  leaseExpiresAt: number;
+  /** Runs the created run here at once; resolves with how its invocation ended. */
+  launch(run: RunRecord): Promise<FlightEnd>;
+  /** Gives the slot back (the run was not created, or was found). */
+  release(): void;
 }
 
 /** Registered workflow: its definition and options. */
@@ -232,13 +254,10 @@ export class RunExecutor {
   /**
    * A claim for a run about to be created by this process (`createRun` with a claim), so it starts
    * without a claim round trip; undefined when no slot is free or the workflow is not run here.
-   * Call `launch` with the created run, or `release`.
+   * Call `launch` with the created run (its promise says how the invocation ended: a durable
+   * endpoint answers its request by it), or `release`.
    */
-  reserve(
-    workflow: string,
-  ):
-    | { workerId: WorkerId; leaseExpiresAt: number; launch(run: RunRecord): void; release(): void }
-    | undefined {
+  reserve(workflow: string): RunReservation | undefined {
     if (this.#state !== "running" || !this.#options.mayAct()) return undefined;
     if (!this.#workflows.has(workflow) || this.#free(workflow) <= 0) return undefined;
     this.#reserved++;
@@ -257,11 +276,12 @@ export class RunExecutor {
     return {
       workerId: this.#options.workerId,
       leaseExpiresAt,
-      launch: (run) => {
-        if (!settle()) return;
+      launch: async (run) => {
+        if (!settle()) return NOT_RUN;
         const claim: RunClaim = { run, checkpoints: [], leaseToken: 1, leaseExpiresAt };
-        if (this.#state === "running" && this.#options.mayAct()) this.#launch(claim);
-        else void this.#releaseRefs([{ uid: run.uid, leaseToken: 1 }]);
+        if (this.#state === "running" && this.#options.mayAct()) return this.#launch(claim);
+        await this.#releaseRefs([{ uid: run.uid, leaseToken: 1 }]);
+        return NOT_RUN;
       },
       release: () => {
         if (settle()) this.#wake();
@@ -381,7 +401,8 @@ export class RunExecutor {
             );
             return;
           }
-          for (const claim of claims) this.#launch(claim);
+          // Each invocation goes on on its own; its end is reported through `events`.
+          for (const claim of claims) void this.#launch(claim);
           if (claims.length > 0) claimedAny = true;
           if (claims.length === limit) full = true;
         }
@@ -416,7 +437,7 @@ export class RunExecutor {
     });
   }
 
-  #launch(claim: RunClaim): void {
+  #launch(claim: RunClaim): Promise<FlightEnd> {
     const uid = claim.run.uid;
     const previous = this.#flights.get(uid);
     // Claimed again here while an older invocation still runs (its lease was ended): fence it out.
@@ -426,7 +447,7 @@ export class RunExecutor {
       ref: { uid, leaseToken: claim.leaseToken },
       workflow: claim.run.workflow,
       controller,
-      done: Promise.resolve(),
+      done: Promise.resolve(NOT_RUN),
     };
     this.#flights.set(uid, flight);
     flight.done = this.#execute(claim, flight)
@@ -435,27 +456,29 @@ export class RunExecutor {
           { err: error, runId: claim.run.id, workflow: claim.run.workflow },
           "a run's invocation failed inside the engine; it runs again when its lease expires",
         );
+        return NOT_RUN;
       })
       .finally(() => {
         if (this.#flights.get(uid) === flight) this.#flights.delete(uid);
         if (this.#backlog) this.#wake();
       });
+    return flight.done;
   }
 
-  async #execute(claim: RunClaim, flight: Flight): Promise<void> {
+  async #execute(claim: RunClaim, flight: Flight): Promise<FlightEnd> {
     const { run } = claim;
     const ref = flight.ref;
     const registered = this.#workflows.get(run.workflow);
     if (registered === undefined) {
       await this.#releaseRefs([ref]);
-      return;
+      return NOT_RUN;
     }
     let checkpoints: Checkpoint[] = claim.checkpoints;
     const now = this.#clock.now();
     if (claim.takenOver === true && run.crashesInARow >= MAX_CRASHES_IN_A_ROW) {
       // Its invocations ended with their process (or hung past their lease) that many times in a
       // row without committing a step: run again, it would most likely do the same.
-      await this.#end(
+      return await this.#end(
         ref,
         run,
         {
@@ -470,13 +493,12 @@ export class RunExecutor {
         },
         { checkpoints: [], attempts: [] },
       );
-      return;
     }
     const resolved = await resolveWaits(this.#store, run, checkpoints, this.#codec, now);
     if (resolved.length > 0) {
       if (!(await this.#store.commitSteps(ref, { checkpoints: resolved, attempts: [] }, now))) {
         this.#lost(ref);
-        return;
+        return NOT_RUN;
       }
       const byId = new Map(checkpoints.map((c) => [c.stepId, c]));
       for (const checkpoint of resolved) byId.set(checkpoint.stepId, checkpoint);
@@ -486,7 +508,7 @@ export class RunExecutor {
     try {
       input = this.#codec.decode(run.input);
     } catch (error) {
-      await this.#end(
+      return await this.#end(
         ref,
         run,
         { status: "failed", error: recordError(error), reason: "error" },
@@ -495,7 +517,6 @@ export class RunExecutor {
           attempts: [],
         },
       );
-      return;
     }
     let wakeNow = false;
     const commit = async (batch: CheckpointBatch): Promise<void> => {
@@ -521,7 +542,7 @@ export class RunExecutor {
       signal: flight.controller.signal,
       commit,
     });
-    await this.#settle(ref, run, result, flight, wakeNow, checkpoints);
+    return await this.#settle(ref, run, result, flight, wakeNow, checkpoints);
   }
 
   /** Commits what the invocation left and moves the run as its outcome says. */
@@ -532,15 +553,19 @@ export class RunExecutor {
     flight: Flight,
     wokenBefore: boolean,
     before: readonly Checkpoint[],
-  ): Promise<void> {
+  ): Promise<FlightEnd> {
     const { outcome } = result;
     const rest: CheckpointBatch = { checkpoints: result.checkpoints, attempts: result.attempts };
     switch (outcome.type) {
       case "completed":
-        await this.#end(ref, run, { status: "succeeded", output: outcome.encodedOutput }, rest);
-        return;
+        return await this.#end(
+          ref,
+          run,
+          { status: "succeeded", output: outcome.encodedOutput },
+          rest,
+        );
       case "failed":
-        await this.#end(
+        return await this.#end(
           ref,
           run,
           {
@@ -553,15 +578,13 @@ export class RunExecutor {
           },
           rest,
         );
-        return;
       case "diverged":
-        await this.#end(
+        return await this.#end(
           ref,
           run,
           { status: "failed", error: recordError(outcome.error), reason: "diverged" },
           rest,
         );
-        return;
       case "parked": {
         await this.#options.faults?.hit("before-step-commit");
         const now = this.#clock.now();
@@ -578,7 +601,7 @@ export class RunExecutor {
         }
         if (!(await this.#store.parkRun(ref, park, prepared.batch, now))) {
           this.#lost(ref);
-          return;
+          return NOT_RUN;
         }
         this.#childrenCreated(prepared.batch, now);
         // The store may have made it due at once (woken while it ran, an event it had not seen):
@@ -587,12 +610,14 @@ export class RunExecutor {
         this.events.emit("run:parked", { uid: run.uid, park });
         if (park.runAt !== undefined) this.notify(park.runAt);
         await this.#options.faults?.hit("after-step-commit");
-        return;
+        return park.runAt === undefined
+          ? { type: "parked" }
+          : { type: "parked", runAt: park.runAt };
       }
       case "cancelled": {
         const reason: unknown = flight.controller.signal.reason;
         if (reason instanceof Error && reason.message === STOPPING) await this.#releaseRefs([ref]);
-        return;
+        return NOT_RUN;
       }
       case "interrupted":
         if (outcome.error instanceof LeaseLostError) this.#lost(ref);
@@ -602,7 +627,7 @@ export class RunExecutor {
             "a step could not be committed; the run is taken up again when its lease expires",
           );
         }
-        return;
+        return NOT_RUN;
     }
   }
 
@@ -653,19 +678,20 @@ export class RunExecutor {
     else park.eventsSeen = { since, ids };
   }
 
-  async #end(ref: RunRef, run: RunRecord, end: RunEnd, rest: CheckpointBatch): Promise<void> {
+  async #end(ref: RunRef, run: RunRecord, end: RunEnd, rest: CheckpointBatch): Promise<FlightEnd> {
     await this.#options.faults?.hit("before-step-commit");
     const now = this.#clock.now();
     const prepared = withChildren(run, rest, now, this.#childOptions());
     if (!(await this.#store.finishRun(ref, end, prepared.batch, now))) {
       this.#lost(ref);
-      return;
+      return NOT_RUN;
     }
     await this.#options.faults?.hit("after-step-commit");
     // Its parent, woken by the same commit, may be a run of this process.
     if (run.parent !== undefined) this.notify(now);
-    if (this.events.has("run:ended"))
-      this.events.emit("run:ended", { run: endedRun(run, end, now) });
+    const ended = endedRun(run, end, now);
+    if (this.events.has("run:ended")) this.events.emit("run:ended", { run: ended });
+    return { type: "ended", run: ended };
   }
 
   /** Whether this process is running an invocation of run `uid` now. */

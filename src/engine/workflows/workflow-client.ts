@@ -179,7 +179,8 @@ export class WorkflowClient {
     }
     if (created.created) {
       if (slot === undefined) executor.notify(now);
-      else slot.launch(created.run);
+      // Its end is awaited through `result()`, not here (launch never rejects).
+      else void slot.launch(created.run);
     } else {
       slot?.release();
       if (created.run.inputFingerprint !== runInputFingerprint(definition.name, encoded)) {
@@ -196,7 +197,7 @@ export class WorkflowClient {
       created,
       status: async () => (await store.getRunByUid(run.uid))?.status ?? run.status,
       result: async (resultOptions = {}) => {
-        const ended = await this.#waitForEnd(run, resultOptions.timeoutMs);
+        const ended = await waitForRunEnd(this.#options, run, resultOptions.timeoutMs);
         if (ended === undefined) {
           const now = (await store.getRunByUid(run.uid))?.status ?? run.status;
           throw new WaitTimeoutError(run.id, now, resultOptions.timeoutMs ?? 0, "Run");
@@ -205,35 +206,49 @@ export class WorkflowClient {
       },
     };
   }
+}
 
-  /** The run once it has ended, or undefined when `timeoutMs` passed first. */
-  async #waitForEnd(run: RunRecord, timeoutMs?: number): Promise<RunRecord | undefined> {
-    const { store, executor, clock } = this.#options;
-    const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + timeoutMs;
-    const controller = new AbortController();
-    let ended: RunRecord | undefined;
-    const off = executor.events.on("run:ended", ({ run: done }) => {
-      if (done.uid === run.uid) {
-        ended = done;
-        controller.abort();
-      }
-    });
-    // Run here now: its end is heard (run:ended) without asking the store first.
-    let ask = !executor.isRunning(run.uid);
-    try {
-      for (;;) {
-        const current = ended ?? (ask ? await store.getRunByUid(run.uid) : undefined);
-        ask = true;
-        if (current !== undefined && isFinalRunStatus(current.status)) return current;
-        const left = deadline - clock.now();
-        if (left <= 0) return undefined;
-        const wait = Math.min(left, this.#options.pollIntervalMs ?? 1_000);
-        await clock.sleep(wait, controller.signal).catch(() => {});
-        if (controller.signal.aborted && ended !== undefined) return ended;
-      }
-    } finally {
-      off();
+/** What `waitForRunEnd` reads: the store, the executor's `run:ended`, and time. */
+export type RunEndSources = Pick<
+  WorkflowClientOptions,
+  "store" | "executor" | "clock" | "pollIntervalMs"
+>;
+
+/**
+ * `run` once it has ended, or undefined when `timeoutMs` passed first (default: no limit). Its
+ * end is heard at once when this process runs it (`run:ended`); a run another process runs is
+ * read from the store every `pollIntervalMs` (default 1,000).
+ */
+export async function waitForRunEnd(
+  sources: RunEndSources,
+  run: RunRecord,
+  timeoutMs?: number,
+): Promise<RunRecord | undefined> {
+  const { store, executor, clock } = sources;
+  const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + timeoutMs;
+  const controller = new AbortController();
+  let ended: RunRecord | undefined;
+  const off = executor.events.on("run:ended", ({ run: done }) => {
+    if (done.uid === run.uid) {
+      ended = done;
+      controller.abort();
     }
+  });
+  // Run here now: its end is heard (run:ended) without asking the store first.
+  let ask = !executor.isRunning(run.uid);
+  try {
+    for (;;) {
+      const current = ended ?? (ask ? await store.getRunByUid(run.uid) : undefined);
+      ask = true;
+      if (current !== undefined && isFinalRunStatus(current.status)) return current;
+      const left = deadline - clock.now();
+      if (left <= 0) return undefined;
+      const wait = Math.min(left, sources.pollIntervalMs ?? 1_000);
+      await clock.sleep(wait, controller.signal).catch(() => {});
+      if (controller.signal.aborted && ended !== undefined) return ended;
+    }
+  } finally {
+    off();
   }
 }
 

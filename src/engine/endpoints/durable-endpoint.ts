@@ -1,0 +1,306 @@
+/**
+ * Durable endpoints (issue 12, first slice): `steadfast.endpoint(name, handler)` turns an HTTP
+ * handler made of steps into a web-standard `(Request) => Promise<Response>` whose request
+ * cannot be lost once it is taken in.
+ *
+ * An endpoint is a workflow whose input is the request (`EndpointRequest`) and whose output is
+ * the handler's response (`EndpointResponse`), registered with the run executor under the
+ * endpoint's name, so any process that registered the name resumes its runs. A request:
+ *
+ * 1. is stored as a new run, created claimed by this process (committed before the handler runs);
+ * 2. is driven inline: the executor's invocation (the same `runInvocation` and commit hook as
+ *    every workflow) runs at once, and the request waits for it;
+ * 3. is answered by how the invocation ended: the stored response when the run ended, a problem
+ *    when it failed, or, when it parked (a step's retry backoff, a sleep, an event wait),
+ *    `202 Accepted` with `Location: <its URL>?steadfast_run=<runId>` and `Retry-After`: the
+ *    engine finishes the run in the background, and a `GET` of that location (the same handler)
+ *    answers its stored response, holding up to `resultWaitMs` for it.
+ *
+ * An `Idempotency-Key` names the run (`<endpoint>:<key>`): the same key and request (method, path
+ * and query, body; not the origin, as a retry may reach another instance) is answered as the
+ * location would be; another request with it gets `422`.
+ */
+import { SteadfastError } from "../../core/errors.ts";
+import {
+  endpointRunId,
+  handoffLocation,
+  isEndpointRequest,
+  isEndpointResponse,
+  requestedRun,
+  retryAfterSeconds,
+} from "../../core/endpoint/endpoint-exchange.ts";
+import { parseIdempotencyKeyHeader } from "../../core/idempotency-key.ts";
+import { newRunUid, tenantId as toTenantId, type TenantId } from "../../core/ids.ts";
+import type { Clock, Random } from "../../core/ports.ts";
+import type { RunRecord } from "../../core/run-log.ts";
+import type { Store } from "../../core/store.ts";
+import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
+import type { EngineLogger } from "../engine.ts";
+import type { FlightEnd, RunExecutor, WorkflowOptions } from "../workflows/run-executor.ts";
+import { storedValueCodec } from "../workflows/stored-value-codec.ts";
+import { waitForRunEnd } from "../workflows/workflow-client.ts";
+import { defineWorkflow, type Steps } from "../workflows/workflow-definition.ts";
+import {
+  readRequest,
+  readResponse,
+  requestFingerprint,
+  toRequest,
+  toResponse,
+} from "./endpoint-messages.ts";
+import { problemForError, problemResponse } from "./endpoint-problems.ts";
+
+/** What an endpoint's handler is given besides its request. */
+export interface EndpointContext {
+  /** The step API, as in workflows: `run`, `fetch`, `sleep`, `waitForEvent`, `invoke`, `now`, `random`. */
+  step: Steps;
+  /** The run's id: `<endpoint>:<Idempotency-Key>`, or a new `run_...` without a key. */
+  runId: string;
+}
+
+/**
+ * An endpoint's handler: an ordinary web handler whose work is made of steps. It runs again from
+ * the top on every invocation of its run (after a handoff, a crash), each time with a fresh
+ * `Request` rebuilt from the stored one, so `await req.json()` works on every replay; completed
+ * steps return their recorded results.
+ */
+export type EndpointHandler = (
+  request: Request,
+  context: EndpointContext,
+) => Response | Promise<Response>;
+
+/** A durable endpoint: a web-standard handler for any framework (`toNodeHandler` for node:http). */
+export type DurableEndpoint = (request: Request) => Promise<Response>;
+
+/** Options of `steadfast.endpoint`. */
+export interface EndpointOptions extends WorkflowOptions {
+  /**
+   * How long a `GET` of the handoff location (or a request retried with its key) holds the
+   * connection waiting for the run to end before answering `202` again, ms. Default 20,000.
+   */
+  resultWaitMs?: number;
+  /** Largest request body stored, bytes; a larger one gets `413`. Default 10 MiB. */
+  maxBodyBytes?: number;
+  /** The tenant the endpoint's runs belong to. Default `default`. */
+  tenantId?: string;
+}
+
+/** What a durable endpoint works with. */
+export interface EndpointDependencies {
+  store: Store;
+  executor: RunExecutor;
+  clock: Clock;
+  random: Random;
+  logger?: EngineLogger;
+}
+
+const DEFAULT_RESULT_WAIT_MS = 20_000;
+const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Registers endpoint `name` in this process and returns its handler (see the file's comment).
+ *
+ * @example
+ * const chat = createEndpoint(deps, "chat", async (req, { step }) => {
+ *   const { question } = await req.json();
+ *   const answer = await step.run("answer", () => llm.answer(question));
+ *   return Response.json({ answer });
+ * });
+ * http.createServer(toNodeHandler(chat));
+ */
+export function createEndpoint(
+  dependencies: EndpointDependencies,
+  name: string,
+  handler: EndpointHandler,
+  options: EndpointOptions = {},
+): DurableEndpoint {
+  const endpoint = new Endpoint(dependencies, name, handler, options);
+  return (request) => endpoint.answer(request);
+}
+
+class Endpoint {
+  readonly #deps: EndpointDependencies;
+  readonly #name: string;
+  readonly #tenant: TenantId;
+  readonly #resultWaitMs: number;
+  readonly #maxBodyBytes: number;
+  /**
+   * The secret headers (never stored) of requests whose run this process drives inline, by run
+   * id, while it does: that invocation's `Request` has them; later ones do not.
+   */
+  readonly #secrets = new Map<string, [string, string][]>();
+
+  constructor(
+    deps: EndpointDependencies,
+    name: string,
+    handler: EndpointHandler,
+    options: EndpointOptions,
+  ) {
+    const { resultWaitMs, maxBodyBytes, tenantId, ...workflowOptions } = options;
+    this.#deps = deps;
+    this.#name = name;
+    this.#tenant = toTenantId(tenantId ?? "default");
+    this.#resultWaitMs = resultWaitMs ?? DEFAULT_RESULT_WAIT_MS;
+    this.#maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const secrets = this.#secrets;
+    const definition = defineWorkflow(name, async ({ input, runId, step }) => {
+      if (!isEndpointRequest(input)) {
+        throw new NonRetriableError(
+          `Run "${runId}" of endpoint "${name}" has an input that is not a stored request: it was not started by this endpoint.`,
+        );
+      }
+      const response = await handler(toRequest(input, secrets.get(runId)), { step, runId });
+      if (!(response instanceof Response)) {
+        throw new NonRetriableError(
+          `Endpoint "${name}" returned ${typeof response} instead of a Response: return one (Response.json(value), new Response(body, init)).`,
+        );
+      }
+      return await readResponse(response);
+    });
+    deps.executor.register(definition, workflowOptions);
+  }
+
+  async answer(request: Request): Promise<Response> {
+    try {
+      const url = new URL(request.url);
+      const asked = requestedRun(request.method, url);
+      if (asked !== undefined) return await this.#answerLocation(asked, request.url);
+      return await this.#take(request);
+    } catch (error) {
+      const problem = problemForError(error);
+      if (problem.status >= 500) {
+        this.#deps.logger?.error(
+          { err: error, endpoint: this.#name },
+          "a durable endpoint could not answer a request",
+        );
+      }
+      return problem;
+    }
+  }
+
+  /** A new request: stored as a run and driven inline (or found by its key). */
+  async #take(request: Request): Promise<Response> {
+    const { store, executor, clock, random } = this.#deps;
+    const key = parseIdempotencyKeyHeader(request.headers.get("idempotency-key") ?? undefined);
+    const { stored, secrets } = await readRequest(request, this.#maxBodyBytes);
+    const encoded = storedValueCodec.encode(stored);
+    const inputFingerprint = requestFingerprint(this.#name, stored);
+    const now = clock.now();
+    const uid = newRunUid(now, random);
+    const id = key === undefined ? uid : endpointRunId(this.#name, key);
+    const slot = executor.reserve(this.#name);
+    let created: { created: boolean; run: RunRecord };
+    try {
+      created = await store.createRun(
+        {
+          uid,
+          tenantId: this.#tenant,
+          id,
+          workflow: this.#name,
+          input: encoded,
+          inputFingerprint,
+          createdAt: now,
+        },
+        slot,
+      );
+    } catch (error) {
+      slot?.release();
+      throw error;
+    }
+    const { run } = created;
+    if (!created.created) {
+      slot?.release();
+      if (run.workflow !== this.#name || run.inputFingerprint !== inputFingerprint) {
+        return problemResponse(
+          "idempotency_key_reused",
+          `Idempotency-Key "${key ?? ""}" was used before for another request to endpoint "${this.#name}" (method, path, query or body differ): send a new key for a new request.`,
+          { runId: run.id },
+        );
+      }
+      return await this.#answerRun(run, stored.url);
+    }
+    if (slot === undefined) {
+      // No slot here (all taken, or the engine cannot act yet: it has just started): the claim
+      // loop of a process with the endpoint runs it; the request is held for it as the location
+      // would hold it.
+      executor.notify(now);
+      return await this.#answerRun(run, stored.url);
+    }
+    if (secrets.length > 0) this.#secrets.set(run.id, secrets);
+    let end: FlightEnd;
+    try {
+      end = await slot.launch(run);
+    } finally {
+      this.#secrets.delete(run.id);
+    }
+    if (end.type === "ended") return this.#answerEnded(end.run);
+    const runAt = end.type === "parked" ? end.runAt : undefined;
+    return accepted(stored.url, run.id, retryAfterSeconds(runAt, clock.now()));
+  }
+
+  /**
+   * A `GET` of a handoff location (`url`, perhaps reaching another instance than the one that
+   * gave it): the run's stored response, once it has ended.
+   */
+  async #answerLocation(runId: string, url: string): Promise<Response> {
+    const detail = await this.#deps.store.getRun(this.#tenant, runId);
+    if (detail === undefined || detail.run.workflow !== this.#name) {
+      return problemResponse(
+        "not_found",
+        `Endpoint "${this.#name}" has no run "${runId}": use the Location its 202 answer gave.`,
+      );
+    }
+    return await this.#answerRun(detail.run, url);
+  }
+
+  /**
+   * A run found in the store: its response once it has ended (held up to `resultWaitMs`), else
+   * `202` with the location on `url` (the URL this request came in on).
+   */
+  async #answerRun(run: RunRecord, url: string): Promise<Response> {
+    const ended = await waitForRunEnd(this.#deps, run, this.#resultWaitMs);
+    if (ended !== undefined) return this.#answerEnded(ended);
+    return accepted(url, run.id, retryAfterSeconds(run.runAt, this.#deps.clock.now()));
+  }
+
+  /** The answer of a run that has ended. */
+  #answerEnded(run: RunRecord): Response {
+    if (run.status === "succeeded") {
+      const output = storedValueCodec.decode(run.output ?? "");
+      if (!isEndpointResponse(output)) {
+        throw new SteadfastError("internal", `Run "${run.id}" holds no stored response.`);
+      }
+      return toResponse(output);
+    }
+    if (run.status === "cancelled") {
+      return problemResponse(
+        "run_cancelled",
+        `Run "${run.id}" of endpoint "${this.#name}" was cancelled before it answered.`,
+        { runId: run.id },
+      );
+    }
+    // The error's name and code, never its message: it may quote the request or a secret.
+    const error = run.error;
+    const named =
+      error === undefined
+        ? "an error"
+        : `${error.name}${error.code === undefined ? "" : ` (${error.code})`}`;
+    return problemResponse(
+      "run_failed",
+      `Run "${run.id}" of endpoint "${this.#name}" failed with ${named}; see \`steadfast runs show ${run.id}\`.`,
+      { runId: run.id },
+    );
+  }
+}
+
+/** `202 Accepted`: the run goes on in the background; its response will be at `Location`. */
+function accepted(url: string, runId: string, retryAfter: number): Response {
+  const location = handoffLocation(url, runId);
+  return new Response(JSON.stringify({ runId, location }), {
+    status: 202,
+    headers: {
+      "content-type": "application/json",
+      location,
+      "retry-after": String(retryAfter),
+    },
+  });
+}

@@ -13,8 +13,6 @@ import {
 } from "../../store/postgres/test-database.test-support.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import type { DurableEndpoint } from "./durable-endpoint.ts";
-import { ENDPOINT_PROBLEMS } from "./endpoint-problems.ts";
-import { PROBLEM_KINDS } from "../../server/problem.ts";
 
 let h: Harness | undefined;
 let server: Server | undefined;
@@ -282,14 +280,5 @@ describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => 
     const malformed = await post(url, { question: "x" }, { "idempotency-key": '"unterminated' });
     expect(malformed.status).toBe(422);
     expect(await malformed.json()).toMatchObject({ code: "invalid_request" });
-  });
-});
-
-describe("endpoint problems", () => {
-  it("uses the server's status and title for every problem code the server also answers", () => {
-    for (const [code, kind] of Object.entries(ENDPOINT_PROBLEMS)) {
-      if (code in PROBLEM_KINDS)
-        expect(kind).toEqual(PROBLEM_KINDS[code as keyof typeof PROBLEM_KINDS]);
-    }
   });
 });

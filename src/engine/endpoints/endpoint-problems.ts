@@ -1,22 +1,27 @@
 /**
  * The `application/problem+json` answers (RFC 9457) of a durable endpoint's own making: a key
- * reused for another request, a run that failed or was cancelled, an unknown run. The statuses
- * and titles of codes the server also answers are the server's (`server/problem.ts`); the engine
- * cannot import it, so they are repeated here, checked by the endpoint's tests.
+ * reused for another request, a run that failed or was cancelled, an unknown run. Codes the
+ * server also answers take their status and title from the one table (`core/problem-kinds.ts`).
  */
 import { isSteadfastError } from "../../core/errors.ts";
+import {
+  PROBLEM_CONTENT_TYPE,
+  PROBLEM_KINDS,
+  PROBLEM_TYPE_BASE,
+  type ProblemKind,
+} from "../../core/problem-kinds.ts";
 import { redactText } from "../../core/redact.ts";
 
 /** Status and title of each problem an endpoint answers. */
 export const ENDPOINT_PROBLEMS = {
-  invalid_request: { status: 422, title: "Invalid request" },
-  idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
-  payload_too_large: { status: 413, title: "Payload too large" },
-  not_found: { status: 404, title: "Not found" },
+  invalid_request: PROBLEM_KINDS.invalid_request,
+  idempotency_key_reused: PROBLEM_KINDS.idempotency_key_reused,
+  payload_too_large: PROBLEM_KINDS.payload_too_large,
+  not_found: PROBLEM_KINDS.not_found,
   run_failed: { status: 500, title: "Endpoint run failed" },
   run_cancelled: { status: 409, title: "Endpoint run cancelled" },
-  internal: { status: 500, title: "Internal server error" },
-} as const satisfies Record<string, { status: number; title: string }>;
+  internal: PROBLEM_KINDS.internal,
+} as const satisfies Record<string, ProblemKind>;
 
 /** One of `ENDPOINT_PROBLEMS`' codes. */
 export type EndpointProblemCode = keyof typeof ENDPOINT_PROBLEMS;
@@ -29,7 +34,7 @@ export function problemResponse(
 ): Response {
   const { status, title } = ENDPOINT_PROBLEMS[code];
   const body = {
-    type: `https://steadfast.dev/problems/${code}`,
+    type: `${PROBLEM_TYPE_BASE}${code}`,
     title,
     status,
     detail,
@@ -38,7 +43,7 @@ export function problemResponse(
   };
   return new Response(JSON.stringify(body), {
     status,
-    headers: { "content-type": "application/problem+json" },
+    headers: { "content-type": PROBLEM_CONTENT_TYPE },
   });
 }
 

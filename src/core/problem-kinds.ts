@@ -1,0 +1,58 @@
+/**
+ * Problem details (RFC 9457): the one table mapping an error `code` to its HTTP status and title,
+ * for every answer Steadfast makes as `application/problem+json`: the server's (server/problem.ts)
+ * and a durable endpoint's (engine/endpoints/endpoint-problems.ts).
+ */
+import type { ErrorCode } from "./errors.ts";
+
+/**
+ * Codes of problems raised by HTTP itself rather than by our code: a wrong method on a known route,
+ * and requests node:http's parser refuses before any route sees them (`clientError`).
+ */
+export const HttpProblemCodes = [
+  "method_not_allowed",
+  "bad_request",
+  "request_timeout",
+  "headers_too_large",
+  "expectation_failed",
+] as const;
+
+/** Every `code` the API answers with: the core's `ErrorCode`s plus `HttpProblemCodes`. */
+export type ProblemCode = ErrorCode | (typeof HttpProblemCodes)[number];
+
+/** Status and title of one problem type. */
+export interface ProblemKind {
+  status: number;
+  title: string;
+}
+
+/** The one table: problem code to HTTP status and title. */
+export const PROBLEM_KINDS = {
+  bad_request: { status: 400, title: "Malformed HTTP request" },
+  invalid_json: { status: 400, title: "Malformed JSON" },
+  unauthorized: { status: 401, title: "Unauthorized" },
+  forbidden: { status: 403, title: "Forbidden" },
+  not_found: { status: 404, title: "Not found" },
+  method_not_allowed: { status: 405, title: "Method not allowed" },
+  not_acceptable: { status: 406, title: "Not acceptable" },
+  request_timeout: { status: 408, title: "Request timeout" },
+  invalid_state: { status: 409, title: "Invalid state" },
+  event_id_reused: { status: 409, title: "Event id reused" },
+  payload_too_large: { status: 413, title: "Payload too large" },
+  unsupported_media_type: { status: 415, title: "Unsupported media type" },
+  expectation_failed: { status: 417, title: "Expectation failed" },
+  invalid_request: { status: 422, title: "Invalid request" },
+  idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
+  invalid_url: { status: 422, title: "Invalid URL" },
+  blocked_destination: { status: 422, title: "Blocked destination" },
+  headers_too_large: { status: 431, title: "Request header fields too large" },
+  internal: { status: 500, title: "Internal server error" },
+  shutting_down: { status: 503, title: "Shutting down" },
+  store_unavailable: { status: 503, title: "Store unavailable" },
+} as const satisfies Record<ProblemCode, ProblemKind>;
+
+/** Media type of every error answer (RFC 9457 section 3). */
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+/** Base of the problem type URIs: `https://steadfast.dev/problems/<code>`. */
+export const PROBLEM_TYPE_BASE = "https://steadfast.dev/problems/";

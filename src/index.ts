@@ -87,3 +87,16 @@ export type {
 } from "./engine/endpoints/durable-endpoint.ts";
 export type { EndpointRequest, EndpointResponse } from "./core/endpoint/endpoint-exchange.ts";
 export { toNodeHandler, type NodeHandler } from "./endpoints/node-adapter.ts";
+export {
+  toExpressHandler,
+  type ExpressHandler,
+  type ExpressRequestLike,
+} from "./endpoints/express-adapter.ts";
+export {
+  keepRawBodies,
+  toFastifyHandler,
+  type FastifyContentTypeParsers,
+  type FastifyHandler,
+  type FastifyReplyLike,
+  type FastifyRequestLike,
+} from "./endpoints/fastify-adapter.ts";

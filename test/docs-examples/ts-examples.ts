@@ -67,13 +67,23 @@ export function completeExample(
 }
 
 /**
+ * The web frameworks the durable endpoints' examples mount an endpoint on (docs/endpoints.md), as
+ * the reader would have installed them: linked from the repository's own (dev) dependencies.
+ */
+const FRAMEWORKS = ["express", "@types/express", "fastify", "hono", "@hono/node-server"];
+
+/**
  * A directory where examples import the package as its users do (`steadfast`,
  * `steadfast/resilience`...): a `node_modules/steadfast` link to the repository, resolved to the
- * TypeScript sources by the `steadfast-source` export condition.
+ * TypeScript sources by the `steadfast-source` export condition, and links to the `FRAMEWORKS`.
  */
 export function exampleWorkspace(dir: string, root: string): void {
-  mkdirSync(join(dir, "node_modules"), { recursive: true });
+  mkdirSync(join(dir, "node_modules", "@types"), { recursive: true });
+  mkdirSync(join(dir, "node_modules", "@hono"), { recursive: true });
   symlinkSync(root, join(dir, "node_modules", "steadfast"), "dir");
+  for (const framework of FRAMEWORKS) {
+    symlinkSync(join(root, "node_modules", framework), join(dir, "node_modules", framework), "dir");
+  }
   writeFileSync(join(dir, "package.json"), JSON.stringify({ type: "module", private: true }));
 }
 

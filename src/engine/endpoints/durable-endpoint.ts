@@ -68,7 +68,10 @@ export type EndpointHandler = (
   context: EndpointContext,
 ) => Response | Promise<Response>;
 
-/** A durable endpoint: a web-standard handler for any framework (`toNodeHandler` for node:http). */
+/**
+ * A durable endpoint: a web-standard handler for any framework (`toNodeHandler`,
+ * `toExpressHandler` and `toFastifyHandler` for node:http, Express and Fastify).
+ */
 export type DurableEndpoint = (request: Request) => Promise<Response>;
 
 /** Options of `steadfast.endpoint`. */

@@ -1,0 +1,75 @@
+/**
+ * A durable endpoint (or any web-standard `(Request) => Promise<Response>` handler) as an Express
+ * route handler. Express is not a dependency: the handler takes the node:http message Express
+ * extends, and Express's `RequestHandler` accepts it.
+ *
+ * The body: when no body parser ran before the route, the stream is read to the end (the bytes as
+ * sent). When one did (`app.use(express.json())`), the stream is gone and `req.body` is used: a
+ * `Buffer` as is, a string as UTF-8, a JSON body serialised again; a parsed form cannot be turned
+ * back into its bytes and goes to `next(error)` with the fix (mount the endpoint before the parser,
+ * or `express.raw({ type: "*\/*" })` on its route).
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { DurableEndpoint } from "../engine/endpoints/durable-endpoint.ts";
+import { ParsedBodyError, toWebRequest, writeMalformed, writeResponse } from "./node-exchange.ts";
+
+/** What the adapter reads of Express's request: the node:http message, its mount-free URL and parsed body. */
+export interface ExpressRequestLike extends IncomingMessage {
+  /** The URL before a mounting router cut its prefix off (Express sets it). */
+  originalUrl?: string;
+  /** What a body parser left, if one ran. */
+  body?: unknown;
+}
+
+/** An Express route handler (`RequestHandler`), typed without Express. */
+export type ExpressHandler = (
+  request: ExpressRequestLike,
+  response: ServerResponse,
+  next: (error?: unknown) => void,
+) => void;
+
+/**
+ * `endpoint` as an Express route handler. It answers every request itself (`next` is called only
+ * with an error): a malformed `Host` gets `400`; a body a parser made unreadable goes to
+ * `next(error)` (Express's error handler); an error writing the answer ends the connection.
+ * The URL the endpoint sees, and so its handoff `Location`, is `req.originalUrl`, which the same
+ * route answers under a mounted router too.
+ *
+ * @example
+ * const chat = steadfast.endpoint("chat", async (req, { step }) => Response.json(await step.run("a", () => 1)));
+ * express().post("/chat", toExpressHandler(chat)).get("/chat", toExpressHandler(chat)).listen(3000);
+ */
+export function toExpressHandler(endpoint: DurableEndpoint): ExpressHandler {
+  return (incoming, outgoing, next) => {
+    void serve(endpoint, incoming, outgoing, next).catch(() => {
+      // The answer could not be written (the client went away mid-body): nothing to answer.
+      outgoing.destroy();
+    });
+  };
+}
+
+async function serve(
+  endpoint: DurableEndpoint,
+  incoming: ExpressRequestLike,
+  outgoing: ServerResponse,
+  next: (error?: unknown) => void,
+): Promise<void> {
+  let request: Request | null;
+  try {
+    request = await toWebRequest(incoming, {
+      url: incoming.originalUrl,
+      parsedBody: incoming.body,
+    });
+  } catch (error) {
+    if (error instanceof ParsedBodyError) {
+      next(error);
+      return;
+    }
+    request = null;
+  }
+  if (request === null) {
+    writeMalformed(outgoing);
+    return;
+  }
+  await writeResponse(await endpoint(request), outgoing);
+}

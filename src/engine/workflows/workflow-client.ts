@@ -209,10 +209,14 @@ export class WorkflowClient {
 }
 
 /** What `waitForRunEnd` reads: the store, the executor's `run:ended`, and time. */
-export type RunEndSources = Pick<
-  WorkflowClientOptions,
-  "store" | "executor" | "clock" | "pollIntervalMs"
->;
+export interface RunEndSources {
+  store: Pick<Store, "getRunByUid">;
+  /** This process's executor, whose `run:ended` is heard at once. Absent: the store is polled. */
+  executor?: Pick<RunExecutor, "events" | "isRunning"> | undefined;
+  clock: Clock;
+  /** How often the store is read, ms. Default 1,000. */
+  pollIntervalMs?: number | undefined;
+}
 
 /**
  * `run` once it has ended, or undefined when `timeoutMs` passed first (default: no limit). Its
@@ -228,14 +232,15 @@ export async function waitForRunEnd(
   const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + timeoutMs;
   const controller = new AbortController();
   let ended: RunRecord | undefined;
-  const off = executor.events.on("run:ended", ({ run: done }) => {
-    if (done.uid === run.uid) {
-      ended = done;
-      controller.abort();
-    }
-  });
+  const off =
+    executor?.events.on("run:ended", ({ run: done }) => {
+      if (done.uid === run.uid) {
+        ended = done;
+        controller.abort();
+      }
+    }) ?? (() => {});
   // Run here now: its end is heard (run:ended) without asking the store first.
-  let ask = !executor.isRunning(run.uid);
+  let ask = executor?.isRunning(run.uid) !== true;
   try {
     for (;;) {
       const current = ended ?? (ask ? await store.getRunByUid(run.uid) : undefined);

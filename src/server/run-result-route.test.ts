@@ -114,6 +114,22 @@ describe("GET /v1/runs/:id/result", () => {
     expect(answers).toBe(2);
   });
 
+  it("answers 202 at once when the client goes away while it holds (no time passes)", async () => {
+    failing = 1;
+    expect((await ask("life", "q7")).status).toBe(202);
+    const gone = new AbortController();
+    // The engine sleeps on the same clock: the held request adds one sleep to its.
+    const sleeping = h.clock.pendingSleeps;
+    const held = h.request("/v1/runs/chat%3Aq7/result?wait=30", { signal: gone.signal });
+    await waitUntil(() => h.clock.pendingSleeps > sleeping, { what: "the request to be held" });
+    const start = h.clock.now();
+    gone.abort();
+    const res = await held;
+    expect(res.status).toBe(202);
+    expect(res.headers.get("location")).toBe("/v1/runs/chat%3Aq7/result");
+    expect(h.clock.now()).toBe(start);
+  });
+
   it("answers a failed run 500 run_failed without its message, a cancelled one 409 run_cancelled", async () => {
     expect((await ask("fail", "q3")).status).toBe(500);
     const failedRes = await result("chat:q3");

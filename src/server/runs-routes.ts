@@ -34,6 +34,8 @@ export function registerRunsRoutes(
   app: Hono<ServerEnv>,
   runs: RunsService,
   maxBodyBytes: number,
+  /** Aborted on shutdown: a held `GET /v1/runs/:id/result` answers `202` at once. */
+  shutdown?: AbortSignal,
 ): void {
   app.get("/v1/runs", async (c) => {
     const { workflow, status, limit, cursor } = validInput(
@@ -63,9 +65,12 @@ export function registerRunsRoutes(
     const id = c.req.param("id");
     const location = `/v1/runs/${encodeURIComponent(id)}/result`;
     const waitMs = (wait ?? DEFAULT_RESULT_WAIT_SECONDS) * 1_000;
+    // Held until the run ends, the client goes away, or the server shuts down.
+    const signal =
+      shutdown === undefined ? c.req.raw.signal : AbortSignal.any([c.req.raw.signal, shutdown]);
     return await runs.result(c.get("tenantId"), id, waitMs, location, {
-      instance: redactedPath(c.req.path),
-      correlationId: c.get("requestId"),
+      occurrence: { instance: redactedPath(c.req.path), correlationId: c.get("requestId") },
+      signal,
     });
   });
 

@@ -122,8 +122,9 @@ export class RunsService {
    * The answer of the tenant's endpoint run `id` (`steadfast.endpoint`), as its handoff location
    * gives it (`endpoint-answers.ts`): once it has ended, its stored response, or the problem of a
    * failed (`500 run_failed`) or cancelled (`409 run_cancelled`) run; while it runs, held up to
-   * `waitMs`, then `202` with `Location: location` and `Retry-After`. A problem carries the
-   * members of `occurrence` besides (the server's `instance` and `correlationId`). Throws
+   * `waitMs` (or until `signal` aborts), then `202` with `Location: location` and `Retry-After`.
+   * A problem carries the members of `occurrence` besides (the server's `instance` and
+   * `correlationId`). Throws
    * `not_found`, or `invalid_state` for a run that is not an endpoint run (it has an output, not
    * a response).
    */
@@ -132,7 +133,7 @@ export class RunsService {
     id: string,
     waitMs: number,
     location: string,
-    occurrence: Record<string, string> = {},
+    options: { occurrence?: Record<string, string>; signal?: AbortSignal } = {},
   ): Promise<Response> {
     if (runIdProblem(id) !== undefined) throw notFound(id);
     const detail = await this.#store.getRun(tenantId, id);
@@ -144,8 +145,8 @@ export class RunsService {
         `Run ${id} is a run of workflow "${run.workflow}", not of a durable endpoint: it has no stored response; read its output with GET /v1/runs/${encodeURIComponent(id)}`,
       );
     }
-    const ended = await waitForRunEnd(this.#ends, run, waitMs);
-    if (ended !== undefined) return endedRunAnswer(ended, occurrence);
+    const ended = await waitForRunEnd(this.#ends, run, waitMs, options.signal);
+    if (ended !== undefined) return endedRunAnswer(ended, options.occurrence);
     return acceptedAnswer(run.id, location, retryAfterSeconds(run.runAt, this.#clock.now()));
   }
 

@@ -219,18 +219,21 @@ export interface RunEndSources {
 }
 
 /**
- * `run` once it has ended, or undefined when `timeoutMs` passed first (default: no limit). Its
- * end is heard at once when this process runs it (`run:ended`); a run another process runs is
- * read from the store every `pollIntervalMs` (default 1,000).
+ * `run` once it has ended, or undefined when `timeoutMs` passed first (default: no limit) or
+ * `signal` aborted. Its end is heard at once when this process runs it (`run:ended`); a run
+ * another process runs is read from the store every `pollIntervalMs` (default 1,000).
  */
 export async function waitForRunEnd(
   sources: RunEndSources,
   run: RunRecord,
   timeoutMs?: number,
+  signal?: AbortSignal,
 ): Promise<RunRecord | undefined> {
   const { store, executor, clock } = sources;
   const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + timeoutMs;
   const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  signal?.addEventListener("abort", stop, { once: true });
   let ended: RunRecord | undefined;
   const off =
     executor?.events.on("run:ended", ({ run: done }) => {
@@ -247,13 +250,14 @@ export async function waitForRunEnd(
       ask = true;
       if (current !== undefined && isFinalRunStatus(current.status)) return current;
       const left = deadline - clock.now();
-      if (left <= 0) return undefined;
+      if (left <= 0 || signal?.aborted === true) return undefined;
       const wait = Math.min(left, sources.pollIntervalMs ?? 1_000);
       await clock.sleep(wait, controller.signal).catch(() => {});
       if (controller.signal.aborted && ended !== undefined) return ended;
     }
   } finally {
     off();
+    signal?.removeEventListener("abort", stop);
   }
 }
 

@@ -270,7 +270,13 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       ? {}
       : { idempotencyTtlMs: options.idempotencyTtlMs }),
   });
-  const runs = new RunsService({ store, clock, random, engine: engine.runs });
+  const runs = new RunsService({
+    store,
+    clock,
+    random,
+    engine: engine.runs,
+    executor: engine.runs,
+  });
   const keys = new ApiKeysService({
     store,
     clock,

@@ -24,4 +24,19 @@ describe("examples", () => {
       'crm saw: order-o-42:notify-crm {"orderId":"o-42"} | order-o-43:notify-crm {"orderId":"o-43"}',
     );
   });
+
+  it("chat-endpoint.ts: a 202 when the LLM fails its first call, then the answer at the Location", async () => {
+    const { stdout } = await promisify(execFile)(
+      node,
+      [join(root, "examples", "chat-endpoint.ts")],
+      { cwd: root, timeout: 60_000 },
+    );
+    const lines = stdout.trim().split("\n");
+    expect(lines[0]).toBe("POST /chat: 202");
+    expect(lines[1]).toBe("following ?steadfast_run=chat%3Aquestion-1");
+    expect(lines.at(-2)).toBe(
+      '200 Answer to "the meaning of life": 34 characters of prompt considered: 42',
+    );
+    expect(lines.at(-1)).toBe("llm calls: 2");
+  });
 });

@@ -9,6 +9,7 @@ import type { Checkpoint, StepKind, StepWait } from "./workflow/checkpoint.ts";
 import type { RunPhase, RunStatus, RunWaitCode } from "./workflow/run-state.ts";
 import type { StepAttempt, StepFailCode } from "./workflow/step-attempt.ts";
 import type { RunDetail, RunFailReason, RunRecord } from "./run-log.ts";
+import { isEndpointRequest } from "./endpoint/endpoint-exchange.ts";
 import { toJsonValue, type JsonValue } from "./json-projection.ts";
 import { redactText, redactUrl } from "./redact.ts";
 import { decodeValue } from "./value-codec.ts";
@@ -172,9 +173,13 @@ export function toRunSummaryView(run: RunRecord): RunSummaryView {
 export function toRunView(detail: RunDetail, parentId?: string): RunView {
   const { run } = detail;
   const unreadable: { field: string; message: string }[] = [];
-  const read = (text: string, field: string): JsonValue | undefined => {
+  const read = (
+    text: string,
+    field: string,
+    redact: (value: unknown) => unknown = (value) => value,
+  ): JsonValue | undefined => {
     try {
-      return toJsonValue(decodeValue(text, field));
+      return toJsonValue(redact(decodeValue(text, field)));
     } catch (error) {
       unreadable.push({ field, message: error instanceof Error ? error.message : String(error) });
       return undefined;
@@ -187,7 +192,7 @@ export function toRunView(detail: RunDetail, parentId?: string): RunView {
     attemptsByStep.set(attempt.stepId, list);
   }
   const view: RunView = { ...toRunSummaryView(run), steps: [] };
-  const input = read(run.input, "input");
+  const input = read(run.input, "input", redactEndpointRequest);
   if (input !== undefined) view.input = input;
   if (run.output !== undefined) {
     const output = read(run.output, "output");
@@ -209,6 +214,17 @@ export function toRunView(detail: RunDetail, parentId?: string): RunView {
   );
   if (unreadable.length > 0) view.unreadable = unreadable;
   return view;
+}
+
+/**
+ * An endpoint run's input (a stored request) with the credentials in its URL (user info, a
+ * `?token=` or `?api_key=`) redacted by the one URL redactor: the request is stored as sent (its
+ * handler replays it), but is never shown so. Its secret headers were never stored. Any other
+ * input is shown as it is.
+ */
+function redactEndpointRequest(value: unknown): unknown {
+  if (!isEndpointRequest(value)) return value;
+  return { ...value, url: redactUrl(value.url) };
 }
 
 function toStepView(

@@ -27,6 +27,8 @@ export const KEY_OTHER = "other_key_0123456789abcdef";
 export interface AppHarness {
   app: Hono<ServerEnv>;
   store: SqliteStore;
+  /** The SQLite file of `store` (open a Steadfast on it: `sqlite:${dbPath}`). */
+  dbPath: string;
   calls: CallsService;
   /** Runs and events, with no engine: nudges are counted in `notified`. */
   runs: RunsService;
@@ -59,7 +61,8 @@ export async function appHarness(
   options: Partial<Omit<AppOptions, "calls" | "keys" | "runs">> & { metrics?: Registry } = {},
 ): Promise<AppHarness> {
   const dir = mkdtempSync(join(tmpdir(), "steadfast-server-"));
-  const store = SqliteStore.open({ path: join(dir, "steadfast.db") });
+  const dbPath = join(dir, "steadfast.db");
+  const store = SqliteStore.open({ path: dbPath });
   await store.migrate();
   const clock = new FakeClock(Date.parse("2026-01-01T00:00:00Z"));
   const calls = new CallsService({
@@ -157,6 +160,7 @@ export async function appHarness(
   };
   return {
     app,
+    dbPath,
     recordAttempt,
     failCall: (id) =>
       recordAttempt(

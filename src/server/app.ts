@@ -151,7 +151,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
     ...(signal === undefined ? {} : { signal }),
   });
   registerCallsRoutes(app, options.calls);
-  registerRunsRoutes(app, options.runs, maxBodyBytes);
+  registerRunsRoutes(app, options.runs, maxBodyBytes, signal);
   if (options.destinations !== undefined)
     registerDestinationsRoutes(app, options.destinations, maxBodyBytes, operators);
   registerKeysRoutes(app, options.keys, maxBodyBytes, operators);

@@ -17,7 +17,10 @@ import { PROBLEM_CONTENT_TYPE, PROBLEM_KINDS } from "./problem.ts";
 import { MAX_PREFER_WAIT_SECONDS } from "./request-headers.ts";
 import {
   ListRunsQuerySchema,
+  RunAcceptedSchema,
   RunPageSchema,
+  RunResultProblemSchema,
+  RunResultQuerySchema,
   RunSummaryViewSchema,
   RunViewSchema,
   SentEventSchema,
@@ -81,6 +84,8 @@ function componentSchemas(): Record<string, JsonObject> {
   registry.add(RunViewSchema, { id: "RunView" });
   registry.add(RunSummaryViewSchema, { id: "RunSummaryView" });
   registry.add(RunPageSchema, { id: "RunPage" });
+  registry.add(RunAcceptedSchema, { id: "RunAccepted" });
+  registry.add(RunResultProblemSchema, { id: "RunResultProblem" });
   registry.add(EventInputSchema, { id: "EventInput" });
   registry.add(SentEventSchema, { id: "SentEvent" });
   const { schemas } = z.toJSONSchema(registry, {
@@ -393,6 +398,40 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): JsonObject {
           responses: {
             "200": { description: "The run.", content: json(ref("RunView")) },
             ...problems("not_found", ...authed),
+          },
+        },
+      },
+      "/v1/runs/{id}/result": {
+        get: {
+          operationId: "getRunResult",
+          summary: "The answer of a durable endpoint's run, once it has ended",
+          description:
+            "For a run of steadfast.endpoint: the response its handler returned (status, its kept headers, body), as the endpoint's handoff location answers it. Held until the run ends, up to wait seconds, then 202 with Location and Retry-After. A failed run answers 500 run_failed, a cancelled one 409 run_cancelled; a run that is not an endpoint run 409 invalid_state.",
+          parameters: [runIdParam, queryParamOf(RunResultQuerySchema.shape, "wait")],
+          responses: {
+            "200": {
+              description:
+                "The stored response: its status (any), kept headers and body. 200 is shown for all of them.",
+              content: { "*/*": { schema: {} } },
+            },
+            "202": {
+              description: "The run has not ended yet; ask Location again.",
+              headers: {
+                Location: { schema: { type: "string" }, description: "/v1/runs/<id>/result" },
+                "Retry-After": { schema: { type: "integer" }, description: "Seconds." },
+              },
+              content: json(ref("RunAccepted")),
+            },
+            ...problems("not_found", "invalid_state", ...authed),
+            "409": {
+              description:
+                "Problem details; code invalid_state (not an endpoint run) or run_cancelled (the run was cancelled).",
+              content: { [PROBLEM_CONTENT_TYPE]: { schema: ref("RunResultProblem") } },
+            },
+            "500": {
+              description: "Problem details; code run_failed (the run failed) or internal.",
+              content: { [PROBLEM_CONTENT_TYPE]: { schema: ref("RunResultProblem") } },
+            },
           },
         },
       },

@@ -4,7 +4,12 @@
  * answers against them. The event body's schema is `core/event-input.ts`'s.
  */
 import { z } from "zod";
-import { MAX_RUN_PAGE } from "../engine/workflows/runs-service.ts";
+import { ProblemCodes, ProblemSchema } from "./schemas.ts";
+import {
+  DEFAULT_RESULT_WAIT_SECONDS,
+  MAX_RESULT_WAIT_SECONDS,
+  MAX_RUN_PAGE,
+} from "../engine/workflows/runs-service.ts";
 import { RunStatuses } from "../core/workflow/run-state.ts";
 
 const isoTime = z.iso.datetime().describe("ISO 8601 time, UTC.");
@@ -204,6 +209,40 @@ export const SentEventSchema = z
   .describe("The event, recorded; the runs waiting for it are woken.");
 
 const LIMIT_MESSAGE = `must be an integer from 1 to ${MAX_RUN_PAGE}`;
+
+/** The body of a `202` of `GET /v1/runs/:id/result`: the run has not ended yet. */
+export const RunAcceptedSchema = z
+  .strictObject({
+    runId: z.string(),
+    location: z.string().describe("Where to ask again: the Location header."),
+  })
+  .describe("An endpoint run that has not ended yet.");
+
+/**
+ * A problem of `GET /v1/runs/:id/result`: the server's (`Problem`), or the answer of an endpoint
+ * run that failed (`run_failed`) or was cancelled (`run_cancelled`), with its `runId`.
+ */
+export const RunResultProblemSchema = ProblemSchema.omit({ code: true })
+  .extend({
+    code: z.enum([...ProblemCodes, "run_failed", "run_cancelled"]),
+    runId: z.string().optional().describe("The endpoint run, for run_failed and run_cancelled."),
+  })
+  .describe("Problem details (RFC 9457) of an endpoint run's answer, or of the request.");
+
+const WAIT_MESSAGE = `must be a whole number of seconds from 0 to ${MAX_RESULT_WAIT_SECONDS}`;
+
+/** Query parameters of `GET /v1/runs/:id/result`. */
+export const RunResultQuerySchema = z.strictObject({
+  wait: z.coerce
+    .number({ error: WAIT_MESSAGE })
+    .int({ error: WAIT_MESSAGE })
+    .min(0, { error: WAIT_MESSAGE })
+    .max(MAX_RESULT_WAIT_SECONDS, { error: WAIT_MESSAGE })
+    .optional()
+    .describe(
+      `How long to hold the request for the run's end, seconds, 0 to ${MAX_RESULT_WAIT_SECONDS}. Default ${DEFAULT_RESULT_WAIT_SECONDS}.`,
+    ),
+});
 
 /** Query parameters of `GET /v1/runs`. Unknown parameters are refused, so a typo is not ignored. */
 export const ListRunsQuerySchema = z.strictObject({

@@ -20,12 +20,10 @@
  * and query, body; not the origin, as a retry may reach another instance) is answered as the
  * location would be; another request with it gets `422`.
  */
-import { SteadfastError } from "../../core/errors.ts";
 import {
   endpointRunId,
   handoffLocation,
   isEndpointRequest,
-  isEndpointResponse,
   requestedRun,
   retryAfterSeconds,
 } from "../../core/endpoint/endpoint-exchange.ts";
@@ -40,13 +38,8 @@ import type { FlightEnd, RunExecutor, WorkflowOptions } from "../workflows/run-e
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import { waitForRunEnd } from "../workflows/workflow-client.ts";
 import { defineWorkflow, type Steps } from "../workflows/workflow-definition.ts";
-import {
-  readRequest,
-  readResponse,
-  requestFingerprint,
-  toRequest,
-  toResponse,
-} from "./endpoint-messages.ts";
+import { readRequest, readResponse, requestFingerprint, toRequest } from "./endpoint-messages.ts";
+import { acceptedAnswer, endedRunAnswer } from "./endpoint-answers.ts";
 import { problemForError, problemResponse } from "./endpoint-problems.ts";
 
 /** What an endpoint's handler is given besides its request. */
@@ -235,7 +228,7 @@ class Endpoint {
     } finally {
       this.#secrets.delete(run.id);
     }
-    if (end.type === "ended") return this.#answerEnded(end.run);
+    if (end.type === "ended") return endedRunAnswer(end.run);
     const runAt = end.type === "parked" ? end.runAt : undefined;
     return accepted(stored.url, run.id, retryAfterSeconds(runAt, clock.now()));
   }
@@ -261,49 +254,12 @@ class Endpoint {
    */
   async #answerRun(run: RunRecord, url: string): Promise<Response> {
     const ended = await waitForRunEnd(this.#deps, run, this.#resultWaitMs);
-    if (ended !== undefined) return this.#answerEnded(ended);
+    if (ended !== undefined) return endedRunAnswer(ended);
     return accepted(url, run.id, retryAfterSeconds(run.runAt, this.#deps.clock.now()));
-  }
-
-  /** The answer of a run that has ended. */
-  #answerEnded(run: RunRecord): Response {
-    if (run.status === "succeeded") {
-      const output = storedValueCodec.decode(run.output ?? "");
-      if (!isEndpointResponse(output)) {
-        throw new SteadfastError("internal", `Run "${run.id}" holds no stored response.`);
-      }
-      return toResponse(output);
-    }
-    if (run.status === "cancelled") {
-      return problemResponse(
-        "run_cancelled",
-        `Run "${run.id}" of endpoint "${this.#name}" was cancelled before it answered.`,
-        { runId: run.id },
-      );
-    }
-    // The error's name and code, never its message: it may quote the request or a secret.
-    const error = run.error;
-    const named =
-      error === undefined
-        ? "an error"
-        : `${error.name}${error.code === undefined ? "" : ` (${error.code})`}`;
-    return problemResponse(
-      "run_failed",
-      `Run "${run.id}" of endpoint "${this.#name}" failed with ${named}; see \`steadfast runs show ${run.id}\`.`,
-      { runId: run.id },
-    );
   }
 }
 
 /** `202 Accepted`: the run goes on in the background; its response will be at `Location`. */
 function accepted(url: string, runId: string, retryAfter: number): Response {
-  const location = handoffLocation(url, runId);
-  return new Response(JSON.stringify({ runId, location }), {
-    status: 202,
-    headers: {
-      "content-type": "application/json",
-      location,
-      "retry-after": String(retryAfter),
-    },
-  });
+  return acceptedAnswer(runId, handoffLocation(url, runId), retryAfter);
 }

@@ -6,6 +6,7 @@
  * code, registered in-process.
  */
 import { isDeepStrictEqual } from "node:util";
+import { retryAfterSeconds } from "../../core/endpoint/endpoint-exchange.ts";
 import { TerminalError } from "../../core/errors.ts";
 import { parseEventInput, type EventInput } from "../../core/event-input.ts";
 import type { EventLog, StoredEvent } from "../../core/event-log.ts";
@@ -16,6 +17,8 @@ import { toRunView, type RunView } from "../../core/run-view.ts";
 import { decodeValue, encodeValue } from "../../core/value-codec.ts";
 import { isFinalRunStatus, type RunStatus } from "../../core/workflow/run-state.ts";
 import { runIdProblem, workflowNameProblem } from "../../core/workflow/run-names.ts";
+import { acceptedAnswer, endedRunAnswer, isEndpointRun } from "../endpoints/endpoint-answers.ts";
+import { waitForRunEnd, type RunEndSources } from "./workflow-client.ts";
 
 /** What the service needs of the engine: a nudge when a run becomes due. */
 export interface RunsEngineHooks {
@@ -31,6 +34,13 @@ export interface RunsServiceOptions {
   random: Random;
   /** Nudged after a retry or an event makes runs due. Absent: runs are found by the next poll. */
   engine?: RunsEngineHooks;
+  /**
+   * This process's run executor: `result` hears the end of a run it runs at once. Absent: `result`
+   * reads the store every `pollIntervalMs`.
+   */
+  executor?: RunEndSources["executor"];
+  /** How often `result` reads a run another process runs, ms. Default 1,000. */
+  pollIntervalMs?: number;
 }
 
 /** A page of runs, newest first. */
@@ -62,6 +72,14 @@ export interface SentEvent {
   created: boolean;
 }
 
+/** Default hold of `result`, seconds. */
+export const DEFAULT_RESULT_WAIT_SECONDS = 20;
+/**
+ * Longest hold of `result`, seconds: under the usual idle timeouts of proxies and load balancers
+ * (60 s), so a held request is answered rather than cut.
+ */
+export const MAX_RESULT_WAIT_SECONDS = 55;
+
 /** Default page size of `list`. */
 export const DEFAULT_RUN_PAGE = 50;
 /** Largest page size of `list`. */
@@ -73,8 +91,15 @@ export class RunsService {
   readonly #clock: Clock;
   readonly #random: Random;
   readonly #engine: RunsEngineHooks | undefined;
+  readonly #ends: RunEndSources;
 
   constructor(options: RunsServiceOptions) {
+    this.#ends = {
+      store: options.store,
+      executor: options.executor,
+      clock: options.clock,
+      pollIntervalMs: options.pollIntervalMs,
+    };
     this.#store = options.store;
     this.#clock = options.clock;
     this.#random = options.random;
@@ -91,6 +116,38 @@ export class RunsService {
     // The parent's id as its starter gave it; the internal uid only if it is gone.
     const parentRun = parent === undefined ? undefined : await this.#store.getRunByUid(parent.uid);
     return toRunView(detail, parentRun?.id);
+  }
+
+  /**
+   * The answer of the tenant's endpoint run `id` (`steadfast.endpoint`), as its handoff location
+   * gives it (`endpoint-answers.ts`): once it has ended, its stored response, or the problem of a
+   * failed (`500 run_failed`) or cancelled (`409 run_cancelled`) run; while it runs, held up to
+   * `waitMs` (or until `signal` aborts), then `202` with `Location: location` and `Retry-After`.
+   * A problem carries the members of `occurrence` besides (the server's `instance` and
+   * `correlationId`). Throws
+   * `not_found`, or `invalid_state` for a run that is not an endpoint run (it has an output, not
+   * a response).
+   */
+  async result(
+    tenantId: TenantId,
+    id: string,
+    waitMs: number,
+    location: string,
+    options: { occurrence?: Record<string, string>; signal?: AbortSignal } = {},
+  ): Promise<Response> {
+    if (runIdProblem(id) !== undefined) throw notFound(id);
+    const detail = await this.#store.getRun(tenantId, id);
+    if (detail === undefined) throw notFound(id);
+    const { run } = detail;
+    if (!isEndpointRun(run)) {
+      throw new TerminalError(
+        "invalid_state",
+        `Run ${id} is a run of workflow "${run.workflow}", not of a durable endpoint: it has no stored response; read its output with GET /v1/runs/${encodeURIComponent(id)}`,
+      );
+    }
+    const ended = await waitForRunEnd(this.#ends, run, waitMs, options.signal);
+    if (ended !== undefined) return endedRunAnswer(ended, options.occurrence);
+    return acceptedAnswer(run.id, location, retryAfterSeconds(run.runAt, this.#clock.now()));
   }
 
   /**

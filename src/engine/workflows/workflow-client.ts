@@ -209,46 +209,55 @@ export class WorkflowClient {
 }
 
 /** What `waitForRunEnd` reads: the store, the executor's `run:ended`, and time. */
-export type RunEndSources = Pick<
-  WorkflowClientOptions,
-  "store" | "executor" | "clock" | "pollIntervalMs"
->;
+export interface RunEndSources {
+  store: Pick<Store, "getRunByUid">;
+  /** This process's executor, whose `run:ended` is heard at once. Absent: the store is polled. */
+  executor?: Pick<RunExecutor, "events" | "isRunning"> | undefined;
+  clock: Clock;
+  /** How often the store is read, ms. Default 1,000. */
+  pollIntervalMs?: number | undefined;
+}
 
 /**
- * `run` once it has ended, or undefined when `timeoutMs` passed first (default: no limit). Its
- * end is heard at once when this process runs it (`run:ended`); a run another process runs is
- * read from the store every `pollIntervalMs` (default 1,000).
+ * `run` once it has ended, or undefined when `timeoutMs` passed first (default: no limit) or
+ * `signal` aborted. Its end is heard at once when this process runs it (`run:ended`); a run
+ * another process runs is read from the store every `pollIntervalMs` (default 1,000).
  */
 export async function waitForRunEnd(
   sources: RunEndSources,
   run: RunRecord,
   timeoutMs?: number,
+  signal?: AbortSignal,
 ): Promise<RunRecord | undefined> {
   const { store, executor, clock } = sources;
   const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : clock.now() + timeoutMs;
   const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  signal?.addEventListener("abort", stop, { once: true });
   let ended: RunRecord | undefined;
-  const off = executor.events.on("run:ended", ({ run: done }) => {
-    if (done.uid === run.uid) {
-      ended = done;
-      controller.abort();
-    }
-  });
+  const off =
+    executor?.events.on("run:ended", ({ run: done }) => {
+      if (done.uid === run.uid) {
+        ended = done;
+        controller.abort();
+      }
+    }) ?? (() => {});
   // Run here now: its end is heard (run:ended) without asking the store first.
-  let ask = !executor.isRunning(run.uid);
+  let ask = executor?.isRunning(run.uid) !== true;
   try {
     for (;;) {
       const current = ended ?? (ask ? await store.getRunByUid(run.uid) : undefined);
       ask = true;
       if (current !== undefined && isFinalRunStatus(current.status)) return current;
       const left = deadline - clock.now();
-      if (left <= 0) return undefined;
+      if (left <= 0 || signal?.aborted === true) return undefined;
       const wait = Math.min(left, sources.pollIntervalMs ?? 1_000);
       await clock.sleep(wait, controller.signal).catch(() => {});
       if (controller.signal.aborted && ended !== undefined) return ended;
     }
   } finally {
     off();
+    signal?.removeEventListener("abort", stop);
   }
 }
 

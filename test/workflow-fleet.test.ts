@@ -151,14 +151,19 @@ describe("durable workflows on a fleet (PostgreSQL, process level)", () => {
     expect([...byProcess.keys()].sort()).toEqual(["one", "two"]);
   }, 60_000);
 
-  it("one of them killed mid-way: the other and its replacement finish, a step twice only if the dead one had sent it", async () => {
+  it("one of them killed mid-way: the survivor (and a replacement) finish, a step twice only if the dead one had sent it", async () => {
     const { db, sf, up } = await startFleet();
     await startRuns(sf, up);
     await up.waitForRequests((RUNS * STEPS.length) / 3);
     await processes[0]!.kill9();
     processes.push(await startProcess(db, "three"));
     const byProcess = await expectAllSucceeded(sf, up);
-    expect([...byProcess.keys()].sort()).toEqual(["one", "three", "two"]);
+    // Both first processes took part; the replacement may
+    // or may not find work left by the time it is up (on a slow machine `two` can finish it all),
+    // so it is allowed, not required.
+    expect(byProcess.get("one")).toBeGreaterThan(0);
+    expect(byProcess.get("two")).toBeGreaterThan(0);
+    expect([...byProcess.keys()].filter((k) => !["one", "two", "three"].includes(k))).toEqual([]);
 
     // At least once, and more only for the steps the kill cut off: each such step's first request
     // came from the dead process, and there were at most as many as it ran at once.

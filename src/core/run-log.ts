@@ -214,6 +214,15 @@ export interface RunLog {
    */
   createRun(run: NewRun, claim?: InitialClaim): Promise<CreateRunResult>;
   /**
+   * Records a run that its process created and ran to its end before writing anything of it (a
+   * durable endpoint's request answered at once, its writes held back and coalesced into one):
+   * creates it ended as `end` says, invoked once under lease token 1, with `batch`'s checkpoints
+   * (at most one per step) and attempts, in one write group-committed with others. The run has no
+   * parent and `batch` starts no children (`invariant_broken` otherwise). When the tenant has a
+   * run with this id, nothing is written and that run comes back (`created: false`).
+   */
+  createEndedRun(run: NewRun, end: RunEnd, batch: StepBatch, now: number): Promise<CreateRunResult>;
+  /**
    * Claims up to `limit` due runs of the named workflows (the ones this process has registered):
    * queued, sleeping or waiting with `runAt <= now` (or woken), or running with an expired lease
    * (taken over: `takenOver`, no attempt is recorded for the step it cut off). Each claim

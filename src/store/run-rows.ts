@@ -1,8 +1,9 @@
 // The mapping of a run's row (its `runs` row joined with its live `work` row, both dialects) to
 // the `RunRecord` the `RunLog` role returns. Each dialect selects the columns its own way (and
 // reads values kept out of line itself): the row given here holds them under these names.
+import { StoreError } from "../core/errors.ts";
 import type { RunUid, TenantId } from "../core/ids.ts";
-import type { RunFailReason, RunRecord } from "../core/run-log.ts";
+import type { NewRun, RunEnd, RunFailReason, RunRecord, StepBatch } from "../core/run-log.ts";
 import type { CompensationReport } from "../core/workflow/compensation.ts";
 import type { RunPhase, RunStatus, RunWaitCode } from "../core/workflow/run-state.ts";
 import type { StepAttempt } from "../core/workflow/step-attempt.ts";
@@ -82,4 +83,47 @@ export function stepAttemptFromRow(row: Row): StepAttempt {
     outcome: JSON.parse(row.outcome as string) as StepAttempt["outcome"],
     decision: JSON.parse(row.decision as string) as StepAttempt["decision"],
   };
+}
+
+/**
+ * Refuses what `createEndedRun` cannot record (`invariant_broken`): a run with a parent (its end
+ * would have to wake it) or a batch starting children (they would have to wake it).
+ */
+export function checkEndedRun(run: NewRun, batch: StepBatch): void {
+  if (
+    run.parent === undefined &&
+    (batch.calls ?? []).length === 0 &&
+    (batch.runs ?? []).length === 0
+  )
+    return;
+  throw new StoreError(
+    "invariant_broken",
+    `Run ${run.uid} was recorded ended with a parent or with children: such a run is created with createRun and ended with finishRun, so that ends wake whoever waits.`,
+  );
+}
+
+/** The record of a run `createEndedRun` created, without reading it back. */
+export function endedRunRecord(run: NewRun, end: RunEnd, now: number): RunRecord {
+  const record: RunRecord = {
+    uid: run.uid,
+    tenantId: run.tenantId,
+    id: run.id,
+    workflow: run.workflow,
+    status: end.status,
+    phase: "forward",
+    input: run.input,
+    inputFingerprint: run.inputFingerprint,
+    invocations: 1,
+    crashesInARow: 0,
+    createdAt: run.createdAt,
+    updatedAt: now,
+    endedAt: now,
+  };
+  if (end.status === "succeeded") record.output = end.output;
+  if (end.status === "failed") {
+    record.error = end.error;
+    record.failReason = end.reason;
+    if (end.compensation !== undefined) record.compensation = end.compensation;
+  }
+  return record;
 }

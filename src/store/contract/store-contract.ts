@@ -14,6 +14,7 @@ import { CallFactory, RunFactory } from "./fixtures.ts";
 import { describeRunContract } from "./run-contract.ts";
 import { describeRunControlContract } from "./run-control-contract.ts";
 import { describeRunWakeContract } from "./run-wake-contract.ts";
+import { describeEndedRunContract } from "./ended-run-contract.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
 import { describeWorkerContract } from "./worker-contract.ts";
 
@@ -99,6 +100,7 @@ export function describeStoreContract(
     describeEventContract(context);
     describeRunContract(context);
     describeRunWakeContract(context);
+    describeEndedRunContract(context);
     describeEventWakeContract(context);
     describeRunControlContract(context);
   });

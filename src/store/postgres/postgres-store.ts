@@ -55,6 +55,7 @@ import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts
 import { WorkListener } from "./work-listener.ts";
 import { WorkerWrites } from "./worker-writes.ts";
 import { WriteBatcher } from "./write-batcher.ts";
+import { EndedRunInserts, endedRunWeight, type EndedRunInsert } from "./ended-run-inserts.ts";
 import { StoreError } from "../../core/errors.ts";
 import { asStoreError, storeClosed } from "../store-errors.ts";
 
@@ -154,6 +155,7 @@ export class PostgresStore implements Store {
   readonly #events: EventWrites;
   readonly #runClaims: RunClaims;
   readonly #runCommits: WriteBatcher<RunCommit, boolean>;
+  readonly #endedRuns: WriteBatcher<EndedRunInsert, CreateRunResult>;
   readonly #runReads: RunReads;
   readonly #runControl: RunControl;
   #closed = false;
@@ -236,6 +238,11 @@ export class PostgresStore implements Store {
       weigh: runCommitWeight,
       ...batching,
     });
+    this.#endedRuns = new WriteBatcher({
+      run: new EndedRunInserts(this.#db, this.#names).run,
+      weigh: endedRunWeight,
+      ...batching,
+    });
     this.#runReads = new RunReads(this.#db, this.#names);
     this.#runControl = new RunControl(this.#db, this.#names);
   }
@@ -267,6 +274,7 @@ export class PostgresStore implements Store {
       this.#commits.drain(),
       this.#deferrals.drain(),
       this.#runCommits.drain(),
+      this.#endedRuns.drain(),
     ]);
     await Promise.all([this.#db.close(), this.#heartbeats.close()]);
   }
@@ -548,6 +556,16 @@ export class PostgresStore implements Store {
    */
   createRun(run: NewRun, claim?: InitialClaim): Promise<CreateRunResult> {
     return this.#open(() => this.#runClaims.createRun(run, claim));
+  }
+
+  /** See `RunLog.createEndedRun`. Group-committed with the other ended runs of this turn. */
+  createEndedRun(
+    run: NewRun,
+    end: RunEnd,
+    batch: StepBatch,
+    now: number,
+  ): Promise<CreateRunResult> {
+    return this.#open(() => this.#endedRuns.enqueue({ run, end, batch, now }));
   }
 
   /** See `RunLog.claimDueRuns`. One statement, then one read of every claim's checkpoints. */

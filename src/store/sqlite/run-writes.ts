@@ -18,6 +18,7 @@ import type {
   StepBatch,
 } from "../../core/store.ts";
 import type { Checkpoint } from "../../core/workflow/checkpoint.ts";
+import { checkEndedRun, endedRunRecord } from "../run-rows.ts";
 import { insertCall } from "./call-writes.ts";
 import { selectCheckpoints, selectRun, selectRunByUid } from "./run-reads.ts";
 import {
@@ -81,6 +82,65 @@ export function createRun(sql: Prepare, run: NewRun, claim?: InitialClaim): Crea
     run.workflow,
   );
   return { created: true, run: selectRunByUid(sql, run.uid)! };
+}
+
+const INSERT_ENDED_RUN =
+  "INSERT INTO runs (uid, tenant_id, id, workflow, input, input_ref, input_fingerprint, " +
+  "created_at, updated_at, status, phase, output, output_ref, error, fail_reason, " +
+  "compensation, invocations, lease_token, ended_at) " +
+  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'forward', ?, ?, ?, ?, ?, 1, 1, ?)";
+
+/**
+ * Records `run` ended, with its steps, or returns the tenant's run holding its id. No work row:
+ * it was never due. See `Store.createEndedRun`.
+ */
+export function createEndedRun(
+  sql: Prepare,
+  run: NewRun,
+  end: RunEnd,
+  batch: StepBatch,
+  now: number,
+): CreateRunResult {
+  checkEndedRun(run, batch);
+  if (sql(TENANT_HAS_ID).get(run.tenantId, run.id) !== undefined) {
+    return { created: false, run: selectRun(sql, run.tenantId, run.id)! };
+  }
+  const [input, inputRef] = valueColumns(sql, run.uid, run.input);
+  const [output, outputRef] =
+    end.status === "succeeded" ? valueColumns(sql, run.uid, end.output) : [null, null];
+  const failed = end.status === "failed" ? end : undefined;
+  sql(INSERT_ENDED_RUN).run(
+    run.uid,
+    run.tenantId,
+    run.id,
+    run.workflow,
+    input,
+    inputRef,
+    run.inputFingerprint,
+    run.createdAt,
+    now,
+    end.status,
+    output,
+    outputRef,
+    failed === undefined ? null : JSON.stringify(failed.error),
+    failed?.reason ?? null,
+    failed?.compensation === undefined ? null : JSON.stringify(failed.compensation),
+    now,
+  );
+  // A new run's steps: each inserted at the next position (the batch holds one per step).
+  let position = 0;
+  for (const checkpoint of batch.checkpoints) {
+    sql(INSERT_STEP).run(
+      run.uid,
+      checkpoint.stepId,
+      position++,
+      ...checkpointParams(sql, run.uid, checkpoint),
+    );
+  }
+  for (const attempt of batch.attempts) {
+    sql(INSERT_STEP_ATTEMPT).run(run.uid, ...stepAttemptParams(attempt));
+  }
+  return { created: true, run: endedRunRecord(run, end, now) };
 }
 
 // Per workflow: its due parked runs by run_at, and its running runs whose lease expired by expiry,

@@ -490,6 +490,16 @@ export class SqliteStore implements Store {
     return this.#write(() => runs.createRun(this.#sql, run, claim));
   }
 
+  /** See `Store.createEndedRun`. Group-committed with other writes. */
+  createEndedRun(
+    run: NewRun,
+    end: RunEnd,
+    batch: StepBatch,
+    now: number,
+  ): Promise<CreateRunResult> {
+    return this.#write(() => runs.createEndedRun(this.#sql, run, end, batch, now));
+  }
+
   /** See `Store.claimDueRuns`. Not durable, like call claims: a lost claim leaves the run due. */
   claimDueRuns(query: {
     now: number;

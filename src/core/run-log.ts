@@ -311,3 +311,26 @@ export interface RunLog {
    */
   retryRun(tenantId: TenantId, id: string, now: number): Promise<RunControlResult>;
 }
+
+/**
+ * The record of `run` just created claimed by its creator (`createRun` with a claim: running,
+ * one invocation), without reading it back.
+ */
+export function claimedRunRecord(run: NewRun): RunRecord {
+  const record: RunRecord = {
+    uid: run.uid,
+    tenantId: run.tenantId,
+    id: run.id,
+    workflow: run.workflow,
+    status: "running",
+    phase: "forward",
+    input: run.input,
+    inputFingerprint: run.inputFingerprint,
+    invocations: 1,
+    crashesInARow: 0,
+    createdAt: run.createdAt,
+    updatedAt: run.createdAt,
+  };
+  if (run.parent !== undefined) record.parent = { ...run.parent };
+  return record;
+}

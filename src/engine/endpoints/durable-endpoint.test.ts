@@ -2,6 +2,9 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { tenantId } from "../../core/ids.ts";
+import type { RunRecord } from "../../core/run-log.ts";
+import { isFinalRunStatus } from "../../core/workflow/run-state.ts";
+import type { Steadfast } from "../../steadfast.ts";
 import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
 import { toNodeHandler } from "../../endpoints/node-adapter.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
@@ -61,6 +64,19 @@ function post(url: string, body: unknown, headers: Record<string, string> = {}):
 
 const tenant = tenantId("default");
 
+/** The endpoint's runs once `count` of them have ended in the store (written behind). */
+async function storedRuns(sf: Steadfast, workflow: string, count: number): Promise<RunRecord[]> {
+  let runs: RunRecord[] = [];
+  await waitUntil(
+    async () => {
+      runs = await sf.store.listRuns({ tenantId: tenant, workflow, limit: 100 });
+      return runs.filter((run) => isFinalRunStatus(run.status)).length >= count;
+    },
+    { what: () => `${count} ended runs of ${workflow} in the store (${runs.length} there)` },
+  );
+  return runs;
+}
+
 /** A "chat" endpoint of two steps, counting each step's runs; `failAnswer` first attempts fail. */
 async function chat(open: Open, options: { failAnswer?: number; resultWaitMs?: number } = {}) {
   h = await open();
@@ -104,7 +120,8 @@ describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => 
     expect(ran).toEqual({ plan: 1, answer: 1 });
     // The inline invocation saw the secret header; the store never got it.
     expect(seen).toEqual(["Bearer s3cret"]);
-    const runs = await sf.store.listRuns({ tenantId: tenant, workflow: "chat", limit: 10 });
+    // Answered before its run was written (write-behind); written within moments.
+    const runs = await storedRuns(sf, "chat", 1);
     expect(runs.map((r) => r.status)).toEqual(["succeeded"]);
     const detail = await sf.store.getRun(tenant, runs[0]!.id);
     const input = storedValueCodec.decode(detail!.run.input) as {
@@ -204,9 +221,7 @@ describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => 
     await post(url, { question: "a" });
     await post(url, { question: "a" });
     expect(ran).toEqual({ plan: 2, answer: 2 });
-    expect(await sf.store.listRuns({ tenantId: tenant, workflow: "chat", limit: 10 })).toHaveLength(
-      2,
-    );
+    expect(await storedRuns(sf, "chat", 2)).toHaveLength(2);
   });
 
   it("holds a request that finds no free slot until the engine has run it", async () => {

@@ -29,12 +29,17 @@ import {
 } from "../../core/endpoint/endpoint-exchange.ts";
 import { parseIdempotencyKeyHeader } from "../../core/idempotency-key.ts";
 import { newRunUid, tenantId as toTenantId, type TenantId } from "../../core/ids.ts";
-import type { Clock, Random } from "../../core/ports.ts";
-import type { RunRecord } from "../../core/run-log.ts";
+import { monotonicNow, type Clock, type Random } from "../../core/ports.ts";
+import type { NewRun, RunRecord } from "../../core/run-log.ts";
 import type { Store } from "../../core/store.ts";
 import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
 import type { EngineLogger } from "../engine.ts";
-import type { FlightEnd, RunExecutor, WorkflowOptions } from "../workflows/run-executor.ts";
+import type {
+  FlightEnd,
+  InlineFlight,
+  RunExecutor,
+  WorkflowOptions,
+} from "../workflows/run-executor.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import { waitForRunEnd } from "../workflows/workflow-client.ts";
 import { defineWorkflow, type Steps } from "../workflows/workflow-definition.ts";
@@ -78,6 +83,17 @@ export interface EndpointOptions extends WorkflowOptions {
   maxBodyBytes?: number;
   /** The tenant the endpoint's runs belong to. Default `default`. */
   tenantId?: string;
+  /**
+   * Step retries the request waits for before the run is handed to the engine (`202`): a step
+   * that fails and will be retried is retried inline this many times (within `maxInlineMs`).
+   * Default 0: the first failure hands off.
+   */
+  inlineRetries?: number;
+  /**
+   * Longest a request is held before it is answered `202` with the location while its run goes
+   * on (here, in the background), ms. Default: no limit (held until the run ends or parks).
+   */
+  maxInlineMs?: number;
 }
 
 /** What a durable endpoint works with. */
@@ -119,6 +135,8 @@ class Endpoint {
   readonly #tenant: TenantId;
   readonly #resultWaitMs: number;
   readonly #maxBodyBytes: number;
+  readonly #inlineRetries: number;
+  readonly #maxInlineMs: number | undefined;
   /**
    * The secret headers (never stored) of requests whose run this process drives inline, by run
    * id, while it does: that invocation's `Request` has them; later ones do not.
@@ -131,12 +149,15 @@ class Endpoint {
     handler: EndpointHandler,
     options: EndpointOptions,
   ) {
-    const { resultWaitMs, maxBodyBytes, tenantId, ...workflowOptions } = options;
+    const { resultWaitMs, maxBodyBytes, tenantId, inlineRetries, maxInlineMs, ...workflowOptions } =
+      options;
     this.#deps = deps;
     this.#name = name;
     this.#tenant = toTenantId(tenantId ?? "default");
     this.#resultWaitMs = resultWaitMs ?? DEFAULT_RESULT_WAIT_MS;
     this.#maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.#inlineRetries = inlineRetries ?? 0;
+    this.#maxInlineMs = maxInlineMs;
     const secrets = this.#secrets;
     const definition = defineWorkflow(name, async ({ input, runId, step }) => {
       if (!isEndpointRequest(input)) {
@@ -173,64 +194,97 @@ class Endpoint {
     }
   }
 
-  /** A new request: stored as a run and driven inline (or found by its key). */
+  /**
+   * A new request: a run driven inline with its writes behind it (or found by its key). Without
+   * a key the run's creation is held with its first writes (`WriteBehind`): a handler that
+   * answers at once is written whole in one group-committed write after its answer. With a key,
+   * the run is created first (one write, waited for), since another request may hold the key.
+   */
   async #take(request: Request): Promise<Response> {
     const { store, executor, clock, random } = this.#deps;
     const key = parseIdempotencyKeyHeader(request.headers.get("idempotency-key") ?? undefined);
     const { stored, secrets } = await readRequest(request, this.#maxBodyBytes);
-    const encoded = storedValueCodec.encode(stored);
-    const inputFingerprint = requestFingerprint(this.#name, stored);
     const now = clock.now();
     const uid = newRunUid(now, random);
-    const id = key === undefined ? uid : endpointRunId(this.#name, key);
+    const newRun: NewRun = {
+      uid,
+      tenantId: this.#tenant,
+      id: key === undefined ? uid : endpointRunId(this.#name, key),
+      workflow: this.#name,
+      input: storedValueCodec.encode(stored),
+      inputFingerprint: requestFingerprint(this.#name, stored),
+      createdAt: now,
+    };
     const slot = executor.reserve(this.#name);
-    let created: { created: boolean; run: RunRecord };
-    try {
-      created = await store.createRun(
-        {
-          uid,
-          tenantId: this.#tenant,
-          id,
-          workflow: this.#name,
-          input: encoded,
-          inputFingerprint,
-          createdAt: now,
-        },
-        slot,
-      );
-    } catch (error) {
-      slot?.release();
-      throw error;
-    }
-    const { run } = created;
-    if (!created.created) {
-      slot?.release();
-      if (run.workflow !== this.#name || run.inputFingerprint !== inputFingerprint) {
-        return problemResponse(
-          "idempotency_key_reused",
-          `Idempotency-Key "${key ?? ""}" was used before for another request to endpoint "${this.#name}" (method, path, query or body differ): send a new key for a new request.`,
-          { runId: run.id },
-        );
+    let start: { run: NewRun } | { created: RunRecord };
+    if (key === undefined && slot !== undefined) start = { run: newRun };
+    else {
+      let created: { created: boolean; run: RunRecord };
+      try {
+        created = await store.createRun(newRun, slot);
+      } catch (error) {
+        slot?.release();
+        throw error;
       }
-      return await this.#answerRun(run, stored.url);
+      const { run } = created;
+      if (!created.created) {
+        slot?.release();
+        if (run.workflow !== this.#name || run.inputFingerprint !== newRun.inputFingerprint) {
+          return problemResponse(
+            "idempotency_key_reused",
+            `Idempotency-Key "${key ?? ""}" was used before for another request to endpoint "${this.#name}" (method, path, query or body differ): send a new key for a new request.`,
+            { runId: run.id },
+          );
+        }
+        return await this.#answerRun(run, stored.url);
+      }
+      if (slot === undefined) {
+        // No slot here (all taken, or the engine cannot act yet: it has just started): the claim
+        // loop of a process with the endpoint runs it; the request is held for it as the location
+        // would hold it.
+        executor.notify(now);
+        return await this.#answerRun(run, stored.url);
+      }
+      start = { created: run };
     }
-    if (slot === undefined) {
-      // No slot here (all taken, or the engine cannot act yet: it has just started): the claim
-      // loop of a process with the endpoint runs it; the request is held for it as the location
-      // would hold it.
-      executor.notify(now);
-      return await this.#answerRun(run, stored.url);
+    if (secrets.length > 0) this.#secrets.set(newRun.id, secrets);
+    const startedAt = monotonicNow(clock);
+    const inline = slot.launchInline(start, {
+      retries: this.#inlineRetries,
+      ...(this.#maxInlineMs === undefined ? {} : { until: now + this.#maxInlineMs }),
+    });
+    void inline.done.finally(() => this.#secrets.delete(newRun.id));
+    const end = await this.#held(inline, startedAt);
+    if (end?.type === "ended") return endedRunAnswer(end.run);
+    // Handed off (parked, or held past maxInlineMs) or not run here: the run must be stored
+    // before a location to it is given.
+    if (!inline.created() && !(await inline.flush())) {
+      return problemResponse(
+        "store_unavailable",
+        `Endpoint "${this.#name}" could not store this request: send it again.`,
+      );
     }
-    if (secrets.length > 0) this.#secrets.set(run.id, secrets);
-    let end: FlightEnd;
+    const runAt = end?.type === "parked" ? end.runAt : undefined;
+    return accepted(stored.url, newRun.id, retryAfterSeconds(runAt, clock.now()));
+  }
+
+  /**
+   * How the inline invocation ended, or undefined once the request has been held `maxInlineMs`
+   * (the invocation goes on here; the client is handed the location).
+   */
+  async #held(inline: InlineFlight, startedAt: number): Promise<FlightEnd | undefined> {
+    if (this.#maxInlineMs === undefined) return await inline.end;
+    const waited = new AbortController();
+    const left = Math.max(0, this.#maxInlineMs - (monotonicNow(this.#deps.clock) - startedAt));
+    const timeout = this.#deps.clock.sleep(left, waited.signal).then(
+      () => undefined,
+      () => undefined,
+    );
     try {
-      end = await slot.launch(run);
+      return await Promise.race([inline.end, timeout]);
     } finally {
-      this.#secrets.delete(run.id);
+      waited.abort();
     }
-    if (end.type === "ended") return endedRunAnswer(end.run);
-    const runAt = end.type === "parked" ? end.runAt : undefined;
-    return accepted(stored.url, run.id, retryAfterSeconds(runAt, clock.now()));
   }
 
   /**

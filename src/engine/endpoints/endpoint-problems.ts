@@ -18,6 +18,7 @@ export const ENDPOINT_PROBLEMS = {
   idempotency_key_reused: PROBLEM_KINDS.idempotency_key_reused,
   payload_too_large: PROBLEM_KINDS.payload_too_large,
   not_found: PROBLEM_KINDS.not_found,
+  store_unavailable: PROBLEM_KINDS.store_unavailable,
   run_failed: { status: 500, title: "Endpoint run failed" },
   run_cancelled: { status: 409, title: "Endpoint run cancelled" },
   internal: PROBLEM_KINDS.internal,

@@ -23,13 +23,15 @@ import { SteadfastError } from "../../core/errors.ts";
 import { MAX_CRASHES_IN_A_ROW } from "../../core/interruption.ts";
 import type { RunUid, WorkerId } from "../../core/ids.ts";
 import type { Clock, Random } from "../../core/ports.ts";
-import type {
-  RunClaim,
-  RunEnd,
-  RunPark,
-  RunRecord,
-  RunRef,
-  StepBatch,
+import {
+  claimedRunRecord,
+  type NewRun,
+  type RunClaim,
+  type RunEnd,
+  type RunPark,
+  type RunRecord,
+  type RunRef,
+  type StepBatch,
 } from "../../core/run-log.ts";
 import type { Store } from "../../core/store.ts";
 import type { Checkpoint, ValueCodec } from "../../core/workflow/checkpoint.ts";
@@ -42,6 +44,7 @@ import { isOwnChild, withChildren } from "./step-children.ts";
 import { storedValueCodec } from "./stored-value-codec.ts";
 import { resolveWaits } from "./wait-resolution.ts";
 import type { WorkflowDefinition } from "./workflow-definition.ts";
+import { WriteBehind, type RunWrites, type WriteBehindFailure } from "./write-behind.ts";
 
 /** Options of a registered workflow. */
 export interface WorkflowOptions {
@@ -102,6 +105,38 @@ interface Flight {
   workflow: string;
   controller: AbortController;
   done: Promise<FlightEnd>;
+  /** Where its commits go: the store, or (a run driven inline) its write-behind journal. */
+  writes: RunWrites;
+  ahead?: WriteBehind;
+  /** A run driven inline: retries it may wait for here, and until when (epoch ms). */
+  inline?: InlineOptions;
+}
+
+/** How long a run driven inline (`launchInline`) may keep its request waiting. */
+export interface InlineOptions {
+  /** Step retries waited for here before the run is handed to the engine. Default 0. */
+  retries?: number;
+  /** No retry due after this time (epoch ms) is waited for here. Default: none. */
+  until?: number;
+}
+
+/**
+ * A run driven inline with write-behind checkpoints (`RunReservation.launchInline`): how its
+ * invocation ended, as soon as that is known, and its writes.
+ */
+export interface InlineFlight {
+  /**
+   * How the invocation ended: `ended` as soon as its function returned (its steps and end may
+   * still be on their way to the store: `done`), `parked` once the park committed (a handoff is
+   * durable), or `not-run`.
+   */
+  end: Promise<FlightEnd>;
+  /** Resolves once everything the flight handed over has been written (or failed to be). */
+  done: Promise<unknown>;
+  /** Writes what is held now; resolves true once committed (the run is in the store). */
+  flush(): Promise<boolean>;
+  /** Whether the run is in the store: its creation has committed. */
+  created(): boolean;
 }
 
 /** A slot reserved by `RunExecutor.reserve` for a run this process is about to create claimed. */
@@ -110,6 +145,15 @@ export interface RunReservation {
   leaseExpiresAt: number;
   /** Runs the created run here at once; resolves with how its invocation ended. */
   launch(run: RunRecord): Promise<FlightEnd>;
+  /**
+   * Runs a run here at once with write-behind checkpoints (`write-behind.ts`): `start.run`, not
+   * written yet (its creation is held with its first writes), or `start.created`, a run just
+   * created claimed with this slot's claim. The invocation does not wait on its commits.
+   */
+  launchInline(
+    start: { run: NewRun } | { created: RunRecord },
+    options?: InlineOptions,
+  ): InlineFlight;
   /** Gives the slot back (the run was not created, or was found). */
   release(): void;
 }
@@ -283,6 +327,37 @@ export class RunExecutor {
         await this.#releaseRefs([{ uid: run.uid, leaseToken: 1 }]);
         return NOT_RUN;
       },
+      launchInline: (start, options = {}) => {
+        const run = "run" in start ? claimedRunRecord(start.run) : start.created;
+        const claim: RunClaim = { run, checkpoints: [], leaseToken: 1, leaseExpiresAt };
+        const ref: RunRef = { uid: run.uid, leaseToken: 1 };
+        const ahead = new WriteBehind({
+          store: this.#store,
+          ...("run" in start
+            ? {
+                create: {
+                  run: start.run,
+                  claim: { workerId: this.#options.workerId, leaseExpiresAt },
+                },
+              }
+            : {}),
+          ref,
+          onFailure: (failure) => this.#aheadFailed(run, ref, failure),
+        });
+        const inline = (end: Promise<FlightEnd>, done: Promise<unknown>): InlineFlight => ({
+          end,
+          done,
+          flush: () => ahead.flush(),
+          created: () => ahead.created,
+        });
+        if (!settle()) return inline(Promise.resolve(NOT_RUN), Promise.resolve());
+        if (this.#state !== "running" || !this.#options.mayAct()) {
+          const given = "run" in start ? Promise.resolve() : this.#releaseRefs([ref]);
+          return inline(Promise.resolve(NOT_RUN), given);
+        }
+        const flight = this.#launchFlight(claim, ahead, options);
+        return inline(flight.end, flight.done);
+      },
       release: () => {
         if (settle()) this.#wake();
       },
@@ -438,6 +513,18 @@ export class RunExecutor {
   }
 
   #launch(claim: RunClaim): Promise<FlightEnd> {
+    return this.#launchFlight(claim).done;
+  }
+
+  /**
+   * Starts an invocation of `claim` here. `end`: how it ended; `done`: the same, once its writes
+   * are all made (later than `end` only for a write-behind flight, `ahead`).
+   */
+  #launchFlight(
+    claim: RunClaim,
+    ahead?: WriteBehind,
+    inline?: InlineOptions,
+  ): { end: Promise<FlightEnd>; done: Promise<FlightEnd> } {
     const uid = claim.run.uid;
     const previous = this.#flights.get(uid);
     // Claimed again here while an older invocation still runs (its lease was ended): fence it out.
@@ -448,21 +535,49 @@ export class RunExecutor {
       workflow: claim.run.workflow,
       controller,
       done: Promise.resolve(NOT_RUN),
+      writes: ahead ?? this.#store,
+      ...(ahead === undefined ? {} : { ahead }),
+      ...(inline === undefined ? {} : { inline }),
     };
     this.#flights.set(uid, flight);
-    flight.done = this.#execute(claim, flight)
-      .catch((error: unknown) => {
-        this.#logger.error(
-          { err: error, runId: claim.run.id, workflow: claim.run.workflow },
-          "a run's invocation failed inside the engine; it runs again when its lease expires",
-        );
-        return NOT_RUN;
-      })
-      .finally(() => {
-        if (this.#flights.get(uid) === flight) this.#flights.delete(uid);
-        if (this.#backlog) this.#wake();
-      });
-    return flight.done;
+    const end = this.#execute(claim, flight).catch((error: unknown) => {
+      this.#logger.error(
+        { err: error, runId: claim.run.id, workflow: claim.run.workflow },
+        "a run's invocation failed inside the engine; it runs again when its lease expires",
+      );
+      return NOT_RUN;
+    });
+    // A write-behind flight holds its slot (and its lease is renewed) until its writes are made.
+    const written =
+      ahead === undefined
+        ? end
+        : end.then(async (ended) => {
+            if ((await ahead.flush()) && ended.type === "ended") this.#tellEnded(ended.run);
+            return ended;
+          });
+    flight.done = written.finally(() => {
+      if (this.#flights.get(uid) === flight) this.#flights.delete(uid);
+      if (this.#backlog) this.#wake();
+    });
+    return { end, done: flight.done };
+  }
+
+  #tellEnded(run: RunRecord): void {
+    if (this.events.has("run:ended")) this.events.emit("run:ended", { run });
+  }
+
+  /** A write-behind flight's write failed or was refused: its invocation stops. */
+  #aheadFailed(run: RunRecord, ref: RunRef, failure: WriteBehindFailure): void {
+    const flight = this.#flights.get(run.uid);
+    if (flight?.ref.leaseToken === ref.leaseToken) flight.controller.abort(abortReason(LEASE_LOST));
+    if (failure.type === "fenced") {
+      this.#lost(ref);
+      return;
+    }
+    this.#logger.warn(
+      { err: failure.error, runId: run.id, workflow: run.workflow },
+      "a run's checkpoints could not be written behind it; the run stops here and is taken up again when its lease expires, if its creation was written",
+    );
   }
 
   async #execute(claim: RunClaim, flight: Flight): Promise<FlightEnd> {
@@ -479,7 +594,7 @@ export class RunExecutor {
       // Its invocations ended with their process (or hung past their lease) that many times in a
       // row without committing a step: run again, it would most likely do the same.
       return await this.#end(
-        ref,
+        flight,
         run,
         {
           status: "failed",
@@ -496,7 +611,7 @@ export class RunExecutor {
     }
     const resolved = await resolveWaits(this.#store, run, checkpoints, this.#codec, now);
     if (resolved.length > 0) {
-      if (!(await this.#store.commitSteps(ref, { checkpoints: resolved, attempts: [] }, now))) {
+      if (!(await flight.writes.commitSteps(ref, { checkpoints: resolved, attempts: [] }, now))) {
         this.#lost(ref);
         return NOT_RUN;
       }
@@ -509,7 +624,7 @@ export class RunExecutor {
       input = this.#codec.decode(run.input);
     } catch (error) {
       return await this.#end(
-        ref,
+        flight,
         run,
         { status: "failed", error: recordError(error), reason: "error" },
         {
@@ -519,6 +634,8 @@ export class RunExecutor {
       );
     }
     let wakeNow = false;
+    // Every checkpoint of the run as this process knows it, for an inline retry's invocation.
+    const known = new Map(checkpoints.map((c) => [c.stepId, c]));
     const commit = async (batch: CheckpointBatch): Promise<void> => {
       await this.#options.faults?.hit("before-step-commit");
       const at = this.#clock.now();
@@ -526,28 +643,51 @@ export class RunExecutor {
       if (prepared.resolvedNow || (await this.#existingChildren(run, prepared.batch, at))) {
         wakeNow = true;
       }
-      if (!(await this.#store.commitSteps(ref, prepared.batch, at)))
+      if (!(await flight.writes.commitSteps(ref, prepared.batch, at)))
         throw new LeaseLostError(run.uid);
+      for (const checkpoint of prepared.batch.checkpoints) known.set(checkpoint.stepId, checkpoint);
       this.#childrenCreated(prepared.batch, at);
       await this.#options.faults?.hit("after-step-commit");
     };
-    const result = await runInvocation({
-      fn: registered.definition.fn,
-      input,
-      runId: run.id,
-      checkpoints,
-      codec: this.#codec,
-      clock: this.#clock,
-      random: this.#random,
-      signal: flight.controller.signal,
-      commit,
-    });
-    return await this.#settle(ref, run, result, flight, wakeNow, checkpoints);
+    let retriesLeft = flight.inline?.retries ?? 0;
+    for (;;) {
+      const before = [...known.values()];
+      const result = await runInvocation({
+        fn: registered.definition.fn,
+        input,
+        runId: run.id,
+        checkpoints: before,
+        codec: this.#codec,
+        clock: this.#clock,
+        random: this.#random,
+        signal: flight.controller.signal,
+        commit,
+      });
+      const { outcome } = result;
+      const retryAt = outcome.type === "parked" ? inlineRetryAt(outcome.waits) : undefined;
+      const deadline = flight.inline?.until ?? Number.POSITIVE_INFINITY;
+      if (retriesLeft <= 0 || wakeNow || retryAt === undefined || retryAt > deadline) {
+        return await this.#settle(run, result, flight, wakeNow, before);
+      }
+      // A step failed and will be retried soon enough: retry it here, the request still waiting
+      // (`inlineRetries`), rather than hand the run to the engine.
+      retriesLeft--;
+      const rest = { checkpoints: result.checkpoints, attempts: result.attempts };
+      if (!(await flight.writes.commitSteps(ref, rest, this.#clock.now()))) {
+        this.#lost(ref);
+        return NOT_RUN;
+      }
+      for (const checkpoint of result.checkpoints) known.set(checkpoint.stepId, checkpoint);
+      try {
+        await this.#clock.sleep(Math.max(0, retryAt - this.#clock.now()), flight.controller.signal);
+      } catch {
+        return await this.#settle(run, result, flight, wakeNow, before);
+      }
+    }
   }
 
   /** Commits what the invocation left and moves the run as its outcome says. */
   async #settle(
-    ref: RunRef,
     run: RunRecord,
     result: InvocationResult<unknown>,
     flight: Flight,
@@ -555,18 +695,19 @@ export class RunExecutor {
     before: readonly Checkpoint[],
   ): Promise<FlightEnd> {
     const { outcome } = result;
+    const ref = flight.ref;
     const rest: CheckpointBatch = { checkpoints: result.checkpoints, attempts: result.attempts };
     switch (outcome.type) {
       case "completed":
         return await this.#end(
-          ref,
+          flight,
           run,
           { status: "succeeded", output: outcome.encodedOutput },
           rest,
         );
       case "failed":
         return await this.#end(
-          ref,
+          flight,
           run,
           {
             status: "failed",
@@ -580,7 +721,7 @@ export class RunExecutor {
         );
       case "diverged":
         return await this.#end(
-          ref,
+          flight,
           run,
           { status: "failed", error: recordError(outcome.error), reason: "diverged" },
           rest,
@@ -599,7 +740,7 @@ export class RunExecutor {
         } else if (park.events !== undefined) {
           await this.#checkEvents(run, before, outcome.waits, park, now);
         }
-        if (!(await this.#store.parkRun(ref, park, prepared.batch, now))) {
+        if (!(await flight.writes.parkRun(ref, park, prepared.batch, now))) {
           this.#lost(ref);
           return NOT_RUN;
         }
@@ -678,11 +819,17 @@ export class RunExecutor {
     else park.eventsSeen = { since, ids };
   }
 
-  async #end(ref: RunRef, run: RunRecord, end: RunEnd, rest: CheckpointBatch): Promise<FlightEnd> {
+  async #end(
+    flight: Flight,
+    run: RunRecord,
+    end: RunEnd,
+    rest: CheckpointBatch,
+  ): Promise<FlightEnd> {
+    const ref = flight.ref;
     await this.#options.faults?.hit("before-step-commit");
     const now = this.#clock.now();
     const prepared = withChildren(run, rest, now, this.#childOptions());
-    if (!(await this.#store.finishRun(ref, end, prepared.batch, now))) {
+    if (!(await flight.writes.finishRun(ref, end, prepared.batch, now))) {
       this.#lost(ref);
       return NOT_RUN;
     }
@@ -690,7 +837,9 @@ export class RunExecutor {
     // Its parent, woken by the same commit, may be a run of this process.
     if (run.parent !== undefined) this.notify(now);
     const ended = endedRun(run, end, now);
-    if (this.events.has("run:ended")) this.events.emit("run:ended", { run: ended });
+    // A write-behind flight tells its end once it is written (`#launchFlight`): until then
+    // the run is still this process's, and a reader that finds it running waits for the event.
+    if (flight.ahead === undefined) this.#tellEnded(ended);
     return { type: "ended", run: ended };
   }
 
@@ -761,8 +910,10 @@ export class RunExecutor {
   async #renewLeases(): Promise<void> {
     if (this.#flights.size === 0 || !this.#options.mayAct()) return;
     const now = this.#clock.now();
+    const held = [...this.#flights.values()].filter((f) => f.ahead?.renewable ?? true);
+    if (held.length === 0) return;
     const lost = await this.#store.renewRunLeases(
-      [...this.#flights.values()].map((f) => f.ref),
+      held.map((f) => f.ref),
       now + this.#options.leaseMs,
       now,
     );
@@ -779,6 +930,15 @@ export class RunExecutor {
       this.#logger.warn({ err: error }, "run maintenance task failed; it runs again next interval");
     });
   }
+}
+
+/**
+ * When a parked invocation's run may be retried inline: when every wait is a step's retry
+ * backoff, the earliest; otherwise undefined (a sleep, an event or a child is the engine's).
+ */
+function inlineRetryAt(waits: readonly RunWait[]): number | undefined {
+  if (waits.length === 0 || waits.some((wait) => wait.type !== "retry")) return undefined;
+  return Math.min(...waits.map((wait) => (wait.type === "retry" ? wait.until : 0)));
 }
 
 /**

@@ -3,7 +3,7 @@
 // rows that write them, and where each value goes (inline, or out of line in `run_values` above
 // maxInlineBytes). SQL names stop here.
 import type { RunUid } from "../../core/ids.ts";
-import type { NewRun, RunRecord } from "../../core/run-log.ts";
+import { claimedRunRecord, type NewRun, type RunRecord } from "../../core/run-log.ts";
 import { DEFAULT_VALUE_LIMITS, utf8ByteLength } from "../../core/value-size.ts";
 import type { Checkpoint, StepKind, StepWait } from "../../core/workflow/checkpoint.ts";
 import type { StepAttempt } from "../../core/workflow/step-attempt.ts";
@@ -80,23 +80,9 @@ export function runFromRow(row: Row): RunRecord {
 
 /** The record of a run just created from `run`, without reading it back. */
 export function newRunRecord(run: NewRun, claimed: boolean): RunRecord {
-  const record: RunRecord = {
-    uid: run.uid,
-    tenantId: run.tenantId,
-    id: run.id,
-    workflow: run.workflow,
-    status: claimed ? "running" : "queued",
-    phase: "forward",
-    input: run.input,
-    inputFingerprint: run.inputFingerprint,
-    invocations: claimed ? 1 : 0,
-    crashesInARow: 0,
-    createdAt: run.createdAt,
-    updatedAt: run.createdAt,
-  };
-  if (!claimed) record.runAt = run.runAt ?? run.createdAt;
-  if (run.parent !== undefined) record.parent = { ...run.parent };
-  return record;
+  const record = claimedRunRecord(run);
+  if (claimed) return record;
+  return { ...record, status: "queued", invocations: 0, runAt: run.runAt ?? run.createdAt };
 }
 
 /** The unnest() columns of new runs (`newRunRow`), for `insertRunsSql`. */

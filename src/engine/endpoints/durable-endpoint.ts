@@ -27,6 +27,7 @@ import {
   requestedRun,
   retryAfterSeconds,
 } from "../../core/endpoint/endpoint-exchange.ts";
+import { SteadfastError } from "../../core/errors.ts";
 import { parseIdempotencyKeyHeader } from "../../core/idempotency-key.ts";
 import { newRunUid, tenantId as toTenantId, type TenantId } from "../../core/ids.ts";
 import { monotonicNow, type Clock, type Random } from "../../core/ports.ts";
@@ -154,6 +155,19 @@ class Endpoint {
     this.#deps = deps;
     this.#name = name;
     this.#tenant = toTenantId(tenantId ?? "default");
+    for (const [option, value] of Object.entries({
+      resultWaitMs,
+      maxBodyBytes,
+      inlineRetries,
+      maxInlineMs,
+    })) {
+      if (value !== undefined && (!Number.isInteger(value) || value < 0)) {
+        throw new SteadfastError(
+          "invalid_state",
+          `Endpoint "${name}": ${option} must be an integer >= 0, got ${String(value)}.`,
+        );
+      }
+    }
     this.#resultWaitMs = resultWaitMs ?? DEFAULT_RESULT_WAIT_MS;
     this.#maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.#inlineRetries = inlineRetries ?? 0;

@@ -74,10 +74,16 @@ export class WriteBehind implements RunWrites {
     this.#ref = options.ref;
     this.#onFailure = options.onFailure;
     this.#state = options.create === undefined ? "written" : "held";
-    // The creation is written on the next turn whatever the run does meanwhile: with its end, if
-    // the run has ended by then (one write), or alone, so that a long first step finds the
-    // request stored.
-    if (options.create !== undefined) this.#schedule();
+    // The creation is written two turns on whatever the run does meanwhile: with its end, if the
+    // run has ended by then (one write), or alone, so that a long first step finds the request
+    // stored. Two: an invocation whose function has returned waits one turn for stray steps
+    // (`Invocation.quiesce`) before its end is handed over.
+    if (options.create !== undefined) {
+      this.#scheduled = setImmediate(() => {
+        this.#scheduled = undefined;
+        this.#schedule();
+      });
+    }
   }
 
   /** Whether the run is in the store (its creation committed). */

@@ -104,6 +104,13 @@ describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => 
     expect(ran).toEqual({ plan: 1, answer: 1 });
     // The inline invocation saw the secret header; the store never got it.
     expect(seen).toEqual(["Bearer s3cret"]);
+    // The happy path answers as soon as the handler returns: the run's end is committed after.
+    await waitUntil(
+      async () =>
+        (await sf.store.listRuns({ tenantId: tenant, workflow: "chat", limit: 10 }))[0]?.status ===
+        "succeeded",
+      { what: "the run's end to be committed" },
+    );
     const runs = await sf.store.listRuns({ tenantId: tenant, workflow: "chat", limit: 10 });
     expect(runs.map((r) => r.status)).toEqual(["succeeded"]);
     const detail = await sf.store.getRun(tenant, runs[0]!.id);

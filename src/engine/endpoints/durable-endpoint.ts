@@ -10,8 +10,10 @@
  * 1. is stored as a new run, created claimed by this process (committed before the handler runs);
  * 2. is driven inline: the executor's invocation (the same `runInvocation` and commit hook as
  *    every workflow) runs at once, and the request waits for it;
- * 3. is answered by how the invocation ended: the stored response when the run ended, a problem
- *    when it failed, or, when it parked (a step's retry backoff, a sleep, an event wait),
+ * 3. is answered, on the happy path, by the handler's response as soon as the handler returns
+ *    it (`readResponse` hands it over: a complete body as bytes, a stream as it is produced,
+ *    while the run keeps a copy and ends when the body ends); else by how the invocation ended:
+ *    a problem when it failed, or, when it parked (a step's retry backoff, a sleep, an event wait),
  *    `202 Accepted` with `Location: <its URL>?steadfast_run=<runId>` and `Retry-After`: the
  *    engine finishes the run in the background, and a `GET` of that location (the same handler)
  *    answers its stored response, holding up to `resultWaitMs` for it.
@@ -34,7 +36,12 @@ import type { RunRecord } from "../../core/run-log.ts";
 import type { Store } from "../../core/store.ts";
 import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
 import type { EngineLogger } from "../engine.ts";
-import type { FlightEnd, RunExecutor, WorkflowOptions } from "../workflows/run-executor.ts";
+import type {
+  FlightEnd,
+  RunExecutor,
+  RunReservation,
+  WorkflowOptions,
+} from "../workflows/run-executor.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import { waitForRunEnd } from "../workflows/workflow-client.ts";
 import { defineWorkflow, type Steps } from "../workflows/workflow-definition.ts";
@@ -65,7 +72,14 @@ export type EndpointHandler = (
  * A durable endpoint: a web-standard handler for any framework (`toNodeHandler`,
  * `toExpressHandler` and `toFastifyHandler` for node:http, Express and Fastify).
  */
-export type DurableEndpoint = (request: Request) => Promise<Response>;
+export interface DurableEndpoint {
+  (request: Request): Promise<Response>;
+  /**
+   * The endpoint's `maxBodyBytes`: the adapters stop reading a request body as soon as it passes
+   * it (at once when its `Content-Length` does) and answer `413`.
+   */
+  readonly maxBodyBytes: number;
+}
 
 /** Options of `steadfast.endpoint`. */
 export interface EndpointOptions extends WorkflowOptions {
@@ -76,6 +90,13 @@ export interface EndpointOptions extends WorkflowOptions {
   resultWaitMs?: number;
   /** Largest request body stored, bytes; a larger one gets `413`. Default 10 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Largest response body stored, bytes. Default 10 MiB. A handler's response over it is not
+   * stored and its run fails (`ResponseTooLargeError`); the request that started the run still
+   * gets the whole body (streamed); a later answer of the run (its location, a retry with its
+   * key) is `500 run_failed` naming this option.
+   */
+  maxResponseBytes?: number;
   /** The tenant the endpoint's runs belong to. Default `default`. */
   tenantId?: string;
 }
@@ -91,6 +112,7 @@ export interface EndpointDependencies {
 
 const DEFAULT_RESULT_WAIT_MS = 20_000;
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 /**
  * Registers endpoint `name` in this process and returns its handler (see the file's comment).
@@ -110,7 +132,9 @@ export function createEndpoint(
   options: EndpointOptions = {},
 ): DurableEndpoint {
   const endpoint = new Endpoint(dependencies, name, handler, options);
-  return (request) => endpoint.answer(request);
+  return Object.assign((request: Request) => endpoint.answer(request), {
+    maxBodyBytes: endpoint.maxBodyBytes,
+  });
 }
 
 class Endpoint {
@@ -118,12 +142,17 @@ class Endpoint {
   readonly #name: string;
   readonly #tenant: TenantId;
   readonly #resultWaitMs: number;
-  readonly #maxBodyBytes: number;
+  readonly maxBodyBytes: number;
   /**
    * The secret headers (never stored) of requests whose run this process drives inline, by run
    * id, while it does: that invocation's `Request` has them; later ones do not.
    */
   readonly #secrets = new Map<string, [string, string][]>();
+  /**
+   * The requests waiting inline for the handler's response of a run this process drives, by run
+   * id: its invocation hands the response over (once) as soon as the handler returns it.
+   */
+  readonly #handOvers = new Map<string, (answer: Response) => void>();
 
   constructor(
     deps: EndpointDependencies,
@@ -131,13 +160,15 @@ class Endpoint {
     handler: EndpointHandler,
     options: EndpointOptions,
   ) {
-    const { resultWaitMs, maxBodyBytes, tenantId, ...workflowOptions } = options;
+    const { resultWaitMs, maxBodyBytes, maxResponseBytes, tenantId, ...workflowOptions } = options;
     this.#deps = deps;
     this.#name = name;
     this.#tenant = toTenantId(tenantId ?? "default");
     this.#resultWaitMs = resultWaitMs ?? DEFAULT_RESULT_WAIT_MS;
-    this.#maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const maxResponse = maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     const secrets = this.#secrets;
+    const handOvers = this.#handOvers;
     const definition = defineWorkflow(name, async ({ input, runId, step }) => {
       if (!isEndpointRequest(input)) {
         throw new NonRetriableError(
@@ -150,7 +181,10 @@ class Endpoint {
           `Endpoint "${name}" returned ${typeof response} instead of a Response: return one (Response.json(value), new Response(body, init)).`,
         );
       }
-      return await readResponse(response);
+      // The request waiting inline, if this invocation is the one it drives (not a replay).
+      const handOver = handOvers.get(runId);
+      handOvers.delete(runId);
+      return await readResponse(response, maxResponse, handOver);
     });
     deps.executor.register(definition, workflowOptions);
   }
@@ -177,7 +211,7 @@ class Endpoint {
   async #take(request: Request): Promise<Response> {
     const { store, executor, clock, random } = this.#deps;
     const key = parseIdempotencyKeyHeader(request.headers.get("idempotency-key") ?? undefined);
-    const { stored, secrets } = await readRequest(request, this.#maxBodyBytes);
+    const { stored, secrets } = await readRequest(request, this.maxBodyBytes);
     const encoded = storedValueCodec.encode(stored);
     const inputFingerprint = requestFingerprint(this.#name, stored);
     const now = clock.now();
@@ -222,15 +256,38 @@ class Endpoint {
       return await this.#answerRun(run, stored.url);
     }
     if (secrets.length > 0) this.#secrets.set(run.id, secrets);
-    let end: FlightEnd;
-    try {
-      end = await slot.launch(run);
-    } finally {
-      this.#secrets.delete(run.id);
-    }
+    // Streaming (issue 12): the handler's response as soon as it returns one, else the end.
+    const end = await this.#launchInline(slot, run);
+    if (end instanceof Response) return end;
     if (end.type === "ended") return endedRunAnswer(end.run);
     const runAt = end.type === "parked" ? end.runAt : undefined;
     return accepted(stored.url, run.id, retryAfterSeconds(runAt, clock.now()));
+  }
+
+  /**
+   * Launches run `run` in `slot` for the request waiting on it: resolves with the handler's
+   * response as soon as the invocation hands it over (`readResponse`: its body may still be
+   * streaming, the run ends when it has been read), or with how the invocation ended when it
+   * ended (failed), parked or did not run before that. The run's secret headers and hand-over
+   * are forgotten when the invocation ends.
+   */
+  async #launchInline(slot: RunReservation, run: RunRecord): Promise<FlightEnd | Response> {
+    const handedOver = new Promise<Response>((resolve) => this.#handOvers.set(run.id, resolve));
+    const flight = slot.launch(run).finally(() => {
+      this.#secrets.delete(run.id);
+      this.#handOvers.delete(run.id);
+    });
+    const first = await Promise.race([handedOver, flight]);
+    if (first instanceof Response) {
+      // The invocation goes on (reading the body's copy, committing the end) after the answer.
+      void flight.catch((error: unknown) => {
+        this.#deps.logger?.error(
+          { err: error, endpoint: this.#name, runId: run.id },
+          "a durable endpoint's run failed after its response was handed over",
+        );
+      });
+    }
+    return first;
   }
 
   /**

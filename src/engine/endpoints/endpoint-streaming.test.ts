@@ -206,6 +206,20 @@ describe("durable endpoint responses", () => {
     expect((await ended("replayed:r-2")).error?.code).toBe("response_too_large");
   });
 
+  it("cuts the client's answer when the handler's stream fails mid-way, and fails the run", async () => {
+    const held = heldStream("partial ");
+    const url = await serve("cut", () => new Response(held.stream));
+    const response = await post(url, "x-1");
+    const reader = response.body!.getReader();
+    expect(text((await reader.read()).value)).toBe("partial ");
+    held.controller().error(new Error("llm connection reset"));
+    // Not a clean end: the client cannot take the partial body for the whole answer.
+    await expect(reader.read()).rejects.toThrow();
+    const run = await ended("cut:x-1");
+    expect(run.status).toBe("failed");
+    expect(run.error?.message).toBe("llm connection reset");
+  });
+
   it("stores the whole body when the client goes away mid-stream, and goes on serving", async () => {
     const held = heldStream("one ");
     const url = await serve("gone", () => new Response(held.stream));

@@ -14,6 +14,7 @@ import { RetryableError } from "../src/core/errors.ts";
 import type { EngineLogger } from "../src/engine/engine.ts";
 import { toNodeHandler } from "../src/endpoints/node-adapter.ts";
 import { createSteadfast } from "../src/steadfast.ts";
+import { waitUntil } from "../src/testing/wait-until.ts";
 
 const { values } = parseArgs({
   options: {
@@ -81,6 +82,13 @@ const chat = sf.endpoint(
   { resultWaitMs: 15_000 },
 );
 
+// Until its engine may act, an endpoint holds a request for the claim loop instead of running it
+// inline (a failing step would then be answered after its retry, not with a 202): ready after.
+await waitUntil(
+  async () =>
+    sf.engine.canSend && (await sf.store.listWorkers()).some((w) => w.id === sf.engine.workerId),
+  { timeoutMs: 20_000, what: "the engine to register" },
+);
 const server = createServer(toNodeHandler(chat)).listen(0, "127.0.0.1");
 await once(server, "listening");
 process.stdout.write(`ready ${(server.address() as AddressInfo).port}\n`);

@@ -10,8 +10,7 @@
  * or `express.raw({ type: "*\/*" })` on its route).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { DurableEndpoint } from "../engine/endpoints/durable-endpoint.ts";
-import { ParsedBodyError, toWebRequest, writeMalformed, writeResponse } from "./node-exchange.ts";
+import { toWebRequest, writeResponse, type WebHandler } from "./node-exchange.ts";
 
 /** What the adapter reads of Express's request: the node:http message, its mount-free URL and parsed body. */
 export interface ExpressRequestLike extends IncomingMessage {
@@ -30,7 +29,9 @@ export type ExpressHandler = (
 
 /**
  * `endpoint` as an Express route handler. It answers every request itself (`next` is called only
- * with an error): a malformed `Host` gets `400`; a body a parser made unreadable goes to
+ * with an error): a malformed `Host` gets `400`; a body over the endpoint's `maxBodyBytes` gets
+ * `413` problem+json as soon as it passes it (at once when its `Content-Length` does; after a
+ * body parser, the parser's own limit comes first); a body a parser made unreadable goes to
  * `next(error)` (Express's error handler); an error writing the answer ends the connection.
  * The URL the endpoint sees, and so its handoff `Location`, is `req.originalUrl`, which the same
  * route answers under a mounted router too.
@@ -39,7 +40,7 @@ export type ExpressHandler = (
  * const chat = steadfast.endpoint("chat", async (req, { step }) => Response.json(await step.run("a", () => 1)));
  * express().post("/chat", toExpressHandler(chat)).get("/chat", toExpressHandler(chat)).listen(3000);
  */
-export function toExpressHandler(endpoint: DurableEndpoint): ExpressHandler {
+export function toExpressHandler(endpoint: WebHandler): ExpressHandler {
   return (incoming, outgoing, next) => {
     void serve(endpoint, incoming, outgoing, next).catch(() => {
       // The answer could not be written (the client went away mid-body): nothing to answer.
@@ -49,27 +50,21 @@ export function toExpressHandler(endpoint: DurableEndpoint): ExpressHandler {
 }
 
 async function serve(
-  endpoint: DurableEndpoint,
+  endpoint: WebHandler,
   incoming: ExpressRequestLike,
   outgoing: ServerResponse,
   next: (error?: unknown) => void,
 ): Promise<void> {
-  let request: Request | null;
+  let request: Request | Response;
   try {
     request = await toWebRequest(incoming, {
       url: incoming.originalUrl,
       parsedBody: incoming.body,
+      maxBodyBytes: endpoint.maxBodyBytes,
     });
   } catch (error) {
-    if (error instanceof ParsedBodyError) {
-      next(error);
-      return;
-    }
-    request = null;
-  }
-  if (request === null) {
-    writeMalformed(outgoing);
+    next(error);
     return;
   }
-  await writeResponse(await endpoint(request), outgoing);
+  await writeResponse(request instanceof Response ? request : await endpoint(request), outgoing);
 }

@@ -5,9 +5,24 @@
  * response written back.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { Readable } from "node:stream";
-import type { ReadableStream as NodeReadableStream } from "node:stream/web";
-import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
+import { isSteadfastError } from "../core/errors.ts";
+import { bodyContent, readCapped } from "../engine/endpoints/body-bytes.ts";
+import { requestTooLarge } from "../engine/endpoints/endpoint-messages.ts";
+import { problemForError } from "../engine/endpoints/endpoint-problems.ts";
+
+/**
+ * What the adapters serve: a durable endpoint, or any web-standard
+ * `(Request) => Promise<Response>` handler.
+ */
+export interface WebHandler {
+  (request: Request): Promise<Response>;
+  /**
+   * Largest request body the handler takes, bytes (a durable endpoint's `maxBodyBytes`): the
+   * adapters stop reading a body as soon as it passes it, and answer `413`. Default: no limit.
+   */
+  readonly maxBodyBytes?: number;
+}
 
 /** How a framework adapter tells `toWebRequest` what it knows beyond the node:http message. */
 export interface WebRequestSource {
@@ -21,44 +36,96 @@ export interface WebRequestSource {
    * when the stream has already been read, since the stream's bytes are the request as sent.
    */
   parsedBody?: unknown;
+  /**
+   * The stream to read the body from instead of `incoming`, unread (the payload a Fastify
+   * content-type parser passed on, `keepRawBodies`).
+   */
+  body?: Readable | undefined;
+  /** Largest body taken, bytes (`WebHandler.maxBodyBytes`). Default: no limit. */
+  maxBodyBytes?: number | undefined;
 }
 
 /**
- * The `Request` of a node:http message, its body read to the end (it is stored anyway); `null`
- * when the message makes no URL (a malformed `Host`), which the adapters answer with `400`.
- * When a body parser has already read the stream, the body is `source.parsedBody` as bytes
- * (`parsedBodyBytes`), and `Content-Length` and `Content-Encoding` are dropped: they described
- * the bytes on the wire, not these.
+ * The `Request` of a node:http message, its body read to the end (it is stored anyway); or the
+ * answer refusing it: `400` when the message makes no URL (a malformed `Host`) or its body could
+ * not be read (the client went away), `413` problem+json when the body is over
+ * `source.maxBodyBytes`, at once when its `Content-Length` says so, else as soon as the bytes
+ * read pass it (the rest is not read: the answer closes the connection). When a body parser has
+ * already read the stream, the body is `source.parsedBody` as bytes (`parsedBodyBytes`), and
+ * `Content-Length` and `Content-Encoding` are dropped: they described the bytes on the wire, not
+ * these. Throws `ParsedBodyError` for a parsed body that cannot be turned back into bytes.
  */
 export async function toWebRequest(
   incoming: IncomingMessage,
   source: WebRequestSource = {},
-): Promise<Request | null> {
+): Promise<Request | Response> {
   const secure = "encrypted" in incoming.socket && incoming.socket.encrypted === true;
   const host = incoming.headers.host ?? "localhost";
   const url = URL.parse(
     source.url ?? incoming.url ?? "/",
     `${secure ? "https" : "http"}://${host}`,
   );
-  if (url === null) return null;
+  if (url === null) return malformed();
   const headers = new Headers();
   const raw = incoming.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   const method = incoming.method ?? "GET";
   const init: RequestInit = { method, headers };
   if (method !== "GET" && method !== "HEAD") {
-    if (incoming.readableDidRead) {
-      const body = parsedBodyBytes(source.parsedBody, headers.get("content-type"));
-      headers.delete("content-length");
-      headers.delete("content-encoding");
-      if (body !== undefined) init.body = body;
-    } else {
-      const chunks: Buffer[] = [];
-      for await (const chunk of incoming) chunks.push(chunk as Buffer);
-      if (chunks.length > 0) init.body = Buffer.concat(chunks);
+    const max = source.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+    try {
+      init.body = await readBody(incoming, source, headers, max);
+    } catch (error) {
+      if (error instanceof ParsedBodyError) throw error;
+      if (isSteadfastError(error) && error.code === "payload_too_large") return refusal(error);
+      return malformed();
     }
   }
   return new Request(url, init);
+}
+
+/** The body of a request (see `toWebRequest`); throws `payload_too_large` over `max` bytes. */
+async function readBody(
+  incoming: IncomingMessage,
+  source: WebRequestSource,
+  headers: Headers,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | null> {
+  const tooLarge = () => requestTooLarge(max);
+  if (Number(incoming.headers["content-length"] ?? "0") > max) throw tooLarge();
+  const stream = source.body ?? (incoming.readableDidRead ? undefined : incoming);
+  if (stream === undefined) {
+    const body = parsedBodyBytes(source.parsedBody, headers.get("content-type"));
+    headers.delete("content-length");
+    headers.delete("content-encoding");
+    if (body !== undefined && body.byteLength > max) throw tooLarge();
+    return body ?? null;
+  }
+  // Not destroyed when reading stops early: the 413 is still to be written on its connection.
+  const bytes = await readCapped(
+    stream.iterator({ destroyOnReturn: false }) as AsyncIterable<Uint8Array>,
+    max,
+    tooLarge,
+  );
+  return bytes.byteLength === 0 ? null : bytes;
+}
+
+/**
+ * The answer to a request refused before its body was read to the end: the problem of `error`,
+ * closing the connection (the unread rest of the body would otherwise be read as the next request).
+ */
+function refusal(error: unknown): Response {
+  const response = problemForError(error);
+  response.headers.set("connection", "close");
+  return response;
+}
+
+/** The answer to a request whose message makes no URL or whose body could not be read: `400`. */
+function malformed(): Response {
+  return new Response("Malformed request\n", {
+    status: 400,
+    headers: { "content-type": "text/plain" },
+  });
 }
 
 /**
@@ -100,25 +167,71 @@ function isJsonType(contentType: string): boolean {
 }
 
 /**
- * Writes `response` to node:http: status, headers (`Set-Cookie` each its own, merged with what
- * middleware already set with `setHeader`), body streamed.
+ * The status and headers of `response` as node:http takes them: `Set-Cookie` each its own field.
  */
-export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+export function nodeHeaders(response: Response): Record<string, string | string[]> {
   const headers: Record<string, string | string[]> = {};
   for (const [name, value] of response.headers) {
     if (name !== "set-cookie") headers[name] = value;
   }
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) headers["set-cookie"] = cookies;
-  outgoing.writeHead(response.status, headers);
-  if (response.body === null) {
-    outgoing.end();
-    return;
-  }
-  await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), outgoing);
+  return headers;
 }
 
-/** Answers a request whose message makes no URL: `400`, as text. */
-export function writeMalformed(outgoing: ServerResponse): void {
-  outgoing.writeHead(400, { "content-type": "text/plain" }).end("Malformed request\n");
+/**
+ * Writes `response` to node:http: status, headers (`Set-Cookie` each its own, merged with what
+ * middleware already set with `setHeader`), and its body: one write with its `Content-Length`
+ * when it is complete (`bodyContent`: every answer a durable endpoint makes from stored bytes,
+ * `Response.json`, a string), else streamed chunk by chunk as it is produced, waiting for the
+ * connection to drain (backpressure). When the client goes away mid-stream the body is cancelled
+ * (a durable endpoint's run keeps reading its own copy) and this resolves; when the body's
+ * stream fails mid-way the connection is destroyed, so the client sees a cut answer rather than
+ * a complete one.
+ */
+export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+  const headers = nodeHeaders(response);
+  const content = await bodyContent(response);
+  if (content.type === "bytes") {
+    headers["content-length"] = String(content.bytes.byteLength);
+    outgoing.writeHead(response.status, headers).end(content.bytes);
+    return;
+  }
+  outgoing.writeHead(response.status, headers);
+  if (content.type === "none") outgoing.end();
+  else await writeStream(content.stream, outgoing);
+}
+
+async function writeStream(stream: ReadableStream<Uint8Array>, outgoing: ServerResponse) {
+  const reader = stream.getReader();
+  // The connection closed before the body's end (the client went away): stop the body now,
+  // rather than when its next chunk comes (an LLM may take seconds to make it).
+  const stop = (): void => {
+    reader.cancel().catch(() => undefined);
+  };
+  outgoing.once("close", stop);
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (outgoing.destroyed) return;
+      if (!outgoing.write(value)) await drained(outgoing);
+    }
+    if (!outgoing.destroyed) outgoing.end();
+  } catch {
+    outgoing.destroy();
+  } finally {
+    outgoing.off("close", stop);
+  }
+}
+
+/** Resolves when `outgoing` can take more (`drain`) or will take nothing more (`close`). */
+function drained(outgoing: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      outgoing.off("drain", done).off("close", done);
+      resolve();
+    };
+    outgoing.on("drain", done).on("close", done);
+  });
 }

@@ -78,6 +78,11 @@ const result = (id: string, query = "", key?: string) =>
 describe("GET /v1/runs/:id/result", () => {
   it("answers an ended endpoint run's stored response: status, kept headers, body", async () => {
     expect((await ask("life", "q1")).status).toBe(201);
+    // The happy path answers as soon as the handler returns: the run's end is committed after.
+    await waitUntil(
+      async () => (await sf.store.getRun(acme, "chat:q1"))?.run.status === "succeeded",
+      { what: "the run's end to be committed" },
+    );
     const res = await result("chat:q1");
     expect(res.status).toBe(201);
     expect(await res.json()).toEqual({ answer: "life: 42" });
@@ -132,6 +137,10 @@ describe("GET /v1/runs/:id/result", () => {
 
   it("answers a failed run 500 run_failed without its message, a cancelled one 409 run_cancelled", async () => {
     expect((await ask("fail", "q3")).status).toBe(500);
+    await waitUntil(
+      async () => (await sf.store.getRun(acme, "chat:q3"))?.run.status === "failed",
+      { what: "the run's end to be committed" },
+    );
     const failedRes = await result("chat:q3");
     const failed = await expectProblem(failedRes.clone(), 500, "run_failed");
     await expectDocumented(failedRes, "/v1/runs/{id}/result", "get");

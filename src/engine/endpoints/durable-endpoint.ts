@@ -10,8 +10,10 @@
  * 1. is stored as a new run, created claimed by this process (committed before the handler runs);
  * 2. is driven inline: the executor's invocation (the same `runInvocation` and commit hook as
  *    every workflow) runs at once, and the request waits for it;
- * 3. is answered by how the invocation ended: the stored response when the run ended, a problem
- *    when it failed, or, when it parked (a step's retry backoff, a sleep, an event wait),
+ * 3. is answered, on the happy path, by the handler's response as soon as the handler returns
+ *    it (`readResponse` hands it over: a complete body as bytes, a stream as it is produced,
+ *    while the run keeps a copy and ends when the body ends); else by how the invocation ended:
+ *    a problem when it failed, or, when it parked (a step's retry backoff, a sleep, an event wait),
  *    `202 Accepted` with `Location: <its URL>?steadfast_run=<runId>` and `Retry-After`: the
  *    engine finishes the run in the background, and a `GET` of that location (the same handler)
  *    answers its stored response, holding up to `resultWaitMs` for it.
@@ -71,7 +73,14 @@ export type EndpointHandler = (
  * A durable endpoint: a web-standard handler for any framework (`toNodeHandler`,
  * `toExpressHandler` and `toFastifyHandler` for node:http, Express and Fastify).
  */
-export type DurableEndpoint = (request: Request) => Promise<Response>;
+export interface DurableEndpoint {
+  (request: Request): Promise<Response>;
+  /**
+   * The endpoint's `maxBodyBytes`: the adapters stop reading a request body as soon as it passes
+   * it (at once when its `Content-Length` does) and answer `413`.
+   */
+  readonly maxBodyBytes: number;
+}
 
 /** Options of `steadfast.endpoint`. */
 export interface EndpointOptions extends WorkflowOptions {
@@ -82,6 +91,13 @@ export interface EndpointOptions extends WorkflowOptions {
   resultWaitMs?: number;
   /** Largest request body stored, bytes; a larger one gets `413`. Default 10 MiB. */
   maxBodyBytes?: number;
+  /**
+   * Largest response body stored, bytes. Default 10 MiB. A handler's response over it is not
+   * stored and its run fails (`ResponseTooLargeError`); the request that started the run still
+   * gets the whole body (streamed); a later answer of the run (its location, a retry with its
+   * key) is `500 run_failed` naming this option.
+   */
+  maxResponseBytes?: number;
   /** The tenant the endpoint's runs belong to. Default `default`. */
   tenantId?: string;
   /**
@@ -108,6 +124,7 @@ export interface EndpointDependencies {
 
 const DEFAULT_RESULT_WAIT_MS = 20_000;
 const DEFAULT_MAX_BODY_BYTES = 10 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE_BYTES = 10 * 1024 * 1024;
 
 /**
  * Registers endpoint `name` in this process and returns its handler (see the file's comment).
@@ -127,7 +144,9 @@ export function createEndpoint(
   options: EndpointOptions = {},
 ): DurableEndpoint {
   const endpoint = new Endpoint(dependencies, name, handler, options);
-  return (request) => endpoint.answer(request);
+  return Object.assign((request: Request) => endpoint.answer(request), {
+    maxBodyBytes: endpoint.maxBodyBytes,
+  });
 }
 
 class Endpoint {
@@ -135,7 +154,7 @@ class Endpoint {
   readonly #name: string;
   readonly #tenant: TenantId;
   readonly #resultWaitMs: number;
-  readonly #maxBodyBytes: number;
+  readonly maxBodyBytes: number;
   readonly #inlineRetries: number;
   readonly #maxInlineMs: number | undefined;
   /**
@@ -143,6 +162,11 @@ class Endpoint {
    * id, while it does: that invocation's `Request` has them; later ones do not.
    */
   readonly #secrets = new Map<string, [string, string][]>();
+  /**
+   * The requests waiting inline for the handler's response of a run this process drives, by run
+   * id: its invocation hands the response over (once) as soon as the handler returns it.
+   */
+  readonly #handOvers = new Map<string, (answer: Response) => void>();
 
   constructor(
     deps: EndpointDependencies,
@@ -150,8 +174,15 @@ class Endpoint {
     handler: EndpointHandler,
     options: EndpointOptions,
   ) {
-    const { resultWaitMs, maxBodyBytes, tenantId, inlineRetries, maxInlineMs, ...workflowOptions } =
-      options;
+    const {
+      resultWaitMs,
+      maxBodyBytes,
+      maxResponseBytes,
+      tenantId,
+      inlineRetries,
+      maxInlineMs,
+      ...workflowOptions
+    } = options;
     this.#deps = deps;
     this.#name = name;
     this.#tenant = toTenantId(tenantId ?? "default");
@@ -169,10 +200,12 @@ class Endpoint {
       }
     }
     this.#resultWaitMs = resultWaitMs ?? DEFAULT_RESULT_WAIT_MS;
-    this.#maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.maxBodyBytes = maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    const maxResponse = maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
     this.#inlineRetries = inlineRetries ?? 0;
     this.#maxInlineMs = maxInlineMs;
     const secrets = this.#secrets;
+    const handOvers = this.#handOvers;
     const definition = defineWorkflow(name, async ({ input, runId, step }) => {
       if (!isEndpointRequest(input)) {
         throw new NonRetriableError(
@@ -185,7 +218,10 @@ class Endpoint {
           `Endpoint "${name}" returned ${typeof response} instead of a Response: return one (Response.json(value), new Response(body, init)).`,
         );
       }
-      return await readResponse(response);
+      // The request waiting inline, if this invocation is the one it drives (not a replay).
+      const handOver = handOvers.get(runId);
+      handOvers.delete(runId);
+      return await readResponse(response, maxResponse, handOver);
     });
     deps.executor.register(definition, workflowOptions);
   }
@@ -217,7 +253,7 @@ class Endpoint {
   async #take(request: Request): Promise<Response> {
     const { store, executor, clock, random } = this.#deps;
     const key = parseIdempotencyKeyHeader(request.headers.get("idempotency-key") ?? undefined);
-    const { stored, secrets } = await readRequest(request, this.#maxBodyBytes);
+    const { stored, secrets } = await readRequest(request, this.maxBodyBytes);
     const now = clock.now();
     const uid = newRunUid(now, random);
     const newRun: NewRun = {
@@ -262,13 +298,21 @@ class Endpoint {
       start = { created: run };
     }
     if (secrets.length > 0) this.#secrets.set(newRun.id, secrets);
+    const handedOver = new Promise<Response>((resolve) => this.#handOvers.set(newRun.id, resolve));
     const startedAt = monotonicNow(clock);
     const inline = slot.launchInline(start, {
       retries: this.#inlineRetries,
       ...(this.#maxInlineMs === undefined ? {} : { until: now + this.#maxInlineMs }),
     });
-    void inline.done.finally(() => this.#secrets.delete(newRun.id));
-    const end = await this.#held(inline, startedAt);
+    void inline.done.finally(() => {
+      this.#secrets.delete(newRun.id);
+      this.#handOvers.delete(newRun.id);
+    });
+    // Streaming: the handler's response as soon as it returns one (its body may still be coming;
+    // the run ends once it has been read), else how the invocation ended.
+    const first = await Promise.race([handedOver, this.#held(inline, startedAt)]);
+    if (first instanceof Response) return first;
+    const end = first;
     if (end?.type === "ended") return endedRunAnswer(end.run);
     // Handed off (parked, or held past maxInlineMs) or not run here: the run must be stored
     // before a location to it is given.

@@ -11,7 +11,8 @@ import {
 import { SteadfastError } from "../../core/errors.ts";
 import type { RunRecord } from "../../core/run-log.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
-import { toResponse } from "./endpoint-messages.ts";
+import { bytesResponse } from "./body-bytes.ts";
+import { RESPONSE_TOO_LARGE, toResponse } from "./endpoint-messages.ts";
 import { problemResponse } from "./endpoint-problems.ts";
 
 /**
@@ -25,8 +26,9 @@ export function isEndpointRun(run: RunRecord): boolean {
 /**
  * The answer of endpoint run `run` that has ended: its stored response (status, kept headers,
  * body) when it succeeded; `409 run_cancelled`; `500 run_failed` naming the error's name and code,
- * never its message (it may quote the request or a secret). A problem carries `occurrence`'s
- * members besides (the server's `instance` and `correlationId`).
+ * never its message (it may quote the request or a secret), and, for a response over the
+ * endpoint's `maxResponseBytes`, that option. A problem carries `occurrence`'s members besides
+ * (the server's `instance` and `correlationId`).
  */
 export function endedRunAnswer(run: RunRecord, occurrence: Record<string, string> = {}): Response {
   if (run.status === "succeeded") {
@@ -44,6 +46,13 @@ export function endedRunAnswer(run: RunRecord, occurrence: Record<string, string
     );
   }
   const error = run.error;
+  if (error?.code === RESPONSE_TOO_LARGE) {
+    return problemResponse(
+      "run_failed",
+      `Run "${run.id}" of endpoint "${run.workflow}" failed: its handler's response body was over the endpoint's maxResponseBytes, so it was not stored. Raise maxResponseBytes or return a smaller body; see \`steadfast runs show ${run.id}\`.`,
+      { runId: run.id, ...occurrence },
+    );
+  }
   const named =
     error === undefined
       ? "an error"
@@ -60,7 +69,7 @@ export function endedRunAnswer(run: RunRecord, occurrence: Record<string, string
  * `location`; come back after `retryAfter` seconds.
  */
 export function acceptedAnswer(runId: string, location: string, retryAfter: number): Response {
-  return new Response(JSON.stringify({ runId, location }), {
+  return bytesResponse(JSON.stringify({ runId, location }), {
     status: 202,
     headers: {
       "content-type": "application/json",

@@ -11,6 +11,7 @@ import {
   type ProblemKind,
 } from "../../core/problem-kinds.ts";
 import { redactText } from "../../core/redact.ts";
+import { bytesResponse } from "./body-bytes.ts";
 
 /** Status and title of each problem an endpoint answers. */
 export const ENDPOINT_PROBLEMS = {
@@ -42,7 +43,7 @@ export function problemResponse(
     code,
     ...extra,
   };
-  return new Response(JSON.stringify(body), {
+  return bytesResponse(JSON.stringify(body), {
     status,
     headers: { "content-type": PROBLEM_CONTENT_TYPE },
   });

@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { ReadableStream as NodeReadableStream } from "node:stream/web";
 import { pipeline } from "node:stream/promises";
+import { isJsonMediaType } from "../core/http-fields.ts";
 
 /** How a framework adapter tells `toWebRequest` what it knows beyond the node:http message. */
 export interface WebRequestSource {
@@ -77,7 +78,7 @@ export function parsedBodyBytes(
   // A copy: a `Buffer` is typed on `ArrayBufferLike`, which `BodyInit` does not take.
   if (body instanceof Uint8Array) return new Uint8Array(body);
   if (typeof body === "string") return new TextEncoder().encode(body);
-  if (contentType !== null && isJsonType(contentType)) {
+  if (contentType !== null && isJsonMediaType(contentType)) {
     return new TextEncoder().encode(JSON.stringify(body));
   }
   throw new ParsedBodyError(
@@ -91,12 +92,6 @@ export function parsedBodyBytes(
  */
 export class ParsedBodyError extends Error {
   override readonly name = "ParsedBodyError";
-}
-
-/** `application/json` and any `+json` type (RFC 6839), parameters ignored. */
-function isJsonType(contentType: string): boolean {
-  const type = contentType.split(";", 1)[0]!.trim().toLowerCase();
-  return type === "application/json" || type.endsWith("+json");
 }
 
 /**

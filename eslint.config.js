@@ -46,7 +46,7 @@ const boundaries = {
   endpoints: ["store", "server", "dashboard", "client", "cli"],
   http: ["store", "engine", "workflow", "server", "dashboard", "client", "cli"],
   // `steadfast/idempotency` (issue 13): middleware for users' servers, on core and resilience
-  // only (its stores are its own), so it ships without the engine.
+  // (its stores are its own), so it ships without the engine.
   idempotency: [
     "store",
     "engine",
@@ -57,7 +57,6 @@ const boundaries = {
     "dashboard",
     "client",
     "cli",
-    "testing",
   ],
   client: ["store", "engine", "http", "server", "cli", "resilience"],
 };

@@ -38,7 +38,9 @@ export interface Idempotency {
 }
 
 /**
- * The idempotency middleware on `options.store`. Opens (and prepares) a store given as a URL.
+ * The idempotency middleware on `options.store`. Opens (and prepares) a store given as a URL:
+ * rejects with `InvalidOptionError` for a wrong option, and with `StoreError` `connect_failed`
+ * when the store cannot be opened.
  *
  * @example
  * const idempotency = await createIdempotency({
@@ -172,7 +174,11 @@ class IdempotencyMiddleware implements Idempotency {
     next: NextHandler,
   ): Promise<Response> {
     const o = this.#options;
-    const lost = (): void => o.onEvent({ type: "idempotency:lease-lost", scope });
+    let leaseLost = false;
+    const lost = (): void => {
+      if (!leaseLost) o.onEvent({ type: "idempotency:lease-lost", scope });
+      leaseLost = true;
+    };
     const heartbeat = startLoop(
       o.clock,
       o.leaseRenewIntervalMs,

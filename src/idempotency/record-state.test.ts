@@ -7,7 +7,7 @@ import {
   extendLease,
   isHeldBy,
   type ClaimInput,
-  type IdempotencyRecord,
+  type InFlightRecord,
 } from "./record-state.ts";
 
 const FP: Fingerprint = { algorithm: "sha256-jcs-v1", digest: "a".repeat(64) };
@@ -15,6 +15,13 @@ const OTHER: Fingerprint = { algorithm: "sha256-jcs-v1", digest: "b".repeat(64) 
 const LEASE_MS = 60_000;
 const RETENTION_MS = 86_400_000;
 const RESPONSE = { status: 201, headers: [], body: new Uint8Array([1, 2]) };
+
+/** The record of a claim on an absent key. */
+function claimed(input: ClaimInput): InFlightRecord {
+  const decision = decideClaim(undefined, input);
+  if (decision.outcome !== "claimed") throw new Error(`not claimed: ${decision.outcome}`);
+  return decision.record;
+}
 
 describe("the idempotency record's state machine", () => {
   const clock = new FakeClock();
@@ -43,7 +50,7 @@ describe("the idempotency record's state machine", () => {
 
   it("in-flight: another claim is told it is in flight until the lease runs out, then takes it over", async () => {
     const start = clock.now();
-    const held = decideClaim(undefined, claimAt(start)).record as IdempotencyRecord;
+    const held = claimed(claimAt(start));
     await clock.advance(LEASE_MS - 1);
     expect(decideClaim(held, claimAt(clock.now(), "t2"))).toEqual({
       outcome: "in-flight",
@@ -65,7 +72,7 @@ describe("the idempotency record's state machine", () => {
   });
 
   it("in-flight -> in-flight: an extension moves the lease and the purge time, never back", async () => {
-    const held = decideClaim(undefined, claimAt(clock.now())).record as IdempotencyRecord;
+    const held = claimed(claimAt(clock.now()));
     await clock.advance(20_000);
     const extended = extendLease(held, "t1", clock.now(), LEASE_MS, RETENTION_MS);
     expect(extended?.leaseExpiresAt).toBe(clock.now() + LEASE_MS);
@@ -77,7 +84,7 @@ describe("the idempotency record's state machine", () => {
   });
 
   it("in-flight -> completed, replayed to the same request and refused to another", async () => {
-    const held = decideClaim(undefined, claimAt(clock.now())).record as IdempotencyRecord;
+    const held = claimed(claimAt(clock.now()));
     await clock.advance(1_000);
     expect(completeLease(held, "t2", RESPONSE, clock.now(), RETENTION_MS)).toBeUndefined();
     const done = completeLease(held, "t1", RESPONSE, clock.now(), RETENTION_MS)!;
@@ -101,7 +108,7 @@ describe("the idempotency record's state machine", () => {
   });
 
   it("any state, fingerprint differs: mismatch, even past the lease", async () => {
-    const held = decideClaim(undefined, claimAt(clock.now())).record as IdempotencyRecord;
+    const held = claimed(claimAt(clock.now()));
     expect(decideClaim(held, claimAt(clock.now(), "t2", OTHER))).toEqual({
       outcome: "mismatch",
       state: "in-flight",
@@ -114,7 +121,7 @@ describe("the idempotency record's state machine", () => {
   });
 
   it("past purgeAt a record counts as absent, for any request", async () => {
-    const held = decideClaim(undefined, claimAt(clock.now())).record as IdempotencyRecord;
+    const held = claimed(claimAt(clock.now()));
     const done = completeLease(held, "t1", RESPONSE, clock.now(), RETENTION_MS)!;
     await clock.advance(RETENTION_MS - 1);
     expect(decideClaim(done, claimAt(clock.now(), "t2", OTHER)).outcome).toBe("mismatch");

@@ -109,6 +109,7 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     scope: string,
     expectedVersion: string | undefined,
     next: VersionedRecord | undefined,
+    _now?: number,
   ): Promise<boolean> {
     if (next === undefined) {
       if (expectedVersion === undefined) return (await this.read(scope)) === undefined;

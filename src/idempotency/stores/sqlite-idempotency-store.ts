@@ -110,6 +110,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     scope: string,
     expectedVersion: string | undefined,
     next: VersionedRecord | undefined,
+    _now?: number,
   ): Promise<boolean> {
     return this.#run(() => {
       if (next === undefined) {

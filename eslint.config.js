@@ -45,6 +45,19 @@ const boundaries = {
   // Framework adapters of durable endpoints: they wrap the engine's handler, never a concrete store.
   endpoints: ["store", "server", "dashboard", "client", "cli"],
   http: ["store", "engine", "workflow", "server", "dashboard", "client", "cli"],
+  // `steadfast/idempotency` (issue 13): middleware for users' servers, on core and resilience
+  // (its stores are its own), so it ships without the engine.
+  idempotency: [
+    "store",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+  ],
   client: ["store", "engine", "http", "server", "cli", "resilience"],
 };
 

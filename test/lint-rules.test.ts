@@ -102,6 +102,9 @@ describe("import boundaries, at any folder depth", () => {
     ["src/client/a/b/x.ts", "../../../resilience/index.ts"],
     ["src/store/sqlite/deep/x.ts", "../../../engine/engine.ts"],
     ["src/endpoints/x.ts", "../store/sqlite/sqlite-store.ts"],
+    ["src/idempotency/x.ts", "../engine/fingerprint.ts"],
+    ["src/idempotency/stores/x.ts", "../../store/postgres/postgres-store.ts"],
+    ["src/idempotency/stores/x.ts", "../../server/problem.ts"],
   ])("refuses %s importing %s", async (file, source) => {
     const fired = await lint(`import { x } from "${source}";\nexport { x };`, file);
     expect(fired).toHaveLength(1);
@@ -115,6 +118,8 @@ describe("import boundaries, at any folder depth", () => {
     ["src/resilience/a/b/x.ts", "../../../core/errors.ts"],
     ["src/client/a/x.ts", "../../core/call-view.ts"],
     ["src/endpoints/x.ts", "../engine/endpoints/durable-endpoint.ts"],
+    ["src/idempotency/stores/x.ts", "../../core/errors.ts"],
+    ["src/idempotency/x.ts", "../resilience/system.ts"],
   ])("allows %s importing %s", async (file, source) => {
     expect(await lint(`import { x } from "${source}";\nexport { x };`, file)).toEqual([]);
   });

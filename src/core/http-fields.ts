@@ -99,3 +99,14 @@ function describeCharacter(character: string): string {
   if (named !== undefined) return `${named}, ${hex},`;
   return code < 0x20 ? `a control character (${hex})` : `a character outside Latin-1 (${hex})`;
 }
+
+/**
+ * True for a JSON media type: `application/json` or any `+json` structured-syntax suffix
+ * (RFC 6839 section 3.1), parameters ignored.
+ *
+ * @example isJsonMediaType("application/problem+json; charset=utf-8") // true
+ */
+export function isJsonMediaType(contentType: string): boolean {
+  const essence = contentType.split(";", 1)[0]!.trim().toLowerCase();
+  return essence === "application/json" || essence.endsWith("+json");
+}

@@ -4,7 +4,11 @@ import { createClient } from "../client/client.ts";
 import { appHarness, KEY_ACME, type AppHarness } from "../server/app-harness.test-support.ts";
 import { InvalidOptionError, isSteadfastError } from "./errors.ts";
 import { tenantId } from "./ids.ts";
-import { idempotencyKeyProblem, parseIdempotencyKeyHeader } from "./idempotency-key.ts";
+import {
+  idempotencyKeyProblem,
+  parseIdempotencyKeyHeader,
+  readIdempotencyKeyHeader,
+} from "./idempotency-key.ts";
 
 describe("idempotencyKeyProblem", () => {
   it.each([["order-42"], ["k".repeat(255)], ["clé-42 (Latin-1)"], ["a b\tc"], ['"quoted"']])(
@@ -56,6 +60,62 @@ describe("parseIdempotencyKeyHeader", () => {
       ).toBe(true);
     },
   );
+});
+
+describe("readIdempotencyKeyHeader (draft-ietf-httpapi-idempotency-key-header-06)", () => {
+  it.each([
+    [null, { kind: "absent" }],
+    [
+      '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+      { kind: "key", key: "8e03978e-40d5-43e8-bc93-6894a57f9324" },
+    ],
+    ['  "k-1"  ', { kind: "key", key: "k-1" }],
+    // RFC 8941 section 4.2: an Item's parameters are parsed and ignored (the draft defines none).
+    ['"k-1";v=1', { kind: "key", key: "k-1" }],
+    [
+      '"k-1"; a; b=?0; c=tok/en:x; d=-1.5; e=:aGk=:; f="s"; g=@1700000000',
+      { kind: "key", key: "k-1" },
+    ],
+    ['"a\\"b"', { kind: "key", key: 'a"b' }],
+    ["k-1", { kind: "key", key: "k-1" }],
+  ])("%j -> %j", (header, expected) => {
+    expect(readIdempotencyKeyHeader(header)).toEqual(expected);
+  });
+
+  it.each([
+    ['"a", "b"', /not a valid quoted string/], // a list: two keys
+    ['"k-1";V=1', /not a valid quoted string/], // parameter keys are lower case
+    ['"k-1";v=', /not a valid quoted string/],
+    ['"k-1" x', /not a valid quoted string/],
+    ['"clé"', /not a valid quoted string/], // sf-string is ASCII
+    ['"\\t"', /not a valid quoted string/], // only \" and \\ escapes
+    ['" k"', /begins or ends with a space/],
+  ])("refuses %j", (header, problem) => {
+    const reading = readIdempotencyKeyHeader(header);
+    expect(reading.kind === "invalid" && reading.problem).toMatch(problem);
+  });
+
+  it("holds clients to the quoted form with bareKeys: false", () => {
+    expect(readIdempotencyKeyHeader('"k-1"', { bareKeys: false })).toEqual({
+      kind: "key",
+      key: "k-1",
+    });
+    const bare = readIdempotencyKeyHeader("k-1", { bareKeys: false });
+    expect(bare.kind === "invalid" && bare.problem).toMatch(/must be a quoted string/);
+  });
+
+  it("applies a configured key rule to the unquoted key", () => {
+    const uuid = (key: string): string | undefined =>
+      /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(key)
+        ? undefined
+        : "must be a UUID";
+    expect(readIdempotencyKeyHeader('"k-1"', { keyProblem: uuid })).toEqual({
+      kind: "invalid",
+      problem: "must be a UUID",
+    });
+    const key = "8e03978e-40d5-43e8-bc93-6894a57f9324";
+    expect(readIdempotencyKeyHeader(key, { keyProblem: uuid })).toEqual({ kind: "key", key });
+  });
 });
 
 /**

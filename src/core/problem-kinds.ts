@@ -56,3 +56,33 @@ export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 
 /** Base of the problem type URIs: `https://steadfast.dev/problems/<code>`. */
 export const PROBLEM_TYPE_BASE = "https://steadfast.dev/problems/";
+
+/** The members every problem body of Steadfast carries (RFC 9457 section 3.1, plus `code`). */
+export interface ProblemJson {
+  /** A URI naming the problem type: `PROBLEM_TYPE_BASE + code` unless a caller chose its own. */
+  type: string;
+  title: string;
+  status: number;
+  /** What went wrong with this request, and usually the fix. */
+  detail: string;
+  /** Stable and machine-readable (`idempotency_key_reused`). */
+  code: string;
+  /** Extension members (`errors`, `correlationId`, `runId`...). */
+  [member: string]: unknown;
+}
+
+/**
+ * The `application/problem+json` response of `problem`: its status, the problem media type, and
+ * `headers` (`Retry-After`...) added. Every problem answer Steadfast makes is sent through here.
+ *
+ * @example problemJsonResponse({ type, title: "Not found", status: 404, detail, code: "not_found" })
+ */
+export function problemJsonResponse(
+  problem: ProblemJson,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return new Response(JSON.stringify(problem), {
+    status: problem.status,
+    headers: { ...headers, "content-type": PROBLEM_CONTENT_TYPE },
+  });
+}

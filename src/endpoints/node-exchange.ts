@@ -23,6 +23,7 @@ export interface WebHandler {
    */
   readonly maxBodyBytes?: number;
 }
+import { isJsonMediaType } from "../core/http-fields.ts";
 
 /** How a framework adapter tells `toWebRequest` what it knows beyond the node:http message. */
 export interface WebRequestSource {
@@ -144,7 +145,7 @@ export function parsedBodyBytes(
   // A copy: a `Buffer` is typed on `ArrayBufferLike`, which `BodyInit` does not take.
   if (body instanceof Uint8Array) return new Uint8Array(body);
   if (typeof body === "string") return new TextEncoder().encode(body);
-  if (contentType !== null && isJsonType(contentType)) {
+  if (contentType !== null && isJsonMediaType(contentType)) {
     return new TextEncoder().encode(JSON.stringify(body));
   }
   throw new ParsedBodyError(
@@ -158,12 +159,6 @@ export function parsedBodyBytes(
  */
 export class ParsedBodyError extends Error {
   override readonly name = "ParsedBodyError";
-}
-
-/** `application/json` and any `+json` type (RFC 6839), parameters ignored. */
-function isJsonType(contentType: string): boolean {
-  const type = contentType.split(";", 1)[0]!.trim().toLowerCase();
-  return type === "application/json" || type.endsWith("+json");
 }
 
 /**

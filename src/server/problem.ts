@@ -20,9 +20,9 @@ export {
   type ProblemKind,
 } from "../core/problem-kinds.ts";
 import {
-  PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,
   PROBLEM_TYPE_BASE,
+  problemJsonResponse,
   type ProblemCode,
   type ProblemKind,
 } from "../core/problem-kinds.ts";
@@ -148,12 +148,12 @@ export function problemResponse(
   init: ProblemInit,
 ): Response {
   const body = problemBody(c, code, init.detail, init.issues);
-  const headers: Record<string, string> = { "content-type": PROBLEM_CONTENT_TYPE, ...init.headers };
+  const headers: Record<string, string> = { ...init.headers };
   if (code === "unauthorized") {
     // RFC 6750 section 3: a 401 names the scheme; `invalid_token` when a key was sent but is wrong.
     headers["www-authenticate"] ??= 'Bearer realm="steadfast"';
   }
-  return new Response(JSON.stringify(body), { status: body.status, headers });
+  return problemJsonResponse({ ...body }, headers);
 }
 
 /** The code of a problem for an HTTP status raised outside our own errors (Hono's `HTTPException`). */

@@ -137,10 +137,9 @@ describe("GET /v1/runs/:id/result", () => {
 
   it("answers a failed run 500 run_failed without its message, a cancelled one 409 run_cancelled", async () => {
     expect((await ask("fail", "q3")).status).toBe(500);
-    await waitUntil(
-      async () => (await sf.store.getRun(acme, "chat:q3"))?.run.status === "failed",
-      { what: "the run's end to be committed" },
-    );
+    await waitUntil(async () => (await sf.store.getRun(acme, "chat:q3"))?.run.status === "failed", {
+      what: "the run's end to be committed",
+    });
     const failedRes = await result("chat:q3");
     const failed = await expectProblem(failedRes.clone(), 500, "run_failed");
     await expectDocumented(failedRes, "/v1/runs/{id}/result", "get");

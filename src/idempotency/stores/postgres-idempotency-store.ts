@@ -1,0 +1,172 @@
+/**
+ * Idempotency records in PostgreSQL (issue 13), shared by every process on the database. Each
+ * compare-and-set is one statement conditional on the version: `INSERT ... ON CONFLICT DO
+ * NOTHING` for a new record (of concurrent inserts exactly one lands), `UPDATE`/`DELETE ...
+ * WHERE version = $n` otherwise (a concurrent writer's commit makes the condition false).
+ */
+import pg from "pg";
+import { StoreError } from "../../core/errors.ts";
+import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
+import { fromRow, RECORD_COLUMNS, RECORDS_TABLE, toRow, type DriverRow } from "./record-rows.ts";
+
+/** Options of `PostgresIdempotencyStore.connect`. */
+export interface PostgresIdempotencyStoreOptions {
+  /** `postgres://user:password@host:5432/database`. */
+  connectionString: string;
+  /** The schema of the records table, created if missing. Default `steadfast`. */
+  schema?: string;
+  /** Most connections the pool opens. Default 10. */
+  poolSize?: number;
+  /** Reported in `pg_stat_activity.application_name`. Default `steadfast-idempotency`. */
+  applicationName?: string;
+}
+
+// Serialises the creation of the table by processes starting together (CREATE ... IF NOT
+// EXISTS is not safe against a concurrent CREATE). Any constant of our own.
+const SCHEMA_LOCK = 0x5354_4944; // "STID"
+
+/** An `IdempotencyStore` on a PostgreSQL database. */
+export class PostgresIdempotencyStore implements IdempotencyStore {
+  readonly #pool: pg.Pool;
+  readonly #table: string;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, table: string) {
+    this.#pool = pool;
+    this.#table = table;
+  }
+
+  /**
+   * Connects, and creates the schema and the records table if they are missing.
+   *
+   * @example const store = await PostgresIdempotencyStore.connect({ connectionString: "postgres://localhost/app" });
+   */
+  static async connect(
+    options: PostgresIdempotencyStoreOptions,
+  ): Promise<PostgresIdempotencyStore> {
+    const schema = options.schema ?? "steadfast";
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? "steadfast-idempotency",
+    });
+    // An idle client losing its connection emits on the pool: the next query reports it.
+    pool.on("error", () => undefined);
+    const quotedSchema = pg.escapeIdentifier(schema);
+    const table = `${quotedSchema}.${pg.escapeIdentifier(RECORDS_TABLE)}`;
+    try {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
+        await client.query(`
+          CREATE TABLE IF NOT EXISTS ${table} (
+            scope text PRIMARY KEY,
+            version text NOT NULL,
+            state text NOT NULL CHECK (state IN ('in-flight', 'completed')),
+            fingerprint_algorithm text NOT NULL,
+            fingerprint text NOT NULL,
+            lease_token text,
+            claimed_at bigint,
+            lease_expires_at bigint,
+            completed_at bigint,
+            response_status integer,
+            response_headers text,
+            response_body bytea,
+            purge_at bigint NOT NULL
+          )`);
+        await client.query(
+          `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${RECORDS_TABLE}_purge_at`)} ON ${table} (purge_at)`,
+        );
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(
+        "connect_failed",
+        `Could not prepare the idempotency store in schema ${schema}: ${String(error)}`,
+        { cause: error },
+      );
+    }
+    return new PostgresIdempotencyStore(pool, table);
+  }
+
+  async read(scope: string): Promise<VersionedRecord | undefined> {
+    const { rows } = await this.#query<DriverRow>(
+      `SELECT ${RECORD_COLUMNS.join(", ")} FROM ${this.#table} WHERE scope = $1`,
+      [scope],
+    );
+    return rows[0] === undefined ? undefined : fromRow(rows[0]);
+  }
+
+  async compareAndSet(
+    scope: string,
+    expectedVersion: string | undefined,
+    next: VersionedRecord | undefined,
+    _now?: number,
+  ): Promise<boolean> {
+    if (next === undefined) {
+      if (expectedVersion === undefined) return (await this.read(scope)) === undefined;
+      const deleted = await this.#query(
+        `DELETE FROM ${this.#table} WHERE scope = $1 AND version = $2`,
+        [scope, expectedVersion],
+      );
+      return deleted.rowCount === 1;
+    }
+    const row = toRow(next);
+    const values = RECORD_COLUMNS.map((column) => row[column]);
+    if (expectedVersion === undefined) {
+      const placeholders = RECORD_COLUMNS.map((_, i) => `$${i + 2}`).join(", ");
+      const inserted = await this.#query(
+        `INSERT INTO ${this.#table} (scope, ${RECORD_COLUMNS.join(", ")}) VALUES ($1, ${placeholders}) ON CONFLICT (scope) DO NOTHING`,
+        [scope, ...values],
+      );
+      return inserted.rowCount === 1;
+    }
+    const assignments = RECORD_COLUMNS.map((column, i) => `${column} = $${i + 3}`).join(", ");
+    const updated = await this.#query(
+      `UPDATE ${this.#table} SET ${assignments} WHERE scope = $1 AND version = $2`,
+      [scope, expectedVersion, ...values],
+    );
+    return updated.rowCount === 1;
+  }
+
+  async purgeExpired(now: number, limit: number): Promise<number> {
+    const purged = await this.#query(
+      `DELETE FROM ${this.#table} WHERE scope IN (
+         SELECT scope FROM ${this.#table} WHERE purge_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`,
+      [now, limit],
+    );
+    return purged.rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async #query<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (this.#closed) {
+      throw new StoreError("store_closed", "The PostgreSQL idempotency store is closed.");
+    }
+    try {
+      return await this.#pool.query<R>(text, values);
+    } catch (error) {
+      throw new StoreError(
+        "store_failed",
+        `The PostgreSQL idempotency store failed: ${String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * Idempotency records in Redis (issue 13), shared by every process on the server: one hash per
+ * scope (`version`, `meta`, `body`). The compare-and-set is a Lua script, which Redis runs
+ * atomically; every other operation touches a single key, so any key may live on any shard.
+ * Redis expires a record itself at its `purgeAt` (a TTL set on each write, relative to the
+ * caller's clock): there is nothing to purge.
+ */
+import { Redis } from "ioredis";
+import { StoreError } from "../../core/errors.ts";
+import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
+import { fromRow, toRow, type RecordRow } from "./record-rows.ts";
+
+/** Options of `RedisIdempotencyStore.connect`. */
+export interface RedisIdempotencyStoreOptions {
+  /** `redis://[user:password@]host:6379[/db]` (or `rediss://` for TLS). */
+  url: string;
+  /** Prefix of the records' keys. Default `steadfast:idempotency:`. */
+  prefix?: string;
+}
+
+// KEYS[1]: the record; ARGV: expected version ('' for none), next version ('' to delete), meta,
+// body, TTL in ms. Returns 1 when written, 0 when the version was not the expected one.
+const COMPARE_AND_SET = `
+local current = redis.call('HGET', KEYS[1], 'version')
+if ARGV[1] == '' then
+  if current then return 0 end
+elseif current ~= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if ARGV[2] == '' then return 1 end
+redis.call('HSET', KEYS[1], 'version', ARGV[2], 'meta', ARGV[3], 'body', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return 1
+`;
+
+interface WithCompareAndSet {
+  steadfastIdempotencyCas(
+    key: string,
+    expected: string,
+    next: string,
+    meta: string,
+    body: Buffer,
+    ttlMs: number,
+  ): Promise<number>;
+}
+
+/** An `IdempotencyStore` on a Redis server. */
+export class RedisIdempotencyStore implements IdempotencyStore {
+  readonly #redis: Redis;
+  readonly #prefix: string;
+  #closed = false;
+
+  private constructor(redis: Redis, prefix: string) {
+    this.#redis = redis;
+    this.#prefix = prefix;
+  }
+
+  /**
+   * Connects to the Redis server at `options.url`.
+   *
+   * @example const store = await RedisIdempotencyStore.connect({ url: "redis://127.0.0.1:6379" });
+   */
+  static async connect(options: RedisIdempotencyStoreOptions): Promise<RedisIdempotencyStore> {
+    const redis = new Redis(options.url, {
+      lazyConnect: true,
+      // Fail fast while the server is away (the middleware answers 503) rather than queueing.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+    });
+    // Connection errors surface on the next command; the event alone would be reported unhandled.
+    redis.on("error", () => undefined);
+    try {
+      await redis.connect();
+    } catch (error) {
+      redis.disconnect();
+      throw new StoreError(
+        "connect_failed",
+        `Could not connect the idempotency store to Redis: ${String(error)}`,
+        { cause: error },
+      );
+    }
+    redis.defineCommand("steadfastIdempotencyCas", { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    return new RedisIdempotencyStore(redis, options.prefix ?? "steadfast:idempotency:");
+  }
+
+  async read(scope: string): Promise<VersionedRecord | undefined> {
+    const [version, meta, body] = await this.#call(() =>
+      this.#redis.hmgetBuffer(this.#prefix + scope, "version", "meta", "body"),
+    );
+    if (version == null || meta == null) return undefined;
+    const row = JSON.parse(meta.toString("utf8")) as Omit<RecordRow, "version" | "response_body">;
+    return fromRow({ ...row, version: version.toString("utf8"), response_body: body ?? null });
+  }
+
+  async compareAndSet(
+    scope: string,
+    expectedVersion: string | undefined,
+    next: VersionedRecord | undefined,
+    now: number,
+  ): Promise<boolean> {
+    let meta = "";
+    let body: Uint8Array = new Uint8Array();
+    let ttlMs = 1;
+    if (next !== undefined) {
+      const { version: _version, response_body, ...row } = toRow(next);
+      meta = JSON.stringify(row);
+      body = response_body ?? body;
+      ttlMs = Math.max(1, Math.ceil(next.record.purgeAt - now));
+    }
+    const written = await this.#call(() =>
+      (this.#redis as unknown as WithCompareAndSet).steadfastIdempotencyCas(
+        this.#prefix + scope,
+        expectedVersion ?? "",
+        next?.version ?? "",
+        meta,
+        // ioredis sends a Buffer as bytes (any other Uint8Array as its numbers, comma-joined).
+        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        ttlMs,
+      ),
+    );
+    return written === 1;
+  }
+
+  /** Nothing to do: Redis expires each record at its `purgeAt`. */
+  purgeExpired(): Promise<number> {
+    return Promise.resolve(0);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  async #call<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#closed)
+      throw new StoreError("store_closed", "The Redis idempotency store is closed.");
+    try {
+      return await operation();
+    } catch (error) {
+      throw new StoreError("store_failed", `The Redis idempotency store failed: ${String(error)}`, {
+        cause: error,
+      });
+    }
+  }
+}

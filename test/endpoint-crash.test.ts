@@ -4,6 +4,8 @@
 // counting upstream, so each assertion is a count or a response:
 //   - a process killed mid-request (no response sent) has its run finished by the next process,
 //     and the client's retry with the same key (reaching the new process) gets the response;
+//   - without a key, the same: the request's run was written behind it while its first step ran,
+//     and the next process finishes it (its location answers the response);
 //   - a failing step answers 202 and a Location; the process is killed; the location, asked of a
 //     new process, answers the final response; the completed first step did not run again.
 import { spawn, type ChildProcess } from "node:child_process";
@@ -130,6 +132,42 @@ describe.each(databases)("durable endpoints survive kill -9 ($name, process leve
     expect(await retried.json()).toMatchObject({ question: "life", by: "second" });
     expect(upstream.count("/chat%3Ak-1/plan")).toBe(1);
     expect(upstream.count("/chat%3Ak-1/answer")).toBe(2);
+  });
+
+  it("without a key: the request's run, written while its first step ran, is finished by the next process after kill -9", async () => {
+    const db = open();
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let answers = 0;
+    upstream = await startCountingUpstream((request) =>
+      request.path.endsWith("/answer") && ++answers === 1 ? { after: held } : {},
+    );
+    const first = await start(db, "first");
+    const cut = fetch(`http://127.0.0.1:${first.port}/chat?lang=en`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ question: "life", upstream: upstream.url }),
+    }).then(
+      (response) => response.status,
+      (error: unknown) => error,
+    );
+    // Its second step is under way: the first step, and the request, were written behind it.
+    await waitUntil(() => upstream!.requests.some((r) => r.path.endsWith("/answer")), {
+      what: "the first answer request",
+    });
+    const path = upstream.requests.find((r) => r.path.endsWith("/answer"))!.path;
+    const runId = decodeURIComponent(path.split("/")[1]!);
+    expect(runId).toMatch(/^run_/);
+    await first.kill9();
+    expect(await cut).toBeInstanceOf(Error);
+
+    const second = await start(db, "second");
+    // The run's location (any run of the endpoint has one), asked of the new process.
+    const final = await fetch(
+      `http://127.0.0.1:${second.port}/chat?lang=en&steadfast_run=${encodeURIComponent(runId)}`,
+    );
+    expect(final.status, second.output()).toBe(201);
+    expect(await final.json()).toMatchObject({ question: "life", by: "second" });
+    expect(upstream.count(`/${encodeURIComponent(runId)}/answer`)).toBe(2);
   });
 
   it("answers 202 and a Location for a failing step; after kill -9 a new process finishes the run and the location answers it, the first step once", async () => {

@@ -3,7 +3,14 @@
 // reads values kept out of line itself): the row given here holds them under these names.
 import { StoreError } from "../core/errors.ts";
 import type { RunUid, TenantId } from "../core/ids.ts";
-import type { NewRun, RunEnd, RunFailReason, RunRecord, StepBatch } from "../core/run-log.ts";
+import {
+  claimedRunRecord,
+  type NewRun,
+  type RunEnd,
+  type RunFailReason,
+  type RunRecord,
+  type StepBatch,
+} from "../core/run-log.ts";
 import type { CompensationReport } from "../core/workflow/compensation.ts";
 import type { RunPhase, RunStatus, RunWaitCode } from "../core/workflow/run-state.ts";
 import type { StepAttempt } from "../core/workflow/step-attempt.ts";
@@ -105,17 +112,8 @@ export function checkEndedRun(run: NewRun, batch: StepBatch): void {
 /** The record of a run `createEndedRun` created, without reading it back. */
 export function endedRunRecord(run: NewRun, end: RunEnd, now: number): RunRecord {
   const record: RunRecord = {
-    uid: run.uid,
-    tenantId: run.tenantId,
-    id: run.id,
-    workflow: run.workflow,
+    ...claimedRunRecord(run),
     status: end.status,
-    phase: "forward",
-    input: run.input,
-    inputFingerprint: run.inputFingerprint,
-    invocations: 1,
-    crashesInARow: 0,
-    createdAt: run.createdAt,
     updatedAt: now,
     endedAt: now,
   };

@@ -1,58 +1,24 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { tenantId } from "../../core/ids.ts";
 import type { RunRecord } from "../../core/run-log.ts";
 import { isFinalRunStatus } from "../../core/workflow/run-state.ts";
 import type { Steadfast } from "../../steadfast.ts";
 import { NonRetriableError } from "../../core/workflow/workflow-errors.ts";
-import { toNodeHandler } from "../../endpoints/node-adapter.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
-import { harness, type Harness, type HarnessOptions } from "../engine-harness.test-support.ts";
-import {
-  dropSchema,
-  TEST_DATABASE_URL,
-  testSchemaName,
-} from "../../store/postgres/test-database.test-support.ts";
+import type { Harness } from "../engine-harness.test-support.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
-import type { DurableEndpoint } from "./durable-endpoint.ts";
+import {
+  closeEndpointBed,
+  ENDPOINT_STORES,
+  serveEndpoint,
+  type OpenHarness,
+} from "./endpoint-bed.test-support.ts";
 
 let h: Harness | undefined;
-let server: Server | undefined;
-let schema: string | undefined;
 afterEach(async () => {
-  if (server !== undefined) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-  }
-  server = undefined;
-  await h?.cleanup();
   h = undefined;
-  if (schema !== undefined) await dropSchema(schema);
-  schema = undefined;
+  await closeEndpointBed();
 });
-
-/** The harness on the store under test: its SQLite file, or a fresh PostgreSQL schema. */
-type Open = () => Promise<Harness>;
-const STORES: [string, Open][] = [
-  ["SQLite", () => harness([])],
-  [
-    "PostgreSQL",
-    () => {
-      schema = testSchemaName();
-      const options: HarnessOptions = { db: `${TEST_DATABASE_URL}?schema=${schema}` };
-      return harness([], options);
-    },
-  ],
-];
-
-/** Serves `endpoint` over node:http on 127.0.0.1, port 0; its base URL. */
-async function serve(endpoint: DurableEndpoint): Promise<string> {
-  server = createServer(toNodeHandler(endpoint));
-  const listening = server;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(listening.address() as AddressInfo).port}`;
-}
 
 function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Response> {
   return fetch(url, {
@@ -78,7 +44,10 @@ async function storedRuns(sf: Steadfast, workflow: string, count: number): Promi
 }
 
 /** A "chat" endpoint of two steps, counting each step's runs; `failAnswer` first attempts fail. */
-async function chat(open: Open, options: { failAnswer?: number; resultWaitMs?: number } = {}) {
+async function chat(
+  open: OpenHarness,
+  options: { failAnswer?: number; resultWaitMs?: number } = {},
+) {
   h = await open();
   const ran = { plan: 0, answer: 0 };
   const seen: (string | null)[] = [];
@@ -103,11 +72,11 @@ async function chat(open: Open, options: { failAnswer?: number; resultWaitMs?: n
     },
     options.resultWaitMs === undefined ? {} : { resultWaitMs: options.resultWaitMs },
   );
-  const base = await serve(endpoint);
+  const base = await serveEndpoint(endpoint);
   return { sf: h.sf, clock: h.clock, ran, seen, url: `${base}/chat?lang=en` };
 }
 
-describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => {
+describe.each(ENDPOINT_STORES)("durable endpoints over node:http (%s)", (_name, open) => {
   it("answers a POST with a JSON body inline, after two steps, and stores the request without its secrets", async () => {
     const { sf, ran, seen, url } = await chat(open);
     const response = await post(url, { question: "life" }, { authorization: "Bearer s3cret" });
@@ -242,7 +211,7 @@ describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => 
       },
       { concurrency: 1 },
     );
-    const base = await serve(endpoint);
+    const base = await serveEndpoint(endpoint);
     const first = post(`${base}/slow`, { n: 1 });
     await waitUntil(() => order.length === 1, { what: "the first request's step to start" });
     const second = post(`${base}/slow`, { n: 2 });
@@ -269,7 +238,7 @@ describe.each(STORES)("durable endpoints over node:http (%s)", (_name, open) => 
       });
       return new Response(await req.text());
     });
-    const base = await serve(endpoint);
+    const base = await serveEndpoint(endpoint);
     const response = await post(`${base}/charge`, { amount: 1 });
     expect(response.status).toBe(500);
     expect(response.headers.get("content-type")).toBe("application/problem+json");

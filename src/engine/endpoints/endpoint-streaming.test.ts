@@ -3,28 +3,27 @@
 // it ends, over `maxResponseBytes` the run fails with the named error (the client still gets its
 // stream), a replay reads the body whole under the same cap, a complete body is answered with
 // its Content-Length, and a client that goes away mid-stream leaves the run to store it all.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server } from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { EndpointResponse } from "../../core/endpoint/endpoint-exchange.ts";
 import { tenantId } from "../../core/ids.ts";
 import type { RunRecord } from "../../core/run-log.ts";
-import { toNodeHandler } from "../../endpoints/node-adapter.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
-import { harness, type Harness } from "../engine-harness.test-support.ts";
+import type { Harness } from "../engine-harness.test-support.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import type { EndpointHandler, EndpointOptions } from "./durable-endpoint.ts";
+import {
+  closeEndpointBed,
+  ENDPOINT_STORES,
+  serveEndpointServer,
+} from "./endpoint-bed.test-support.ts";
 
 let h: Harness | undefined;
 let server: Server | undefined;
 afterEach(async () => {
-  if (server !== undefined) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-  }
-  server = undefined;
-  await h?.cleanup();
   h = undefined;
+  server = undefined;
+  await closeEndpointBed();
 });
 
 const tenant = tenantId("default");
@@ -48,11 +47,10 @@ function heldStream(first: string): {
 
 /** Serves endpoint `name` of `handler` over node:http on 127.0.0.1, port 0; its URL. */
 async function serve(name: string, handler: EndpointHandler, options: EndpointOptions = {}) {
-  h = await harness([]);
-  server = createServer(toNodeHandler(h.sf.endpoint(name, handler, options)));
-  const listening = server;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(listening.address() as AddressInfo).port}/${name}`;
+  h = await ENDPOINT_STORES[0]![1]();
+  const served = await serveEndpointServer(h.sf.endpoint(name, handler, options));
+  server = served.server;
+  return `${served.base}/${name}`;
 }
 
 function post(url: string, key: string): Promise<Response> {

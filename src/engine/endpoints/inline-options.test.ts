@@ -1,53 +1,28 @@
 // Issue 12: how long a durable endpoint keeps its request (`inlineRetries`, `maxInlineMs`), and
 // its writes behind it: the request is stored while its first step runs, not after it, and an
 // answer given at once is stored whole moments later. SQLite and PostgreSQL.
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { tenantId } from "../../core/ids.ts";
-import { toNodeHandler } from "../../endpoints/node-adapter.ts";
-import {
-  dropSchema,
-  TEST_DATABASE_URL,
-  testSchemaName,
-} from "../../store/postgres/test-database.test-support.ts";
 import { waitUntil } from "../../testing/wait-until.ts";
-import { harness, type Harness } from "../engine-harness.test-support.ts";
+import type { Harness } from "../engine-harness.test-support.ts";
 import type { DurableEndpoint, EndpointOptions } from "./durable-endpoint.ts";
+import {
+  closeEndpointBed,
+  ENDPOINT_STORES,
+  serveEndpoint,
+  type OpenHarness,
+} from "./endpoint-bed.test-support.ts";
 
 let h: Harness | undefined;
-let server: Server | undefined;
-let schema: string | undefined;
 afterEach(async () => {
-  if (server !== undefined) {
-    server.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-  }
-  server = undefined;
-  await h?.cleanup();
   h = undefined;
-  if (schema !== undefined) await dropSchema(schema);
-  schema = undefined;
+  await closeEndpointBed();
 });
-
-const STORES: [string, () => Promise<Harness>][] = [
-  ["SQLite", () => harness([])],
-  [
-    "PostgreSQL",
-    () => {
-      schema = testSchemaName();
-      return harness([], { db: `${TEST_DATABASE_URL}?schema=${schema}` });
-    },
-  ],
-];
 
 const tenant = tenantId("default");
 
 async function serve(endpoint: DurableEndpoint): Promise<string> {
-  server = createServer(toNodeHandler(endpoint));
-  const listening = server;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  return `http://127.0.0.1:${(listening.address() as AddressInfo).port}/quote`;
+  return `${await serveEndpoint(endpoint)}/quote`;
 }
 
 function post(url: string): Promise<Response> {
@@ -59,7 +34,7 @@ function post(url: string): Promise<Response> {
  * step's backoff) or, with `hold`, waits on it.
  */
 async function quote(
-  open: () => Promise<Harness>,
+  open: OpenHarness,
   options: EndpointOptions & { failures?: number; hold?: Promise<void> },
 ) {
   h = await open();
@@ -81,7 +56,7 @@ async function quote(
   return { h, attempts, url: await serve(endpoint) };
 }
 
-describe.each(STORES)("durable endpoint inline options (%s)", (_name, open) => {
+describe.each(ENDPOINT_STORES)("durable endpoint inline options (%s)", (_name, open) => {
   it("hands off at the first failure by default (inlineRetries 0)", async () => {
     const { attempts, url } = await quote(open, { failures: 1 });
     const response = await post(url);
@@ -165,7 +140,7 @@ describe.each(STORES)("durable endpoint inline options (%s)", (_name, open) => {
 
 describe("durable endpoint options", () => {
   it("refuses an option that is not an integer >= 0, naming it", async () => {
-    h = await harness([]);
+    h = await ENDPOINT_STORES[0]![1]();
     const handler = () => new Response("ok");
     expect(() => h!.sf.endpoint("a", handler, { inlineRetries: -1 })).toThrow(
       /"a": inlineRetries must be an integer >= 0, got -1/,

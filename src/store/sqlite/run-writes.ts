@@ -46,15 +46,22 @@ const INSERT_RUN_WORK =
 const TENANT_HAS_ID = "SELECT 1 AS found FROM runs WHERE tenant_id = ? AND id = ?";
 
 /**
+ * The tenant's run holding `run`'s id, if any (`created: false`). Looked up first (the
+ * transaction is the only writer), so that nothing is written for a run that exists, not even its
+ * out-of-line input.
+ */
+function existingRun(sql: Prepare, run: NewRun): CreateRunResult | undefined {
+  if (sql(TENANT_HAS_ID).get(run.tenantId, run.id) === undefined) return undefined;
+  return { created: false, run: selectRun(sql, run.tenantId, run.id)! };
+}
+
+/**
  * Creates `run` queued (or running under `claim`), or returns the tenant's run holding its id.
  * See `Store.createRun`.
  */
 export function createRun(sql: Prepare, run: NewRun, claim?: InitialClaim): CreateRunResult {
-  // Looked up first (the transaction is the only writer), so that nothing is written for a run
-  // that exists, not even its out-of-line input.
-  if (sql(TENANT_HAS_ID).get(run.tenantId, run.id) !== undefined) {
-    return { created: false, run: selectRun(sql, run.tenantId, run.id)! };
-  }
+  const existing = existingRun(sql, run);
+  if (existing !== undefined) return existing;
   const [input, inputRef] = valueColumns(sql, run.uid, run.input);
   sql(INSERT_RUN).run(
     run.uid,
@@ -102,9 +109,8 @@ export function createEndedRun(
   now: number,
 ): CreateRunResult {
   checkEndedRun(run, batch);
-  if (sql(TENANT_HAS_ID).get(run.tenantId, run.id) !== undefined) {
-    return { created: false, run: selectRun(sql, run.tenantId, run.id)! };
-  }
+  const existing = existingRun(sql, run);
+  if (existing !== undefined) return existing;
   const [input, inputRef] = valueColumns(sql, run.uid, run.input);
   const [output, outputRef] =
     end.status === "succeeded" ? valueColumns(sql, run.uid, end.output) : [null, null];

@@ -334,3 +334,25 @@ export function claimedRunRecord(run: NewRun): RunRecord {
   if (run.parent !== undefined) record.parent = { ...run.parent };
   return record;
 }
+
+/**
+ * The record of `run` as `finishRun(end)` at `now` left it, without reading it back: its end, and
+ * no live state.
+ */
+export function endedRun(run: RunRecord, end: RunEnd, now: number): RunRecord {
+  const { runAt: _runAt, waitCode: _waitCode, ...rest } = run;
+  const ended: RunRecord = {
+    ...rest,
+    status: end.status,
+    crashesInARow: 0,
+    updatedAt: now,
+    endedAt: now,
+  };
+  if (end.status === "succeeded") ended.output = end.output;
+  if (end.status === "failed") {
+    ended.error = end.error;
+    ended.failReason = end.reason;
+    if (end.compensation !== undefined) ended.compensation = end.compensation;
+  }
+  return ended;
+}

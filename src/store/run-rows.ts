@@ -5,6 +5,7 @@ import { StoreError } from "../core/errors.ts";
 import type { RunUid, TenantId } from "../core/ids.ts";
 import {
   claimedRunRecord,
+  endedRun,
   type NewRun,
   type RunEnd,
   type RunFailReason,
@@ -111,17 +112,5 @@ export function checkEndedRun(run: NewRun, batch: StepBatch): void {
 
 /** The record of a run `createEndedRun` created, without reading it back. */
 export function endedRunRecord(run: NewRun, end: RunEnd, now: number): RunRecord {
-  const record: RunRecord = {
-    ...claimedRunRecord(run),
-    status: end.status,
-    updatedAt: now,
-    endedAt: now,
-  };
-  if (end.status === "succeeded") record.output = end.output;
-  if (end.status === "failed") {
-    record.error = end.error;
-    record.failReason = end.reason;
-    if (end.compensation !== undefined) record.compensation = end.compensation;
-  }
-  return record;
+  return endedRun(claimedRunRecord(run), end, now);
 }

@@ -15,13 +15,14 @@ import { SteadfastError } from "../../core/errors.ts";
 import type { RunUid } from "../../core/ids.ts";
 import { MAX_CRASHES_IN_A_ROW } from "../../core/interruption.ts";
 import type { Random } from "../../core/ports.ts";
-import type {
-  RunClaim,
-  RunEnd,
-  RunPark,
-  RunRecord,
-  RunRef,
-  StepBatch,
+import {
+  endedRun,
+  type RunClaim,
+  type RunEnd,
+  type RunPark,
+  type RunRecord,
+  type RunRef,
+  type StepBatch,
 } from "../../core/run-log.ts";
 import type { Checkpoint, ValueCodec } from "../../core/workflow/checkpoint.ts";
 import { recordError } from "../../core/workflow/workflow-errors.ts";
@@ -31,7 +32,7 @@ import { parkEvents } from "./park-events.ts";
 import type { FlightEnd, RunExecutorOptions } from "./run-executor-types.ts";
 import { NOT_RUN, STOPPING, type Flight } from "./run-flight.ts";
 import { runInvocation, type InvocationResult } from "./run-invocation.ts";
-import { crashLoopEnd, endedRun, inlineRetryAt, runEnd, runPark } from "./run-outcome.ts";
+import { crashLoopEnd, inlineRetryAt, runEnd, runPark } from "./run-outcome.ts";
 import { withChildren } from "./step-children.ts";
 import { resolveWaits } from "./wait-resolution.ts";
 import type { WorkflowDefinition } from "./workflow-definition.ts";

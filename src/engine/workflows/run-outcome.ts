@@ -4,7 +4,7 @@
  * parked run is held (`runPark`), and whether a parked run's retry may be waited for inline
  * (`inlineRetryAt`). The run executor's flight driver (`flight-driver.ts`) writes what they say.
  */
-import type { RunEnd, RunPark, RunRecord } from "../../core/run-log.ts";
+import type { RunEnd, RunPark } from "../../core/run-log.ts";
 import { parkedState, type RunWait } from "../../core/workflow/run-state.ts";
 import { recordError } from "../../core/workflow/workflow-errors.ts";
 import type { InvocationOutcome } from "./run-invocation.ts";
@@ -62,28 +62,6 @@ export function crashLoopEnd(crashesInARow: number): RunEnd {
 export function inlineRetryAt(waits: readonly RunWait[]): number | undefined {
   if (waits.length === 0 || waits.some((wait) => wait.type !== "retry")) return undefined;
   return Math.min(...waits.map((wait) => (wait.type === "retry" ? wait.until : 0)));
-}
-
-/**
- * The record of `run` as `finishRun(end)` at `now` left it, without reading it back (what
- * `run:ended` carries): its end, and no live state.
- */
-export function endedRun(run: RunRecord, end: RunEnd, now: number): RunRecord {
-  const { runAt: _runAt, waitCode: _waitCode, ...rest } = run;
-  const ended: RunRecord = {
-    ...rest,
-    status: end.status,
-    crashesInARow: 0,
-    updatedAt: now,
-    endedAt: now,
-  };
-  if (end.status === "succeeded") ended.output = end.output;
-  if (end.status === "failed") {
-    ended.error = end.error;
-    ended.failReason = end.reason;
-    if (end.compensation !== undefined) ended.compensation = end.compensation;
-  }
-  return ended;
 }
 
 /** How a run parked on `waits` is held in the store. */

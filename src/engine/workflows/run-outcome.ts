@@ -1,6 +1,6 @@
 /**
  * How an invocation's outcome moves its run, as pure functions of the outcome (no store, no
- * clock): the run's end (`runEnd`, `crashLoopEnd`) and its record once ended (`endedRun`), how a
+ * clock): the run's end (`runEnd`, `crashLoopEnd`; its record once ended is core's `endedRun`), how a
  * parked run is held (`runPark`), and whether a parked run's retry may be waited for inline
  * (`inlineRetryAt`). The run executor's flight driver (`flight-driver.ts`) writes what they say.
  */

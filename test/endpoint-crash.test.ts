@@ -130,7 +130,11 @@ describe.each(databases)("durable endpoints survive kill -9 ($name, process leve
     const retried = await ask(second.port, "k-1", upstream.url);
     expect(retried.status, second.output()).toBe(201);
     expect(await retried.json()).toMatchObject({ question: "life", by: "second" });
-    expect(upstream.count("/chat%3Ak-1/plan")).toBe(1);
+    // The first step's checkpoint is written behind it (the happy path waits on no write): a kill
+    // in the moment between the step's end and that write runs it again, with its idempotency
+    // key (at least once, as ever). Never a third time.
+    expect(upstream.count("/chat%3Ak-1/plan")).toBeGreaterThanOrEqual(1);
+    expect(upstream.count("/chat%3Ak-1/plan")).toBeLessThanOrEqual(2);
     expect(upstream.count("/chat%3Ak-1/answer")).toBe(2);
   });
 

@@ -301,6 +301,7 @@ class Endpoint {
     const handedOver = new Promise<Response>((resolve) => this.#handOvers.set(newRun.id, resolve));
     const startedAt = monotonicNow(clock);
     const inline = slot.launchInline(start, {
+      input: { value: stored },
       retries: this.#inlineRetries,
       ...(this.#maxInlineMs === undefined ? {} : { until: now + this.#maxInlineMs }),
     });

@@ -120,7 +120,8 @@ export class FlightDriver {
     }
     let input: unknown;
     try {
-      input = this.#codec.decode(run.input);
+      const given = flight.inline?.input;
+      input = given === undefined ? this.#codec.decode(run.input) : given.value;
     } catch (error) {
       return await this.#end(
         flight,

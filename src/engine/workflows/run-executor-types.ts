@@ -69,6 +69,11 @@ export interface InlineOptions {
   retries?: number;
   /** No retry due after this time (epoch ms) is waited for here. Default: none. */
   until?: number;
+  /**
+   * The run's input as its encoded form decodes, when the caller has it at hand (it just encoded
+   * it): the first invocation takes it instead of decoding the stored text again.
+   */
+  input?: { value: unknown };
 }
 
 /**

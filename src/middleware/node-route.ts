@@ -80,8 +80,13 @@ async function serve(
     answer = await around.routeAnswered(capture.response);
   } catch (error) {
     capture.fail(error);
+    capture.release();
     route.failed(error);
     return;
   }
-  await writeResponse(answer, capture.sink);
+  try {
+    await writeResponse(answer, capture.sink);
+  } finally {
+    capture.release();
+  }
 }

@@ -24,11 +24,13 @@ export interface ResponseCapture {
   readonly sink: NodeResponseSink;
   /** The route failed: rejects `response`, or errors its body if the head was sent. */
   fail(error: unknown): void;
+  /**
+   * Puts the response's own methods back, once the final answer is written (or will not be):
+   * until then what the route still calls (a second `end`) is kept from the client.
+   */
+  release(): void;
 }
 
-type WriteHead = ServerResponse["writeHead"];
-type Write = ServerResponse["write"];
-type End = ServerResponse["end"];
 type Callback = (error?: Error | null) => void;
 
 // RFC 9110 section 6.4.1: no content with these statuses.
@@ -38,8 +40,7 @@ const HIGH_WATER_BYTES = 65_536;
 const OVERRIDDEN = ["writeHead", "write", "end", "flushHeaders", "headersSent"] as const;
 
 /**
- * Starts capturing what is written to `outgoing` (see the file's comment). The response's own
- * methods are put back when the route ends its answer or fails.
+ * Starts capturing what is written to `outgoing` (see the file's comment), until `release()`.
  */
 export function captureResponse(outgoing: ServerResponse): ResponseCapture {
   const own = {
@@ -95,9 +96,12 @@ export function captureResponse(outgoing: ServerResponse): ResponseCapture {
       reject(error);
     }
   };
-  const push = (chunk: unknown, encoding: BufferEncoding | undefined): boolean => {
+  const push = (chunk: unknown, encoding: string | undefined): boolean => {
     if (chunk === undefined || chunk === null || ended || cancelled || bodiless) return !cancelled;
-    const bytes = typeof chunk === "string" ? Buffer.from(chunk, encoding ?? "utf8") : chunk;
+    const bytes =
+      typeof chunk === "string"
+        ? Buffer.from(chunk, (encoding ?? "utf8") as BufferEncoding)
+        : chunk;
     if (!(bytes instanceof Uint8Array) || bytes.byteLength === 0) return true;
     body.enqueue(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
     if ((body.desiredSize ?? 0) > 0) return true;
@@ -105,60 +109,38 @@ export function captureResponse(outgoing: ServerResponse): ResponseCapture {
     return false;
   };
 
-  const writeHead = function (
-    this: ServerResponse,
-    status: number,
-    reason?: unknown,
-    headers?: unknown,
-  ): ServerResponse {
+  const writeHead = (status: number, reason?: unknown, headers?: unknown): ServerResponse => {
     if (headSent) return outgoing;
-    const fields = typeof reason === "string" ? headers : reason;
     if (typeof reason === "string") outgoing.statusMessage = reason;
     outgoing.statusCode = status;
-    setHeaders(outgoing, fields);
+    setHeaders(outgoing, typeof reason === "string" ? headers : reason);
     sendHead();
     return outgoing;
   };
-  const write = function (chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
+  const write = (chunk: unknown, encoding?: unknown, callback?: unknown): boolean => {
     const done = typeof encoding === "function" ? encoding : callback;
     sendHead();
-    const accepted = push(
-      chunk,
-      typeof encoding === "string" ? (encoding as BufferEncoding) : undefined,
-    );
-    if (typeof done === "function") process.nextTick(done as Callback, null);
+    const accepted = push(chunk, typeof encoding === "string" ? encoding : undefined);
+    if (typeof done === "function") process.nextTick(done, null);
     return accepted;
   };
-  const end = function (chunk?: unknown, encoding?: unknown, callback?: unknown): ServerResponse {
-    const done = [chunk, encoding, callback].find((arg) => typeof arg === "function") as
-      Callback | undefined;
-    if (done !== undefined) outgoing.once("finish", () => done());
+  const end = (chunk?: unknown, encoding?: unknown, callback?: unknown): ServerResponse => {
+    const done = [chunk, encoding, callback].find((arg) => typeof arg === "function");
+    // node:http calls it once the response is finished: the real one, written after.
+    if (done !== undefined) outgoing.once("finish", () => (done as Callback)());
     if (ended) return outgoing;
     sendHead();
-    if (typeof chunk !== "function") {
-      push(chunk, typeof encoding === "string" ? (encoding as BufferEncoding) : undefined);
-    }
+    push(chunk, typeof encoding === "string" ? encoding : undefined);
     ended = true;
     if (!cancelled) body.close();
-    restore();
     return outgoing;
   };
-  Object.defineProperty(outgoing, "writeHead", {
-    value: writeHead as WriteHead,
-    configurable: true,
-    writable: true,
-  });
-  Object.defineProperty(outgoing, "write", {
-    value: write as Write,
-    configurable: true,
-    writable: true,
-  });
-  Object.defineProperty(outgoing, "end", { value: end as End, configurable: true, writable: true });
-  Object.defineProperty(outgoing, "flushHeaders", {
-    value: sendHead,
-    configurable: true,
-    writable: true,
-  });
+  const install = (name: string, value: unknown): void =>
+    void Object.defineProperty(outgoing, name, { value, configurable: true, writable: true });
+  install("writeHead", writeHead);
+  install("write", write);
+  install("end", end);
+  install("flushHeaders", sendHead);
   Object.defineProperty(outgoing, "headersSent", { get: () => headSent, configurable: true });
 
   const sink: NodeResponseSink = {
@@ -183,8 +165,8 @@ export function captureResponse(outgoing: ServerResponse): ResponseCapture {
       if (!headSent) reject(error);
       else if (!ended && !cancelled) body.error(error);
       ended = true;
-      restore();
     },
+    release: restore,
   };
 }
 

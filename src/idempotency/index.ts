@@ -15,6 +15,11 @@ export {
 
 export { createIdempotency, type Idempotency, type NextHandler } from "./create-idempotency.ts";
 export {
+  checkIdempotency,
+  type CheckResult,
+  type IdempotencyCheckOptions,
+} from "./conformance-check.ts";
+export {
   expressIdempotency,
   fastifyIdempotency,
   honoIdempotency,

@@ -6,6 +6,8 @@ import tseslint from "typescript-eslint";
 /** Folders (under src/) that a given folder must not import from. */
 const boundaries = {
   core: [
+    "exchange",
+    "middleware",
     "resilience",
     "store",
     "engine",
@@ -19,6 +21,8 @@ const boundaries = {
     "testing",
   ],
   resilience: [
+    "exchange",
+    "middleware",
     "store",
     "engine",
     "http",
@@ -31,6 +35,8 @@ const boundaries = {
     "testing",
   ],
   store: [
+    "exchange",
+    "middleware",
     "resilience",
     "engine",
     "http",
@@ -41,9 +47,44 @@ const boundaries = {
     "client",
     "cli",
   ],
-  engine: ["store", "server", "dashboard", "client", "cli"],
+  engine: ["store", "middleware", "server", "dashboard", "client", "cli"],
+  // The one node:http <-> web Request/Response conversion and body reading (issues 12, 13),
+  // shared by the engine, the durable endpoints' adapters and the middleware: on core only.
+  exchange: [
+    "resilience",
+    "store",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
+    "middleware",
+    "idempotency",
+    "rate-limit",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+    "testing",
+  ],
+  // `steadfast/middleware`: framework adapters (Hono, Express, Fastify, node:http) of any
+  // web-standard middleware, `steadfast/idempotency`'s and `steadfast/rate-limit`'s alike.
+  middleware: [
+    "resilience",
+    "store",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
+    "idempotency",
+    "rate-limit",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+    "testing",
+  ],
   // Framework adapters of durable endpoints: they wrap the engine's handler, never a concrete store.
-  endpoints: ["store", "server", "dashboard", "client", "cli"],
+  endpoints: ["store", "middleware", "server", "dashboard", "client", "cli"],
   http: ["store", "engine", "workflow", "server", "dashboard", "client", "cli"],
   // `steadfast/idempotency` (issue 13): middleware for users' servers, on core and resilience
   // (its stores are its own), so it ships without the engine.

@@ -87,7 +87,7 @@ export type {
 } from "./engine/endpoints/durable-endpoint.ts";
 export type { EndpointRequest, EndpointResponse } from "./core/endpoint/endpoint-exchange.ts";
 export { toNodeHandler, type NodeHandler } from "./endpoints/node-adapter.ts";
-export type { WebHandler } from "./endpoints/node-exchange.ts";
+export type { WebHandler } from "./endpoints/endpoint-request.ts";
 export {
   toExpressHandler,
   type ExpressHandler,

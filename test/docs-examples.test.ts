@@ -21,7 +21,9 @@
 // the test server's URL (and `STEADFAST_URL` is set to it for the CLI's default), and every
 // `http(s)://*.example.com` URL becomes a loopback upstream that answers 200 with JSON (404 on a
 // path with `/missing`). Because the upstream is on loopback, `createSteadfast({` in an example is
-// run as `createSteadfast({ allowPrivateNetworks: true, `.
+// run as `createSteadfast({ allowPrivateNetworks: true, `. `http://localhost:3000` (the reader's own
+// API in docs/idempotency.md) becomes an orders API behind the idempotency middleware: `POST
+// /orders` answers 201 with a new order, keys required, owned by the `Authorization` header.
 import { execFile } from "node:child_process";
 import {
   chmodSync,
@@ -37,6 +39,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createIdempotency, nodeIdempotency, type Idempotency } from "../src/idempotency/index.ts";
 import { buildOpenApiDocument } from "../src/server/openapi.ts";
 import { startServer, type RunningServer } from "../src/server/start-server.ts";
 import { checkShape, compareExample, parseExample } from "./docs-examples/json-example.ts";
@@ -80,10 +83,11 @@ function readerCode(upstream: string): ReaderCode {
   };
 }
 
-/** The docs' placeholders turned into the test's server and upstream. */
+/** The docs' placeholders turned into the test's servers and upstream. */
 function rewrite(code: string, serverUrl: string, upstream: string): string {
   return code
     .replaceAll("http://127.0.0.1:7480", serverUrl)
+    .replaceAll("http://localhost:3000", ordersUrl)
     .replace(/https?:\/\/(?:[a-z0-9-]+\.)*example\.com(?![\w.-])/g, upstream);
 }
 
@@ -133,6 +137,9 @@ let home: string;
 let server: RunningServer;
 let upstream: Server;
 let upstreamUrl: string;
+let orders: Server;
+let ordersUrl: string;
+let ordersIdempotency: Idempotency;
 let key: string;
 let env: NodeJS.ProcessEnv;
 let examples: Map<CodeBlock, TsExample>;
@@ -154,6 +161,24 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => upstream.listen(0, "127.0.0.1", resolve));
   upstreamUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
+  ordersIdempotency = await createIdempotency({
+    store: `sqlite:${join(dir, "orders-idempotency.db")}`,
+    principal: (req) => req.headers.get("authorization") ?? "anonymous",
+    required: true,
+  });
+  let created = 0;
+  orders = createServer(
+    nodeIdempotency(ordersIdempotency, (req, res) => {
+      req.resume();
+      req.on("end", () => {
+        created++;
+        res.writeHead(201, { "content-type": "application/json", location: `/orders/${created}` });
+        res.end(JSON.stringify({ id: created }));
+      });
+    }),
+  );
+  await new Promise<void>((resolve) => orders.listen(0, "127.0.0.1", resolve));
+  ordersUrl = `http://127.0.0.1:${(orders.address() as AddressInfo).port}`;
   server = await startServer(
     {
       port: 0,
@@ -219,6 +244,10 @@ afterAll(async () => {
   await new Promise<void>((resolve) =>
     upstream === undefined ? resolve() : upstream.close(() => resolve()),
   );
+  await new Promise<void>((resolve) =>
+    orders === undefined ? resolve() : orders.close(() => resolve()),
+  );
+  await ordersIdempotency?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 

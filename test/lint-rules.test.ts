@@ -105,6 +105,11 @@ describe("import boundaries, at any folder depth", () => {
     ["src/idempotency/x.ts", "../engine/fingerprint.ts"],
     ["src/idempotency/stores/x.ts", "../../store/postgres/postgres-store.ts"],
     ["src/idempotency/stores/x.ts", "../../server/problem.ts"],
+    ["src/exchange/x.ts", "../engine/endpoints/endpoint-messages.ts"],
+    ["src/exchange/x.ts", "../middleware/response-capture.ts"],
+    ["src/middleware/x.ts", "../idempotency/create-idempotency.ts"],
+    ["src/middleware/x.ts", "../endpoints/node-adapter.ts"],
+    ["src/engine/endpoints/x.ts", "../../middleware/index.ts"],
   ])("refuses %s importing %s", async (file, source) => {
     const fired = await lint(`import { x } from "${source}";\nexport { x };`, file);
     expect(fired).toHaveLength(1);
@@ -120,6 +125,11 @@ describe("import boundaries, at any folder depth", () => {
     ["src/endpoints/x.ts", "../engine/endpoints/durable-endpoint.ts"],
     ["src/idempotency/stores/x.ts", "../../core/errors.ts"],
     ["src/idempotency/x.ts", "../resilience/system.ts"],
+    ["src/idempotency/x.ts", "../exchange/node-exchange.ts"],
+    ["src/idempotency/x.ts", "../middleware/node-middleware.ts"],
+    ["src/endpoints/x.ts", "../exchange/node-exchange.ts"],
+    ["src/engine/endpoints/x.ts", "../../exchange/body-bytes.ts"],
+    ["src/middleware/x.ts", "../exchange/node-exchange.ts"],
   ])("allows %s importing %s", async (file, source) => {
     expect(await lint(`import { x } from "${source}";\nexport { x };`, file)).toEqual([]);
   });

@@ -1,12 +1,12 @@
 import type { Command } from "commander";
 import type { FetchInput } from "../core/fetch-input.ts";
-import { isSecretHeader, REDACTED } from "../core/redact.ts";
-import { methodProblem, TOKEN_PATTERN } from "../core/http-fields.ts";
+import { methodProblem } from "../core/http-fields.ts";
 import { idempotencyKeyProblem } from "../core/idempotency-key.ts";
 import { CliError } from "./cli-error.ts";
 import type { CliIo } from "./cli-io.ts";
 import { addClientOptions, withClient } from "./client-options.ts";
 import { parseIntegerFlag, type ClientFlags } from "./config.ts";
+import { collect, parseHeaderFlags } from "./header-flags.ts";
 import { callSummary, json } from "./format.ts";
 
 /** Seconds `--wait` waits when given without a value. */
@@ -37,20 +37,9 @@ export function buildFetchRequest(
   readFile: (path: string) => string,
 ): { input: FetchInput; idempotencyKey?: string; waitSeconds?: number } {
   const input: FetchInput = { url };
-  const headers: Record<string, string> = {};
-  for (const header of flags.header ?? []) {
-    const colon = header.indexOf(":");
-    const name = colon < 0 ? "" : header.slice(0, colon).trim();
-    if (!TOKEN_PATTERN.test(name)) {
-      // A credential header with a typo (`Authorization Bearer ...`) must not be echoed.
-      const first = header.trim().split(/[\s:=]/, 1)[0] ?? "";
-      const shown = isSecretHeader(first) ? `${first} ${REDACTED}` : header;
-      throw new CliError(
-        `-H ${JSON.stringify(shown)} is not valid: expected 'Name: value', such as -H 'Accept: application/json'`,
-      );
-    }
-    headers[name] = header.slice(colon + 1).trim();
-  }
+  const headers: Record<string, string> = Object.fromEntries(
+    parseHeaderFlags(flags.header ?? [], "-H"),
+  );
   if (Object.keys(headers).length > 0) input.headers = headers;
 
   if (flags.request !== undefined) {
@@ -114,10 +103,6 @@ function jsonOrText(text: string): unknown {
   } catch {
     return text;
   }
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
 }
 
 /** Registers `steadfast fetch <url>`. */

@@ -5,6 +5,7 @@ import type { EngineOverrides } from "../server/start-worker.ts";
 import type { CliIo } from "./cli-io.ts";
 import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
+import { registerIdempotencyCheckCommand } from "./idempotency-check-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
 import { registerRunsCommand } from "./runs-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
@@ -24,7 +25,7 @@ export interface ProgramOptions {
 
 /**
  * The `steadfast` commander program: `serve`, `worker`, `migrate`, `fetch`, `calls ...`,
- * `runs ...`, `events send`, `destinations ...`, `keys ...`. Errors are not printed
+ * `runs ...`, `events send`, `destinations ...`, `keys ...`, `idempotency-check`. Errors are not printed
  * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
  * instead of exiting (`exitOverride`) so `main` picks the exit code.
  *
@@ -49,6 +50,7 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   registerRunsCommand(program, io);
   registerDestinationsCommand(program, io);
   registerKeysCommand(program, io);
+  registerIdempotencyCheckCommand(program, io);
   program.addHelpText(
     "after",
     `

@@ -10,7 +10,8 @@
  * or `express.raw({ type: "*\/*" })` on its route).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { toWebRequest, writeResponse, type WebHandler } from "./node-exchange.ts";
+import { writeResponse } from "../exchange/node-exchange.ts";
+import { toEndpointRequest, type WebHandler } from "./endpoint-request.ts";
 
 /** What the adapter reads of Express's request: the node:http message, its mount-free URL and parsed body. */
 export interface ExpressRequestLike extends IncomingMessage {
@@ -57,10 +58,9 @@ async function serve(
 ): Promise<void> {
   let request: Request | Response;
   try {
-    request = await toWebRequest(incoming, {
+    request = await toEndpointRequest(incoming, endpoint, {
       url: incoming.originalUrl,
       parsedBody: incoming.body,
-      maxBodyBytes: endpoint.maxBodyBytes,
     });
   } catch (error) {
     next(error);

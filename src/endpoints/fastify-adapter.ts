@@ -13,8 +13,8 @@
  */
 import type { IncomingMessage } from "node:http";
 import { Readable } from "node:stream";
-import { bodyContent } from "../engine/endpoints/body-bytes.ts";
-import { toWebRequest, type WebHandler } from "./node-exchange.ts";
+import { bodyContent } from "../exchange/body-bytes.ts";
+import { toEndpointRequest, type WebHandler } from "./endpoint-request.ts";
 
 /** What the adapter reads of Fastify's request: the node:http message and the parsed body. */
 export interface FastifyRequestLike {
@@ -59,10 +59,9 @@ export type FastifyHandler = (
 export function toFastifyHandler(endpoint: WebHandler): FastifyHandler {
   return async (request, reply) => {
     const unread = request.body instanceof Readable ? request.body : undefined;
-    const webRequest = await toWebRequest(request.raw, {
+    const webRequest = await toEndpointRequest(request.raw, endpoint, {
       parsedBody: unread === undefined ? request.body : undefined,
       body: unread,
-      maxBodyBytes: endpoint.maxBodyBytes,
     });
     const response = webRequest instanceof Response ? webRequest : await endpoint(webRequest);
     reply.code(response.status);

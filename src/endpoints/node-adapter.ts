@@ -5,7 +5,8 @@
  * `Response` is written back: in one write when its body is complete, streamed when it streams.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { toWebRequest, writeResponse, type WebHandler } from "./node-exchange.ts";
+import { writeResponse } from "../exchange/node-exchange.ts";
+import { toEndpointRequest, type WebHandler } from "./endpoint-request.ts";
 
 /** A node:http request listener. */
 export type NodeHandler = (request: IncomingMessage, response: ServerResponse) => void;
@@ -34,7 +35,7 @@ async function serve(
   incoming: IncomingMessage,
   outgoing: ServerResponse,
 ): Promise<void> {
-  const request = await toWebRequest(incoming, { maxBodyBytes: endpoint.maxBodyBytes });
+  const request = await toEndpointRequest(incoming, endpoint);
   const response = request instanceof Response ? request : await endpoint(request);
   await writeResponse(response, outgoing);
 }

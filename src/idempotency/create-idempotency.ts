@@ -6,6 +6,7 @@
  * same key with another request gets `422`. See docs/idempotency.md.
  */
 import { readIdempotencyKeyHeader } from "../core/idempotency-key.ts";
+import type { WebMiddleware, WebNext } from "../middleware/web-middleware.ts";
 import { monotonicNow } from "../core/ports.ts";
 import { startLoop, type BackgroundLoop } from "./background-loop.ts";
 import { requestFingerprint, type Fingerprint } from "./fingerprint.ts";
@@ -23,10 +24,10 @@ import { replayResponse, responseOf, toStoredResponse } from "./stored-response.
 import { openIdempotencyStore } from "./stores/open-idempotency-store.ts";
 
 /** The next handler: what runs when a request is not answered from the record. */
-export type NextHandler = (request: Request) => Promise<Response>;
+export type NextHandler = WebNext;
 
-/** The middleware: a web-standard core that framework adapters wrap. */
-export interface Idempotency {
+/** The middleware: a web-standard core that the framework adapters wrap (`WebMiddleware`). */
+export interface Idempotency extends WebMiddleware {
   /**
    * Answers `request`: from its key's record, or by running `next` once and recording the
    * outcome. Requests with other methods, and without a key where none is required, go straight

@@ -4,8 +4,7 @@
 import { once } from "node:events";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-// eslint-disable-next-line no-restricted-imports -- test support: the one node:http <-> web conversion
-import { toWebRequest, writeResponse } from "../endpoints/node-exchange.ts";
+import { toWebRequest, writeResponse } from "../exchange/node-exchange.ts";
 import { FakeClock } from "../testing/fake-clock.ts";
 import { SeededRandom } from "../testing/seeded-random.ts";
 import { createIdempotency, type Idempotency } from "./create-idempotency.ts";

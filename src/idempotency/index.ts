@@ -1,8 +1,8 @@
 /**
  * `steadfast/idempotency`: server-side idempotency for your own API (issue 13), after the IETF
  * `Idempotency-Key` draft (draft-ietf-httpapi-idempotency-key-header-06): a web-standard
- * `handle(request, next)` that framework adapters wrap, on SQLite, PostgreSQL or Redis. See
- * docs/idempotency.md.
+ * `handle(request, next)` on SQLite, PostgreSQL or Redis, its adapters for Hono, Express, Fastify
+ * and node:http, and the conformance check. See docs/idempotency.md.
  */
 export type { Clock, Random } from "../core/ports.ts";
 export {
@@ -14,6 +14,17 @@ export {
 } from "../core/idempotency-key.ts";
 
 export { createIdempotency, type Idempotency, type NextHandler } from "./create-idempotency.ts";
+export {
+  checkIdempotency,
+  type CheckResult,
+  type IdempotencyCheckOptions,
+} from "./conformance-check.ts";
+export {
+  expressIdempotency,
+  fastifyIdempotency,
+  honoIdempotency,
+  nodeIdempotency,
+} from "./framework-adapters.ts";
 export type {
   IdempotencyEvent,
   IdempotencyOptions,

@@ -4,13 +4,15 @@
  * before anything is stored: by its `Content-Length` without reading it, or as soon as the bytes
  * read pass the limit (a chunked body), the rest left unread.
  */
+import { SteadfastError } from "../core/errors.ts";
+import { readCapped } from "../exchange/body-bytes.ts";
 
 /** A body read in full, or refused for its size. */
 export type BodyReading =
   | { readonly kind: "read"; readonly bytes: Uint8Array }
   | { readonly kind: "too-large"; readonly declaredBytes: number | undefined };
 
-/** Reads `request`'s body, at most `maxBytes` bytes. */
+/** Reads `request`'s body, at most `maxBytes` bytes (`readCapped`, the one capped reader). */
 export async function readBodyUpTo(request: Request, maxBytes: number): Promise<BodyReading> {
   const declared = Number(request.headers.get("content-length") ?? Number.NaN);
   if (Number.isFinite(declared) && declared > maxBytes) {
@@ -18,26 +20,17 @@ export async function readBodyUpTo(request: Request, maxBytes: number): Promise<
     return { kind: "too-large", declaredBytes: declared };
   }
   if (request.body === null) return { kind: "read", bytes: new Uint8Array() };
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = request.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    length += value.byteLength;
-    if (length > maxBytes) {
-      await reader.cancel().catch(() => undefined);
+  let tooLarge: SteadfastError | undefined;
+  const refuse = (): SteadfastError =>
+    (tooLarge = new SteadfastError("payload_too_large", `over ${maxBytes} bytes`));
+  try {
+    return { kind: "read", bytes: await readCapped(request.body, maxBytes, refuse) };
+  } catch (error) {
+    if (error !== undefined && error === tooLarge) {
       return { kind: "too-large", declaredBytes: undefined };
     }
-    chunks.push(value);
+    throw error;
   }
-  const bytes = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return { kind: "read", bytes };
 }
 
 /** `request` again, with `body` (already read from it) as its body, for the handler. */

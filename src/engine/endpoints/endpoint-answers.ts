@@ -11,7 +11,7 @@ import {
 import { SteadfastError } from "../../core/errors.ts";
 import type { RunRecord } from "../../core/run-log.ts";
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
-import { bytesResponse } from "./body-bytes.ts";
+import { bytesResponse } from "../../exchange/body-bytes.ts";
 import { RESPONSE_TOO_LARGE, toResponse } from "./endpoint-messages.ts";
 import { problemResponse } from "./endpoint-problems.ts";
 

@@ -11,7 +11,7 @@ import {
   type EndpointResponse,
 } from "../../core/endpoint/endpoint-exchange.ts";
 import { fingerprint } from "../fingerprint.ts";
-import { bodyContent, bytesResponse, readCapped } from "./body-bytes.ts";
+import { bodyContent, bytesResponse, readCapped } from "../../exchange/body-bytes.ts";
 
 /** A request read for storage: what is stored, and the secret headers that are not. */
 export interface ReadRequest {

@@ -11,7 +11,7 @@ import {
   type ProblemKind,
 } from "../../core/problem-kinds.ts";
 import { redactText } from "../../core/redact.ts";
-import { bytesResponse } from "./body-bytes.ts";
+import { bytesResponse } from "../../exchange/body-bytes.ts";
 
 /** Status and title of each problem an endpoint answers. */
 export const ENDPOINT_PROBLEMS = {

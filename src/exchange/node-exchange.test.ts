@@ -26,6 +26,8 @@ describe("parsedBodyBytes", () => {
     expect(() => parsedBodyBytes({ a: "1" }, "application/x-www-form-urlencoded")).toThrow(
       ParsedBodyError,
     );
-    expect(() => parsedBodyBytes({ a: "1" }, null)).toThrow(/mount the endpoint before the parser/);
+    expect(() => parsedBodyBytes({ a: "1" }, null)).toThrow(
+      /mount the durable endpoint or middleware before the parser/,
+    );
   });
 });

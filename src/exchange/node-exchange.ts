@@ -1,31 +1,19 @@
 /**
- * The one conversion between node:http and the web `Request`/`Response` that a durable endpoint
- * speaks, shared by the node:http, Express and Fastify adapters: the request's URL, headers and
- * body (read from the stream, or taken from what a framework's body parser left), and the
+ * The one conversion between node:http and the web `Request`/`Response` (issues 12 and 13),
+ * shared by the durable endpoints' adapters (`src/endpoints`) and the middleware adapters
+ * (`src/middleware`): the request's URL, headers and body (read from the stream, taken from what a
+ * framework's body parser left, or streamed on demand and put back for the route), and the
  * response written back.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import type { IncomingMessage } from "node:http";
 import type { Readable } from "node:stream";
-import { isSteadfastError } from "../core/errors.ts";
-import { bodyContent, readCapped } from "../engine/endpoints/body-bytes.ts";
-import { requestTooLarge } from "../engine/endpoints/endpoint-messages.ts";
-import { problemForError } from "../engine/endpoints/endpoint-problems.ts";
-
-/**
- * What the adapters serve: a durable endpoint, or any web-standard
- * `(Request) => Promise<Response>` handler.
- */
-export interface WebHandler {
-  (request: Request): Promise<Response>;
-  /**
-   * Largest request body the handler takes, bytes (a durable endpoint's `maxBodyBytes`): the
-   * adapters stop reading a body as soon as it passes it, and answer `413`. Default: no limit.
-   */
-  readonly maxBodyBytes?: number;
-}
+import { SteadfastError, isSteadfastError } from "../core/errors.ts";
 import { isJsonMediaType } from "../core/http-fields.ts";
+import { PROBLEM_KINDS, PROBLEM_TYPE_BASE, problemJsonResponse } from "../core/problem-kinds.ts";
+import { bodyContent, readCapped } from "./body-bytes.ts";
+import { restorableBody } from "./restorable-body.ts";
 
-/** How a framework adapter tells `toWebRequest` what it knows beyond the node:http message. */
+/** How an adapter tells `toWebRequest` what it knows beyond the node:http message. */
 export interface WebRequestSource {
   /**
    * The request's path and query as the client sent it, when the framework rewrote
@@ -42,19 +30,36 @@ export interface WebRequestSource {
    * content-type parser passed on, `keepRawBodies`).
    */
   body?: Readable | undefined;
-  /** Largest body taken, bytes (`WebHandler.maxBodyBytes`). Default: no limit. */
+  /**
+   * Largest body taken, bytes: a body over it is refused (`tooLarge`) as soon as it passes it.
+   * Default: no limit. Not used with `putBodyBack` (the reader of the body sets its own).
+   */
   maxBodyBytes?: number | undefined;
+  /**
+   * The answer to a body over `maxBodyBytes`. Default: `413` problem+json `payload_too_large`.
+   * Either way it closes the connection (the unread rest of the body would otherwise be read as
+   * the next request).
+   */
+  tooLarge?: ((maxBodyBytes: number) => Response) | undefined;
+  /**
+   * Read nothing now: the `Request`'s body streams `incoming` as it is read, and what was read is
+   * put back into `incoming` when the reading stops (`restorableBody`), so that a route run after
+   * a middleware (Express, node:http) still reads the body as sent. Default `false`: the body is
+   * read to the end first.
+   */
+  putBodyBack?: boolean | undefined;
 }
 
 /**
- * The `Request` of a node:http message, its body read to the end (it is stored anyway); or the
- * answer refusing it: `400` when the message makes no URL (a malformed `Host`) or its body could
- * not be read (the client went away), `413` problem+json when the body is over
- * `source.maxBodyBytes`, at once when its `Content-Length` says so, else as soon as the bytes
- * read pass it (the rest is not read: the answer closes the connection). When a body parser has
- * already read the stream, the body is `source.parsedBody` as bytes (`parsedBodyBytes`), and
- * `Content-Length` and `Content-Encoding` are dropped: they described the bytes on the wire, not
- * these. Throws `ParsedBodyError` for a parsed body that cannot be turned back into bytes.
+ * The `Request` of a node:http message, its body read to the end (or, with `putBodyBack`,
+ * streamed as it is read); or the answer refusing it: `400` when the message makes no URL (a
+ * malformed `Host`) or its body could not be read (the client went away), `413` (`tooLarge`)
+ * when the body is over `source.maxBodyBytes`, at once when its `Content-Length` says so, else
+ * as soon as the bytes read pass it (the rest is not read: the answer closes the connection).
+ * When a body parser has already read the stream, the body is `source.parsedBody` as bytes
+ * (`parsedBodyBytes`), and `Content-Length` and `Content-Encoding` are dropped: they described
+ * the bytes on the wire, not these. Throws `ParsedBodyError` for a parsed body that cannot be
+ * turned back into bytes.
  */
 export async function toWebRequest(
   incoming: IncomingMessage,
@@ -72,15 +77,22 @@ export async function toWebRequest(
   for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   const method = incoming.method ?? "GET";
   const init: RequestInit = { method, headers };
-  if (method !== "GET" && method !== "HEAD") {
-    const max = source.maxBodyBytes ?? Number.POSITIVE_INFINITY;
-    try {
-      init.body = await readBody(incoming, source, headers, max);
-    } catch (error) {
-      if (error instanceof ParsedBodyError) throw error;
-      if (isSteadfastError(error) && error.code === "payload_too_large") return refusal(error);
-      return malformed();
+  if (method === "GET" || method === "HEAD") return new Request(url, init);
+  if (source.putBodyBack === true && source.body === undefined && !incoming.readableDidRead) {
+    // A stream body needs `duplex: "half"` (fetch's rule for request streams), which the DOM
+    // typings of `RequestInit` do not list yet.
+    const streamed = { ...init, body: restorableBody(incoming), duplex: "half" };
+    return new Request(url, streamed);
+  }
+  const max = source.maxBodyBytes ?? Number.POSITIVE_INFINITY;
+  try {
+    init.body = await readBody(incoming, source, headers, max);
+  } catch (error) {
+    if (error instanceof ParsedBodyError) throw error;
+    if (isSteadfastError(error) && error.code === "payload_too_large") {
+      return refusal((source.tooLarge ?? requestTooLarge)(max));
     }
+    return malformed();
   }
   return new Request(url, init);
 }
@@ -92,7 +104,7 @@ async function readBody(
   headers: Headers,
   max: number,
 ): Promise<Uint8Array<ArrayBuffer> | null> {
-  const tooLarge = () => requestTooLarge(max);
+  const tooLarge = () => new SteadfastError("payload_too_large", `over ${max} bytes`);
   if (Number(incoming.headers["content-length"] ?? "0") > max) throw tooLarge();
   const stream = source.body ?? (incoming.readableDidRead ? undefined : incoming);
   if (stream === undefined) {
@@ -111,14 +123,26 @@ async function readBody(
   return bytes.byteLength === 0 ? null : bytes;
 }
 
+/** The default answer to a body over `maxBodyBytes` bytes: `413` problem+json. */
+function requestTooLarge(maxBodyBytes: number): Response {
+  const { status, title } = PROBLEM_KINDS.payload_too_large;
+  return problemJsonResponse({
+    type: PROBLEM_TYPE_BASE + "payload_too_large",
+    title,
+    status,
+    detail: `The request body is over ${maxBodyBytes} bytes, the most this server takes: send a smaller body.`,
+    code: "payload_too_large",
+  });
+}
+
 /**
- * The answer to a request refused before its body was read to the end: the problem of `error`,
- * closing the connection (the unread rest of the body would otherwise be read as the next request).
+ * The answer to a request refused before its body was read to the end, closing the connection
+ * (the unread rest of the body would otherwise be read as the next request).
  */
-function refusal(error: unknown): Response {
-  const response = problemForError(error);
-  response.headers.set("connection", "close");
-  return response;
+function refusal(response: Response): Response {
+  const closing = new Response(response.body, response);
+  closing.headers.set("connection", "close");
+  return closing;
 }
 
 /** The answer to a request whose message makes no URL or whose body could not be read: `400`. */
@@ -149,7 +173,7 @@ export function parsedBodyBytes(
     return new TextEncoder().encode(JSON.stringify(body));
   }
   throw new ParsedBodyError(
-    `A body parser read this ${contentType ?? "untyped"} request before the durable endpoint and left a ${typeof body}, which cannot be turned back into the body as sent: mount the endpoint before the parser, or give it the raw bytes (express.raw({ type: "*/*" }), keepRawBodies(fastify)).`,
+    `A body parser read this ${contentType ?? "untyped"} request before Steadfast's adapter and left a ${typeof body}, which cannot be turned back into the body as sent: mount the durable endpoint or middleware before the parser, or give it the raw bytes (express.raw({ type: "*/*" }), keepRawBodies(fastify)).`,
   );
 }
 
@@ -175,6 +199,20 @@ export function nodeHeaders(response: Response): Record<string, string | string[
 }
 
 /**
+ * What `writeResponse` uses of a node:http `ServerResponse`: a `ServerResponse` itself, or the
+ * writer a middleware adapter keeps while it intercepts what the route writes to it.
+ */
+export interface NodeResponseSink {
+  writeHead(statusCode: number, headers: Record<string, string | string[]>): unknown;
+  write(chunk: Uint8Array): boolean;
+  end(chunk?: Uint8Array): unknown;
+  destroy(): unknown;
+  readonly destroyed: boolean;
+  on(event: "drain" | "close", listener: () => void): unknown;
+  off(event: "drain" | "close", listener: () => void): unknown;
+}
+
+/**
  * Writes `response` to node:http: status, headers (`Set-Cookie` each its own, merged with what
  * middleware already set with `setHeader`), and its body: one write with its `Content-Length`
  * when it is complete (`bodyContent`: every answer a durable endpoint makes from stored bytes,
@@ -184,12 +222,13 @@ export function nodeHeaders(response: Response): Record<string, string | string[
  * stream fails mid-way the connection is destroyed, so the client sees a cut answer rather than
  * a complete one.
  */
-export async function writeResponse(response: Response, outgoing: ServerResponse): Promise<void> {
+export async function writeResponse(response: Response, outgoing: NodeResponseSink): Promise<void> {
   const headers = nodeHeaders(response);
   const content = await bodyContent(response);
   if (content.type === "bytes") {
     headers["content-length"] = String(content.bytes.byteLength);
-    outgoing.writeHead(response.status, headers).end(content.bytes);
+    outgoing.writeHead(response.status, headers);
+    outgoing.end(content.bytes);
     return;
   }
   outgoing.writeHead(response.status, headers);
@@ -197,14 +236,14 @@ export async function writeResponse(response: Response, outgoing: ServerResponse
   else await writeStream(content.stream, outgoing);
 }
 
-async function writeStream(stream: ReadableStream<Uint8Array>, outgoing: ServerResponse) {
+async function writeStream(stream: ReadableStream<Uint8Array>, outgoing: NodeResponseSink) {
   const reader = stream.getReader();
   // The connection closed before the body's end (the client went away): stop the body now,
   // rather than when its next chunk comes (an LLM may take seconds to make it).
   const stop = (): void => {
     reader.cancel().catch(() => undefined);
   };
-  outgoing.once("close", stop);
+  outgoing.on("close", stop);
   try {
     for (;;) {
       const { done, value } = await reader.read();
@@ -221,12 +260,14 @@ async function writeStream(stream: ReadableStream<Uint8Array>, outgoing: ServerR
 }
 
 /** Resolves when `outgoing` can take more (`drain`) or will take nothing more (`close`). */
-function drained(outgoing: ServerResponse): Promise<void> {
+function drained(outgoing: NodeResponseSink): Promise<void> {
   return new Promise((resolve) => {
     const done = (): void => {
-      outgoing.off("drain", done).off("close", done);
+      outgoing.off("drain", done);
+      outgoing.off("close", done);
       resolve();
     };
-    outgoing.on("drain", done).on("close", done);
+    outgoing.on("drain", done);
+    outgoing.on("close", done);
   });
 }

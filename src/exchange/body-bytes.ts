@@ -1,5 +1,6 @@
 /**
- * The one owner of how durable endpoints and their adapters read HTTP bodies (issue 12):
+ * The one owner of how durable endpoints, the middleware and their adapters read HTTP bodies
+ * (issues 12 and 13):
  *
  * - `bytesResponse` makes a `Response` whose body is bytes already in hand, and records them, so
  *   a writer (`bodyContent`) sends them in one write instead of through the body's stream;
@@ -10,7 +11,7 @@
  *   `maxBodyBytes`, a response's `maxResponseBytes`) as soon as it goes past.
  */
 
-import { TerminalError } from "../../core/errors.ts";
+import { TerminalError } from "../core/errors.ts";
 
 /** A body as a writer should send it: none, bytes in one write, or a stream to pipe. */
 export type BodyContent =

@@ -6,7 +6,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
-// eslint-disable-next-line no-restricted-imports -- test support: the one maker of test schemas
 import {
   dropSchema,
   TEST_DATABASE_URL,

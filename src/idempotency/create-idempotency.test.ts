@@ -6,7 +6,7 @@ import { FakeClock } from "../testing/fake-clock.ts";
 import { SeededRandom } from "../testing/seeded-random.ts";
 import { waitUntil } from "../testing/wait-until.ts";
 import { createIdempotency } from "./create-idempotency.ts";
-import { requestFingerprint } from "./fingerprint.ts";
+import { requestFingerprint } from "../exchange/request-fingerprint.ts";
 import {
   createdOrder,
   problemOf,

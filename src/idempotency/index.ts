@@ -40,7 +40,7 @@ export {
   requestFingerprint,
   type Fingerprint,
   type FingerprintInput,
-} from "./fingerprint.ts";
+} from "../exchange/request-fingerprint.ts";
 export { scopeId, type ScopeInput } from "./scope.ts";
 export {
   decideClaim,

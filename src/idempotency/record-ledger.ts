@@ -6,7 +6,7 @@
 import { StoreError } from "../core/errors.ts";
 import { ulid } from "../core/ids.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import type { Fingerprint } from "./fingerprint.ts";
+import type { Fingerprint } from "../exchange/request-fingerprint.ts";
 import type { IdempotencyStore, VersionedRecord } from "./idempotency-store.ts";
 import {
   completeLease,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { FakeClock } from "../testing/fake-clock.ts";
-import type { Fingerprint } from "./fingerprint.ts";
+import type { Fingerprint } from "../exchange/request-fingerprint.ts";
 import {
   completeLease,
   decideClaim,

@@ -16,7 +16,7 @@
  * parameter); the stores apply them with a compare-and-set on the record's version
  * (`record-ledger.ts`), so a transition decided on a stale read never lands.
  */
-import type { Fingerprint } from "./fingerprint.ts";
+import type { Fingerprint } from "../exchange/request-fingerprint.ts";
 import type { StoredResponse } from "./stored-response.ts";
 
 /** A request is running under a lease: its holder (token) may extend, complete or release it. */

@@ -185,6 +185,21 @@ describe.each(ENDPOINT_STORES)("durable endpoints over node:http (%s)", (_name, 
     expect(ran).toEqual({ plan: 1, answer: 1 });
   });
 
+  it("takes the same JSON sent again with other spacing or member order for the same request", async () => {
+    const { ran, url } = await chat(open);
+    const send = (body: string) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json", "idempotency-key": "k-4" },
+        body,
+      });
+    expect((await send('{"question":"life","n":1}')).status).toBe(201);
+    const again = await send('{ "n": 1.0, "question": "life" }');
+    expect(again.status).toBe(201);
+    expect(await again.json()).toEqual({ answer: "plan for life: 42" });
+    expect(ran).toEqual({ plan: 1, answer: 1 });
+  });
+
   it("without a key, runs each request as a run of its own", async () => {
     const { sf, ran, url } = await chat(open);
     await post(url, { question: "a" });

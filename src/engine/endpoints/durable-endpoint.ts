@@ -46,7 +46,12 @@ import type {
 import { storedValueCodec } from "../workflows/stored-value-codec.ts";
 import { waitForRunEnd } from "../workflows/workflow-client.ts";
 import { defineWorkflow, type Steps } from "../workflows/workflow-definition.ts";
-import { readRequest, readResponse, requestFingerprint, toRequest } from "./endpoint-messages.ts";
+import {
+  endpointRequestFingerprint,
+  readRequest,
+  readResponse,
+  toRequest,
+} from "./endpoint-messages.ts";
 import { acceptedAnswer, endedRunAnswer } from "./endpoint-answers.ts";
 import { problemForError, problemResponse } from "./endpoint-problems.ts";
 
@@ -262,7 +267,7 @@ class Endpoint {
       id: key === undefined ? uid : endpointRunId(this.#name, key),
       workflow: this.#name,
       input: storedValueCodec.encode(stored),
-      inputFingerprint: requestFingerprint(this.#name, stored),
+      inputFingerprint: endpointRequestFingerprint(this.#name, stored),
       createdAt: now,
     };
     const slot = executor.reserve(this.#name);

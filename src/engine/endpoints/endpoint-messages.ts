@@ -2,7 +2,6 @@
  * Web `Request` and `Response` to the forms a durable endpoint's run stores (`EndpointRequest`,
  * its input; `EndpointResponse`, its output) and back. Reading a body is the only I/O here.
  */
-import { createHash } from "node:crypto";
 import { SteadfastError, TerminalError } from "../../core/errors.ts";
 import {
   isKeptResponseHeader,
@@ -10,7 +9,7 @@ import {
   type EndpointRequest,
   type EndpointResponse,
 } from "../../core/endpoint/endpoint-exchange.ts";
-import { fingerprint } from "../fingerprint.ts";
+import { requestFingerprint } from "../../exchange/request-fingerprint.ts";
 import { bodyContent, bytesResponse, readCapped } from "../../exchange/body-bytes.ts";
 
 /** A request read for storage: what is stored, and the secret headers that are not. */
@@ -143,13 +142,21 @@ export function toResponse(stored: EndpointResponse, extraHeaders: HeadersInit =
 
 /**
  * What makes two requests to endpoint `endpoint` the same for an `Idempotency-Key`: the method,
- * the path and query, and the body. Not the origin (a retry may reach another instance, under
- * another host or port), nor the headers (they vary between retries: a trace id, a date).
+ * the path and query, and the body (a JSON body by its canonical form), as the idempotency
+ * middleware compares them (`exchange/request-fingerprint.ts`), the endpoint's name as the route. Not
+ * the origin (a retry may reach another instance, under another host or port), nor the other
+ * headers (they vary between retries: a trace id, a date). Stored as `<algorithm>:<digest>`.
  */
-export function requestFingerprint(endpoint: string, request: EndpointRequest): string {
-  const body = createHash("sha256")
-    .update(request.body ?? new Uint8Array())
-    .digest("hex");
+export function endpointRequestFingerprint(endpoint: string, request: EndpointRequest): string {
   const url = new URL(request.url);
-  return fingerprint({ endpoint, method: request.method, target: url.pathname + url.search, body });
+  const contentType =
+    request.headers.find(([name]) => name.toLowerCase() === "content-type")?.[1] ?? null;
+  const { algorithm, digest } = requestFingerprint({
+    method: request.method,
+    route: endpoint,
+    target: url.pathname + url.search,
+    contentType,
+    body: request.body ?? new Uint8Array(),
+  });
+  return `${algorithm}:${digest}`;
 }

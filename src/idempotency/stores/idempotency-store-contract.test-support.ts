@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { FakeClock } from "../../testing/fake-clock.ts";
 import { SeededRandom } from "../../testing/seeded-random.ts";
-import type { Fingerprint } from "../fingerprint.ts";
+import type { Fingerprint } from "../../exchange/request-fingerprint.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { IdempotencyLedger, type LedgerTimes } from "../record-ledger.ts";
 import type { CompletedRecord, InFlightRecord } from "../record-state.ts";

@@ -1,6 +1,6 @@
 /**
- * The fingerprint of a request (issue 13): what tells a retry from another request sent with the
- * same key (draft-ietf-httpapi-idempotency-key-header-06 section 2.2: the server may compare the
+ * The fingerprint of a request (issues 12 and 13): what tells a retry from another request sent
+ * with the same key (the idempotency middleware's records, a durable endpoint's runs) (draft-ietf-httpapi-idempotency-key-header-06 section 2.2: the server may compare the
  * payload). SHA-256 over the method, the route, the target (path and query) and the body: a JSON
  * body as its RFC 8785 canonical form (key order, whitespace and number spelling do not matter),
  * any other body as its raw bytes. The algorithm's id is stored with the digest, so a later

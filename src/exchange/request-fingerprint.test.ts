@@ -4,7 +4,7 @@ import {
   FINGERPRINT_ALGORITHMS,
   requestFingerprint,
   type FingerprintInput,
-} from "./fingerprint.ts";
+} from "./request-fingerprint.ts";
 
 const encode = (text: string): Uint8Array => new TextEncoder().encode(text);
 const base: FingerprintInput = {

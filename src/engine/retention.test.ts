@@ -2,7 +2,9 @@ import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import type { CallId } from "../core/ids.ts";
 import { tenantId } from "../core/ids.ts";
+import { createLogger } from "../server/logger.ts";
 import { createMetrics } from "../server/metrics.ts";
+import { engineOptions } from "../server/start-worker.ts";
 import { openStore } from "../steadfast.ts";
 import { harness, settle, type Harness } from "./engine-harness.test-support.ts";
 import type { EngineEvents } from "./engine.ts";
@@ -211,6 +213,20 @@ describe("purgeEnded", () => {
     });
     expect(counts).toStrictEqual({ calls: 0, callbacks: 0, runs: 0 });
     expect(await kept(h, calls)).toBe(1);
+  });
+
+  it("gets the retention of steadfast serve and worker to the engine", () => {
+    const settings = {
+      db: ":memory:",
+      allowPrivateNetworks: false,
+      allowedCidrs: [],
+      concurrency: 8,
+      logLevel: "silent",
+    };
+    const logger = createLogger({ level: "silent" });
+    expect(engineOptions({ ...settings, retentionMs: 0 }, logger).retentionMs).toBe(0);
+    expect(engineOptions({ ...settings, retentionMs: HOUR }, logger).retentionMs).toBe(HOUR);
+    expect(engineOptions(settings, logger)).not.toHaveProperty("retentionMs");
   });
 
   it("starts the engine's purges at the longer of the retention and the key retention", () => {

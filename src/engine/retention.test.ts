@@ -223,7 +223,7 @@ describe("purgeEnded", () => {
       concurrency: 8,
       logLevel: "silent",
     };
-    const logger = createLogger({ level: "silent" });
+    const logger = createLogger({ level: "silent", service: "test" });
     expect(engineOptions({ ...settings, retentionMs: 0 }, logger).retentionMs).toBe(0);
     expect(engineOptions({ ...settings, retentionMs: HOUR }, logger).retentionMs).toBe(HOUR);
     expect(engineOptions(settings, logger)).not.toHaveProperty("retentionMs");

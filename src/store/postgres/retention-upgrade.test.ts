@@ -121,3 +121,33 @@ describe("PostgreSQL migration 0011 (retention)", () => {
     });
   });
 });
+
+describe("PostgreSQL retention, several processes", () => {
+  it("purges concurrently from two stores: each call deleted once, nobody waiting for the other", async () => {
+    const schema = freshSchema();
+    const { store: a } = await openTestStore({ schema });
+    cleanups.push(() => a.close());
+    await a.migrate();
+    const { store: b } = await openTestStore({ schema });
+    cleanups.push(() => b.close());
+    const calls = new CallFactory(57);
+    for (let i = 0; i < 40; i++) {
+      const call = calls.call({ createdAt: T0 + i, runAt: T0 + i });
+      await a.createCall(call);
+      const claim = await claimOne(a, T0 + i);
+      await a.commitAttempt(commitOf(claim, T0 + i, succeeded(T0 + i)));
+    }
+    const purge = { endedBefore: LATER, now: LATER, limit: 3 };
+    let deleted = 0;
+    const drain = async (store: typeof a): Promise<void> => {
+      for (;;) {
+        const { calls: n } = await store.purgeEndedCalls(purge);
+        deleted += n;
+        if (n === 0) return;
+      }
+    };
+    await Promise.all([drain(a), drain(b), drain(a), drain(b)]);
+    expect(deleted).toBe(40);
+    expect(await a.listCalls(TENANT_A, { limit: 10 })).toEqual([]);
+  });
+});

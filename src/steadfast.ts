@@ -76,6 +76,23 @@ export interface SteadfastOptions {
   /** How long events are kept for the runs waiting for them, ms. Default 7 days. */
   eventRetentionMs?: number;
   /**
+   * How long ended calls (with their attempts and callback deliveries) and ended runs (with their
+   * steps) are kept, ms; then they are deleted in the background. 0 keeps them for ever. Default
+   * 7 days (`STEADFAST_RETENTION` for `steadfast serve`). A call is kept at least until its
+   * idempotency key expires and while its callback is being delivered; a call or run started by
+   * a live run's step stays while that run lives. See docs/retention.md.
+   */
+  retentionMs?: number;
+  /**
+   * How often expired idempotency keys are released and events, calls and runs past their
+   * retention deleted, ms. Default 60,000.
+   */
+  purgeIntervalMs?: number;
+  /** Most calls (or runs) one retention batch deletes (one transaction). Default 500. */
+  purgeBatchSize?: number;
+  /** The pause between two retention batches, ms. Default 100. */
+  purgePauseMs?: number;
+  /**
    * How long a process trusts an API key it has checked before asking the database again, ms:
    * the longest a key revoked by another process keeps working in this one. Default 5,000; at
    * most 60,000.
@@ -254,6 +271,10 @@ export async function createSteadfast(options: SteadfastOptions = {}): Promise<S
       "maxResponseBytes",
       "idempotencyTtlMs",
       "eventRetentionMs",
+      "retentionMs",
+      "purgeIntervalMs",
+      "purgeBatchSize",
+      "purgePauseMs",
       "shutdownGraceMs",
       "faults",
       "logger",

@@ -37,6 +37,7 @@ describe("resolveServeConfig", () => {
       maxBodyBytes: 1_048_576,
       leaseMs: 30_000,
       logLevel: "info",
+      retentionMs: 7 * 86_400_000,
     });
   });
 
@@ -56,6 +57,7 @@ describe("resolveServeConfig", () => {
         STEADFAST_MAX_BODY_BYTES: "2_097_152",
         STEADFAST_LEASE_MS: "10000",
         STEADFAST_LOG_LEVEL: "DEBUG",
+        STEADFAST_RETENTION: "30d",
       },
       cwd,
     );
@@ -72,6 +74,7 @@ describe("resolveServeConfig", () => {
       maxBodyBytes: 2_097_152,
       leaseMs: 10_000,
       logLevel: "debug",
+      retentionMs: 30 * 86_400_000,
     });
   });
 
@@ -88,6 +91,7 @@ describe("resolveServeConfig", () => {
       STEADFAST_LEASE_MS: "5000",
       STEADFAST_LOG_LEVEL: "warn",
       STEADFAST_DB: "sqlite:/env.db",
+      STEADFAST_RETENTION: "30d",
     };
     const config = resolveServeConfig(
       {
@@ -102,6 +106,7 @@ describe("resolveServeConfig", () => {
         leaseMs: "2000",
         logLevel: "silent",
         db: "sqlite::memory:",
+        retention: "off",
       },
       env,
       cwd,
@@ -118,7 +123,26 @@ describe("resolveServeConfig", () => {
       maxBodyBytes: 4096,
       leaseMs: 2000,
       logLevel: "silent",
+      retentionMs: 0,
     });
+  });
+
+  it("reads the retention as a duration, or off", () => {
+    const retention = (value: string) =>
+      resolveServeConfig({}, { STEADFAST_RETENTION: value }, cwd).retentionMs;
+    expect(retention("12h")).toBe(12 * 3_600_000);
+    expect(retention("2 weeks")).toBe(14 * 86_400_000);
+    expect(retention("1y")).toBe(365.25 * 86_400_000);
+    expect(retention("off")).toBe(0);
+    expect(retention("0")).toBe(0);
+    expect(serveError({ retention: "7" })).toBe(
+      '--retention "7" is not valid: expected a duration such as 7d, 12h or 30d (at most 10 years), or off',
+    );
+    expect(serveError({}, { STEADFAST_RETENTION: "forever" })).toBe(
+      'STEADFAST_RETENTION="forever" is not valid: expected a duration such as 7d, 12h or 30d (at most 10 years), or off',
+    );
+    expect(serveError({ retention: "11y" })).toMatch(/at most 10 years/);
+    expect(serveError({ retention: "-1d" })).toMatch(/^--retention "-1d" is not valid/);
   });
 
   it("takes a PostgreSQL URL as it is", () => {

@@ -6,7 +6,9 @@
 import { isIP } from "node:net";
 import { isAbsolute, join, resolve } from "node:path";
 import { CallStatuses, type CallStatus } from "../core/call.ts";
+import { parseDuration } from "../core/duration.ts";
 import { redactUrl } from "../core/redact.ts";
+import { DEFAULT_RETENTION_MS } from "../engine/retention.ts";
 import { DEFAULT_OPERATOR_TENANTS } from "../server/operator-only.ts";
 import { CliError } from "./cli-error.ts";
 
@@ -101,6 +103,13 @@ export const SERVE_SETTINGS = {
     defaultText: "info",
     meaning: "One of trace, debug, info, warn, error, fatal, silent",
   },
+  retention: {
+    env: "STEADFAST_RETENTION",
+    flag: "--retention",
+    defaultText: "7d",
+    meaning:
+      "How long ended calls and runs are kept before they are deleted, such as 7d, 12h or 30d; off keeps them for ever",
+  },
 } as const satisfies Record<string, SettingDoc>;
 
 /** The settings of the client commands (`fetch`, `calls ...`). */
@@ -146,6 +155,7 @@ export interface ServeFlags {
   maxBodyBytes?: string;
   leaseMs?: string;
   logLevel?: string;
+  retention?: string;
 }
 
 /** The validated configuration `steadfast serve` hands to `startServer`. */
@@ -170,6 +180,8 @@ export interface ServeConfig {
   /** Claim lease, ms. */
   leaseMs: number;
   logLevel: string;
+  /** How long ended calls and runs are kept, ms; 0 keeps them for ever. */
+  retentionMs: number;
 }
 
 /** Where a raw value came from, for error messages. */
@@ -338,6 +350,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
   const maxBody = pick(flags.maxBodyBytes, s.maxBodyBytes, env);
   const lease = pick(flags.leaseMs, s.leaseMs, env);
   const level = pick(flags.logLevel, s.logLevel, env);
+  const retained = pick(flags.retention, s.retention, env);
   const keys = env[s.apiKeys.env];
 
   const config: ServeConfig = {
@@ -371,9 +384,35 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
         ? 30_000
         : integer(lease, 1_000, 3_600_000, "milliseconds from 1000 to 3600000 (1 hour)"),
     logLevel: level === undefined ? "info" : logLevel(level),
+    retentionMs: retained === undefined ? DEFAULT_RETENTION_MS : retention(retained),
   };
   if (keys !== undefined && keys.trim() !== "") config.apiKeys = apiKeys(keys, s.apiKeys.env);
   return config;
+}
+
+/** The longest retention (or `--older-than`) accepted: 10 years. */
+const MAX_RETENTION_MS = 3_652 * 86_400_000;
+const DURATION_EXPECTED = "a duration such as 7d, 12h or 30d (at most 10 years)";
+
+/** A duration (`parseDuration`'s units: `7d`, `12h`), at most 10 years. */
+function duration(raw: Raw, expected = DURATION_EXPECTED): number {
+  try {
+    return parseDuration(raw.value.trim(), raw.source, { maxMs: MAX_RETENTION_MS });
+  } catch {
+    throw invalid(raw, expected);
+  }
+}
+
+/** A duration, or `off` (or `0`): kept for ever, 0. */
+function retention(raw: Raw): number {
+  const text = raw.value.trim();
+  if (text === "off" || text === "0") return 0;
+  return duration(raw, `${DURATION_EXPECTED}, or off`);
+}
+
+/** Parses a duration flag such as `--older-than 30d` (ms), at most 10 years. */
+export function parseDurationFlag(flag: string, value: string): number {
+  return duration({ value, source: flag, fromEnv: false });
 }
 
 function logLevel(raw: Raw): string {

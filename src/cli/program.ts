@@ -7,6 +7,7 @@ import { registerDestinationsCommand } from "./destinations-command.ts";
 import { registerFetchCommand } from "./fetch-command.ts";
 import { registerIdempotencyCheckCommand } from "./idempotency-check-command.ts";
 import { registerKeysCommand } from "./keys-command.ts";
+import { registerPurgeCommand } from "./purge-command.ts";
 import { registerRunsCommand } from "./runs-command.ts";
 import { registerServe, type StartServer } from "./serve.ts";
 import { registerWorkerCommands } from "./worker-command.ts";
@@ -24,7 +25,7 @@ export interface ProgramOptions {
 }
 
 /**
- * The `steadfast` commander program: `serve`, `worker`, `migrate`, `fetch`, `calls ...`,
+ * The `steadfast` commander program: `serve`, `worker`, `migrate`, `purge`, `fetch`, `calls ...`,
  * `runs ...`, `events send`, `destinations ...`, `keys ...`, `idempotency-check`. Errors are not printed
  * here: commander's own (bad flags) go through `outputError` as one line, and commander throws
  * instead of exiting (`exitOverride`) so `main` picks the exit code.
@@ -51,6 +52,7 @@ export function buildProgram(io: CliIo, options: ProgramOptions = {}): Command {
   registerDestinationsCommand(program, io);
   registerKeysCommand(program, io);
   registerIdempotencyCheckCommand(program, io);
+  registerPurgeCommand(program, io);
   program.addHelpText(
     "after",
     `

@@ -69,7 +69,16 @@ describe("steadfast serve (in process)", () => {
     const recording = recordingIo({ STEADFAST_PORT: "9000", STEADFAST_LOG_LEVEL: "warn" });
     const server = controllableServer();
     void main(
-      ["node", "steadfast", "serve", "--port", "7999", "--allow-private-networks"],
+      [
+        "node",
+        "steadfast",
+        "serve",
+        "--port",
+        "7999",
+        "--allow-private-networks",
+        "--retention",
+        "30d",
+      ],
       recording.io,
       {
         startServer: server.start,
@@ -83,6 +92,7 @@ describe("steadfast serve (in process)", () => {
       allowPrivateNetworks: true,
       dataDir: "/srv/.steadfast",
       db: "sqlite:/srv/.steadfast/steadfast.db",
+      retentionMs: 30 * 86_400_000,
     });
     expect(recording.out).toEqual(["listening on http://127.0.0.1:7999\n"]);
   });

@@ -83,6 +83,10 @@ export function registerServe(
     )
     .option(`${s.leaseMs.flag} <ms>`, `claim lease, ms ${settingHint(s.leaseMs)}`)
     .option(
+      `${s.retention.flag} <duration>`,
+      `keep ended calls and runs this long, or off ${settingHint(s.retention)}`,
+    )
+    .option(
       `${s.logLevel.flag} <level>`,
       `trace|debug|info|warn|error|fatal|silent ${settingHint(s.logLevel)}`,
     )

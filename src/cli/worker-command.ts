@@ -39,6 +39,10 @@ export function registerWorkerCommands(
       `CIDRs allowed although private ${settingHint(s.allowedCidrs)}`,
     )
     .option(`${s.leaseMs.flag} <ms>`, `claim lease, ms ${settingHint(s.leaseMs)}`)
+    .option(
+      `${s.retention.flag} <duration>`,
+      `keep ended calls and runs this long, or off ${settingHint(s.retention)}`,
+    )
     .option(`${s.logLevel.flag} <level>`, `log level ${settingHint(s.logLevel)}`)
     .addHelpText(
       "after",

@@ -13,6 +13,7 @@
  *   - `EventLog` (event-log.ts): the events tenants send, for the steps waiting for them;
  *   - `RunLog` (run-log.ts): workflow runs, their steps and attempts, claimed through the same
  *     queue table as calls;
+ *   - `RetentionLog` (retention-log.ts): deleting ended calls and runs past their retention;
  *   - `StoreLifecycle` (store-lifecycle.ts): dialect, migrations, readiness, close.
  * Every method of every role is required: no caller tests whether a store offers one.
  *
@@ -24,6 +25,7 @@
 import type { CallLog } from "./call-log.ts";
 import type { DestinationLedger } from "./destination-ledger.ts";
 import type { EventLog } from "./event-log.ts";
+import type { RetentionLog } from "./retention-log.ts";
 import type { RunLog } from "./run-log.ts";
 import type { StoreLifecycle } from "./store-lifecycle.ts";
 import type { TenantKeys } from "./tenant-keys.ts";
@@ -64,6 +66,7 @@ export type {
   RunUid,
   StepBatch,
 } from "./run-log.ts";
+export type { EndedPurge, PurgedCalls, RetentionLog } from "./retention-log.ts";
 export type { StoreLifecycle } from "./store-lifecycle.ts";
 export type {
   ListApiKeysQuery,
@@ -84,4 +87,5 @@ export interface Store
     DestinationLedger,
     WorkerRegistry,
     EventLog,
-    RunLog {}
+    RunLog,
+    RetentionLog {}

@@ -54,6 +54,13 @@ import {
   type ExchangeCutOff,
 } from "./run-attempt.ts";
 import { WorkerLiveness } from "./worker-liveness.ts";
+import {
+  DEFAULT_RETENTION_MS,
+  purgeEnded,
+  retentionCutoff,
+  type PurgeCounts,
+  type PurgedKind,
+} from "./retention.ts";
 
 /** The logger shape the engine needs (pino's). */
 export interface EngineLogger {
@@ -70,6 +77,10 @@ export interface EngineEvents extends Record<string, unknown>, DestinationEvents
   "call:held": { call: CallRecord; waitingFor: WaitingFor; runAt: number };
   "call:ended": { call: CallRecord };
   "lease:lost": { callId: CallId };
+  /** Retention deleted `count` rows of `kind` (one batch, committed). */
+  "retention:purged": { kind: PurgedKind; count: number };
+  /** A retention pass ended: what it deleted, that ended before `endedBefore` (epoch ms). */
+  "retention:passed": PurgeCounts & { endedBefore: number };
 }
 
 /** Options of `Engine`. */
@@ -106,6 +117,17 @@ export interface EngineOptions {
    * Default 7 days: a run receives a matching event sent up to that long before it waits.
    */
   eventRetentionMs?: number;
+  /**
+   * How long ended calls (with their attempts and callbacks) and ended runs (with their steps)
+   * are kept before they are deleted, ms; 0 keeps them for ever. Default 7 days. A call is kept
+   * at least until its idempotency key expires (`idempotencyTtlMs`) and while its callback is
+   * delivered; see engine/retention.ts. Purged every `purgeIntervalMs`.
+   */
+  retentionMs?: number;
+  /** Most calls (or runs) one retention batch deletes. Default 500. */
+  purgeBatchSize?: number;
+  /** The pause between two retention batches, ms. Default 100. */
+  purgePauseMs?: number;
   faults?: FaultInjector;
   logger?: EngineLogger;
   /** Per-destination protection: breaker, pauses, retry budget, share of concurrency. */
@@ -193,6 +215,7 @@ export class Engine {
   readonly #shutdownGraceMs: number;
   readonly #purgeIntervalMs: number;
   readonly #eventRetentionMs: number;
+  readonly #retention: { retentionMs: number; batchSize?: number; pauseMs?: number };
   readonly #ctx: AttemptContext;
   /** The flight of each call this engine runs (its current claim). */
   readonly #inFlight = new Map<CallId, InFlight>();
@@ -258,6 +281,11 @@ export class Engine {
     this.#shutdownGraceMs = options.shutdownGraceMs ?? 10_000;
     this.#purgeIntervalMs = options.purgeIntervalMs ?? 60_000;
     this.#eventRetentionMs = options.eventRetentionMs ?? 7 * 86_400_000;
+    this.#retention = {
+      retentionMs: options.retentionMs ?? DEFAULT_RETENTION_MS,
+      ...(options.purgeBatchSize === undefined ? {} : { batchSize: options.purgeBatchSize }),
+      ...(options.purgePauseMs === undefined ? {} : { pauseMs: options.purgePauseMs }),
+    };
     this.destinations = new DestinationGate({
       store: options.store,
       clock: options.clock,
@@ -831,7 +859,29 @@ export class Engine {
     if (purged > 0) this.#logger.info({ purged }, "released expired idempotency keys");
     // In slices, so one purge never holds the database for long.
     const events = await this.#store.purgeEventsBefore(now - this.#eventRetentionMs, 10_000);
-    if (events > 0) this.#logger.info({ purged: events }, "deleted events past their retention");
+    if (events > 0) {
+      this.events.emit("retention:purged", { kind: "event", count: events });
+      this.#logger.info({ purged: events }, "deleted events past their retention");
+    }
+    const { retentionMs, batchSize, pauseMs } = this.#retention;
+    if (retentionMs <= 0) return;
+    const endedBefore = retentionCutoff(now, retentionMs, this.#ctx.idempotencyTtlMs);
+    const ended = await purgeEnded({
+      store: this.#store,
+      clock: this.#clock,
+      endedBefore,
+      now,
+      signal: this.#halting.signal,
+      ...(batchSize === undefined ? {} : { batchSize }),
+      ...(pauseMs === undefined ? {} : { pauseMs }),
+      onBatch: (kind, count) => this.events.emit("retention:purged", { kind, count }),
+    });
+    this.events.emit("retention:passed", { ...ended, endedBefore });
+    if (ended.calls + ended.runs > 0)
+      this.#logger.info(
+        { ...ended, endedBefore: new Date(endedBefore).toISOString() },
+        "deleted ended calls and runs past their retention",
+      );
   }
 
   #every(intervalMs: number, task: () => Promise<void>): Promise<void> {

@@ -140,6 +140,21 @@ describe("createMetrics", () => {
     metrics.close();
   });
 
+  it("counts what retention deleted, by kind", async () => {
+    const events = new Emitter<EngineEvents>();
+    const metrics = createMetrics({ events, processMetrics: false });
+    events.emit("retention:purged", { kind: "call", count: 500 });
+    events.emit("retention:purged", { kind: "call", count: 12 });
+    events.emit("retention:purged", { kind: "callback", count: 3 });
+    events.emit("retention:purged", { kind: "run", count: 7 });
+    const text = await metrics.registry.metrics();
+    expect(text).toMatch(/^# TYPE steadfast_purged_total counter$/m);
+    expect(text).toMatch(/^steadfast_purged_total\{kind="call"\} 512$/m);
+    expect(text).toMatch(/^steadfast_purged_total\{kind="callback"\} 3$/m);
+    expect(text).toMatch(/^steadfast_purged_total\{kind="run"\} 7$/m);
+    metrics.close();
+  });
+
   it("collects Node process metrics by default, on its own registry", async () => {
     const a = createMetrics();
     const b = createMetrics();

@@ -17,6 +17,7 @@ export interface MetricsEvents {
   "breaker:closed": { destination: string };
   "destination:paused": { destination: string };
   "tenant:paused": { destination: string };
+  "retention:purged": { kind: string; count: number };
 }
 
 /**
@@ -97,6 +98,8 @@ export function outcomeLabel(attempt: AttemptRecord): string {
  * - `steadfast_destinations{state}`: destinations per breaker state (`closed`, `open`,
  *   `half-open`), and `steadfast_destinations_paused`, read at scrape time (no label per
  *   destination, so a client cannot create series at will);
+ * - `steadfast_purged_total{kind}`: rows this process deleted past their retention (`call`,
+ *   `callback`, `run`, `event`; attempts, steps and values go with their call or run);
  * - `steadfast_http_request_duration_seconds{method,route,status}`: filled by `observeHttp`;
  * - Node process metrics (`process_*`, `nodejs_*`) unless `processMetrics: false`.
  *
@@ -190,6 +193,13 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     },
   });
 
+  const purged = new Counter({
+    name: "steadfast_purged_total",
+    help: "Ended calls, callback deliveries and runs, and events, deleted by this process past their retention, by kind.",
+    labelNames: ["kind"] as const,
+    registers,
+  });
+
   const unsubscribes: (() => unknown)[] = [];
   const track = (unsubscribe: unknown): void => {
     if (typeof unsubscribe === "function") unsubscribes.push(unsubscribe as () => unknown);
@@ -215,6 +225,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     track(events.on("breaker:closed", () => transitions.inc({ to: "closed" })));
     track(events.on("destination:paused", () => pauses.inc()));
     track(events.on("tenant:paused", () => tenantPauses.inc()));
+    track(events.on("retention:purged", ({ kind, count }) => purged.inc({ kind }, count)));
   }
   return {
     registry,

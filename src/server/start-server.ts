@@ -42,6 +42,11 @@ export interface ServerConfig {
    */
   operatorTenants?: string[];
   leaseMs?: number;
+  /**
+   * How long ended calls and runs are kept before they are deleted, ms; 0 keeps them for ever.
+   * Default 7 days (`SteadfastOptions.retentionMs`).
+   */
+  retentionMs?: number;
   /** pino level: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. */
   logLevel: string;
   /** On `close`, how long open HTTP requests may finish before their connections are cut, ms. Default 10,000. */

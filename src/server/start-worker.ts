@@ -9,7 +9,13 @@ import type { ServerConfig } from "./start-server.ts";
 /** What `startWorker` needs: the engine settings of `ServerConfig` (no port, host or keys). */
 export type WorkerConfig = Pick<
   ServerConfig,
-  "db" | "allowPrivateNetworks" | "allowedCidrs" | "concurrency" | "leaseMs" | "logLevel"
+  | "db"
+  | "allowPrivateNetworks"
+  | "allowedCidrs"
+  | "concurrency"
+  | "leaseMs"
+  | "logLevel"
+  | "retentionMs"
 >;
 
 /**
@@ -80,6 +86,7 @@ export function engineOptions(
     concurrency: config.concurrency,
     logger: logger.child({ component: "engine" }),
     ...(config.leaseMs === undefined ? {} : { leaseMs: config.leaseMs }),
+    ...(config.retentionMs === undefined ? {} : { retentionMs: config.retentionMs }),
     ...(config.startEngine === undefined ? {} : { startEngine: config.startEngine }),
     ...(deps.clock === undefined ? {} : { clock: deps.clock }),
     ...(config.authCacheTtlMs === undefined ? {} : { authCacheTtlMs: config.authCacheTtlMs }),

@@ -13,6 +13,7 @@ import { describeInterruptionContract } from "./interruption-contract.ts";
 import { CallFactory, RunFactory } from "./fixtures.ts";
 import { describeRunContract } from "./run-contract.ts";
 import { describeRunControlContract } from "./run-control-contract.ts";
+import { describeRetentionContract } from "./retention-contract.ts";
 import { describeRunWakeContract } from "./run-wake-contract.ts";
 import { describeEndedRunContract } from "./ended-run-contract.ts";
 import { describeTenantContract } from "./tenant-contract.ts";
@@ -103,5 +104,6 @@ export function describeStoreContract(
     describeEndedRunContract(context);
     describeEventWakeContract(context);
     describeRunControlContract(context);
+    describeRetentionContract(context);
   });
 }

@@ -22,6 +22,8 @@ import type {
   ControlResult,
   CreateCallResult,
   DestinationDocument,
+  EndedPurge,
+  PurgedCalls,
   ListApiKeysQuery,
   ListEventsQuery,
   RecordEventResult,
@@ -53,6 +55,7 @@ import { CallReads } from "./call-reads.ts";
 import { newCallWeight } from "./row-mapping.ts";
 import { DEFAULT_SCHEMA, schemaNames, type SchemaNames } from "./schema-names.ts";
 import { WorkListener } from "./work-listener.ts";
+import { RetentionWrites } from "./retention-writes.ts";
 import { WorkerWrites } from "./worker-writes.ts";
 import { WriteBatcher } from "./write-batcher.ts";
 import { EndedRunInserts, endedRunWeight, type EndedRunInsert } from "./ended-run-inserts.ts";
@@ -158,6 +161,7 @@ export class PostgresStore implements Store {
   readonly #endedRuns: WriteBatcher<EndedRunInsert, CreateRunResult>;
   readonly #runReads: RunReads;
   readonly #runControl: RunControl;
+  readonly #retention: RetentionWrites;
   #closed = false;
 
   /**
@@ -245,6 +249,7 @@ export class PostgresStore implements Store {
     });
     this.#runReads = new RunReads(this.#db, this.#names);
     this.#runControl = new RunControl(this.#db, this.#names);
+    this.#retention = new RetentionWrites(this.#db, this.#names);
   }
 
   /** The schema holding the tables. */
@@ -548,6 +553,16 @@ export class PostgresStore implements Store {
   /** See `Store.purgeEventsBefore`. */
   purgeEventsBefore(receivedBefore: number, limit?: number): Promise<number> {
     return this.#open(() => this.#events.purgeEventsBefore(receivedBefore, limit));
+  }
+
+  /** See `Store.purgeEndedCalls`. */
+  purgeEndedCalls(purge: EndedPurge): Promise<PurgedCalls> {
+    return this.#open(() => this.#retention.purgeEndedCalls(purge));
+  }
+
+  /** See `Store.purgeEndedRuns`. */
+  purgeEndedRuns(purge: EndedPurge): Promise<number> {
+    return this.#open(() => this.#retention.purgeEndedRuns(purge));
   }
 
   /**

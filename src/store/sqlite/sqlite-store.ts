@@ -14,6 +14,8 @@ import type {
   CreateCallResult,
   CreateRunResult,
   DestinationDocument,
+  EndedPurge,
+  PurgedCalls,
   InitialClaim,
   ListRunsQuery,
   NewRun,
@@ -52,6 +54,7 @@ import * as runControl from "./run-control-writes.ts";
 import * as runReads from "./run-reads.ts";
 import * as runWakes from "./run-wakes.ts";
 import * as runs from "./run-writes.ts";
+import * as retention from "./retention-writes.ts";
 import { attemptFromRow, callFromRow, destinationFromRow, workerFromRow } from "./row-mapping.ts";
 import { StatementCache, type Prepare } from "./statement-cache.ts";
 import { WalCheckpointer } from "./wal-checkpointer.ts";
@@ -483,6 +486,16 @@ export class SqliteStore implements Store {
   /** See `Store.purgeEventsBefore`. */
   purgeEventsBefore(receivedBefore: number, limit?: number): Promise<number> {
     return this.#write(() => events.purgeEventsBefore(this.#sql, receivedBefore, limit));
+  }
+
+  /** See `Store.purgeEndedCalls`. Group-committed with other writes: keep `limit` small. */
+  purgeEndedCalls(purge: EndedPurge): Promise<PurgedCalls> {
+    return this.#write(() => retention.purgeEndedCalls(this.#sql, purge));
+  }
+
+  /** See `Store.purgeEndedRuns`. Group-committed with other writes: keep `limit` small. */
+  purgeEndedRuns(purge: EndedPurge): Promise<number> {
+    return this.#write(() => retention.purgeEndedRuns(this.#sql, purge));
   }
 
   /** See `Store.createRun`. */

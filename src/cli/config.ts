@@ -433,8 +433,7 @@ function rateLimit(
     return undefined;
   }
   const parts = RATE_LIMIT.exec(raw.value.trim());
-  if (parts === null)
-    throw invalid(raw, "<limit>/<window>, such as 600/1m or 10/1s, or off");
+  if (parts === null) throw invalid(raw, "<limit>/<window>, such as 600/1m or 10/1s, or off");
   const limit = Number(parts[1]!.replaceAll("_", ""));
   if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1_000_000_000)
     throw invalid(raw, "<limit>/<window> with a limit from 1 to 1000000000, such as 600/1m");

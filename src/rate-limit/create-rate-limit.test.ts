@@ -43,7 +43,10 @@ describe("createRateLimit's options", () => {
     [{ whenStoreFails: "ignore" as "allow" }, /whenStoreFails must be "allow" or "refuse"/],
     [{ docsUrl: "/docs/limits" }, /docsUrl must be an absolute http\(s\) URL/],
     [{ purgeIntervalMs: -1 }, /purgeIntervalMs must be a whole number of 0 or more/],
-    [{ burst: 1_000_000_000, window: "1h" as const, limit: 1 }, /takes more than 366 days to refill/],
+    [
+      { burst: 1_000_000_000, window: "1h" as const, limit: 1 },
+      /takes more than 366 days to refill/,
+    ],
     [{ store: "mysql://u:secret@db/x" }, /store mysql:\.\.\. is not a store URL/],
   ])("refuses %j", async (options, message) => {
     const text = await refusal(options);
@@ -54,7 +57,12 @@ describe("createRateLimit's options", () => {
 
   it("defaults to the memory store, a burst of the limit and the policy name default", async () => {
     const rateLimit = await createRateLimit({ key: () => "k", limit: 100, window: "1m" });
-    expect(rateLimit.policy).toEqual({ name: "default", limit: 100, windowSeconds: 60, burst: 100 });
+    expect(rateLimit.policy).toEqual({
+      name: "default",
+      limit: 100,
+      windowSeconds: 60,
+      burst: 100,
+    });
     expect((await rateLimit.check("k")).headers).toEqual({
       "ratelimit-policy": '"default";q=100;w=60',
       ratelimit: '"default";r=99;t=1',

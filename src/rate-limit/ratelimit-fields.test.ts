@@ -13,12 +13,8 @@ const POLICY: QuotaPolicy = { name: "default", limit: 100, windowSeconds: 60, bu
 describe("the RateLimit fields (draft-ietf-httpapi-ratelimit-headers-11)", () => {
   it("formats RateLimit-Policy with q and w, and RateLimit with r and t", () => {
     expect(rateLimitPolicyField(POLICY)).toBe('"default";q=100;w=60');
-    expect(rateLimitField(POLICY, { remaining: 99, resetSeconds: 1 })).toBe(
-      '"default";r=99;t=1',
-    );
-    expect(rateLimitPolicyField({ ...POLICY, name: "per-tenant" })).toBe(
-      '"per-tenant";q=100;w=60',
-    );
+    expect(rateLimitField(POLICY, { remaining: 99, resetSeconds: 1 })).toBe('"default";r=99;t=1');
+    expect(rateLimitPolicyField({ ...POLICY, name: "per-tenant" })).toBe('"per-tenant";q=100;w=60');
   });
 
   it("adds Retry-After, in seconds, to a refusal only", () => {

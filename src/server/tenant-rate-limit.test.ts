@@ -136,9 +136,9 @@ describe("the API's rate limit per tenant", () => {
     expect(tenantRateLimitStore({ limit: 1, window: "1s" }, "sqlite:/x/steadfast.db")).toBe(
       "memory",
     );
-    expect(
-      tenantRateLimitStore({ limit: 1, window: "1s", store: "redis://r:6379" }, pg),
-    ).toBe("redis://r:6379");
+    expect(tenantRateLimitStore({ limit: 1, window: "1s", store: "redis://r:6379" }, pg)).toBe(
+      "redis://r:6379",
+    );
   });
 });
 

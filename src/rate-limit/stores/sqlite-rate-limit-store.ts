@@ -116,7 +116,9 @@ export class SqliteRateLimitStore implements RateLimitStore {
   // node:sqlite is synchronous: each operation runs whole, and its error becomes a rejection.
   #run<T>(operation: () => T): Promise<T> {
     if (this.#closed) {
-      return Promise.reject(new StoreError("store_closed", "The SQLite rate limit store is closed."));
+      return Promise.reject(
+        new StoreError("store_closed", "The SQLite rate limit store is closed."),
+      );
     }
     try {
       return Promise.resolve(operation());

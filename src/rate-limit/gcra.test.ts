@@ -104,6 +104,17 @@ describe("gcraTake and allowanceOf on a fake clock", () => {
     expect(gcraTake(ahead, step)).toEqual({ allowed: false, tatUs: ahead });
   });
 
+  it("waits one increment, not the length of the step, when the clock stepped back", () => {
+    const { tat } = run(100, T0, undefined); // bucket empty at T0
+    const stepped = run(1, T0 - 3_600_000, tat).decisions[0]; // the wall clock went back an hour
+    expect(stepped).toEqual({
+      allowed: false,
+      remaining: 0,
+      resetSeconds: 1,
+      retryAfterSeconds: 1,
+    });
+  });
+
   it("never allows more than burst + elapsed / increment requests (property)", () => {
     fc.assert(
       fc.property(

@@ -8,6 +8,10 @@
  * again; a request at `now` moves it to `max(TAT, now) + increment`, and is allowed when that is
  * at most `burst * increment` (the capacity) ahead of `now`. A refused request changes nothing.
  *
+ * A TAT more than the capacity ahead of `now` cannot come from this policy on a steady clock: the
+ * wall clock stepped back, or the policy shrank. It is read as an empty bucket (`now + capacity`),
+ * so such a key waits one increment, not the length of the step.
+ *
  * Times are whole microseconds (epoch), so that every store (SQLite, PostgreSQL, Redis's Lua,
  * JavaScript) computes the same integers: a rate of 7 per minute is an increment of 8,571,429 µs,
  * which milliseconds could not hold, and an epoch in microseconds (about 1.8e15) stays well
@@ -41,7 +45,7 @@ export interface GcraOutcome {
   readonly allowed: boolean;
   /**
    * The key's TAT after the step, epoch µs: the new one when allowed; when refused, the one in
-   * force (never before `nowUs`).
+   * force (between `nowUs` and `nowUs` + capacity).
    */
   readonly tatUs: number;
 }
@@ -96,7 +100,10 @@ export function gcraStep(shape: GcraShape, nowMs: number): GcraStep {
  * @example gcraTake(undefined, { nowUs: 0, incrementUs: 100, capacityUs: 200 }) // { allowed: true, tatUs: 100 }
  */
 export function gcraTake(storedTatUs: number | undefined, step: GcraStep): GcraOutcome {
-  const base = Math.max(storedTatUs ?? step.nowUs, step.nowUs);
+  const base = Math.min(
+    Math.max(storedTatUs ?? step.nowUs, step.nowUs),
+    step.nowUs + step.capacityUs,
+  );
   const next = base + step.incrementUs;
   if (next - step.nowUs <= step.capacityUs) return { allowed: true, tatUs: next };
   return { allowed: false, tatUs: base };

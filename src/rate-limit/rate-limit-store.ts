@@ -13,8 +13,9 @@ import type { GcraOutcome, GcraStep } from "./gcra.ts";
  */
 export interface RateLimitStore {
   /**
-   * Atomically: `gcraTake(stored TAT, step)`; when allowed, stores the new TAT (a bucket past
-   * its TAT is a full one, so it may be dropped from then on). Answers the outcome.
+   * Atomically: `gcraTake(stored TAT, step)`, storing the TAT it answers when allowed, and when
+   * refused if it differs from the stored one (it bounded a TAT left too far ahead). Answers the
+   * outcome. A bucket past its TAT is a full one, so it may be dropped from then on.
    */
   take(bucket: string, step: GcraStep): Promise<GcraOutcome>;
   /**

@@ -20,8 +20,11 @@ export class MemoryRateLimitStore implements RateLimitStore {
 
   take(bucket: string, step: GcraStep): Promise<GcraOutcome> {
     if (this.#closed) return Promise.reject(closed());
-    const outcome = gcraTake(this.#tats.get(bucket), step);
-    if (outcome.allowed) this.#tats.set(bucket, outcome.tatUs);
+    const stored = this.#tats.get(bucket);
+    const outcome = gcraTake(stored, step);
+    // A refused step changes the TAT only when it bounds one left too far ahead.
+    if (stored === undefined ? outcome.allowed : outcome.tatUs !== stored)
+      this.#tats.set(bucket, outcome.tatUs);
     return Promise.resolve(outcome);
   }
 

@@ -38,15 +38,17 @@ export class PostgresRateLimitStore implements RateLimitStore {
   private constructor(pool: pg.Pool, table: string) {
     this.#pool = pool;
     // $2 now, $3 increment, $4 capacity (µs). A new bucket starts full; an existing one moves
-    // from GREATEST(tat, now). The SET expressions all read the row as it was.
+    // from its TAT, bounded to [now, now + capacity] as gcraTake does. The SET expressions all
+    // read the row as it was; a refused step stores the bounded TAT, which reads the same.
+    const base = "LEAST(GREATEST(b.tat_us, $2::bigint), $2::bigint + $4::bigint)";
     this.#take = `
       INSERT INTO ${table} AS b (bucket, tat_us, last_allowed)
       VALUES ($1, CASE WHEN $3::bigint <= $4::bigint THEN $2::bigint + $3::bigint ELSE $2::bigint END,
               $3::bigint <= $4::bigint)
       ON CONFLICT (bucket) DO UPDATE SET
-        last_allowed = GREATEST(b.tat_us, $2::bigint) + $3::bigint - $2::bigint <= $4::bigint,
-        tat_us = CASE WHEN GREATEST(b.tat_us, $2::bigint) + $3::bigint - $2::bigint <= $4::bigint
-          THEN GREATEST(b.tat_us, $2::bigint) + $3::bigint ELSE b.tat_us END
+        last_allowed = ${base} + $3::bigint - $2::bigint <= $4::bigint,
+        tat_us = CASE WHEN ${base} + $3::bigint - $2::bigint <= $4::bigint
+          THEN ${base} + $3::bigint ELSE ${base} END
       RETURNING tat_us, last_allowed`;
     this.#purge = `DELETE FROM ${table} WHERE bucket IN (
       SELECT bucket FROM ${table} WHERE tat_us <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`;

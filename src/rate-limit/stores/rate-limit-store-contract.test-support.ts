@@ -103,6 +103,22 @@ export function describeRateLimitStoreContract(
         ]);
       });
 
+      it("reads a TAT left far ahead (a clock stepped back, a smaller burst) as an empty bucket", async () => {
+        const { store } = current;
+        // A burst of 100 at 10 a second leaves the TAT 10 s ahead...
+        const wide = { ...STEP, capacityUs: 10_000_000 };
+        for (let i = 0; i < 100; i++) await store.take("b", wide);
+        // ...which a burst of 10 would never have: it waits one increment, not 9 s more.
+        expect(await store.take("b", STEP)).toEqual({
+          allowed: false,
+          tatUs: NOW_US + 1_000_000,
+        });
+        expect(await store.take("b", at(NOW_US + 100_000))).toEqual({
+          allowed: true,
+          tatUs: NOW_US + 1_100_000,
+        });
+      });
+
       it("keeps buckets apart", async () => {
         const { store } = current;
         for (let i = 0; i < 10; i++) await store.take("a", STEP);

@@ -1,9 +1,9 @@
 /**
  * Buckets in Redis (issue 13), shared by every process on the server: one string key per bucket
  * holding its TAT (epoch µs). Each step is a Lua script computing GCRA (`gcra.ts`), which Redis
- * runs atomically; a refused step writes nothing. Each script touches a single key, so any bucket
- * may live on any shard. Redis expires a bucket itself once it is full again (a TTL on each
- * write): there is nothing to purge.
+ * runs atomically; a refused step writes nothing (unless it bounds a TAT left too far ahead).
+ * Each script touches a single key, so any bucket may live on any shard. Redis expires a bucket
+ * itself once it is full again (a TTL on each write): there is nothing to purge.
  */
 import { Redis } from "ioredis";
 import { StoreError } from "../../core/errors.ts";
@@ -24,25 +24,36 @@ export interface RedisRateLimitStoreOptions {
 const TTL_MARGIN_MS = 60_000;
 
 // KEYS[1]: the bucket; ARGV: now, increment, capacity (µs), TTL margin (ms). Returns
-// {1, tat} when allowed (tat stored), {0, tat} when refused. Numbers go out as integer strings
-// ('%.0f'): Lua's default formatting of a double could turn 1.7e15 into an exponent.
+// {1, tat} when allowed (tat stored), {0, tat} when refused (stored only when it bounded a TAT
+// left too far ahead). Numbers go out as integer strings ('%.0f'): Lua's default formatting of a
+// double could turn 1.7e15 into an exponent.
 const TAKE = `
 local now = tonumber(ARGV[1])
 local inc = tonumber(ARGV[2])
 local cap = tonumber(ARGV[3])
 local base = now
+local bounded = false
 local stored = redis.call('GET', KEYS[1])
 if stored then
   local tat = tonumber(stored)
   if tat > now then base = tat end
+  -- Further ahead than the capacity (a clock stepped back, a smaller burst): an empty bucket.
+  if base > now + cap then
+    base = now + cap
+    bounded = true
+  end
 end
-local nxt = base + inc
-if nxt - now <= cap then
-  local text = string.format('%.0f', nxt)
+local nxt = base
+local allowed = 0
+if base + inc - now <= cap then
+  nxt = base + inc
+  allowed = 1
+end
+local text = string.format('%.0f', nxt)
+if allowed == 1 or bounded then
   redis.call('SET', KEYS[1], text, 'PX', math.ceil((nxt - now) / 1000) + tonumber(ARGV[4]))
-  return {1, text}
 end
-return {0, string.format('%.0f', base)}
+return {allowed, text}
 `;
 
 interface WithTake {

@@ -34,15 +34,16 @@ CREATE TABLE IF NOT EXISTS ${BUCKETS_TABLE} (
 CREATE INDEX IF NOT EXISTS ${BUCKETS_TABLE}_tat_us ON ${BUCKETS_TABLE} (tat_us);
 `;
 
-// $now, $inc, $cap: the step. A new bucket starts full; an existing one moves from max(tat, now).
-// `last_allowed` carries the decision out (RETURNING sees only the new row).
+// $now, $inc, $cap: the step. A new bucket starts full; an existing one moves from its TAT,
+// bounded to [now, now + cap] as gcraTake does. `last_allowed` carries the decision out
+// (RETURNING sees only the new row); a refused step stores the bounded TAT, which reads the same.
+const BASE = "min(max(tat_us, $now), $now + $cap)";
 const TAKE = `
 INSERT INTO ${BUCKETS_TABLE} (bucket, tat_us, last_allowed)
 VALUES ($bucket, CASE WHEN $inc <= $cap THEN $now + $inc ELSE $now END, $inc <= $cap)
 ON CONFLICT (bucket) DO UPDATE SET
-  last_allowed = max(tat_us, $now) + $inc - $now <= $cap,
-  tat_us = CASE WHEN max(tat_us, $now) + $inc - $now <= $cap
-    THEN max(tat_us, $now) + $inc ELSE tat_us END
+  last_allowed = ${BASE} + $inc - $now <= $cap,
+  tat_us = CASE WHEN ${BASE} + $inc - $now <= $cap THEN ${BASE} + $inc ELSE ${BASE} END
 RETURNING tat_us, last_allowed`;
 
 const PURGE = `DELETE FROM ${BUCKETS_TABLE} WHERE bucket IN (

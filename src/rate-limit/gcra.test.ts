@@ -20,15 +20,15 @@ function run(count: number, nowMs: number, tat: number | undefined, shape = SHAP
 }
 
 describe("gcraShape", () => {
-  it("spaces requests window / limit apart, rounded up to the microsecond", () => {
+  it("spaces requests window / limit apart, rounded down to the microsecond", () => {
     expect(gcraShape(100, 60_000, 100)).toEqual({
       incrementUs: 600_000,
       capacityUs: 60_000_000,
       burst: 100,
     });
     expect(gcraShape(7, 60_000, 2)).toEqual({
-      incrementUs: 8_571_429,
-      capacityUs: 17_142_858,
+      incrementUs: 8_571_428,
+      capacityUs: 17_142_856,
       burst: 2,
     });
   });
@@ -96,6 +96,13 @@ describe("gcraTake and allowanceOf on a fake clock", () => {
     expect(decisions.map((d) => d.allowed)).toEqual([true, true, true, true, true, false]);
     expect(decisions[0]).toEqual({ allowed: true, remaining: 4, resetSeconds: 1 });
     expect(run(2, T0 + 1_000, tat, shape).decisions.map((d) => d.allowed)).toEqual([true, false]);
+  });
+
+  it("never refuses a client that keeps to the advertised quota, whatever the rounding", () => {
+    const shape = gcraShape(7, 60_000, 7); // 8.571428... s per request
+    const first = run(7, T0, undefined, shape);
+    const second = run(7, T0 + 60_000, first.tat, shape);
+    expect([...first.decisions, ...second.decisions].every((d) => d.allowed)).toBe(true);
   });
 
   it("leaves the TAT of a refused request as it was", () => {

@@ -13,7 +13,7 @@
  * so such a key waits one increment, not the length of the step.
  *
  * Times are whole microseconds (epoch), so that every store (SQLite, PostgreSQL, Redis's Lua,
- * JavaScript) computes the same integers: a rate of 7 per minute is an increment of 8,571,429 µs,
+ * JavaScript) computes the same integers: a rate of 7 per minute is an increment of 8,571,428 µs,
  * which milliseconds could not hold, and an epoch in microseconds (about 1.8e15) stays well
  * within the 2^53 that doubles count exactly.
  *
@@ -24,7 +24,7 @@ import { InvalidOptionError } from "../core/errors.ts";
 
 /** The shape of a quota, in the algorithm's terms. */
 export interface GcraShape {
-  /** Time one request uses up: the window divided by the limit, rounded up, µs. */
+  /** Time one request uses up: the window divided by the limit, rounded down, µs. */
   readonly incrementUs: number;
   /** How far ahead of now the TAT may go: `burst * incrementUs`. */
   readonly capacityUs: number;
@@ -79,8 +79,9 @@ export function gcraShape(limit: number, windowMs: number, burst: number): GcraS
       `createRateLimit: limit ${limit} per ${windowMs} ms is more than one request per microsecond; use a lower limit or a longer window`,
     );
   }
-  // Rounded up: the rate enforced is never above the rate advertised.
-  const incrementUs = Math.ceil(windowUs / limit);
+  // Rounded down: a client that keeps to the advertised quota is never refused for a rounding
+  // (the rate enforced is above it by less than a microsecond per request).
+  const incrementUs = Math.floor(windowUs / limit);
   return { incrementUs, capacityUs: burst * incrementUs, burst };
 }
 

@@ -7,7 +7,8 @@
  *
  * `q` is the quota (requests) and `w` its window in seconds; `r` the requests available now and
  * `t` the seconds within which no more than `r` can be used (section 4.1.2: the time until one
- * more becomes available, under GCRA). No partition key (`pk`): a key is often a credential or a
+ * more becomes available, under GCRA). A burst other than the quota is shown as a vendor
+ * parameter, `steadfast-burst=20` (section 3.1 asks for such names to be prefixed). No partition key (`pk`): a key is often a credential or a
  * user id, which the draft (section 6.1) asks servers not to send back.
  */
 import type { Allowance } from "./gcra.ts";
@@ -36,12 +37,14 @@ export const RATELIMIT_FIELD = "ratelimit";
 export const POLICY_NAME_PATTERN = /^[A-Za-z0-9._-]{1,64}$/;
 
 /**
- * The `RateLimit-Policy` item of `policy`.
+ * The `RateLimit-Policy` item of `policy`, with `steadfast-burst` when the burst is not the quota.
  *
  * @example rateLimitPolicyField({ name: "default", limit: 100, windowSeconds: 60, burst: 100 }) // '"default";q=100;w=60'
+ * @example rateLimitPolicyField({ name: "api", limit: 600, windowSeconds: 60, burst: 20 }) // '"api";q=600;w=60;steadfast-burst=20'
  */
 export function rateLimitPolicyField(policy: QuotaPolicy): string {
-  return `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
+  const item = `"${policy.name}";q=${policy.limit};w=${policy.windowSeconds}`;
+  return policy.burst === policy.limit ? item : `${item};steadfast-burst=${policy.burst}`;
 }
 
 /**

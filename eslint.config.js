@@ -14,6 +14,7 @@ const boundaries = {
     "http",
     "workflow",
     "idempotency",
+    "rate-limit",
     "server",
     "dashboard",
     "client",
@@ -28,6 +29,7 @@ const boundaries = {
     "http",
     "workflow",
     "idempotency",
+    "rate-limit",
     "server",
     "dashboard",
     "client",
@@ -42,6 +44,7 @@ const boundaries = {
     "http",
     "workflow",
     "idempotency",
+    "rate-limit",
     "server",
     "dashboard",
     "client",
@@ -89,6 +92,20 @@ const boundaries = {
   // `steadfast/idempotency` (issue 13): middleware for users' servers, on core and resilience
   // (its stores are its own), so it ships without the engine.
   idempotency: [
+    "store",
+    "rate-limit",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+  ],
+  // `steadfast/rate-limit` (issue 13): the same standing as idempotency, whose background loop it
+  // shares; the server asks it per tenant, never the reverse.
+  "rate-limit": [
     "store",
     "engine",
     "http",

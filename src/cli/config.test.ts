@@ -157,6 +157,29 @@ describe("resolveServeConfig", () => {
     );
   });
 
+  it("reads the tenants' rate limit: off by default, <limit>/<window>, its burst and store", () => {
+    expect(resolveServeConfig({}, {}, cwd).rateLimit).toBeUndefined();
+    expect(resolveServeConfig({}, { STEADFAST_RATE_LIMIT: "off" }, cwd).rateLimit).toBeUndefined();
+    expect(
+      resolveServeConfig(
+        {},
+        {
+          STEADFAST_RATE_LIMIT: "1_200 / 1 minute",
+          STEADFAST_RATE_LIMIT_BURST: "50",
+          STEADFAST_RATE_LIMIT_STORE: "sqlite:data/rl.db",
+        },
+        cwd,
+      ).rateLimit,
+    ).toEqual({ limit: 1_200, window: "1 minute", burst: 50, store: "sqlite:/srv/app/data/rl.db" });
+    expect(
+      resolveServeConfig(
+        { rateLimit: "10/1s", rateLimitStore: "redis://cache:6379?prefix=rl:" },
+        { STEADFAST_RATE_LIMIT: "600/1m" },
+        cwd,
+      ).rateLimit,
+    ).toEqual({ limit: 10, window: "1s", store: "redis://cache:6379?prefix=rl:" });
+  });
+
   it("treats an empty variable as unset", () => {
     expect(
       resolveServeConfig({}, { STEADFAST_PORT: "", STEADFAST_LOG_LEVEL: " " }, cwd),
@@ -264,6 +287,42 @@ describe("resolveServeConfig", () => {
       ],
       [{}, { STEADFAST_LOG_LEVEL: "loud" }, 'STEADFAST_LOG_LEVEL="loud" is not valid'],
     ] as [ServeFlags, Env, string][])("%o %o", (flags, env, expected) => {
+      expect(serveError(flags, env)).toContain(expected);
+    });
+
+    it.each([
+      [
+        {},
+        { STEADFAST_RATE_LIMIT: "600" },
+        'STEADFAST_RATE_LIMIT="600" is not valid: expected <limit>/<window>, such as 600/1m or 10/1s, or off',
+      ],
+      [
+        { rateLimit: "0/1m" },
+        {},
+        '--rate-limit "0/1m" is not valid: expected <limit>/<window> with a limit from 1',
+      ],
+      [
+        { rateLimit: "10/1.5s" },
+        {},
+        '--rate-limit "10/1.5s" is not valid: window must be a whole number of seconds',
+      ],
+      [{ rateLimit: "10/10" }, {}, '--rate-limit "10/10" is not valid: window needs a unit'],
+      [
+        { rateLimit: "1/1h", rateLimitBurst: "1000000000" },
+        {},
+        '--rate-limit-burst "1000000000" is not valid: burst 1000000000 at 1 per 3600 s takes more than 366 days',
+      ],
+      [
+        { rateLimit: "10/1s", rateLimitStore: "mysql://u:hunter2@db/x" },
+        {},
+        '--rate-limit-store "mysql://[redacted]@db/x" is not valid: expected memory, sqlite:<path>',
+      ],
+      [
+        {},
+        { STEADFAST_RATE_LIMIT_BURST: "20" },
+        'STEADFAST_RATE_LIMIT_BURST="20" has no effect without a rate limit: set --rate-limit or STEADFAST_RATE_LIMIT too',
+      ],
+    ] as [ServeFlags, Env, string][])("rate limit: %o %o", (flags, env, expected) => {
       expect(serveError(flags, env)).toContain(expected);
     });
 

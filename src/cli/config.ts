@@ -9,7 +9,10 @@ import { CallStatuses, type CallStatus } from "../core/call.ts";
 import { parseDuration } from "../core/duration.ts";
 import { redactUrl } from "../core/redact.ts";
 import { DEFAULT_RETENTION_MS } from "../engine/retention.ts";
+import { isSteadfastError } from "../core/errors.ts";
+import { resolveQuotaOptions } from "../rate-limit/rate-limit-options.ts";
 import { DEFAULT_OPERATOR_TENANTS } from "../server/operator-only.ts";
+import type { TenantRateLimitConfig } from "../server/tenant-rate-limit.ts";
 import { CliError } from "./cli-error.ts";
 
 /** Environment variables, as `process.env` holds them. */
@@ -110,6 +113,26 @@ export const SERVE_SETTINGS = {
     meaning:
       "How long ended calls and runs are kept before they are deleted, such as 7d, 12h or 30d; off keeps them for ever",
   },
+  rateLimit: {
+    env: "STEADFAST_RATE_LIMIT",
+    flag: "--rate-limit",
+    defaultText: "off",
+    meaning:
+      "Each tenant's quota of /v1 requests as <limit>/<window>, such as 600/1m (a whole number of seconds); over it 429 with Retry-After; off for none",
+  },
+  rateLimitBurst: {
+    env: "STEADFAST_RATE_LIMIT_BURST",
+    flag: "--rate-limit-burst",
+    defaultText: "(the limit)",
+    meaning: "Requests a tenant may send back to back under --rate-limit",
+  },
+  rateLimitStore: {
+    env: "STEADFAST_RATE_LIMIT_STORE",
+    flag: "--rate-limit-store",
+    defaultText: "memory (the database, when it is PostgreSQL)",
+    meaning:
+      "Where the tenants' quotas are counted: memory (this process), sqlite:<path>, postgres://... or redis://... (shared by every process using it)",
+  },
 } as const satisfies Record<string, SettingDoc>;
 
 /** The settings of the client commands (`fetch`, `calls ...`). */
@@ -156,6 +179,9 @@ export interface ServeFlags {
   leaseMs?: string;
   logLevel?: string;
   retention?: string;
+  rateLimit?: string;
+  rateLimitBurst?: string;
+  rateLimitStore?: string;
 }
 
 /** The validated configuration `steadfast serve` hands to `startServer`. */
@@ -182,6 +208,8 @@ export interface ServeConfig {
   logLevel: string;
   /** How long ended calls and runs are kept, ms; 0 keeps them for ever. */
   retentionMs: number;
+  /** Each tenant's quota of `/v1` requests; absent: no limit. */
+  rateLimit?: TenantRateLimitConfig;
 }
 
 /** Where a raw value came from, for error messages. */
@@ -351,6 +379,12 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
   const lease = pick(flags.leaseMs, s.leaseMs, env);
   const level = pick(flags.logLevel, s.logLevel, env);
   const retained = pick(flags.retention, s.retention, env);
+  const limit = rateLimit(
+    pick(flags.rateLimit, s.rateLimit, env),
+    pick(flags.rateLimitBurst, s.rateLimitBurst, env),
+    pick(flags.rateLimitStore, s.rateLimitStore, env),
+    cwd,
+  );
   const keys = env[s.apiKeys.env];
 
   const config: ServeConfig = {
@@ -387,6 +421,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env, cwd: string): Se
     retentionMs: retained === undefined ? DEFAULT_RETENTION_MS : retention(retained),
   };
   if (keys !== undefined && keys.trim() !== "") config.apiKeys = apiKeys(keys, s.apiKeys.env);
+  if (limit !== undefined) config.rateLimit = limit;
   return config;
 }
 
@@ -413,6 +448,60 @@ function retention(raw: Raw): number {
 /** Parses a duration flag such as `--older-than 30d` (ms), at most 10 years. */
 export function parseDurationFlag(flag: string, value: string): number {
   return duration({ value, source: flag, fromEnv: false });
+}
+
+const RATE_LIMIT = /^(\d[\d_]*)\s*\/\s*(\S.*)$/;
+
+/**
+ * The tenants' rate limit of `--rate-limit <limit>/<window>` (`off`: none), its burst and its
+ * store, checked by the rule `steadfast/rate-limit` applies (a whole number of seconds...).
+ */
+function rateLimit(
+  raw: Raw | undefined,
+  burstRaw: Raw | undefined,
+  storeRaw: Raw | undefined,
+  cwd: string,
+): TenantRateLimitConfig | undefined {
+  if (raw === undefined || raw.value.trim().toLowerCase() === "off") {
+    const stray = burstRaw ?? storeRaw;
+    if (stray !== undefined) {
+      throw new CliError(
+        `${labelOf(stray)} has no effect without a rate limit: set ${SERVE_SETTINGS.rateLimit.flag} or ${SERVE_SETTINGS.rateLimit.env} too, such as 600/1m`,
+      );
+    }
+    return undefined;
+  }
+  const parts = RATE_LIMIT.exec(raw.value.trim());
+  if (parts === null) throw invalid(raw, "<limit>/<window>, such as 600/1m or 10/1s, or off");
+  const limit = Number(parts[1]!.replaceAll("_", ""));
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > 1_000_000_000)
+    throw invalid(raw, "<limit>/<window> with a limit from 1 to 1000000000, such as 600/1m");
+  const config: TenantRateLimitConfig = {
+    limit,
+    window: parts[2]! as TenantRateLimitConfig["window"],
+  };
+  if (burstRaw !== undefined)
+    config.burst = integer(burstRaw, 1, 1_000_000_000, "a whole number from 1 to 1000000000");
+  try {
+    resolveQuotaOptions({ ...config, purgeIntervalMs: 0 });
+  } catch (error) {
+    if (!isSteadfastError(error)) throw error;
+    const reason = error.message.replace(/^createRateLimit: /, "");
+    const culprit = /^burst /.test(reason) && burstRaw !== undefined ? burstRaw : raw;
+    throw new CliError(`${labelOf(culprit)} is not valid: ${reason}`, { cause: error });
+  }
+  if (storeRaw !== undefined) config.store = rateLimitStore(storeRaw, cwd);
+  return config;
+}
+
+function rateLimitStore(raw: Raw, cwd: string): string {
+  const text = raw.value.trim();
+  if (text === "memory" || /^(postgres(ql)?|rediss?):\/\/./i.test(text)) return text;
+  if (text.startsWith("sqlite:") && text.length > "sqlite:".length) {
+    const path = text.slice("sqlite:".length);
+    return `sqlite:${isAbsolute(path) ? path : resolve(cwd, path)}`;
+  }
+  throw invalid(raw, "memory, sqlite:<path>, postgres://... or redis://...");
 }
 
 function logLevel(raw: Raw): string {

@@ -90,6 +90,18 @@ export function registerServe(
       `${s.logLevel.flag} <level>`,
       `trace|debug|info|warn|error|fatal|silent ${settingHint(s.logLevel)}`,
     )
+    .option(
+      `${s.rateLimit.flag} <limit/window>`,
+      `each tenant's quota of /v1 requests, such as 600/1m ${settingHint(s.rateLimit)}`,
+    )
+    .option(
+      `${s.rateLimitBurst.flag} <n>`,
+      `requests a tenant may send back to back ${settingHint(s.rateLimitBurst)}`,
+    )
+    .option(
+      `${s.rateLimitStore.flag} <url>`,
+      `where quotas are counted: memory, sqlite:<path>, postgres://, redis:// ${settingHint(s.rateLimitStore)}`,
+    )
     .addHelpText(
       "after",
       `

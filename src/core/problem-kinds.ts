@@ -7,10 +7,12 @@ import type { ErrorCode } from "./errors.ts";
 
 /**
  * Codes of problems raised by HTTP itself rather than by our code: a wrong method on a known route,
- * and requests node:http's parser refuses before any route sees them (`clientError`).
+ * requests node:http's parser refuses before any route sees them (`clientError`), and requests
+ * over a rate limit (`steadfast/rate-limit`, answered before any route runs).
  */
 export const HttpProblemCodes = [
   "method_not_allowed",
+  "rate_limited",
   "bad_request",
   "request_timeout",
   "headers_too_large",
@@ -45,6 +47,7 @@ export const PROBLEM_KINDS = {
   idempotency_key_reused: { status: 422, title: "Idempotency key reused" },
   invalid_url: { status: 422, title: "Invalid URL" },
   blocked_destination: { status: 422, title: "Blocked destination" },
+  rate_limited: { status: 429, title: "Too many requests" },
   headers_too_large: { status: 431, title: "Request header fields too large" },
   internal: { status: 500, title: "Internal server error" },
   shutting_down: { status: 503, title: "Shutting down" },

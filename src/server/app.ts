@@ -6,6 +6,7 @@ import type { ApiKeysService } from "../engine/api-keys-service.ts";
 import type { CallsService } from "../engine/calls-service.ts";
 import type { DestinationsService } from "../engine/destinations/destinations-service.ts";
 import type { RunsService } from "../engine/workflows/runs-service.ts";
+import type { Quota } from "../rate-limit/quota.ts";
 import { registerCallsRoutes } from "./calls-routes.ts";
 import { registerDestinationsRoutes } from "./destinations-routes.ts";
 import { registerFetchRoute } from "./fetch-route.ts";
@@ -20,6 +21,7 @@ import { frameRequests } from "./request-frame.ts";
 import { requireApiKey } from "./require-api-key.ts";
 import { registerRunsRoutes } from "./runs-routes.ts";
 import type { ServerEnv } from "./server-env.ts";
+import { limitTenants } from "./tenant-rate-limit.ts";
 
 /** What `GET /healthz` reports. */
 export interface HealthStatus {
@@ -67,6 +69,12 @@ export interface AppOptions {
   maxWaitSeconds?: number;
   /** Makes correlation ids for requests without a usable `X-Request-Id`. Default `crypto.randomUUID`. */
   newRequestId?: () => string;
+  /**
+   * Each tenant's quota of `/v1` requests (`createQuota` of `steadfast/rate-limit`, keyed by
+   * tenant): over it, `429 rate_limited` with `Retry-After`; every `/v1` answer carries
+   * `RateLimit-Policy` and `RateLimit`. Default: no limit. The app does not close it.
+   */
+  rateLimit?: Quota;
 }
 
 /**
@@ -142,6 +150,7 @@ export function createApp(options: AppOptions): Hono<ServerEnv> {
     await next();
   });
   app.use("/v1/*", requireApiKey(options.keys));
+  if (options.rateLimit !== undefined) app.use("/v1/*", limitTenants(options.rateLimit, logger));
   const operators = options.operatorTenants ?? DEFAULT_OPERATOR_TENANTS;
   registerFetchRoute(app, {
     calls: options.calls,

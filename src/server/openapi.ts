@@ -149,7 +149,7 @@ const callResponse = (description: string): JsonObject => ({
   headers: { Location: { schema: { type: "string" }, description: "/v1/calls/<id>" } },
   content: json(ref("CallView")),
 });
-const authed = ["unauthorized", "shutting_down", "store_unavailable"] as const;
+const authed = ["unauthorized", "rate_limited", "shutting_down", "store_unavailable"] as const;
 
 /** A Standard Webhooks header of every callback delivery. */
 const webhookHeader = (name: string, description: string, pattern: string): JsonObject => ({

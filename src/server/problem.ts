@@ -45,6 +45,11 @@ export interface Problem {
   correlationId: string;
   /** One entry per invalid field, for validation problems. */
   errors?: FieldIssue[];
+  /**
+   * The quota policies a `429 rate_limited` broke, by name (the extension member of
+   * draft-ietf-httpapi-ratelimit-headers-11's quota-exceeded problem, section 5.1).
+   */
+  "violated-policies"?: string[];
 }
 
 /** What `problemResponse` needs beyond the code. */
@@ -52,6 +57,8 @@ export interface ProblemInit {
   detail: string;
   issues?: readonly FieldIssue[];
   headers?: Record<string, string>;
+  /** For `rate_limited`: the policies the request broke (`violated-policies`). */
+  violatedPolicies?: readonly string[];
 }
 
 /** Where a problem occurred, for `problemDocument`. */
@@ -148,6 +155,7 @@ export function problemResponse(
   init: ProblemInit,
 ): Response {
   const body = problemBody(c, code, init.detail, init.issues);
+  if (init.violatedPolicies !== undefined) body["violated-policies"] = [...init.violatedPolicies];
   const headers: Record<string, string> = { ...init.headers };
   if (code === "unauthorized") {
     // RFC 6750 section 3: a 401 names the scheme; `invalid_token` when a key was sent but is wrong.

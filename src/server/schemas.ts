@@ -321,6 +321,12 @@ export const ProblemSchema = z
       .array(z.strictObject({ field: z.string(), message: z.string() }))
       .optional()
       .describe("One entry per invalid field (dotted path, such as retry.maxAttempts)."),
+    "violated-policies": z
+      .array(z.string())
+      .optional()
+      .describe(
+        "rate_limited only: the quota policies the request broke, as named in the RateLimit-Policy header (draft-ietf-httpapi-ratelimit-headers).",
+      ),
   })
   .describe("Problem details (RFC 9457).");
 

@@ -11,6 +11,8 @@ import { bootstrapApiKeys } from "./api-keys.ts";
 import { createApp } from "./app.ts";
 import { refuseMalformedRequests } from "./client-error.ts";
 import { createMetrics } from "./metrics.ts";
+import { openTenantQuota, type TenantRateLimitConfig } from "./tenant-rate-limit.ts";
+import type { Quota } from "../rate-limit/quota.ts";
 
 /** Configuration of `steadfast serve` (the CLI resolves flags and `STEADFAST_*` variables into it). */
 export interface ServerConfig {
@@ -53,6 +55,11 @@ export interface ServerConfig {
   shutdownGraceMs?: number;
   /** How long a checked API key is trusted before the database is asked again (and a key revoked elsewhere refused), ms. Default 5,000; at most 60,000. */
   authCacheTtlMs?: number;
+  /**
+   * Each tenant's quota of `/v1` requests (`429` over it; docs/rate-limit.md). Default: none,
+   * no limit.
+   */
+  rateLimit?: TenantRateLimitConfig;
 }
 
 /** Dependencies `startServer` would otherwise make itself, and test-only engine settings. */
@@ -115,7 +122,16 @@ export async function startServer(
   });
   const shutdown = new AbortController();
   let server: Server;
+  let rateLimit: Quota | undefined;
   try {
+    if (config.rateLimit !== undefined) {
+      rateLimit = await openTenantQuota(
+        config.rateLimit,
+        config.db,
+        steadfast.clock,
+        logger.child({ component: "rate-limit" }),
+      );
+    }
     await bootstrapApiKeys(steadfast.keys, {
       ...(config.apiKeys === undefined ? {} : { apiKeys: config.apiKeys }),
       db: config.db,
@@ -132,6 +148,7 @@ export async function startServer(
       metrics: metrics.registry,
       logger: logger.child({ component: "http" }),
       signal: shutdown.signal,
+      ...(rateLimit === undefined ? {} : { rateLimit }),
       // Unready while the database is unreachable (PostgreSQL reconnecting): a load balancer
       // sends requests elsewhere meanwhile; accepted work is never lost.
       health: () => ({
@@ -144,6 +161,7 @@ export async function startServer(
     refuseMalformedRequests(server, { logger: logger.child({ component: "http" }) });
   } catch (error) {
     metrics.close();
+    await rateLimit?.close();
     await steadfast.close();
     throw error;
   }
@@ -162,6 +180,7 @@ export async function startServer(
         shutdown.abort();
         await closeHttp(server, config.shutdownGraceMs ?? 10_000);
         metrics.close();
+        await rateLimit?.close();
         await steadfast.close();
         logger.info("steadfast stopped");
       })();

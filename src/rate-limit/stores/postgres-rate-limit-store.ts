@@ -1,0 +1,146 @@
+/**
+ * Buckets in PostgreSQL (issue 13), shared by every process on the database. Each step is one
+ * upsert statement computing GCRA (`gcra.ts`) in SQL: concurrent steps on one bucket queue on
+ * its row lock, and each reads the row as the one before it left it (`ON CONFLICT DO UPDATE`
+ * sees the latest committed version), so of 100 concurrent requests against a limit of 10
+ * exactly 10 are allowed. A refused step rewrites the row too (its decision comes back through
+ * `last_allowed`): one round trip either way.
+ */
+import pg from "pg";
+import { StoreError } from "../../core/errors.ts";
+import type { GcraOutcome, GcraStep } from "../gcra.ts";
+import type { RateLimitStore } from "../rate-limit-store.ts";
+import { BUCKETS_TABLE } from "./buckets-table.ts";
+
+/** Options of `PostgresRateLimitStore.connect`. */
+export interface PostgresRateLimitStoreOptions {
+  /** `postgres://user:password@host:5432/database`. */
+  connectionString: string;
+  /** The schema of the buckets table, created if missing. Default `steadfast`. */
+  schema?: string;
+  /** Most connections the pool opens. Default 10. */
+  poolSize?: number;
+  /** Reported in `pg_stat_activity.application_name`. Default `steadfast-rate-limit`. */
+  applicationName?: string;
+}
+
+// Serialises the creation of the table by processes starting together (CREATE ... IF NOT
+// EXISTS is not safe against a concurrent CREATE). Any constant of our own.
+const SCHEMA_LOCK = 0x5354_524c; // "STRL"
+
+/** A `RateLimitStore` on a PostgreSQL database. */
+export class PostgresRateLimitStore implements RateLimitStore {
+  readonly #pool: pg.Pool;
+  readonly #take: string;
+  readonly #purge: string;
+  #closed = false;
+
+  private constructor(pool: pg.Pool, table: string) {
+    this.#pool = pool;
+    // $2 now, $3 increment, $4 capacity (µs). A new bucket starts full; an existing one moves
+    // from its TAT, bounded to [now, now + capacity] as gcraTake does. The SET expressions all
+    // read the row as it was; a refused step stores the bounded TAT, which reads the same.
+    const base = "LEAST(GREATEST(b.tat_us, $2::bigint), $2::bigint + $4::bigint)";
+    this.#take = `
+      INSERT INTO ${table} AS b (bucket, tat_us, last_allowed)
+      VALUES ($1, CASE WHEN $3::bigint <= $4::bigint THEN $2::bigint + $3::bigint ELSE $2::bigint END,
+              $3::bigint <= $4::bigint)
+      ON CONFLICT (bucket) DO UPDATE SET
+        last_allowed = ${base} + $3::bigint - $2::bigint <= $4::bigint,
+        tat_us = CASE WHEN ${base} + $3::bigint - $2::bigint <= $4::bigint
+          THEN ${base} + $3::bigint ELSE ${base} END
+      RETURNING tat_us, last_allowed`;
+    this.#purge = `DELETE FROM ${table} WHERE bucket IN (
+      SELECT bucket FROM ${table} WHERE tat_us <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)`;
+  }
+
+  /**
+   * Connects, and creates the schema and the buckets table if they are missing.
+   *
+   * @example const store = await PostgresRateLimitStore.connect({ connectionString: "postgres://localhost/app" });
+   */
+  static async connect(options: PostgresRateLimitStoreOptions): Promise<PostgresRateLimitStore> {
+    const schema = options.schema ?? "steadfast";
+    const pool = new pg.Pool({
+      connectionString: options.connectionString,
+      max: options.poolSize ?? 10,
+      application_name: options.applicationName ?? "steadfast-rate-limit",
+    });
+    // An idle client losing its connection emits on the pool: the next query reports it.
+    pool.on("error", () => undefined);
+    const quotedSchema = pg.escapeIdentifier(schema);
+    const table = `${quotedSchema}.${pg.escapeIdentifier(BUCKETS_TABLE)}`;
+    try {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
+        await client.query(`
+          CREATE TABLE IF NOT EXISTS ${table} (
+            bucket text PRIMARY KEY,
+            tat_us bigint NOT NULL,
+            last_allowed boolean NOT NULL
+          )`);
+        await client.query(
+          `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${BUCKETS_TABLE}_tat_us`)} ON ${table} (tat_us)`,
+        );
+        await client.query("COMMIT");
+      } catch (error) {
+        await client.query("ROLLBACK").catch(() => undefined);
+        throw error;
+      } finally {
+        client.release();
+      }
+    } catch (error) {
+      await pool.end().catch(() => undefined);
+      throw new StoreError(
+        "connect_failed",
+        `Could not prepare the rate limit store in schema ${schema}: ${String(error)}`,
+        { cause: error },
+      );
+    }
+    return new PostgresRateLimitStore(pool, table);
+  }
+
+  async take(bucket: string, step: GcraStep): Promise<GcraOutcome> {
+    const { rows } = await this.#query<{ tat_us: string; last_allowed: boolean }>(this.#take, [
+      bucket,
+      step.nowUs,
+      step.incrementUs,
+      step.capacityUs,
+    ]);
+    const row = rows[0]!;
+    // bigint arrives as a string; µs epochs stay below 2^53, exact as numbers.
+    return { allowed: row.last_allowed, tatUs: Number(row.tat_us) };
+  }
+
+  async purgeExpired(nowUs: number, limit: number): Promise<number> {
+    const purged = await this.#query(this.#purge, [nowUs, limit]);
+    return purged.rowCount ?? 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#pool.end();
+  }
+
+  async #query<R extends pg.QueryResultRow>(
+    text: string,
+    values: unknown[],
+  ): Promise<pg.QueryResult<R>> {
+    if (this.#closed) {
+      throw new StoreError("store_closed", "The PostgreSQL rate limit store is closed.");
+    }
+    try {
+      return await this.#pool.query<R>(text, values);
+    } catch (error) {
+      throw new StoreError(
+        "store_failed",
+        `The PostgreSQL rate limit store failed: ${String(error)}`,
+        { cause: error },
+      );
+    }
+  }
+}

@@ -71,14 +71,11 @@ const IDEMPOTENCY_SETTINGS =
   "createIdempotency defaults (every outcome stored, 60 s lease, 24 h retention, purge every 60 s), principal 'bench', key required; stores the response before it answers";
 
 /** The orders listener behind `nodeIdempotency(idempotency, ...)`. */
-function behindNodeIdempotency(
-  idempotency: Idempotency,
-  dispose: () => Promise<unknown>,
-): Session {
+function behindNodeIdempotency(idempotency: Idempotency, dispose: () => Promise<unknown>): Session {
   const endpoint = orderListener();
   return {
+    ...endpoint,
     listener: nodeIdempotency(idempotency, endpoint.listener),
-    runs: endpoint.runs,
     async close() {
       try {
         await idempotency.close();
@@ -200,7 +197,7 @@ const expressSteadfastRedis: Contender = {
 };
 
 /** A contender's figures, or why it did not run. */
-type Outcome = { report: LoadReport; runs: number } | Skipped;
+type Outcome = { report: LoadReport; runs: number; failures: number } | Skipped;
 
 /** Opens `contender` behind a node:http server on 127.0.0.1, warms it up, then measures it. */
 async function measure(contender: Contender): Promise<Outcome> {
@@ -223,6 +220,9 @@ async function measure(contender: Contender): Promise<Outcome> {
     const runsBefore = session.runs();
     const report = await load(DURATION_S);
     const runs = session.runs() - runsBefore;
+    // Failures answered to a client would have stopped the run (non-2xx): these were answered to
+    // no one, requests whose connection autocannon closed at the end of a load.
+    const failures = session.failures();
     // Requests cut off at the end may have run without an answer counted, never the reverse: an
     // answer with no run is a replay, so a key was sent twice.
     if (runs < report.requests.total) {
@@ -230,7 +230,7 @@ async function measure(contender: Contender): Promise<Outcome> {
         `${contender.name}: ${report.requests.total} answers but the handler ran ${runs} times: some keys were not unique (replays)`,
       );
     }
-    return { report, runs };
+    return { report, runs, failures };
   } finally {
     server.close();
     server.closeAllConnections();
@@ -289,7 +289,7 @@ for (const contender of contenders) {
     { name: contender.name, metric: "p99", value: report.latency.p99, unit: "ms", note },
   );
   console.log(
-    `${contender.name}: ${formatNumber(report.requests.average)} req/s, p50 ${formatNumber(report.latency.p50)} ms, p99 ${formatNumber(report.latency.p99)} ms (handler ran ${formatNumber(outcome.runs)} times)`,
+    `${contender.name}: ${formatNumber(report.requests.average)} req/s, p50 ${formatNumber(report.latency.p50)} ms, p99 ${formatNumber(report.latency.p99)} ms (handler ran ${formatNumber(outcome.runs)} times${outcome.failures > 0 ? `; ${outcome.failures} requests failed with no client left to answer, at the end of a load` : ""})`,
   );
 }
 console.log();

@@ -3,7 +3,12 @@
 // Express. The same work for every contender; only what stands in front of it differs. Each
 // contender counts the handler's runs, so the benchmark can check that no response was a replay
 // (the keys were unique).
-import express, { type Express, type Request, type RequestHandler } from "express";
+import express, {
+  type ErrorRequestHandler,
+  type Express,
+  type Request,
+  type RequestHandler,
+} from "express";
 import type { IncomingMessage, RequestListener } from "node:http";
 
 /** The JSON body every request carries. */
@@ -30,11 +35,17 @@ export function createOrder(order: Order, n: number): { location: string; create
   };
 }
 
-/** A server's request listener, how many times its handler ran, and what to free at the end. */
-export interface Session {
+/** A request listener serving the endpoint, and its counts. */
+export interface Endpoint {
   listener: RequestListener;
   /** How many requests the handler ran (replays and refusals not counted). */
   runs(): number;
+  /** How many requests the handler (or the body parser before it) failed with `500`. */
+  failures(): number;
+}
+
+/** A contender's endpoint, and what to free at the end. */
+export interface Session extends Endpoint {
   /** Frees what the session holds (stores, schemas, files), once its server is closed. */
   close(): Promise<void>;
 }
@@ -61,8 +72,9 @@ export interface Contender {
  * The bare handler on node:http: reads the body, `JSON.parse`s it, answers `201` JSON with a
  * `Location` (or `500` if the body cannot be read or parsed).
  */
-export function orderListener(): { listener: RequestListener; runs(): number } {
+export function orderListener(): Endpoint {
   let runs = 0;
+  let failures = 0;
   const listener: RequestListener = (request, response) => {
     readText(request)
       .then((text) => {
@@ -76,12 +88,13 @@ export function orderListener(): { listener: RequestListener; runs(): number } {
         response.end(body);
       })
       .catch((error: unknown) => {
+        failures++;
         if (response.headersSent) return void response.destroy();
         response.writeHead(500, { "content-type": "text/plain" });
         response.end(String(error));
       });
   };
-  return { listener, runs: () => runs };
+  return { listener, runs: () => runs, failures: () => failures };
 }
 
 /**
@@ -89,6 +102,7 @@ export function orderListener(): { listener: RequestListener; runs(): number } {
  * `handler` answers `201` with `res.location(...).json(...)`. `mount` may add middleware before
  * the route (`app.use`); `isHit` tells the handler a request was already answered by a
  * middleware that calls `next()` anyway (express-idempotency does), so it neither runs nor counts.
+ * An error handler answers failures `500` JSON (counted, not logged).
  */
 export function orderApp(
   options: {
@@ -96,8 +110,9 @@ export function orderApp(
     before?: readonly RequestHandler[];
     isHit?: (request: Request) => boolean;
   } = {},
-): { listener: RequestListener; runs(): number } {
+): Endpoint {
   let runs = 0;
+  let failures = 0;
   const app = express();
   options.mount?.(app);
   app.post("/orders", express.json(), ...(options.before ?? []), (request, response) => {
@@ -105,7 +120,12 @@ export function orderApp(
     const { location, created } = createOrder(request.body as Order, ++runs);
     response.status(201).location(location).json(created);
   });
-  return { listener: app, runs: () => runs };
+  const failed: ErrorRequestHandler = (error, _request, response, _next) => {
+    failures++;
+    response.status(500).json({ error: String(error) });
+  };
+  app.use(failed);
+  return { listener: app, runs: () => runs, failures: () => failures };
 }
 
 async function readText(request: IncomingMessage): Promise<string> {

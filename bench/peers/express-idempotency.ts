@@ -8,7 +8,7 @@
 // skipped with a note.
 import type { Request, RequestHandler } from "express";
 import { createRequire } from "node:module";
-import { orderApp, type Contender, type Session, type Skipped } from "../lib/order-endpoint.ts";
+import { orderApp, type Contender, type Endpoint, type Skipped } from "../lib/order-endpoint.ts";
 import { deleteRedisKeys, REDIS_URL } from "../lib/redis.ts";
 
 /** What the benchmark uses of `express-idempotency` (1.0.6; typed here, as it is optional). */
@@ -51,7 +51,7 @@ function isSkipped(value: unknown): value is Skipped {
 function behindExpressIdempotency(
   library: ExpressIdempotencyModule,
   dataAdapter?: object,
-): Omit<Session, "close"> {
+): Endpoint {
   const middleware = library.idempotency(dataAdapter === undefined ? {} : { dataAdapter });
   const service = library.getSharedIdempotencyService();
   return orderApp({ before: [middleware], isHit: (request) => service.isHit(request) });

@@ -5,9 +5,8 @@ import { Queue, Worker } from "bullmq";
 import { Redis } from "ioredis";
 import { randomUUID } from "node:crypto";
 import { deliver, type BenchJob, type Peer, type PeerSession } from "../lib/peer.ts";
+import { REDIS_URL } from "../lib/redis.ts";
 
-/** Redis the peer runs on; override with `BENCH_REDIS_URL`. */
-const REDIS_URL = process.env.BENCH_REDIS_URL ?? "redis://127.0.0.1:6379";
 const CONCURRENCY = 50;
 
 /**

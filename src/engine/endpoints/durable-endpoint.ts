@@ -316,8 +316,12 @@ class Endpoint {
     });
     // Streaming: the handler's response as soon as it returns one (its body may still be coming;
     // the run ends once it has been read), else how the invocation ended.
-    const first = await Promise.race([handedOver, this.#held(inline, startedAt)]);
+    const holding = new AbortController();
+    const first = await Promise.race([handedOver, this.#held(inline, startedAt, holding.signal)]);
+    holding.abort();
     if (first instanceof Response) return first;
+    // Answered without the handler's response: a response it returns later is the run's alone.
+    this.#handOvers.delete(newRun.id);
     const end = first;
     if (end?.type === "ended") return endedRunAnswer(end.run);
     // Handed off (parked, or held past maxInlineMs) or not run here: the run must be stored
@@ -334,11 +338,18 @@ class Endpoint {
 
   /**
    * How the inline invocation ended, or undefined once the request has been held `maxInlineMs`
-   * (the invocation goes on here; the client is handed the location).
+   * (the invocation goes on here; the client is handed the location). `signal`: the request was
+   * answered otherwise (the handler's response was handed over): the timer goes.
    */
-  async #held(inline: InlineFlight, startedAt: number): Promise<FlightEnd | undefined> {
+  async #held(
+    inline: InlineFlight,
+    startedAt: number,
+    signal: AbortSignal,
+  ): Promise<FlightEnd | undefined> {
     if (this.#maxInlineMs === undefined) return await inline.end;
     const waited = new AbortController();
+    const stop = (): void => waited.abort();
+    signal.addEventListener("abort", stop, { once: true });
     const left = Math.max(0, this.#maxInlineMs - (monotonicNow(this.#deps.clock) - startedAt));
     const timeout = this.#deps.clock.sleep(left, waited.signal).then(
       () => undefined,
@@ -347,6 +358,7 @@ class Endpoint {
     try {
       return await Promise.race([inline.end, timeout]);
     } finally {
+      signal.removeEventListener("abort", stop);
       waited.abort();
     }
   }

@@ -237,6 +237,10 @@ export class FlightDriver {
       case "cancelled": {
         const reason: unknown = flight.controller.signal.reason;
         if (reason instanceof Error && reason.message === STOPPING) {
+          // What a write-behind flight holds is written first: then the run is in the store (a
+          // creation still held would otherwise be written claimed by this stopping process after
+          // the release), and its steps are kept.
+          if (flight.ahead !== undefined && !(await flight.ahead.flush())) return NOT_RUN;
           await this.#options.releaseRefs([ref]);
         }
         return NOT_RUN;

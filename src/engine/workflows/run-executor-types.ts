@@ -71,7 +71,9 @@ export interface InlineOptions {
   until?: number;
   /**
    * The run's input as its encoded form decodes, when the caller has it at hand (it just encoded
-   * it): the first invocation takes it instead of decoding the stored text again.
+   * it): this flight's invocations (the first, and its inline retries) take it instead of decoding
+   * the stored text again, so they must not change it (a durable endpoint copies it into a fresh
+   * `Request` each time).
    */
   input?: { value: unknown };
 }

@@ -69,6 +69,15 @@ export function runReservation(options: ReservationOptions): RunReservation {
       return NOT_RUN;
     },
     launchInline: (start, inlineOptions = {}) => {
+      if (!settle()) {
+        // This slot was used or given back already: nothing is written or run.
+        return {
+          end: Promise.resolve(NOT_RUN),
+          done: Promise.resolve(),
+          flush: () => Promise.resolve(false),
+          created: () => false,
+        };
+      }
       const run = "run" in start ? claimedRunRecord(start.run) : start.created;
       const claim: RunClaim = { run, checkpoints: [], leaseToken: 1, leaseExpiresAt };
       const ref: RunRef = { uid: run.uid, leaseToken: 1 };
@@ -86,9 +95,12 @@ export function runReservation(options: ReservationOptions): RunReservation {
         flush: () => ahead.flush(),
         created: () => ahead.created,
       });
-      if (!settle()) return inline(Promise.resolve(NOT_RUN), Promise.resolve());
       if (!options.mayLaunch()) {
-        const given = "run" in start ? Promise.resolve() : options.releaseRefs([ref]);
+        // Not run here after all: the run is written (its creation is already scheduled) and
+        // given back due now, for a claim loop here or elsewhere.
+        const given = ahead.flush().then(async (written) => {
+          if (written) await options.releaseRefs([ref]);
+        });
         return inline(Promise.resolve(NOT_RUN), given);
       }
       const flight = options.launchInline(claim, ahead, inlineOptions);

@@ -54,6 +54,8 @@ export class WriteBehind implements RunWrites {
   readonly #ref: RunRef;
   readonly #onFailure: (failure: WriteBehindFailure) => void;
   #state: "held" | "writing" | "written" | "failed";
+  /** Whether the run's creation has committed: true for good, even once a later write failed. */
+  #created: boolean;
   #checkpoints = new Map<string, Checkpoint>();
   #attempts: StepAttempt[] = [];
   #calls: ChildCall[] = [];
@@ -74,6 +76,7 @@ export class WriteBehind implements RunWrites {
     this.#ref = options.ref;
     this.#onFailure = options.onFailure;
     this.#state = options.create === undefined ? "written" : "held";
+    this.#created = options.create === undefined;
     // The creation is written two turns on whatever the run does meanwhile: with its end, if the
     // run has ended by then (one write), or alone, so that a long first step finds the request
     // stored. Two: an invocation whose function has returned waits one turn for stray steps
@@ -88,7 +91,7 @@ export class WriteBehind implements RunWrites {
 
   /** Whether the run is in the store (its creation committed). */
   get created(): boolean {
-    return this.#state === "written";
+    return this.#created;
   }
 
   /** Whether the run is in the store and held under its lease (its lease may be renewed). */
@@ -208,11 +211,13 @@ export class WriteBehind implements RunWrites {
           );
           if (!recorded.created) return this.#fail({ type: "fenced" });
           this.#state = "written";
+          this.#created = true;
           return true;
         }
         const created = await this.#store.createRun(create.run, create.claim);
         if (!created.created) return this.#fail({ type: "fenced" });
         this.#state = "written";
+        this.#created = true;
       }
       let ok: boolean;
       if (final?.type === "finish")

@@ -87,7 +87,8 @@ export class EndedRunInserts {
       "WHERE c.run_uid IN (SELECT uid FROM new_runs) ORDER BY c.n), " +
       `attempted AS (INSERT INTO ${runStepAttempts} (${STEP_ATTEMPT_UNNEST.columns}) ` +
       `SELECT ${STEP_ATTEMPT_UNNEST.columns} FROM ${attemptRows} ` +
-      "WHERE a.run_uid IN (SELECT uid FROM new_runs)), " +
+      "WHERE a.run_uid IN (SELECT uid FROM new_runs) " +
+      "ON CONFLICT (run_uid, step_id, number) DO NOTHING), " +
       `stored AS (INSERT INTO ${runValues} (run_uid, slot, value) ` +
       `SELECT x.run_uid, x.slot, x.value FROM ${valueRows} ` +
       "WHERE x.run_uid IN (SELECT uid FROM new_runs)) " +

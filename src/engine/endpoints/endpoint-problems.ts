@@ -5,13 +5,12 @@
  */
 import { isSteadfastError } from "../../core/errors.ts";
 import {
-  PROBLEM_CONTENT_TYPE,
   PROBLEM_KINDS,
   PROBLEM_TYPE_BASE,
+  problemJsonResponse,
   type ProblemKind,
 } from "../../core/problem-kinds.ts";
 import { redactText } from "../../core/redact.ts";
-import { bytesResponse } from "../../exchange/body-bytes.ts";
 
 /** Status and title of each problem an endpoint answers. */
 export const ENDPOINT_PROBLEMS = {
@@ -35,17 +34,13 @@ export function problemResponse(
   extra: Record<string, string> = {},
 ): Response {
   const { status, title } = ENDPOINT_PROBLEMS[code];
-  const body = {
+  return problemJsonResponse({
     type: `${PROBLEM_TYPE_BASE}${code}`,
     title,
     status,
     detail,
     code,
     ...extra,
-  };
-  return bytesResponse(JSON.stringify(body), {
-    status,
-    headers: { "content-type": PROBLEM_CONTENT_TYPE },
   });
 }
 

@@ -7,9 +7,9 @@
  * (`aroundRoute`): in a `preHandler` hook (after Fastify has parsed and validated the body; or,
  * with `hook: "onRequest"`, before it reads the body) up to its `next`, where it either answers
  * (a replay, a `409`, a `429`: sent, the route does not run) or lets the route run; then in an
- * `onSend` hook, which hands the route's reply (status, headers,
- * payload) to the middleware's `next` and sends what the middleware returns. An `onError` hook
- * tells a route that threw from one that answered: the middleware's `next` throws.
+ * `onSend` hook, which hands the route's reply (status, headers, payload) to the middleware's
+ * `next` and sends what the middleware returns. An `onError` hook tells a route that threw from
+ * one that answered: the middleware's `next` throws.
  *
  * The plugin is not encapsulated (it sets `skip-override`, as `fastify-plugin` does): its hooks
  * apply to the routes of the scope it is registered in, the whole app when registered on it.
@@ -81,11 +81,11 @@ export type FastifyMiddlewarePlugin = (
 
 /**
  * `middleware` as a Fastify plugin, run in `options.hook` (default `preHandler`). There the
- * middleware sees the body as Fastify parsed it, as bytes:
- * JSON serialised again (equal JSON, equal bytes), text as UTF-8, a `Buffer` as is; a parsed
- * value of another kind (a form plugin's object) is refused with `500` and the fix. A route
- * that throws is answered by Fastify's error handler; the middleware's `next` throws (the
- * idempotency middleware frees the key, so a retry runs the route again).
+ * middleware sees the body as Fastify parsed it, as bytes: JSON serialised again (equal JSON,
+ * equal bytes), text as UTF-8, a `Buffer` as is; a parsed value of another kind (a form
+ * plugin's object) is refused with `500` and the fix. A route that throws is answered by
+ * Fastify's error handler; the middleware's `next` throws (the idempotency middleware frees the
+ * key, so a retry runs the route again).
  *
  * @example
  * const idempotency = await createIdempotency({ store: "sqlite:./idem.db", principal: () => "anonymous" });

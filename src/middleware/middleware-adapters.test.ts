@@ -267,3 +267,31 @@ describe("on Fastify in its onRequest hook", () => {
     expect(await answer.json()).toEqual({ parsed: { a: 1 } });
   });
 });
+
+describe("on Express after a body parser", () => {
+  it("the middleware reads the parsed body as bytes, and the route runs with req.body", async () => {
+    let read = "";
+    const reading: WebMiddleware = {
+      async handle(request, next) {
+        read = await request.text();
+        return await next(request);
+      },
+    };
+    const app = express();
+    // The parser reads the body to its end before the adapter (the message is then destroyed):
+    // the client is still there, so the route runs.
+    app.use(express.json());
+    app.use(expressMiddleware(reading));
+    app.post("/echo", (req, res) => void res.status(201).json({ parsed: req.body as unknown }));
+    const server = createServer(app);
+    stop = stopper(server);
+    const answer = await fetch(`${await listen(server)}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{ "a": 1 }',
+    });
+    expect(answer.status).toBe(201);
+    expect(await answer.json()).toEqual({ parsed: { a: 1 } });
+    expect(read).toBe('{"a":1}');
+  });
+});

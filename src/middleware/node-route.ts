@@ -107,13 +107,13 @@ async function serve(
 }
 
 /**
- * Whether the client has closed the connection: the message was destroyed (node:http aborts the
- * request when its socket closes) or its socket can no longer be read, the test Express's body
- * parsers (`on-finished`) skip a request by.
+ * Whether the client has closed the connection: its socket is gone or can no longer be read, the
+ * test Express's body parsers (`on-finished`) skip a request by. Not `incoming.destroyed`: a body
+ * parser before the adapter that read the body to its end leaves the message destroyed.
  */
 function clientGone(incoming: IncomingMessage): boolean {
   const socket = incoming.socket as IncomingMessage["socket"] | null;
-  return incoming.destroyed || socket === null || !socket.readable;
+  return socket === null || socket.destroyed || !socket.readable;
 }
 
 /** What the middleware's `next` throws for a client gone before the route ran. */

@@ -39,4 +39,22 @@ describe("examples", () => {
     );
     expect(lines.at(-1)).toBe("llm calls: 2");
   });
+
+  it("orders-api.ts: an order created once, its retry replayed, a changed body 422, a burst 429", async () => {
+    const { stdout } = await promisify(execFile)(node, [join(root, "examples", "orders-api.ts")], {
+      cwd: root,
+      timeout: 60_000,
+    });
+    expect(stdout.trim().split("\n")).toEqual([
+      'POST /orders (key order-1): 201 {"id":1,"sku":"A-1","quantity":2}',
+      '  RateLimit: "default";r=4;t=12',
+      "retry (key order-1): 201 replayed=true same body=true",
+      "changed body (key order-1): 422 idempotency_key_reused",
+      // 12 s (5 a minute), less the time the requests took, rounded up.
+      expect.stringMatching(
+        /^burst of 4 \(keys order-2 to order-5\): 201 201 429 429, Retry-After: 1[12]$/,
+      ),
+      "orders created: 3",
+    ]);
+  });
 });

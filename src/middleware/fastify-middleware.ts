@@ -4,11 +4,12 @@
  * have.
  *
  * Fastify runs a route through hooks, not around a `next`, so the middleware runs in two halves
- * (`aroundRoute`): in a `preHandler` hook (after Fastify has parsed and validated the body) up to
- * its `next`, where it either answers (a replay, a `409`: sent, the route does not run) or lets
- * the route run; then in an `onSend` hook, which hands the route's reply (status, headers,
- * payload) to the middleware's `next` and sends what the middleware returns. An `onError` hook
- * tells a route that threw from one that answered: the middleware's `next` throws.
+ * (`aroundRoute`): in a `preHandler` hook (after Fastify has parsed and validated the body; or,
+ * with `hook: "onRequest"`, before it reads the body) up to its `next`, where it either answers
+ * (a replay, a `409`, a `429`: sent, the route does not run) or lets the route run; then in an
+ * `onSend` hook, which hands the route's reply (status, headers, payload) to the middleware's
+ * `next` and sends what the middleware returns. An `onError` hook tells a route that threw from
+ * one that answered: the middleware's `next` throws.
  *
  * The plugin is not encapsulated (it sets `skip-override`, as `fastify-plugin` does): its hooks
  * apply to the routes of the scope it is registered in, the whole app when registered on it.
@@ -40,7 +41,7 @@ export interface FastifyReplyLike {
 /** What the plugin uses of a Fastify instance: its hooks. */
 export interface FastifyHooksLike {
   addHook(
-    name: "preHandler",
+    name: "preHandler" | "onRequest",
     hook: (request: FastifyRequestLike, reply: FastifyReplyLike) => Promise<unknown>,
   ): unknown;
   addHook(
@@ -57,6 +58,20 @@ export interface FastifyHooksLike {
   ): unknown;
 }
 
+/** Options of `fastifyMiddleware`. */
+export interface FastifyMiddlewareOptions {
+  /**
+   * The Fastify hook the middleware's first half runs in. `"preHandler"` (the default): after
+   * Fastify has parsed and validated the body, which the middleware sees as parsed (the
+   * idempotency middleware's fingerprint needs it; a request refused by validation never reaches
+   * the middleware). `"onRequest"`: as soon as the request is routed, before its body is read, so
+   * a middleware that refuses (a `429`) does so before Fastify reads and parses a body for
+   * nothing; what the middleware reads of the body is put back for Fastify's parser. Suits a
+   * middleware that does not read the body (rate limiting).
+   */
+  hook?: "preHandler" | "onRequest";
+}
+
 /** A Fastify plugin (`FastifyPluginCallback`), typed without Fastify. */
 export type FastifyMiddlewarePlugin = (
   instance: FastifyHooksLike,
@@ -65,11 +80,12 @@ export type FastifyMiddlewarePlugin = (
 ) => void;
 
 /**
- * `middleware` as a Fastify plugin. The middleware sees the body as Fastify parsed it, as bytes:
- * JSON serialised again (equal JSON, equal bytes), text as UTF-8, a `Buffer` as is; a parsed
- * value of another kind (a form plugin's object) is refused with `500` and the fix. A route
- * that throws is answered by Fastify's error handler; the middleware's `next` throws (the
- * idempotency middleware frees the key, so a retry runs the route again).
+ * `middleware` as a Fastify plugin, run in `options.hook` (default `preHandler`). There the
+ * middleware sees the body as Fastify parsed it, as bytes: JSON serialised again (equal JSON,
+ * equal bytes), text as UTF-8, a `Buffer` as is; a parsed value of another kind (a form
+ * plugin's object) is refused with `500` and the fix. A route that throws is answered by
+ * Fastify's error handler; the middleware's `next` throws (the idempotency middleware frees the
+ * key, so a retry runs the route again).
  *
  * @example
  * const idempotency = await createIdempotency({ store: "sqlite:./idem.db", principal: () => "anonymous" });
@@ -77,11 +93,18 @@ export type FastifyMiddlewarePlugin = (
  * await app.register(fastifyMiddleware(idempotency));
  * app.post("/orders", async (request, reply) => reply.code(201).send({ id: 1 }));
  */
-export function fastifyMiddleware(middleware: WebMiddleware): FastifyMiddlewarePlugin {
+export function fastifyMiddleware(
+  middleware: WebMiddleware,
+  options: FastifyMiddlewareOptions = {},
+): FastifyMiddlewarePlugin {
+  const hook = options.hook ?? "preHandler";
   const running = new WeakMap<FastifyRequestLike, AroundRoute>();
   const plugin: FastifyMiddlewarePlugin = (instance, _options, done) => {
-    instance.addHook("preHandler", async (request, reply) => {
-      const webRequest = await toWebRequest(request.raw, { parsedBody: request.body });
+    instance.addHook(hook, async (request, reply) => {
+      const webRequest = await toWebRequest(
+        request.raw,
+        hook === "onRequest" ? { putBodyBack: true } : { parsedBody: request.body },
+      );
       if (webRequest instanceof Response) return reply.send(webRequest);
       const around = aroundRoute(middleware, webRequest);
       const first = await around.firstHalf;

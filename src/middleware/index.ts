@@ -19,6 +19,7 @@ export {
 export {
   fastifyMiddleware,
   type FastifyHooksLike,
+  type FastifyMiddlewareOptions,
   type FastifyMiddlewarePlugin,
   type FastifyReplyLike,
   type FastifyRequestLike,

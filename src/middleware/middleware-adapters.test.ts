@@ -143,6 +143,32 @@ const FRAMEWORKS: [string, Mount][] = [
     },
   ],
   [
+    "fastify (onRequest)",
+    async (routes) => {
+      const app = Fastify();
+      await app.register(fastifyMiddleware(stamp, { hook: "onRequest" }));
+      app.post("/echo", async (request, reply) => {
+        routes.ran++;
+        return reply
+          .code(201)
+          .header("set-cookie", COOKIES)
+          .type("text/plain")
+          .send(`echo:${JSON.stringify(request.body)}`);
+      });
+      app.get("/stream", async (_request, reply) => {
+        routes.ran++;
+        async function* chunks() {
+          yield "first;";
+          await routes.gate;
+          yield "second";
+        }
+        return reply.type("text/plain").send(Readable.from(chunks()));
+      });
+      await app.listen({ port: 0, host: "127.0.0.1" });
+      return { url: await listen(app.server), close: () => app.close() };
+    },
+  ],
+  [
     "node",
     async (routes) => {
       const server = createServer(
@@ -213,5 +239,59 @@ describe.each(FRAMEWORKS)("a web middleware on %s", (_name, mount) => {
     expect(denied.status).toBe(403);
     expect(await denied.text()).toBe("denied");
     expect(routes.ran).toBe(0);
+  });
+});
+
+describe("on Fastify in its onRequest hook", () => {
+  it("a middleware that reads the body leaves it to Fastify's parser, as sent", async () => {
+    const reading: WebMiddleware = {
+      async handle(request, next) {
+        const read = await request.text();
+        const answer = await next(request);
+        const stamped = new Response(answer.body, answer);
+        stamped.headers.set("x-read", read);
+        return stamped;
+      },
+    };
+    const app = Fastify();
+    await app.register(fastifyMiddleware(reading, { hook: "onRequest" }));
+    app.post("/echo", async (request, reply) => reply.send({ parsed: request.body }));
+    await app.listen({ port: 0, host: "127.0.0.1" });
+    stop = () => app.close();
+    const answer = await fetch(`${await listen(app.server)}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"a":1}',
+    });
+    expect(answer.headers.get("x-read")).toBe('{"a":1}');
+    expect(await answer.json()).toEqual({ parsed: { a: 1 } });
+  });
+});
+
+describe("on Express after a body parser", () => {
+  it("the middleware reads the parsed body as bytes, and the route runs with req.body", async () => {
+    let read = "";
+    const reading: WebMiddleware = {
+      async handle(request, next) {
+        read = await request.text();
+        return await next(request);
+      },
+    };
+    const app = express();
+    // The parser reads the body to its end before the adapter (the message is then destroyed):
+    // the client is still there, so the route runs.
+    app.use(express.json());
+    app.use(expressMiddleware(reading));
+    app.post("/echo", (req, res) => void res.status(201).json({ parsed: req.body as unknown }));
+    const server = createServer(app);
+    stop = stopper(server);
+    const answer = await fetch(`${await listen(server)}/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{ "a": 1 }',
+    });
+    expect(answer.status).toBe(201);
+    expect(await answer.json()).toEqual({ parsed: { a: 1 } });
+    expect(read).toBe('{"a":1}');
   });
 });

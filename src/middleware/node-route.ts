@@ -8,8 +8,17 @@
  *    answer is written and the route does not run.
  * 3. Otherwise the route runs with the response captured (`captureResponse`); its answer goes to
  *    the middleware's `next`, and what the middleware returns is written to the client.
+ *
+ * A client that went away while the middleware waited (on its store, say) is not served: the
+ * route does not run and the middleware's `next` throws `request_aborted`, so nothing is stored
+ * under an idempotency key and the client's retry runs the route. Running it would be wrong, not
+ * only wasted: Express's body parsers skip a request whose socket has closed (`express.json()`
+ * leaves `req.body` undefined even though the bytes were put back), and a node:http listener's
+ * read of the body fails; the idempotency middleware would store the route's resulting `500`
+ * and replay it to the retry.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { SteadfastError } from "../core/errors.ts";
 import { toWebRequest, writeResponse, type WebRequestSource } from "../exchange/node-exchange.ts";
 import { captureResponse } from "./response-capture.ts";
 import { aroundRoute, type WebMiddleware } from "./web-middleware.ts";
@@ -68,6 +77,12 @@ async function serve(
     if (incoming.readableDidRead && !incoming.complete) outgoing.setHeader("connection", "close");
     return await writeResponse(first.response, outgoing);
   }
+  if (clientGone(incoming)) {
+    // The middleware's own rethrow (or an answer it makes of the failure) has no one to go to.
+    await around.routeAnswered(Promise.reject(requestAborted())).catch(() => undefined);
+    outgoing.destroy();
+    return;
+  }
   const capture = captureResponse(outgoing);
   try {
     const ran = route.run();
@@ -89,4 +104,22 @@ async function serve(
   } finally {
     capture.release();
   }
+}
+
+/**
+ * Whether the client has closed the connection: its socket is gone or can no longer be read, the
+ * test Express's body parsers (`on-finished`) skip a request by. Not `incoming.destroyed`: a body
+ * parser before the adapter that read the body to its end leaves the message destroyed.
+ */
+function clientGone(incoming: IncomingMessage): boolean {
+  const socket = incoming.socket as IncomingMessage["socket"] | null;
+  return socket === null || socket.destroyed || !socket.readable;
+}
+
+/** What the middleware's `next` throws for a client gone before the route ran. */
+function requestAborted(): SteadfastError<"request_aborted"> {
+  return new SteadfastError(
+    "request_aborted",
+    "The client closed the connection before the route ran, so it was not run; a retry runs it.",
+  );
 }

@@ -3,13 +3,19 @@
  * `handle(request, next)` that framework adapters wrap: GCRA per key (`limit` per `window`,
  * `burst` back to back), `429` problem+json with `Retry-After` over the limit, and the
  * `RateLimit-Policy` / `RateLimit` fields of draft-ietf-httpapi-ratelimit-headers-11 on every
- * answer; in memory, or shared across processes on SQLite, PostgreSQL or Redis. See
- * docs/rate-limit.md.
+ * answer; in memory, or shared across processes on SQLite, PostgreSQL or Redis; on Hono, Express,
+ * Fastify and node:http through the adapters idempotency shares. See docs/rate-limit.md.
  */
 export type { Clock } from "../core/ports.ts";
 export type { Duration } from "../core/duration.ts";
 
 export { createRateLimit, type NextHandler, type RateLimit } from "./create-rate-limit.ts";
+export {
+  expressRateLimit,
+  fastifyRateLimit,
+  honoRateLimit,
+  nodeRateLimit,
+} from "./framework-adapters.ts";
 export { createQuota, type Quota, type QuotaDecision } from "./quota.ts";
 export type { QuotaOptions, RateLimitEvent, RateLimitOptions } from "./rate-limit-options.ts";
 export {

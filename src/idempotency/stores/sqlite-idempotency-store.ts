@@ -11,8 +11,8 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../../core/errors.ts";
-import { GroupCommit } from "../../store/sqlite/group-commit.ts";
-import { WalSync } from "../../store/sqlite/wal-sync.ts";
+import { GroupCommit } from "../../sqlite/group-commit.ts";
+import { WalSync } from "../../sqlite/wal-sync.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, RECORD_COLUMNS, RECORDS_TABLE, toRow, type DriverRow } from "./record-rows.ts";
 

@@ -77,7 +77,7 @@ export class IdempotencyLedger {
           const decision = decideClaim(current.record, input);
           if (decision.outcome !== "claimed") return decision;
           // An expired lease or a record past its retention: taken over by compare-and-set.
-          if (await this.#write(scope, current, decision.record, now, leaseToken)) {
+          if (await this.#write(scope, current, decision.record, now, leaseToken, true)) {
             return { outcome: "claimed", leaseToken };
           }
         }
@@ -94,7 +94,7 @@ export class IdempotencyLedger {
         leaseToken,
       });
       if (decision.outcome !== "claimed") return decision;
-      if (await this.#write(scope, current, decision.record, now, leaseToken)) {
+      if (await this.#write(scope, current, decision.record, now, leaseToken, true)) {
         return { outcome: "claimed", leaseToken };
       }
     }
@@ -174,11 +174,13 @@ export class IdempotencyLedger {
     record: IdempotencyRecord | undefined,
     now: number,
     leaseToken: string,
+    claiming = false,
   ): Promise<boolean> {
     const next = record === undefined ? undefined : { record, version: ulid(now, this.#random) };
     if (!(await this.#store.compareAndSet(scope, current?.version, next, now))) return false;
-    if (next !== undefined && isHeldBy(next.record, leaseToken)) this.#held.set(leaseToken, next);
-    else this.#held.delete(leaseToken);
+    if (next === undefined || !isHeldBy(next.record, leaseToken)) this.#held.delete(leaseToken);
+    // A claim, or an extension of a lease not completed or released meanwhile.
+    else if (claiming || this.#held.has(leaseToken)) this.#held.set(leaseToken, next);
     return true;
   }
 }

@@ -6,6 +6,7 @@ import tseslint from "typescript-eslint";
 /** Folders (under src/) that a given folder must not import from. */
 const boundaries = {
   core: [
+    "sqlite",
     "exchange",
     "middleware",
     "resilience",
@@ -22,12 +23,32 @@ const boundaries = {
     "testing",
   ],
   resilience: [
+    "sqlite",
     "exchange",
     "middleware",
     "store",
     "engine",
     "http",
     "workflow",
+    "idempotency",
+    "rate-limit",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+    "testing",
+  ],
+  // SQLite plumbing (group commit, WAL fsync) shared by the engine's store and the idempotency
+  // store (any SQLite store of ours may use it): on core only.
+  sqlite: [
+    "exchange",
+    "middleware",
+    "resilience",
+    "store",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
     "idempotency",
     "rate-limit",
     "server",

@@ -19,6 +19,7 @@ import {
 import type { IdempotencyStore } from "./idempotency-store.ts";
 import { readBodyUpTo, withBody } from "./request-body.ts";
 import { IdempotencyLedger, type ClaimOutcome } from "./record-ledger.ts";
+import { LeaseHeartbeat } from "./lease-heartbeat.ts";
 import { scopeId } from "./scope.ts";
 import { replayResponse, responseOf, toStoredResponse } from "./stored-response.ts";
 import { openIdempotencyStore } from "./stores/open-idempotency-store.ts";
@@ -65,12 +66,19 @@ class IdempotencyMiddleware implements Idempotency {
   readonly #options: ResolvedIdempotencyOptions;
   readonly #ledger: IdempotencyLedger;
   readonly #purge: BackgroundLoop | undefined;
+  readonly #heartbeat: LeaseHeartbeat;
 
   constructor(store: IdempotencyStore, owned: boolean, options: ResolvedIdempotencyOptions) {
     this.#store = store;
     this.#owned = owned;
     this.#options = options;
     this.#ledger = new IdempotencyLedger(store, options.clock, options.random, options);
+    this.#heartbeat = new LeaseHeartbeat(
+      this.#ledger,
+      options.clock,
+      options.leaseRenewIntervalMs,
+      (error) => options.onEvent({ type: "idempotency:store-failed", error }),
+    );
     this.#purge =
       options.purgeIntervalMs === 0
         ? undefined
@@ -152,6 +160,7 @@ class IdempotencyMiddleware implements Idempotency {
 
   async close(): Promise<void> {
     await this.#purge?.stop();
+    await this.#heartbeat.stop();
     if (this.#owned) await this.#store.close();
   }
 
@@ -180,26 +189,21 @@ class IdempotencyMiddleware implements Idempotency {
       if (!leaseLost) o.onEvent({ type: "idempotency:lease-lost", scope });
       leaseLost = true;
     };
-    const heartbeat = startLoop(
-      o.clock,
-      o.leaseRenewIntervalMs,
-      async () => ((await this.#ledger.extend(scope, leaseToken)) ? "continue" : (lost(), "stop")),
-      (error) => o.onEvent({ type: "idempotency:store-failed", error }),
-    );
+    this.#heartbeat.hold(scope, leaseToken, lost);
     let response: Response;
     let body: Uint8Array;
     try {
       response = await next(request);
       body = new Uint8Array(await response.arrayBuffer());
     } catch (error) {
-      await heartbeat.stop();
+      this.#heartbeat.drop(leaseToken);
       // No outcome to keep: the key is freed so that a retry runs the handler again.
       await this.#ledger.release(scope, leaseToken).catch((storeError: unknown) => {
         o.onEvent({ type: "idempotency:store-failed", error: storeError });
       });
       throw error;
     }
-    await heartbeat.stop();
+    this.#heartbeat.drop(leaseToken);
     try {
       if (!o.stores(response.status)) {
         await this.#ledger.release(scope, leaseToken);

@@ -34,6 +34,18 @@ export interface IdempotencyStore {
     now: number,
   ): Promise<boolean>;
   /**
+   * Optional fast path of a claim, one atomic operation: when the scope has no record, or only
+   * one past its `purgeAt` at `now`, writes `next` and resolves `undefined`; otherwise changes
+   * nothing and resolves the current record (with its version). Exactly what a compare-and-set
+   * from "absent" does, without the read before it. Resolves `null` when nothing was written
+   * and the store cannot tell what is there (a race it lost): the ledger then reads and decides.
+   */
+  claimIfAbsent?(
+    scope: string,
+    next: VersionedRecord,
+    now: number,
+  ): Promise<VersionedRecord | undefined | null>;
+  /**
    * Deletes up to `limit` records whose `purgeAt` is at or before `now`; returns how many. A
    * store that expires records by itself (Redis) may return 0: a record past `purgeAt` reads as
    * absent to the ledger either way.

@@ -131,6 +131,24 @@ export function describeIdempotencyStoreContract(
         await store.compareAndSet(SCOPE, undefined, at(inFlight("t1"), "v1"), clock.now());
         expect(await store.read("7".repeat(64))).toBeUndefined();
       });
+
+      it("claims in one operation only where there is no live record (claimIfAbsent)", async () => {
+        const { store } = current;
+        if (store.claimIfAbsent === undefined) return; // optional: the ledger reads and sets
+        const now = clock.now();
+        expect(await store.claimIfAbsent(SCOPE, at(inFlight("t1"), "v1"), now)).toBeUndefined();
+        expect(await store.claimIfAbsent(SCOPE, at(inFlight("t2"), "v2"), now)).toEqual(
+          at(inFlight("t1"), "v1"),
+        );
+        expect(await store.read(SCOPE)).toEqual(at(inFlight("t1"), "v1"));
+        if (expiry === "ttl") return; // the database expires records on its own clock
+        // Past its purgeAt, a record counts as absent: the claim takes its place.
+        await clock.advance(120_000);
+        expect(
+          await store.claimIfAbsent(SCOPE, at(inFlight("t3"), "v3"), clock.now()),
+        ).toBeUndefined();
+        expect(await store.read(SCOPE)).toEqual(at(inFlight("t3"), "v3"));
+      });
     });
 
     describe("the ledger on this store", () => {

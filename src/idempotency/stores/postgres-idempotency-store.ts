@@ -137,6 +137,35 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     return updated.rowCount === 1;
   }
 
+  async claimIfAbsent(
+    scope: string,
+    next: VersionedRecord,
+    now: number,
+  ): Promise<VersionedRecord | undefined | null> {
+    const row = toRow(next);
+    const values = RECORD_COLUMNS.map((column) => row[column]);
+    const placeholders = RECORD_COLUMNS.map((_, i) => `$${i + 2}`).join(", ");
+    const takeOver = RECORD_COLUMNS.map((column) => `${column} = EXCLUDED.${column}`).join(", ");
+    const nowParam = `$${RECORD_COLUMNS.length + 2}`;
+    // One statement: the claim (an insert, or the take-over of a record past its retention), and
+    // the record that refused it as of the statement's snapshot.
+    const { rows } = await this.#query<DriverRow & { claimed: boolean }>(
+      `WITH claimed AS (
+         INSERT INTO ${this.#table} AS target (scope, ${RECORD_COLUMNS.join(", ")})
+         VALUES ($1, ${placeholders})
+         ON CONFLICT (scope) DO UPDATE SET ${takeOver} WHERE target.purge_at <= ${nowParam}
+         RETURNING scope)
+       SELECT EXISTS (SELECT 1 FROM claimed) AS claimed, ${RECORD_COLUMNS.map((c) => `current.${c}`).join(", ")}
+       FROM (VALUES (1)) AS one (x) LEFT JOIN ${this.#table} AS current ON current.scope = $1`,
+      [scope, ...values, now],
+    );
+    const result = rows[0]!;
+    if (result.claimed) return undefined;
+    // Inserted by a transaction that committed after this statement's snapshot: the ledger reads.
+    if (result.version == null) return null;
+    return fromRow(result);
+  }
+
   async purgeExpired(now: number, limit: number): Promise<number> {
     const purged = await this.#query(
       `DELETE FROM ${this.#table} WHERE scope IN (

@@ -34,7 +34,24 @@ redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return 1
 `;
 
+// KEYS[1]: the record; ARGV: version, meta, body, TTL in ms of the claim. Writes it and returns
+// nil when there is no record (Redis expires records at their purgeAt), else returns the record.
+const CLAIM_IF_ABSENT = `
+local current = redis.call('HMGET', KEYS[1], 'version', 'meta', 'body')
+if current[1] then return current end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'meta', ARGV[2], 'body', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return false
+`;
+
 interface WithCompareAndSet {
+  steadfastIdempotencyClaimBuffer(
+    key: string,
+    version: string,
+    meta: string,
+    body: Buffer,
+    ttlMs: number,
+  ): Promise<(Buffer | null)[] | null>;
   steadfastIdempotencyCas(
     key: string,
     expected: string,
@@ -81,6 +98,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       );
     }
     redis.defineCommand("steadfastIdempotencyCas", { numberOfKeys: 1, lua: COMPARE_AND_SET });
+    redis.defineCommand("steadfastIdempotencyClaim", { numberOfKeys: 1, lua: CLAIM_IF_ABSENT });
     return new RedisIdempotencyStore(redis, options.prefix ?? "steadfast:idempotency:");
   }
 
@@ -88,9 +106,26 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     const [version, meta, body] = await this.#call(() =>
       this.#redis.hmgetBuffer(this.#prefix + scope, "version", "meta", "body"),
     );
-    if (version == null || meta == null) return undefined;
-    const row = JSON.parse(meta.toString("utf8")) as Omit<RecordRow, "version" | "response_body">;
-    return fromRow({ ...row, version: version.toString("utf8"), response_body: body ?? null });
+    return recordOf(version, meta, body);
+  }
+
+  async claimIfAbsent(
+    scope: string,
+    next: VersionedRecord,
+    now: number,
+  ): Promise<VersionedRecord | undefined> {
+    const { meta, body, ttlMs } = encode(next, now);
+    const current = await this.#call(() =>
+      (this.#redis as unknown as WithCompareAndSet).steadfastIdempotencyClaimBuffer(
+        this.#prefix + scope,
+        next.version,
+        meta,
+        body,
+        ttlMs,
+      ),
+    );
+    if (current === null) return undefined;
+    return recordOf(current[0], current[1], current[2]);
   }
 
   async compareAndSet(
@@ -99,23 +134,15 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     next: VersionedRecord | undefined,
     now: number,
   ): Promise<boolean> {
-    let meta = "";
-    let body: Uint8Array = new Uint8Array();
-    let ttlMs = 1;
-    if (next !== undefined) {
-      const { version: _version, response_body, ...row } = toRow(next);
-      meta = JSON.stringify(row);
-      body = response_body ?? body;
-      ttlMs = Math.max(1, Math.ceil(next.record.purgeAt - now));
-    }
+    const { meta, body, ttlMs } =
+      next === undefined ? { meta: "", body: Buffer.alloc(0), ttlMs: 1 } : encode(next, now);
     const written = await this.#call(() =>
       (this.#redis as unknown as WithCompareAndSet).steadfastIdempotencyCas(
         this.#prefix + scope,
         expectedVersion ?? "",
         next?.version ?? "",
         meta,
-        // ioredis sends a Buffer as bytes (any other Uint8Array as its numbers, comma-joined).
-        Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+        body,
         ttlMs,
       ),
     );
@@ -144,4 +171,27 @@ export class RedisIdempotencyStore implements IdempotencyStore {
       });
     }
   }
+}
+
+// A record as the scripts write it: the row but its version and body as JSON, the body as bytes,
+// and the TTL that expires it at its purgeAt.
+function encode(next: VersionedRecord, now: number): { meta: string; body: Buffer; ttlMs: number } {
+  const { version: _version, response_body, ...row } = toRow(next);
+  const bytes = response_body ?? new Uint8Array();
+  return {
+    meta: JSON.stringify(row),
+    // ioredis sends a Buffer as bytes (any other Uint8Array as its numbers, comma-joined).
+    body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+    ttlMs: Math.max(1, Math.ceil(next.record.purgeAt - now)),
+  };
+}
+
+function recordOf(
+  version: Buffer | null | undefined,
+  meta: Buffer | null | undefined,
+  body: Buffer | null | undefined,
+): VersionedRecord | undefined {
+  if (version == null || meta == null) return undefined;
+  const row = JSON.parse(meta.toString("utf8")) as Omit<RecordRow, "version" | "response_body">;
+  return fromRow({ ...row, version: version.toString("utf8"), response_body: body ?? null });
 }

@@ -2,11 +2,17 @@
  * Idempotency records in SQLite through `node:sqlite` (issue 13): one table, WAL mode. Each
  * compare-and-set is one statement conditional on the version (an insert that does nothing on a
  * conflict, an update or delete `WHERE version = ?`), atomic across the processes sharing the file.
+ * A new key's claim is one upsert (`claimIfAbsent`). Writes go through `GroupCommit`: the writes
+ * of one event-loop turn share one transaction, and (with `synchronous` FULL) one fsync of the
+ * WAL, made off the event loop; a claim or lease write does not wait for it (a claim lost in a
+ * power cut is claimed again), a stored outcome does.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { StoreError } from "../../core/errors.ts";
+import { GroupCommit } from "../../sqlite/group-commit.ts";
+import { WalSync } from "../../sqlite/wal-sync.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, RECORD_COLUMNS, RECORDS_TABLE, toRow, type DriverRow } from "./record-rows.ts";
 
@@ -15,8 +21,9 @@ export interface SqliteIdempotencyStoreOptions {
   /** The database file (its directory is created), or `:memory:`. */
   path: string;
   /**
-   * `FULL` (default): a stored outcome survives a power loss; `NORMAL`: faster, and a power loss
-   * may forget the last outcomes stored (their retries then run again).
+   * `FULL` (default): a stored outcome survives a power loss (its write resolves after an fsync
+   * of the WAL, shared by the writes of one event-loop turn); `NORMAL`: no fsync, and a power
+   * loss may forget the last outcomes stored (their retries then run again).
    */
   synchronous?: "FULL" | "NORMAL";
   /** How long a write waits for another process's lock, ms. Default 5,000. */
@@ -44,6 +51,7 @@ CREATE INDEX IF NOT EXISTS ${RECORDS_TABLE}_purge_at ON ${RECORDS_TABLE} (purge_
 
 const PLACEHOLDERS = RECORD_COLUMNS.map(() => "?").join(", ");
 const ASSIGNMENTS = RECORD_COLUMNS.map((column) => `${column} = ?`).join(", ");
+const TAKE_OVER = RECORD_COLUMNS.map((column) => `${column} = excluded.${column}`).join(", ");
 
 /** An `IdempotencyStore` on a SQLite file. */
 export class SqliteIdempotencyStore implements IdempotencyStore {
@@ -53,10 +61,15 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
   readonly #update: StatementSync;
   readonly #delete: StatementSync;
   readonly #purge: StatementSync;
+  readonly #claim: StatementSync;
+  readonly #writes: GroupCommit;
+  readonly #walSync: WalSync | undefined;
   #closed = false;
 
-  private constructor(db: DatabaseSync) {
+  private constructor(db: DatabaseSync, walSync: WalSync | undefined) {
     this.#db = db;
+    this.#walSync = walSync;
+    this.#writes = new GroupCommit(db, walSync === undefined ? {} : { sync: () => walSync.sync() });
     this.#select = db.prepare(
       `SELECT ${RECORD_COLUMNS.join(", ")} FROM ${RECORDS_TABLE} WHERE scope = ?`,
     );
@@ -65,6 +78,10 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     );
     this.#update = db.prepare(
       `UPDATE ${RECORDS_TABLE} SET ${ASSIGNMENTS} WHERE scope = ? AND version = ?`,
+    );
+    // Inserts, or takes over a record past its retention; returns a row only when it wrote.
+    this.#claim = db.prepare(
+      `INSERT INTO ${RECORDS_TABLE} (scope, ${RECORD_COLUMNS.join(", ")}) VALUES (?, ${PLACEHOLDERS}) ON CONFLICT (scope) DO UPDATE SET ${TAKE_OVER} WHERE ${RECORDS_TABLE}.purge_at <= ? RETURNING scope`,
     );
     this.#delete = db.prepare(`DELETE FROM ${RECORDS_TABLE} WHERE scope = ? AND version = ?`);
     this.#purge = db.prepare(
@@ -81,10 +98,16 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     if (options.path !== ":memory:") mkdirSync(dirname(options.path), { recursive: true });
     const busyTimeoutMs = Math.floor(options.busyTimeoutMs ?? 5_000);
     const db = new DatabaseSync(options.path, { timeout: busyTimeoutMs });
+    const synchronous = options.synchronous ?? "FULL";
+    // FULL on a file: SQLite itself at NORMAL, and the WAL fsynced by WalSync once per batch.
+    const walSync =
+      synchronous === "FULL" && options.path !== ":memory:"
+        ? new WalSync(`${options.path}-wal`)
+        : undefined;
     try {
       db.exec(
         "PRAGMA journal_mode = WAL;" +
-          `PRAGMA synchronous = ${options.synchronous ?? "FULL"};` +
+          `PRAGMA synchronous = ${walSync === undefined ? synchronous : "NORMAL"};` +
           `PRAGMA busy_timeout = ${busyTimeoutMs};`,
       );
       db.exec(SCHEMA);
@@ -96,7 +119,7 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
         { cause: error },
       );
     }
-    return new SqliteIdempotencyStore(db);
+    return new SqliteIdempotencyStore(db, walSync);
   }
 
   read(scope: string): Promise<VersionedRecord | undefined> {
@@ -112,37 +135,65 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
     next: VersionedRecord | undefined,
     _now?: number,
   ): Promise<boolean> {
-    return this.#run(() => {
-      if (next === undefined) {
-        if (expectedVersion === undefined) return this.#select.get(scope) === undefined;
-        return this.#delete.run(scope, expectedVersion).changes === 1;
-      }
+    if (next === undefined && expectedVersion === undefined) {
+      return this.#run(() => this.#select.get(scope) === undefined);
+    }
+    // Only a stored outcome waits for the fsync: a lost claim, extension or release after a
+    // power cut leaves at worst a lease that runs out.
+    const durable = next?.record.state === "completed";
+    return this.#write(() => {
+      if (next === undefined) return this.#delete.run(scope, expectedVersion!).changes === 1;
       const row = toRow(next);
       const values = RECORD_COLUMNS.map((column) => row[column]);
       if (expectedVersion === undefined) return this.#insert.run(scope, ...values).changes === 1;
       return this.#update.run(...values, scope, expectedVersion).changes === 1;
-    });
+    }, durable);
+  }
+
+  claimIfAbsent(
+    scope: string,
+    next: VersionedRecord,
+    now: number,
+  ): Promise<VersionedRecord | undefined> {
+    const row = toRow(next);
+    const values = RECORD_COLUMNS.map((column) => row[column]);
+    return this.#write(() => {
+      if (this.#claim.get(scope, ...values, now) !== undefined) return undefined;
+      // The same transaction: the record that refused the claim, as it stands.
+      return fromRow(this.#select.get(scope) as DriverRow);
+    }, false);
   }
 
   purgeExpired(now: number, limit: number): Promise<number> {
+    // Rare and harmless to lose: a statement of its own, outside the batches (between them no
+    // transaction is open).
     return this.#run(() => Number(this.#purge.run(now, limit).changes));
   }
 
-  close(): Promise<void> {
-    if (!this.#closed) {
-      this.#closed = true;
-      this.#db.close();
-    }
-    return Promise.resolve();
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#writes.close();
+    await this.#writes.settled();
+    await this.#walSync?.close();
+    this.#db.close();
+  }
+
+  // A write in the next group-commit transaction; its error becomes a StoreError rejection.
+  #write<T>(operation: () => T, durable: boolean): Promise<T> {
+    if (this.#closed) return Promise.reject(closed());
+    return this.#writes.enqueue(operation, { durable }).catch((error: unknown) => {
+      throw error instanceof StoreError
+        ? error
+        : new StoreError("store_failed", `The SQLite idempotency store failed: ${String(error)}`, {
+            cause: error,
+          });
+    });
   }
 
   // node:sqlite is synchronous: each operation runs whole, and its error becomes a rejection.
   #run<T>(operation: () => T): Promise<T> {
-    if (this.#closed) {
-      return Promise.reject(
-        new StoreError("store_closed", "The SQLite idempotency store is closed."),
-      );
-    }
+    if (this.#closed) return Promise.reject(closed());
     try {
       return Promise.resolve(operation());
     } catch (error) {
@@ -153,4 +204,8 @@ export class SqliteIdempotencyStore implements IdempotencyStore {
       );
     }
   }
+}
+
+function closed(): StoreError {
+  return new StoreError("store_closed", "The SQLite idempotency store is closed.");
 }

@@ -1,6 +1,9 @@
+/**
+ * Group commit for a synchronous SQLite connection, shared by the SQLite stores of the engine
+ * (`src/store/sqlite`) and of `steadfast/idempotency`.
+ */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import { StoreError } from "../../core/errors.ts";
-import { storeClosed } from "../store-errors.ts";
+import { StoreError } from "../core/errors.ts";
 
 /** A queued write: runs synchronously inside the batch transaction. */
 interface PendingWrite {
@@ -97,7 +100,9 @@ export class GroupCommit {
    * (its own changes rolled back), or when the batch as a whole could not commit.
    */
   enqueue<T>(run: () => T, options: { durable?: boolean } = {}): Promise<T> {
-    if (this.#closed) return Promise.reject(storeClosed("SQLite"));
+    if (this.#closed) {
+      return Promise.reject(new StoreError("store_closed", "The SQLite store is closed."));
+    }
     const durable = options.durable ?? true;
     return new Promise<T>((resolve, reject) => {
       this.#queue.push({ run, durable, resolve: resolve as (value: unknown) => void, reject });

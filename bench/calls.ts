@@ -3,7 +3,6 @@
 // pass/fail. The upstream runs in its own process for every contender.
 //
 // Run: npm run bench -- [--quick] [--rounds N] [--no-peers]
-import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
 import {
   measurePeer,
@@ -13,6 +12,7 @@ import {
   QUICK_SIZES,
   peers,
 } from "./peers/measure-peers.ts";
+import { formatLoad } from "./lib/contenders.ts";
 import { formatNumber, formatTable, median, type Row } from "./lib/stats.ts";
 import { startUpstreamProcess } from "./lib/upstream-process.ts";
 import { BARE_ACCEPT_SERVER, measureHttpAccept } from "./steadfast/http-accept.ts";
@@ -135,10 +135,4 @@ function medians(all: readonly Row[]): Row[] {
       note: [group[0]!.note, range].filter(Boolean).join("; "),
     };
   });
-}
-
-function formatLoad(): string {
-  return loadavg()
-    .map((n) => n.toFixed(2))
-    .join(" ");
 }

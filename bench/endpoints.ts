@@ -16,7 +16,7 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type RequestListener } from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, promisify } from "node:util";
@@ -24,6 +24,7 @@ import pg from "pg";
 import { toNodeHandler } from "../src/endpoints/node-adapter.ts";
 import { createSteadfast, type Steadfast } from "../src/steadfast.ts";
 import { databaseUrl, dropSchema } from "./lib/postgres.ts";
+import { printRunHeader, selectContenders } from "./lib/contenders.ts";
 import { formatNumber, formatTable, type Row } from "./lib/stats.ts";
 
 const { values } = parseArgs({
@@ -297,21 +298,9 @@ const all: Contender[] = [
   steadfastPostgres,
   dbos,
 ];
-const only = values.only?.split(",").map((name) => name.trim());
-const unknown = only?.filter((name) => !all.some((contender) => contender.name === name)) ?? [];
-if (unknown.length > 0) {
-  console.error(
-    `--only: no contender named ${unknown.join(", ")}; the contenders are ${all.map((contender) => contender.name).join(", ")}`,
-  );
-  process.exit(2);
-}
-const contenders = only === undefined ? all : all.filter((c) => only.includes(c.name));
+const contenders = selectContenders(all, values.only);
 
-console.log(
-  `Node ${process.version}, ${new Date().toISOString()}; load average before: ${loadavg()
-    .map((value) => value.toFixed(2))
-    .join(" ")}`,
-);
+printRunHeader();
 console.log(
   `autocannon (child process) ${CONNECTIONS} connections, ${WARMUP_S} s warm-up then ${DURATION_S} s measured per contender; POST ${BODY} (no Idempotency-Key: each request its own run); server in this process`,
 );

@@ -18,7 +18,7 @@ import { once } from "node:events";
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { loadavg, tmpdir } from "node:os";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import {
@@ -38,6 +38,7 @@ import {
 } from "./lib/order-endpoint.ts";
 import { databaseUrl, dropSchema } from "./lib/postgres.ts";
 import { deleteRedisKeys, REDIS_URL } from "./lib/redis.ts";
+import { formatLoad, printRunHeader, selectContenders } from "./lib/contenders.ts";
 import { formatNumber, formatTable, type Row } from "./lib/stats.ts";
 import { loadWithUniqueKeys, type LoadReport } from "./lib/unique-key-load.ts";
 import {
@@ -251,21 +252,9 @@ const all: Contender[] = [
   expressIdempotencyRedis,
   expressSteadfastRedis,
 ];
-const only = values.only?.split(",").map((name) => name.trim());
-const unknown = only?.filter((name) => !all.some((contender) => contender.name === name)) ?? [];
-if (unknown.length > 0) {
-  console.error(
-    `--only: no contender named ${unknown.join(", ")}; the contenders are ${all.map((contender) => contender.name).join(", ")}`,
-  );
-  process.exit(2);
-}
-const contenders = only === undefined ? all : all.filter((c) => only.includes(c.name));
+const contenders = selectContenders(all, values.only);
 
-console.log(
-  `Node ${process.version}, ${new Date().toISOString()}; load average before: ${loadavg()
-    .map((value) => value.toFixed(2))
-    .join(" ")}`,
-);
+printRunHeader();
 console.log(
   `autocannon (child process, programmatic API) ${CONNECTIONS} connections, ${WARMUP_S} s warm-up then ${DURATION_S} s measured per contender; POST /orders ${ORDER_BODY}, each request with a fresh Idempotency-Key (<prefix><random UUID>, set in setupRequest); server in this process`,
 );
@@ -294,11 +283,7 @@ for (const contender of contenders) {
 }
 console.log();
 console.log(formatTable(rows, BASELINES));
-console.log(
-  `load average after: ${loadavg()
-    .map((value) => value.toFixed(2))
-    .join(" ")}`,
-);
+console.log(`load average after: ${formatLoad()}`);
 
 const bareRate = reqPerSecond.get("bare");
 if (bareRate !== undefined) {

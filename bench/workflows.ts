@@ -6,8 +6,8 @@
 //
 // Run: npm run bench:workflows -- [--quick] [--only name,name]
 // (names: steadfast-sqlite-full, steadfast-sqlite-normal, steadfast-pg, dbos, restate)
-import { loadavg } from "node:os";
 import { parseArgs } from "node:util";
+import { printRunHeader, selectContenders } from "./lib/contenders.ts";
 import { formatNumber, formatTable, type Row } from "./lib/stats.ts";
 import {
   FULL_SIZES,
@@ -36,21 +36,9 @@ const all: WorkflowTarget[] = [
   dbosTarget(),
   restateTarget(),
 ];
-const only = values.only?.split(",").map((name) => name.trim());
-const unknown = only?.filter((name) => !all.some((target) => target.name === name)) ?? [];
-if (unknown.length > 0) {
-  console.error(
-    `--only: no contender named ${unknown.join(", ")}; the contenders are ${all.map((target) => target.name).join(", ")}`,
-  );
-  process.exit(2);
-}
-const targets = only === undefined ? all : all.filter((target) => only.includes(target.name));
+const targets = selectContenders(all, values.only);
 
-console.log(
-  `Node ${process.version}, ${new Date().toISOString()}; load average before: ${loadavg()
-    .map((load) => load.toFixed(2))
-    .join(" ")}`,
-);
+printRunHeader();
 console.log(
   `(a) ${sizes.sequentialRuns} sequential workflows of ${sizes.sequentialSteps} trivial steps after a warm-up; (b) ${sizes.workflows} workflows of ${sizes.stepsPerWorkflow} trivial steps, ${sizes.concurrency} in flight`,
 );

@@ -57,6 +57,26 @@ const boundaries = {
     "cli",
     "testing",
   ],
+  // Store plumbing shared by the idempotency and rate-limit stores (store URLs, PostgreSQL
+  // schema setup, Redis connection): on core only, so neither product owns the other's.
+  "store-plumbing": [
+    "sqlite",
+    "exchange",
+    "middleware",
+    "resilience",
+    "store",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
+    "idempotency",
+    "rate-limit",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+    "testing",
+  ],
   store: [
     "exchange",
     "middleware",

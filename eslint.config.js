@@ -131,7 +131,7 @@ const boundaries = {
   endpoints: ["store", "middleware", "server", "dashboard", "client", "cli"],
   http: ["store", "engine", "workflow", "server", "dashboard", "client", "cli"],
   // `steadfast/idempotency` (issue 13): middleware for users' servers, on core and resilience
-  // (its stores are its own), so it ships without the engine.
+  // (its stores are its own, on the plumbing of src/store-plumbing), so it ships without the engine.
   idempotency: [
     "store",
     "rate-limit",
@@ -144,8 +144,9 @@ const boundaries = {
     "client",
     "cli",
   ],
-  // `steadfast/rate-limit` (issue 13): the same standing as idempotency, whose background loop it
-  // shares; the server asks it per tenant, never the reverse.
+  // `steadfast/rate-limit` (issue 13): the same standing as idempotency (both share the background
+  // loop of src/resilience and the store plumbing of src/store-plumbing); the server asks it per
+  // tenant, never the reverse.
   "rate-limit": [
     "store",
     "engine",

@@ -5,7 +5,7 @@
  * WHERE version = $n` otherwise (a concurrent writer's commit makes the condition false).
  */
 import pg from "pg";
-import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
 import { openPostgresStorePool } from "../../store-plumbing/postgres-pool.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, RECORD_COLUMNS, RECORDS_TABLE, toRow, type DriverRow } from "./record-rows.ts";
@@ -163,17 +163,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    if (this.#closed) {
-      throw new StoreError("store_closed", "The PostgreSQL idempotency store is closed.");
-    }
-    try {
-      return await this.#pool.query<R>(text, values);
-    } catch (error) {
-      throw new StoreError(
-        "store_failed",
-        `The PostgreSQL idempotency store failed: ${String(error)}`,
-        { cause: error },
-      );
-    }
+    return storeCall(this.#closed, "PostgreSQL idempotency", () =>
+      this.#pool.query<R>(text, values),
+    );
   }
 }

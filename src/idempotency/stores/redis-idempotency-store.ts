@@ -6,7 +6,7 @@
  * caller's clock): there is nothing to purge.
  */
 import type { Redis } from "ioredis";
-import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
 import { connectRedisStore } from "../../store-plumbing/redis-connection.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, toRow, type RecordRow } from "./record-rows.ts";
@@ -144,16 +144,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#closed)
-      throw new StoreError("store_closed", "The Redis idempotency store is closed.");
-    try {
-      return await operation();
-    } catch (error) {
-      throw new StoreError("store_failed", `The Redis idempotency store failed: ${String(error)}`, {
-        cause: error,
-      });
-    }
+  #call<T>(operation: () => Promise<T>): Promise<T> {
+    return storeCall(this.#closed, "Redis idempotency", operation);
   }
 }
 

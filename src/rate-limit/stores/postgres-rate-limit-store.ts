@@ -7,7 +7,7 @@
  * `last_allowed`): one round trip either way.
  */
 import pg from "pg";
-import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
 import { openPostgresStorePool } from "../../store-plumbing/postgres-pool.ts";
 import type { GcraOutcome, GcraStep } from "../gcra.ts";
 import type { RateLimitStore } from "../rate-limit-store.ts";
@@ -108,17 +108,8 @@ export class PostgresRateLimitStore implements RateLimitStore {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    if (this.#closed) {
-      throw new StoreError("store_closed", "The PostgreSQL rate limit store is closed.");
-    }
-    try {
-      return await this.#pool.query<R>(text, values);
-    } catch (error) {
-      throw new StoreError(
-        "store_failed",
-        `The PostgreSQL rate limit store failed: ${String(error)}`,
-        { cause: error },
-      );
-    }
+    return storeCall(this.#closed, "PostgreSQL rate limit", () =>
+      this.#pool.query<R>(text, values),
+    );
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Redis } from "ioredis";
 import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
 import { connectRedisStore } from "../../store-plumbing/redis-connection.ts";
 import type { GcraOutcome, GcraStep } from "../gcra.ts";
 import type { RateLimitStore } from "../rate-limit-store.ts";
@@ -114,15 +115,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw closed();
-    try {
-      return await operation();
-    } catch (error) {
-      throw new StoreError("store_failed", `The Redis rate limit store failed: ${String(error)}`, {
-        cause: error,
-      });
-    }
+  #call<T>(operation: () => Promise<T>): Promise<T> {
+    return storeCall(this.#closed, "Redis rate limit", operation);
   }
 }
 

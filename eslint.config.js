@@ -57,6 +57,26 @@ const boundaries = {
     "cli",
     "testing",
   ],
+  // Store plumbing shared by the idempotency and rate-limit stores (store URLs, PostgreSQL
+  // schema setup, Redis connection): on core only, so neither product owns the other's.
+  "store-plumbing": [
+    "sqlite",
+    "exchange",
+    "middleware",
+    "resilience",
+    "store",
+    "engine",
+    "http",
+    "workflow",
+    "endpoints",
+    "idempotency",
+    "rate-limit",
+    "server",
+    "dashboard",
+    "client",
+    "cli",
+    "testing",
+  ],
   store: [
     "exchange",
     "middleware",
@@ -111,7 +131,7 @@ const boundaries = {
   endpoints: ["store", "middleware", "server", "dashboard", "client", "cli"],
   http: ["store", "engine", "workflow", "server", "dashboard", "client", "cli"],
   // `steadfast/idempotency` (issue 13): middleware for users' servers, on core and resilience
-  // (its stores are its own), so it ships without the engine.
+  // (its stores are its own, on the plumbing of src/store-plumbing), so it ships without the engine.
   idempotency: [
     "store",
     "rate-limit",
@@ -124,8 +144,9 @@ const boundaries = {
     "client",
     "cli",
   ],
-  // `steadfast/rate-limit` (issue 13): the same standing as idempotency, whose background loop it
-  // shares; the server asks it per tenant, never the reverse.
+  // `steadfast/rate-limit` (issue 13): the same standing as idempotency (both share the background
+  // loop of src/resilience and the store plumbing of src/store-plumbing); the server asks it per
+  // tenant, never the reverse.
   "rate-limit": [
     "store",
     "engine",

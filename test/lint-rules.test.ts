@@ -114,6 +114,8 @@ describe("import boundaries, at any folder depth", () => {
     ["src/rate-limit/stores/x.ts", "../../store/postgres/postgres-store.ts"],
     ["src/core/x.ts", "../rate-limit/index.ts"],
     ["src/idempotency/x.ts", "../rate-limit/quota.ts"],
+    ["src/store-plumbing/x.ts", "../idempotency/idempotency-store.ts"],
+    ["src/store-plumbing/x.ts", "../rate-limit/rate-limit-store.ts"],
   ])("refuses %s importing %s", async (file, source) => {
     const fired = await lint(`import { x } from "${source}";\nexport { x };`, file);
     expect(fired).toHaveLength(1);
@@ -134,9 +136,13 @@ describe("import boundaries, at any folder depth", () => {
     ["src/endpoints/x.ts", "../exchange/node-exchange.ts"],
     ["src/engine/endpoints/x.ts", "../../exchange/body-bytes.ts"],
     ["src/middleware/x.ts", "../exchange/node-exchange.ts"],
-    ["src/rate-limit/x.ts", "../idempotency/background-loop.ts"],
+    ["src/rate-limit/x.ts", "../resilience/background-loop.ts"],
+    ["src/idempotency/x.ts", "../resilience/background-loop.ts"],
     ["src/rate-limit/stores/x.ts", "../../core/errors.ts"],
     ["src/server/x.ts", "../rate-limit/index.ts"],
+    ["src/idempotency/stores/x.ts", "../../store-plumbing/store-url.ts"],
+    ["src/rate-limit/stores/x.ts", "../../store-plumbing/postgres-pool.ts"],
+    ["src/store-plumbing/x.ts", "../core/errors.ts"],
   ])("allows %s importing %s", async (file, source) => {
     expect(await lint(`import { x } from "${source}";\nexport { x };`, file)).toEqual([]);
   });

@@ -89,3 +89,23 @@ export function problemJsonResponse(
     headers: { ...headers, "content-type": PROBLEM_CONTENT_TYPE },
   });
 }
+
+/**
+ * The problem type URI of `code` for middleware with an app's documentation (issue 13):
+ * `<docsUrl>#<code>`, or `PROBLEM_TYPE_BASE + code` without one.
+ *
+ * @example docsProblemType("rate_limited", "https://api.example/docs/limits") // "https://api.example/docs/limits#rate_limited"
+ */
+export function docsProblemType(code: string, docsUrl: string | undefined): string {
+  return docsUrl === undefined ? PROBLEM_TYPE_BASE + code : `${docsUrl}#${code}`;
+}
+
+/**
+ * The `Link: <docsUrl>; rel="help"` header pointing at the app's documentation, as headers to
+ * spread into a problem answer's (none without `docsUrl`).
+ *
+ * @example docsHelpLink("https://api.example/docs") // { link: '<https://api.example/docs>; rel="help"' }
+ */
+export function docsHelpLink(docsUrl: string | undefined): Readonly<Record<string, string>> {
+  return docsUrl === undefined ? {} : { link: `<${docsUrl}>; rel="help"` };
+}

@@ -8,7 +8,7 @@
 import { readIdempotencyKeyHeader } from "../core/idempotency-key.ts";
 import type { WebMiddleware, WebNext } from "../middleware/web-middleware.ts";
 import { monotonicNow } from "../core/ports.ts";
-import { startLoop, type BackgroundLoop } from "./background-loop.ts";
+import { startLoop, type BackgroundLoop } from "../resilience/background-loop.ts";
 import { requestFingerprint, type Fingerprint } from "../exchange/request-fingerprint.ts";
 import { idempotencyProblem, type IdempotencyProblemCode } from "./idempotency-problems.ts";
 import {

@@ -4,7 +4,7 @@
  */
 import { idempotencyKeyProblem } from "../core/idempotency-key.ts";
 import type { Clock, Random } from "../core/ports.ts";
-import { check } from "../resilience/policy.ts";
+import { check, wholeNumberOption } from "../resilience/policy.ts";
 import { mathRandom, systemClock } from "../resilience/system.ts";
 import type { IdempotencyStore } from "./idempotency-store.ts";
 import { DEFAULT_REPLAYED_HEADERS, NEVER_REPLAYED_HEADERS } from "./stored-response.ts";
@@ -128,12 +128,7 @@ export interface ResolvedIdempotencyOptions {
 const WHO = "createIdempotency";
 
 function positiveInteger(value: number, name: string, allowZero = false): number {
-  check(
-    Number.isSafeInteger(value) && (allowZero ? value >= 0 : value > 0),
-    WHO,
-    `${name} must be ${allowZero ? "a whole number of 0 or more" : "a positive whole number"}, got ${String(value)}`,
-  );
-  return value;
+  return wholeNumberOption(value, WHO, name, allowZero);
 }
 
 function outcomes(stored: StoredOutcomes): (status: number) => boolean {

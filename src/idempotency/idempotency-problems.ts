@@ -6,8 +6,9 @@
  * documentation: it is also sent as `Link: <docsUrl>; rel="help"`.
  */
 import {
+  docsHelpLink,
+  docsProblemType,
   PROBLEM_KINDS,
-  PROBLEM_TYPE_BASE,
   problemJsonResponse,
   type ProblemKind,
 } from "../core/problem-kinds.ts";
@@ -30,7 +31,7 @@ export function idempotencyProblemType(
   code: IdempotencyProblemCode,
   docsUrl: string | undefined,
 ): string {
-  return docsUrl === undefined ? PROBLEM_TYPE_BASE + code : `${docsUrl}#${code}`;
+  return docsProblemType(code, docsUrl);
 }
 
 /** The problem answer of `code` with `detail`, and `headers` (`Retry-After`) added. */
@@ -42,6 +43,6 @@ export function idempotencyProblem(
 ): Response {
   const { status, title } = IDEMPOTENCY_PROBLEMS[code];
   const type = idempotencyProblemType(code, docsUrl);
-  const link = docsUrl === undefined ? {} : { link: `<${docsUrl}>; rel="help"` };
+  const link = docsHelpLink(docsUrl);
   return problemJsonResponse({ type, title, status, detail, code }, { ...headers, ...link });
 }

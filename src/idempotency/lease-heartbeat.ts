@@ -5,7 +5,7 @@
  * claim (the first tick after it), as a timer per request would.
  */
 import type { Clock } from "../core/ports.ts";
-import { startLoop, type BackgroundLoop } from "./background-loop.ts";
+import { startLoop, type BackgroundLoop } from "../resilience/background-loop.ts";
 import type { IdempotencyLedger } from "./record-ledger.ts";
 
 /** A running request's lease. */

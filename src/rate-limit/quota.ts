@@ -5,7 +5,7 @@
  * IETF draft's (`ratelimit-fields.ts`). `createRateLimit` puts HTTP around it; Steadfast's own
  * API asks it per tenant. See docs/rate-limit.md.
  */
-import { startLoop, type BackgroundLoop } from "../idempotency/background-loop.ts";
+import { startLoop, type BackgroundLoop } from "../resilience/background-loop.ts";
 import { bucketId } from "./bucket-id.ts";
 import { allowanceOf, gcraStep } from "./gcra.ts";
 import {

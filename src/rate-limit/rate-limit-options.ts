@@ -4,7 +4,7 @@
  */
 import { MAX_DURATION_MS, parseDuration, type Duration } from "../core/duration.ts";
 import type { Clock } from "../core/ports.ts";
-import { check } from "../resilience/policy.ts";
+import { check, wholeNumberOption } from "../resilience/policy.ts";
 import { systemClock } from "../resilience/system.ts";
 import { gcraShape, type GcraShape } from "./gcra.ts";
 import type { RateLimitStore } from "./rate-limit-store.ts";
@@ -84,12 +84,7 @@ export interface ResolvedRateLimitOptions {
 const WHO = "createRateLimit";
 
 function positiveInteger(value: number, name: string, allowZero = false): number {
-  check(
-    Number.isSafeInteger(value) && (allowZero ? value >= 0 : value > 0),
-    WHO,
-    `${name} must be ${allowZero ? "a whole number of 0 or more" : "a positive whole number"}, got ${String(value)}`,
-  );
-  return value;
+  return wholeNumberOption(value, WHO, name, allowZero);
 }
 
 /** `options` with defaults applied; throws `InvalidOptionError` naming a wrong option. */

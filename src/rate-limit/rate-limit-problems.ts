@@ -7,8 +7,9 @@
  * (draft-ietf-httpapi-ratelimit-headers-11, section 5.1).
  */
 import {
+  docsHelpLink,
+  docsProblemType,
   PROBLEM_KINDS,
-  PROBLEM_TYPE_BASE,
   problemJsonResponse,
   type ProblemKind,
 } from "../core/problem-kinds.ts";
@@ -28,7 +29,7 @@ export function rateLimitProblemType(
   code: RateLimitProblemCode,
   docsUrl: string | undefined,
 ): string {
-  return docsUrl === undefined ? PROBLEM_TYPE_BASE + code : `${docsUrl}#${code}`;
+  return docsProblemType(code, docsUrl);
 }
 
 /**
@@ -55,7 +56,7 @@ export function rateLimitProblem(
 ): Response {
   const { status, title } = RATE_LIMIT_PROBLEMS[code];
   const type = rateLimitProblemType(code, docsUrl);
-  const link = docsUrl === undefined ? {} : { link: `<${docsUrl}>; rel="help"` };
+  const link = docsHelpLink(docsUrl);
   return problemJsonResponse(
     { type, title, status, detail, code, ...members },
     { ...headers, ...link },

@@ -55,3 +55,23 @@ export function internal(context: PolicyContext): Context {
 export function check(condition: boolean, policy: string, message: string): void {
   if (!condition) throw new InvalidOptionError(`${policy}: ${message}`);
 }
+
+/**
+ * `value` if it is a positive whole number (or 0 with `allowZero`), else an `InvalidOptionError`
+ * naming `policy` and the option.
+ *
+ * @example wholeNumberOption(options.limit, "createRateLimit", "limit") // throws "createRateLimit: limit must be a positive whole number, got 0"
+ */
+export function wholeNumberOption(
+  value: number,
+  policy: string,
+  name: string,
+  allowZero = false,
+): number {
+  check(
+    Number.isSafeInteger(value) && (allowZero ? value >= 0 : value > 0),
+    policy,
+    `${name} must be ${allowZero ? "a whole number of 0 or more" : "a positive whole number"}, got ${String(value)}`,
+  );
+  return value;
+}

@@ -5,7 +5,8 @@
  * WHERE version = $n` otherwise (a concurrent writer's commit makes the condition false).
  */
 import pg from "pg";
-import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
+import { openPostgresStorePool } from "../../store-plumbing/postgres-pool.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, RECORD_COLUMNS, RECORDS_TABLE, toRow, type DriverRow } from "./record-rows.ts";
 
@@ -44,56 +45,33 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
   static async connect(
     options: PostgresIdempotencyStoreOptions,
   ): Promise<PostgresIdempotencyStore> {
-    const schema = options.schema ?? "steadfast";
-    const pool = new pg.Pool({
+    const { pool, table } = await openPostgresStorePool({
       connectionString: options.connectionString,
-      max: options.poolSize ?? 10,
-      application_name: options.applicationName ?? "steadfast-idempotency",
+      schema: options.schema ?? "steadfast",
+      poolSize: options.poolSize ?? 10,
+      applicationName: options.applicationName ?? "steadfast-idempotency",
+      tableName: RECORDS_TABLE,
+      schemaLock: SCHEMA_LOCK,
+      createTable: (table) => [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+          scope text PRIMARY KEY,
+          version text NOT NULL,
+          state text NOT NULL CHECK (state IN ('in-flight', 'completed')),
+          fingerprint_algorithm text NOT NULL,
+          fingerprint text NOT NULL,
+          lease_token text,
+          claimed_at bigint,
+          lease_expires_at bigint,
+          completed_at bigint,
+          response_status integer,
+          response_headers text,
+          response_body bytea,
+          purge_at bigint NOT NULL
+        )`,
+        `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${RECORDS_TABLE}_purge_at`)} ON ${table} (purge_at)`,
+      ],
+      product: "idempotency",
     });
-    // An idle client losing its connection emits on the pool: the next query reports it.
-    pool.on("error", () => undefined);
-    const quotedSchema = pg.escapeIdentifier(schema);
-    const table = `${quotedSchema}.${pg.escapeIdentifier(RECORDS_TABLE)}`;
-    try {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
-        await client.query(`
-          CREATE TABLE IF NOT EXISTS ${table} (
-            scope text PRIMARY KEY,
-            version text NOT NULL,
-            state text NOT NULL CHECK (state IN ('in-flight', 'completed')),
-            fingerprint_algorithm text NOT NULL,
-            fingerprint text NOT NULL,
-            lease_token text,
-            claimed_at bigint,
-            lease_expires_at bigint,
-            completed_at bigint,
-            response_status integer,
-            response_headers text,
-            response_body bytea,
-            purge_at bigint NOT NULL
-          )`);
-        await client.query(
-          `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${RECORDS_TABLE}_purge_at`)} ON ${table} (purge_at)`,
-        );
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      throw new StoreError(
-        "connect_failed",
-        `Could not prepare the idempotency store in schema ${schema}: ${String(error)}`,
-        { cause: error },
-      );
-    }
     return new PostgresIdempotencyStore(pool, table);
   }
 
@@ -185,17 +163,8 @@ export class PostgresIdempotencyStore implements IdempotencyStore {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    if (this.#closed) {
-      throw new StoreError("store_closed", "The PostgreSQL idempotency store is closed.");
-    }
-    try {
-      return await this.#pool.query<R>(text, values);
-    } catch (error) {
-      throw new StoreError(
-        "store_failed",
-        `The PostgreSQL idempotency store failed: ${String(error)}`,
-        { cause: error },
-      );
-    }
+    return storeCall(this.#closed, "PostgreSQL idempotency", () =>
+      this.#pool.query<R>(text, values),
+    );
   }
 }

@@ -5,8 +5,9 @@
  * Redis expires a record itself at its `purgeAt` (a TTL set on each write, relative to the
  * caller's clock): there is nothing to purge.
  */
-import { Redis } from "ioredis";
-import { StoreError } from "../../core/errors.ts";
+import type { Redis } from "ioredis";
+import { storeCall } from "../../store-plumbing/store-call.ts";
+import { connectRedisStore } from "../../store-plumbing/redis-connection.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, toRow, type RecordRow } from "./record-rows.ts";
 
@@ -79,24 +80,7 @@ export class RedisIdempotencyStore implements IdempotencyStore {
    * @example const store = await RedisIdempotencyStore.connect({ url: "redis://127.0.0.1:6379" });
    */
   static async connect(options: RedisIdempotencyStoreOptions): Promise<RedisIdempotencyStore> {
-    const redis = new Redis(options.url, {
-      lazyConnect: true,
-      // Fail fast while the server is away (the middleware answers 503) rather than queueing.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-    });
-    // Connection errors surface on the next command; the event alone would be reported unhandled.
-    redis.on("error", () => undefined);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      throw new StoreError(
-        "connect_failed",
-        `Could not connect the idempotency store to Redis: ${String(error)}`,
-        { cause: error },
-      );
-    }
+    const redis = await connectRedisStore(options.url, "idempotency");
     redis.defineCommand("steadfastIdempotencyCas", { numberOfKeys: 1, lua: COMPARE_AND_SET });
     redis.defineCommand("steadfastIdempotencyClaim", { numberOfKeys: 1, lua: CLAIM_IF_ABSENT });
     return new RedisIdempotencyStore(redis, options.prefix ?? "steadfast:idempotency:");
@@ -160,16 +144,8 @@ export class RedisIdempotencyStore implements IdempotencyStore {
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#closed)
-      throw new StoreError("store_closed", "The Redis idempotency store is closed.");
-    try {
-      return await operation();
-    } catch (error) {
-      throw new StoreError("store_failed", `The Redis idempotency store failed: ${String(error)}`, {
-        cause: error,
-      });
-    }
+  #call<T>(operation: () => Promise<T>): Promise<T> {
+    return storeCall(this.#closed, "Redis idempotency", operation);
   }
 }
 

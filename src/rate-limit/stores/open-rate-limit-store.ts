@@ -2,7 +2,7 @@
  * The `store` option of `createRateLimit` as a URL (issue 13): `memory`, `sqlite:<path>`,
  * `postgres://...` or `redis://...`. Each store's driver is loaded only when its URL is used.
  */
-import { InvalidOptionError } from "../../core/errors.ts";
+import { parseStoreUrl } from "../../store-plumbing/store-url.ts";
 import type { RateLimitStore } from "../rate-limit-store.ts";
 
 /**
@@ -19,41 +19,24 @@ export async function openRateLimitStore(url: string): Promise<RateLimitStore> {
     const { MemoryRateLimitStore } = await import("./memory-rate-limit-store.ts");
     return new MemoryRateLimitStore();
   }
-  if (url.startsWith("sqlite:")) {
-    const { SqliteRateLimitStore } = await import("./sqlite-rate-limit-store.ts");
-    const path = url.slice("sqlite:".length);
-    if (path === "") throw invalid(url, "names no file");
-    return SqliteRateLimitStore.open({ path });
+  const parsed = parseStoreUrl(url, {
+    factory: "createRateLimit",
+    accepted: "memory, sqlite:<path>, postgres://... or redis://..., or pass a RateLimitStore",
+  });
+  switch (parsed.kind) {
+    case "sqlite": {
+      const { SqliteRateLimitStore } = await import("./sqlite-rate-limit-store.ts");
+      return SqliteRateLimitStore.open({ path: parsed.path });
+    }
+    case "postgres": {
+      const { PostgresRateLimitStore } = await import("./postgres-rate-limit-store.ts");
+      const { kind: _kind, ...options } = parsed;
+      return await PostgresRateLimitStore.connect(options);
+    }
+    case "redis": {
+      const { RedisRateLimitStore } = await import("./redis-rate-limit-store.ts");
+      const { kind: _kind, ...options } = parsed;
+      return await RedisRateLimitStore.connect(options);
+    }
   }
-  if (/^postgres(ql)?:\/\//i.test(url)) {
-    const { PostgresRateLimitStore } = await import("./postgres-rate-limit-store.ts");
-    // `?schema=name` is ours (as for Steadfast's own database URL); pg never sees it.
-    const parsed = new URL(url);
-    const schema = parsed.searchParams.get("schema");
-    parsed.searchParams.delete("schema");
-    return await PostgresRateLimitStore.connect({
-      connectionString: parsed.toString(),
-      ...(schema === null ? {} : { schema }),
-    });
-  }
-  if (/^rediss?:\/\//i.test(url)) {
-    const { RedisRateLimitStore } = await import("./redis-rate-limit-store.ts");
-    // `?prefix=name` is ours; ioredis would read other query parameters as its options.
-    const parsed = new URL(url);
-    const prefix = parsed.searchParams.get("prefix");
-    parsed.searchParams.delete("prefix");
-    return await RedisRateLimitStore.connect({
-      url: parsed.toString(),
-      ...(prefix === null ? {} : { prefix }),
-    });
-  }
-  throw invalid(url, "is not a store URL");
-}
-
-function invalid(url: string, why: string): InvalidOptionError {
-  // The URL may carry a password: only its scheme is quoted.
-  const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? "(no scheme)";
-  return new InvalidOptionError(
-    `createRateLimit: store ${scheme}... ${why}; use memory, sqlite:<path>, postgres://... or redis://..., or pass a RateLimitStore`,
-  );
 }

@@ -7,7 +7,8 @@
  * `last_allowed`): one round trip either way.
  */
 import pg from "pg";
-import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
+import { openPostgresStorePool } from "../../store-plumbing/postgres-pool.ts";
 import type { GcraOutcome, GcraStep } from "../gcra.ts";
 import type { RateLimitStore } from "../rate-limit-store.ts";
 import { BUCKETS_TABLE } from "./buckets-table.ts";
@@ -60,46 +61,23 @@ export class PostgresRateLimitStore implements RateLimitStore {
    * @example const store = await PostgresRateLimitStore.connect({ connectionString: "postgres://localhost/app" });
    */
   static async connect(options: PostgresRateLimitStoreOptions): Promise<PostgresRateLimitStore> {
-    const schema = options.schema ?? "steadfast";
-    const pool = new pg.Pool({
+    const { pool, table } = await openPostgresStorePool({
       connectionString: options.connectionString,
-      max: options.poolSize ?? 10,
-      application_name: options.applicationName ?? "steadfast-rate-limit",
+      schema: options.schema ?? "steadfast",
+      poolSize: options.poolSize ?? 10,
+      applicationName: options.applicationName ?? "steadfast-rate-limit",
+      tableName: BUCKETS_TABLE,
+      schemaLock: SCHEMA_LOCK,
+      createTable: (table) => [
+        `CREATE TABLE IF NOT EXISTS ${table} (
+          bucket text PRIMARY KEY,
+          tat_us bigint NOT NULL,
+          last_allowed boolean NOT NULL
+        )`,
+        `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${BUCKETS_TABLE}_tat_us`)} ON ${table} (tat_us)`,
+      ],
+      product: "rate limit",
     });
-    // An idle client losing its connection emits on the pool: the next query reports it.
-    pool.on("error", () => undefined);
-    const quotedSchema = pg.escapeIdentifier(schema);
-    const table = `${quotedSchema}.${pg.escapeIdentifier(BUCKETS_TABLE)}`;
-    try {
-      const client = await pool.connect();
-      try {
-        await client.query("BEGIN");
-        await client.query("SELECT pg_advisory_xact_lock($1)", [SCHEMA_LOCK]);
-        await client.query(`CREATE SCHEMA IF NOT EXISTS ${quotedSchema}`);
-        await client.query(`
-          CREATE TABLE IF NOT EXISTS ${table} (
-            bucket text PRIMARY KEY,
-            tat_us bigint NOT NULL,
-            last_allowed boolean NOT NULL
-          )`);
-        await client.query(
-          `CREATE INDEX IF NOT EXISTS ${pg.escapeIdentifier(`${BUCKETS_TABLE}_tat_us`)} ON ${table} (tat_us)`,
-        );
-        await client.query("COMMIT");
-      } catch (error) {
-        await client.query("ROLLBACK").catch(() => undefined);
-        throw error;
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      await pool.end().catch(() => undefined);
-      throw new StoreError(
-        "connect_failed",
-        `Could not prepare the rate limit store in schema ${schema}: ${String(error)}`,
-        { cause: error },
-      );
-    }
     return new PostgresRateLimitStore(pool, table);
   }
 
@@ -130,17 +108,8 @@ export class PostgresRateLimitStore implements RateLimitStore {
     text: string,
     values: unknown[],
   ): Promise<pg.QueryResult<R>> {
-    if (this.#closed) {
-      throw new StoreError("store_closed", "The PostgreSQL rate limit store is closed.");
-    }
-    try {
-      return await this.#pool.query<R>(text, values);
-    } catch (error) {
-      throw new StoreError(
-        "store_failed",
-        `The PostgreSQL rate limit store failed: ${String(error)}`,
-        { cause: error },
-      );
-    }
+    return storeCall(this.#closed, "PostgreSQL rate limit", () =>
+      this.#pool.query<R>(text, values),
+    );
   }
 }

@@ -5,8 +5,10 @@
  * Each script touches a single key, so any bucket may live on any shard. Redis expires a bucket
  * itself once it is full again (a TTL on each write): there is nothing to purge.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
 import { StoreError } from "../../core/errors.ts";
+import { storeCall } from "../../store-plumbing/store-call.ts";
+import { connectRedisStore } from "../../store-plumbing/redis-connection.ts";
 import type { GcraOutcome, GcraStep } from "../gcra.ts";
 import type { RateLimitStore } from "../rate-limit-store.ts";
 
@@ -83,25 +85,7 @@ export class RedisRateLimitStore implements RateLimitStore {
    * @example const store = await RedisRateLimitStore.connect({ url: "redis://127.0.0.1:6379" });
    */
   static async connect(options: RedisRateLimitStoreOptions): Promise<RedisRateLimitStore> {
-    const redis = new Redis(options.url, {
-      lazyConnect: true,
-      // Fail fast while the server is away (the limit then applies `whenStoreFails`) rather
-      // than queueing requests behind a reconnect.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-    });
-    // Connection errors surface on the next command; the event alone would be reported unhandled.
-    redis.on("error", () => undefined);
-    try {
-      await redis.connect();
-    } catch (error) {
-      redis.disconnect();
-      throw new StoreError(
-        "connect_failed",
-        `Could not connect the rate limit store to Redis: ${String(error)}`,
-        { cause: error },
-      );
-    }
+    const redis = await connectRedisStore(options.url, "rate limit");
     redis.defineCommand("steadfastRateLimitTake", { numberOfKeys: 1, lua: TAKE });
     return new RedisRateLimitStore(redis, options.prefix ?? "steadfast:rate-limit:");
   }
@@ -131,15 +115,8 @@ export class RedisRateLimitStore implements RateLimitStore {
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
 
-  async #call<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#closed) throw closed();
-    try {
-      return await operation();
-    } catch (error) {
-      throw new StoreError("store_failed", `The Redis rate limit store failed: ${String(error)}`, {
-        cause: error,
-      });
-    }
+  #call<T>(operation: () => Promise<T>): Promise<T> {
+    return storeCall(this.#closed, "Redis rate limit", operation);
   }
 }
 

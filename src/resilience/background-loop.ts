@@ -4,7 +4,7 @@
  * not keep the process alive (`sleepUnref`): a forgotten `close()` never holds a process open.
  */
 import type { Clock } from "../core/ports.ts";
-import { isUnrefClock } from "../resilience/system.ts";
+import { isUnrefClock } from "./system.ts";
 
 /** A running loop. */
 export interface BackgroundLoop {

@@ -5,6 +5,18 @@
 import pg from "pg";
 import { StoreError } from "../core/errors.ts";
 
+/** How a middleware store connects to PostgreSQL (idempotency records, rate-limit buckets). */
+export interface PostgresStoreConnectionOptions {
+  /** `postgres://user:password@host:5432/database`. */
+  connectionString: string;
+  /** The schema of the store's table, created if missing. Default `steadfast`. */
+  schema?: string;
+  /** Most connections the pool opens. Default 10. */
+  poolSize?: number;
+  /** Reported in `pg_stat_activity.application_name`. Default: the store's own name. */
+  applicationName?: string;
+}
+
 /** What `openPostgresStorePool` needs: the connection, and the one table a store keeps. */
 export interface PostgresStoreSetup {
   /** `postgres://user:password@host:5432/database`. */

@@ -6,21 +6,15 @@
  */
 import pg from "pg";
 import { storeCall } from "../../store-plumbing/store-call.ts";
-import { openPostgresStorePool } from "../../store-plumbing/postgres-pool.ts";
+import {
+  openPostgresStorePool,
+  type PostgresStoreConnectionOptions,
+} from "../../store-plumbing/postgres-pool.ts";
 import type { IdempotencyStore, VersionedRecord } from "../idempotency-store.ts";
 import { fromRow, RECORD_COLUMNS, RECORDS_TABLE, toRow, type DriverRow } from "./record-rows.ts";
 
-/** Options of `PostgresIdempotencyStore.connect`. */
-export interface PostgresIdempotencyStoreOptions {
-  /** `postgres://user:password@host:5432/database`. */
-  connectionString: string;
-  /** The schema of the records table, created if missing. Default `steadfast`. */
-  schema?: string;
-  /** Most connections the pool opens. Default 10. */
-  poolSize?: number;
-  /** Reported in `pg_stat_activity.application_name`. Default `steadfast-idempotency`. */
-  applicationName?: string;
-}
+/** Options of `PostgresIdempotencyStore.connect` (application name default `steadfast-idempotency`). */
+export type PostgresIdempotencyStoreOptions = PostgresStoreConnectionOptions;
 
 // Serialises the creation of the table by processes starting together (CREATE ... IF NOT
 // EXISTS is not safe against a concurrent CREATE). Any constant of our own.

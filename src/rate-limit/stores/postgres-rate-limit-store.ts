@@ -8,22 +8,16 @@
  */
 import pg from "pg";
 import { storeCall } from "../../store-plumbing/store-call.ts";
-import { openPostgresStorePool } from "../../store-plumbing/postgres-pool.ts";
+import {
+  openPostgresStorePool,
+  type PostgresStoreConnectionOptions,
+} from "../../store-plumbing/postgres-pool.ts";
 import type { GcraOutcome, GcraStep } from "../gcra.ts";
 import type { RateLimitStore } from "../rate-limit-store.ts";
 import { BUCKETS_TABLE } from "./buckets-table.ts";
 
-/** Options of `PostgresRateLimitStore.connect`. */
-export interface PostgresRateLimitStoreOptions {
-  /** `postgres://user:password@host:5432/database`. */
-  connectionString: string;
-  /** The schema of the buckets table, created if missing. Default `steadfast`. */
-  schema?: string;
-  /** Most connections the pool opens. Default 10. */
-  poolSize?: number;
-  /** Reported in `pg_stat_activity.application_name`. Default `steadfast-rate-limit`. */
-  applicationName?: string;
-}
+/** Options of `PostgresRateLimitStore.connect` (application name default `steadfast-rate-limit`). */
+export type PostgresRateLimitStoreOptions = PostgresStoreConnectionOptions;
 
 // Serialises the creation of the table by processes starting together (CREATE ... IF NOT
 // EXISTS is not safe against a concurrent CREATE). Any constant of our own.
